@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config'
+import { fileURLToPath } from 'node:url'
+
+export default defineConfig({
+  resolve: {
+    // Tests exercise the engine's source; child processes started by tests run the built dist/.
+    alias: { 'lsm-level': fileURLToPath(new URL('./engine/src/index.ts', import.meta.url)) }
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/stress/**', 'node_modules/**'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores on CI: two test files at a time; cluster suites start real processes.
+    maxWorkers: 2,
+    reporters: ['default']
+  }
+})
