@@ -1,0 +1,125 @@
+/**
+ * Internal keys (LevelDB's layout): userKey ++ trailer, where the 8-byte trailer is the little-endian
+ * uint64 (seq * 256 + kind). Order: user key ascending (bytewise), then seq descending, then kind
+ * descending, so the newest version of a user key comes first and a lookup key (KIND_SEEK) lands on the
+ * newest entry at or below its sequence.
+ */
+import { readFixed32, encodeFixed32 } from './coding.js'
+
+/** A deletion tombstone. */
+export const KIND_DELETE = 0
+/** A put; the entry's value is the user's value. */
+export const KIND_VALUE = 1
+/** A range deletion; key = start bound, value = end bound (encoded by the db layer). */
+export const KIND_RANGE_DELETE = 2
+/** Only in lookup keys: the highest kind, so it sorts before every real entry with the same user key and seq. */
+export const KIND_SEEK = 0xff
+
+export type Kind = typeof KIND_DELETE | typeof KIND_VALUE | typeof KIND_RANGE_DELETE
+
+/** Bytes after the user key: seq (56 bits) and kind (8 bits) packed into one little-endian uint64. */
+export const TRAILER_SIZE = 8
+/** Largest sequence number: the largest integer a JS number holds exactly (2^53 - 1 < 2^56, so it fits the trailer). */
+export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER
+
+const TWO_24 = 2 ** 24
+
+/** Writes the trailer (seq, kind) at buf[offset..offset+8). */
+export function encodeTrailer (buf: Uint8Array, offset: number, seq: number, kind: number): void {
+  encodeFixed32(buf, offset, (((seq % TWO_24) * 256) + kind) >>> 0)
+  encodeFixed32(buf, offset + 4, Math.floor(seq / TWO_24))
+}
+
+/** A new buffer holding userKey ++ trailer(seq, kind). */
+export function makeInternalKey (userKey: Uint8Array, seq: number, kind: number): Buffer {
+  const ik = Buffer.allocUnsafe(userKey.length + TRAILER_SIZE)
+  ik.set(userKey, 0)
+  encodeTrailer(ik, userKey.length, seq, kind)
+  return ik
+}
+
+/** The user-key part of an internal key, as a view (no copy). */
+export function userKeyOf (ik: Buffer): Buffer {
+  return ik.subarray(0, ik.length - TRAILER_SIZE)
+}
+
+/** The sequence number of an internal key. */
+export function seqOf (ik: Uint8Array): number {
+  const t = ik.length - TRAILER_SIZE
+  return (readFixed32(ik, t) >>> 8) + readFixed32(ik, t + 4) * TWO_24
+}
+
+/** The kind (KIND_*) of an internal key. */
+export function kindOf (ik: Uint8Array): number {
+  return ik[ik.length - TRAILER_SIZE]
+}
+
+/** Bytewise order of user keys; negative, zero or positive. */
+export function compareUserKeys (a: Buffer, b: Buffer): number {
+  return a.compare(b)
+}
+
+/**
+ * Internal-key order of a[aStart, aEnd) and b[bStart, bEnd) (both whole internal keys) without making views:
+ * user key ascending, then seq descending, then kind descending.
+ */
+export function compareInternalKeySlices (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number): number {
+  const aUser = aEnd - TRAILER_SIZE
+  const bUser = bEnd - TRAILER_SIZE
+  const r = a.compare(b, bStart, bUser, aStart, aUser)
+  if (r !== 0) return r
+  // Trailers compare as uint64, descending: high word first.
+  const ah = readFixed32(a, aUser + 4)
+  const bh = readFixed32(b, bUser + 4)
+  if (ah !== bh) return ah > bh ? -1 : 1
+  const al = readFixed32(a, aUser)
+  const bl = readFixed32(b, bUser)
+  return al > bl ? -1 : al < bl ? 1 : 0
+}
+
+/** Internal-key order: user key ascending, then seq descending, then kind descending. */
+export function compareInternalKeys (a: Buffer, b: Buffer): number {
+  return compareInternalKeySlices(a, 0, a.length, b, 0, b.length)
+}
+
+/** The key to seek to for the newest entry of userKey with seq <= snapshotSeq. */
+export function lookupKey (userKey: Uint8Array, snapshotSeq: number): Buffer {
+  return makeInternalKey(userKey, snapshotSeq, KIND_SEEK)
+}
+
+/**
+ * A short internal key k with start <= k < limit (LevelDB's FindShortestSeparator), used as an index-block
+ * key so the index stays small. Returns start itself when no shorter key fits.
+ */
+export function shortestSeparator (start: Buffer, limit: Buffer): Buffer {
+  const su = start.length - TRAILER_SIZE
+  const lu = limit.length - TRAILER_SIZE
+  const n = Math.min(su, lu)
+  let i = 0
+  while (i < n && start[i] === limit[i]) i++
+  if (i >= n) return start // one user key is a prefix of the other: no shorter separator
+  const b = start[i]
+  if (b === 0xff || b + 1 >= limit[i]) return start
+  // start's user key up to i, with byte i bumped: > start's user key, < limit's user key.
+  const sep = Buffer.allocUnsafe(i + 1 + TRAILER_SIZE)
+  start.copy(sep, 0, 0, i)
+  sep[i] = b + 1
+  // The highest trailer sorts first among entries of the new user key, keeping sep < limit.
+  encodeTrailer(sep, i + 1, MAX_SEQUENCE, KIND_SEEK)
+  return sep
+}
+
+/** A short internal key k >= key (LevelDB's FindShortSuccessor), used as the last index-block key. */
+export function shortSuccessor (key: Buffer): Buffer {
+  const u = key.length - TRAILER_SIZE
+  for (let i = 0; i < u; i++) {
+    if (key[i] !== 0xff) {
+      const succ = Buffer.allocUnsafe(i + 1 + TRAILER_SIZE)
+      key.copy(succ, 0, 0, i)
+      succ[i] = key[i] + 1
+      encodeTrailer(succ, i + 1, MAX_SEQUENCE, KIND_SEEK)
+      return succ
+    }
+  }
+  return key // all 0xff: nothing shorter is larger
+}
