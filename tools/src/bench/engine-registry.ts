@@ -1,0 +1,52 @@
+import type { AbstractLevel } from 'abstract-level'
+
+// The engines the benchmark compares, each loaded on demand so that a child process holds only
+// the engine it measures (classic-level's native binding must not inflate memory-level's RSS).
+
+/** An opened-or-openable database with string keys and values, whatever engine is behind it. */
+export type BenchDatabase = AbstractLevel<any, string, string>
+
+/** Builds a database at a location, the way each engine's constructor wants it. */
+export type DatabaseFactory = (location: string) => BenchDatabase
+
+/** Engine names in the order they run (and appear in the report); the baseline is classic-level. */
+export const ENGINE_NAMES = ['lsm-level', 'classic-level', 'memory-level', 'ceiling'] as const
+
+/** One of the compared engines. */
+export type EngineName = typeof ENGINE_NAMES[number]
+
+/** The engine every ratio is taken against. */
+export const BASELINE_ENGINE: EngineName = 'classic-level'
+
+/** Whether name is a known engine. */
+export function isEngineName (name: string): name is EngineName {
+  return (ENGINE_NAMES as readonly string[]).includes(name)
+}
+
+/**
+ * Loads an engine's module and returns its factory; rejects if the module is missing (as
+ * lsm-level is until engine/ has been built). Every engine gets its default options.
+ */
+export async function loadEngine (name: EngineName): Promise<DatabaseFactory> {
+  switch (name) {
+    case 'lsm-level': {
+      // A computed specifier: tools must compile whether or not engine/ has been built yet.
+      const specifier: string = 'lsm-level'
+      const { LsmLevel } = await import(specifier) as { LsmLevel?: new (location: string, options?: object) => BenchDatabase }
+      if (typeof LsmLevel !== 'function') throw new Error("module 'lsm-level' does not export a class LsmLevel")
+      return location => new LsmLevel(location, {})
+    }
+    case 'classic-level': {
+      const { ClassicLevel } = await import('classic-level')
+      return location => new ClassicLevel<string, string>(location, {}) as unknown as BenchDatabase
+    }
+    case 'memory-level': {
+      const { MemoryLevel } = await import('memory-level')
+      return () => new MemoryLevel<string, string>() as unknown as BenchDatabase
+    }
+    case 'ceiling': {
+      const { MapLevel } = await import('./map-level.js')
+      return location => new MapLevel(location)
+    }
+  }
+}
