@@ -1,0 +1,33 @@
+import type { Command } from 'commander'
+import { loadConfig, type StartFlags } from '../config.js'
+import { startNode } from '../node.js'
+
+/** Register `levelring start`: run one node in the foreground until SIGTERM or SIGINT. */
+export function registerStart (program: Command): void {
+  program
+    .command('start')
+    .description('start one levelring node (embedded lsm-level storage in --data)')
+    .option('--node-id <id>', 'node id: 1-64 of A-Z a-z 0-9 . _ - (default n1)')
+    .option('--listen <host:port>', 'address to serve HTTP on (default 127.0.0.1:7001)')
+    .option('--data <dir>', 'data directory (default ./data/<node-id>)')
+    .option('--peers <list>', 'comma-separated host:port of the other nodes')
+    .option('--replicas <n>', 'replication factor n (default 1, or 3 with --peers)')
+    .option('--config <file>', 'YAML or JSON file of settings; flags override it')
+    .option('--auth-token-file <file>', 'require a bearer token, one accepted token per line')
+    .option('--cluster-secret-file <file>', 'shared secret that signs causal contexts (and internode calls)')
+    .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent')
+    .action(async (flags: StartFlags) => {
+      const node = await startNode(loadConfig(flags))
+      let signals = 0
+      const stop = (signal: NodeJS.Signals): void => {
+        if (++signals > 1) { node.logger.warn({ signal }, 'second signal: exiting now'); process.exit(1) }
+        node.logger.info({ signal }, 'stopping: finishing in-flight requests')
+        node.close().then(() => process.exit(0), (err: unknown) => {
+          node.logger.error({ err }, 'unclean shutdown')
+          process.exit(1)
+        })
+      }
+      process.on('SIGTERM', stop)
+      process.on('SIGINT', stop)
+    })
+}

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import { ApiContract } from './api/contract.js'
+import type { NodeConfig } from './config.js'
+import { createLogger } from './logger.js'
+import { ReplicaStore } from './replica-store.js'
+import { createApp } from './server.js'
+import { SingleNodeCoordinator } from './single-node-coordinator.js'
+import { loadContextSecret } from './storage/context-secret.js'
+import { DotCounter } from './storage/dot-counter.js'
+import { loadIdentity, type NodeIdentity } from './storage/node-identity.js'
+import { NodeStorage } from './storage/node-storage.js'
+
+/** A started node: listening, serving, reaping tombstones. */
+export interface RunningNode {
+  /** host:port actually bound (the port is real even when 0 was asked for). */
+  readonly address: string
+  readonly url: string
+  readonly identity: NodeIdentity
+  readonly store: ReplicaStore
+  readonly server: Server
+  readonly logger: Logger
+  /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
+  close (graceMs?: number): Promise<void>
+}
+
+/** How long close() waits for in-flight requests before cutting connections. */
+export const SHUTDOWN_GRACE_MS = 10_000
+
+/** Open the node's storage and start serving `config.listen`. */
+export async function startNode (config: NodeConfig, logger: Logger = createLogger(config.nodeId, config.logLevel)): Promise<RunningNode> {
+  const storage = await NodeStorage.open(config.dataDir)
+  try {
+    const identity = await loadIdentity(storage.meta, config.nodeId)
+    const counter = await DotCounter.open(storage.meta)
+    const secret = await loadContextSecret(storage.meta, config.clusterSecretFile === undefined ? undefined : await readSecret(config.clusterSecretFile))
+    const authTokens = config.authTokenFile === undefined ? [] : await readTokens(config.authTokenFile)
+    const store = new ReplicaStore(storage.objects, { actor: identity.actor, counter, logger })
+    let address = `${config.listen.host}:${config.listen.port}`
+    let stopping = false
+    const coordinator = new SingleNodeCoordinator(store, {
+      nodeId: config.nodeId, address: () => address, peers: config.peers, replicas: config.replicas, partitions: config.partitions
+    })
+    const app = createApp({
+      nodeId: config.nodeId,
+      coordinator,
+      contract: ApiContract.load(),
+      contextSecret: secret,
+      maxValueBytes: config.maxValueBytes,
+      defaults: config.defaults,
+      logger,
+      authTokens,
+      storage: storage.engineName,
+      stopping: () => stopping
+    })
+    const server = createServer({
+      maxHeaderSize: config.maxHeaderBytes,
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs
+    }, app)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.listen.port, config.listen.host, () => { server.off('error', reject); resolve() })
+    })
+    const bound = server.address() as AddressInfo
+    address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
+
+    const reaper = setInterval(() => {
+      store.reapTombstones(config.tombstoneGraceMs, { maxKeys: 100_000 }).then(
+        ({ reaped }) => { if (reaped > 0) logger.info({ reaped }, 'reaped tombstones') },
+        (err: unknown) => logger.error({ err }, 'tombstone reaping failed'))
+    }, config.reapIntervalMs)
+    reaper.unref()
+
+    let closing: Promise<void> | undefined
+    const close = async (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
+      closing ??= (async () => {
+        stopping = true
+        clearInterval(reaper)
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs)
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        clearTimeout(cut)
+        await storage.close()
+        logger.info('node stopped')
+      })()
+      return closing
+    }
+    logger.info({ address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas },
+      `levelring node ${config.nodeId} listening on http://${address}`)
+    return { address, url: `http://${address}`, identity, store, server, logger, close }
+  } catch (err) {
+    await storage.close()
+    throw err
+  }
+}
+
+async function readSecret (path: string): Promise<Buffer> {
+  const secret = (await readFile(path)).toString('utf8').trim()
+  if (secret.length < 16) throw new Error(`cluster secret in ${path} is shorter than 16 characters; write a long random string there`)
+  return Buffer.from(secret, 'utf8')
+}
+
+async function readTokens (path: string): Promise<string[]> {
+  const tokens = (await readFile(path, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  if (tokens.length === 0) throw new Error(`${path} holds no token; write one bearer token per line`)
+  return tokens
+}

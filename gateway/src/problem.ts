@@ -1,0 +1,41 @@
+import type { Response } from 'express'
+import type { Problem, ProblemType } from './api/types.js'
+import { GatewayError, type GatewayErrorCode } from './gateway-error.js'
+
+/** The RFC 9457 media type every error answer uses. */
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json'
+
+interface ProblemKind { readonly type: ProblemType, readonly title: string, readonly status: number }
+
+/**
+ * One stable `type` URN per error code; the URNs are part of the contract (the Problem schema's enum
+ * in openapi/levelring.yaml), so clients may branch on them. Titles never vary per occurrence.
+ */
+export const PROBLEM_KINDS: Readonly<Record<GatewayErrorCode, ProblemKind>> = Object.freeze({
+  LEVELRING_INVALID_KEY: { type: 'urn:levelring:problem:invalid-key', title: 'Invalid key', status: 400 },
+  LEVELRING_INVALID_PARAMETER: { type: 'urn:levelring:problem:invalid-parameter', title: 'Invalid parameter', status: 400 },
+  LEVELRING_INVALID_CONTEXT: { type: 'urn:levelring:problem:invalid-context', title: 'Invalid causal context', status: 400 },
+  LEVELRING_UNAUTHORIZED: { type: 'urn:levelring:problem:unauthorized', title: 'Missing or invalid bearer token', status: 401 },
+  LEVELRING_NOT_FOUND: { type: 'urn:levelring:problem:not-found', title: 'Key not found', status: 404 },
+  LEVELRING_ROUTE_NOT_FOUND: { type: 'urn:levelring:problem:route-not-found', title: 'No such endpoint', status: 404 },
+  LEVELRING_METHOD_NOT_ALLOWED: { type: 'urn:levelring:problem:method-not-allowed', title: 'Method not allowed', status: 405 },
+  LEVELRING_TOO_MANY_SIBLINGS: { type: 'urn:levelring:problem:too-many-siblings', title: 'Too many siblings', status: 409 },
+  LEVELRING_VALUE_TOO_LARGE: { type: 'urn:levelring:problem:value-too-large', title: 'Value too large', status: 413 },
+  LEVELRING_QUORUM_UNAVAILABLE: { type: 'urn:levelring:problem:quorum-unavailable', title: 'Quorum unavailable', status: 503 },
+  LEVELRING_SHUTTING_DOWN: { type: 'urn:levelring:problem:shutting-down', title: 'Node shutting down', status: 503 },
+  LEVELRING_INTERNAL: { type: 'urn:levelring:problem:internal', title: 'Internal error', status: 500 }
+})
+
+/** The problem document for `error` on request path `instance`; unknown errors become a generic 500. */
+export function problemFor (error: unknown, instance: string): Problem {
+  const known = error instanceof GatewayError
+    ? error
+    : new GatewayError('LEVELRING_INTERNAL', 'the node failed to serve the request; it is logged with this instance path')
+  const kind = PROBLEM_KINDS[known.code]
+  return { ...known.details, type: kind.type, title: kind.title, status: kind.status, detail: known.message, instance }
+}
+
+/** Send `problem` as application/problem+json with its status. */
+export function sendProblem (res: Response, problem: Problem, headers: Readonly<Record<string, string>> = {}): void {
+  res.status(problem.status).set(headers).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(problem))
+}

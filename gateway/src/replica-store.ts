@@ -1,0 +1,197 @@
+import type { Logger } from 'pino'
+import { GatewayError } from './gateway-error.js'
+import { decodeObject, encodeObject } from './storage/object-codec.js'
+import type { DotCounter } from './storage/dot-counter.js'
+import { KeyLock } from './storage/key-lock.js'
+import { durable, type ByteSpace } from './storage/node-storage.js'
+import {
+  isDeleted, liveSiblings, normalise, tombstoneVersion, type StoredObject, type StoredVersion
+} from './storage/stored-object.js'
+import {
+  emptyDvvSet, readContext, sameVersions, sync, update, type ActorId, type CausalContext, type Dot
+} from './version/dvv.js'
+import { DEFAULT_PRUNING, pruneClock, type PruningBounds } from './version/pruning.js'
+
+/** Log a warning when a key reaches this many live siblings: some writers do not send contexts. */
+export const SIBLING_WARN = 25
+/** Refuse a client write that would leave more live siblings than this; resolving them is always allowed. */
+export const SIBLING_LIMIT = 100
+
+/** A new value for a key, as a client wrote it. */
+export interface NewValue {
+  readonly value: Uint8Array
+  readonly contentType: string
+}
+
+/** What a write supersedes: the versions a context has seen, or every version held right now. */
+export type Supersedes = CausalContext | 'current'
+
+/** Options of one replica write. */
+export interface ReplicaWriteOptions {
+  /** fsync before resolving (the `dw` guarantee). */
+  readonly sync: boolean
+}
+
+/** Options of one reaping pass. */
+export interface ReapOptions {
+  /** Veto per key; the cluster will require every replica of the key to hold the tombstone. */
+  readonly mayReap?: (key: string, object: StoredObject) => boolean | Promise<boolean>
+  /** Inspect at most this many keys (bounds one pass). */
+  readonly maxKeys?: number
+  /** Start after this key (the `resumeAfter` of the previous pass). */
+  readonly after?: string
+}
+
+/** What one reaping pass did. */
+export interface ReapResult {
+  readonly reaped: number
+  readonly inspected: number
+  /** Set when the pass stopped at `maxKeys`: pass it as `after` to continue. */
+  readonly resumeAfter: string | undefined
+}
+
+/** The outcome of a write stamped here. */
+export interface StampedWrite {
+  /** The key's set after the write. */
+  readonly object: StoredObject
+  /** The dot the new version (or tombstone) got. */
+  readonly dot: Dot
+}
+
+export interface ReplicaStoreOptions {
+  /** The actor this replica stamps writes with (see node-identity.ts). */
+  readonly actor: ActorId
+  readonly counter: DotCounter
+  readonly logger: Logger
+  readonly pruning?: PruningBounds
+  readonly siblingWarn?: number
+  readonly siblingLimit?: number
+  /** Wall clock in ms; tests pass a fake one to age tombstones and clock entries. */
+  readonly now?: () => number
+}
+
+/**
+ * One node's stored objects: each key's DVV set in the engine's object space. Read-modify-write of a
+ * key is serialized here, so stamping, merging and reaping never interleave on one key. Knows
+ * nothing of HTTP or of other nodes: the coordinator decides where writes go, this applies them.
+ */
+export class ReplicaStore {
+  readonly #objects: ByteSpace
+  readonly #counter: DotCounter
+  readonly #lock = new KeyLock()
+  readonly #log: Logger
+  readonly #pruning: PruningBounds
+  readonly #warnAt: number
+  readonly #limit: number
+  readonly #now: () => number
+  /** The actor this replica stamps writes with. */
+  readonly actor: ActorId
+
+  constructor (objects: ByteSpace, options: ReplicaStoreOptions) {
+    this.#objects = objects
+    this.#counter = options.counter
+    this.#log = options.logger
+    this.#pruning = options.pruning ?? DEFAULT_PRUNING
+    this.#warnAt = options.siblingWarn ?? SIBLING_WARN
+    this.#limit = options.siblingLimit ?? SIBLING_LIMIT
+    this.#now = options.now ?? Date.now
+    this.actor = options.actor
+  }
+
+  /** The key's stored set, tombstones included; undefined when the key holds nothing (never written or reaped). */
+  async read (key: string): Promise<StoredObject | undefined> {
+    const bytes = await this.#objects.get(key)
+    return bytes === undefined ? undefined : decodeObject(key, bytes)
+  }
+
+  /**
+   * Stamp a client write here: discard what `supersedes` names, add the value (or a tombstone when
+   * `value` is null) under a fresh dot of this replica's actor, prune the clock, and store.
+   * Throws LEVELRING_TOO_MANY_SIBLINGS, storing nothing, when the write would leave more live
+   * siblings than the limit.
+   */
+  async write (key: string, value: NewValue | null, supersedes: Supersedes, options: ReplicaWriteOptions): Promise<StampedWrite> {
+    return this.#lock.run(key, async () => {
+      const current = (await this.read(key)) ?? emptyDvvSet<StoredVersion>()
+      const now = this.#now()
+      const context = supersedes === 'current' ? readContext(current) : supersedes
+      const version: StoredVersion = value === null
+        ? tombstoneVersion(now)
+        : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
+      const dot = { actor: this.actor, counter: await this.#counter.next() }
+      const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
+      this.#checkSiblings(key, next)
+      await this.#objects.put(key, encodeObject(next), durable(options.sync))
+      return { object: next, dot }
+    })
+  }
+
+  /**
+   * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours.
+   * Never refused for its sibling count: it only carries writes that were already acknowledged.
+   * Returns the merged set; writes nothing when ours already holds everything it carries.
+   */
+  async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
+    return this.#lock.run(key, async () => {
+      const current = await this.read(key)
+      if (current === undefined) {
+        const object = normalise(incoming)
+        await this.#objects.put(key, encodeObject(object), durable(options.sync))
+        return object
+      }
+      const merged = normalise(sync(current, incoming))
+      if (!sameVersions(merged, current)) await this.#objects.put(key, encodeObject(merged), durable(options.sync))
+      return merged
+    })
+  }
+
+  /**
+   * Delete keys whose every version is a tombstone older than `graceMs` and that `mayReap` allows.
+   * Safe against reuse of dots: counters are node-wide, so a key written again after reaping gets
+   * dots no old context has seen.
+   */
+  async reapTombstones (graceMs: number, options: ReapOptions = {}): Promise<ReapResult> {
+    const cutoff = this.#now() - graceMs
+    const max = options.maxKeys ?? Infinity
+    const candidates: string[] = []
+    let inspected = 0
+    let lastInspected: string | undefined
+    let more = false
+    for await (const [key, bytes] of this.#objects.iterator(options.after === undefined ? {} : { gt: options.after })) {
+      if (inspected === max) { more = true; break }
+      inspected++
+      lastInspected = key
+      if (reapable(decodeObject(key, bytes), cutoff)) candidates.push(key)
+    }
+    let reaped = 0
+    for (const key of candidates) {
+      const done = await this.#lock.run(key, async () => {
+        const object = await this.read(key) // re-check: a write may have landed since the scan
+        if (object === undefined || !reapable(object, cutoff)) return false
+        if (options.mayReap !== undefined && !(await options.mayReap(key, object))) return false
+        await this.#objects.del(key)
+        return true
+      })
+      if (done) reaped++
+    }
+    return { reaped, inspected, resumeAfter: more ? lastInspected : undefined }
+  }
+
+  #checkSiblings (key: string, object: StoredObject): void {
+    const live = liveSiblings(object).length
+    if (live > this.#limit) {
+      throw new GatewayError('LEVELRING_TOO_MANY_SIBLINGS',
+        `key ${JSON.stringify(key)} would have ${live} siblings, over the limit of ${this.#limit}; ` +
+        'read it and write one resolved value back with the X-Causal-Context of that read',
+        { key, siblings: live, limit: this.#limit })
+    }
+    if (live >= this.#warnAt) {
+      this.#log.warn({ key, siblings: live, limit: this.#limit },
+        'key has many siblings: some writers do not send the X-Causal-Context they read')
+    }
+  }
+}
+
+function reapable (object: StoredObject, cutoff: number): boolean {
+  return isDeleted(object) && object.siblings.every((s) => s.value.lastModified <= cutoff)
+}

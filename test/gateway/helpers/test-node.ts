@@ -1,0 +1,33 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_CONFIG, type NodeConfig } from '../../../gateway/src/config.js'
+import { createLogger } from '../../../gateway/src/logger.js'
+import { startNode, type RunningNode } from '../../../gateway/src/node.js'
+
+/** A real node on 127.0.0.1 (free port) over lsm-level files in a fresh temp directory. */
+export interface TestNode extends RunningNode {
+  readonly dataDir: string
+  /** Close the node; `keepData` leaves the directory for a restart. */
+  stop (options?: { keepData?: boolean }): Promise<void>
+}
+
+/** Start a node for a test; overrides change any NodeConfig setting. */
+export async function startTestNode (overrides: Partial<NodeConfig> = {}, dataDir?: string): Promise<TestNode> {
+  const dir = dataDir ?? await mkdtemp(join(tmpdir(), 'levelring-gw-'))
+  const config: NodeConfig = {
+    ...DEFAULT_CONFIG,
+    listen: { host: '127.0.0.1', port: 0 },
+    dataDir: dir,
+    tombstoneGraceMs: 60_000,
+    ...overrides
+  }
+  const node = await startNode(config, createLogger(config.nodeId, 'silent'))
+  return Object.assign(Object.create(null) as object, node, {
+    dataDir: dir,
+    async stop (options: { keepData?: boolean } = {}): Promise<void> {
+      await node.close(2_000)
+      if (options.keepData !== true) await rm(dir, { recursive: true, force: true })
+    }
+  }) as TestNode
+}
