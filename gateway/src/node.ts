@@ -59,7 +59,9 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       maxHeaderSize: config.maxHeaderBytes,
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.headersTimeoutMs,
-      keepAliveTimeout: config.keepAliveTimeoutMs
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // How often node looks for requests past their timeouts (its default, 30 s, lets slow clients linger).
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs, config.requestTimeoutMs)
     }, app)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)

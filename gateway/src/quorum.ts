@@ -30,13 +30,13 @@ export function majority (n: number): number {
   return Math.floor(n / 2) + 1
 }
 
-/** Resolve `spec` to a count for replication factor `n`; a count above n is a 400 naming `parameter`. */
-export function resolveQuorum (parameter: string, spec: QuorumSpec, n: number): number {
+/** Resolve `spec` to a count for replication factor `n`; a count above n is a 400 naming `parameter` and `key`. */
+export function resolveQuorum (key: string, parameter: string, spec: QuorumSpec, n: number): number {
   const count = spec === 'one' ? 1 : spec === 'quorum' ? majority(n) : spec === 'all' ? n : spec
   if (!Number.isSafeInteger(count) || count < 0 || count > n) {
     throw new GatewayError('LEVELRING_INVALID_PARAMETER',
       `${parameter}=${String(spec)} asks for more replicas than the ${n} that hold each key; use at most ${n} (or one, quorum, all)`,
-      { parameter, replicas: n })
+      { key, parameter, replicas: n })
   }
   return count
 }

@@ -43,8 +43,8 @@ export class SingleNodeCoordinator implements Coordinator {
 
   async get (key: string, quorum: ReadQuorum): Promise<StoredObject | undefined> {
     const n = this.replicas
-    const r = resolveQuorum('r', quorum.r, n)
-    const pr = resolveQuorum('pr', quorum.pr, n)
+    const r = resolveQuorum(key, 'r', quorum.r, n)
+    const pr = resolveQuorum(key, 'pr', quorum.pr, n)
     this.#requireReachable(key, Math.max(r, pr, 1))
     return this.#withDeadline(key, Math.max(r, 1), quorum.timeoutMs, () => this.#store.read(key))
   }
@@ -73,9 +73,9 @@ export class SingleNodeCoordinator implements Coordinator {
   /** dw and pw count within w (as in Riak): the write needs max(w, dw, pw) acknowledgements. */
   #writeRequirements (key: string, quorum: WriteQuorum): { needed: number, fsync: boolean } {
     const n = this.replicas
-    const w = resolveQuorum('w', quorum.w, n)
-    const dw = resolveQuorum('dw', quorum.dw, n)
-    const pw = resolveQuorum('pw', quorum.pw, n)
+    const w = resolveQuorum(key, 'w', quorum.w, n)
+    const dw = resolveQuorum(key, 'dw', quorum.dw, n)
+    const pw = resolveQuorum(key, 'pw', quorum.pw, n)
     const needed = Math.max(w, dw, pw, 1)
     this.#requireReachable(key, needed)
     return { needed, fsync: dw > 0 }

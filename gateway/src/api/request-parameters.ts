@@ -1,4 +1,4 @@
-import { GatewayError } from '../gateway-error.js'
+import { GatewayError, type GatewayErrorCode } from '../gateway-error.js'
 import { ApiContract, type OperationContract } from './contract.js'
 
 /**
@@ -31,18 +31,23 @@ export function validateParameters (
       continue
     }
     if (typeof raw !== 'string') {
-      throw new GatewayError('LEVELRING_INVALID_PARAMETER', `${p.name} is given more than once; give it once`, { ...details, parameter: p.name })
+      throw new GatewayError(codeFor(p.name), `${p.name} is given more than once; give it once`, { ...details, parameter: p.name })
     }
     const value = candidates(raw).find((v) => p.validate(v))
     if (value === undefined) {
       p.validate(raw)
-      throw new GatewayError('LEVELRING_INVALID_PARAMETER',
+      throw new GatewayError(codeFor(p.name),
         `${p.name}=${JSON.stringify(raw.length > 64 ? raw.slice(0, 64) + '…' : raw)} is invalid: ${ApiContract.describe(p.validate)}`,
         { ...details, parameter: p.name })
     }
     out[p.name] = value
   }
   return out
+}
+
+/** A malformed causal context is reported as such, whichever check catches it. */
+function codeFor (parameter: string): GatewayErrorCode {
+  return parameter === 'X-Causal-Context' ? 'LEVELRING_INVALID_CONTEXT' : 'LEVELRING_INVALID_PARAMETER'
 }
 
 function candidates (raw: string): unknown[] {

@@ -25,7 +25,7 @@
  * exchange. It can be built from any (async) iterator over a partition's entries on start, or saved
  * and loaded with merkle-codec.ts; the integration decides which.
  */
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { ClusterError } from './cluster-error.js'
 import { keyHash } from './partition.js'
 
@@ -63,9 +63,11 @@ export function assertMerkleShape (shape: MerkleShape): void {
 }
 
 function entryHash (key: Uint8Array, valueHash: Uint8Array): Buffer {
-  const len = Buffer.allocUnsafe(4)
-  len.writeUInt32BE(key.length, 0)
-  return createHash('sha1').update(len).update(key).update(valueHash).digest()
+  const input = Buffer.allocUnsafe(4 + key.length + valueHash.length)
+  input.writeUInt32BE(key.length, 0)
+  input.set(key, 4)
+  input.set(valueHash, 4 + key.length)
+  return hash('sha1', input, 'buffer')
 }
 
 function xorInto (target: Buffer, offset: number, h: Buffer): void {
@@ -116,6 +118,20 @@ export class MerkleTree {
     const tree = new MerkleTree(shape)
     for await (const e of entries) tree.update(e.key, e.valueHash)
     return tree
+  }
+
+  /**
+   * An independent copy: later changes to either do not show in the other. Lets an exchange compare
+   * against a stable snapshot while writes keep updating the live tree.
+   */
+  clone (): MerkleTree {
+    const copy = new MerkleTree(this.shape)
+    this.#levels.forEach((level, d) => level.copy(copy.#levels[d]!))
+    this.#dirty.forEach((dirty, d) => copy.#dirty[d]!.set(dirty))
+    // Value hashes are never mutated in place (update stores a copy), so the maps can share them.
+    this.#buckets.forEach((bucket, b) => { if (bucket !== undefined) copy.#buckets[b] = new Map(bucket) })
+    copy.#size = this.#size
+    return copy
   }
 
   /** Number of keys held. */

@@ -121,6 +121,7 @@ export function kvRoutes (options: KvRouteOptions) {
 
   return async function kvHandler (req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
+      if (req.path === '/' && !req.originalUrl.startsWith(`${req.baseUrl}/`)) { next(); return } // '/v1/kv' itself
       const handler = req.method === 'GET' || req.method === 'HEAD'
         ? get
         : req.method === 'PUT' ? put : req.method === 'DELETE' ? del : undefined
