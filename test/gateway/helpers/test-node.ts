@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_CONFIG, type NodeConfig } from '../../../gateway/src/config.js'
+import type { Logger } from 'pino'
 import { createLogger } from '../../../gateway/src/logger.js'
 import { startNode, type RunningNode } from '../../../gateway/src/node.js'
 
@@ -13,7 +14,7 @@ export interface TestNode extends RunningNode {
 }
 
 /** Start a node for a test; overrides change any NodeConfig setting. */
-export async function startTestNode (overrides: Partial<NodeConfig> = {}, dataDir?: string): Promise<TestNode> {
+export async function startTestNode (overrides: Partial<NodeConfig> = {}, dataDir?: string, logger?: Logger): Promise<TestNode> {
   const dir = dataDir ?? await mkdtemp(join(tmpdir(), 'levelring-gw-'))
   const config: NodeConfig = {
     ...DEFAULT_CONFIG,
@@ -22,7 +23,7 @@ export async function startTestNode (overrides: Partial<NodeConfig> = {}, dataDi
     tombstoneGraceMs: 60_000,
     ...overrides
   }
-  const node = await startNode(config, createLogger(config.nodeId, 'silent'))
+  const node = await startNode(config, logger ?? createLogger(config.nodeId, 'silent'))
   return Object.assign(Object.create(null) as object, node, {
     dataDir: dir,
     async stop (options: { keepData?: boolean } = {}): Promise<void> {
