@@ -70,7 +70,7 @@ export interface MergeOutcome {
   readonly restarted: readonly string[]
   /** Members whose heartbeat advanced (includes added and restarted): record a heartbeat arrival. */
   readonly heartbeatAdvanced: readonly string[]
-  /** Members whose address, weight or status changed (includes added and restarted): the ring may need recomputing. */
+  /** Members whose address, weight or status changed (includes added and restarted, and this node when an administrator changed its status): the ring may need recomputing. */
   readonly stateChanged: readonly string[]
   /** Someone gossips this node's own id at a higher generation: another process uses this id, or this one restarted with a clock behind its last run. */
   readonly selfSuperseded: boolean
@@ -117,6 +117,21 @@ export function assertMemberEntry (e: MemberEntry): void {
   }
   if (!Number.isSafeInteger(e.weight) || e.weight < 1) bad('weight must be a positive integer')
   if (!Object.hasOwn(STATUS_RANK, e.status)) bad(`status must be one of ${Object.keys(STATUS_RANK).join(', ')}`)
+}
+
+/** Throws CLUSTER_INVALID_MEMBER unless the digest is well-formed. */
+export function assertMemberDigest (d: MemberDigest): void {
+  const ok = d !== null && typeof d === 'object' && typeof d.id === 'string' && d.id.length > 0 &&
+    [d.generation, d.version, d.heartbeat].every(v => Number.isSafeInteger(v) && v >= 0) &&
+    Object.hasOwn(STATUS_RANK, d.status)
+  if (!ok) {
+    throw new ClusterError('CLUSTER_INVALID_MEMBER', `gossip digest ${JSON.stringify(d)} rejected: needs id, generation, version, heartbeat (non-negative integers) and a known status`)
+  }
+}
+
+/** A copy holding exactly the entry's fields, so nothing else a peer sent is kept or gossiped on. */
+function ownEntry (e: MemberEntry): MemberEntry {
+  return { id: e.id, address: e.address, generation: e.generation, heartbeat: e.heartbeat, version: e.version, status: e.status, weight: e.weight }
 }
 
 /** This node's membership table. Not thread-safe by design: one event loop owns it. */
@@ -185,6 +200,7 @@ export class Membership {
 
   /** Given a peer's digest: our entries it lacks or holds older, and the ids it holds newer or we lack. */
   deltaFor (remote: readonly MemberDigest[]): GossipDelta {
+    for (const d of remote) assertMemberDigest(d)
     const theirs = new Map(remote.map(d => [d.id, d]))
     const entries: MemberEntry[] = []
     const requests: string[] = []
@@ -214,8 +230,10 @@ export class Membership {
     const advanced = new Set<string>()
     const changed = new Set<string>()
     let selfSuperseded = false
-    for (const incoming of remote) {
-      assertMemberEntry(incoming)
+    // All or nothing: a malformed entry leaves the table untouched.
+    for (const e of remote) assertMemberEntry(e)
+    for (const wire of remote) {
+      const incoming = ownEntry(wire)
       const local = this.#entries.get(incoming.id)
       if (incoming.id === this.selfId) {
         // Our own entry: only adopt an administrative status change made at our generation.
@@ -223,11 +241,12 @@ export class Membership {
         if (incoming.generation > local.generation) selfSuperseded = true
         else if (incoming.generation === local.generation && compareState(incoming, local) > 0) {
           this.#entries.set(local.id, { ...local, status: incoming.status, version: incoming.version })
+          if (incoming.status !== local.status) changed.add(local.id)
         }
         continue
       }
       if (local === undefined || incoming.generation > local.generation) {
-        this.#entries.set(incoming.id, { ...incoming })
+        this.#entries.set(incoming.id, incoming)
         ;(local === undefined ? added : restarted).add(incoming.id)
         advanced.add(incoming.id)
         changed.add(incoming.id)

@@ -124,7 +124,9 @@ describe('Membership', () => {
     const admin = member(2)
     exchange(admin, self)
     admin.setStatus('n001', 'leaving')
-    exchange(admin, self)
+    const delta = self.deltaFor(admin.digest())
+    expect(delta.requests).toEqual(['n001'])
+    expect(self.merge(admin.entriesFor(delta.requests)).stateChanged).toEqual(['n001'])
     expect(self.self).toMatchObject({ status: 'leaving', version: 2, heartbeat: 5 })
     const stale = self.merge([{ ...self.self, version: 1, status: 'up', heartbeat: 99 }])
     expect(stale.selfSuperseded).toBe(false)
@@ -183,8 +185,12 @@ describe('Membership', () => {
       { ...entry({ id: 'a' }), status: 'down' },
       { ...entry({ id: 'a' }), address: 7 }
     ]
-    for (const e of bad) expect(errorCode(() => m.merge([e as MemberEntry]))).toBe('CLUSTER_INVALID_MEMBER')
+    for (const e of bad) expect(errorCode(() => m.merge([entry({ id: 'good' }), e as MemberEntry]))).toBe('CLUSTER_INVALID_MEMBER')
     expect(JSON.stringify(m.entries())).toBe(before)
+    expect(errorCode(() => m.deltaFor([{ id: 'a', generation: -1, version: 0, heartbeat: 0, status: 'up' }]))).toBe('CLUSTER_INVALID_MEMBER')
+    // Fields a peer adds are not kept (nor gossiped on).
+    m.merge([{ ...entry({ id: 'extra' }), secret: 'x' } as MemberEntry])
+    expect(Object.keys(m.get('extra')!).sort()).toEqual(['address', 'generation', 'heartbeat', 'id', 'status', 'version', 'weight'])
   })
 })
 

@@ -43,7 +43,7 @@ describe('partition', () => {
     expect(partitionOf('user:42', 64)).toBe(h[0]! >> 2)
     expect(partitionOf(Buffer.from('user:42'), 64)).toBe(partitionOf('user:42', 64))
     expect(partitionOf('user:42', 1)).toBe(0)
-    expect(partitionOfHash(h, 65_536)).toBe(h.readUInt16BE(0))
+    expect(partitionOfHash(h, 4096)).toBe(h.readUInt16BE(0) >> 4)
     expect(partitionStart(1, 64)).toBe('04' + '0'.repeat(38))
   })
 
@@ -57,7 +57,7 @@ describe('partition', () => {
   })
 
   it('rejects partition counts that are not powers of two in range', () => {
-    for (const bad of [0, 3, 48, 1.5, -64, 131_072, Number.NaN]) {
+    for (const bad of [0, 3, 48, 1.5, -64, 8192, Number.NaN]) {
       expect(errorCode(() => assertPartitionCount(bad))).toBe('CLUSTER_INVALID_PARTITION_COUNT')
     }
     expect(errorCode(() => partitionStart(64, 64))).toBe('CLUSTER_INVALID_PARTITION')
