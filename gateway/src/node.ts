@@ -83,8 +83,12 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         stopping = true
         clearInterval(reaper)
         const cut = setTimeout(() => server.closeAllConnections(), graceMs)
-        await new Promise<void>((resolve) => server.close(() => resolve()))
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Connections whose in-flight request just finished turn idle (keep-alive): close them as they do.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50)
         server.closeIdleConnections()
+        await closed
+        clearInterval(sweep)
         clearTimeout(cut)
         await storage.close()
         logger.info('node stopped')
