@@ -1,0 +1,190 @@
+/**
+ * Writes an SSTable (layout in format.ts and engine/FORMAT.md) from internal keys added in strictly
+ * increasing order. Blocks go to the file as they fill; finish() writes the filter, properties, index and
+ * footer and flushes, but does not sync: the caller syncs the file and its directory.
+ */
+import { crc32c, maskCrc } from '../crc.js'
+import { invalidArgument } from '../errors.js'
+import type { WritableFile } from '../fs.js'
+import {
+  compareInternalKeys, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, shortestSeparator, shortSuccessor, TRAILER_SIZE
+} from '../keys.js'
+import { BlockBuilder } from './block-builder.js'
+import { BloomFilterBuilder, bloomHash } from './bloom.js'
+import {
+  BLOCK_TRAILER_SIZE, COMPRESSION_NONE, encodeFooter, encodeHandleVarint, TABLE_FORMAT_VERSION, type BlockHandle
+} from './format.js'
+import { encodeProperties, type TableProperties } from './properties.js'
+
+export interface TableBuilderOptions {
+  /** Target uncompressed size of a data block (a block is cut once it reaches this). */
+  blockSize: number
+  /** Entries between restart points in data blocks. */
+  restartInterval: number
+  /** Bloom filter bits per user key; 0 = no filter. */
+  bitsPerKey: number
+  /** Named in errors. */
+  fileName: string
+}
+
+/** The crc32c of the compression-type byte alone, extended over nothing: blocks' checksums end with it. */
+const TYPE_BYTE = Buffer.from([COMPRESSION_NONE])
+
+/** Index entries store whole separator keys: restart points would save little and cost a scan. */
+const INDEX_RESTART_INTERVAL = 1
+
+export class TableBuilder {
+  readonly #file: WritableFile
+  readonly #opts: TableBuilderOptions
+  #offset: number
+  #data: BlockBuilder
+  #index = new BlockBuilder(INDEX_RESTART_INTERVAL)
+  #filter: BloomFilterBuilder | null
+  #lastHash = -1
+  #lastKey: Buffer = Buffer.allocUnsafe(64)
+  #lastKeyLen = 0
+  #pendingHandle: BlockHandle | null = null
+  #handleScratch = Buffer.allocUnsafe(20)
+  #trailer = Buffer.allocUnsafe(BLOCK_TRAILER_SIZE)
+  #closed = false
+  #props: TableProperties = {
+    entries: 0,
+    deletions: 0,
+    rangeDeletions: 0,
+    rawKeyBytes: 0,
+    rawValueBytes: 0,
+    dataBlocks: 0,
+    indexBytes: 0,
+    filterBytes: 0,
+    smallestKey: Buffer.alloc(0),
+    largestKey: Buffer.alloc(0),
+    minSequence: 0,
+    maxSequence: 0,
+    filterBitsPerKey: 0,
+    formatVersion: TABLE_FORMAT_VERSION,
+    creationTime: 0
+  }
+
+  constructor (file: WritableFile, opts: TableBuilderOptions) {
+    if (!(opts.blockSize >= 1)) throw invalidArgument(`blockSize must be >= 1, got ${opts.blockSize}`)
+    if (!(opts.bitsPerKey >= 0)) throw invalidArgument(`bitsPerKey must be >= 0, got ${opts.bitsPerKey}`)
+    this.#file = file
+    this.#opts = opts
+    this.#offset = file.size
+    this.#data = new BlockBuilder(opts.restartInterval)
+    this.#filter = opts.bitsPerKey > 0 ? new BloomFilterBuilder(opts.bitsPerKey) : null
+    this.#props.filterBitsPerKey = opts.bitsPerKey
+  }
+
+  /** Bytes written so far plus the open data block: what the file would roughly be if finished now. */
+  get estimatedSize (): number {
+    return this.#offset + this.#data.currentSizeEstimate()
+  }
+
+  /** Entries added so far. */
+  get entries (): number { return this.#props.entries }
+
+  /** Adds an entry; ik must be greater than every key added before (internal-key order). */
+  add (ik: Buffer, value: Buffer): void {
+    if (this.#closed) throw new Error('TableBuilder.add() after finish() or abandon()')
+    if (ik.length < TRAILER_SIZE) throw invalidArgument(`internal key of ${ik.length} bytes is too short`, 'LEVEL_INVALID_KEY')
+    const p = this.#props
+    if (p.entries > 0) {
+      const last = this.#lastKey.subarray(0, this.#lastKeyLen)
+      if (compareInternalKeys(last, ik) >= 0) {
+        throw invalidArgument(`table keys out of order in ${this.#opts.fileName}: an added key is not greater than the previous one`, 'LEVEL_INVALID_KEY')
+      }
+      if (this.#pendingHandle !== null) {
+        this.#addIndexEntry(shortestSeparator(last, ik), this.#pendingHandle)
+        this.#pendingHandle = null
+      }
+    } else {
+      p.smallestKey = Buffer.from(ik)
+      p.minSequence = p.maxSequence = seqOf(ik)
+    }
+
+    if (this.#filter !== null) {
+      const h = bloomHash(ik, 0, ik.length - TRAILER_SIZE)
+      // Versions of one user key are adjacent: hash each user key once (an equal hash adds the same bits anyway).
+      if (h !== this.#lastHash) {
+        this.#filter.addHash(h)
+        this.#lastHash = h
+      }
+    }
+
+    const seq = seqOf(ik)
+    if (seq < p.minSequence) p.minSequence = seq
+    if (seq > p.maxSequence) p.maxSequence = seq
+    const kind = kindOf(ik)
+    if (kind === KIND_DELETE) p.deletions++
+    else if (kind === KIND_RANGE_DELETE) p.rangeDeletions++
+    p.entries++
+    p.rawKeyBytes += ik.length
+    p.rawValueBytes += value.length
+
+    this.#data.add(ik, value)
+    if (ik.length > this.#lastKey.length) this.#lastKey = Buffer.allocUnsafe(Math.max(ik.length, this.#lastKey.length * 2))
+    ik.copy(this.#lastKey, 0)
+    this.#lastKeyLen = ik.length
+
+    if (this.#data.currentSizeEstimate() >= this.#opts.blockSize) this.#flushDataBlock()
+  }
+
+  /** Writes the rest of the table and flushes the file (no sync); returns its properties and size. */
+  finish (): TableProperties & { fileSize: number } {
+    if (this.#closed) throw new Error('TableBuilder.finish() after finish() or abandon()')
+    this.#closed = true
+    const p = this.#props
+    if (!this.#data.empty) this.#flushDataBlock()
+    if (this.#pendingHandle !== null) {
+      this.#addIndexEntry(shortSuccessor(this.#lastKey.subarray(0, this.#lastKeyLen)), this.#pendingHandle)
+      this.#pendingHandle = null
+    }
+    if (p.entries > 0) p.largestKey = Buffer.from(this.#lastKey.subarray(0, this.#lastKeyLen))
+
+    let filterHandle: BlockHandle = { offset: 0, size: 0 }
+    if (this.#filter !== null) {
+      const filter = this.#filter.finish()
+      p.filterBytes = filter.length
+      filterHandle = this.#writeBlock(filter)
+    }
+    const index = this.#index.finish()
+    p.indexBytes = index.length
+    p.creationTime = Date.now()
+    const propertiesHandle = this.#writeBlock(encodeProperties(p))
+    const indexHandle = this.#writeBlock(index)
+    const footer = encodeFooter({ index: indexHandle, filter: filterHandle, properties: propertiesHandle, formatVersion: TABLE_FORMAT_VERSION })
+    this.#file.append(footer)
+    this.#offset += footer.length
+    this.#file.flush()
+    return { ...p, fileSize: this.#offset }
+  }
+
+  /** Gives up on the table: nothing more is written; the caller closes and deletes the file. */
+  abandon (): void {
+    this.#closed = true
+  }
+
+  #addIndexEntry (key: Buffer, h: BlockHandle): void {
+    const end = encodeHandleVarint(this.#handleScratch, 0, h)
+    this.#index.add(key, this.#handleScratch.subarray(0, end))
+  }
+
+  #flushDataBlock (): void {
+    this.#pendingHandle = this.#writeBlock(this.#data.finish())
+    this.#data.reset()
+    this.#props.dataBlocks++
+  }
+
+  /** Appends contents and its trailer (type, masked crc32c over contents ++ type); returns its handle. */
+  #writeBlock (contents: Buffer): BlockHandle {
+    const handle = { offset: this.#offset, size: contents.length }
+    const t = this.#trailer
+    t[0] = COMPRESSION_NONE
+    t.writeUInt32LE(maskCrc(crc32c(TYPE_BYTE, crc32c(contents))), 1)
+    this.#file.append(contents)
+    this.#file.append(t)
+    this.#offset += contents.length + BLOCK_TRAILER_SIZE
+    return handle
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * Reads an SSTable (layout in format.ts and engine/FORMAT.md). Opening reads the footer, index block,
+ * filter and properties into memory (all checksum-verified); data blocks are read on demand, through the
+ * shared BlockCache when one is given.
+ */
+import { ByteReader, readFixed32 } from '../coding.js'
+import { crc32c, unmaskCrc } from '../crc.js'
+import { asIoError, corruption } from '../errors.js'
+import type { ReadableFile } from '../fs.js'
+import type { InternalIterator } from '../internal-iterator.js'
+import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../keys.js'
+import { Block, type BlockIterator } from './block.js'
+import type { BlockCache } from './block-cache.js'
+import { bloomMayContain } from './bloom.js'
+import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
+import { decodeProperties, type TableProperties } from './properties.js'
+import { TableIterator, type TableBlockSource } from './table-iterator.js'
+
+export interface TableOpenOptions {
+  /** Identifies the table's blocks in the block cache. */
+  fileNumber: number
+  blockCache?: BlockCache
+  /** Verify the checksum of data blocks read from the file (default true). Cached blocks were verified once. */
+  verifyChecksums?: boolean
+  /** Named in errors; defaults to the file's path. */
+  fileName?: string
+}
+
+/** An open SSTable. Synchronous; not safe to call re-entrantly from inside its own methods (nothing does). */
+export class Table implements TableBlockSource {
+  readonly file: ReadableFile
+  readonly fileNumber: number
+  readonly fileName: string
+  readonly fileSize: number
+  readonly properties: TableProperties
+  readonly #footer: Footer
+  readonly #index: Block
+  readonly #filter: Buffer | null
+  readonly #cache: BlockCache | undefined
+  readonly #verify: boolean
+  /** Where data blocks end (the first meta block): what approximateOffsetOf answers past the last key. */
+  readonly #dataEnd: number
+  // Reused by get(): it is synchronous, so one of each per table suffices.
+  readonly #getIndex: BlockIterator
+  #getData: BlockIterator | null = null
+  #lookup = Buffer.allocUnsafe(64)
+  #handleReader: ByteReader
+
+  private constructor (file: ReadableFile, opts: TableOpenOptions, footer: Footer, index: Block, filter: Buffer | null, properties: TableProperties) {
+    this.file = file
+    this.fileNumber = opts.fileNumber
+    this.fileName = opts.fileName ?? file.path
+    this.fileSize = file.size
+    this.#footer = footer
+    this.#index = index
+    this.#filter = filter
+    this.properties = properties
+    this.#cache = opts.blockCache
+    this.#verify = opts.verifyChecksums ?? true
+    this.#dataEnd = footer.filter.size > 0 ? footer.filter.offset : footer.properties.offset
+    this.#getIndex = index.iterator()
+    this.#handleReader = new ByteReader(index.data, this.fileName, footer.index.offset)
+  }
+
+  /**
+   * Opens a table: reads and verifies footer, index, filter and properties. Throws LEVEL_CORRUPTION (bad
+   * magic: "not an SSTable"; bad checksum; bad handles), LEVEL_UNSUPPORTED_FORMAT (unknown version) or
+   * LEVEL_IO_ERROR. Does not take ownership of the file: the caller closes it after the table is dropped.
+   */
+  static open (file: ReadableFile, opts: TableOpenOptions): Table {
+    const fileName = opts.fileName ?? file.path
+    const size = file.size
+    if (size < FOOTER_SIZE) {
+      throw corruption(`not an SSTable: ${size} bytes is shorter than the ${FOOTER_SIZE}-byte footer`, { file: fileName, offset: 0 })
+    }
+    const footer = decodeFooter(readRange(file, fileName, size - FOOTER_SIZE, FOOTER_SIZE), fileName, size)
+    const index = new Block(readVerified(file, fileName, footer.index, 'index'), fileName, footer.index.offset)
+    let filter: Buffer | null = null
+    if (footer.filter.size > 0) {
+      filter = readVerified(file, fileName, footer.filter, 'filter')
+      if (filter.length < 2) throw corruption(`filter block of ${filter.length} bytes is too short`, { file: fileName, offset: footer.filter.offset })
+    }
+    const propsBlock = new Block(readVerified(file, fileName, footer.properties, 'properties'), fileName, footer.properties.offset)
+    const properties = decodeProperties(propsBlock)
+    if (properties.formatVersion !== footer.formatVersion) {
+      throw corruption(`properties say format version ${properties.formatVersion}, footer says ${footer.formatVersion}`, { file: fileName, offset: footer.properties.offset })
+    }
+    return new Table(file, opts, footer, index, filter, properties)
+  }
+
+  /** False iff the filter proves userKey is not in the table (true when there is no filter). */
+  mayContain (userKey: Buffer): boolean {
+    return this.#filter === null || bloomMayContain(this.#filter, userKey)
+  }
+
+  /**
+   * The newest entry of userKey with seq <= snapshotSeq (any kind: the caller interprets it), or undefined.
+   * Checks the filter first and reads at most one data block. The value may be a view into a cached
+   * block: copy it before handing it out, never mutate it.
+   */
+  get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+    if (this.#filter !== null && !bloomMayContain(this.#filter, userKey)) return undefined
+    const target = this.#lookupKey(userKey, snapshotSeq)
+    const idx = this.#getIndex
+    idx.seek(target)
+    if (!idx.valid()) return undefined
+    const block = this.dataBlockAt(idx, this.#verify, true, null)
+    let it = this.#getData
+    if (it === null) it = this.#getData = block.iterator()
+    else it.reset(block)
+    it.seek(target)
+    if (!it.valid()) {
+      // Every entry of this block is < target. The next block starts above this index key, so it can hold
+      // userKey only if this index key's user key is userKey itself (versions straddling blocks).
+      if (!idx.userKeyEquals(userKey)) return undefined
+      idx.next()
+      if (!idx.valid()) return undefined
+      it.reset(this.dataBlockAt(idx, this.#verify, true, null))
+      it.seekToFirst()
+      if (!it.valid()) return undefined
+    }
+    if (!it.userKeyEquals(userKey)) return undefined
+    return { key: it.key(), value: it.value() }
+  }
+
+  /** A cursor over every entry; verifyChecksums defaults to the table's setting, fillCache to true. */
+  newIterator (opts: { verifyChecksums?: boolean, fillCache?: boolean } = {}): InternalIterator {
+    return new TableIterator(this, { verifyChecksums: opts.verifyChecksums ?? this.#verify, fillCache: opts.fillCache ?? true })
+  }
+
+  /** Approximate file offset where entries >= ik begin (the data end if ik is past every key). */
+  approximateOffsetOf (ik: Buffer): number {
+    const idx = this.#index.iterator()
+    idx.seek(ik)
+    if (!idx.valid()) return this.#dataEnd
+    return this.#decodeHandle(idx).offset
+  }
+
+  /**
+   * Reads and verifies every data block and checks the entries are strictly increasing and match the
+   * index and properties (for `db check` tools). Throws LEVEL_CORRUPTION at the first problem.
+   */
+  checkAllBlocks (): { dataBlocks: number, entries: number } {
+    const idx = this.#index.iterator()
+    let blocks = 0
+    let entries = 0
+    let prev: Buffer | null = null
+    for (idx.seekToFirst(); idx.valid(); idx.next()) {
+      const h = this.#decodeHandle(idx)
+      const block = this.#readBlock(h, true, false)
+      const it = block.iterator()
+      for (it.seekToFirst(); it.valid(); it.next()) {
+        const k = it.key()
+        if (prev !== null && compareInternalKeys(prev, k) >= 0) {
+          throw corruption('keys out of order', { file: this.fileName, offset: h.offset })
+        }
+        prev = k
+        entries++
+      }
+      if (prev !== null && compareInternalKeys(prev, idx.key()) > 0) {
+        throw corruption('a data block holds keys beyond its index entry', { file: this.fileName, offset: h.offset })
+      }
+      blocks++
+    }
+    if (blocks !== this.properties.dataBlocks || entries !== this.properties.entries) {
+      throw corruption(`found ${blocks} blocks / ${entries} entries, properties say ${this.properties.dataBlocks} / ${this.properties.entries}`,
+        { file: this.fileName, offset: this.#footer.properties.offset })
+    }
+    return { dataBlocks: blocks, entries }
+  }
+
+  /** Bytes of index and filter held in memory for this table. */
+  get memoryBytes (): number {
+    return this.#index.size + (this.#filter?.length ?? 0)
+  }
+
+  /** TableBlockSource: a new cursor over the index block. */
+  newIndexIterator (): BlockIterator {
+    return this.#index.iterator()
+  }
+
+  /** TableBlockSource: the data block named by the index cursor's current entry. */
+  dataBlockAt (index: BlockIterator, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block {
+    const h = this.#decodeHandle(index)
+    if (current !== null && current.fileOffset === h.offset) return current
+    return this.#readBlock(h, verifyChecksums, fillCache)
+  }
+
+  #decodeHandle (index: BlockIterator): BlockHandle {
+    const r = this.#handleReader
+    r.reset(index.blockData, index.valueOffset, index.valueOffset + index.valueLength)
+    const offset = r.varint64()
+    const size = r.varint64()
+    if (offset + size + BLOCK_TRAILER_SIZE > this.#dataEnd) {
+      throw corruption(`index entry points past the data blocks (offset ${offset}, size ${size})`, { file: this.fileName, offset: this.#footer.index.offset + index.valueOffset })
+    }
+    return { offset, size }
+  }
+
+  #readBlock (h: BlockHandle, verify: boolean, fillCache: boolean): Block {
+    const cache = this.#cache
+    if (cache !== undefined) {
+      const cached = cache.get(this.fileNumber, h.offset)
+      if (cached !== undefined) return cached
+    }
+    const raw = readRange(this.file, this.fileName, h.offset, h.size + BLOCK_TRAILER_SIZE)
+    if (verify) verifyBlock(raw, h, this.fileName, 'data')
+    else if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, this.fileName)
+    const block = new Block(raw.subarray(0, h.size), this.fileName, h.offset)
+    // Only verified blocks enter the cache: whoever finds a block there may rely on its checksum.
+    if (cache !== undefined && fillCache && verify) cache.set(this.fileNumber, h.offset, block)
+    return block
+  }
+
+  #lookupKey (userKey: Buffer, seq: number): Buffer {
+    const n = userKey.length + TRAILER_SIZE
+    if (n > this.#lookup.length) this.#lookup = Buffer.allocUnsafe(Math.max(n, this.#lookup.length * 2))
+    userKey.copy(this.#lookup, 0)
+    encodeTrailer(this.#lookup, userKey.length, seq, KIND_SEEK)
+    return this.#lookup.subarray(0, n)
+  }
+}
+
+function readRange (file: ReadableFile, fileName: string, offset: number, length: number): Buffer {
+  try {
+    return file.read(offset, length)
+  } catch (err) {
+    throw asIoError(err, { file: fileName, op: `read ${length} bytes at offset ${offset}` })
+  }
+}
+
+function unknownCompression (type: number, h: BlockHandle, fileName: string): Error {
+  return corruption(`block has unknown compression type ${type}`, { file: fileName, offset: h.offset + h.size })
+}
+
+/** Throws LEVEL_CORRUPTION unless raw (contents ++ trailer) carries a matching checksum and a known type. */
+function verifyBlock (raw: Buffer, h: BlockHandle, fileName: string, what: string): void {
+  const stored = unmaskCrc(readFixed32(raw, h.size + 1))
+  if (stored !== crc32c(raw.subarray(0, h.size + 1))) {
+    throw corruption(`${what} block checksum mismatch (block at ${h.offset}, ${h.size} bytes)`, { file: fileName, offset: h.offset })
+  }
+  if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, fileName)
+}
+
+function readVerified (file: ReadableFile, fileName: string, h: BlockHandle, what: string): Buffer {
+  const raw = readRange(file, fileName, h.offset, h.size + BLOCK_TRAILER_SIZE)
+  verifyBlock(raw, h, fileName, what)
+  return raw.subarray(0, h.size)
+}
