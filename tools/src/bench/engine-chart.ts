@@ -66,9 +66,9 @@ export function renderChart (rows: ReportRow[], title: string): string {
 }
 
 function compact (value: number): string {
-  if (value >= 1e6) return `${(value / 1e6).toFixed(value >= 1e7 ? 0 : 1)}M`
-  if (value >= 1e3) return `${(value / 1e3).toFixed(value >= 1e4 ? 0 : 1)}k`
-  return value.toFixed(0)
+  const [divisor, unit] = value >= 1e6 ? [1e6, 'M'] : value >= 1e3 ? [1e3, 'k'] : [1, '']
+  const scaled = value / divisor
+  return `${scaled.toFixed(scaled >= 10 ? 0 : 1).replace(/\.0$/, '')}${unit}`
 }
 
 function escape (text: string): string {

@@ -34,6 +34,10 @@ export interface ReportRow {
   rssStartBytes: number | null
   rssEndBytes: number | null
   rssTimedMaxBytes: number | null
+  /** Key and value bytes the workload writes per run. */
+  userBytesWritten: number
+  /** Median bytes a run's process wrote to disk (workload and close); null for in-memory engines. */
+  diskWriteBytes: number | null
   /** Medians over runs; null where not applicable (in-memory engine, nothing written, nothing live). */
   writeAmp: number | null
   spaceAmp: number | null
@@ -95,6 +99,8 @@ function rowOf (workload: string, engine: EngineName, runs: RunRecord[]): Report
     rssStartBytes: rssRun?.rssStartBytes ?? null,
     rssEndBytes: rssRun?.rssEndBytes ?? null,
     rssTimedMaxBytes: rssRun === null ? null : Math.max(rssRun.rssTrace.timedMaxBytes ?? 0, rssRun.rssStartBytes, rssRun.rssEndBytes),
+    userBytesWritten: ok[0]?.userBytesWritten ?? 0,
+    diskWriteBytes: median(ok.flatMap(r => r.diskBytes === null || r.diskWriteBytes === null ? [] : [r.diskWriteBytes])),
     writeAmp: median(ok.flatMap(r => r.writeAmp === null ? [] : [r.writeAmp])),
     spaceAmp: median(ok.flatMap(r => r.spaceAmp === null ? [] : [r.spaceAmp])),
     notes: [...notes]
@@ -109,12 +115,16 @@ export function median (values: number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
-/** The rows as an aligned text table; with showRssRange, RSS at start..end (peak) of the timed phase too. */
+/**
+ * The rows as an aligned text table; with showRssRange, RSS at start..end (peak) of the timed
+ * phase too. S-amp is left out for workloads that write nothing: their live data is the load's,
+ * and their figure would only say whether a compaction they triggered was cut short by close().
+ */
 export function formatTable (rows: ReportRow[], showRssRange: boolean): string {
-  const header = ['workload', 'engine', 'ops/s', `× ${BASELINE_ENGINE}`, 'peak RSS', 'W-amp', 'S-amp']
+  const header = ['workload', 'engine', 'ops/s', `× ${BASELINE_ENGINE}`, 'peak RSS', 'disk written', 'W-amp', 'S-amp']
   if (showRssRange) header.push('RSS start..end (peak)')
   header.push('notes')
-  const rightAligned = new Set([2, 3, 4, 5, 6])
+  const rightAligned = new Set([2, 3, 4, 5, 6, 7])
   const lines: string[][] = [header]
   let previous = ''
   for (const row of rows) {
@@ -124,8 +134,9 @@ export function formatTable (rows: ReportRow[], showRssRange: boolean): string {
       row.medianOpsPerSec === null ? '-' : Math.round(row.medianOpsPerSec).toLocaleString('en-US'),
       row.ratioToBaseline === null ? '-' : `${row.ratioToBaseline.toFixed(2)}×`,
       mebibytes(row.peakRssBytes),
+      mebibytes(row.diskWriteBytes),
       row.writeAmp === null ? '-' : row.writeAmp.toFixed(2),
-      row.spaceAmp === null ? '-' : row.spaceAmp.toFixed(2)
+      row.spaceAmp === null || row.userBytesWritten === 0 ? '-' : row.spaceAmp.toFixed(2)
     ]
     if (showRssRange) {
       cells.push(row.rssStartBytes === null

@@ -144,9 +144,12 @@ async function main (): Promise<void> {
   process.stdout.write(`\nbench:engine — ${title}${options.large ? ' (--large)' : ''}\n\n`)
   process.stdout.write(formatTable(rows, options.large) + '\n')
   if (notes.length > 0) process.stdout.write('\n' + notes.map(n => `note: ${n}`).join('\n') + '\n')
-  process.stdout.write(`\n'load' is the untimed-by-the-workloads fill (batches of 1000, random order) that the read workloads start from.
-W-amp: bytes the process wrote to disk (/proc/self/io write_bytes, workload + close) / key+value bytes written.
-S-amp: bytes of the database files after close / live key+value bytes.\n`)
+  process.stdout.write(`\nload: the fill (batches of 1000, random order) that a persistent engine's loaded workloads start from, one copy per run;
+in-memory engines load inside each run's child, untimed.  ops/s: median over runs, warm-up excluded.
+peak RSS: the child's maxRSS over its life: node itself, the warm-up, and for in-memory engines all the data.
+disk written: bytes the child wrote to disk during the workload and close (/proc/self/io write_bytes); reads can write too (compactions they trigger).
+W-amp: disk written / key+value bytes the workload wrote.  S-amp: bytes of the database files after close / live key+value bytes
+(shown for writing workloads; files of a compaction that close() cut short count, as they occupy the disk until the next open).\n`)
 
   writeOutput(options.json, JSON.stringify(report, null, 2) + '\n')
   writeOutput(options.svg, renderChart(rows, `bench:engine — ${title}`))
