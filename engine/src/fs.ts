@@ -97,7 +97,7 @@ class RealWritableFile implements WritableFile {
       if (this.#buffered + n > WRITE_BUFFER_FLUSH_THRESHOLD) {
         this.flush()
         if (n >= WRITE_BUFFER_FLUSH_THRESHOLD) {
-          this.#writeAll(data)
+          this.#writeThrough(data)
           return
         }
       }
@@ -117,14 +117,29 @@ class RealWritableFile implements WritableFile {
     this.#checkOpen()
     if (this.#buffered === 0) return
     const n = this.#buffered
-    this.#writeAll(this.#buf.subarray(0, n))
-    this.#buffered = 0
+    let done = 0
+    try {
+      while (done < n) done += nodeFs.writeSync(this.#fd, this.#buf, done, n - done, null)
+    } finally {
+      // After a failed write (ENOSPC mid-way) keep only the unwritten rest, so a retry neither repeats nor skips bytes.
+      this.#flushedSize += done
+      if (done > 0 && done < n) this.#buf.copy(this.#buf, 0, done, n)
+      this.#buffered = n - done
+    }
   }
 
-  #writeAll (data: Uint8Array): void {
+  /** Writes data straight to the OS (large appends); on failure the unwritten rest is buffered for a retry. */
+  #writeThrough (data: Uint8Array): void {
     let done = 0
-    while (done < data.length) {
-      done += nodeFs.writeSync(this.#fd, data, done, data.length - done, null)
+    try {
+      while (done < data.length) done += nodeFs.writeSync(this.#fd, data, done, data.length - done, null)
+    } catch (err) {
+      this.#flushedSize += done
+      const rest = data.subarray(done)
+      if (rest.length > this.#buf.length) this.#buf = Buffer.allocUnsafe(rest.length)
+      this.#buf.set(rest, 0)
+      this.#buffered = rest.length
+      throw err
     }
     this.#flushedSize += data.length
   }
