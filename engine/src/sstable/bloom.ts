@@ -1,6 +1,7 @@
 /**
- * A whole-table bloom filter over user keys (LevelDB's bloom policy): one 32-bit hash per key, k probes
- * by double hashing (h, h + delta, h + 2 delta, ... with delta = h rotated right 17 bits).
+ * A whole-table bloom filter over user keys (LevelDB's bloom policy, one change): one 32-bit hash h per
+ * key, k probes by double hashing (h, h + delta, h + 2 delta, ... mod 2^32, each taken mod the bit count)
+ * with delta = probeDelta(h).
  *
  *   filter := bits[ceil(n * bitsPerKey / 8) bytes, at least 8] | k uint8
  *
@@ -16,6 +17,20 @@ const MIN_BITS = 64
 /** The hash seed (LevelDB's): any fixed odd-looking constant works; this one keeps filters comparable with LevelDB's. */
 const HASH_SEED = 0xbc9f1d34
 const HASH_MUL = 0xc6a4a793
+
+/**
+ * The step between probes: h through murmur3's 32-bit finalizer. LevelDB derives it by rotating h right
+ * 17 bits; on 100k-key filters at 10 bits/key that measured ~1.25% false positives (even for random keys)
+ * against the theoretical 0.82%, which this mixing reaches for the cost of five integer operations.
+ */
+export function probeDelta (h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
 
 /** The number of probes for bitsPerKey: round(bitsPerKey * ln 2), clamped to 1..30 (minimizes false positives). */
 export function probesFor (bitsPerKey: number): number {
@@ -81,7 +96,7 @@ export class BloomFilterBuilder {
     const hashes = this.#hashes
     for (let i = 0; i < this.#n; i++) {
       let h = hashes[i]
-      const delta = ((h >>> 17) | (h << 15)) >>> 0
+      const delta = probeDelta(h)
       for (let j = 0; j < k; j++) {
         const pos = h % bits
         filter[pos >>> 3] |= 1 << (pos & 7)
@@ -106,7 +121,7 @@ export function bloomMayContainHash (filter: Buffer, hash: number): boolean {
   const k = filter[len - 1]
   if (k > MAX_PROBES) return true // a filter kind this version does not know: cannot exclude
   let h = hash
-  const delta = ((h >>> 17) | (h << 15)) >>> 0
+  const delta = probeDelta(h)
   for (let j = 0; j < k; j++) {
     const pos = h % bits
     if ((filter[pos >>> 3] & (1 << (pos & 7))) === 0) return false
