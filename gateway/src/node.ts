@@ -43,7 +43,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const coordinator = new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: config.peers, replicas: config.replicas, partitions: config.partitions
     })
-    const app = createApp({
+    const { listener } = createApp({
       nodeId: config.nodeId,
       coordinator,
       contract: ApiContract.load(),
@@ -62,7 +62,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       keepAliveTimeout: config.keepAliveTimeoutMs,
       // How often node looks for requests past their timeouts (its default, 30 s, lets slow clients linger).
       connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs, config.requestTimeoutMs)
-    }, app)
+    }, listener)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(config.listen.port, config.listen.host, () => { server.off('error', reject); resolve() })

@@ -1,4 +1,5 @@
-import type { Response } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
 import type { Problem, ProblemType } from './api/types.js'
 import { GatewayError, type GatewayErrorCode } from './gateway-error.js'
 
@@ -35,7 +36,28 @@ export function problemFor (error: unknown, instance: string): Problem {
   return { ...known.details, type: kind.type, title: kind.title, status: kind.status, detail: known.message, instance }
 }
 
-/** Send `problem` as application/problem+json with its status. */
-export function sendProblem (res: Response, problem: Problem, headers: Readonly<Record<string, string>> = {}): void {
-  res.status(problem.status).set(headers).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(problem))
+/** Send `problem` as application/problem+json with its status (node's API: works under express and without). */
+export function sendProblem (res: ServerResponse, problem: Problem, headers: Readonly<Record<string, string>> = {}): void {
+  const body = Buffer.from(JSON.stringify(problem))
+  res.statusCode = problem.status
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+  res.setHeader('Content-Type', PROBLEM_MEDIA_TYPE)
+  res.setHeader('Content-Length', body.length)
+  res.end(body)
+}
+
+/**
+ * Answer a failed request: the problem for `error`, `WWW-Authenticate` on a 401, and
+ * `Connection: close` when the request body was not read to its end (a refused upload is not
+ * drained). Unexpected errors (500) are logged with the request. A response already under way is cut.
+ */
+export function sendError (req: IncomingMessage, res: ServerResponse, error: unknown, logger: Logger): void {
+  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
+  const problem = problemFor(error, url.split('?')[0]!)
+  if (problem.status >= 500 && problem.status !== 503) logger.error({ err: error, method: req.method, url }, 'request failed')
+  if (res.headersSent) { res.destroy(); return }
+  const headers: Record<string, string> = {}
+  if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="levelring"'
+  if (!req.complete) headers.Connection = 'close'
+  sendProblem(res, problem, headers)
 }

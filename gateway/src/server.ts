@@ -1,12 +1,13 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import type { Logger } from 'pino'
 import type { ApiContract } from './api/contract.js'
 import type { Coordinator } from './coordinator.js'
 import { GatewayError } from './gateway-error.js'
-import { bearerAuth } from './http/bearer-auth.js'
-import { problemFor, sendProblem } from './problem.js'
+import { BearerAuth } from './http/bearer-auth.js'
+import { sendError } from './problem.js'
 import { clusterRoute, healthRoute } from './routes/node-info.js'
-import { kvRoutes, type QuorumDefaults } from './routes/kv.js'
+import { KV_PREFIX, kvRoutes, type KvHandler, type QuorumDefaults } from './routes/kv.js'
 
 /** Everything the HTTP layer needs; no storage, no sockets. */
 export interface AppOptions {
@@ -23,14 +24,21 @@ export interface AppOptions {
   readonly stopping?: () => boolean
 }
 
+/** The node's HTTP surface: the express app, and the request listener a server should use. */
+export interface GatewayApp {
+  /** Every route of openapi/levelring.yaml, with one problem+json error handler. */
+  readonly app: express.Express
+  /** Sends /v1/kv/{key} straight to the kv handler (the data path), everything else to `app`. */
+  readonly listener: RequestListener
+}
+
 /** Paths that never need a token. */
 const OPEN_PATHS = new Set(['/v1/health'])
 
-/**
- * The express app of one node: auth, the routes of openapi/levelring.yaml, and one error handler
- * that answers every failure as application/problem+json. Returns an app not yet listening.
- */
-export function createApp (options: AppOptions): express.Express {
+/** Build the express app of one node and the request listener that fronts it. Nothing listens yet. */
+export function createApp (options: AppOptions): GatewayApp {
+  const auth = options.authTokens !== undefined && options.authTokens.length > 0 ? new BearerAuth(options.authTokens) : undefined
+  const kv: KvHandler = kvRoutes({ ...options, auth })
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag') // ETags name versions (dots); hashing bodies would only cost CPU
@@ -43,8 +51,11 @@ export function createApp (options: AppOptions): express.Express {
     stopping: options.stopping ?? (() => false),
     startedAt: Date.now()
   }
-  if (options.authTokens !== undefined && options.authTokens.length > 0) app.use(bearerAuth(options.authTokens, OPEN_PATHS))
-  app.use('/v1/kv', kvRoutes(options))
+  app.use('/v1/kv/', (req: Request, res: Response, next: NextFunction) => {
+    if (req.originalUrl.startsWith(KV_PREFIX)) { void kv(req, res); return }
+    next() // '/v1/kv' itself: no such route
+  })
+  if (auth !== undefined) app.use(auth.middleware(OPEN_PATHS))
   app.get('/v1/health', healthRoute(info))
   app.get('/v1/cluster', clusterRoute(info))
   app.all(['/v1/health', '/v1/cluster'], (req: Request, res: Response) => {
@@ -55,16 +66,11 @@ export function createApp (options: AppOptions): express.Express {
     throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no endpoint ${req.method} ${req.path}; see openapi/levelring.yaml`)
   })
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const problem = problemFor(err, req.originalUrl.split('?')[0]!)
-    if (problem.status >= 500 && problem.status !== 503) {
-      options.logger.error({ err, method: req.method, url: req.originalUrl }, 'request failed')
-    }
-    if (res.headersSent) { res.destroy(); return }
-    const headers: Record<string, string> = {}
-    if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="levelring"'
-    // A refused upload is not read to its end: close the connection instead of draining it.
-    if (!req.complete) headers.Connection = 'close'
-    sendProblem(res, problem, headers)
+    sendError(req, res, err, options.logger)
   })
-  return app
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.startsWith(KV_PREFIX) === true) void kv(req, res)
+    else app(req, res)
+  }
+  return { app, listener }
 }

@@ -1,24 +1,39 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { NextFunction, Request, Response } from 'express'
 import { GatewayError } from '../gateway-error.js'
 
 /**
- * Express middleware requiring `Authorization: Bearer <token>` with one of `tokens`. Tokens are
- * compared as SHA-256 digests with timingSafeEqual, so neither length nor prefix leaks by timing.
- * Paths in `open` (health checks) pass without a token.
+ * Checks `Authorization: Bearer <token>` against the accepted tokens. Tokens are compared as
+ * SHA-256 digests with timingSafeEqual, so neither length nor prefix leaks by timing.
  */
-export function bearerAuth (tokens: readonly string[], open: ReadonlySet<string>) {
-  const digests = tokens.map(digest)
-  return function requireBearer (req: Request, _res: Response, next: NextFunction): void {
-    if (open.has(req.path)) { next(); return }
-    const header = req.headers.authorization
+export class BearerAuth {
+  readonly #digests: Buffer[]
+
+  /** `tokens` must not be empty (no tokens means authentication is off: do not build one). */
+  constructor (tokens: readonly string[]) {
+    if (tokens.length === 0) throw new RangeError('BearerAuth needs at least one token')
+    this.#digests = tokens.map(digest)
+  }
+
+  /** Throws LEVELRING_UNAUTHORIZED unless the headers carry an accepted bearer token. */
+  check (headers: IncomingHttpHeaders): void {
+    const header = headers.authorization
     const match = header === undefined ? null : /^Bearer ([\x21-\x7e]+)$/i.exec(header)
     const given = match === null ? undefined : digest(match[1]!)
-    if (given !== undefined && digests.some((d) => timingSafeEqual(d, given))) { next(); return }
-    next(new GatewayError('LEVELRING_UNAUTHORIZED',
+    if (given !== undefined && this.#digests.some((d) => timingSafeEqual(d, given))) return
+    throw new GatewayError('LEVELRING_UNAUTHORIZED',
       header === undefined
         ? 'this node requires Authorization: Bearer <token>'
-        : 'the bearer token is not one this node accepts'))
+        : 'the bearer token is not one this node accepts')
+  }
+
+  /** Express middleware applying `check`, except on the paths in `open` (health checks). */
+  middleware (open: ReadonlySet<string>) {
+    return (req: Request, _res: Response, next: NextFunction): void => {
+      if (!open.has(req.path)) this.check(req.headers)
+      next()
+    }
   }
 }
 

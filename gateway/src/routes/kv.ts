@@ -1,4 +1,6 @@
-import type { NextFunction, Request, Response } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parse as parseQuery } from 'node:querystring'
+import type { Logger } from 'pino'
 import type { ApiContract } from '../api/contract.js'
 import { decodeKeySegment } from '../api/key-segment.js'
 import { validateParameters } from '../api/request-parameters.js'
@@ -6,7 +8,9 @@ import type { DeleteObjectQuery, GetObjectQuery, PutObjectQuery, VersionedObject
 import { decodeContext, encodeContext } from '../causal-context.js'
 import type { Coordinator } from '../coordinator.js'
 import { GatewayError } from '../gateway-error.js'
+import type { BearerAuth } from '../http/bearer-auth.js'
 import { readBody } from '../http/read-body.js'
+import { sendError } from '../problem.js'
 import type { QuorumSpec, ReadQuorum, WriteQuorum } from '../quorum.js'
 import { isDeleted, liveSiblings, type StoredObject } from '../storage/stored-object.js'
 import { dotKey, readContext, writeContext, type CausalContext, type Dot } from '../version/dvv.js'
@@ -28,31 +32,38 @@ export interface KvRouteOptions {
   readonly contextSecret: Uint8Array
   readonly maxValueBytes: number
   readonly defaults: QuorumDefaults
+  readonly logger: Logger
+  /** Present when authentication is on. */
+  readonly auth?: BearerAuth
 }
+
+/** The path prefix this handler serves; what follows it is the key segment. */
+export const KV_PREFIX = '/v1/kv/'
 
 /** Stored with a value written without a Content-Type. */
 export const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
 
 const ALLOWED = 'GET, HEAD, PUT, DELETE'
 
+/** A request handler in node's own terms (it also runs mounted in express). */
+export type KvHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
+
 /**
- * The handler mounted at /v1/kv: GET, PUT and DELETE of /v1/kv/{key}. It reads the raw path itself
- * (rather than through a route parameter) so that a malformed key is answered with the contract's
- * invalid-key problem instead of the router's generic decoding error.
+ * GET, PUT and DELETE of /v1/kv/{key}, written on node's request and response rather than express's:
+ * this is the data path, and express's per-request work (router, prototype swaps) costs more than
+ * the rest of a request (see bench:gateway). node.ts dispatches /v1/kv/ requests here directly; the
+ * express app mounts the same handler. It reads the raw path itself, so a malformed key is the
+ * contract's invalid-key problem, and answers every failure itself as problem+json.
  */
-export function kvRoutes (options: KvRouteOptions) {
-  const { coordinator, contract, contextSecret, maxValueBytes, defaults } = options
+export function kvRoutes (options: KvRouteOptions): KvHandler {
+  const { coordinator, contract, contextSecret, maxValueBytes, defaults, logger, auth } = options
   const getOp = contract.operation('getObject')
   const putOp = contract.operation('putObject')
   const deleteOp = contract.operation('deleteObject')
 
-  function contextFrom (req: Request, key: string): CausalContext | null {
+  function contextFrom (req: IncomingMessage, key: string): CausalContext | null {
     const token = req.headers['x-causal-context']
     return typeof token === 'string' ? decodeContext(key, token, contextSecret) : null
-  }
-
-  function sendContext (res: Response, key: string, context: CausalContext): void {
-    res.setHeader('X-Causal-Context', encodeContext(key, context, contextSecret))
   }
 
   function objectBody (key: string, object: StoredObject): VersionedObjectBody {
@@ -66,72 +77,79 @@ export function kvRoutes (options: KvRouteOptions) {
     }
   }
 
-  function sendObjectJson (res: Response, status: number, body: VersionedObjectBody): void {
-    res.status(status).setHeader('X-Causal-Context', body.context)
-    res.type('application/json').send(JSON.stringify(body))
+  function send (res: ServerResponse, status: number, headers: Record<string, string>, body?: Uint8Array): void {
+    if (body !== undefined) headers['Content-Length'] = String(body.length)
+    res.writeHead(status, headers)
+    res.end(body)
   }
 
-  async function get (req: Request, res: Response, key: string): Promise<void> {
-    const q = validateParameters(getOp, req.query, req.headers, key) as GetObjectQuery
+  function sendObjectJson (res: ServerResponse, status: number, body: VersionedObjectBody, headers: Record<string, string>): void {
+    send(res, status, { ...headers, 'X-Causal-Context': body.context, 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify(body)))
+  }
+
+  async function get (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {
+    const q = validateParameters(getOp, query, req.headers, key) as GetObjectQuery
     const quorum: ReadQuorum = { r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, timeoutMs: q.timeout_ms ?? defaults.timeoutMs }
     const object = await coordinator.get(key, quorum)
-    res.setHeader('Vary', 'Accept')
     const live = object === undefined ? [] : liveSiblings(object)
     if (object === undefined || live.length === 0) {
-      if (object !== undefined && isDeleted(object)) sendContext(res, key, readContext(object))
+      res.setHeader('Vary', 'Accept')
+      if (object !== undefined && isDeleted(object)) res.setHeader('X-Causal-Context', encodeContext(key, readContext(object), contextSecret))
       throw new GatewayError('LEVELRING_NOT_FOUND',
         object === undefined ? 'the key holds no value' : 'the key was deleted; X-Causal-Context carries the delete\'s history',
         { key })
     }
-    if (live.length > 1) { sendObjectJson(res, 300, objectBody(key, object)); return }
+    if (live.length > 1) { sendObjectJson(res, 300, objectBody(key, object), { Vary: 'Accept' }); return }
     const only = live[0]!
-    res.setHeader('ETag', etag(only.dot))
-    res.setHeader('Last-Modified', new Date(only.value.lastModified).toUTCString())
-    if (wantsJson(req.headers.accept)) { sendObjectJson(res, 200, objectBody(key, object)); return }
-    sendContext(res, key, readContext(object))
-    res.status(200)
-    // node's setHeader, not express's res.type/res.set: those would append a charset to the stored type.
-    res.setHeader('Content-Type', only.value.contentType)
-    res.end(only.value.value)
+    // Headers go to writeHead in one object: node's fast path, no per-header setHeader validation.
+    const version = { Vary: 'Accept', ETag: etag(only.dot), 'Last-Modified': new Date(only.value.lastModified).toUTCString() }
+    if (wantsJson(req.headers.accept)) { sendObjectJson(res, 200, objectBody(key, object), version); return }
+    send(res, 200, {
+      ...version,
+      'X-Causal-Context': encodeContext(key, readContext(object), contextSecret),
+      // The Content-Type exactly as written (express's res.type would append a charset).
+      'Content-Type': only.value.contentType
+    }, only.value.value)
   }
 
-  async function put (req: Request, res: Response, key: string): Promise<void> {
-    const q = validateParameters(putOp, req.query, req.headers, key) as PutObjectQuery
+  async function put (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {
+    const q = validateParameters(putOp, query, req.headers, key) as PutObjectQuery
     const context = contextFrom(req, key)
     const value = await readBody(req, maxValueBytes, key)
     const contentType = req.headers['content-type'] ?? DEFAULT_CONTENT_TYPE
     const { object, dot } = await coordinator.put(key, { value, contentType }, context, writeQuorum(q))
-    res.setHeader('ETag', etag(dot))
-    if (q.returnbody === true) { sendObjectJson(res, 200, objectBody(key, object)); return }
-    sendContext(res, key, writeContext(object, dot))
-    res.status(204).end()
+    if (q.returnbody === true) { sendObjectJson(res, 200, objectBody(key, object), { ETag: etag(dot) }); return }
+    send(res, 204, { ETag: etag(dot), 'X-Causal-Context': encodeContext(key, writeContext(object, dot), contextSecret) })
   }
 
-  async function del (req: Request, res: Response, key: string): Promise<void> {
-    const q = validateParameters(deleteOp, req.query, req.headers, key) as DeleteObjectQuery
+  async function del (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {
+    const q = validateParameters(deleteOp, query, req.headers, key) as DeleteObjectQuery
     const context = contextFrom(req, key)
     const { object, dot } = await coordinator.delete(key, context, writeQuorum(q))
-    sendContext(res, key, writeContext(object, dot))
-    res.status(204).end()
+    send(res, 204, { 'X-Causal-Context': encodeContext(key, writeContext(object, dot), contextSecret) })
   }
 
   function writeQuorum (q: { w?: QuorumSpec, dw?: QuorumSpec, pw?: QuorumSpec, timeout_ms?: number }): WriteQuorum {
     return { w: q.w ?? defaults.w, dw: q.dw ?? defaults.dw, pw: q.pw ?? defaults.pw, timeoutMs: q.timeout_ms ?? defaults.timeoutMs }
   }
 
-  return async function kvHandler (req: Request, res: Response, next: NextFunction): Promise<void> {
+  return async function kvHandler (req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (req.path === '/' && !req.originalUrl.startsWith(`${req.baseUrl}/`)) { next(); return } // '/v1/kv' itself
+      auth?.check(req.headers)
+      const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''
+      const mark = url.indexOf('?')
+      const path = mark === -1 ? url : url.slice(0, mark)
       const handler = req.method === 'GET' || req.method === 'HEAD'
         ? get
         : req.method === 'PUT' ? put : req.method === 'DELETE' ? del : undefined
       if (handler === undefined) {
         res.setHeader('Allow', ALLOWED)
-        throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on /v1/kv/{key}; use ${ALLOWED}`)
+        throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on /v1/kv/{key}; use ${ALLOWED}`)
       }
-      await handler(req, res, decodeKeySegment(req.path.slice(1)))
+      const key = decodeKeySegment(path.slice(KV_PREFIX.length))
+      await handler(req, res, key, mark === -1 ? {} : parseQuery(url.slice(mark + 1)))
     } catch (err) {
-      next(err)
+      sendError(req, res, err, logger)
     }
   }
 }
