@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Express } from 'express'
 import type { Logger } from 'pino'
 import { ApiContract } from './api/contract.js'
 import type { NodeConfig } from './config.js'
@@ -21,6 +22,8 @@ export interface RunningNode {
   readonly identity: NodeIdentity
   readonly store: ReplicaStore
   readonly server: Server
+  /** The express app (the server's listener sends /v1/kv/ to the same handler directly). */
+  readonly app: Express
   readonly logger: Logger
   /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
   close (graceMs?: number): Promise<void>
@@ -43,7 +46,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const coordinator = new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: config.peers, replicas: config.replicas, partitions: config.partitions
     })
-    const { listener } = createApp({
+    const { app, listener } = createApp({
       nodeId: config.nodeId,
       coordinator,
       contract: ApiContract.load(),
@@ -97,7 +100,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     }
     logger.info({ address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas },
       `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, server, logger, close }
+    return { address, url: `http://${address}`, identity, store, server, app, logger, close }
   } catch (err) {
     await storage.close()
     throw err

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ContractClient, kvPath, type CheckedResponse } from './helpers/contract-client.js'
 import { startTestNode, type TestNode } from './helpers/test-node.js'
@@ -348,5 +349,20 @@ describe('quorums the node cannot meet (n=3, one reachable replica)', () => {
     }
     expect((await g.get(kvPath('q'), { query: 'r=1' })).status).toBe(404)
     problemOf(await g.put(kvPath('q'), { query: 'w=4', body: 'x' }), 'invalid-parameter', 400)
+  })
+})
+
+describe('the express app on its own', () => {
+  test('serves /v1/kv through the same handler the fast listener uses, and the other routes', async () => {
+    const put = await request(plain.app).put(kvPath('via-express')).set('Content-Type', 'text/plain').send('through express')
+    expect(put.status).toBe(204)
+    expect(put.headers['x-causal-context']).toBeDefined()
+    const got = await c.get(kvPath('via-express'))
+    expect(got.body.toString()).toBe('through express')
+    const bad = await request(plain.app).get('/v1/kv/%FF')
+    expect(bad.status).toBe(400)
+    expect(bad.headers['content-type']).toBe('application/problem+json')
+    expect((await request(plain.app).get('/v1/kv')).status).toBe(404)
+    expect((await request(plain.app).get('/v1/health')).body.status).toBe('ok')
   })
 })

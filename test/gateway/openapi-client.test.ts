@@ -86,3 +86,28 @@ test('openapi-fetch over the generated types drives the node end to end', async 
   const cluster = await api.GET('/v1/cluster')
   expect(cluster.data?.node.id).toBe('n1')
 })
+
+test("the README's client example runs as written against a node", async () => {
+  const { readFile, writeFile, rm } = await import('node:fs/promises')
+  const ts = (await import('typescript')).default
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('### A typed client from the document'))
+  const source = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+  expect(source, 'README has a ts block under "A typed client from the document"').toBeDefined()
+  expect(source).toContain("createClient<paths>({ baseUrl: 'http://127.0.0.1:7001' })")
+  const runnable = ts.transpileModule(source!.replace('http://127.0.0.1:7001', node.url), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }
+  }).outputText
+  // A concurrent version first, so the example meets siblings and resolves them.
+  await fetch(`${node.url}/v1/kv/carts%2F42`, { method: 'PUT', body: 'pear', headers: { 'Content-Type': 'text/plain' } })
+  const file = new URL(`./readme-example-${process.pid}.mjs`, import.meta.url)
+  await writeFile(file, runnable)
+  try {
+    await import(file.href)
+  } finally {
+    await rm(file, { force: true })
+  }
+  const res = await fetch(`${node.url}/v1/kv/carts%2F42`)
+  expect(res.status).toBe(200)
+  expect((await res.text()).split(',').sort()).toEqual(['apple', 'pear'])
+})
