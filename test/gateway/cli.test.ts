@@ -74,3 +74,25 @@ test('a bad setting exits 1 naming it', async () => {
   expect(code).toBe(1)
   expect(err).toMatch(/LEVELRING_BAD_CONFIG: configuration nodeId/)
 })
+
+test('acknowledged writes survive SIGKILL of the node process', async () => {
+  const data = join(dir, 'crash')
+  const node = await start(['--node-id', 'crash', '--data', data])
+  const acked: string[] = []
+  for (let i = 0; i < 60; i++) {
+    const key = `k${i}`
+    const res = await fetch(`${node.url}/v1/kv/${key}${i % 2 === 0 ? '?dw=1' : ''}`, { method: 'PUT', body: `value ${i}`, headers: { 'Content-Type': 'text/plain' } })
+    if (res.status === 204) acked.push(key)
+  }
+  expect(acked).toHaveLength(60)
+  node.child.kill('SIGKILL')
+  await node.exit
+  const again = await start(['--node-id', 'crash', '--data', data])
+  for (const key of acked) {
+    const res = await fetch(`${again.url}/v1/kv/${key}`)
+    expect(res.status, key).toBe(200)
+    expect(await res.text()).toBe(`value ${key.slice(1)}`)
+  }
+  again.child.kill('SIGTERM')
+  expect(await again.exit).toBe(0)
+})

@@ -82,7 +82,9 @@ export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
       const flags = r.u8()
       const lastModified = r.varint()
       const contentType = r.string()
-      const value = r.bytes().slice()
+      // A copy that owns its memory: the engine's buffer may be shared (pooled or cached block), and
+      // Buffer#slice would only make a view.
+      const value = new Uint8Array(r.bytes())
       siblings.push({
         dot: { actor, counter },
         value: { tombstone: (flags & FLAG_TOMBSTONE) !== 0, contentType, lastModified, value }

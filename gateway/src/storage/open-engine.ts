@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import type { AbstractLevel } from 'abstract-level'
-import { MemoryLevel } from 'memory-level'
+import { LsmLevel } from 'lsm-level'
 
 /** The engine under one node, opened, with the name shown by /v1/health. */
 export interface OpenedEngine {
@@ -9,13 +9,12 @@ export interface OpenedEngine {
 }
 
 /**
- * Open the storage engine in `dataDir` (created if missing). The one place that names the engine:
- * everything else sees an abstract-level database.
- * TEMPORARY: memory-level until lsm-level's LsmLevel loads; then `new LsmLevel(dataDir, ...)`.
+ * Open the node's lsm-level database in `dataDir` (created if missing). The one place that names the
+ * engine: everything else sees an abstract-level database.
  */
 export async function openEngine (dataDir: string): Promise<OpenedEngine> {
   await mkdir(dataDir, { recursive: true })
-  const db = new MemoryLevel<string, string>({ keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const db = new LsmLevel<string, string>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
   await db.open()
-  return { db, name: 'memory-level' }
+  return { db, name: 'lsm-level' }
 }
