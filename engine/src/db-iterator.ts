@@ -1,0 +1,187 @@
+import { KIND_VALUE, KIND_SEEK, MAX_SEQUENCE, kindOf, makeInternalKey, seqOf, userKeyOf } from './keys.js'
+import type { InternalIterator } from './internal-iterator.js'
+import { type RangeTombstone, anyTombstoneCovers } from './range-tombstone.js'
+
+/** One end of a key range. */
+export interface Bound { key: Buffer, inclusive: boolean }
+
+/** The sources of an iterator, pinned until release(). */
+export interface IteratorSource {
+  iterator: InternalIterator
+  tombstones: RangeTombstone[]
+  release: () => void
+}
+
+function sameUserKey (ik: Buffer, uk: Buffer): boolean {
+  const n = ik.length - 8
+  return n === uk.length && uk.compare(ik, 0, n) === 0
+}
+
+/**
+ * The user's view of the merged sources at one sequence number (LevelDB's DBIter): for every user key, its
+ * newest entry at or below the snapshot, hidden when that entry is a deletion or a range tombstone covers it.
+ * The direction is fixed at creation, as abstract-level iterators are; seek() repositions.
+ */
+export class DbIterator {
+  readonly #source: IteratorSource
+  readonly #it: InternalIterator
+  readonly #snap: number
+  readonly #lower: Bound | null
+  readonly #upper: Bound | null
+  readonly #reverse: boolean
+  #positioned = false
+  #done = false
+  #skip: Buffer | null = null
+  /** The current entry after next() returned true: views the caller copies. */
+  key: Buffer = EMPTY
+  value: Buffer = EMPTY
+
+  constructor (source: IteratorSource, snapshotSeq: number, lower: Bound | null, upper: Bound | null, reverse: boolean) {
+    this.#source = source
+    this.#it = source.iterator
+    this.#snap = snapshotSeq
+    this.#lower = lower
+    this.#upper = upper
+    this.#reverse = reverse
+  }
+
+  /** Move to the next visible entry in the iteration direction; false (and stays false) at the end. */
+  next (): boolean {
+    if (this.#done) return false
+    if (!this.#positioned) {
+      this.#positioned = true
+      if (this.#reverse) this.#seekLastAtMost(this.#upper)
+      else this.#seekFirstAtLeast(this.#lower)
+    }
+    const found = this.#reverse ? this.#prevVisible() : this.#nextVisible()
+    if (!found) this.#done = true
+    return found
+  }
+
+  /**
+   * Reposition at the first key >= target (the last key <= target in reverse). A target outside the range
+   * ends the iterator, as abstract-level specifies.
+   */
+  seek (target: Buffer): void {
+    this.#skip = null
+    this.#positioned = true
+    if (this.#outOfRange(target)) {
+      this.#done = true
+      return
+    }
+    this.#done = false
+    if (this.#reverse) this.#seekLastAtMost({ key: target, inclusive: true })
+    else this.#seekFirstAtLeast({ key: target, inclusive: true })
+  }
+
+  close (): void {
+    this.#done = true
+    this.#source.release()
+  }
+
+  #outOfRange (k: Buffer): boolean {
+    const lo = this.#lower
+    const hi = this.#upper
+    if (lo !== null) {
+      const c = k.compare(lo.key)
+      if (c < 0 || (c === 0 && !lo.inclusive)) return true
+    }
+    if (hi !== null) {
+      const c = k.compare(hi.key)
+      if (c > 0 || (c === 0 && !hi.inclusive)) return true
+    }
+    return false
+  }
+
+  #seekFirstAtLeast (b: Bound | null): void {
+    if (b === null) this.#it.seekToFirst()
+    else if (b.inclusive) this.#it.seek(makeInternalKey(b.key, MAX_SEQUENCE, KIND_SEEK))
+    else this.#it.seek(makeInternalKey(b.key, 0, 0))
+  }
+
+  #seekLastAtMost (b: Bound | null): void {
+    if (b === null) {
+      this.#it.seekToLast()
+      return
+    }
+    // (k, 0, 0) is the last possible internal key of user key k; (k, MAX, SEEK) the first.
+    this.#it.seek(b.inclusive ? makeInternalKey(b.key, 0, 0) : makeInternalKey(b.key, MAX_SEQUENCE, KIND_SEEK))
+    if (!this.#it.valid()) this.#it.seekToLast()
+    else if (this.#it.key().compare(b.key, 0, b.key.length, 0, this.#it.key().length - 8) !== 0 || !b.inclusive) {
+      // landed past the bound: step back onto the last entry at most the bound
+      this.#it.prev()
+    }
+  }
+
+  #nextVisible (): boolean {
+    const it = this.#it
+    const snap = this.#snap
+    const tombstones = this.#source.tombstones
+    const hi = this.#upper
+    const lo = this.#lower
+    while (it.valid()) {
+      const k = it.key()
+      if (seqOf(k) > snap || (this.#skip !== null && sameUserKey(k, this.#skip))) {
+        it.next()
+        continue
+      }
+      const uk = userKeyOf(k)
+      if (hi !== null) {
+        const c = uk.compare(hi.key)
+        if (c > 0 || (c === 0 && !hi.inclusive)) return false
+      }
+      this.#skip = uk
+      if (lo !== null) {
+        const c = uk.compare(lo.key)
+        if (c < 0 || (c === 0 && !lo.inclusive)) { it.next(); continue }
+      }
+      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && anyTombstoneCovers(tombstones, uk, seqOf(k), snap))) {
+        it.next()
+        continue
+      }
+      this.key = uk
+      this.value = it.value()
+      it.next()
+      return true
+    }
+    return false
+  }
+
+  #prevVisible (): boolean {
+    const it = this.#it
+    const snap = this.#snap
+    const tombstones = this.#source.tombstones
+    const hi = this.#upper
+    const lo = this.#lower
+    while (it.valid()) {
+      const k = it.key()
+      const uk = userKeyOf(k)
+      if (lo !== null) {
+        const c = uk.compare(lo.key)
+        if (c < 0 || (c === 0 && !lo.inclusive)) return false
+      }
+      let beyond = false
+      if (hi !== null) {
+        const c = uk.compare(hi.key)
+        beyond = c > 0 || (c === 0 && !hi.inclusive)
+      }
+      // Walk back over every entry of this user key; the last one at or below the snapshot is the newest visible.
+      let foundKey: Buffer | null = null
+      let foundValue: Buffer = EMPTY
+      while (it.valid()) {
+        const k2 = it.key()
+        if (!sameUserKey(k2, uk)) break
+        if (seqOf(k2) <= snap) { foundKey = k2; foundValue = it.value() }
+        it.prev()
+      }
+      if (beyond || foundKey === null || kindOf(foundKey) !== KIND_VALUE) continue
+      if (tombstones.length > 0 && anyTombstoneCovers(tombstones, uk, seqOf(foundKey), snap)) continue
+      this.key = uk
+      this.value = foundValue
+      return true
+    }
+    return false
+  }
+}
+
+const EMPTY = Buffer.alloc(0)

@@ -1,0 +1,1073 @@
+import { join } from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import type { FileLock, WritableFile } from './fs.js'
+import { type EngineOptions, resolveOptions } from './options.js'
+import { Memtable } from './memtable.js'
+import { LogWriter } from './wal/log-writer.js'
+import { readLog } from './wal/log-reader.js'
+import { encodeBatch, decodeBatch } from './wal/batch.js'
+import { BlockCache } from './sstable/block-cache.js'
+import { TableBuilder } from './sstable/table-builder.js'
+import { TableCache, LevelIterator } from './table-cache.js'
+import { MergingIterator } from './merging-iterator.js'
+import type { InternalIterator } from './internal-iterator.js'
+import { VersionSet } from './version/version-set.js'
+import type { Version } from './version/version.js'
+import { NUM_LEVELS } from './version/version.js'
+import type { VersionEdit } from './version/version-edit.js'
+import { type FileMeta, tableFileName, logFileName, parseFileName } from './version/file-meta.js'
+import {
+  KIND_DELETE, KIND_VALUE, KIND_RANGE_DELETE, MAX_SEQUENCE,
+  userKeyOf, seqOf, kindOf, makeInternalKey, compareUserKeys, compareInternalKeys
+} from './keys.js'
+import {
+  type RangeTombstone, anyTombstoneCovers, decodeTombstoneEnd, encodeTombstoneEnd,
+  tombstoneContainsRange, tombstoneOverlapsRange, tombstoneCovers
+} from './range-tombstone.js'
+import { corruption, asIoError, locked as lockedError } from './errors.js'
+import ModuleError from 'module-error'
+import { pickCompaction, type Compaction, maxBytesForLevel, level0Inputs, expand } from './compaction.js'
+
+/** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
+export type WriteOp =
+  | { kind: typeof KIND_VALUE, key: Buffer, value: Buffer }
+  | { kind: typeof KIND_DELETE, key: Buffer }
+  | { kind: typeof KIND_RANGE_DELETE, key: Buffer, end: Buffer | null }
+
+interface PendingWrite {
+  ops: WriteOp[]
+  sync: boolean
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+/** Level-0 or memtable pressure makes writers wait for background work through this. */
+interface Waiter { resolve: () => void }
+
+/** A flushed or compacted table written but not yet in a version: its number must not be deleted. */
+type PendingOutputs = Set<number>
+
+/** Entries to process between yields to the event loop in background work: ~1 ms of work. */
+const BACKGROUND_SLICE_ENTRIES = 2000
+
+/** A write group is capped so that one group's log record stays a bounded allocation. */
+const MAX_GROUP_BYTES = 4 * 1024 * 1024
+
+/**
+ * The storage engine behind LsmLevel: opening and recovery, the write path (commit log, group commit,
+ * memtable), the read path (memtables, then tables newest first), snapshots, and background flushes and
+ * compactions. It speaks in Buffers and sequence numbers; encodings and the abstract-level contract live in
+ * index.ts.
+ */
+export class Engine {
+  readonly dir: string
+  readonly options: EngineOptions
+  readonly #fs
+  #lock: FileLock | null = null
+  readonly #versions: VersionSet
+  readonly #blockCache: BlockCache
+  readonly #tables: TableCache
+  #mem = new Memtable()
+  #imm: Memtable | null = null
+  #immLogNumber = 0
+  #log: WritableFile | null = null
+  #logWriter: LogWriter | null = null
+  #logNumber = 0
+  /** Sequence of the newest write visible to readers. */
+  #visibleSeq = 0
+  readonly #queue: PendingWrite[] = []
+  #writing = false
+  #closing = false
+  #closed = false
+  /** A failed background flush or compaction: later writes reject with it; reads keep working. */
+  #bgError: Error | null = null
+  #bgRunning = false
+  #bgIdle: Waiter[] = []
+  #stalled: Waiter[] = []
+  readonly #pendingOutputs: PendingOutputs = new Set()
+  /** Explicit snapshots' sequences (a multiset: sequence -> count). */
+  readonly #snapshots = new Map<number, number>()
+  /** Every active range tombstone (memtables and MANIFEST), ordered by sequence. */
+  #tombstones: RangeTombstone[] = []
+  #manualCompactions: Array<{ start: Buffer | null, end: Buffer | null, resolve: () => void, reject: (e: Error) => void }> = []
+  readonly #stats = {
+    flushes: 0,
+    compactions: 0,
+    trivialMoves: 0,
+    bytesFlushed: 0,
+    bytesCompactedRead: 0,
+    bytesCompactedWritten: 0,
+    tombstonesRetired: 0,
+    writeStallsMs: 0,
+    slowdowns: 0
+  }
+
+  private constructor (dir: string, options: EngineOptions) {
+    this.dir = dir
+    this.options = options
+    this.#fs = options.fs
+    this.#versions = new VersionSet(this.#fs, dir)
+    this.#versions.onVersionReleased = () => { this.#deleteObsoleteFiles() }
+    this.#blockCache = new BlockCache({ capacityBytes: options.blockCacheSize })
+    this.#tables = new TableCache(this.#fs, dir, {
+      maxOpenFiles: options.maxOpenFiles,
+      blockCache: this.#blockCache,
+      verifyChecksums: options.verifyChecksums
+    })
+  }
+
+  /**
+   * Open (creating if allowed) the database in dir: take the lock, replay the MANIFEST and every commit log
+   * newer than it into level-0 tables, and start a new commit log.
+   */
+  static async open (dir: string, given: Partial<EngineOptions> & { createIfMissing?: boolean, errorIfExists?: boolean } = {}): Promise<Engine> {
+    const { createIfMissing = true, errorIfExists = false, ...rest } = given
+    const options = resolveOptions(rest)
+    const engine = new Engine(dir, options)
+    await engine.#open(createIfMissing, errorIfExists)
+    return engine
+  }
+
+  async #open (createIfMissing: boolean, errorIfExists: boolean): Promise<void> {
+    const fs = this.#fs
+    try {
+      if (fs.exists(this.dir)) {
+        if (!fs.stat(this.dir).isDirectory) {
+          throw new ModuleError(`${this.dir} exists and is not a directory`, { code: 'LEVEL_INVALID_VALUE' })
+        }
+      } else if (createIfMissing) {
+        fs.mkdirp(this.dir)
+      } else {
+        throw new ModuleError(`database ${this.dir} does not exist (createIfMissing is false)`, { code: 'LEVEL_DATABASE_NOT_FOUND' })
+      }
+    } catch (err) {
+      if (err instanceof ModuleError) throw err
+      throw asIoError(err, { file: this.dir, op: 'create database directory' })
+    }
+    try {
+      this.#lock = fs.lock(join(this.dir, 'LOCK'))
+    } catch (err) {
+      if ((err as ModuleError).code === 'LEVEL_LOCKED') throw err
+      throw lockedError(this.dir, (err as Error).message)
+    }
+    try {
+      const exists = this.#versions.recover()
+      if (exists && errorIfExists) {
+        throw new ModuleError(`database ${this.dir} already exists (errorIfExists is true)`, { code: 'LEVEL_DATABASE_EXISTS' })
+      }
+      if (!exists && !createIfMissing) {
+        throw new ModuleError(`database ${this.dir} does not exist (createIfMissing is false)`, { code: 'LEVEL_DATABASE_NOT_FOUND' })
+      }
+      this.#tombstones = [...this.#versions.current.rangeTombstones]
+      const edit: VersionEdit = {}
+      await this.#replayLogs(edit)
+      this.#logNumber = this.#versions.newFileNumber()
+      this.#openLog(this.#logNumber)
+      await fs.syncDir(this.dir)
+      edit.logNumber = this.#logNumber
+      await this.#versions.logAndApply(edit)
+      this.#visibleSeq = this.#versions.lastSequence
+      this.#deleteObsoleteFiles()
+      this.#scheduleBackgroundWork()
+    } catch (err) {
+      this.#releaseResources()
+      throw err
+    }
+  }
+
+  /** Replay commit logs the MANIFEST does not cover, writing what they hold into level-0 tables. */
+  async #replayLogs (edit: VersionEdit): Promise<void> {
+    const fs = this.#fs
+    const logs: number[] = []
+    for (const name of fs.readdir(this.dir)) {
+      const p = parseFileName(name)
+      if (p === undefined) continue
+      this.#versions.markFileNumberUsed(p.number)
+      if (p.kind === 'log' && p.number >= this.#versions.logNumber) logs.push(p.number)
+    }
+    logs.sort((a, b) => a - b)
+    let mem = new Memtable()
+    let maxSeq = this.#versions.lastSequence
+    for (let i = 0; i < logs.length; i++) {
+      const path = join(this.dir, logFileName(logs[i]))
+      // Only the newest log can have a torn tail from a crash; an older one was complete when the next began.
+      const mode = i === logs.length - 1 ? this.options.walRecoveryMode : 'absolute-consistency'
+      const file = fs.openReadable(path)
+      try {
+        for (const rec of readLog(file, { mode, fileName: path })) {
+          const batch = decodeBatch(rec.data, path, rec.offset)
+          let seq = batch.seq
+          for (const op of batch.ops) {
+            if (op.kind === KIND_RANGE_DELETE) {
+              const end = decodeTombstoneEnd(op.value ?? Buffer.alloc(0))
+              if (end === undefined) throw corruption('malformed range delete', { file: path, offset: rec.offset })
+              const t = { seq, start: Buffer.from(op.key), end }
+              mem.addRangeTombstone(t)
+            } else if (op.kind === KIND_VALUE || op.kind === KIND_DELETE) {
+              mem.add(seq, op.kind, Buffer.from(op.key), op.kind === KIND_VALUE ? Buffer.from(op.value!) : Buffer.alloc(0))
+            } else {
+              throw corruption(`unknown entry kind ${op.kind as number}`, { file: path, offset: rec.offset })
+            }
+            seq++
+          }
+          if (seq - 1 > maxSeq) maxSeq = seq - 1
+          if (mem.approximateBytes >= this.options.writeBufferSize) {
+            await this.#writeLevel0(mem, edit)
+            mem = new Memtable()
+          }
+        }
+      } finally {
+        file.close()
+      }
+    }
+    if (!mem.isEmpty) await this.#writeLevel0(mem, edit)
+    this.#versions.lastSequence = maxSeq
+    edit.lastSequence = maxSeq
+  }
+
+  /** Write a recovered memtable to a level-0 table and record it in the edit (at open, before serving). */
+  async #writeLevel0 (mem: Memtable, edit: VersionEdit): Promise<void> {
+    const meta = await this.#buildTable(mem.iterator(), false)
+    if (meta !== null) (edit.newFiles ??= []).push({ level: 0, file: meta })
+    if (mem.rangeTombstones.length > 0) {
+      (edit.addedTombstones ??= []).push(...mem.rangeTombstones)
+      this.#tombstones.push(...mem.rangeTombstones)
+      this.#tombstones.sort((a, b) => a.seq - b.seq)
+    }
+  }
+
+  #openLog (number: number): void {
+    const path = join(this.dir, logFileName(number))
+    try {
+      this.#log = this.#fs.openWritable(path)
+    } catch (err) {
+      throw asIoError(err, { file: path, op: 'create commit log' })
+    }
+    this.#logWriter = new LogWriter(this.#log)
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Apply ops atomically. Resolves once the group's log record reached the OS (survives a process crash),
+   * or, with sync, once it was fsynced (survives power loss). Rejects with the sticky background error if
+   * the engine can no longer write.
+   */
+  write (ops: WriteOp[], sync: boolean): Promise<void> {
+    if (this.#closed || this.#closing) return Promise.reject(new ModuleError('database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
+    if (this.#bgError !== null) return Promise.reject(this.#bgError)
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ ops, sync, resolve, reject })
+      if (!this.#writing) {
+        this.#writing = true
+        // Writers that arrive in the same tick join one group: one log write (and one fsync) for all.
+        queueMicrotask(() => { void this.#drainWrites() })
+      }
+    })
+  }
+
+  async #drainWrites (): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        if (this.#bgError !== null) {
+          for (const w of this.#queue.splice(0)) w.reject(this.#bgError)
+          break
+        }
+        try {
+          await this.#makeRoomForWrite()
+        } catch (err) {
+          for (const w of this.#queue.splice(0)) w.reject(err as Error)
+          break
+        }
+        const group = this.#takeGroup()
+        try {
+          await this.#writeGroup(group)
+          for (const w of group) w.resolve()
+        } catch (err) {
+          for (const w of group) w.reject(err as Error)
+        }
+      }
+    } finally {
+      this.#writing = false
+      if (this.#queue.length > 0 && !this.#closed) {
+        this.#writing = true
+        queueMicrotask(() => { void this.#drainWrites() })
+      }
+    }
+  }
+
+  #takeGroup (): PendingWrite[] {
+    let bytes = 0
+    let n = 0
+    while (n < this.#queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) {
+      for (const op of this.#queue[n].ops) bytes += op.key.length + (op.kind === KIND_VALUE ? op.value.length : 0) + 16
+      n++
+    }
+    return this.#queue.splice(0, n)
+  }
+
+  async #writeGroup (group: PendingWrite[]): Promise<void> {
+    const seq = this.#versions.lastSequence + 1
+    const ops: WriteOp[] = []
+    const batchOps: Array<{ kind: number, key: Buffer, value?: Buffer }> = []
+    let sync = false
+    for (const w of group) {
+      if (w.sync) sync = true
+      for (const op of w.ops) {
+        ops.push(op)
+        if (op.kind === KIND_VALUE) batchOps.push(op)
+        else if (op.kind === KIND_DELETE) batchOps.push({ kind: KIND_DELETE, key: op.key })
+        else batchOps.push({ kind: KIND_RANGE_DELETE, key: op.key, value: encodeTombstoneEnd(op.end) })
+      }
+    }
+    if (ops.length === 0) return
+    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1])
+    const log = this.#log!
+    try {
+      this.#logWriter!.addRecord(record)
+      if (sync) await log.sync()
+      else log.flush()
+    } catch (err) {
+      // The log may now hold a partial record; nothing after it could be trusted, so stop writing.
+      const e = asIoError(err, { file: log.path, op: sync ? 'sync commit log' : 'write commit log' })
+      this.#setBackgroundError(e)
+      throw e
+    }
+    // Sequence numbers are taken only after the record is in the log, so a failed write leaves no gap.
+    this.#versions.lastSequence = seq + ops.length - 1
+    const mem = this.#mem
+    let s = seq
+    for (const op of ops) {
+      if (op.kind === KIND_RANGE_DELETE) {
+        const t: RangeTombstone = { seq: s, start: op.key, end: op.end }
+        mem.addRangeTombstone(t)
+        this.#tombstones.push(t)
+        // Flush soon, so the background retires the tombstone and drops the data it hides.
+        this.#flushRequested = true
+      } else {
+        mem.add(s, op.kind, op.key, op.kind === KIND_VALUE ? op.value : EMPTY)
+      }
+      s++
+    }
+    this.#visibleSeq = s - 1
+  }
+
+  #flushRequested = false
+
+  /**
+   * Before a group: switch to a new memtable when the current one is full (waiting if the previous one
+   * is still being flushed), and slow down or stop while level 0 has too many files.
+   */
+  async #makeRoomForWrite (): Promise<void> {
+    let slowed = false
+    for (;;) {
+      if (this.#bgError !== null) throw this.#bgError
+      const l0 = this.#versions.current.levels[0].length
+      if (!slowed && l0 >= this.options.level0SlowdownTrigger && l0 < this.options.level0StopTrigger) {
+        // Delay each group a little rather than stop all writers for seconds at the stop trigger.
+        slowed = true
+        this.#stats.slowdowns++
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        continue
+      }
+      const full = this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
+      if (!full) return
+      if (this.#imm !== null || l0 >= this.options.level0StopTrigger) {
+        const t0 = Date.now()
+        await new Promise<void>((resolve) => {
+          this.#stalled.push({ resolve })
+          this.#scheduleBackgroundWork()
+        })
+        this.#stats.writeStallsMs += Date.now() - t0
+        continue
+      }
+      await this.#switchMemtable()
+      return
+    }
+  }
+
+  /** Freeze the memtable and start a new commit log; the frozen one is flushed in the background. */
+  async #switchMemtable (): Promise<void> {
+    this.#flushRequested = false
+    const old = this.#log!
+    const number = this.#versions.newFileNumber()
+    // Earlier writes must be as durable as later synced ones: sync the old log before the new one takes
+    // synced writes, and make the new log's directory entry durable.
+    try {
+      await old.sync()
+      old.close()
+    } catch (err) {
+      const e = asIoError(err, { file: old.path, op: 'sync commit log' })
+      this.#setBackgroundError(e)
+      throw e
+    }
+    try {
+      this.#openLog(number)
+      await this.#fs.syncDir(this.dir)
+    } catch (err) {
+      const e = asIoError(err, { file: join(this.dir, logFileName(number)), op: 'create commit log' })
+      this.#setBackgroundError(e)
+      throw e
+    }
+    this.#immLogNumber = this.#logNumber
+    this.#logNumber = number
+    this.#imm = this.#mem
+    this.#mem = new Memtable()
+    this.#scheduleBackgroundWork()
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The sequence a new implicit snapshot reads at. */
+  get visibleSequence (): number { return this.#visibleSeq }
+
+  /** Pin a sequence for explicit-snapshot reads; compaction keeps what it sees until released. */
+  acquireSnapshot (): number {
+    const seq = this.#visibleSeq
+    this.#snapshots.set(seq, (this.#snapshots.get(seq) ?? 0) + 1)
+    return seq
+  }
+
+  releaseSnapshot (seq: number): void {
+    const n = this.#snapshots.get(seq)
+    if (n === undefined) return
+    if (n <= 1) this.#snapshots.delete(seq)
+    else this.#snapshots.set(seq, n - 1)
+    this.#scheduleBackgroundWork()
+  }
+
+  #oldestSnapshot (): number {
+    let min = this.#visibleSeq
+    for (const s of this.#snapshots.keys()) if (s < min) min = s
+    return min
+  }
+
+  /** The value of userKey as of snapshotSeq, or undefined (absent or deleted). Synchronous. */
+  get (userKey: Buffer, snapshotSeq: number = this.#visibleSeq): Buffer | undefined {
+    let r = this.#mem.get(userKey, snapshotSeq)
+    if (r === undefined && this.#imm !== null) r = this.#imm.get(userKey, snapshotSeq)
+    if (r === undefined) r = this.#versions.current.get(this, userKey, snapshotSeq)
+    const tombstones = this.#tombstones
+    if (r === undefined) return undefined
+    const kind = kindOf(r.key)
+    if (kind !== KIND_VALUE) return undefined
+    if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seqOf(r.key), snapshotSeq)) return undefined
+    return r.value
+  }
+
+  /** @internal TableGetter for Version.get. */
+  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+    return this.#tables.get(file, userKey, snapshotSeq)
+  }
+
+  /**
+   * A merged cursor over every source as of now, with the range tombstones a reader at snapshotSeq must
+   * apply. The current version stays pinned (its files on disk) until release().
+   */
+  newInternalIterator (snapshotSeq: number): { iterator: InternalIterator, tombstones: RangeTombstone[], release: () => void } {
+    const version = this.#versions.current
+    version.ref()
+    const children: InternalIterator[] = [this.#mem.iterator()]
+    if (this.#imm !== null) children.push(this.#imm.iterator())
+    for (const f of version.levels[0]) children.push(this.#tables.iterator(f))
+    for (let level = 1; level < version.levels.length; level++) {
+      if (version.levels[level].length > 0) children.push(new LevelIterator(version.levels[level], this.#tables))
+    }
+    const tombstones = this.#tombstones.filter((t) => t.seq <= snapshotSeq)
+    let released = false
+    const iterator = new MergingIterator(children)
+    return {
+      iterator,
+      tombstones,
+      release: () => {
+        if (released) return
+        released = true
+        iterator.close()
+        version.unref()
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- background work
+
+  #scheduleBackgroundWork (): void {
+    if (this.#bgRunning || this.#closed || this.#bgError !== null) return
+    if (!this.#hasBackgroundWork()) {
+      this.#wakeIdle()
+      return
+    }
+    this.#bgRunning = true
+    setImmediate(() => { void this.#backgroundLoop() })
+  }
+
+  #hasBackgroundWork (): boolean {
+    if (this.#closing) return this.#imm !== null
+    return this.#imm !== null ||
+      this.#manualCompactions.length > 0 ||
+      this.#retirableTombstone() !== undefined ||
+      pickCompaction(this.#versions.current, this.options, this.#versions.compactPointers) !== null
+  }
+
+  async #backgroundLoop (): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#imm !== null) {
+          await this.#flushImmutable()
+          continue
+        }
+        if (this.#closing) break
+        const t = this.#retirableTombstone()
+        if (t !== undefined) {
+          await this.#retireTombstone(t)
+          continue
+        }
+        if (this.#manualCompactions.length > 0) {
+          await this.#runManualCompaction()
+          continue
+        }
+        const c = pickCompaction(this.#versions.current, this.options, this.#versions.compactPointers)
+        if (c !== null) {
+          await this.#runCompaction(c)
+          continue
+        }
+        break
+      }
+    } catch (err) {
+      this.#setBackgroundError(err as Error)
+    } finally {
+      this.#bgRunning = false
+      this.#wakeStalled()
+      if (this.#bgError === null && !this.#closed && this.#hasBackgroundWork()) this.#scheduleBackgroundWork()
+      else this.#wakeIdle()
+    }
+  }
+
+  #setBackgroundError (err: Error): void {
+    if (this.#bgError === null) this.#bgError = err
+    this.#wakeStalled()
+    for (const m of this.#manualCompactions.splice(0)) m.reject(err)
+  }
+
+  #wakeStalled (): void {
+    for (const w of this.#stalled.splice(0)) w.resolve()
+  }
+
+  #wakeIdle (): void {
+    for (const w of this.#bgIdle.splice(0)) w.resolve()
+  }
+
+  /** Resolves when no background work is running or pending. */
+  waitForIdle (): Promise<void> {
+    if (!this.#bgRunning && (this.#bgError !== null || !this.#hasBackgroundWork())) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.#bgIdle.push({ resolve })
+      this.#scheduleBackgroundWork()
+    })
+  }
+
+  /**
+   * Write a sorted source to a new table file (synced, directory synced), or nothing when it is empty.
+   * Yields to the event loop every slice of entries so foreground reads and writes go on.
+   */
+  async #buildTable (source: InternalIterator, yieldSlices = true): Promise<FileMeta | null> {
+    const number = this.#versions.newFileNumber()
+    this.#pendingOutputs.add(number)
+    const path = join(this.dir, tableFileName(number))
+    let file: WritableFile | null = null
+    try {
+      source.seekToFirst()
+      if (!source.valid()) return null
+      file = this.#fs.openWritable(path)
+      const builder = new TableBuilder(file, this.#builderOptions(path))
+      let n = 0
+      for (; source.valid(); source.next()) {
+        builder.add(source.key(), source.value())
+        if (yieldSlices && ++n % BACKGROUND_SLICE_ENTRIES === 0) await yieldToEventLoop()
+      }
+      const props = builder.finish()
+      await file.sync()
+      file.close()
+      file = null
+      await this.#fs.syncDir(this.dir)
+      this.#stats.bytesFlushed += props.fileSize
+      return {
+        number,
+        size: props.fileSize,
+        smallest: props.smallestKey,
+        largest: props.largestKey,
+        minSeq: props.minSequence,
+        maxSeq: props.maxSequence
+      }
+    } catch (err) {
+      if (file !== null) {
+        try { file.close() } catch {}
+      }
+      try { this.#fs.unlink(path) } catch {}
+      this.#pendingOutputs.delete(number)
+      throw asIoError(err, { file: path, op: 'write table' })
+    } finally {
+      source.close()
+    }
+  }
+
+  #builderOptions (path: string): ConstructorParameters<typeof TableBuilder>[1] {
+    return {
+      blockSize: this.options.blockSize,
+      restartInterval: this.options.blockRestartInterval,
+      bitsPerKey: this.options.bloomBitsPerKey,
+      fileName: path
+    }
+  }
+
+  /** Flush the frozen memtable to a table, placed as deep as it can go without overlap (LevelDB's rule). */
+  async #flushImmutable (): Promise<void> {
+    const imm = this.#imm!
+    const meta = await this.#buildTable(imm.iterator())
+    const edit: VersionEdit = { logNumber: this.#logNumber }
+    if (meta !== null) {
+      const level = this.#pickLevelForFlush(meta)
+      edit.newFiles = [{ level, file: meta }]
+    }
+    if (imm.rangeTombstones.length > 0) edit.addedTombstones = [...imm.rangeTombstones]
+    try {
+      await this.#versions.logAndApply(edit)
+    } finally {
+      if (meta !== null) this.#pendingOutputs.delete(meta.number)
+    }
+    this.#imm = null
+    this.#stats.flushes++
+    this.#wakeStalled()
+    this.#deleteObsoleteFiles()
+  }
+
+  #pickLevelForFlush (meta: FileMeta): number {
+    const v = this.#versions.current
+    const start = userKeyOf(meta.smallest)
+    const end = userKeyOf(meta.largest)
+    // A range tombstone that covers the new file must stay above the data it hides; keep such files in L0.
+    for (const t of this.#tombstones) if (tombstoneOverlapsRange(t, start, end)) return 0
+    let level = 0
+    // Push down at most to level 2, and only while nothing overlaps and the grandparent overlap is small.
+    while (level < 2) {
+      if (v.overlapping(level, start, end).length > 0) break
+      if (v.overlapping(level + 1, start, end).length > 0) break
+      if (level + 2 < NUM_LEVELS) {
+        let gp = 0
+        for (const f of v.overlapping(level + 2, start, end)) gp += f.size
+        if (gp > 10 * this.options.maxFileSize) break
+      }
+      level++
+    }
+    return level
+  }
+
+  /** A persisted tombstone that no explicit snapshot still needs to see under, ready to retire. */
+  #retirableTombstone (): RangeTombstone | undefined {
+    const persisted = this.#versions.current.rangeTombstones
+    if (persisted.length === 0) return undefined
+    const oldest = this.#oldestSnapshot()
+    return persisted.find((t) => t.seq <= oldest)
+  }
+
+  /**
+   * Physically apply a range tombstone and forget it: tables wholly inside its range holding only older
+   * entries are dropped without being read; tables that straddle it are rewritten without the entries it
+   * hides. One edit removes the files, adds the rewrites and removes the tombstone.
+   */
+  async #retireTombstone (t: RangeTombstone): Promise<void> {
+    const v = this.#versions.current
+    const edit: VersionEdit = { deletedFiles: [], newFiles: [], removedTombstones: [t.seq] }
+    const outputs: number[] = []
+    try {
+      for (let level = 0; level < v.levels.length; level++) {
+        for (const f of v.levels[level]) {
+          const smallest = userKeyOf(f.smallest)
+          const largest = userKeyOf(f.largest)
+          if (!tombstoneOverlapsRange(t, smallest, largest)) continue
+          if (f.minSeq >= t.seq) continue
+          edit.deletedFiles!.push({ level, number: f.number })
+          if (f.maxSeq < t.seq && tombstoneContainsRange(t, smallest, largest)) continue
+          const source = new FilteringIterator(this.#tables.iterator(f, { fillCache: false }), (key) =>
+            !tombstoneCovers(t, userKeyOf(key), seqOf(key), MAX_SEQUENCE))
+          const meta = await this.#buildTable(source)
+          if (meta !== null) {
+            outputs.push(meta.number)
+            edit.newFiles!.push({ level, file: meta })
+          }
+        }
+      }
+      await this.#versions.logAndApply(edit)
+    } finally {
+      for (const n of outputs) this.#pendingOutputs.delete(n)
+    }
+    this.#tombstones = this.#tombstones.filter((x) => x !== t && x.seq !== t.seq)
+    this.#stats.tombstonesRetired++
+    this.#deleteObsoleteFiles()
+  }
+
+  async #runManualCompaction (): Promise<void> {
+    const m = this.#manualCompactions[0]
+    try {
+      for (let level = 0; level < NUM_LEVELS - 1; level++) {
+        for (;;) {
+          const v = this.#versions.current
+          const inputs = v.overlapping(level, m.start, m.end)
+          if (inputs.length === 0) break
+          const deeper = v.levels.slice(level + 1).some((files) => files.length > 0)
+          if (!deeper && level > 0) break
+          const c = expand(v, level, level === 0 ? level0Inputs(v, m.start, m.end) : inputs)
+          await this.#runCompaction(c, false)
+          if (level > 0) break
+        }
+      }
+      this.#manualCompactions.shift()
+      m.resolve()
+    } catch (err) {
+      this.#manualCompactions.shift()
+      m.reject(err as Error)
+      throw err
+    }
+  }
+
+  /**
+   * Merge a compaction's inputs into level+1: drop entries shadowed by a newer entry of the same key that
+   * every snapshot sees, drop point tombstones where no deeper level can hold the key, and cut outputs at
+   * the target file size (never inside one user key) or when they would overlap too much of level+2.
+   */
+  async #runCompaction (c: Compaction, allowTrivialMove = true): Promise<void> {
+    const [inputs0, inputs1] = c.inputs
+    const outLevel = c.level + 1
+    const v = this.#versions.current
+    let gpBytes = 0
+    for (const f of c.grandparents) gpBytes += f.size
+    if (allowTrivialMove && inputs0.length === 1 && inputs1.length === 0 && gpBytes <= 10 * this.options.maxFileSize) {
+      const f = inputs0[0]
+      await this.#versions.logAndApply({
+        deletedFiles: [{ level: c.level, number: f.number }],
+        newFiles: [{ level: outLevel, file: f }],
+        compactPointers: [{ level: c.level, key: f.largest }]
+      })
+      this.#stats.trivialMoves++
+      return
+    }
+    v.ref()
+    const children: InternalIterator[] = []
+    const readOpts = { verifyChecksums: true, fillCache: false }
+    if (c.level === 0) for (const f of inputs0) children.push(this.#tables.iterator(f, readOpts))
+    else children.push(new LevelIterator(inputs0, this.#tables, readOpts))
+    if (inputs1.length > 0) children.push(new LevelIterator(inputs1, this.#tables, readOpts))
+    const input = new MergingIterator(children)
+    const smallestSnapshot = this.#oldestSnapshot()
+    const outputs: FileMeta[] = []
+    let file: WritableFile | null = null
+    let builder: TableBuilder | null = null
+    let outNumber = 0
+    let lastUserKey: Buffer | null = null
+    let lastSeqForKey = MAX_SEQUENCE
+    let lastAddedUserKey: Buffer | null = null
+    let gpIndex = 0
+    let gpOverlap = 0
+    const maxGpOverlap = 10 * this.options.maxFileSize
+
+    const finishOutput = async (): Promise<void> => {
+      const props = builder!.finish()
+      await file!.sync()
+      file!.close()
+      file = null
+      builder = null
+      outputs.push({
+        number: outNumber,
+        size: props.fileSize,
+        smallest: props.smallestKey,
+        largest: props.largestKey,
+        minSeq: props.minSequence,
+        maxSeq: props.maxSequence
+      })
+      this.#stats.bytesCompactedWritten += props.fileSize
+    }
+
+    try {
+      let n = 0
+      for (input.seekToFirst(); input.valid(); input.next()) {
+        if (++n % BACKGROUND_SLICE_ENTRIES === 0) {
+          await yieldToEventLoop()
+          if (this.#closing && this.#imm === null) throw new CompactionAborted()
+        }
+        const key = input.key()
+        const uk = userKeyOf(key)
+        const seq = seqOf(key)
+        const kind = kindOf(key)
+        const newUserKey = lastUserKey === null || compareUserKeys(uk, lastUserKey) !== 0
+        if (newUserKey) {
+          lastUserKey = Buffer.from(uk)
+          lastSeqForKey = MAX_SEQUENCE
+        }
+        let drop = false
+        if (lastSeqForKey <= smallestSnapshot) {
+          drop = true // a newer entry of this key is visible to every reader
+        } else if (kind === KIND_DELETE && seq <= smallestSnapshot && this.#isBaseLevelForKey(v, outLevel, uk)) {
+          drop = true // nothing deeper to hide, and no reader needs the tombstone itself
+        }
+        lastSeqForKey = seq
+        if (drop) continue
+
+        // Cut the output before this key if it is a new user key and the output is big enough or would
+        // overlap too much of the grandparent level (which would make the next compaction expensive).
+        if (builder !== null && newUserKey && lastAddedUserKey !== null) {
+          while (gpIndex < c.grandparents.length && compareInternalKeys(key, c.grandparents[gpIndex].largest) > 0) {
+            gpOverlap += c.grandparents[gpIndex].size
+            gpIndex++
+          }
+          if ((builder as TableBuilder).estimatedSize >= this.options.maxFileSize || gpOverlap > maxGpOverlap) {
+            await finishOutput()
+            gpOverlap = 0
+          }
+        }
+        if (builder === null) {
+          outNumber = this.#versions.newFileNumber()
+          this.#pendingOutputs.add(outNumber)
+          const path = join(this.dir, tableFileName(outNumber))
+          file = this.#fs.openWritable(path)
+          builder = new TableBuilder(file, this.#builderOptions(path))
+        }
+        builder.add(key, input.value())
+        if (newUserKey) lastAddedUserKey = lastUserKey
+      }
+      if (builder !== null) await finishOutput()
+      if (outputs.length > 0) await this.#fs.syncDir(this.dir)
+      for (const f of inputs0) this.#stats.bytesCompactedRead += f.size
+      for (const f of inputs1) this.#stats.bytesCompactedRead += f.size
+      const edit: VersionEdit = {
+        deletedFiles: [
+          ...inputs0.map((f) => ({ level: c.level, number: f.number })),
+          ...inputs1.map((f) => ({ level: outLevel, number: f.number }))
+        ],
+        newFiles: outputs.map((f) => ({ level: outLevel, file: f })),
+        compactPointers: [{ level: c.level, key: inputs0[inputs0.length - 1].largest }]
+      }
+      await this.#versions.logAndApply(edit)
+      this.#stats.compactions++
+    } catch (err) {
+      if (file !== null) {
+        try { (file as WritableFile).close() } catch {}
+      }
+      for (const f of outputs) { try { this.#fs.unlink(join(this.dir, tableFileName(f.number))) } catch {} }
+      if (outNumber !== 0 && !outputs.some((f) => f.number === outNumber)) {
+        try { this.#fs.unlink(join(this.dir, tableFileName(outNumber))) } catch {}
+      }
+      if (err instanceof CompactionAborted) return
+      throw err instanceof ModuleError ? err : asIoError(err, { file: this.dir, op: 'compaction' })
+    } finally {
+      input.close()
+      for (const f of outputs) this.#pendingOutputs.delete(f.number)
+      if (outNumber !== 0) this.#pendingOutputs.delete(outNumber)
+      v.unref()
+    }
+    this.#deleteObsoleteFiles()
+  }
+
+  /** Whether no level deeper than outLevel can hold userKey (so a tombstone for it can be dropped). */
+  #isBaseLevelForKey (v: Version, outLevel: number, userKey: Buffer): boolean {
+    for (let level = outLevel + 1; level < v.levels.length; level++) {
+      for (const f of v.levels[level]) {
+        if (compareUserKeys(userKey, userKeyOf(f.largest)) <= 0) {
+          if (compareUserKeys(userKey, userKeyOf(f.smallest)) >= 0) return false
+          break
+        }
+      }
+    }
+    return true
+  }
+
+  /**
+   * Delete files no version references: tables not live, commit logs older than the MANIFEST's log number,
+   * old MANIFESTs. Runs after every edit is durable; a table an iterator still reads is in a live version.
+   */
+  #deleteObsoleteFiles (): void {
+    if (this.#bgError !== null || this.#closed) return
+    const live = this.#versions.liveFiles()
+    for (const n of this.#pendingOutputs) live.add(n)
+    let names: string[]
+    try {
+      names = this.#fs.readdir(this.dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      const p = parseFileName(name)
+      if (p === undefined) continue
+      let keep = true
+      switch (p.kind) {
+        case 'table': keep = live.has(p.number); break
+        case 'log': keep = p.number >= this.#versions.logNumber || p.number === this.#immLogNumber || p.number === this.#logNumber; break
+        case 'manifest': keep = p.number >= this.#versions.manifestNumber; break
+        case 'temp': keep = this.#pendingOutputs.has(p.number); break
+        default: keep = true
+      }
+      if (!keep) {
+        if (p.kind === 'table') this.#tables.evict(p.number)
+        try { this.#fs.unlink(join(this.dir, name)) } catch {}
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- maintenance and introspection
+
+  /** Compact every level's files that overlap [start, end] (null = unbounded), flushing the memtable first. */
+  async compactRange (start: Buffer | null, end: Buffer | null): Promise<void> {
+    await this.flush()
+    if (this.#bgError !== null) throw this.#bgError
+    await new Promise<void>((resolve, reject) => {
+      this.#manualCompactions.push({ start, end, resolve, reject })
+      this.#scheduleBackgroundWork()
+    })
+  }
+
+  /**
+   * Write the memtable to a table now. The switch goes through the write pipeline, so that no write group
+   * can straddle it; then wait until the background has flushed it.
+   */
+  async flush (): Promise<void> {
+    if (!this.#mem.isEmpty) {
+      this.#flushRequested = true
+      await this.write([], false)
+    }
+    while (this.#imm !== null && this.#bgError === null && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        this.#stalled.push({ resolve })
+        this.#scheduleBackgroundWork()
+      })
+    }
+    if (this.#bgError !== null) throw this.#bgError
+  }
+
+  /** Approximate bytes on disk used by keys in [start, end). */
+  approximateSize (start: Buffer, end: Buffer): number {
+    const v = this.#versions.current
+    const a = makeInternalKey(start, MAX_SEQUENCE, 0xff)
+    const b = makeInternalKey(end, MAX_SEQUENCE, 0xff)
+    let total = 0
+    for (const files of v.levels) {
+      for (const f of files) {
+        if (compareInternalKeys(f.largest, a) < 0 || compareInternalKeys(f.smallest, b) >= 0) continue
+        total += this.#tables.approximateOffsetOf(f, b) - this.#tables.approximateOffsetOf(f, a)
+      }
+    }
+    return total
+  }
+
+  /** Named introspection values; see engine/README.md for the list. */
+  getProperty (name: string): unknown {
+    const v = this.#versions.current
+    const levels = v.levels.map((files, level) => ({
+      level,
+      files: files.length,
+      bytes: v.levelBytes(level),
+      targetBytes: level === 0 ? null : maxBytesForLevel(level, this.options)
+    }))
+    const cache = this.#blockCache.stats()
+    const hitRate = cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses)
+    switch (name) {
+      case 'lsm.levels': return levels
+      case 'lsm.memtable-bytes': return this.#mem.approximateBytes + (this.#imm?.approximateBytes ?? 0)
+      case 'lsm.block-cache': return { ...cache, hitRate, capacityBytes: this.options.blockCacheSize }
+      case 'lsm.block-cache-hit-rate': return hitRate
+      case 'lsm.pending-compaction-bytes': return this.#pendingCompactionBytes(v)
+      case 'lsm.open-tables': return this.#tables.openCount
+      case 'lsm.sequence': return this.#visibleSeq
+      case 'lsm.range-tombstones': return this.#tombstones.length
+      case 'lsm.background-error': return this.#bgError?.message ?? null
+      case 'lsm.compaction-stats': return { ...this.#stats }
+      case 'lsm.stats': return {
+        levels,
+        memtableBytes: this.#mem.approximateBytes + (this.#imm?.approximateBytes ?? 0),
+        blockCache: { ...cache, hitRate },
+        pendingCompactionBytes: this.#pendingCompactionBytes(v),
+        openTables: this.#tables.openCount,
+        sequence: this.#visibleSeq,
+        snapshots: [...this.#snapshots.values()].reduce((a, b) => a + b, 0),
+        rangeTombstones: this.#tombstones.length,
+        backgroundError: this.#bgError?.message ?? null,
+        ...this.#stats
+      }
+      default: {
+        const m = /^lsm\.num-files-at-level(\d+)$/.exec(name)
+        if (m !== null && Number(m[1]) < NUM_LEVELS) return v.levels[Number(m[1])].length
+        return undefined
+      }
+    }
+  }
+
+  /** Bytes that compaction must rewrite to bring every level under its target (RocksDB's estimate). */
+  #pendingCompactionBytes (v: Version): number {
+    let pending = 0
+    if (v.levels[0].length >= this.options.level0CompactionTrigger) pending += v.levelBytes(0)
+    for (let level = 1; level < NUM_LEVELS - 1; level++) {
+      const excess = v.levelBytes(level) - maxBytesForLevel(level, this.options)
+      if (excess > 0) pending += excess * (this.options.levelMultiplier + 1)
+    }
+    return pending
+  }
+
+  /** Live table files with their levels (for tools). */
+  liveTables (): Array<{ level: number, file: FileMeta }> {
+    const out: Array<{ level: number, file: FileMeta }> = []
+    this.#versions.current.levels.forEach((files, level) => { for (const file of files) out.push({ level, file }) })
+    return out
+  }
+
+  /**
+   * Stop: wait for queued writes, flush nothing more than needed (the log already holds the memtable),
+   * let a running background job reach a safe point, then close files and release the lock.
+   */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closing = true
+    while (this.#writing || this.#queue.length > 0) await yieldToEventLoop()
+    if (this.#bgRunning) await new Promise<void>((resolve) => { this.#bgIdle.push({ resolve }) })
+    for (const m of this.#manualCompactions.splice(0)) m.reject(new ModuleError('database closed', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
+    try {
+      if (this.#log !== null && this.#bgError === null) this.#log.flush()
+    } finally {
+      this.#releaseResources()
+    }
+  }
+
+  #releaseResources (): void {
+    this.#closed = true
+    try { this.#log?.close() } catch {}
+    this.#log = null
+    this.#versions.close()
+    this.#tables.close()
+    this.#lock?.release()
+    this.#lock = null
+    this.#wakeStalled()
+    this.#wakeIdle()
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+class CompactionAborted extends Error {}
+
+/** Passes through only the entries a predicate keeps (forward iteration only: used to rewrite tables). */
+class FilteringIterator implements InternalIterator {
+  readonly #inner: InternalIterator
+  readonly #keep: (key: Buffer) => boolean
+
+  constructor (inner: InternalIterator, keep: (key: Buffer) => boolean) {
+    this.#inner = inner
+    this.#keep = keep
+  }
+
+  valid (): boolean { return this.#inner.valid() }
+  seekToFirst (): void { this.#inner.seekToFirst(); this.#skip() }
+  seekToLast (): void { throw new Error('FilteringIterator is forward-only') }
+  seek (target: Buffer): void { this.#inner.seek(target); this.#skip() }
+  next (): void { this.#inner.next(); this.#skip() }
+  prev (): void { throw new Error('FilteringIterator is forward-only') }
+  key (): Buffer { return this.#inner.key() }
+  value (): Buffer { return this.#inner.value() }
+  close (): void { this.#inner.close() }
+  #skip (): void { while (this.#inner.valid() && !this.#keep(this.#inner.key())) this.#inner.next() }
+}

@@ -1,0 +1,446 @@
+import {
+  AbstractLevel, AbstractIterator, AbstractKeyIterator, AbstractValueIterator, AbstractSnapshot
+} from 'abstract-level'
+import type {
+  AbstractDatabaseOptions, AbstractOpenOptions, AbstractIteratorOptions, AbstractKeyIteratorOptions,
+  AbstractValueIteratorOptions, AbstractClearOptions, AbstractBatchOperation
+} from 'abstract-level'
+import ModuleError from 'module-error'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { Engine, type WriteOp } from './db.js'
+import { DbIterator, type Bound } from './db-iterator.js'
+import { type EngineOptions, DEFAULTS } from './options.js'
+import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE } from './keys.js'
+import { RealFileSystem, type FileSystem } from './fs.js'
+import { repairDatabase, type RepairReport } from './repair.js'
+
+export type { EngineOptions, RepairReport, FileSystem }
+export { RealFileSystem }
+export { MemoryFileSystem } from './fs-memory.js'
+export { FaultInjectingFileSystem } from './fs-fault.js'
+
+type Data = Buffer | Uint8Array | string
+type Encoding = 'buffer' | 'view' | 'utf8'
+
+/** Options of the LsmLevel constructor: abstract-level's, plus the engine's tuning (see EngineOptions). */
+export interface LsmLevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V>, Partial<EngineOptions> {}
+
+/** Options of LsmLevel.open(): abstract-level's open options. */
+export type LsmOpenOptions = AbstractOpenOptions
+
+const kSeq = Symbol('seq')
+const kEngine = Symbol('engine')
+
+/** Entries produced per synchronous slice of nextv()/all() before the event loop gets a turn. */
+const ITERATOR_SLICE = 1000
+
+function toBuffer (data: Data, encoding: Encoding): Buffer {
+  if (encoding === 'utf8') return Buffer.from(data as string, 'utf8')
+  // Copy: the caller may reuse its buffer after the write resolves, and the memtable keeps ours.
+  return Buffer.from(data as Uint8Array)
+}
+
+function fromBuffer (b: Buffer, encoding: Encoding): Data {
+  if (encoding === 'utf8') return b.toString('utf8')
+  // Copy: the bytes may be a view into a cached block that other readers share.
+  const out = Buffer.allocUnsafe(b.length)
+  b.copy(out)
+  return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
+}
+
+function abortError (): ModuleError {
+  const err = new ModuleError('Operation has been aborted', { code: 'LEVEL_ABORTED' })
+  err.name = 'AbortError'
+  return err
+}
+
+function checkSize (b: Buffer, max: number, what: 'key' | 'value'): void {
+  if (b.length > max) {
+    throw new ModuleError(`${what} of ${b.length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
+      { code: what === 'key' ? 'LEVEL_INVALID_KEY' : 'LEVEL_INVALID_VALUE' })
+  }
+}
+
+/** An explicit snapshot: a pinned sequence number that reads given `{ snapshot }` see the database at. */
+class LsmSnapshot extends AbstractSnapshot {
+  readonly [kSeq]: number
+  readonly [kEngine]: Engine
+
+  constructor (engine: Engine, options: object) {
+    // @ts-expect-error abstract-level's typings omit the constructor's options argument
+    super(options)
+    this[kEngine] = engine
+    this[kSeq] = engine.acquireSnapshot()
+  }
+
+  async _close (): Promise<void> {
+    this[kEngine].releaseSnapshot(this[kSeq])
+  }
+}
+
+/** Range options of abstract-level as engine bounds, in the key encoding already applied. */
+function boundsOf (options: { gt?: unknown, gte?: unknown, lt?: unknown, lte?: unknown }, enc: Encoding): { lower: Bound | null, upper: Bound | null } {
+  let lower: Bound | null = null
+  let upper: Bound | null = null
+  if (options.gte !== undefined) lower = { key: toBuffer(options.gte as Data, enc), inclusive: true }
+  else if (options.gt !== undefined) lower = { key: toBuffer(options.gt as Data, enc), inclusive: false }
+  if (options.lte !== undefined) upper = { key: toBuffer(options.lte as Data, enc), inclusive: true }
+  else if (options.lt !== undefined) upper = { key: toBuffer(options.lt as Data, enc), inclusive: false }
+  return { lower, upper }
+}
+
+function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOptions<any, any> & { snapshot?: AbstractSnapshot }): DbIterator {
+  const engine = db[kEngine]!
+  const snap = options.snapshot !== undefined && options.snapshot !== null
+    ? (options.snapshot as LsmSnapshot)[kSeq]
+    : engine.visibleSequence
+  const { lower, upper } = boundsOf(options, (options.keyEncoding ?? 'utf8') as Encoding)
+  return new DbIterator(engine.newInternalIterator(snap), snap, lower, upper, options.reverse === true)
+}
+
+/**
+ * Shared stepping logic of the three iterator kinds: work happens synchronously (no I/O is awaited), in
+ * slices, with the abort signal checked between slices and before answering.
+ */
+class Stepper<T> {
+  readonly #it: DbIterator
+  readonly #signal: AbortSignal | null
+  readonly #map: (it: DbIterator) => T
+
+  constructor (it: DbIterator, signal: AbortSignal | null | undefined, map: (it: DbIterator) => T) {
+    this.#it = it
+    this.#signal = signal ?? null
+    this.#map = map
+  }
+
+  async next (): Promise<T | undefined> {
+    const found = this.#it.next()
+    const out = found ? this.#map(this.#it) : undefined
+    if (this.#signal !== null) {
+      await null
+      if (this.#signal.aborted) throw abortError()
+    }
+    return out
+  }
+
+  async nextv (size: number): Promise<T[]> {
+    const out: T[] = []
+    while (out.length < size) {
+      const end = Math.min(size, out.length + ITERATOR_SLICE)
+      while (out.length < end && this.#it.next()) out.push(this.#map(this.#it))
+      if (out.length < end) break
+      if (out.length < size) {
+        await yieldToEventLoop()
+        if (this.#signal?.aborted === true) throw abortError()
+      }
+    }
+    if (this.#signal !== null) {
+      await null
+      if (this.#signal.aborted) throw abortError()
+    }
+    return out
+  }
+
+  seek (target: Buffer): void { this.#it.seek(target) }
+  close (): void { this.#it.close() }
+}
+
+class LsmIterator<K, V> extends AbstractIterator<LsmLevel<any, any>, K, V> {
+  readonly #stepper: Stepper<[K, V]>
+
+  constructor (db: LsmLevel<any, any>, options: AbstractIteratorOptions<K, V>) {
+    super(db, options)
+    const ke = options.keyEncoding as unknown as Encoding
+    const ve = options.valueEncoding as unknown as Encoding
+    const wantKeys = options.keys !== false
+    const wantValues = options.values !== false
+    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => [
+      (wantKeys ? fromBuffer(it.key, ke) : undefined) as K,
+      (wantValues ? fromBuffer(it.value, ve) : undefined) as V
+    ])
+  }
+
+  async _next (): Promise<[K, V] | undefined> { return await this.#stepper.next() }
+  async _nextv (size: number): Promise<Array<[K, V]>> { return await this.#stepper.nextv(size) }
+  async _all (): Promise<Array<[K, V]>> { return await this.#stepper.nextv(this.limit - this.count) }
+  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
+  async _close (): Promise<void> { this.#stepper.close() }
+}
+
+class LsmKeyIterator<K> extends AbstractKeyIterator<LsmLevel<any, any>, K> {
+  readonly #stepper: Stepper<K>
+
+  constructor (db: LsmLevel<any, any>, options: AbstractKeyIteratorOptions<K>) {
+    super(db, options)
+    const ke = options.keyEncoding as unknown as Encoding
+    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBuffer(it.key, ke) as K)
+  }
+
+  async _next (): Promise<K | undefined> { return await this.#stepper.next() }
+  async _nextv (size: number): Promise<K[]> { return await this.#stepper.nextv(size) }
+  async _all (): Promise<K[]> { return await this.#stepper.nextv(this.limit - this.count) }
+  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
+  async _close (): Promise<void> { this.#stepper.close() }
+}
+
+class LsmValueIterator<K, V> extends AbstractValueIterator<LsmLevel<any, any>, K, V> {
+  readonly #stepper: Stepper<V>
+
+  constructor (db: LsmLevel<any, any>, options: AbstractValueIteratorOptions<K, V>) {
+    super(db, options)
+    const ve = options.valueEncoding as unknown as Encoding
+    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBuffer(it.value, ve) as V)
+  }
+
+  async _next (): Promise<V | undefined> { return await this.#stepper.next() }
+  async _nextv (size: number): Promise<V[]> { return await this.#stepper.nextv(size) }
+  async _all (): Promise<V[]> { return await this.#stepper.nextv(this.limit - this.count) }
+  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
+  async _close (): Promise<void> { this.#stepper.close() }
+}
+
+/**
+ * An abstract-level database on the lsm-level storage engine: a commit log, a memtable, SSTables with
+ * bloom filters and leveled compaction, in pure TypeScript. A drop-in for classic-level.
+ */
+export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> {
+  readonly #location: string
+  readonly #engineOptions: Partial<EngineOptions>
+  [kEngine]: Engine | null = null
+
+  constructor (location: string, options?: LsmLevelOptions<K, V>) {
+    if (typeof location !== 'string' || location === '') {
+      throw new TypeError("The first argument 'location' must be a non-empty string")
+    }
+    // Engine tuning stays here; everything else (encodings, open options, userland options) goes to
+    // abstract-level, which hands it to open() and the postopen hooks.
+    const levelOptions: Record<string, unknown> = {}
+    const engineOptions: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(options ?? {})) {
+      if (k === 'fs' || Object.hasOwn(DEFAULTS, k)) engineOptions[k] = v
+      else levelOptions[k] = v
+    }
+    super({
+      encodings: { buffer: true, view: true, utf8: true },
+      seek: true,
+      implicitSnapshots: true,
+      explicitSnapshots: true,
+      has: true,
+      getSync: true,
+      permanence: true,
+      createIfMissing: true,
+      errorIfExists: true,
+      // Iterator calls do their work synchronously in slices and check the signal between slices.
+      signals: { iterators: true },
+      additionalMethods: {
+        approximateSize: true,
+        compactRange: true,
+        getProperty: true,
+        flush: true
+      }
+    } as ConstructorParameters<typeof AbstractLevel>[0], levelOptions as AbstractDatabaseOptions<K, V>)
+    this.#location = location
+    this.#engineOptions = engineOptions as Partial<EngineOptions>
+  }
+
+  /** The directory of the database. */
+  get location (): string { return this.#location }
+
+  #engine (): Engine {
+    const e = this[kEngine]
+    if (e === null) throw new ModuleError('Database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+    return e
+  }
+
+  async _open (options: AbstractOpenOptions): Promise<void> {
+    this[kEngine] = await Engine.open(this.#location, {
+      ...this.#engineOptions,
+      createIfMissing: options.createIfMissing !== false,
+      errorIfExists: options.errorIfExists === true
+    })
+  }
+
+  async _close (): Promise<void> {
+    const e = this[kEngine]
+    this[kEngine] = null
+    await e?.close()
+  }
+
+  #snapSeq (options: { snapshot?: unknown }): number | undefined {
+    const s = options.snapshot as LsmSnapshot | undefined | null
+    return s !== undefined && s !== null ? s[kSeq] : undefined
+  }
+
+  async _get (key: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Promise<Data | undefined> {
+    return this._getSync(key, options)
+  }
+
+  _getSync (key: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Data | undefined {
+    const engine = this.#engine()
+    const v = engine.get(toBuffer(key, options.keyEncoding), this.#snapSeq(options))
+    return v === undefined ? undefined : fromBuffer(v, options.valueEncoding)
+  }
+
+  async _getMany (keys: Data[], options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Promise<Array<Data | undefined>> {
+    const engine = this.#engine()
+    // One sequence for all keys: the answer is a consistent snapshot.
+    const seq = this.#snapSeq(options) ?? engine.visibleSequence
+    return keys.map((k) => {
+      const v = engine.get(toBuffer(k, options.keyEncoding), seq)
+      return v === undefined ? undefined : fromBuffer(v, options.valueEncoding)
+    })
+  }
+
+  async _has (key: Data, options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean> {
+    return this.#engine().get(toBuffer(key, options.keyEncoding), this.#snapSeq(options)) !== undefined
+  }
+
+  async _hasMany (keys: Data[], options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean[]> {
+    const engine = this.#engine()
+    const seq = this.#snapSeq(options) ?? engine.visibleSequence
+    return keys.map((k) => engine.get(toBuffer(k, options.keyEncoding), seq) !== undefined)
+  }
+
+  async _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {
+    const engine = this.#engine()
+    const k = toBuffer(key, options.keyEncoding)
+    const v = toBuffer(value, options.valueEncoding)
+    checkSize(k, engine.options.maxKeySize, 'key')
+    checkSize(v, engine.options.maxValueSize, 'value')
+    await engine.write([{ kind: KIND_VALUE, key: k, value: v }], options.sync === true)
+  }
+
+  async _del (key: Data, options: { keyEncoding: Encoding, sync?: boolean }): Promise<void> {
+    const engine = this.#engine()
+    const k = toBuffer(key, options.keyEncoding)
+    checkSize(k, engine.options.maxKeySize, 'key')
+    await engine.write([{ kind: KIND_DELETE, key: k }], options.sync === true)
+  }
+
+  async _batch (operations: Array<AbstractBatchOperation<LsmLevel<K, V>, Data, Data> & { keyEncoding: Encoding, valueEncoding?: Encoding }>, options: { sync?: boolean }): Promise<void> {
+    const engine = this.#engine()
+    const ops: WriteOp[] = []
+    for (const op of operations) {
+      const k = toBuffer(op.key, op.keyEncoding)
+      checkSize(k, engine.options.maxKeySize, 'key')
+      if (op.type === 'put') {
+        const v = toBuffer(op.value, op.valueEncoding!)
+        checkSize(v, engine.options.maxValueSize, 'value')
+        ops.push({ kind: KIND_VALUE, key: k, value: v })
+      } else {
+        ops.push({ kind: KIND_DELETE, key: k })
+      }
+    }
+    await engine.write(ops, options.sync === true)
+  }
+
+  /**
+   * Delete a range. Without limit or snapshot this is one range tombstone: atomic, O(1) in memory and in the
+   * log however large the range, and applied to the tables in the background. With a limit or a snapshot,
+   * the keys to delete are found by iterating and deleted in batches.
+   */
+  async _clear (options: AbstractClearOptions<K> & { keyEncoding: Encoding, snapshot?: unknown, sync?: boolean }): Promise<void> {
+    const engine = this.#engine()
+    const enc = options.keyEncoding
+    if (options.limit === -1 && (options.snapshot === undefined || options.snapshot === null)) {
+      const { lower, upper } = boundsOf(options, enc)
+      const start = lower === null ? Buffer.alloc(0) : lower.inclusive ? lower.key : Buffer.concat([lower.key, Buffer.from([0])])
+      const end = upper === null ? null : upper.inclusive ? Buffer.concat([upper.key, Buffer.from([0])]) : upper.key
+      if (end !== null && start.compare(end) >= 0) return
+      await engine.write([{ kind: KIND_RANGE_DELETE, key: start, end }], options.sync === true)
+      return
+    }
+    const it = openDbIterator(this, { ...options, keys: true, values: false } as AbstractIteratorOptions<any, any>)
+    try {
+      let remaining: number = options.limit === undefined || options.limit === -1 ? Infinity : options.limit
+      while (remaining > 0) {
+        const ops: WriteOp[] = []
+        while (ops.length < 1000 && remaining > 0 && it.next()) {
+          ops.push({ kind: KIND_DELETE, key: Buffer.from(it.key) })
+          remaining--
+        }
+        if (ops.length === 0) break
+        await engine.write(ops, options.sync === true)
+      }
+    } finally {
+      it.close()
+    }
+  }
+
+  _iterator (options: AbstractIteratorOptions<K, V>): LsmIterator<K, V> {
+    return new LsmIterator<K, V>(this, options)
+  }
+
+  _keys (options: AbstractKeyIteratorOptions<K>): LsmKeyIterator<K> {
+    return new LsmKeyIterator<K>(this, options)
+  }
+
+  _values (options: AbstractValueIteratorOptions<K, V>): LsmValueIterator<K, V> {
+    return new LsmValueIterator<K, V>(this, options)
+  }
+
+  _snapshot (options: object): AbstractSnapshot {
+    return new LsmSnapshot(this.#engine(), options)
+  }
+
+  /** Approximate bytes on disk of the keys in [start, end). */
+  async approximateSize (start: K, end: K, options?: { keyEncoding?: string }): Promise<number> {
+    if (arguments.length < 2) throw new TypeError("The arguments 'start' and 'end' are required")
+    if (this.status === 'opening') return await this.deferAsync(async () => await this.approximateSize(start, end, options))
+    const engine = this.#engine()
+    const enc = this.keyEncoding(options?.keyEncoding as 'utf8' | undefined ?? 'utf8')
+    return engine.approximateSize(toBuffer(enc.encode(start as never) as Data, enc.format as Encoding), toBuffer(enc.encode(end as never) as Data, enc.format as Encoding))
+  }
+
+  /** Compact every level over [start, end] (both inclusive); flushes the memtable first. */
+  async compactRange (start: K, end: K, options?: { keyEncoding?: string }): Promise<void> {
+    if (arguments.length < 2) throw new TypeError("The arguments 'start' and 'end' are required")
+    if (this.status === 'opening') return await this.deferAsync(async () => await this.compactRange(start, end, options))
+    const engine = this.#engine()
+    const enc = this.keyEncoding(options?.keyEncoding as 'utf8' | undefined ?? 'utf8')
+    const s = start === null || start === undefined ? null : toBuffer(enc.encode(start as never) as Data, enc.format as Encoding)
+    const e = end === null || end === undefined ? null : toBuffer(enc.encode(end as never) as Data, enc.format as Encoding)
+    await engine.compactRange(s, e)
+  }
+
+  /**
+   * A named property of the engine (synchronous, so the database must be open): 'lsm.stats' (everything
+   * below), 'lsm.levels', 'lsm.num-files-at-level<N>', 'lsm.memtable-bytes', 'lsm.block-cache',
+   * 'lsm.block-cache-hit-rate', 'lsm.pending-compaction-bytes', 'lsm.open-tables', 'lsm.sequence',
+   * 'lsm.range-tombstones', 'lsm.compaction-stats', 'lsm.background-error'. Unknown names give undefined.
+   */
+  getProperty (name: string): unknown {
+    if (typeof name !== 'string') throw new TypeError("The first argument 'property' must be a string")
+    if (this.status !== 'open') throw new ModuleError('Database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+    return this.#engine().getProperty(name)
+  }
+
+  /** Flush the memtable to a table and wait for background compaction to settle (for tools and tests). */
+  async flush (): Promise<void> {
+    if (this.status === 'opening') return await this.deferAsync(async () => await this.flush())
+    const engine = this.#engine()
+    await engine.flush()
+    await engine.waitForIdle()
+  }
+
+  /** Remove every file of the database at location (which must not be open). */
+  static async destroy (location: string, options: { fs?: FileSystem } = {}): Promise<void> {
+    if (typeof location !== 'string' || location === '') throw new TypeError("The first argument 'location' must be a non-empty string")
+    const fs = options.fs ?? new RealFileSystem()
+    if (!fs.exists(location)) return
+    const lock = fs.lock(`${location}/LOCK`)
+    lock.release()
+    fs.removeDir(location)
+  }
+
+  /**
+   * Salvage a damaged database: every record still readable in the commit logs and every entry in readable
+   * table blocks is kept, a new MANIFEST is written, and the report says what was dropped.
+   */
+  static async repair (location: string, options: { fs?: FileSystem } = {}): Promise<RepairReport> {
+    if (typeof location !== 'string' || location === '') throw new TypeError("The first argument 'location' must be a non-empty string")
+    return await repairDatabase(location, options.fs ?? new RealFileSystem())
+  }
+}
+
+export default LsmLevel

@@ -1,0 +1,96 @@
+import type { FileSystem } from './fs.js'
+import { RealFileSystem } from './fs.js'
+import { invalidArgument } from './errors.js'
+
+/** How the commit log is read back at open (see engine/README.md, "Durability"). */
+export type WalRecoveryMode = 'tolerate-corrupted-tail' | 'absolute-consistency'
+
+/** Tuning and behaviour of one database; every field has a default (see DEFAULTS). */
+export interface EngineOptions {
+  /** Where every byte of I/O goes; tests substitute a fault-injecting or in-memory file system. */
+  fs: FileSystem
+  /** Bytes of writes a memtable takes before it is frozen and flushed to a level-0 table. */
+  writeBufferSize: number
+  /** Target size of an SSTable data block, before the trailer. */
+  blockSize: number
+  /** Keys between restart points in a data block (full keys stored; binary search points). */
+  blockRestartInterval: number
+  /** Bloom filter bits per key; 0 turns the filters off. */
+  bloomBitsPerKey: number
+  /** Bytes of uncompressed data blocks kept in the LRU block cache. */
+  blockCacheSize: number
+  /** Tables kept open (file handle, index and filter in memory) in the table cache. */
+  maxOpenFiles: number
+  /** An SSTable written by compaction is cut at this size. */
+  maxFileSize: number
+  /** Level-0 file count that starts a compaction into level 1. */
+  level0CompactionTrigger: number
+  /** Level-0 file count at which each write group is delayed by 1 ms, so compaction catches up. */
+  level0SlowdownTrigger: number
+  /** Level-0 file count at which writes wait for compaction. */
+  level0StopTrigger: number
+  /** Size target of level 1; level n+1 is `levelMultiplier` times level n. */
+  maxBytesForLevelBase: number
+  levelMultiplier: number
+  /** Verify the CRC of every block read from disk (reads that hit the block cache were verified once). */
+  verifyChecksums: boolean
+  /** What damage in the newest commit log is tolerated at open. */
+  walRecoveryMode: WalRecoveryMode
+  /** Largest value accepted by a write, in bytes. */
+  maxValueSize: number
+  /** Largest key accepted by a write, in bytes. */
+  maxKeySize: number
+}
+
+/** The defaults, each chosen like LevelDB's unless a comment says otherwise. */
+export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
+  writeBufferSize: 4 * 1024 * 1024,
+  blockSize: 4096,
+  blockRestartInterval: 16,
+  bloomBitsPerKey: 10,
+  // LevelDB uses 8 MiB; index and filter blocks live outside this cache here, so data blocks get it all.
+  blockCacheSize: 32 * 1024 * 1024,
+  maxOpenFiles: 1000,
+  maxFileSize: 2 * 1024 * 1024,
+  level0CompactionTrigger: 4,
+  level0SlowdownTrigger: 8,
+  level0StopTrigger: 12,
+  maxBytesForLevelBase: 10 * 1024 * 1024,
+  levelMultiplier: 10,
+  verifyChecksums: true,
+  walRecoveryMode: 'tolerate-corrupted-tail',
+  // A value must fit in one write group and one block read; 64 MiB is far past the sizes an LSM serves well.
+  maxValueSize: 32 * 1024 * 1024,
+  maxKeySize: 1024 * 1024
+}
+
+const POSITIVE_INTEGERS = [
+  'writeBufferSize', 'blockSize', 'blockRestartInterval', 'blockCacheSize', 'maxOpenFiles', 'maxFileSize',
+  'level0CompactionTrigger', 'level0SlowdownTrigger', 'level0StopTrigger', 'maxBytesForLevelBase',
+  'levelMultiplier', 'maxValueSize', 'maxKeySize'
+] as const
+
+/** Fill in defaults and check every option; a bad one is LEVEL_INVALID_VALUE naming it. */
+export function resolveOptions (given: Partial<EngineOptions> | undefined): EngineOptions {
+  const o: EngineOptions = { ...DEFAULTS, fs: new RealFileSystem(), ...stripUndefined(given ?? {}) }
+  for (const name of POSITIVE_INTEGERS) {
+    const v = o[name]
+    if (!Number.isSafeInteger(v) || v <= 0) throw invalidArgument(`option ${name} must be a positive integer, got ${String(v)}`)
+  }
+  if (!Number.isFinite(o.bloomBitsPerKey) || o.bloomBitsPerKey < 0 || o.bloomBitsPerKey > 64) {
+    throw invalidArgument(`option bloomBitsPerKey must be between 0 and 64, got ${String(o.bloomBitsPerKey)}`)
+  }
+  if (o.walRecoveryMode !== 'tolerate-corrupted-tail' && o.walRecoveryMode !== 'absolute-consistency') {
+    throw invalidArgument(`option walRecoveryMode must be 'tolerate-corrupted-tail' or 'absolute-consistency', got ${String(o.walRecoveryMode)}`)
+  }
+  if (!(o.level0CompactionTrigger <= o.level0SlowdownTrigger && o.level0SlowdownTrigger <= o.level0StopTrigger)) {
+    throw invalidArgument('options must satisfy level0CompactionTrigger <= level0SlowdownTrigger <= level0StopTrigger')
+  }
+  return o
+}
+
+function stripUndefined<T extends object> (o: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v
+  return out
+}
