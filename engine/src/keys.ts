@@ -54,9 +54,32 @@ export function kindOf (ik: Uint8Array): number {
   return ik[ik.length - TRAILER_SIZE]
 }
 
+/**
+ * Below this many bytes a plain loop beats Buffer#compare, whose argument checks and native call cost
+ * ~100 ns (measured on Node 20); above it the native memcmp wins.
+ */
+const NATIVE_COMPARE_MIN = 48
+
+/** Bytewise order of a[aStart, aEnd) and b[bStart, bEnd); negative, zero or positive. */
+export function compareBytes (a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array, bStart: number, bEnd: number): number {
+  const al = aEnd - aStart
+  const bl = bEnd - bStart
+  const n = al < bl ? al : bl
+  if (n >= NATIVE_COMPARE_MIN) {
+    const r = Buffer.prototype.compare.call(a, b, bStart, bEnd, aStart, aEnd) as number
+    return r
+  }
+  for (let i = 0; i < n; i++) {
+    const x = a[aStart + i]
+    const y = b[bStart + i]
+    if (x !== y) return x - y
+  }
+  return al - bl
+}
+
 /** Bytewise order of user keys; negative, zero or positive. */
 export function compareUserKeys (a: Buffer, b: Buffer): number {
-  return a.compare(b)
+  return compareBytes(a, 0, a.length, b, 0, b.length)
 }
 
 /**
@@ -66,7 +89,7 @@ export function compareUserKeys (a: Buffer, b: Buffer): number {
 export function compareInternalKeySlices (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number): number {
   const aUser = aEnd - TRAILER_SIZE
   const bUser = bEnd - TRAILER_SIZE
-  const r = a.compare(b, bStart, bUser, aStart, aUser)
+  const r = compareBytes(a, aStart, aUser, b, bStart, bUser)
   if (r !== 0) return r
   // Trailers compare as uint64, descending: high word first.
   const ah = readFixed32(a, aUser + 4)

@@ -4,8 +4,11 @@
  */
 import { readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
-import { compareInternalKeySlices } from '../keys.js'
+import { compareBytes, compareInternalKeySlices } from '../keys.js'
 import type { InternalIterator } from '../internal-iterator.js'
+
+/** Key deltas up to this many bytes are copied by a plain loop (faster than a native call for short runs). */
+const SMALL_COPY = 32
 
 /** The decoded shape of a block's contents (verified bytes, trailer already removed). */
 export class Block {
@@ -93,8 +96,11 @@ export class BlockIterator implements InternalIterator {
       if (this.#keyInPlace >= 0) {
         this.#keyOut = this.#data.subarray(this.#keyInPlace, this.#keyInPlace + this.#keyLen)
       } else {
-        const k = Buffer.allocUnsafe(this.#keyLen)
-        this.#key.copy(k, 0, 0, this.#keyLen)
+        const n = this.#keyLen
+        const k = Buffer.allocUnsafe(n)
+        const src = this.#key
+        if (n <= SMALL_COPY) for (let i = 0; i < n; i++) k[i] = src[i]
+        else k.set(src.subarray(0, n))
         this.#keyOut = k
       }
     }
@@ -120,7 +126,7 @@ export class BlockIterator implements InternalIterator {
   /** True iff the current key's first n bytes equal userKey and n = its user-key length (key length - 8). */
   userKeyEquals (userKey: Buffer): boolean {
     const n = this.#keyLen - 8
-    return n === userKey.length && this.#key.compare(userKey, 0, n, 0, n) === 0
+    return n === userKey.length && compareBytes(this.#key, 0, n, userKey, 0, n) === 0
   }
 
   next (): void {
@@ -264,7 +270,13 @@ export class BlockIterator implements InternalIterator {
       this.#key.copy(bigger, 0, 0, shared)
       this.#key = bigger
     }
-    data.copy(this.#key, shared, q, q + nonShared)
+    const key = this.#key
+    if (nonShared <= SMALL_COPY) {
+      // Buffer#copy's argument handling costs more than copying a few bytes by hand.
+      for (let i = 0; i < nonShared; i++) key[shared + i] = data[q + i]
+    } else {
+      key.set(data.subarray(q, q + nonShared), shared)
+    }
     this.#keyLen = keyLen
     this.#keyInPlace = shared === 0 ? q : -1
     this.#valOff = q + nonShared

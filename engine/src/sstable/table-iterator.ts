@@ -1,12 +1,13 @@
 import type { InternalIterator } from '../internal-iterator.js'
 import type { Block, BlockIterator } from './block.js'
+import type { IndexIterator } from './index-block.js'
 
 /** What a TableIterator needs from its table: the index cursor and a way to load the block an index entry names. */
 export interface TableBlockSource {
-  /** A new cursor over the index block. */
-  newIndexIterator(): BlockIterator
-  /** The data block whose handle is the index cursor's current value (`current` itself if it is that block: no re-read). */
-  dataBlockAt(index: BlockIterator, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block
+  /** A new cursor over the index. */
+  newIndexIterator(): IndexIterator
+  /** The data block of index entry i (`current` itself if it is that block: no re-read). */
+  dataBlockAt(i: number, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block
 }
 
 /**
@@ -15,7 +16,7 @@ export interface TableBlockSource {
  */
 export class TableIterator implements InternalIterator {
   readonly #source: TableBlockSource
-  readonly #index: BlockIterator
+  readonly #index: IndexIterator
   #data: BlockIterator | null = null
   #dataBlock: Block | null = null
   readonly #verify: boolean
@@ -72,7 +73,7 @@ export class TableIterator implements InternalIterator {
       this.#dataBlock = null
       return false
     }
-    const block = this.#source.dataBlockAt(this.#index, this.#verify, this.#fillCache, this.#dataBlock)
+    const block = this.#source.dataBlockAt(this.#index.position, this.#verify, this.#fillCache, this.#dataBlock)
     if (block !== this.#dataBlock || this.#data === null) {
       if (this.#data === null) this.#data = block.iterator()
       else this.#data.reset(block)

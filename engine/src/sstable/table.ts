@@ -3,13 +3,14 @@
  * filter and properties into memory (all checksum-verified); data blocks are read on demand, through the
  * shared BlockCache when one is given.
  */
-import { ByteReader, readFixed32 } from '../coding.js'
+import { readFixed32 } from '../coding.js'
 import { crc32c, unmaskCrc } from '../crc.js'
 import { asIoError, corruption } from '../errors.js'
 import type { ReadableFile } from '../fs.js'
 import type { InternalIterator } from '../internal-iterator.js'
 import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../keys.js'
 import { Block, type BlockIterator } from './block.js'
+import { IndexBlock, type IndexIterator } from './index-block.js'
 import type { BlockCache } from './block-cache.js'
 import { bloomMayContain } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
@@ -34,19 +35,17 @@ export class Table implements TableBlockSource {
   readonly fileSize: number
   readonly properties: TableProperties
   readonly #footer: Footer
-  readonly #index: Block
+  readonly #index: IndexBlock
   readonly #filter: Buffer | null
   readonly #cache: BlockCache | undefined
   readonly #verify: boolean
   /** Where data blocks end (the first meta block): what approximateOffsetOf answers past the last key. */
   readonly #dataEnd: number
   // Reused by get(): it is synchronous, so one of each per table suffices.
-  readonly #getIndex: BlockIterator
   #getData: BlockIterator | null = null
   #lookup = Buffer.allocUnsafe(64)
-  #handleReader: ByteReader
 
-  private constructor (file: ReadableFile, opts: TableOpenOptions, footer: Footer, index: Block, filter: Buffer | null, properties: TableProperties) {
+  private constructor (file: ReadableFile, opts: TableOpenOptions, footer: Footer, index: IndexBlock, filter: Buffer | null, properties: TableProperties) {
     this.file = file
     this.fileNumber = opts.fileNumber
     this.fileName = opts.fileName ?? file.path
@@ -57,9 +56,7 @@ export class Table implements TableBlockSource {
     this.properties = properties
     this.#cache = opts.blockCache
     this.#verify = opts.verifyChecksums ?? true
-    this.#dataEnd = footer.filter.size > 0 ? footer.filter.offset : footer.properties.offset
-    this.#getIndex = index.iterator()
-    this.#handleReader = new ByteReader(index.data, this.fileName, footer.index.offset)
+    this.#dataEnd = dataEndOf(footer)
   }
 
   /**
@@ -74,7 +71,7 @@ export class Table implements TableBlockSource {
       throw corruption(`not an SSTable: ${size} bytes is shorter than the ${FOOTER_SIZE}-byte footer`, { file: fileName, offset: 0 })
     }
     const footer = decodeFooter(readRange(file, fileName, size - FOOTER_SIZE, FOOTER_SIZE), fileName, size)
-    const index = new Block(readVerified(file, fileName, footer.index, 'index'), fileName, footer.index.offset)
+    const index = IndexBlock.decode(new Block(readVerified(file, fileName, footer.index, 'index'), fileName, footer.index.offset), dataEndOf(footer))
     let filter: Buffer | null = null
     if (footer.filter.size > 0) {
       filter = readVerified(file, fileName, footer.filter, 'filter')
@@ -101,10 +98,10 @@ export class Table implements TableBlockSource {
   get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
     if (this.#filter !== null && !bloomMayContain(this.#filter, userKey)) return undefined
     const target = this.#lookupKey(userKey, snapshotSeq)
-    const idx = this.#getIndex
-    idx.seek(target)
-    if (!idx.valid()) return undefined
-    const block = this.dataBlockAt(idx, this.#verify, true, null)
+    const index = this.#index
+    let i = index.seek(target)
+    if (i >= index.count) return undefined
+    const block = this.dataBlockAt(i, this.#verify, true, null)
     let it = this.#getData
     if (it === null) it = this.#getData = block.iterator()
     else it.reset(block)
@@ -112,10 +109,9 @@ export class Table implements TableBlockSource {
     if (!it.valid()) {
       // Every entry of this block is < target. The next block starts above this index key, so it can hold
       // userKey only if this index key's user key is userKey itself (versions straddling blocks).
-      if (!idx.userKeyEquals(userKey)) return undefined
-      idx.next()
-      if (!idx.valid()) return undefined
-      it.reset(this.dataBlockAt(idx, this.#verify, true, null))
+      if (!index.userKeyEquals(i, userKey)) return undefined
+      if (++i >= index.count) return undefined
+      it.reset(this.dataBlockAt(i, this.#verify, true, null))
       it.seekToFirst()
       if (!it.valid()) return undefined
     }
@@ -130,10 +126,8 @@ export class Table implements TableBlockSource {
 
   /** Approximate file offset where entries >= ik begin (the data end if ik is past every key). */
   approximateOffsetOf (ik: Buffer): number {
-    const idx = this.#index.iterator()
-    idx.seek(ik)
-    if (!idx.valid()) return this.#dataEnd
-    return this.#decodeHandle(idx).offset
+    const i = this.#index.seek(ik)
+    return i < this.#index.count ? this.#index.blockOffset(i) : this.#dataEnd
   }
 
   /**
@@ -141,12 +135,12 @@ export class Table implements TableBlockSource {
    * index and properties (for `db check` tools). Throws LEVEL_CORRUPTION at the first problem.
    */
   checkAllBlocks (): { dataBlocks: number, entries: number } {
-    const idx = this.#index.iterator()
+    const index = this.#index
     let blocks = 0
     let entries = 0
     let prev: Buffer | null = null
-    for (idx.seekToFirst(); idx.valid(); idx.next()) {
-      const h = this.#decodeHandle(idx)
+    for (let i = 0; i < index.count; i++) {
+      const h = { offset: index.blockOffset(i), size: index.blockSize(i) }
       const block = this.#readBlock(h, true, false)
       const it = block.iterator()
       for (it.seekToFirst(); it.valid(); it.next()) {
@@ -157,7 +151,7 @@ export class Table implements TableBlockSource {
         prev = k
         entries++
       }
-      if (prev !== null && compareInternalKeys(prev, idx.key()) > 0) {
+      if (prev !== null && compareInternalKeys(prev, index.key(i)) > 0) {
         throw corruption('a data block holds keys beyond its index entry', { file: this.fileName, offset: h.offset })
       }
       blocks++
@@ -171,30 +165,19 @@ export class Table implements TableBlockSource {
 
   /** Bytes of index and filter held in memory for this table. */
   get memoryBytes (): number {
-    return this.#index.size + (this.#filter?.length ?? 0)
+    return this.#index.memoryBytes + (this.#filter?.length ?? 0)
   }
 
-  /** TableBlockSource: a new cursor over the index block. */
-  newIndexIterator (): BlockIterator {
+  /** TableBlockSource: a new cursor over the index. */
+  newIndexIterator (): IndexIterator {
     return this.#index.iterator()
   }
 
-  /** TableBlockSource: the data block named by the index cursor's current entry. */
-  dataBlockAt (index: BlockIterator, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block {
-    const h = this.#decodeHandle(index)
-    if (current !== null && current.fileOffset === h.offset) return current
-    return this.#readBlock(h, verifyChecksums, fillCache)
-  }
-
-  #decodeHandle (index: BlockIterator): BlockHandle {
-    const r = this.#handleReader
-    r.reset(index.blockData, index.valueOffset, index.valueOffset + index.valueLength)
-    const offset = r.varint64()
-    const size = r.varint64()
-    if (offset + size + BLOCK_TRAILER_SIZE > this.#dataEnd) {
-      throw corruption(`index entry points past the data blocks (offset ${offset}, size ${size})`, { file: this.fileName, offset: this.#footer.index.offset + index.valueOffset })
-    }
-    return { offset, size }
+  /** TableBlockSource: the data block of index entry i. */
+  dataBlockAt (i: number, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block {
+    const offset = this.#index.blockOffset(i)
+    if (current !== null && current.fileOffset === offset) return current
+    return this.#readBlock({ offset, size: this.#index.blockSize(i) }, verifyChecksums, fillCache)
   }
 
   #readBlock (h: BlockHandle, verify: boolean, fillCache: boolean): Block {
@@ -215,10 +198,17 @@ export class Table implements TableBlockSource {
   #lookupKey (userKey: Buffer, seq: number): Buffer {
     const n = userKey.length + TRAILER_SIZE
     if (n > this.#lookup.length) this.#lookup = Buffer.allocUnsafe(Math.max(n, this.#lookup.length * 2))
-    userKey.copy(this.#lookup, 0)
+    const lk = this.#lookup
+    if (userKey.length <= 32) for (let i = 0; i < userKey.length; i++) lk[i] = userKey[i]
+    else lk.set(userKey, 0)
     encodeTrailer(this.#lookup, userKey.length, seq, KIND_SEEK)
     return this.#lookup.subarray(0, n)
   }
+}
+
+/** Where the data blocks end: the first meta block. */
+function dataEndOf (footer: Footer): number {
+  return footer.filter.size > 0 ? footer.filter.offset : footer.properties.offset
 }
 
 function readRange (file: ReadableFile, fileName: string, offset: number, length: number): Buffer {
