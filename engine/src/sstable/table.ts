@@ -173,8 +173,9 @@ export class Table implements TableBlockSource {
     return this.#index.iterator()
   }
 
-  /** TableBlockSource: the data block of index entry i. */
-  dataBlockAt (i: number, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block {
+  /** TableBlockSource: the data block of index entry i (or of an index cursor's current entry). */
+  dataBlockAt (entry: number | IndexIterator, verifyChecksums: boolean, fillCache: boolean, current: Block | null): Block {
+    const i = typeof entry === 'number' ? entry : entry.position
     const offset = this.#index.blockOffset(i)
     if (current !== null && current.fileOffset === offset) return current
     return this.#readBlock({ offset, size: this.#index.blockSize(i) }, verifyChecksums, fillCache)
