@@ -29,6 +29,9 @@ export interface RunningNode {
   close (graceMs?: number): Promise<void>
 }
 
+/** Deleted keys one reaping pass inspects: bounds the work (and the key locks) of one pass. */
+export const REAP_BATCH = 10_000
+
 /** How long close() waits for in-flight requests before cutting connections. */
 export const SHUTDOWN_GRACE_MS = 10_000
 
@@ -40,7 +43,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const counter = await DotCounter.open(storage.meta)
     const secret = await loadContextSecret(storage.meta, config.clusterSecretFile === undefined ? undefined : await readSecret(config.clusterSecretFile))
     const authTokens = config.authTokenFile === undefined ? [] : await readTokens(config.authTokenFile)
-    const store = new ReplicaStore(storage.objects, { actor: identity.actor, counter, logger })
+    const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
     const coordinator = new SingleNodeCoordinator(store, {
@@ -73,9 +76,13 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const bound = server.address() as AddressInfo
     address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
 
+    let reapAfter: string | undefined // a pass is bounded; the next one resumes where it stopped
     const reaper = setInterval(() => {
-      store.reapTombstones(config.tombstoneGraceMs, { maxKeys: 100_000 }).then(
-        ({ reaped }) => { if (reaped > 0) logger.info({ reaped }, 'reaped tombstones') },
+      store.reapTombstones(config.tombstoneGraceMs, { maxKeys: REAP_BATCH, after: reapAfter }).then(
+        ({ reaped, resumeAfter }) => {
+          reapAfter = resumeAfter
+          if (reaped > 0) logger.info({ reaped }, 'reaped tombstones')
+        },
         (err: unknown) => logger.error({ err }, 'tombstone reaping failed'))
     }, config.reapIntervalMs)
     reaper.unref()

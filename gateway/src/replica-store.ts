@@ -3,7 +3,7 @@ import { GatewayError } from './gateway-error.js'
 import { decodeObject, encodeObject } from './storage/object-codec.js'
 import type { DotCounter } from './storage/dot-counter.js'
 import { KeyLock } from './storage/key-lock.js'
-import { durable, type ByteSpace } from './storage/node-storage.js'
+import type { NodeStorage } from './storage/node-storage.js'
 import {
   isDeleted, liveSiblings, normalise, tombstoneVersion, type StoredObject, type StoredVersion
 } from './storage/stored-object.js'
@@ -76,7 +76,7 @@ export interface ReplicaStoreOptions {
  * nothing of HTTP or of other nodes: the coordinator decides where writes go, this applies them.
  */
 export class ReplicaStore {
-  readonly #objects: ByteSpace
+  readonly #storage: NodeStorage
   readonly #counter: DotCounter
   readonly #lock = new KeyLock()
   readonly #log: Logger
@@ -87,8 +87,8 @@ export class ReplicaStore {
   /** The actor this replica stamps writes with. */
   readonly actor: ActorId
 
-  constructor (objects: ByteSpace, options: ReplicaStoreOptions) {
-    this.#objects = objects
+  constructor (storage: NodeStorage, options: ReplicaStoreOptions) {
+    this.#storage = storage
     this.#counter = options.counter
     this.#log = options.logger
     this.#pruning = options.pruning ?? DEFAULT_PRUNING
@@ -100,7 +100,7 @@ export class ReplicaStore {
 
   /** The key's stored set, tombstones included; undefined when the key holds nothing (never written or reaped). */
   async read (key: string): Promise<StoredObject | undefined> {
-    const bytes = await this.#objects.get(key)
+    const bytes = await this.#storage.objects.get(key)
     return bytes === undefined ? undefined : decodeObject(key, bytes)
   }
 
@@ -121,7 +121,7 @@ export class ReplicaStore {
       const dot = { actor: this.actor, counter: await this.#counter.next() }
       const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
       this.#checkSiblings(key, next)
-      await this.#objects.put(key, encodeObject(next), durable(options.sync))
+      await this.#store(key, current, next, options.sync)
       return { object: next, dot }
     })
   }
@@ -134,13 +134,8 @@ export class ReplicaStore {
   async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
     return this.#lock.run(key, async () => {
       const current = await this.read(key)
-      if (current === undefined) {
-        const object = normalise(incoming)
-        await this.#objects.put(key, encodeObject(object), durable(options.sync))
-        return object
-      }
-      const merged = normalise(sync(current, incoming))
-      if (!sameVersions(merged, current)) await this.#objects.put(key, encodeObject(merged), durable(options.sync))
+      const merged = normalise(current === undefined ? incoming : sync(current, incoming))
+      if (current === undefined || !sameVersions(merged, current)) await this.#store(key, current, merged, options.sync)
       return merged
     })
   }
@@ -157,11 +152,12 @@ export class ReplicaStore {
     let inspected = 0
     let lastInspected: string | undefined
     let more = false
-    for await (const [key, bytes] of this.#objects.iterator(options.after === undefined ? {} : { gt: options.after })) {
+    // Only deleted keys are in the index, so a pass costs O(tombstones), not O(keys).
+    for await (const [key, deletedAt] of this.#storage.tombstones.iterator(options.after === undefined ? {} : { gt: options.after })) {
       if (inspected === max) { more = true; break }
       inspected++
       lastInspected = key
-      if (reapable(decodeObject(key, bytes), cutoff)) candidates.push(key)
+      if (Number(deletedAt) <= cutoff) candidates.push(key)
     }
     let reaped = 0
     for (const key of candidates) {
@@ -169,12 +165,22 @@ export class ReplicaStore {
         const object = await this.read(key) // re-check: a write may have landed since the scan
         if (object === undefined || !reapable(object, cutoff)) return false
         if (options.mayReap !== undefined && !(await options.mayReap(key, object))) return false
-        await this.#objects.del(key)
+        await this.#storage.removeObject(key)
         return true
       })
       if (done) reaped++
     }
     return { reaped, inspected, resumeAfter: more ? lastInspected : undefined }
+  }
+
+  /** Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes. */
+  async #store (key: string, previous: StoredObject | undefined, next: StoredObject, sync: boolean): Promise<void> {
+    const wasDeleted = previous !== undefined && isDeleted(previous)
+    const deleted = isDeleted(next)
+    const index = deleted
+      ? Math.max(...next.siblings.map((s) => s.value.lastModified)) // newest tombstone: reaping waits for it
+      : wasDeleted ? null : undefined
+    await this.#storage.writeObject(key, encodeObject(next), deleted && wasDeleted && sameTombstones(previous, next) ? undefined : index, sync)
   }
 
   #checkSiblings (key: string, object: StoredObject): void {
@@ -190,6 +196,10 @@ export class ReplicaStore {
         'key has many siblings: some writers do not send the X-Causal-Context they read')
     }
   }
+}
+
+function sameTombstones (a: StoredObject, b: StoredObject): boolean {
+  return a.siblings.length === b.siblings.length && a.siblings.every((s, i) => s.value.lastModified === b.siblings[i]!.value.lastModified)
 }
 
 function reapable (object: StoredObject, cutoff: number): boolean {

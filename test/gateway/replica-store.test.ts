@@ -26,7 +26,7 @@ async function replica (actor: string, clock = { now: 1_700_000_000_000 }) {
   const storage = await NodeStorage.open(dir)
   opened.push({ storage, dir })
   const counter = await DotCounter.open(storage.meta)
-  const store = new ReplicaStore(storage.objects, { actor, counter, logger: pino({ level: 'silent' }), now: () => clock.now })
+  const store = new ReplicaStore(storage, { actor, counter, logger: pino({ level: 'silent' }), now: () => clock.now })
   return { store, storage, clock }
 }
 
@@ -114,18 +114,27 @@ describe('replica store', () => {
   })
 
   test('tombstones are reaped after the grace period only, and a reaped key written again is safe from old contexts', async () => {
-    const { store, clock } = await replica('a@1')
+    const { store, storage, clock } = await replica('a@1')
     const first = await store.write('gone', value('v1'), NOTHING_SEEN, { sync: false })
     const oldContext = writeContext(first.object, first.dot)
+    expect(await storage.tombstones.get('gone')).toBeUndefined()
     await store.write('gone', null, oldContext, { sync: false })
+    // The tombstone index holds exactly the deleted keys, with the tombstone's time.
+    expect(await storage.tombstones.get('gone')).toBe(String(clock.now))
     await store.write('kept', value('live'), NOTHING_SEEN, { sync: false })
+    await store.write('revived', null, NOTHING_SEEN, { sync: false })
+    await store.write('revived', value('back'), NOTHING_SEEN, { sync: false })
+    await store.write('gone2', null, NOTHING_SEEN, { sync: false })
+    expect(await storage.tombstones.keys().all()).toEqual(['gone', 'gone2'])
     clock.now += 59_000
     expect((await store.reapTombstones(60_000)).reaped).toBe(0)
     clock.now += 2_000
     expect((await store.reapTombstones(60_000, { mayReap: () => false })).reaped).toBe(0)
     expect(await store.reapTombstones(60_000, { maxKeys: 1 })).toEqual({ reaped: 1, inspected: 1, resumeAfter: 'gone' })
-    expect(await store.reapTombstones(60_000, { after: 'gone' })).toEqual({ reaped: 0, inspected: 1, resumeAfter: undefined })
+    expect(await store.reapTombstones(60_000, { after: 'gone' })).toEqual({ reaped: 1, inspected: 1, resumeAfter: undefined })
+    expect(await storage.tombstones.keys().all()).toEqual([])
     expect(await store.read('gone')).toBeUndefined()
+    expect(await storage.tombstones.get('gone')).toBeUndefined()
     expect(text(await store.read('kept'))).toEqual(['live'])
     // Re-created after reaping: a client still holding the pre-delete context cannot swallow it.
     await store.write('gone', value('reborn'), NOTHING_SEEN, { sync: false })
