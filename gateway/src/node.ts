@@ -21,6 +21,8 @@ export interface RunningNode {
   readonly url: string
   readonly identity: NodeIdentity
   readonly store: ReplicaStore
+  /** The node's engine and its sublevels (objects, tombstone index, metadata; hints and Merkle trees next). */
+  readonly storage: NodeStorage
   readonly server: Server
   /** The express app (the server's listener sends /v1/kv/ to the same handler directly). */
   readonly app: Express
@@ -107,7 +109,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     }
     logger.info({ address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas },
       `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, server, app, logger, close }
+    return { address, url: `http://${address}`, identity, store, storage, server, app, logger, close }
   } catch (err) {
     await storage.close()
     throw err

@@ -29,11 +29,19 @@ export const PROBLEM_KINDS: Readonly<Record<GatewayErrorCode, ProblemKind>> = Ob
 
 /** The problem document for `error` on request path `instance`; unknown errors become a generic 500. */
 export function problemFor (error: unknown, instance: string): Problem {
-  const known = error instanceof GatewayError
-    ? error
-    : new GatewayError('LEVELRING_INTERNAL', 'the node failed to serve the request; it is logged with this instance path')
+  const known = error instanceof GatewayError ? error : internal(error)
   const kind = PROBLEM_KINDS[known.code]
   return { ...known.details, type: kind.type, title: kind.title, status: kind.status, detail: known.message, instance }
+}
+
+/** An unexpected error as a 500; a damaged stored object names its key (the node's log has the rest). */
+function internal (error: unknown): GatewayError {
+  const e = error as { code?: unknown, key?: unknown }
+  if (e !== null && typeof e === 'object' && e.code === 'LEVELRING_CORRUPT_OBJECT' && typeof e.key === 'string') {
+    return new GatewayError('LEVELRING_INTERNAL',
+      'the stored object of this key does not decode; an operator must repair it from another replica or delete it', { key: e.key })
+  }
+  return new GatewayError('LEVELRING_INTERNAL', 'the node failed to serve the request; it is logged with this instance path')
 }
 
 /** Send `problem` as application/problem+json with its status (node's API: works under express and without). */

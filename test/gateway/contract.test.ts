@@ -366,3 +366,13 @@ describe('the express app on its own', () => {
     expect((await request(plain.app).get('/v1/health')).body.status).toBe('ok')
   })
 })
+
+describe('a damaged stored object', () => {
+  test('is a 500 problem naming the key; the node keeps serving other keys', async () => {
+    await plain.storage.objects.put('damaged', Uint8Array.from([1, 200, 200]))
+    const res = await c.get(kvPath('damaged'))
+    problemOf(res, 'internal', 500)
+    expect(res.json.key).toBe('damaged')
+    expect((await c.get(kvPath('greeting'))).status).toBe(200)
+  })
+})

@@ -24,7 +24,13 @@ export function validateParameters (
     }
   }
   for (const p of op.parameters) {
-    if (p.in === 'path') continue
+    if (p.in === 'path') {
+      // The one path parameter is the key, already decoded (and its byte length checked) by the caller.
+      if (key !== undefined && !p.validate(key)) {
+        throw new GatewayError('LEVELRING_INVALID_KEY', `the key is invalid: ${ApiContract.describe(p.validate)}`, { parameter: p.name })
+      }
+      continue
+    }
     const raw = p.in === 'query' ? query[p.name] : headers[p.name.toLowerCase()]
     if (raw === undefined) {
       if (p.required) throw new GatewayError('LEVELRING_INVALID_PARAMETER', `${p.name} is required`, { ...details, parameter: p.name })

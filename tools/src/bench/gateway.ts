@@ -76,6 +76,11 @@ async function fill (address: string, body: Buffer): Promise<void> {
   }
 }
 
+/** autocannon records whole milliseconds: 0 means under 1 ms. */
+function ms (value: number): string {
+  return value === 0 ? '<1' : value.toFixed(0)
+}
+
 /** Median of each figure over the rounds of one (target, op); errors are summed. */
 function median (phases: Phase[], target: string, op: 'PUT' | 'GET'): Phase {
   const runs = phases.filter((p) => p.target === target && p.op === op)
@@ -94,8 +99,8 @@ function report (all: Phase[]): void {
       op: p.op,
       target: p.target,
       'req/s': p.rps.toFixed(0),
-      'p50 ms': p.p50.toFixed(2),
-      'p99 ms': p.p99.toFixed(2),
+      'p50 ms': ms(p.p50),
+      'p99 ms': ms(p.p99),
       'req/s per round': all.filter((r) => r.op === p.op && r.target === p.target).map((r) => r.rps.toFixed(0)).join(' '),
       'vs ceiling': p.target === 'ceiling' ? '1.00' : (p.rps / ceiling.rps).toFixed(2),
       errors: p.errors + p.non2xx
