@@ -190,8 +190,10 @@ export class Engine {
     let maxSeq = this.#versions.lastSequence
     for (let i = 0; i < logs.length; i++) {
       const path = join(this.dir, logFileName(logs[i]))
-      // Only the newest log can have a torn tail from a crash; an older one was complete when the next began.
-      const mode = i === logs.length - 1 ? this.options.walRecoveryMode : 'absolute-consistency'
+      // Only the newest log with content can have a torn tail from a crash: a log is synced before writes move
+      // to the next one, and logs after it can be empty only if the crash hit an open before its first write.
+      const isTail = logs.slice(i + 1).every((n) => fs.stat(join(this.dir, logFileName(n))).size === 0)
+      const mode = isTail ? this.options.walRecoveryMode : 'absolute-consistency'
       const file = fs.openReadable(path)
       try {
         for (const rec of readLog(file, { mode, fileName: path })) {
@@ -444,15 +446,26 @@ export class Engine {
 
   /** The value of userKey as of snapshotSeq, or undefined (absent or deleted). Synchronous. */
   get (userKey: Buffer, snapshotSeq: number = this.#visibleSeq): Buffer | undefined {
-    let r = this.#mem.get(userKey, snapshotSeq)
-    if (r === undefined && this.#imm !== null) r = this.#imm.get(userKey, snapshotSeq)
-    if (r === undefined) r = this.#versions.current.get(this, userKey, snapshotSeq)
-    const tombstones = this.#tombstones
-    if (r === undefined) return undefined
-    const kind = kindOf(r.key)
+    const ukey = userKey.toString('latin1')
+    let seq: number
+    let kind: number
+    let value: Buffer
+    const m = this.#mem.lookup(ukey, snapshotSeq) ?? this.#imm?.lookup(ukey, snapshotSeq)
+    if (m !== undefined) {
+      seq = m.seq
+      kind = m.kind
+      value = m.value
+    } else {
+      const r = this.#versions.current.get(this, userKey, snapshotSeq)
+      if (r === undefined) return undefined
+      seq = seqOf(r.key)
+      kind = kindOf(r.key)
+      value = r.value
+    }
     if (kind !== KIND_VALUE) return undefined
-    if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seqOf(r.key), snapshotSeq)) return undefined
-    return r.value
+    const tombstones = this.#tombstones
+    if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq)) return undefined
+    return value
   }
 
   /** @internal TableGetter for Version.get. */

@@ -1,33 +1,56 @@
-import { compareInternalKeys, makeInternalKey, KIND_SEEK } from './keys.js'
+import { encodeTrailer, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
 import type { InternalIterator } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
 
-/** Skip list height cap: 2^12 nodes per level-12 node at p=1/4 covers ~16M entries, far past any memtable. */
+/** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
 const MAX_HEIGHT = 12
 
-/** Bytes charged per entry on top of key and value: node object, arrays, internal-key trailer. */
-const ENTRY_OVERHEAD = 64
+/** Bytes charged per entry on top of key and value: node object, link array, index entry. */
+const ENTRY_OVERHEAD = 96
 
+/** One entry. The user key is held as a latin1 string: one char per byte, so JS string order is byte order. */
 class Node {
-  readonly key: Buffer
+  readonly ukey: string
+  readonly seq: number
+  readonly kind: number
   readonly value: Buffer
   readonly next: Array<Node | null>
   prev: Node | null = null
 
-  constructor (key: Buffer, value: Buffer, height: number) {
-    this.key = key
+  constructor (ukey: string, seq: number, kind: number, value: Buffer, height: number) {
+    this.ukey = ukey
+    this.seq = seq
+    this.kind = kind
     this.value = value
     this.next = new Array<Node | null>(height).fill(null)
   }
 }
 
+/** Internal-key order on (user key, seq, kind): user key ascending, then seq and kind descending. */
+function compare (n: Node, ukey: string, seq: number, kind: number): number {
+  if (n.ukey !== ukey) return n.ukey < ukey ? -1 : 1
+  if (n.seq !== seq) return n.seq > seq ? -1 : 1
+  return kind - n.kind
+}
+
+/** What a point lookup found: the newest entry of the key visible at the snapshot. */
+export interface MemtableEntry {
+  readonly seq: number
+  readonly kind: number
+  readonly value: Buffer
+}
+
 /**
- * The sorted in-memory table that takes every write after the commit log: a skip list of internal keys
- * (user key ascending, sequence descending). Entries are never removed or modified, so an iterator stays
- * valid while writes go on; readers see only entries at or below their snapshot sequence.
+ * The sorted in-memory table that takes every write after the commit log: a skip list ordered like internal
+ * keys, plus a hash index from user key to its newest entry, so that a point lookup costs one map probe
+ * instead of a skip-list descent. Keys are latin1 strings (native string comparison is byte order and far
+ * cheaper than comparing Buffers). Entries are never removed or modified, so iterators stay valid while
+ * writes go on; readers see only entries at or below their snapshot sequence.
  */
 export class Memtable {
-  readonly #head = new Node(Buffer.alloc(0), Buffer.alloc(0), MAX_HEIGHT)
+  readonly #head = new Node('', 0, 0, Buffer.alloc(0), MAX_HEIGHT)
+  readonly #index = new Map<string, Node>()
+  readonly #update = new Array<Node>(MAX_HEIGHT)
   #tail: Node | null = null
   #height = 1
   #bytes = 0
@@ -46,14 +69,27 @@ export class Memtable {
 
   /** Insert one entry. The caller guarantees that (userKey, seq) is new. */
   add (seq: number, kind: number, userKey: Buffer, value: Buffer): void {
-    const key = makeInternalKey(userKey, seq, kind)
-    const update = this.#findPredecessors(key)
+    this.addString(userKey.toString('latin1'), seq, kind, value)
+  }
+
+  /** Insert one entry whose user key is already a latin1 string. */
+  addString (ukey: string, seq: number, kind: number, value: Buffer): void {
+    const update = this.#update
+    let x = this.#head
+    for (let level = this.#height - 1; level >= 0; level--) {
+      let n = x.next[level]
+      while (n !== null && compare(n, ukey, seq, kind) < 0) {
+        x = n
+        n = x.next[level]
+      }
+      update[level] = x
+    }
     const height = this.#randomHeight()
     if (height > this.#height) {
       for (let i = this.#height; i < height; i++) update[i] = this.#head
       this.#height = height
     }
-    const node = new Node(key, value, height)
+    const node = new Node(ukey, seq, kind, value, height)
     for (let i = 0; i < height; i++) {
       node.next[i] = update[i].next[i]
       update[i].next[i] = node
@@ -62,7 +98,9 @@ export class Memtable {
     const after = node.next[0]
     if (after !== null) after.prev = node
     else this.#tail = node
-    this.#bytes += key.length + value.length + ENTRY_OVERHEAD
+    const newest = this.#index.get(ukey)
+    if (newest === undefined || newest.seq < seq) this.#index.set(ukey, node)
+    this.#bytes += ukey.length * 2 + value.length + ENTRY_OVERHEAD
     this.#entries++
     if (seq < this.minSeq) this.minSeq = seq
     if (seq > this.maxSeq) this.maxSeq = seq
@@ -76,16 +114,20 @@ export class Memtable {
     if (t.seq > this.maxSeq) this.maxSeq = t.seq
   }
 
-  /**
-   * The newest entry of userKey with sequence <= snapshotSeq, as its internal key and value, or
-   * undefined when this table holds none.
-   */
-  get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
-    const node = this.#seekNode(makeInternalKey(userKey, snapshotSeq, KIND_SEEK))
-    if (node === null) return undefined
-    const k = node.key
-    if (k.length - 8 !== userKey.length || userKey.compare(k, 0, k.length - 8) !== 0) return undefined
-    return node
+  /** The newest entry of the user key (a latin1 string) with sequence <= snapshotSeq, or undefined. */
+  lookup (ukey: string, snapshotSeq: number): MemtableEntry | undefined {
+    let n: Node | null | undefined = this.#index.get(ukey)
+    // Versions of a key are adjacent, newest first: step over those newer than the snapshot.
+    while (n !== undefined && n !== null && n.seq > snapshotSeq) {
+      n = n.next[0]
+      if (n !== null && n.ukey !== ukey) return undefined
+    }
+    return n ?? undefined
+  }
+
+  /** As lookup(), taking the user key as bytes. */
+  get (userKey: Buffer, snapshotSeq: number): MemtableEntry | undefined {
+    return this.lookup(userKey.toString('latin1'), snapshotSeq)
   }
 
   /** A cursor over every entry, in internal-key order. */
@@ -93,31 +135,17 @@ export class Memtable {
     return new MemtableIterator(this)
   }
 
-  /** First node with key >= target, or null. */
-  #seekNode (target: Buffer): Node | null {
+  /** First node at or after (ukey, seq, kind) in internal-key order, or null. */
+  #seekNode (ukey: string, seq: number, kind: number): Node | null {
     let x = this.#head
     for (let level = this.#height - 1; level >= 0; level--) {
       let n = x.next[level]
-      while (n !== null && compareInternalKeys(n.key, target) < 0) {
+      while (n !== null && compare(n, ukey, seq, kind) < 0) {
         x = n
         n = x.next[level]
       }
     }
     return x.next[0]
-  }
-
-  #findPredecessors (target: Buffer): Node[] {
-    const update = new Array<Node>(MAX_HEIGHT)
-    let x = this.#head
-    for (let level = this.#height - 1; level >= 0; level--) {
-      let n = x.next[level]
-      while (n !== null && compareInternalKeys(n.key, target) < 0) {
-        x = n
-        n = x.next[level]
-      }
-      update[level] = x
-    }
-    return update
   }
 
   #randomHeight (): number {
@@ -136,23 +164,43 @@ export class Memtable {
   /** @internal */
   static last (m: Memtable): Node | null { return m.#tail }
   /** @internal */
-  static seek (m: Memtable, target: Buffer): Node | null { return m.#seekNode(target) }
+  static seek (m: Memtable, target: Buffer): Node | null {
+    const n = target.length - TRAILER_SIZE
+    return m.#seekNode(target.toString('latin1', 0, n), seqOf(target), kindOf(target))
+  }
 }
 
 class MemtableIterator implements InternalIterator {
   readonly #table: Memtable
   #node: Node | null = null
+  #key: Buffer | null = null
 
   constructor (table: Memtable) { this.#table = table }
 
   valid (): boolean { return this.#node !== null }
-  seekToFirst (): void { this.#node = Memtable.first(this.#table) }
-  seekToLast (): void { this.#node = Memtable.last(this.#table) }
-  seek (target: Buffer): void { this.#node = Memtable.seek(this.#table, target) }
-  next (): void { this.#node = this.#node!.next[0] }
-  prev (): void { this.#node = this.#node!.prev }
-  key (): Buffer { return this.#node!.key }
+  seekToFirst (): void { this.#set(Memtable.first(this.#table)) }
+  seekToLast (): void { this.#set(Memtable.last(this.#table)) }
+  seek (target: Buffer): void { this.#set(Memtable.seek(this.#table, target)) }
+  next (): void { this.#set(this.#node!.next[0]) }
+  prev (): void { this.#set(this.#node!.prev) }
+
+  key (): Buffer {
+    if (this.#key === null) {
+      const n = this.#node!
+      const len = n.ukey.length
+      const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
+      ik.write(n.ukey, 0, len, 'latin1')
+      encodeTrailer(ik, len, n.seq, n.kind)
+      this.#key = ik
+    }
+    return this.#key
+  }
+
   value (): Buffer { return this.#node!.value }
   close (): void { this.#node = null }
-}
 
+  #set (n: Node | null): void {
+    this.#node = n
+    this.#key = null
+  }
+}
