@@ -1,4 +1,5 @@
 import type { ClusterView, CoordinatedWrite, Coordinator } from './coordinator.js'
+import { DeadlineWheel } from './deadline-wheel.js'
 import { GatewayError } from './gateway-error.js'
 import { resolveQuorum, type ReadQuorum, type WriteQuorum } from './quorum.js'
 import type { NewValue, ReplicaStore } from './replica-store.js'
@@ -29,6 +30,7 @@ export interface SingleNodeOptions {
 export class SingleNodeCoordinator implements Coordinator {
   readonly #store: ReplicaStore
   readonly #options: SingleNodeOptions
+  readonly #deadlines = new DeadlineWheel()
   /** Replicas this coordinator can reach: itself. */
   static readonly REACHABLE = 1
 
@@ -91,16 +93,8 @@ export class SingleNodeCoordinator implements Coordinator {
   }
 
   async #withDeadline<T> (key: string, needed: number, timeoutMs: number, op: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new GatewayError('LEVELRING_QUORUM_UNAVAILABLE',
-        `no replica answered within timeout_ms=${timeoutMs}; retry, or raise timeout_ms`,
-        { key, needed, answered: 0, replicas: this.replicas })), timeoutMs)
-    })
-    try {
-      return await Promise.race([op(), deadline])
-    } finally {
-      clearTimeout(timer)
-    }
+    return this.#deadlines.race(op(), timeoutMs, () => new GatewayError('LEVELRING_QUORUM_UNAVAILABLE',
+      `no replica answered within timeout_ms=${timeoutMs}; retry, or raise timeout_ms`,
+      { key, needed, answered: 0, replicas: this.replicas }))
   }
 }

@@ -5,12 +5,17 @@ export const MAX_KEY_BYTES = 1024
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
+/** Path characters that stand for themselves: printable ASCII except '%' (escapes) and '/' (segments). */
+const PLAIN_ASCII = /^[\x20-\x24\x26-\x2e\x30-\x7e]+$/
+
 /**
  * Decode the key from the raw (still percent-encoded) path segment. Refuses, with a 400 naming the
  * reason: a '/' (the key must be one segment; send it as %2F), a malformed %-escape, bytes that are
  * not UTF-8, and a key outside 1..MAX_KEY_BYTES bytes.
  */
 export function decodeKeySegment (raw: string): string {
+  // Fast path: printable ASCII without escapes is already the key (ASCII is valid UTF-8).
+  if (raw.length > 0 && raw.length <= MAX_KEY_BYTES && PLAIN_ASCII.test(raw)) return raw
   if (raw.includes('/')) {
     throw invalidKey('the key must be one path segment: send a "/" inside a key as %2F')
   }
