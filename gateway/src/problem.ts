@@ -57,9 +57,11 @@ export function sendProblem (res: ServerResponse, problem: Problem, headers: Rea
 /**
  * Answer a failed request: the problem for `error`, `WWW-Authenticate` on a 401, and
  * `Connection: close` when the request body was not read to its end (a refused upload is not
- * drained). Unexpected errors (500) are logged with the request. A response already under way is cut.
+ * drained). Unexpected errors (500) are logged with the request. A response already under way is
+ * cut; a request whose client is gone is dropped silently.
  */
 export function sendError (req: IncomingMessage, res: ServerResponse, error: unknown, logger: Logger): void {
+  if (res.destroyed) return // the client went away (e.g. aborted an upload): no one to answer, nothing to log
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
   const problem = problemFor(error, url.split('?')[0]!)
   if (problem.status >= 500 && problem.status !== 503) logger.error({ err: error, method: req.method, url }, 'request failed')

@@ -367,6 +367,19 @@ describe('the express app on its own', () => {
   })
 })
 
+describe('an upload the client abandons', () => {
+  test('stores nothing and leaves the node serving', async () => {
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${plain.url}${kvPath('abandoned')}`, { method: 'PUT', headers: { 'Transfer-Encoding': 'chunked' } })
+      req.on('error', () => resolve())
+      req.write('half of a value')
+      setTimeout(() => { req.destroy(); resolve() }, 50)
+    })
+    expect((await c.get(kvPath('abandoned'))).status).toBe(404)
+    expect((await c.get('/v1/health')).status).toBe(200)
+  })
+})
+
 describe('a damaged stored object', () => {
   test('is a 500 problem naming the key; the node keeps serving other keys', async () => {
     await plain.storage.objects.put('damaged', Uint8Array.from([1, 200, 200]))
