@@ -104,10 +104,11 @@ export function loadConfig (flags: StartFlags): NodeConfig {
 
 /** Parse "host:port", "[v6]:port" or a bare port (loopback). */
 export function parseListen (setting: string, value: string): { host: string, port: number } {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))?:?([0-9]{1,5})$/.exec(value)
-  const port = m === null ? NaN : Number(m[3])
+  const m = /^\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})$/.exec(value) ?? /^([^:[\]]+):([0-9]{1,5})$/.exec(value) ??
+    /^:?()([0-9]{1,5})$/.exec(value)
+  const port = m === null ? NaN : Number(m[2])
   if (m === null || port > 65535) throw new ConfigError(setting, `${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:7001)`)
-  return { host: m[1] ?? m[2] ?? '127.0.0.1', port }
+  return { host: m[1] === '' ? '127.0.0.1' : m[1]!, port }
 }
 
 function readConfigFile (path: string): Record<string, any> {
