@@ -7,7 +7,6 @@ import { LogWriter } from './wal/log-writer.js'
 import { readLog } from './wal/log-reader.js'
 import { encodeBatch, decodeBatch } from './wal/batch.js'
 import { BlockCache } from './sstable/block-cache.js'
-import { TableBuilder } from './sstable/table-builder.js'
 import { TableCache, LevelIterator } from './table-cache.js'
 import { MergingIterator } from './merging-iterator.js'
 import type { InternalIterator } from './internal-iterator.js'
@@ -27,6 +26,10 @@ import {
 import { corruption, asIoError, locked as lockedError } from './errors.js'
 import ModuleError from 'module-error'
 import { pickCompaction, type Compaction, maxBytesForLevel, level0Inputs, expand } from './compaction.js'
+import { runCompactionJob, writeTable, JobAborted, MAIN_THREAD_SLICE, type CompactionJob, type CompactionResult, type JobHooks } from './compaction-job.js'
+import { type BackgroundThread, type RunningJob, backgroundThreadAvailable, sharedBackgroundThreads } from './background-thread.js'
+import { packSortedRun } from './sorted-run.js'
+import { RealFileSystem } from './fs.js'
 
 /** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
 export type WriteOp =
@@ -46,9 +49,6 @@ interface Waiter { resolve: () => void }
 
 /** A flushed or compacted table written but not yet in a version: its number must not be deleted. */
 type PendingOutputs = Set<number>
-
-/** Entries to process between yields to the event loop in background work: ~1 ms of work. */
-const BACKGROUND_SLICE_ENTRIES = 2000
 
 /** A write group is capped so that one group's log record stays a bounded allocation. */
 const MAX_GROUP_BYTES = 4 * 1024 * 1024
@@ -85,6 +85,13 @@ export class Engine {
   #bgIdle: Waiter[] = []
   #stalled: Waiter[] = []
   readonly #pendingOutputs: PendingOutputs = new Set()
+  /** File-number ranges reserved by running compactions: their outputs must not be deleted. */
+  readonly #pendingRanges: Array<[number, number]> = []
+  /** Worker threads for flushes and for compactions; null when they run on the main thread. */
+  #flushThread: BackgroundThread | null = null
+  /** The compaction running on the worker, to stop it at close. */
+  #runningJob: RunningJob<CompactionResult> | null = null
+  #background: BackgroundThread | null = null
   /** Explicit snapshots' sequences (a multiset: sequence -> count). */
   readonly #snapshots = new Map<number, number>()
   /** Every active range tombstone (memtables and MANIFEST), ordered by sequence. */
@@ -109,6 +116,11 @@ export class Engine {
     this.#versions = new VersionSet(this.#fs, dir)
     this.#versions.onVersionReleased = () => { this.#deleteObsoleteFiles() }
     this.#blockCache = new BlockCache({ capacityBytes: options.blockCacheSize })
+    if (options.backgroundThread && options.fs instanceof RealFileSystem && backgroundThreadAvailable()) {
+      const threads = sharedBackgroundThreads()
+      this.#flushThread = threads.flush
+      this.#background = threads.compaction
+    }
     this.#tables = new TableCache(this.#fs, dir, {
       maxOpenFiles: options.maxOpenFiles,
       blockCache: this.#blockCache,
@@ -503,32 +515,53 @@ export class Engine {
 
   // ---------------------------------------------------------------- background work
 
+  /**
+   * Start what background work is due. Flushing the frozen memtable runs on its own, beside any compaction
+   * (writers may be waiting for it); compactions, tombstone retirement and manual compactions run one at a
+   * time in the compaction loop.
+   */
   #scheduleBackgroundWork (): void {
-    if (this.#bgRunning || this.#closed || this.#bgError !== null) return
-    if (!this.#hasBackgroundWork()) {
-      this.#wakeIdle()
-      return
+    if (this.#closed || this.#bgError !== null) return
+    if (this.#imm !== null && !this.#flushRunning) {
+      this.#flushRunning = true
+      setImmediate(() => { void this.#flushLoop() })
     }
-    this.#bgRunning = true
-    setImmediate(() => { void this.#backgroundLoop() })
+    if (!this.#bgRunning && this.#hasCompactionWork()) {
+      this.#bgRunning = true
+      setImmediate(() => { void this.#backgroundLoop() })
+    }
+    if (!this.#bgRunning && !this.#flushRunning) this.#wakeIdle()
   }
 
+  #flushRunning = false
+
   #hasBackgroundWork (): boolean {
-    if (this.#closing) return this.#imm !== null
-    return this.#imm !== null ||
-      this.#manualCompactions.length > 0 ||
+    return this.#imm !== null || this.#hasCompactionWork()
+  }
+
+  #hasCompactionWork (): boolean {
+    if (this.#closing) return false
+    return this.#manualCompactions.length > 0 ||
       this.#retirableTombstone() !== undefined ||
       pickCompaction(this.#versions.current, this.options, this.#versions.compactPointers) !== null
+  }
+
+  async #flushLoop (): Promise<void> {
+    try {
+      while (this.#imm !== null && this.#bgError === null) await this.#flushImmutable()
+    } catch (err) {
+      this.#setBackgroundError(err as Error)
+    } finally {
+      this.#flushRunning = false
+      this.#wakeStalled()
+      this.#scheduleBackgroundWork()
+    }
   }
 
   async #backgroundLoop (): Promise<void> {
     try {
       for (;;) {
-        if (this.#imm !== null) {
-          await this.#flushImmutable()
-          continue
-        }
-        if (this.#closing) break
+        if (this.#closing || this.#bgError !== null) break
         const t = this.#retirableTombstone()
         if (t !== undefined) {
           await this.#retireTombstone(t)
@@ -550,8 +583,7 @@ export class Engine {
     } finally {
       this.#bgRunning = false
       this.#wakeStalled()
-      if (this.#bgError === null && !this.#closed && this.#hasBackgroundWork()) this.#scheduleBackgroundWork()
-      else this.#wakeIdle()
+      this.#scheduleBackgroundWork()
     }
   }
 
@@ -571,7 +603,7 @@ export class Engine {
 
   /** Resolves when no background work is running or pending. */
   waitForIdle (): Promise<void> {
-    if (!this.#bgRunning && (this.#bgError !== null || !this.#hasBackgroundWork())) return Promise.resolve()
+    if (!this.#bgRunning && !this.#flushRunning && (this.#bgError !== null || !this.#hasBackgroundWork())) return Promise.resolve()
     return new Promise((resolve) => {
       this.#bgIdle.push({ resolve })
       this.#scheduleBackgroundWork()
@@ -579,63 +611,50 @@ export class Engine {
   }
 
   /**
-   * Write a sorted source to a new table file (synced, directory synced), or nothing when it is empty.
-   * Yields to the event loop every slice of entries so foreground reads and writes go on.
+   * Write a sorted source to a new table file (synced, directory synced), or nothing when it is empty, on
+   * the main thread, yielding to the event loop between slices so foreground reads and writes go on.
    */
   async #buildTable (source: InternalIterator, yieldSlices = true): Promise<FileMeta | null> {
     const number = this.#versions.newFileNumber()
     this.#pendingOutputs.add(number)
-    const path = join(this.dir, tableFileName(number))
-    let file: WritableFile | null = null
     try {
-      source.seekToFirst()
-      if (!source.valid()) return null
-      file = this.#fs.openWritable(path)
-      const builder = new TableBuilder(file, this.#builderOptions(path))
-      let n = 0
-      for (; source.valid(); source.next()) {
-        builder.add(source.key(), source.value())
-        if (yieldSlices && ++n % BACKGROUND_SLICE_ENTRIES === 0) await yieldToEventLoop()
+      const meta = await writeTable(this.#fs, this.dir, number, source, this.options, this.#hooks(yieldSlices))
+      if (meta !== null) {
+        await this.#fs.syncDir(this.dir)
+        this.#stats.bytesFlushed += meta.size
       }
-      const props = builder.finish()
-      await file.sync()
-      file.close()
-      file = null
-      await this.#fs.syncDir(this.dir)
-      this.#stats.bytesFlushed += props.fileSize
-      return {
-        number,
-        size: props.fileSize,
-        smallest: props.smallestKey,
-        largest: props.largestKey,
-        minSeq: props.minSequence,
-        maxSeq: props.maxSequence
-      }
+      return meta
     } catch (err) {
-      if (file !== null) {
-        try { file.close() } catch {}
-      }
-      try { this.#fs.unlink(path) } catch {}
       this.#pendingOutputs.delete(number)
-      throw asIoError(err, { file: path, op: 'write table' })
-    } finally {
-      source.close()
+      throw err
     }
   }
 
-  #builderOptions (path: string): ConstructorParameters<typeof TableBuilder>[1] {
-    return {
-      blockSize: this.options.blockSize,
-      restartInterval: this.options.blockRestartInterval,
-      bitsPerKey: this.options.bloomBitsPerKey,
-      fileName: path
-    }
+  /** Main-thread job hooks; only compactions stop early at close (a flush always completes). */
+  #hooks (yieldSlices: boolean, abortable = false): JobHooks {
+    return { sliceEntries: MAIN_THREAD_SLICE, yieldBetweenSlices: yieldSlices, shouldAbort: () => abortable && this.#closing }
   }
 
   /** Flush the frozen memtable to a table, placed as deep as it can go without overlap (LevelDB's rule). */
   async #flushImmutable (): Promise<void> {
     const imm = this.#imm!
-    const meta = await this.#buildTable(imm.iterator())
+    let meta: FileMeta | null
+    if (this.#flushThread !== null) {
+      const number = this.#versions.newFileNumber()
+      this.#pendingOutputs.add(number)
+      try {
+        meta = await this.#flushThread.flush(this.dir, number, packSortedRun(imm.iterator(), imm.approximateBytes), this.options)
+        if (meta !== null) {
+          await this.#fs.syncDir(this.dir)
+          this.#stats.bytesFlushed += meta.size
+        }
+      } catch (err) {
+        this.#pendingOutputs.delete(number)
+        throw err
+      }
+    } else {
+      meta = await this.#buildTable(imm.iterator())
+    }
     const edit: VersionEdit = { logNumber: this.#logNumber }
     if (meta !== null) {
       const level = this.#pickLevelForFlush(meta)
@@ -654,6 +673,8 @@ export class Engine {
   }
 
   #pickLevelForFlush (meta: FileMeta): number {
+    // A compaction running beside this flush may be writing to the levels below: stay in level 0.
+    if (this.#bgRunning) return 0
     const v = this.#versions.current
     const start = userKeyOf(meta.smallest)
     const end = userKeyOf(meta.largest)
@@ -743,9 +764,8 @@ export class Engine {
   }
 
   /**
-   * Merge a compaction's inputs into level+1: drop entries shadowed by a newer entry of the same key that
-   * every snapshot sees, drop point tombstones where no deeper level can hold the key, and cut outputs at
-   * the target file size (never inside one user key) or when they would overlap too much of level+2.
+   * Merge a compaction's inputs into level+1 (see compaction-job.ts), on the background thread when there is
+   * one; a single input file that overlaps nothing below is moved instead of rewritten.
    */
   async #runCompaction (c: Compaction, allowTrivialMove = true): Promise<void> {
     const [inputs0, inputs1] = c.inputs
@@ -763,133 +783,64 @@ export class Engine {
       this.#stats.trivialMoves++
       return
     }
-    v.ref()
-    const children: InternalIterator[] = []
-    const readOpts = { verifyChecksums: true, fillCache: false }
-    if (c.level === 0) for (const f of inputs0) children.push(this.#tables.iterator(f, readOpts))
-    else children.push(new LevelIterator(inputs0, this.#tables, readOpts))
-    if (inputs1.length > 0) children.push(new LevelIterator(inputs1, this.#tables, readOpts))
-    const input = new MergingIterator(children)
-    const smallestSnapshot = this.#oldestSnapshot()
-    const outputs: FileMeta[] = []
-    let file: WritableFile | null = null
-    let builder: TableBuilder | null = null
-    let outNumber = 0
-    let lastUserKey: Buffer | null = null
-    let lastSeqForKey = MAX_SEQUENCE
-    let lastAddedUserKey: Buffer | null = null
-    let gpIndex = 0
-    let gpOverlap = 0
-    const maxGpOverlap = 10 * this.options.maxFileSize
-
-    const finishOutput = async (): Promise<void> => {
-      const props = builder!.finish()
-      await file!.sync()
-      file!.close()
-      file = null
-      builder = null
-      outputs.push({
-        number: outNumber,
-        size: props.fileSize,
-        smallest: props.smallestKey,
-        largest: props.largestKey,
-        minSeq: props.minSequence,
-        maxSeq: props.maxSequence
-      })
-      this.#stats.bytesCompactedWritten += props.fileSize
+    let inputBytes = 0
+    for (const f of [...inputs0, ...inputs1]) inputBytes += f.size
+    // Reserve file numbers for the outputs: twice the expected count, plus slack for small outputs.
+    const count = 2 * Math.ceil(inputBytes / this.options.maxFileSize) + 16
+    const first = this.#versions.nextFileNumber
+    this.#versions.nextFileNumber += count
+    const range: [number, number] = [first, first + count]
+    this.#pendingRanges.push(range)
+    const job: CompactionJob = {
+      dir: this.dir,
+      level: c.level,
+      inputs0,
+      inputs1,
+      grandparents: c.grandparents,
+      deeper: v.levels.slice(outLevel + 1).map((files) => files.map((f) => [userKeyOf(f.smallest), userKeyOf(f.largest)] as [Buffer, Buffer])),
+      smallestSnapshot: this.#oldestSnapshot(),
+      layout: {
+        blockSize: this.options.blockSize,
+        blockRestartInterval: this.options.blockRestartInterval,
+        bloomBitsPerKey: this.options.bloomBitsPerKey,
+        maxFileSize: this.options.maxFileSize
+      },
+      firstFileNumber: first,
+      fileNumberCount: count
     }
-
+    v.ref()
     try {
-      let n = 0
-      for (input.seekToFirst(); input.valid(); input.next()) {
-        if (++n % BACKGROUND_SLICE_ENTRIES === 0) {
-          await yieldToEventLoop()
-          if (this.#closing && this.#imm === null) throw new CompactionAborted()
-        }
-        const key = input.key()
-        const uk = userKeyOf(key)
-        const seq = seqOf(key)
-        const kind = kindOf(key)
-        const newUserKey = lastUserKey === null || compareUserKeys(uk, lastUserKey) !== 0
-        if (newUserKey) {
-          lastUserKey = Buffer.from(uk)
-          lastSeqForKey = MAX_SEQUENCE
-        }
-        let drop = false
-        if (lastSeqForKey <= smallestSnapshot) {
-          drop = true // a newer entry of this key is visible to every reader
-        } else if (kind === KIND_DELETE && seq <= smallestSnapshot && this.#isBaseLevelForKey(v, outLevel, uk)) {
-          drop = true // nothing deeper to hide, and no reader needs the tombstone itself
-        }
-        lastSeqForKey = seq
-        if (drop) continue
-
-        // Cut the output before this key if it is a new user key and the output is big enough or would
-        // overlap too much of the grandparent level (which would make the next compaction expensive).
-        if (builder !== null && newUserKey && lastAddedUserKey !== null) {
-          while (gpIndex < c.grandparents.length && compareInternalKeys(key, c.grandparents[gpIndex].largest) > 0) {
-            gpOverlap += c.grandparents[gpIndex].size
-            gpIndex++
-          }
-          if ((builder as TableBuilder).estimatedSize >= this.options.maxFileSize || gpOverlap > maxGpOverlap) {
-            await finishOutput()
-            gpOverlap = 0
-          }
-        }
-        if (builder === null) {
-          outNumber = this.#versions.newFileNumber()
-          this.#pendingOutputs.add(outNumber)
-          const path = join(this.dir, tableFileName(outNumber))
-          file = this.#fs.openWritable(path)
-          builder = new TableBuilder(file, this.#builderOptions(path))
-        }
-        builder.add(key, input.value())
-        if (newUserKey) lastAddedUserKey = lastUserKey
+      let result: CompactionResult
+      if (this.#background !== null) {
+        this.#runningJob = this.#background.compact(job)
+        if (this.#closing) this.#runningJob.abort()
+        try { result = await this.#runningJob.result } finally { this.#runningJob = null }
+      } else {
+        result = await runCompactionJob(this.#fs, job, this.#hooks(true, true))
       }
-      if (builder !== null) await finishOutput()
-      if (outputs.length > 0) await this.#fs.syncDir(this.dir)
-      for (const f of inputs0) this.#stats.bytesCompactedRead += f.size
-      for (const f of inputs1) this.#stats.bytesCompactedRead += f.size
-      const edit: VersionEdit = {
+      if (result.outputs.length > 0) await this.#fs.syncDir(this.dir)
+      this.#stats.bytesCompactedRead += result.bytesRead
+      this.#stats.bytesCompactedWritten += result.bytesWritten
+      await this.#versions.logAndApply({
         deletedFiles: [
           ...inputs0.map((f) => ({ level: c.level, number: f.number })),
           ...inputs1.map((f) => ({ level: outLevel, number: f.number }))
         ],
-        newFiles: outputs.map((f) => ({ level: outLevel, file: f })),
+        newFiles: result.outputs.map((f) => ({ level: outLevel, file: f })),
         compactPointers: [{ level: c.level, key: inputs0[inputs0.length - 1].largest }]
-      }
-      await this.#versions.logAndApply(edit)
+      })
       this.#stats.compactions++
     } catch (err) {
-      if (file !== null) {
-        try { (file as WritableFile).close() } catch {}
+      for (let n = range[0]; n < range[1]; n++) {
+        if (this.#fs.exists(join(this.dir, tableFileName(n)))) { try { this.#fs.unlink(join(this.dir, tableFileName(n))) } catch {} }
       }
-      for (const f of outputs) { try { this.#fs.unlink(join(this.dir, tableFileName(f.number))) } catch {} }
-      if (outNumber !== 0 && !outputs.some((f) => f.number === outNumber)) {
-        try { this.#fs.unlink(join(this.dir, tableFileName(outNumber))) } catch {}
-      }
-      if (err instanceof CompactionAborted) return
+      if (err instanceof JobAborted) return
       throw err instanceof ModuleError ? err : asIoError(err, { file: this.dir, op: 'compaction' })
     } finally {
-      input.close()
-      for (const f of outputs) this.#pendingOutputs.delete(f.number)
-      if (outNumber !== 0) this.#pendingOutputs.delete(outNumber)
+      this.#pendingRanges.splice(this.#pendingRanges.indexOf(range), 1)
       v.unref()
     }
     this.#deleteObsoleteFiles()
-  }
-
-  /** Whether no level deeper than outLevel can hold userKey (so a tombstone for it can be dropped). */
-  #isBaseLevelForKey (v: Version, outLevel: number, userKey: Buffer): boolean {
-    for (let level = outLevel + 1; level < v.levels.length; level++) {
-      for (const f of v.levels[level]) {
-        if (compareUserKeys(userKey, userKeyOf(f.largest)) <= 0) {
-          if (compareUserKeys(userKey, userKeyOf(f.smallest)) >= 0) return false
-          break
-        }
-      }
-    }
-    return true
   }
 
   /**
@@ -911,7 +862,7 @@ export class Engine {
       if (p === undefined) continue
       let keep = true
       switch (p.kind) {
-        case 'table': keep = live.has(p.number); break
+        case 'table': keep = live.has(p.number) || this.#pendingRanges.some(([lo, hi]) => p.number >= lo && p.number < hi); break
         case 'log': keep = p.number >= this.#versions.logNumber || p.number === this.#immLogNumber || p.number === this.#logNumber; break
         case 'manifest': keep = p.number >= this.#versions.manifestNumber; break
         case 'temp': keep = this.#pendingOutputs.has(p.number); break
@@ -1037,7 +988,9 @@ export class Engine {
     if (this.#closed) return
     this.#closing = true
     while (this.#writing || this.#queue.length > 0) await yieldToEventLoop()
-    if (this.#bgRunning) await new Promise<void>((resolve) => { this.#bgIdle.push({ resolve }) })
+    this.#runningJob?.abort()
+    while (this.#bgRunning || this.#flushRunning) await new Promise<void>((resolve) => { this.#bgIdle.push({ resolve }) })
+
     for (const m of this.#manualCompactions.splice(0)) m.reject(new ModuleError('database closed', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
     try {
       if (this.#log !== null && this.#bgError === null) this.#log.flush()
@@ -1060,8 +1013,6 @@ export class Engine {
 }
 
 const EMPTY = Buffer.alloc(0)
-
-class CompactionAborted extends Error {}
 
 /** Passes through only the entries a predicate keeps (forward iteration only: used to rewrite tables). */
 class FilteringIterator implements InternalIterator {

@@ -40,6 +40,11 @@ export interface EngineOptions {
   maxValueSize: number
   /** Largest key accepted by a write, in bytes. */
   maxKeySize: number
+  /**
+   * Run flushes and compactions on a worker thread (with the real file system only), so the event loop
+   * keeps serving while tables are built. Off, they run on the main thread in slices.
+   */
+  backgroundThread: boolean
 }
 
 /** The defaults, each chosen like LevelDB's unless a comment says otherwise. */
@@ -61,7 +66,8 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   walRecoveryMode: 'tolerate-corrupted-tail',
   // A value must fit in one write group and one block read; 64 MiB is far past the sizes an LSM serves well.
   maxValueSize: 32 * 1024 * 1024,
-  maxKeySize: 1024 * 1024
+  maxKeySize: 1024 * 1024,
+  backgroundThread: true
 }
 
 const POSITIVE_INTEGERS = [

@@ -1,0 +1,99 @@
+import { Worker } from 'node:worker_threads'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { CompactionJob, CompactionResult, TableLayout } from './compaction-job.js'
+import { JobAborted } from './compaction-job.js'
+import type { FileMeta } from './version/file-meta.js'
+import { reviveError, reviveMeta, type WorkerRequest, type WorkerResponse } from './background-protocol.js'
+
+/** The worker script beside this module; absent when the engine runs from TypeScript sources (tests). */
+const WORKER_URL = new URL('./background-worker.js', import.meta.url)
+
+/** Whether flushes and compactions can run on a worker thread here. */
+export function backgroundThreadAvailable (): boolean {
+  return WORKER_URL.protocol === 'file:' && existsSync(fileURLToPath(WORKER_URL))
+}
+
+interface Pending { resolve: (v: unknown) => void, reject: (e: Error) => void }
+
+/** A job sent to a worker: its result, and a way to ask it to stop at its next slice. */
+export interface RunningJob<T> {
+  result: Promise<T>
+  abort: () => void
+}
+
+/**
+ * The main thread's handle on one background worker, shared by every database of the process (a worker
+ * costs tens of milliseconds to start): started on first use, ref'd only while it has jobs, so it never
+ * keeps a process alive.
+ */
+export class BackgroundThread {
+  #worker: Worker | null = null
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  #failed: Error | null = null
+
+  #start (): Worker {
+    if (this.#worker !== null) return this.#worker
+    const w = new Worker(WORKER_URL)
+    w.on('message', (msg: WorkerResponse) => {
+      const p = this.#pending.get(msg.id)
+      if (p === undefined) return
+      this.#pending.delete(msg.id)
+      if (this.#pending.size === 0) w.unref()
+      if (msg.ok) p.resolve(msg.result)
+      else p.reject(msg.error.aborted === true ? new JobAborted() : reviveError(msg.error))
+    })
+    const fail = (err: Error): void => {
+      this.#failed = err
+      for (const p of this.#pending.values()) p.reject(err)
+      this.#pending.clear()
+      this.#worker = null
+    }
+    w.on('error', fail)
+    w.on('exit', (code) => { if (this.#pending.size > 0) fail(new Error(`background worker exited with code ${code}`)) })
+    w.unref()
+    this.#worker = w
+    return w
+  }
+
+  #send<T> (req: Omit<WorkerRequest, 'id' | 'abort'>, transfer: ArrayBuffer[] = []): RunningJob<T> {
+    const abort = new SharedArrayBuffer(4)
+    const stop = (): void => { Atomics.store(new Int32Array(abort), 0, 1) }
+    if (this.#failed !== null) return { result: Promise.reject(this.#failed), abort: stop }
+    const w = this.#start()
+    const id = this.#nextId++
+    const result = new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      w.ref()
+      w.postMessage({ ...req, id, abort } as WorkerRequest, transfer)
+    })
+    return { result, abort: stop }
+  }
+
+  /** Build a table from a packed sorted run (see sorted-run.ts); the run's memory is transferred. */
+  async flush (dir: string, number: number, run: Buffer, layout: TableLayout): Promise<FileMeta | null> {
+    // Copy into a buffer of its own so it can be transferred without touching Node's shared pool.
+    const own = new Uint8Array(run.length)
+    own.set(run)
+    const meta = await this.#send<FileMeta | null>({ type: 'flush', dir, number, run: own, layout } as Omit<WorkerRequest, 'id' | 'abort'>, [own.buffer]).result
+    return meta === null ? null : reviveMeta(meta)
+  }
+
+  /** Run a compaction; abort() makes it stop early (its outputs are deleted). */
+  compact (job: CompactionJob): RunningJob<CompactionResult> {
+    const running = this.#send<CompactionResult>({ type: 'compact', job } as Omit<WorkerRequest, 'id' | 'abort'>)
+    return {
+      result: running.result.then((r) => ({ ...r, outputs: r.outputs.map(reviveMeta) })),
+      abort: running.abort
+    }
+  }
+}
+
+let shared: { flush: BackgroundThread, compaction: BackgroundThread } | null = null
+
+/** The process's two background workers: one for flushes, one for compactions, so a flush never waits for a compaction. */
+export function sharedBackgroundThreads (): { flush: BackgroundThread, compaction: BackgroundThread } {
+  shared ??= { flush: new BackgroundThread(), compaction: new BackgroundThread() }
+  return shared
+}
