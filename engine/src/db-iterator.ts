@@ -1,4 +1,4 @@
-import { KIND_VALUE, KIND_SEEK, MAX_SEQUENCE, kindOf, makeInternalKey, seqOf, userKeyOf } from './keys.js'
+import { KIND_VALUE, KIND_SEEK, MAX_SEQUENCE, compareBytes, kindOf, makeInternalKey, seqOf, userKeyOf } from './keys.js'
 import type { InternalIterator } from './internal-iterator.js'
 import { type RangeTombstone, anyTombstoneCovers } from './range-tombstone.js'
 
@@ -12,9 +12,12 @@ export interface IteratorSource {
   release: () => void
 }
 
-function sameUserKey (ik: Buffer, uk: Buffer): boolean {
-  const n = ik.length - 8
-  return n === uk.length && uk.compare(ik, 0, n) === 0
+/** Whether two internal keys have the same user key. */
+function sameUserKey (a: Buffer, b: Buffer): boolean {
+  const n = a.length
+  if (n !== b.length) return false
+  for (let i = n - 9; i >= 0; i--) if (a[i] !== b[i]) return false
+  return true
 }
 
 /**
@@ -32,9 +35,18 @@ export class DbIterator {
   #positioned = false
   #done = false
   #skip: Buffer | null = null
-  /** The current entry after next() returned true: views the caller copies. */
-  key: Buffer = EMPTY
+  /**
+   * The current entry after next() returned true: the internal key (its first keyLength bytes are the user
+   * key) and the value, views the caller copies.
+   */
+  internalKey: Buffer = EMPTY
   value: Buffer = EMPTY
+
+  /** Length of the current user key within internalKey. */
+  get keyLength (): number { return this.internalKey.length - 8 }
+
+  /** The current user key (a view). */
+  get key (): Buffer { return this.internalKey.subarray(0, this.internalKey.length - 8) }
 
   constructor (source: IteratorSource, snapshotSeq: number, lower: Bound | null, upper: Bound | null, reverse: boolean) {
     this.#source = source
@@ -125,21 +137,21 @@ export class DbIterator {
         it.next()
         continue
       }
-      const uk = userKeyOf(k)
+      const n = k.length - 8
       if (hi !== null) {
-        const c = uk.compare(hi.key)
+        const c = compareBytes(k, 0, n, hi.key, 0, hi.key.length)
         if (c > 0 || (c === 0 && !hi.inclusive)) return false
       }
-      this.#skip = uk
+      this.#skip = k
       if (lo !== null) {
-        const c = uk.compare(lo.key)
+        const c = compareBytes(k, 0, n, lo.key, 0, lo.key.length)
         if (c < 0 || (c === 0 && !lo.inclusive)) { it.next(); continue }
       }
-      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && anyTombstoneCovers(tombstones, uk, seqOf(k), snap))) {
+      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKeyOf(k), seqOf(k), snap))) {
         it.next()
         continue
       }
-      this.key = uk
+      this.internalKey = k
       this.value = it.value()
       it.next()
       return true
@@ -155,14 +167,14 @@ export class DbIterator {
     const lo = this.#lower
     while (it.valid()) {
       const k = it.key()
-      const uk = userKeyOf(k)
+      const n = k.length - 8
       if (lo !== null) {
-        const c = uk.compare(lo.key)
+        const c = compareBytes(k, 0, n, lo.key, 0, lo.key.length)
         if (c < 0 || (c === 0 && !lo.inclusive)) return false
       }
       let beyond = false
       if (hi !== null) {
-        const c = uk.compare(hi.key)
+        const c = compareBytes(k, 0, n, hi.key, 0, hi.key.length)
         beyond = c > 0 || (c === 0 && !hi.inclusive)
       }
       // Walk back over every entry of this user key; the last one at or below the snapshot is the newest visible.
@@ -170,13 +182,13 @@ export class DbIterator {
       let foundValue: Buffer = EMPTY
       while (it.valid()) {
         const k2 = it.key()
-        if (!sameUserKey(k2, uk)) break
+        if (!sameUserKey(k2, k)) break
         if (seqOf(k2) <= snap) { foundKey = k2; foundValue = it.value() }
         it.prev()
       }
       if (beyond || foundKey === null || kindOf(foundKey) !== KIND_VALUE) continue
-      if (tombstones.length > 0 && anyTombstoneCovers(tombstones, uk, seqOf(foundKey), snap)) continue
-      this.key = uk
+      if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKeyOf(foundKey), seqOf(foundKey), snap)) continue
+      this.internalKey = foundKey
       this.value = foundValue
       return true
     }

@@ -41,10 +41,15 @@ function toBuffer (data: Data, encoding: Encoding): Buffer {
 }
 
 function fromBuffer (b: Buffer, encoding: Encoding): Data {
-  if (encoding === 'utf8') return b.toString('utf8')
+  return fromBytes(b, b.length, encoding)
+}
+
+/** The first `length` bytes of b, decoded or copied for the caller. */
+function fromBytes (b: Buffer, length: number, encoding: Encoding): Data {
+  if (encoding === 'utf8') return b.toString('utf8', 0, length)
   // Copy: the bytes may be a view into a cached block that other readers share.
-  const out = Buffer.allocUnsafe(b.length)
-  b.copy(out)
+  const out = Buffer.allocUnsafe(length)
+  b.copy(out, 0, 0, length)
   return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
 }
 
@@ -155,7 +160,7 @@ class LsmIterator<K, V> extends AbstractIterator<LsmLevel<any, any>, K, V> {
     const wantKeys = options.keys !== false
     const wantValues = options.values !== false
     this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => [
-      (wantKeys ? fromBuffer(it.key, ke) : undefined) as K,
+      (wantKeys ? fromBytes(it.internalKey, it.keyLength, ke) : undefined) as K,
       (wantValues ? fromBuffer(it.value, ve) : undefined) as V
     ])
   }
@@ -173,7 +178,7 @@ class LsmKeyIterator<K> extends AbstractKeyIterator<LsmLevel<any, any>, K> {
   constructor (db: LsmLevel<any, any>, options: AbstractKeyIteratorOptions<K>) {
     super(db, options)
     const ke = options.keyEncoding as unknown as Encoding
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBuffer(it.key, ke) as K)
+    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBytes(it.internalKey, it.keyLength, ke) as K)
   }
 
   async _next (): Promise<K | undefined> { return await this.#stepper.next() }

@@ -2,41 +2,40 @@ import { compareInternalKeys } from './keys.js'
 import type { InternalIterator } from './internal-iterator.js'
 
 /**
- * Merges sorted internal iterators into one sorted stream (LevelDB's MergingIterator). Children are few
- * (the memtables, each level-0 table, one iterator per deeper level), so the smallest is found by a scan.
- * Changing direction re-positions every child around the current key.
+ * Merges sorted internal iterators into one sorted stream (LevelDB's MergingIterator). The valid children
+ * sit in a binary heap ordered by their current key (smallest on top going forward, largest going
+ * backward), so a step costs O(log children) comparisons. Changing direction re-positions every child
+ * around the current key and rebuilds the heap.
  */
 export class MergingIterator implements InternalIterator {
   readonly #children: InternalIterator[]
-  #current: InternalIterator | null = null
+  /** Valid children, heap-ordered; heap[0] is the current one. */
+  readonly #heap: InternalIterator[] = []
   #forward = true
 
   constructor (children: InternalIterator[]) {
     this.#children = children
   }
 
-  valid (): boolean { return this.#current !== null && this.#current.valid() }
+  valid (): boolean { return this.#heap.length > 0 }
 
   seekToFirst (): void {
     for (const c of this.#children) c.seekToFirst()
-    this.#forward = true
-    this.#findSmallest()
+    this.#rebuild(true)
   }
 
   seekToLast (): void {
     for (const c of this.#children) c.seekToLast()
-    this.#forward = false
-    this.#findLargest()
+    this.#rebuild(false)
   }
 
   seek (target: Buffer): void {
     for (const c of this.#children) c.seek(target)
-    this.#forward = true
-    this.#findSmallest()
+    this.#rebuild(true)
   }
 
   next (): void {
-    const cur = this.#current!
+    const cur = this.#heap[0]
     if (!this.#forward) {
       // Put every other child just past the current key, so that all are positioned forward.
       const key = cur.key()
@@ -45,14 +44,16 @@ export class MergingIterator implements InternalIterator {
         c.seek(key)
         if (c.valid() && compareInternalKeys(c.key(), key) === 0) c.next()
       }
-      this.#forward = true
+      cur.next()
+      this.#rebuild(true)
+      return
     }
     cur.next()
-    this.#findSmallest()
+    this.#fixTop()
   }
 
   prev (): void {
-    const cur = this.#current!
+    const cur = this.#heap[0]
     if (this.#forward) {
       // Put every other child just before the current key.
       const key = cur.key()
@@ -62,40 +63,60 @@ export class MergingIterator implements InternalIterator {
         if (c.valid()) c.prev()
         else c.seekToLast()
       }
-      this.#forward = false
+      cur.prev()
+      this.#rebuild(false)
+      return
     }
     cur.prev()
-    this.#findLargest()
+    this.#fixTop()
   }
 
-  key (): Buffer { return this.#current!.key() }
-  value (): Buffer { return this.#current!.value() }
+  key (): Buffer { return this.#heap[0].key() }
+  value (): Buffer { return this.#heap[0].value() }
 
   close (): void {
     for (const c of this.#children) c.close()
-    this.#current = null
+    this.#heap.length = 0
   }
 
-  #findSmallest (): void {
-    let best: InternalIterator | null = null
-    let bestKey: Buffer | null = null
-    for (const c of this.#children) {
-      if (!c.valid()) continue
-      const k = c.key()
-      if (bestKey === null || compareInternalKeys(k, bestKey) < 0) { best = c; bestKey = k }
-    }
-    this.#current = best
+  /** a before b in the current direction. */
+  #before (a: InternalIterator, b: InternalIterator): boolean {
+    const r = compareInternalKeys(a.key(), b.key())
+    return this.#forward ? r < 0 : r > 0
   }
 
-  #findLargest (): void {
-    let best: InternalIterator | null = null
-    let bestKey: Buffer | null = null
-    for (let i = this.#children.length - 1; i >= 0; i--) {
-      const c = this.#children[i]
-      if (!c.valid()) continue
-      const k = c.key()
-      if (bestKey === null || compareInternalKeys(k, bestKey) > 0) { best = c; bestKey = k }
+  #rebuild (forward: boolean): void {
+    this.#forward = forward
+    const heap = this.#heap
+    heap.length = 0
+    for (const c of this.#children) if (c.valid()) heap.push(c)
+    for (let i = (heap.length >>> 1) - 1; i >= 0; i--) this.#siftDown(i)
+  }
+
+  /** The top child moved: drop it if exhausted, else restore heap order. */
+  #fixTop (): void {
+    const heap = this.#heap
+    if (!heap[0].valid()) {
+      const last = heap.pop()!
+      if (heap.length === 0) return
+      heap[0] = last
     }
-    this.#current = best
+    this.#siftDown(0)
+  }
+
+  #siftDown (i: number): void {
+    const heap = this.#heap
+    const n = heap.length
+    const item = heap[i]
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const child = r < n && this.#before(heap[r], heap[l]) ? r : l
+      if (!this.#before(heap[child], item)) break
+      heap[i] = heap[child]
+      i = child
+    }
+    heap[i] = item
   }
 }
