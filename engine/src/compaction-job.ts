@@ -7,7 +7,7 @@ import type { InternalIterator } from './internal-iterator.js'
 import { MergingIterator } from './merging-iterator.js'
 import { TableCache, LevelIterator } from './table-cache.js'
 import { type FileMeta, tableFileName } from './version/file-meta.js'
-import { KIND_DELETE, MAX_SEQUENCE, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from './keys.js'
+import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from './keys.js'
 import { asIoError } from './errors.js'
 
 /** How tables are laid out: the part of the options a table writer needs. */
@@ -159,17 +159,18 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
         if (hooks.shouldAbort()) throw new JobAborted()
       }
       const key = input.key()
-      const uk = userKeyOf(key)
+      const ulen = key.length - 8
       const seq = seqOf(key)
-      const newUserKey = lastUserKey === null || compareUserKeys(uk, lastUserKey) !== 0
+      // Keys handed out by table iterators are stable buffers: keeping a reference is enough.
+      const newUserKey = lastUserKey === null || compareBytes(key, 0, ulen, lastUserKey, 0, lastUserKey.length - 8) !== 0
       if (newUserKey) {
-        lastUserKey = Buffer.from(uk)
+        lastUserKey = key
         lastSeqForKey = MAX_SEQUENCE
       }
       let drop = false
       if (lastSeqForKey <= job.smallestSnapshot) {
         drop = true // a newer entry of this key is visible to every reader
-      } else if (kindOf(key) === KIND_DELETE && seq <= job.smallestSnapshot && isBaseLevelForKey(job.deeper, uk)) {
+      } else if (kindOf(key) === KIND_DELETE && seq <= job.smallestSnapshot && isBaseLevelForKey(job.deeper, userKeyOf(key))) {
         drop = true // nothing deeper to hide, and no reader needs the marker itself
       }
       lastSeqForKey = seq

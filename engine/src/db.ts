@@ -68,8 +68,8 @@ export class Engine {
   readonly #blockCache: BlockCache
   readonly #tables: TableCache
   #mem = new Memtable()
-  #imm: Memtable | null = null
-  #immLogNumber = 0
+  /** Frozen memtables waiting for their flush, oldest first, each with the commit log that holds it. */
+  readonly #imms: Array<{ mem: Memtable, logNumber: number }> = []
   #log: WritableFile | null = null
   #logWriter: LogWriter | null = null
   #logNumber = 0
@@ -339,8 +339,16 @@ export class Engine {
     const log = this.#log!
     try {
       this.#logWriter!.addRecord(record)
-      if (sync) await log.sync()
-      else log.flush()
+      if (sync) {
+        if (this.#logBarrier !== null) {
+          const barrier = this.#logBarrier
+          await barrier
+          if (this.#logBarrier === barrier) this.#logBarrier = null
+        }
+        await log.sync()
+      } else {
+        log.flush()
+      }
     } catch (err) {
       // The log may now hold a partial record; nothing after it could be trusted, so stop writing.
       const e = asIoError(err, { file: log.path, op: sync ? 'sync commit log' : 'write commit log' })
@@ -386,7 +394,7 @@ export class Engine {
       }
       const full = this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
       if (!full) return
-      if (this.#imm !== null || l0 >= this.options.level0StopTrigger) {
+      if (this.#imms.length >= this.options.maxImmutableMemtables || l0 >= this.options.level0StopTrigger) {
         const t0 = Date.now()
         await new Promise<void>((resolve) => {
           this.#stalled.push({ resolve })
@@ -405,30 +413,36 @@ export class Engine {
     this.#flushRequested = false
     const old = this.#log!
     const number = this.#versions.newFileNumber()
-    // Earlier writes must be as durable as later synced ones: sync the old log before the new one takes
-    // synced writes, and make the new log's directory entry durable.
-    try {
-      await old.sync()
-      old.close()
-    } catch (err) {
-      const e = asIoError(err, { file: old.path, op: 'sync commit log' })
-      this.#setBackgroundError(e)
-      throw e
-    }
     try {
       this.#openLog(number)
-      await this.#fs.syncDir(this.dir)
     } catch (err) {
       const e = asIoError(err, { file: join(this.dir, logFileName(number)), op: 'create commit log' })
       this.#setBackgroundError(e)
       throw e
     }
-    this.#immLogNumber = this.#logNumber
+    // Earlier writes must be as durable as later synced ones, and the new log's directory entry must be
+    // durable: both are started now and awaited only by the first synced write to the new log, so that
+    // unsynced writers never wait for an fsync at a memtable switch.
+    const previous = this.#logBarrier
+    const barrier = Promise.all([
+      previous,
+      old.sync().finally(() => { try { old.close() } catch {} }),
+      this.#fs.syncDir(this.dir)
+    ]).then(() => {}, (err: unknown) => {
+      const e = asIoError(err, { file: old.path, op: 'sync commit log' })
+      this.#setBackgroundError(e)
+      throw e
+    })
+    barrier.catch(() => {})
+    this.#logBarrier = barrier
+    this.#imms.push({ mem: this.#mem, logNumber: this.#logNumber })
     this.#logNumber = number
-    this.#imm = this.#mem
     this.#mem = new Memtable()
     this.#scheduleBackgroundWork()
   }
+
+  /** Durability of the logs before the current one (see #switchMemtable); null once awaited. */
+  #logBarrier: Promise<void> | null = null
 
   // ---------------------------------------------------------------- reads
 
@@ -462,7 +476,8 @@ export class Engine {
     let seq: number
     let kind: number
     let value: Buffer
-    const m = this.#mem.lookup(ukey, snapshotSeq) ?? this.#imm?.lookup(ukey, snapshotSeq)
+    let m = this.#mem.lookup(ukey, snapshotSeq)
+    for (let i = this.#imms.length - 1; m === undefined && i >= 0; i--) m = this.#imms[i].mem.lookup(ukey, snapshotSeq)
     if (m !== undefined) {
       seq = m.seq
       kind = m.kind
@@ -493,7 +508,7 @@ export class Engine {
     const version = this.#versions.current
     version.ref()
     const children: InternalIterator[] = [this.#mem.iterator()]
-    if (this.#imm !== null) children.push(this.#imm.iterator())
+    for (let i = this.#imms.length - 1; i >= 0; i--) children.push(this.#imms[i].mem.iterator())
     for (const f of version.levels[0]) children.push(this.#tables.iterator(f))
     for (let level = 1; level < version.levels.length; level++) {
       if (version.levels[level].length > 0) children.push(new LevelIterator(version.levels[level], this.#tables))
@@ -522,7 +537,7 @@ export class Engine {
    */
   #scheduleBackgroundWork (): void {
     if (this.#closed || this.#bgError !== null) return
-    if (this.#imm !== null && !this.#flushRunning) {
+    if (this.#imms.length > 0 && !this.#flushRunning) {
       this.#flushRunning = true
       setImmediate(() => { void this.#flushLoop() })
     }
@@ -536,7 +551,7 @@ export class Engine {
   #flushRunning = false
 
   #hasBackgroundWork (): boolean {
-    return this.#imm !== null || this.#hasCompactionWork()
+    return this.#imms.length > 0 || this.#hasCompactionWork()
   }
 
   #hasCompactionWork (): boolean {
@@ -548,7 +563,7 @@ export class Engine {
 
   async #flushLoop (): Promise<void> {
     try {
-      while (this.#imm !== null && this.#bgError === null) await this.#flushImmutable()
+      while (this.#imms.length > 0 && this.#bgError === null) await this.#flushImmutable()
     } catch (err) {
       this.#setBackgroundError(err as Error)
     } finally {
@@ -635,9 +650,9 @@ export class Engine {
     return { sliceEntries: MAIN_THREAD_SLICE, yieldBetweenSlices: yieldSlices, shouldAbort: () => abortable && this.#closing }
   }
 
-  /** Flush the frozen memtable to a table, placed as deep as it can go without overlap (LevelDB's rule). */
+  /** Flush the oldest frozen memtable to a table, placed as deep as it can go without overlap (LevelDB's rule). */
   async #flushImmutable (): Promise<void> {
-    const imm = this.#imm!
+    const imm = this.#imms[0].mem
     let meta: FileMeta | null
     if (this.#flushThread !== null) {
       const number = this.#versions.newFileNumber()
@@ -655,7 +670,8 @@ export class Engine {
     } else {
       meta = await this.#buildTable(imm.iterator())
     }
-    const edit: VersionEdit = { logNumber: this.#logNumber }
+    // Logs older than the next frozen memtable's (or the current one's) are no longer needed.
+    const edit: VersionEdit = { logNumber: this.#imms[1]?.logNumber ?? this.#logNumber }
     if (meta !== null) {
       const level = this.#pickLevelForFlush(meta)
       edit.newFiles = [{ level, file: meta }]
@@ -666,7 +682,7 @@ export class Engine {
     } finally {
       if (meta !== null) this.#pendingOutputs.delete(meta.number)
     }
-    this.#imm = null
+    this.#imms.shift()
     this.#stats.flushes++
     this.#wakeStalled()
     this.#deleteObsoleteFiles()
@@ -863,14 +879,16 @@ export class Engine {
       let keep = true
       switch (p.kind) {
         case 'table': keep = live.has(p.number) || this.#pendingRanges.some(([lo, hi]) => p.number >= lo && p.number < hi); break
-        case 'log': keep = p.number >= this.#versions.logNumber || p.number === this.#immLogNumber || p.number === this.#logNumber; break
+        case 'log': keep = p.number >= this.#versions.logNumber || this.#imms.some((i) => i.logNumber === p.number) || p.number === this.#logNumber; break
         case 'manifest': keep = p.number >= this.#versions.manifestNumber; break
         case 'temp': keep = this.#pendingOutputs.has(p.number); break
         default: keep = true
       }
       if (!keep) {
         if (p.kind === 'table') this.#tables.evict(p.number)
-        try { this.#fs.unlink(join(this.dir, name)) } catch {}
+        const path = join(this.dir, name)
+        if (this.#fs.unlinkInBackground !== undefined) this.#fs.unlinkInBackground(path)
+        else { try { this.#fs.unlink(path) } catch {} }
       }
     }
   }
@@ -896,7 +914,7 @@ export class Engine {
       this.#flushRequested = true
       await this.write([], false)
     }
-    while (this.#imm !== null && this.#bgError === null && !this.#closed) {
+    while (this.#imms.length > 0 && this.#bgError === null && !this.#closed) {
       await new Promise<void>((resolve) => {
         this.#stalled.push({ resolve })
         this.#scheduleBackgroundWork()
@@ -933,7 +951,7 @@ export class Engine {
     const hitRate = cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses)
     switch (name) {
       case 'lsm.levels': return levels
-      case 'lsm.memtable-bytes': return this.#mem.approximateBytes + (this.#imm?.approximateBytes ?? 0)
+      case 'lsm.memtable-bytes': return this.#memtableBytes()
       case 'lsm.block-cache': return { ...cache, hitRate, capacityBytes: this.options.blockCacheSize }
       case 'lsm.block-cache-hit-rate': return hitRate
       case 'lsm.pending-compaction-bytes': return this.#pendingCompactionBytes(v)
@@ -944,7 +962,7 @@ export class Engine {
       case 'lsm.compaction-stats': return { ...this.#stats }
       case 'lsm.stats': return {
         levels,
-        memtableBytes: this.#mem.approximateBytes + (this.#imm?.approximateBytes ?? 0),
+        memtableBytes: this.#memtableBytes(),
         blockCache: { ...cache, hitRate },
         pendingCompactionBytes: this.#pendingCompactionBytes(v),
         openTables: this.#tables.openCount,
@@ -960,6 +978,12 @@ export class Engine {
         return undefined
       }
     }
+  }
+
+  #memtableBytes (): number {
+    let n = this.#mem.approximateBytes
+    for (const i of this.#imms) n += i.mem.approximateBytes
+    return n
   }
 
   /** Bytes that compaction must rewrite to bring every level under its target (RocksDB's estimate). */
@@ -994,6 +1018,7 @@ export class Engine {
     for (const m of this.#manualCompactions.splice(0)) m.reject(new ModuleError('database closed', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
     try {
       if (this.#log !== null && this.#bgError === null) this.#log.flush()
+      await this.#logBarrier?.catch(() => {})
     } finally {
       this.#releaseResources()
     }

@@ -28,6 +28,11 @@ export interface FileSystem {
   /** Atomically replaces `to` with `from` (durable only after syncDir of the directory). */
   rename(from: string, to: string): void
   unlink(path: string): void
+  /**
+   * Optional: remove a file without waiting (deleting a large file can take milliseconds); failures are
+   * ignored. Used only for obsolete files, whose names are never reused.
+   */
+  unlinkInBackground?(path: string): void
   /** Recursive removal, for destroy(); no error if missing. */
   removeDir(dir: string): void
   /** Make the directory entries (creates, renames, unlinks) in dir durable. */
@@ -341,6 +346,10 @@ export class RealFileSystem implements FileSystem {
 
   rename (from: string, to: string): void {
     nodeFs.renameSync(from, to)
+  }
+
+  unlinkInBackground (p: string): void {
+    nodeFs.unlink(p, () => {})
   }
 
   unlink (p: string): void {

@@ -11,6 +11,8 @@ export interface EngineOptions {
   fs: FileSystem
   /** Bytes of writes a memtable takes before it is frozen and flushed to a level-0 table. */
   writeBufferSize: number
+  /** Frozen memtables that may wait for their flush before writers wait (absorbs bursts; each costs writeBufferSize). */
+  maxImmutableMemtables: number
   /** Target size of an SSTable data block, before the trailer. */
   blockSize: number
   /** Keys between restart points in a data block (full keys stored; binary search points). */
@@ -50,6 +52,8 @@ export interface EngineOptions {
 /** The defaults, each chosen like LevelDB's unless a comment says otherwise. */
 export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   writeBufferSize: 4 * 1024 * 1024,
+  // RocksDB's max_write_buffer_number of 2 means one frozen memtable; a second absorbs a slow fsync.
+  maxImmutableMemtables: 2,
   blockSize: 4096,
   blockRestartInterval: 16,
   bloomBitsPerKey: 10,
@@ -71,7 +75,7 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
 }
 
 const POSITIVE_INTEGERS = [
-  'writeBufferSize', 'blockSize', 'blockRestartInterval', 'blockCacheSize', 'maxOpenFiles', 'maxFileSize',
+  'writeBufferSize', 'maxImmutableMemtables', 'blockSize', 'blockRestartInterval', 'blockCacheSize', 'maxOpenFiles', 'maxFileSize',
   'level0CompactionTrigger', 'level0SlowdownTrigger', 'level0StopTrigger', 'maxBytesForLevelBase',
   'levelMultiplier', 'maxValueSize', 'maxKeySize'
 ] as const
