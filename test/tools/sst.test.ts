@@ -96,7 +96,7 @@ describe('on intact tables', () => {
     const [verify, check, identify] = await Promise.all([
       levelring(['sst', 'verify', dir]),
       levelring(['sst', 'check', dir]),
-      levelringJson<{ files: Array<{ file: string, sstable: boolean, reason?: string }> }>(['sst', 'identify', dir])
+      levelringJson<{ files: Array<{ file: string, sstable: boolean, readable: boolean, reason?: string }> }>(['sst', 'identify', dir])
     ])
     expect(verify.code).toBe(0)
     expect(verify.stdout.trimEnd().split('\n')).toHaveLength(tables.length)
@@ -104,7 +104,8 @@ describe('on intact tables', () => {
     expect(check.code).toBe(0)
     expect(check.stdout.match(/as the properties say/g)).toHaveLength(tables.length)
     expect(identify.files.filter((f) => f.sstable).map((f) => f.file)).toEqual(tables)
-    expect(identify.files.find((f) => f.file.endsWith('CURRENT'))).toMatchObject({ sstable: false, reason: expect.stringMatching(/not an SSTable/) })
+    expect(identify.files.find((f) => f.file.endsWith('CURRENT'))).toMatchObject({ sstable: false, readable: false, reason: expect.stringMatching(/shorter than a table footer/) })
+    expect(identify.files.filter((f) => f.sstable).every((f) => f.readable)).toBe(true)
   })
 })
 
@@ -150,6 +151,10 @@ describe('on damaged or foreign files', () => {
     const r = await levelring(['sst', 'verify', bad])
     expectOneLineFailure(r, new RegExp(`1 of 2 tables damaged \\(first: LEVEL_CORRUPTION: index block checksum mismatch .*file ${file}, offset ${layout.index.offset}\\)`))
     expect(r.stdout).toMatch(/000008\.sst: ok/)
+    // Still an SSTable by its magic number, but one that does not open.
+    const identify = await levelring(['sst', 'identify', file])
+    expectOneLineFailure(identify, /000007\.sst is an SSTable that does not open/)
+    expect(identify.stdout).toMatch(/000007\.sst: SSTable, but it does not open: LEVEL_CORRUPTION: index block checksum mismatch/)
   })
 
   test('not an SSTable, a missing file, a directory where a file is needed: one line each, exit 1', async () => {
@@ -163,7 +168,7 @@ describe('on damaged or foreign files', () => {
     ])
     expectOneLineFailure(notTable, new RegExp(`LEVEL_CORRUPTION: not an SSTable: bad magic number .*file ${text}, offset ${readFileSync(text).length - 8}`))
     expectOneLineFailure(identify, /notes\.txt is not an SSTable/)
-    expect(identify.stdout).toMatch(/notes\.txt: not an SSTable: /)
+    expect(identify.stdout).toMatch(new RegExp(`notes\\.txt: not an SSTable: no SSTable magic number at offset ${readFileSync(text).length - 8}`))
     expectOneLineFailure(missing, /nope\.sst: no such file or directory \(ENOENT\)/)
     expectOneLineFailure(directory, /is a directory; this command reads one \.sst file/)
   })
