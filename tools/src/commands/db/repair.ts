@@ -3,6 +3,7 @@ import { RealFileSystem } from 'lsm-level/tools'
 import type { CommonFlags } from '../../cli-kit/common-options.js'
 import { CliFailure } from '../../cli-kit/failure.js'
 import type { Output } from '../../cli-kit/output.js'
+import { counted } from '../../cli-kit/counted.js'
 import { textTable } from '../../cli-kit/text-table.js'
 
 /**
@@ -25,7 +26,7 @@ export async function dbRepair (dir: string, flags: CommonFlags, out: Output): P
   }
   const rows: string[][] = [
     ['tables kept', String(report.tablesKept)],
-    ['tables rewritten', `${report.tablesRewritten} (${report.blocksDropped} damaged blocks dropped)`],
+    ['tables rewritten', `${report.tablesRewritten} (${counted(report.blocksDropped, 'damaged block')} dropped)`],
     ['tables set aside', `${report.tablesLost} (moved to lost/)`],
     ['log records recovered', String(report.logRecordsRecovered)],
     ['log records dropped', `${report.logRecordsDropped} (${report.logBytesDropped} bytes)`],

@@ -1,5 +1,6 @@
 import { KIND_DELETE, KIND_RANGE_DELETE, kindOf } from 'lsm-level/tools'
 import type { CommonFlags } from '../../cli-kit/common-options.js'
+import { counted } from '../../cli-kit/counted.js'
 import { CliFailure, describeFailure } from '../../cli-kit/failure.js'
 import type { Output } from '../../cli-kit/output.js'
 import { Progress, progressWanted } from '../../cli-kit/progress.js'
@@ -84,6 +85,6 @@ async function checkOne (path: string): Promise<TableCheck> {
 
 function describe (r: TableCheck): string {
   if (r.entries === undefined) return `${r.file}: FAILED: ${r.problem!}`
-  const counts = `${r.entries} entries (${r.deletions!} deletions, ${r.rangeDeletions!} range deletions) in ${r.dataBlocks!} data blocks`
+  const counts = `${counted(r.entries, 'entry', 'entries')} (${counted(r.deletions!, 'deletion')}, ${counted(r.rangeDeletions!, 'range deletion')}) in ${counted(r.dataBlocks!, 'data block')}`
   return r.ok ? `${r.file}: ok: ${counts}, as the properties say` : `${r.file}: FAILED: ${counts}; ${r.problem!}`
 }

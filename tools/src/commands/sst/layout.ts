@@ -1,5 +1,6 @@
 import type { CommonFlags } from '../../cli-kit/common-options.js'
 import type { Output } from '../../cli-kit/output.js'
+import { counted } from '../../cli-kit/counted.js'
 import { textTable } from '../../cli-kit/text-table.js'
 import { withTable } from './table-file.js'
 
@@ -16,7 +17,7 @@ export async function sstLayout (path: string, flags: CommonFlags, out: Output):
     rows.push([String(f.offset), String(f.size), `filter (bloom, ${f.bitsPerKey} bits per key, ${f.probes} probes)`])
   }
   rows.push([String(layout.properties.offset), String(layout.properties.size), 'properties'])
-  rows.push([String(layout.index.offset), String(layout.index.size), `index (${layout.index.entries} entries)`])
+  rows.push([String(layout.index.offset), String(layout.index.size), `index (${counted(layout.index.entries, 'entry', 'entries')})`])
   rows.push([String(layout.footer.offset), String(layout.footer.size), `footer (format version ${layout.formatVersion})`])
   await out.lines([
     `${path}: ${layout.fileSize} bytes; each block's size excludes its ${layout.blockTrailerSize}-byte trailer (compression type + checksum)`,
