@@ -24,8 +24,9 @@ interface Damage extends LogDrop { tornTail: boolean }
 
 /**
  * Reads the log in repair mode (damage is skipped and reported, reading goes on), so every intact record
- * and every damaged region is listed. Damage after the last intact record is a torn tail, which recovery
- * drops silently (exit 0); damage followed by intact records is corruption (exit 1).
+ * and every damaged region is listed; then asks the engine's recovery reader whether it would accept the
+ * log: a torn tail (damage with nothing intact after it) is dropped by recovery (exit 0), damage followed
+ * by intact data, or a record that does not decode, is refused (exit 1, naming the offset).
  */
 async function walDump (path: string, flags: WalDumpFlags, out: Output): Promise<void> {
   const fs = new RealFileSystem()
@@ -73,10 +74,13 @@ async function walDump (path: string, flags: WalDumpFlags, out: Output): Promise
     progress.stop()
     file.close()
   }
-  // A record that does not decode is damage recovery refuses wherever it is.
-  const damage: Damage[] = [...drops.map((d) => ({ ...d, tornTail: d.offset >= summary.validEnd })), ...undecodable].sort((a, b) => a.offset - b.offset)
-  const corrupt = damage.filter((d) => !d.tornTail)
-  const result = { recordCount: summary.records, opCount: ops, validEnd: summary.validEnd, damagedBytes: summary.droppedBytes, tornTail: damage.some((d) => d.tornTail), ok: corrupt.length === 0 }
+  // Whether recovery accepts the log is the engine's call: its own reader in recovery mode decides.
+  const refused = recoveryRefusal(fs, path)
+  const damage: Damage[] = [
+    ...drops.map((d) => ({ ...d, tornTail: refused === undefined || d.offset >= summary.validEnd })),
+    ...undecodable
+  ].sort((a, b) => a.offset - b.offset)
+  const result = { recordCount: summary.records, opCount: ops, validEnd: summary.validEnd, damagedBytes: summary.droppedBytes, tornTail: damage.some((d) => d.tornTail), ok: refused === undefined && undecodable.length === 0 }
   if (doc !== null) await doc.close({ damage, ...result })
   else {
     const tail = damage.find((d) => d.tornTail)
@@ -84,9 +88,29 @@ async function walDump (path: string, flags: WalDumpFlags, out: Output): Promise
       (damage.length === 0 ? 'no damage' : `${counted(damage.length, 'damaged region')} (${summary.droppedBytes} bytes)`) +
       (tail === undefined ? '' : `; torn tail from offset ${tail.offset}, which recovery drops`) + '\n')
   }
-  if (corrupt.length > 0) {
-    throw new CliFailure(`${path}: damaged at offset ${corrupt[0].offset} (${corrupt[0].reason}) with intact records after it` +
-      `${corrupt.length > 1 ? `, and ${counted(corrupt.length - 1, 'more damaged region')}` : ''}; the engine refuses to open with it: levelring db repair salvages the rest`)
+  if (!result.ok) {
+    const offset = refused?.offset ?? undecodable[0].offset
+    const first = damage.find((d) => d.offset === offset)
+    const more = damage.filter((d) => d.offset > offset).length
+    throw new CliFailure(`${path}: damaged at offset ${offset} (${first?.reason ?? refused!.message}) with intact records after it` +
+      `${more > 0 ? `, and ${counted(more, 'more damaged region')}` : ''}; the engine refuses to open with it: levelring db repair salvages the rest`)
+  }
+}
+
+/**
+ * Where recovery (the engine's reader in its default tolerate-corrupted-tail mode, and the batch decoder)
+ * would refuse the log, or undefined when it would accept it, dropping at most a torn tail.
+ */
+function recoveryRefusal (fs: RealFileSystem, path: string): { offset: number, message: string } | undefined {
+  const file = fs.openReadable(path)
+  try {
+    for (const rec of readLog(file, { mode: 'tolerate-corrupted-tail', fileName: path })) decodeBatch(rec.data, path, rec.offset)
+    return undefined
+  } catch (err) {
+    const offset = (err as { offset?: unknown }).offset
+    return { offset: typeof offset === 'number' ? offset : 0, message: describeFailure(err) }
+  } finally {
+    file.close()
   }
 }
 

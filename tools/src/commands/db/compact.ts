@@ -25,6 +25,7 @@ export async function dbCompact (dir: string, flags: CommonFlags & { from?: stri
     const progress = Progress.start(progressWanted(flags), 'compact', before.reduce((n, l) => n + l.bytes, 0), 'bytes')
     const poll = setInterval(() => { progress.set(bytesRead(db) - readBefore) }, POLL_MS)
     try {
+      // null is an open end: LsmLevel.compactRange takes null for "from the first key" / "to the last key".
       await db.compactRange(from as Buffer, to as Buffer)
     } finally {
       clearInterval(poll)
