@@ -36,7 +36,8 @@ export class Progress {
     const bar = new cliProgress.SingleBar({
       format: `${label} |{bar}| {percentage}% {done}/{all} eta {eta_formatted}`,
       stream: process.stderr,
-      hideCursor: true,
+      // A hidden cursor would stay hidden if the command is interrupted (Ctrl-C) mid-bar.
+      hideCursor: false,
       clearOnComplete: true
     }, cliProgress.Presets.shades_classic)
     const p = new Progress(bar, total, unit)
