@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url'
 export default defineConfig({
   resolve: {
     // Tests exercise the engine's source; child processes started by tests run the built dist/.
-    alias: { 'lsm-level': fileURLToPath(new URL('./engine/src/index.ts', import.meta.url)) }
+    alias: [
+      { find: /^lsm-level\/tools$/, replacement: fileURLToPath(new URL('./engine/src/tools-api.ts', import.meta.url)) },
+      { find: /^lsm-level$/, replacement: fileURLToPath(new URL('./engine/src/index.ts', import.meta.url)) }
+    ]
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -92,8 +92,13 @@ export class BackgroundThread {
 
 let shared: { flush: BackgroundThread, compaction: BackgroundThread } | null = null
 
-/** The process's two background workers: one for flushes, one for compactions, so a flush never waits for a compaction. */
+/** The process's background worker, for flushes and compactions alike. */
 export function sharedBackgroundThreads (): { flush: BackgroundThread, compaction: BackgroundThread } {
-  shared ??= { flush: new BackgroundThread(), compaction: new BackgroundThread() }
+  // One worker serves both: each thread costs tens of MiB of resident memory (its heap and malloc arena),
+  // and the worker yields between slices, so a flush is never stuck behind a whole compaction.
+  if (shared === null) {
+    const one = new BackgroundThread()
+    shared = { flush: one, compaction: one }
+  }
   return shared
 }

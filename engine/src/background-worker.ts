@@ -18,7 +18,8 @@ port.on('message', (msg: WorkerRequest) => {
 
 async function handle (msg: WorkerRequest): Promise<void> {
   const abortFlag = new Int32Array(msg.abort)
-  const hooks = { sliceEntries: 4096, yieldBetweenSlices: false, shouldAbort: () => Atomics.load(abortFlag, 0) !== 0 }
+  // Yield between slices: flushes and compactions share this thread and take turns.
+  const hooks = { sliceEntries: 4096, yieldBetweenSlices: true, shouldAbort: () => Atomics.load(abortFlag, 0) !== 0 }
   try {
     if (msg.type === 'flush') {
       const run = Buffer.from(msg.run.buffer, msg.run.byteOffset, msg.run.byteLength)

@@ -58,7 +58,7 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   blockRestartInterval: 16,
   bloomBitsPerKey: 10,
   // LevelDB uses 8 MiB; index and filter blocks live outside this cache here, so data blocks get it all.
-  blockCacheSize: 32 * 1024 * 1024,
+  blockCacheSize: 16 * 1024 * 1024,
   maxOpenFiles: 1000,
   maxFileSize: 2 * 1024 * 1024,
   level0CompactionTrigger: 4,

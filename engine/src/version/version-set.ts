@@ -130,7 +130,6 @@ export class VersionSet {
   }
 
   async #logAndApply (edit: VersionEdit): Promise<void> {
-    edit.nextFileNumber = this.nextFileNumber
     edit.lastSequence = Math.max(edit.lastSequence ?? 0, this.lastSequence)
     if (edit.logNumber === undefined) edit.logNumber = this.logNumber
     const builder = new VersionBuilder(this.#current)
@@ -142,6 +141,8 @@ export class VersionSet {
       await this.#startManifest()
       newManifest = true
     }
+    // After #startManifest, which takes a number of its own.
+    edit.nextFileNumber = this.nextFileNumber
     const file = this.#manifestFile!
     const writer = this.#manifestWriter!
     try {
