@@ -8,6 +8,8 @@ export interface MemberView {
   readonly id?: string
   readonly address: string
   readonly status: 'up' | 'down' | 'unknown' | 'joining' | 'leaving'
+  /** When this node last had an answer from it (ISO 8601), if ever. */
+  readonly lastSeen?: string
 }
 
 /** This node's view of the cluster, as GET /v1/cluster answers it. */
@@ -18,6 +20,8 @@ export interface ClusterView {
     readonly partitions: number
     readonly replicas: number
     readonly owners: ReadonlyArray<{ readonly id: string, readonly partitions: number }>
+    /** A digest of the partition assignment: nodes that route alike show the same one. */
+    readonly digest?: string
   }
 }
 

@@ -4,9 +4,13 @@ import type { AddressInfo } from 'node:net'
 import type { Express } from 'express'
 import type { Logger } from 'pino'
 import { ApiContract } from './api/contract.js'
-import type { NodeConfig } from './config.js'
+import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
+import { peerAddresses, peerMembers, type NodeConfig } from './config.js'
+import type { Coordinator } from './coordinator.js'
 import { createLogger } from './logger.js'
-import { ReplicaStore } from './replica-store.js'
+import { ReplicaStore, SIBLING_LIMIT } from './replica-store.js'
+import { InternodeAuth } from './rpc/internode-auth.js'
+import { internodeRoutes } from './rpc/internode-routes.js'
 import { createApp } from './server.js'
 import { SingleNodeCoordinator } from './single-node-coordinator.js'
 import { loadContextSecret } from './storage/context-secret.js'
@@ -24,8 +28,10 @@ export interface RunningNode {
   /** The node's engine and its sublevels (objects, tombstone index, metadata; hints and Merkle trees next). */
   readonly storage: NodeStorage
   readonly server: Server
-  /** The express app (the server's listener sends /v1/kv/ to the same handler directly). */
+  /** The express app (the server's listener sends /v1/kv/ and /internal/v1/ to the same handlers directly). */
   readonly app: Express
+  /** The cluster side, when the node was started with cluster members (--peers id=host:port). */
+  readonly cluster: ClusterRuntime | undefined
   readonly logger: Logger
   /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
   close (graceMs?: number): Promise<void>
@@ -48,8 +54,23 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
-    const coordinator = new SingleNodeCoordinator(store, {
-      nodeId: config.nodeId, address: () => address, peers: config.peers, replicas: config.replicas, partitions: config.partitions
+    const auth = new InternodeAuth(secret)
+    const members = peerMembers(config)
+    const cluster = members === undefined
+      ? undefined
+      : createClusterRuntime({ config, peers: members, store, auth, address: () => address, logger })
+    const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
+      nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
+    })
+    const internode = internodeRoutes({
+      nodeId: config.nodeId,
+      auth,
+      store,
+      stamper: cluster?.coordinator,
+      ringDigest: () => cluster?.membership.ring().digest(),
+      // A whole sibling set travels in one body: up to the sibling limit of the largest values.
+      maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + 1024 * 1024,
+      logger
     })
     const { app, listener } = createApp({
       nodeId: config.nodeId,
@@ -61,7 +82,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       logger,
       authTokens,
       storage: storage.engineName,
-      stopping: () => stopping
+      stopping: () => stopping,
+      internode
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
@@ -77,6 +99,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     })
     const bound = server.address() as AddressInfo
     address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
+    cluster?.start()
 
     let reapAfter: string | undefined // a pass is bounded; the next one resumes where it stopped
     const reaper = setInterval(() => {
@@ -102,14 +125,17 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         await closed
         clearInterval(sweep)
         clearTimeout(cut)
+        await cluster?.close() // late replies and read repairs still write to the engine
         await storage.close()
         logger.info('node stopped')
       })()
       return closing
     }
-    logger.info({ address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas },
-      `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, storage, server, app, logger, close }
+    logger.info({
+      address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
+      ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
+    }, `levelring node ${config.nodeId} listening on http://${address}`)
+    return { address, url: `http://${address}`, identity, store, storage, server, app, cluster, logger, close }
   } catch (err) {
     await storage.close()
     throw err

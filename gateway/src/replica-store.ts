@@ -58,6 +58,17 @@ export interface StampedWrite {
   readonly dot: Dot
 }
 
+/**
+ * A change of one key's stored set: the set now held (undefined once reaped) and its encoded bytes
+ * (as stored, the Merkle leaf's input). Listeners run after the change is in the engine, inside the
+ * key's lock, so they see a key's changes in order; they must not throw or block.
+ */
+export interface StoredChange {
+  readonly key: string
+  readonly object: StoredObject | undefined
+  readonly bytes: Uint8Array | undefined
+}
+
 export interface ReplicaStoreOptions {
   /** The actor this replica stamps writes with (see node-identity.ts). */
   readonly actor: ActorId
@@ -84,6 +95,7 @@ export class ReplicaStore {
   readonly #warnAt: number
   readonly #limit: number
   readonly #now: () => number
+  readonly #listeners = new Set<(change: StoredChange) => void>()
   /** The actor this replica stamps writes with. */
   readonly actor: ActorId
 
@@ -96,6 +108,15 @@ export class ReplicaStore {
     this.#limit = options.siblingLimit ?? SIBLING_LIMIT
     this.#now = options.now ?? Date.now
     this.actor = options.actor
+  }
+
+  /**
+   * Call `listener` after every change this store makes to a key (stamp, merge, reap): where
+   * anti-entropy keeps its Merkle trees current. Returns a function that unsubscribes.
+   */
+  onStored (listener: (change: StoredChange) => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
   }
 
   /** The key's stored set, tombstones included; undefined when the key holds nothing (never written or reaped). */
@@ -166,6 +187,7 @@ export class ReplicaStore {
         if (object === undefined || !reapable(object, cutoff)) return false
         if (options.mayReap !== undefined && !(await options.mayReap(key, object))) return false
         await this.#storage.removeObject(key)
+        this.#notify({ key, object: undefined, bytes: undefined })
         return true
       })
       if (done) reaped++
@@ -180,7 +202,19 @@ export class ReplicaStore {
     const index = deleted
       ? Math.max(...next.siblings.map((s) => s.value.lastModified)) // newest tombstone: reaping waits for it
       : wasDeleted ? null : undefined
-    await this.#storage.writeObject(key, encodeObject(next), deleted && wasDeleted && sameTombstones(previous, next) ? undefined : index, sync)
+    const bytes = encodeObject(next)
+    await this.#storage.writeObject(key, bytes, deleted && wasDeleted && sameTombstones(previous, next) ? undefined : index, sync)
+    if (this.#listeners.size > 0) this.#notify({ key, object: next, bytes })
+  }
+
+  #notify (change: StoredChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        this.#log.error({ err, key: change.key }, 'a stored-change listener threw; it must not')
+      }
+    }
   }
 
   #checkSiblings (key: string, object: StoredObject): void {

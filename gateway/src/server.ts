@@ -8,6 +8,8 @@ import { BearerAuth } from './http/bearer-auth.js'
 import { sendError } from './problem.js'
 import { clusterRoute, healthRoute } from './routes/node-info.js'
 import { KV_PREFIX, kvRoutes, type KvHandler, type QuorumDefaults } from './routes/kv.js'
+import { INTERNODE_PREFIX } from './rpc/internode-protocol.js'
+import type { InternodeHandler } from './rpc/internode-routes.js'
 
 /** Everything the HTTP layer needs; no storage, no sockets. */
 export interface AppOptions {
@@ -22,13 +24,15 @@ export interface AppOptions {
   readonly authTokens?: readonly string[]
   readonly storage: string
   readonly stopping?: () => boolean
+  /** The internode endpoints (/internal/v1/), authenticated by the cluster token, not by bearer tokens. */
+  readonly internode?: InternodeHandler
 }
 
 /** The node's HTTP surface: the express app, and the request listener a server should use. */
 export interface GatewayApp {
   /** Every route of openapi/levelring.yaml, with one problem+json error handler. */
   readonly app: express.Express
-  /** Sends /v1/kv/{key} straight to the kv handler (the data path), everything else to `app`. */
+  /** Sends /v1/kv/{key} straight to the kv handler and /internal/v1/ to the internode handler (the data paths), everything else to `app`. */
   readonly listener: RequestListener
 }
 
@@ -55,6 +59,13 @@ export function createApp (options: AppOptions): GatewayApp {
     if (req.originalUrl.startsWith(KV_PREFIX)) { void kv(req, res); return }
     next() // '/v1/kv' itself: no such route
   })
+  const internode = options.internode
+  if (internode !== undefined) {
+    app.use(INTERNODE_PREFIX, (req: Request, res: Response) => {
+      req.url = req.originalUrl // the handler reads the whole path
+      void internode(req, res)
+    })
+  }
   if (auth !== undefined) app.use(auth.middleware(OPEN_PATHS))
   app.get('/v1/health', healthRoute(info))
   app.get('/v1/cluster', clusterRoute(info))
@@ -70,6 +81,7 @@ export function createApp (options: AppOptions): GatewayApp {
   })
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url?.startsWith(KV_PREFIX) === true) void kv(req, res)
+    else if (internode !== undefined && req.url?.startsWith(INTERNODE_PREFIX) === true) void internode(req, res)
     else app(req, res)
   }
   return { app, listener }

@@ -135,8 +135,17 @@ export interface components {
             /** @description Absent for a peer known only by address. */
             id?: string;
             address: string;
-            /** @enum {string} */
+            /**
+             * @description For a peer: what this node last saw of it. `up` answered its last internode call, `down`
+             *     failed to answer it (refused, timed out), `unknown` not contacted yet.
+             * @enum {string}
+             */
             status: "up" | "down" | "unknown" | "joining" | "leaving";
+            /**
+             * Format: date-time
+             * @description When this node last had an answer from the peer.
+             */
+            lastSeen?: string;
         };
         ClusterView: {
             node: components["schemas"]["Member"] & Record<string, never>;
@@ -145,10 +154,17 @@ export interface components {
                 partitions: number;
                 /** @description The replication factor n. */
                 replicas: number;
+                /** @description Every member and how many partitions it owns. */
                 owners: {
                     id: string;
                     partitions: number;
                 }[];
+                /**
+                 * @description A digest of the partition assignment (cluster members only). Nodes that route keys
+                 *     alike show the same digest; a differing one means they were started with different
+                 *     members, weights or partition counts.
+                 */
+                digest?: string;
             };
         };
     };

@@ -1,0 +1,16 @@
+/** What this node last saw of a peer: answered (up), failed to answer (down), or not contacted yet. */
+export type PeerState = 'up' | 'down' | 'unknown'
+
+/**
+ * The "who is up" predicate the coordinator consults. Issue 6's implementation (reachability.ts)
+ * only remembers how the last exchange with each peer went; issue 7's failure detector (phi-accrual
+ * over gossip heartbeats) implements the same interface and drives sloppy quorums with it.
+ */
+export interface Liveness {
+  /** False only when the node is believed down; unknown counts as up (try it). This node is always up. */
+  isUp (id: string): boolean
+  /** The state as last observed. */
+  state (id: string): PeerState
+  /** When the peer last answered anything (ms since epoch), if ever. */
+  lastSeen (id: string): number | undefined
+}

@@ -1,0 +1,71 @@
+import type { Liveness, PeerState } from './liveness.js'
+
+interface Observation {
+  state: PeerState
+  lastSeen: number | undefined
+  /** Why the last exchange failed, for logs and /v1/cluster. */
+  reason: string | undefined
+}
+
+/**
+ * Liveness from the outcome of internode calls (issue 6): a peer that answered is up, one whose
+ * connection failed or timed out is down, until the next exchange says otherwise. The internode
+ * client reports every call; the prober pings idle peers so the view stays fresh. It detects
+ * nothing on its own: issue 7 replaces it with gossip heartbeats and a phi-accrual detector.
+ */
+export class PeerReachability implements Liveness {
+  readonly #selfId: string
+  readonly #peers = new Map<string, Observation>()
+  readonly #now: () => number
+
+  constructor (selfId: string, now: () => number = Date.now) {
+    this.#selfId = selfId
+    this.#now = now
+  }
+
+  isUp (id: string): boolean {
+    return id === this.#selfId || this.#peers.get(id)?.state !== 'down'
+  }
+
+  state (id: string): PeerState {
+    return id === this.#selfId ? 'up' : this.#peers.get(id)?.state ?? 'unknown'
+  }
+
+  lastSeen (id: string): number | undefined {
+    return id === this.#selfId ? this.#now() : this.#peers.get(id)?.lastSeen
+  }
+
+  /** The reason of the last failure while the peer is down. */
+  reason (id: string): string | undefined {
+    const o = this.#peers.get(id)
+    return o?.state === 'down' ? o.reason : undefined
+  }
+
+  /** The peer answered (any status: it is reachable). Returns true when it was not up before. */
+  answered (id: string): boolean {
+    const o = this.#observation(id)
+    const changed = o.state !== 'up'
+    o.state = 'up'
+    o.lastSeen = this.#now()
+    o.reason = undefined
+    return changed
+  }
+
+  /** A call to the peer failed without an answer. Returns true when it was not down before. */
+  failed (id: string, reason: string): boolean {
+    const o = this.#observation(id)
+    const changed = o.state !== 'down'
+    o.state = 'down'
+    o.reason = reason
+    return changed
+  }
+
+  #observation (id: string): Observation {
+    let o = this.#peers.get(id)
+    if (o === undefined) {
+      o = { state: 'unknown', lastSeen: undefined, reason: undefined }
+      this.#peers.set(id, o)
+    }
+    return o
+  }
+}

@@ -1,0 +1,175 @@
+import type { Logger } from 'pino'
+import type { ReplicaTarget } from '../cluster/placement.js'
+import type { DeadlineWheel } from '../deadline-wheel.js'
+import type { StoredObject } from '../storage/stored-object.js'
+import type { BackgroundWork } from './background-work.js'
+import { quorumUnavailable } from './quorum-failure.js'
+import type { ReplicaAccess } from './replica-access.js'
+import { mergeReplicas, needsRepair } from './replica-merge.js'
+
+/** How long after the client's deadline replies are still collected for read repair (ms). */
+export const LATE_REPLY_MS = 5_000
+
+/** A read repair write may take this long before it is given up (ms). */
+export const REPAIR_TIMEOUT_MS = 5_000
+
+/**
+ * The states of one coordinated read, after Riak's get FSM:
+ *
+ *   waiting ──(r replies, pr of them from primaries)──▶ answered ──┐
+ *      │                                                          ├─(every reply in)─▶ repairing ─▶ done
+ *      └──(deadline, or all replied short of r or pr)─────▶ failed ┘
+ *
+ * waiting:   the read went to every target at once; each reply (a set, "not found", or an error) is
+ *            counted. "Not found" is an answer: it counts toward r.
+ * answered:  the client got the merge of the replies so far. Later replies are still collected.
+ * failed:    the client got a 503 saying how many replicas answered: at the deadline, or once every
+ *            target replied (some with errors) without meeting r or pr. Later replies are still
+ *            collected.
+ * repairing: every reply is in (or timed out): the merge of everything that answered is sent to each
+ *            replica that answered without it (nothing, or dominated or missing versions), tombstones
+ *            included. Replicas that did not answer are not repaired here.
+ */
+export type GetState = 'waiting' | 'answered' | 'failed' | 'repairing' | 'done'
+
+const NEXT: Readonly<Record<GetState, readonly GetState[]>> = {
+  waiting: ['answered', 'failed'],
+  answered: ['repairing', 'done'],
+  failed: ['repairing', 'done'],
+  repairing: ['done'],
+  done: []
+}
+
+export interface GetRequest {
+  readonly key: string
+  readonly targets: readonly ReplicaTarget[]
+  /** Replies needed (>= 1) and, of those, from primaries. */
+  readonly r: number
+  readonly pr: number
+  /** The replication factor, for error messages. */
+  readonly n: number
+  readonly timeoutMs: number
+}
+
+export interface GetFsmContext {
+  readonly access: ReplicaAccess
+  readonly deadlines: DeadlineWheel
+  readonly background: BackgroundWork
+  readonly logger: Logger
+  /** Told how many replicas each finished read repaired (tests and logs). */
+  readonly onRepaired?: (key: string, nodes: readonly string[]) => void
+}
+
+interface Reply {
+  readonly target: ReplicaTarget
+  status: 'pending' | 'ok' | 'error'
+  object?: StoredObject
+}
+
+/** One coordinated read; `run()` once. */
+export class GetFsm {
+  readonly #request: GetRequest
+  readonly #context: GetFsmContext
+  readonly #replies: Reply[]
+  #state: GetState = 'waiting'
+  #ok = 0
+  #okPrimaries = 0
+  #errors = 0
+  #resolve: (value: StoredObject | undefined) => void = () => {}
+  #reject: (err: Error) => void = () => {}
+  #allIn: () => void = () => {}
+
+  constructor (request: GetRequest, context: GetFsmContext) {
+    this.#request = request
+    this.#context = context
+    this.#replies = request.targets.map((target) => ({ target, status: 'pending' }))
+  }
+
+  get state (): GetState {
+    return this.#state
+  }
+
+  /** Resolve with the merged set once the quorum is met; reject with a 503 (counts) when it cannot be. */
+  run (): Promise<StoredObject | undefined> {
+    const { key, timeoutMs } = this.#request
+    const answer = new Promise<StoredObject | undefined>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
+    const allIn = new Promise<void>((resolve) => { this.#allIn = resolve })
+    this.#context.background.track(allIn.then(() => this.#repair()))
+    const rpcTimeout = timeoutMs + LATE_REPLY_MS
+    this.#replies.forEach((reply) => {
+      this.#context.access.read(reply.target.node, key, rpcTimeout).then(
+        (object) => this.#settle(reply, 'ok', object),
+        (err: unknown) => {
+          this.#context.logger.debug({ key, replica: reply.target.node, err }, 'replica read failed')
+          this.#settle(reply, 'error', undefined)
+        })
+    })
+    this.#evaluate()
+    return this.#context.deadlines.race(answer, timeoutMs, () => this.#timedOut())
+  }
+
+  #settle (reply: Reply, status: 'ok' | 'error', object: StoredObject | undefined): void {
+    reply.status = status
+    reply.object = object
+    if (status === 'ok') {
+      this.#ok++
+      if (reply.target.primary) this.#okPrimaries++
+    } else {
+      this.#errors++
+    }
+    this.#evaluate()
+    if (this.#ok + this.#errors === this.#replies.length) this.#allIn()
+  }
+
+  #evaluate (): void {
+    if (this.#state !== 'waiting') return
+    const { key, r, pr, n } = this.#request
+    if (this.#ok >= r && this.#okPrimaries >= pr) {
+      this.#to('answered')
+      this.#resolve(mergeReplicas(this.#replies.filter((x) => x.status === 'ok').map((x) => x.object)))
+      return
+    }
+    if (this.#ok + this.#errors < this.#replies.length) return
+    // Every reply is in and the quorum was not met. (Failing only now, not as soon as it is certain,
+    // costs the time of the slowest answering replica and makes the counts say how far the read got.)
+    this.#to('failed')
+    const failed = `${this.#errors} of ${this.#replies.length} replicas failed to answer`
+    this.#reject(this.#ok < r
+      ? quorumUnavailable(key, n, { parameter: 'r', needed: r, answered: this.#ok }, failed)
+      : quorumUnavailable(key, n, { parameter: 'pr', needed: pr, answered: this.#okPrimaries }, failed))
+  }
+
+  /** The deadline passed first: the answer is a 503 with the counts as they stand. */
+  #timedOut (): Error {
+    const { key, r, pr, n, timeoutMs } = this.#request
+    if (this.#state === 'waiting') this.#to('failed')
+    const shortfall = this.#ok < r
+      ? { parameter: 'r', needed: r, answered: this.#ok }
+      : { parameter: 'pr', needed: pr, answered: this.#okPrimaries }
+    return quorumUnavailable(key, n, shortfall, `deadline timeout_ms=${timeoutMs} passed`)
+  }
+
+  /** Every reply is in: send the merge of all of them to the replicas that answered without it. */
+  async #repair (): Promise<void> {
+    const { key } = this.#request
+    const answered = this.#replies.filter((x) => x.status === 'ok')
+    const merged = mergeReplicas(answered.map((x) => x.object))
+    const stale = merged === undefined ? [] : answered.filter((x) => needsRepair(x.object, merged))
+    if (merged === undefined || stale.length === 0) { this.#to('done'); return }
+    this.#to('repairing')
+    const results = await Promise.allSettled(stale.map((x) =>
+      this.#context.access.apply(x.target, key, merged, false, REPAIR_TIMEOUT_MS)))
+    const repaired = stale.filter((_, i) => results[i]!.status === 'fulfilled').map((x) => x.target.node)
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'rejected') this.#context.logger.warn({ key, replica: stale[i]!.target.node, err: result.reason }, 'read repair failed')
+    }
+    if (repaired.length > 0) this.#context.logger.debug({ key, replicas: repaired }, 'read repair')
+    this.#context.onRepaired?.(key, repaired)
+    this.#to('done')
+  }
+
+  #to (next: GetState): void {
+    if (!NEXT[this.#state].includes(next)) throw new Error(`get FSM for ${this.#request.key}: no transition ${this.#state} -> ${next}`)
+    this.#state = next
+  }
+}

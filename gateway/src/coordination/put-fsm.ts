@@ -1,0 +1,256 @@
+import type { Logger } from 'pino'
+import type { Liveness } from '../cluster/liveness.js'
+import type { ReplicaTarget } from '../cluster/placement.js'
+import type { CoordinatedWrite } from '../coordinator.js'
+import type { DeadlineWheel } from '../deadline-wheel.js'
+import type { NewValue, ReplicaStore, StampedWrite, Supersedes } from '../replica-store.js'
+import type { WriteCounts } from '../rpc/internode-protocol.js'
+import { ReplicaUnreachableError } from '../rpc/replica-unreachable-error.js'
+import type { BackgroundWork } from './background-work.js'
+import { LATE_REPLY_MS } from './get-fsm.js'
+import { quorumUnavailable } from './quorum-failure.js'
+import type { ReplicaAccess } from './replica-access.js'
+
+/**
+ * Time kept back when forwarding: the stamping replica gets the client's remaining time minus this,
+ * so its own 503 (with its counts) reaches us before our deadline does.
+ */
+export const FORWARD_MARGIN_MS = 50
+
+/**
+ * The states of one coordinated write, after Riak's put FSM:
+ *
+ *   prepare ─┬─(this node is a target)─▶ stamping ─▶ replicating ─▶ answered ─┐
+ *            │                               │              │                 ├─(every ack in)─▶ done
+ *            │                               └──────────────┴──▶ failed ──────┘
+ *            └─(it is not)─▶ forwarding ─▶ answered | failed ─▶ done
+ *
+ * prepare:     pick the stamping replica: this node when it is one of the key's targets, else the
+ *              first target believed up (preference order), forwarded to.
+ * stamping:    the local replica store stamps the write (a fresh dot of this node's actor) and
+ *              stores it (fsynced when dw > 0). It is the first acknowledgement.
+ * replicating: the stamped set goes to every other target at once (fsynced there when dw > 0);
+ *              each acknowledgement counts toward w (and dw), a primary's toward pw.
+ * forwarding:  the write goes to the chosen replica, which runs this machine from `stamping` and
+ *              answers once its counts are met. A target that certainly did not get the call
+ *              (connection refused) is skipped for the next one; any other failure is the answer,
+ *              since the write may have been applied.
+ * answered:    the counts were met; the client gets the stamped set and its dot. Late
+ *              acknowledgements are still collected (the replicas apply the write regardless).
+ * failed:      the deadline passed, or every replica replied without meeting the counts, or the
+ *              stamp was refused (409 too many siblings): the client gets the error, a 503 saying
+ *              how many replicas acknowledged. Replicas that applied the write keep it (as in
+ *              Dynamo: a failed write may be visible later).
+ */
+export type PutState = 'prepare' | 'stamping' | 'replicating' | 'forwarding' | 'answered' | 'failed' | 'done'
+
+const NEXT: Readonly<Record<PutState, readonly PutState[]>> = {
+  prepare: ['stamping', 'forwarding'],
+  stamping: ['replicating', 'failed'],
+  replicating: ['answered', 'failed'],
+  forwarding: ['answered', 'failed'],
+  answered: ['done'],
+  failed: ['done'],
+  done: []
+}
+
+export interface PutRequest {
+  readonly key: string
+  /** The new value, or null for a delete. */
+  readonly value: NewValue | null
+  readonly supersedes: Supersedes
+  /** Resolved counts, each <= n (validated by the coordinator). */
+  readonly counts: WriteCounts
+  readonly targets: readonly ReplicaTarget[]
+  readonly n: number
+  /** Stamp here even if this node is not among the targets (a forwarded write; see DistributedCoordinator.stampHere). */
+  readonly stampHere: boolean
+}
+
+export interface PutFsmContext {
+  readonly access: ReplicaAccess
+  readonly store: ReplicaStore
+  readonly liveness: Liveness
+  readonly deadlines: DeadlineWheel
+  readonly background: BackgroundWork
+  readonly logger: Logger
+}
+
+/** One coordinated write; `run()` once. */
+export class PutFsm {
+  readonly #request: PutRequest
+  readonly #context: PutFsmContext
+  #state: PutState = 'prepare'
+  /** Acknowledgements (the stamp included), those from primaries, and replicas still pending. */
+  #acks = 0
+  #primaryAcks = 0
+  #pending = 0
+  #failedNodes: string[] = []
+  #resolve: (value: CoordinatedWrite) => void = () => {}
+  #reject: (err: Error) => void = () => {}
+  #stamped: StampedWrite | undefined
+
+  constructor (request: PutRequest, context: PutFsmContext) {
+    this.#request = request
+    this.#context = context
+  }
+
+  get state (): PutState {
+    return this.#state
+  }
+
+  /** Acknowledgements needed: dw counts within w (as in Riak), and every replica fsyncs when dw > 0. */
+  get #needed (): number {
+    return Math.max(this.#request.counts.w, this.#request.counts.dw, 1)
+  }
+
+  run (): Promise<CoordinatedWrite> {
+    const answer = new Promise<CoordinatedWrite>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
+    const self = this.#context.access.selfId
+    if (this.#request.stampHere || this.#request.targets.some((t) => t.node === self)) {
+      this.#to('stamping')
+      this.#stamp()
+    } else {
+      this.#to('forwarding')
+      this.#context.background.track(this.#forward())
+    }
+    return this.#context.deadlines.race(answer, this.#request.counts.timeoutMs, () => this.#timedOut())
+  }
+
+  #stamp (): void {
+    const { key, value, supersedes, counts } = this.#request
+    const work = this.#context.store.write(key, value, supersedes, { sync: counts.dw > 0 }).then(
+      (stamped) => this.#replicate(stamped),
+      (err: unknown) => {
+        if (this.#state === 'stamping') this.#fail(err as Error)
+        this.#finish()
+      })
+    this.#context.background.track(work)
+  }
+
+  /** Send the stamped set to the other targets; done even when the deadline passed while stamping, so replicas converge. */
+  #replicate (stamped: StampedWrite): void {
+    this.#stamped = stamped
+    const { key, counts, targets } = this.#request
+    const self = this.#context.access.selfId
+    const me = targets.find((t) => t.node === self)
+    this.#acks = 1
+    this.#primaryAcks = me?.primary === true ? 1 : 0
+    const others = targets.filter((t) => t.node !== self)
+    this.#pending = others.length
+    if (this.#state === 'stamping') this.#to('replicating')
+    const timeout = counts.timeoutMs + LATE_REPLY_MS
+    for (const target of others) {
+      const work = this.#context.access.apply(target, key, stamped.object, counts.dw > 0, timeout).then(
+        () => this.#acknowledged(target, true),
+        (err: unknown) => {
+          this.#context.logger.debug({ key, replica: target.node, err }, 'replica write failed')
+          this.#acknowledged(target, false)
+        })
+      this.#context.background.track(work)
+    }
+    this.#evaluate()
+    if (this.#pending === 0) this.#finish()
+  }
+
+  #acknowledged (target: ReplicaTarget, ok: boolean): void {
+    this.#pending--
+    if (ok) {
+      this.#acks++
+      if (target.primary) this.#primaryAcks++
+    } else {
+      this.#failedNodes.push(target.node)
+    }
+    this.#evaluate()
+    if (this.#pending === 0) {
+      if (this.#failedNodes.length > 0) {
+        this.#context.logger.debug({ key: this.#request.key, missing: this.#failedNodes }, 'write did not reach every replica')
+      }
+      this.#finish()
+    }
+  }
+
+  #evaluate (): void {
+    if (this.#state !== 'replicating') return
+    const { key, counts, n } = this.#request
+    if (this.#acks >= this.#needed && this.#primaryAcks >= counts.pw) {
+      this.#to('answered')
+      this.#resolve({ object: this.#stamped!.object, dot: this.#stamped!.dot })
+      return
+    }
+    if (this.#pending > 0) return
+    // Every replica replied and the counts were not met. (Failing only now, not as soon as it is
+    // certain, makes the counts say how many replicas hold the write.)
+    const why = `${this.#failedNodes.length} replicas failed to acknowledge (${this.#failedNodes.join(', ')})`
+    this.#fail(this.#acks < this.#needed
+      ? quorumUnavailable(key, n, this.#shortfall(), why)
+      : quorumUnavailable(key, n, { parameter: 'pw', needed: counts.pw, answered: this.#primaryAcks }, why))
+  }
+
+  /** Forward to the first target believed up that takes the call; skip only those that surely did not get it. */
+  async #forward (): Promise<void> {
+    try {
+      await this.#forwardInOrder()
+    } finally {
+      this.#finish()
+    }
+  }
+
+  async #forwardInOrder (): Promise<void> {
+    const { key, value, supersedes, counts, targets, n } = this.#request
+    const { access, liveness } = this.#context
+    const deadline = Date.now() + counts.timeoutMs
+    const ordered = [...targets.filter((t) => liveness.isUp(t.node)), ...targets.filter((t) => !liveness.isUp(t.node))]
+    const refused: string[] = []
+    for (const target of ordered) {
+      const left = deadline - Date.now()
+      if (left <= 0 || this.#state !== 'forwarding') return
+      try {
+        const result = await access.forward(target.node, key,
+          { value, supersedes, counts: { ...counts, timeoutMs: Math.max(1, left - FORWARD_MARGIN_MS) } }, left + FORWARD_MARGIN_MS)
+        if (this.#state === 'forwarding') { this.#to('answered'); this.#resolve(result) }
+        return
+      } catch (err) {
+        if (err instanceof ReplicaUnreachableError && err.notApplied) { refused.push(`${target.node}: ${err.reason}`); continue }
+        if (this.#state !== 'forwarding') return
+        this.#fail(err instanceof ReplicaUnreachableError
+          ? quorumUnavailable(key, n, this.#shortfall(),
+            `the stamping replica ${target.node} did not answer (${err.reason}); the write may or may not have been applied`)
+          : err as Error)
+        return
+      }
+    }
+    if (this.#state === 'forwarding') {
+      this.#fail(quorumUnavailable(key, n, this.#shortfall(), `no replica of the key took the write: ${refused.join('; ')}`))
+    }
+  }
+
+  /** The first count not met, for a 503. */
+  #shortfall (): { parameter: string, needed: number, answered: number } {
+    const { w, dw } = this.#request.counts
+    return { parameter: dw > w ? 'dw' : 'w', needed: this.#needed, answered: this.#acks }
+  }
+
+  #fail (err: Error): void {
+    this.#to('failed')
+    this.#reject(err)
+  }
+
+  /** Nothing more will arrive: the machine ends (after answering or failing). */
+  #finish (): void {
+    if (this.#state === 'answered' || this.#state === 'failed') this.#to('done')
+  }
+
+  /** The deadline passed first: a 503 with the counts as they stand. */
+  #timedOut (): Error {
+    const { key, n, counts } = this.#request
+    if (this.#state === 'stamping' || this.#state === 'replicating' || this.#state === 'forwarding') this.#to('failed')
+    const shortfall = this.#acks < this.#needed ? this.#shortfall() : { parameter: 'pw', needed: counts.pw, answered: this.#primaryAcks }
+    return quorumUnavailable(key, n, shortfall, `deadline timeout_ms=${counts.timeoutMs} passed`)
+  }
+
+  #to (next: PutState): void {
+    if (!NEXT[this.#state].includes(next)) throw new Error(`put FSM for ${this.#request.key}: no transition ${this.#state} -> ${next}`)
+    this.#state = next
+  }
+}

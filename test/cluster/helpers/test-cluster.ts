@@ -1,0 +1,207 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { StaticMembership } from '../../../gateway/src/cluster/static-membership.js'
+import type { Ring } from '../../../gateway/src/cluster/ring.js'
+import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/rpc/internode-auth.js'
+import { keyPath, REPLICAS_PATH } from '../../../gateway/src/rpc/internode-protocol.js'
+import { decodeObject } from '../../../gateway/src/storage/object-codec.js'
+import type { StoredObject } from '../../../gateway/src/storage/stored-object.js'
+
+// Real clusters for tests: every node is its own `levelring start` process (the built dist/, as
+// `npm test` builds first) on 127.0.0.1 with a free port and its own lsm-level data directory in a
+// fresh temp directory; they share a generated cluster secret. Everything is bounded in time and
+// cleaned up: close() stops every process (SIGKILL after a grace period) and removes the files,
+// and a process exit kills whatever is left.
+
+const BIN = fileURLToPath(new URL('../../../bin/levelring.js', import.meta.url))
+
+/** How long a node may take to start listening. */
+const START_TIMEOUT_MS = 20_000
+/** How long a node may take to stop after SIGTERM before it is killed. */
+const STOP_TIMEOUT_MS = 10_000
+
+const everyChild = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of everyChild) child.kill('SIGKILL') })
+
+export interface ClusterOptions {
+  /** Nodes (default 3). */
+  readonly size?: number
+  /** Replication factor n (default 3). */
+  readonly replicas?: number
+  /** Default quorum parameters of every node (default r = w = quorum). */
+  readonly defaults?: Readonly<Record<string, string | number>>
+  /** Extra settings of every node's config file. */
+  readonly settings?: Readonly<Record<string, unknown>>
+}
+
+/** One node process of a test cluster. */
+export class ClusterNode {
+  readonly id: string
+  readonly address: string
+  readonly dataDir: string
+  readonly #configFile: string
+  #child: ChildProcess | undefined
+  #exited: Promise<number | null> = Promise.resolve(null)
+  /** Every JSON log line of the current process. */
+  lines: Array<Record<string, any>> = []
+  stderr = ''
+
+  constructor (id: string, address: string, dataDir: string, configFile: string) {
+    this.id = id
+    this.address = address
+    this.dataDir = dataDir
+    this.#configFile = configFile
+  }
+
+  get url (): string { return `http://${this.address}` }
+  get running (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+
+  /** Start the process and wait until it listens. */
+  async start (): Promise<void> {
+    if (this.running) throw new Error(`node ${this.id} is already running`)
+    const child = spawn(process.execPath, [BIN, 'start', '--config', this.#configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+    everyChild.add(child)
+    this.#child = child
+    this.lines = []
+    this.stderr = ''
+    this.#exited = new Promise((resolve) => child.once('exit', (code) => { everyChild.delete(child); resolve(code) }))
+    child.stderr!.on('data', (d) => { this.stderr += String(d) })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node ${this.id} did not listen within ${START_TIMEOUT_MS} ms: ${this.stderr}`)), START_TIMEOUT_MS)
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let entry: Record<string, any>
+        try { entry = JSON.parse(line) as Record<string, any> } catch { return }
+        this.lines.push(entry)
+        if (typeof entry.msg === 'string' && entry.msg.includes('listening')) { clearTimeout(timer); resolve() }
+      })
+      void this.#exited.then((code) => { clearTimeout(timer); reject(new Error(`node ${this.id} exited ${String(code)} while starting: ${this.stderr}`)) })
+    })
+  }
+
+  /** Stop the process with SIGTERM (clean shutdown), SIGKILL if it takes too long; resolves with its exit code. */
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.#child
+    if (child === undefined || !this.running) return this.#exited
+    child.kill(signal)
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    const code = await this.#exited
+    clearTimeout(timer)
+    return code
+  }
+}
+
+/** A running cluster of node processes sharing one secret and one membership. */
+export class TestCluster {
+  readonly nodes: readonly ClusterNode[]
+  readonly dir: string
+  readonly replicas: number
+  readonly partitions: number
+  readonly #auth: InternodeAuth
+
+  private constructor (nodes: ClusterNode[], dir: string, secret: string, replicas: number, partitions: number) {
+    this.nodes = nodes
+    this.dir = dir
+    this.replicas = replicas
+    this.partitions = partitions
+    this.#auth = new InternodeAuth(Buffer.from(secret, 'utf8'))
+  }
+
+  /** Start a cluster; rejects (after cleaning up) if a node fails to start. */
+  static async start (options: ClusterOptions = {}): Promise<TestCluster> {
+    const size = options.size ?? 3
+    const replicas = options.replicas ?? 3
+    const dir = await mkdtemp(join(tmpdir(), 'levelring-cluster-'))
+    const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
+    await writeFile(join(dir, 'secret'), secret)
+    const ports = await freePorts(size)
+    const ids = Array.from({ length: size }, (_, i) => `node${i + 1}`)
+    const nodes: ClusterNode[] = []
+    for (const [i, id] of ids.entries()) {
+      const address = `127.0.0.1:${ports[i]!}`
+      const config = {
+        nodeId: id,
+        listen: address,
+        dataDir: join(dir, id),
+        peers: ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])),
+        replicas,
+        clusterSecretFile: join(dir, 'secret'),
+        logLevel: 'info',
+        probeIntervalMs: 500,
+        ...options.settings,
+        defaults: { r: 'quorum', w: 'quorum', timeoutMs: 3_000, ...options.defaults }
+      }
+      const file = join(dir, `${id}.json`)
+      await writeFile(file, JSON.stringify(config))
+      nodes.push(new ClusterNode(id, address, config.dataDir, file))
+    }
+    const partitions = (options.settings?.partitions as number | undefined) ?? 512
+    const cluster = new TestCluster(nodes, dir, secret, replicas, partitions)
+    try {
+      await Promise.all(nodes.map((n) => n.start()))
+    } catch (err) {
+      await cluster.close()
+      throw err
+    }
+    return cluster
+  }
+
+  /** The node with this id. */
+  node (id: string): ClusterNode {
+    const node = this.nodes.find((n) => n.id === id)
+    if (node === undefined) throw new Error(`no node ${id}`)
+    return node
+  }
+
+  /** The headers of an internode call (the cluster token). */
+  get internodeHeaders (): Record<string, string> {
+    return { [CLUSTER_TOKEN_HEADER]: this.#auth.token }
+  }
+
+  /** The ring every node derives (the same derivation as the nodes'). */
+  ring (): Ring {
+    const [self, ...peers] = this.nodes
+    return new StaticMembership({
+      self: { id: self!.id, weight: 1 },
+      selfAddress: () => self!.address,
+      peers: peers.map((p) => ({ id: p.id, address: p.address, weight: 1 })),
+      partitions: this.partitions
+    }).ring()
+  }
+
+  /** The ids of the nodes that replicate `key`, in preference order. */
+  preferenceList (key: string): string[] {
+    const ring = this.ring()
+    return ring.preferenceList(ring.partitionOf(key), this.replicas)
+  }
+
+  /** What `node` stores for `key`, read with the internode replica read (which never repairs). */
+  async replicaRead (node: ClusterNode, key: string): Promise<StoredObject | undefined> {
+    const res = await fetch(node.url + keyPath(REPLICAS_PATH, key), { headers: this.internodeHeaders })
+    if (res.status === 404) return undefined
+    if (res.status !== 200) throw new Error(`replica read of ${key} at ${node.id}: ${res.status} ${await res.text()}`)
+    return decodeObject(key, new Uint8Array(await res.arrayBuffer()))
+  }
+
+  /** Stop every node and remove the cluster's files. */
+  async close (): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()))
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** `count` distinct ports that were free a moment ago (bound together on 127.0.0.1, then released). */
+export async function freePorts (count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(server))
+  })))
+  const ports = servers.map((s) => (s.address() as AddressInfo).port)
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+  return ports
+}
