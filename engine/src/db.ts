@@ -136,7 +136,7 @@ export class Engine {
     const { createIfMissing = true, errorIfExists = false, ...rest } = given
     const options = resolveOptions(rest)
     const engine = new Engine(dir, options)
-    await engine.#open(createIfMissing, errorIfExists)
+    await engine.#open(createIfMissing && !options.readOnly, errorIfExists)
     return engine
   }
 
@@ -173,6 +173,11 @@ export class Engine {
       this.#tombstones = [...this.#versions.current.rangeTombstones]
       const edit: VersionEdit = {}
       await this.#replayLogs(edit)
+      if (this.options.readOnly) {
+        // Nothing is written: the logs' contents stay in memory, no new log or MANIFEST, no compaction.
+        this.#visibleSeq = this.#versions.lastSequence
+        return
+      }
       this.#logNumber = this.#versions.newFileNumber()
       this.#openLog(this.#logNumber)
       await fs.syncDir(this.dir)
@@ -226,7 +231,8 @@ export class Engine {
           }
           if (seq - 1 > maxSeq) maxSeq = seq - 1
           if (mem.approximateBytes >= this.options.writeBufferSize) {
-            await this.#writeLevel0(mem, edit)
+            if (this.options.readOnly) this.#imms.push({ mem, logNumber: logs[i] })
+            else await this.#writeLevel0(mem, edit)
             mem = new Memtable()
           }
         }
@@ -234,7 +240,13 @@ export class Engine {
         file.close()
       }
     }
-    if (!mem.isEmpty) await this.#writeLevel0(mem, edit)
+    if (this.options.readOnly) {
+      this.#mem = mem
+      for (const m of [mem, ...this.#imms.map((i) => i.mem)]) this.#tombstones.push(...m.rangeTombstones)
+      this.#tombstones.sort((a, b) => a.seq - b.seq)
+    } else if (!mem.isEmpty) {
+      await this.#writeLevel0(mem, edit)
+    }
     this.#versions.lastSequence = maxSeq
     edit.lastSequence = maxSeq
   }
@@ -269,6 +281,7 @@ export class Engine {
    */
   write (ops: WriteOp[], sync: boolean): Promise<void> {
     if (this.#closed || this.#closing) return Promise.reject(new ModuleError('database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
+    if (this.options.readOnly) return Promise.reject(new ModuleError(`database ${this.dir} was opened read-only`, { code: 'LEVEL_READONLY' }))
     if (this.#bgError !== null) return Promise.reject(this.#bgError)
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ ops, sync, resolve, reject })
@@ -536,7 +549,10 @@ export class Engine {
    * time in the compaction loop.
    */
   #scheduleBackgroundWork (): void {
-    if (this.#closed || this.#bgError !== null) return
+    if (this.#closed || this.#bgError !== null || this.options.readOnly) {
+      this.#wakeIdle()
+      return
+    }
     if (this.#imms.length > 0 && !this.#flushRunning) {
       this.#flushRunning = true
       setImmediate(() => { void this.#flushLoop() })
@@ -864,7 +880,7 @@ export class Engine {
    * old MANIFESTs. Runs after every edit is durable; a table an iterator still reads is in a live version.
    */
   #deleteObsoleteFiles (): void {
-    if (this.#bgError !== null || this.#closed) return
+    if (this.#bgError !== null || this.#closed || this.options.readOnly) return
     const live = this.#versions.liveFiles()
     for (const n of this.#pendingOutputs) live.add(n)
     let names: string[]

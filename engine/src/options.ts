@@ -47,6 +47,11 @@ export interface EngineOptions {
    * keeps serving while tables are built. Off, they run on the main thread in slices.
    */
   backgroundThread: boolean
+  /**
+   * Open without writing anything to the directory (for inspection tools): the commit logs are replayed
+   * into memory only, no compaction runs, and every write is refused with LEVEL_READONLY.
+   */
+  readOnly: boolean
 }
 
 /** The defaults, each chosen like LevelDB's unless a comment says otherwise. */
@@ -71,7 +76,8 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   // A value must fit in one write group and one block read; 64 MiB is far past the sizes an LSM serves well.
   maxValueSize: 32 * 1024 * 1024,
   maxKeySize: 1024 * 1024,
-  backgroundThread: true
+  backgroundThread: true,
+  readOnly: false
 }
 
 const POSITIVE_INTEGERS = [

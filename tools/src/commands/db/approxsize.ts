@@ -8,7 +8,7 @@ import { withDatabase } from './database-directory.js'
 export async function dbApproxSize (dir: string, fromText: string, toText: string, flags: CommonFlags, out: Output): Promise<void> {
   const from = parseBytes(fromText, flags.encoding, 'FROM')
   const to = parseBytes(toText, flags.encoding, 'TO')
-  const bytes = await withDatabase(dir, async (db) => await db.approximateSize(from, to))
+  const bytes = await withDatabase(dir, async (db) => await db.approximateSize(from, to), { readOnly: true })
   if (flags.json === true) await out.json({ dir, from: bytesForJson(from, flags.encoding), to: bytesForJson(to, flags.encoding), bytes })
   else await out.lines([`${bytes} bytes (${humanSize(bytes)}) for keys in [${bytesForTerminal(from, flags.encoding)}, ${bytesForTerminal(to, flags.encoding)})`])
 }

@@ -16,17 +16,18 @@ export function requireDatabase (dir: string): void {
 
 /**
  * Opens the database in dir with the engine, which takes its LOCK: a directory a running process holds is
- * refused with LEVEL_LOCKED naming the holder's pid. Opening replays the commit logs, as any open does.
+ * refused with LEVEL_LOCKED naming the holder's pid. With readOnly, nothing in the directory changes (the
+ * commit logs are replayed into memory only).
  */
-export async function openDatabase (dir: string, options: { create?: boolean } = {}): Promise<ToolDatabase> {
+export async function openDatabase (dir: string, options: { create?: boolean, readOnly?: boolean } = {}): Promise<ToolDatabase> {
   if (options.create !== true) requireDatabase(dir)
-  const db = new LsmLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const db = new LsmLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', readOnly: options.readOnly === true })
   await db.open({ createIfMissing: options.create === true })
   return db
 }
 
 /** Runs fn on the open database and closes it whatever happens. */
-export async function withDatabase<T> (dir: string, fn: (db: ToolDatabase) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+export async function withDatabase<T> (dir: string, fn: (db: ToolDatabase) => Promise<T>, options: { create?: boolean, readOnly?: boolean } = {}): Promise<T> {
   const db = await openDatabase(dir, options)
   try {
     return await fn(db)

@@ -9,7 +9,7 @@ export interface GetFlags extends CommonFlags { raw?: boolean }
 /** `db get DIR KEY`: the value (in --encoding, or the exact bytes with --raw); a missing key exits 1. */
 export async function dbGet (dir: string, keyText: string, flags: GetFlags, out: Output): Promise<void> {
   const key = parseBytes(keyText, flags.encoding, 'KEY')
-  const value = await withDatabase(dir, async (db) => await db.get(key))
+  const value = await withDatabase(dir, async (db) => await db.get(key), { readOnly: true })
   if (value === undefined) throw new CliFailure(`key ${bytesForTerminal(key, flags.encoding)} not found in ${dir}`, { code: 'LEVELRING_NOT_FOUND' })
   if (flags.json === true) await out.json({ key: bytesForJson(key, flags.encoding), value: bytesForJson(value, flags.encoding), valueSize: value.length })
   else if (flags.raw === true) process.stdout.write(value)

@@ -48,7 +48,7 @@ export async function dbScan (dir: string, flags: DbScanFlags, out: Output): Pro
       progress.stop()
     }
     await doc?.close({ count })
-  })
+  }, { readOnly: true })
 }
 
 /** `db count DIR`: the number of live keys (in the range, if given). */
@@ -66,7 +66,7 @@ export async function dbCount (dir: string, flags: CommonFlags & KeyRangeOptions
     } finally {
       await it.close()
     }
-  })
+  }, { readOnly: true })
   if (flags.json === true) await out.json({ dir, count })
   else await out.lines([String(count)])
 }
