@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { DEFAULT_CONFIG } from '../../../gateway/src/config.js'
 import { StaticMembership } from '../../../gateway/src/cluster/static-membership.js'
 import type { Ring } from '../../../gateway/src/cluster/ring.js'
 import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/rpc/internode-auth.js'
@@ -35,8 +36,10 @@ export interface ClusterOptions {
   readonly replicas?: number
   /** Default quorum parameters of every node (default r = w = quorum). */
   readonly defaults?: Readonly<Record<string, string | number>>
-  /** Extra settings of every node's config file. */
-  readonly settings?: Readonly<Record<string, unknown>>
+  /** Extra settings of every node's config file (a function gets the cluster's directory). */
+  readonly settings?: Readonly<Record<string, unknown>> | ((dir: string) => Readonly<Record<string, unknown>>)
+  /** Files to write into the cluster's directory before the nodes start (name -> content). */
+  readonly files?: Readonly<Record<string, string>>
 }
 
 /** One node process of a test cluster. */
@@ -118,6 +121,8 @@ export class TestCluster {
     const dir = await mkdtemp(join(tmpdir(), 'levelring-cluster-'))
     const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
     await writeFile(join(dir, 'secret'), secret)
+    for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), content)
+    const settings = typeof options.settings === 'function' ? options.settings(dir) : options.settings ?? {}
     const ports = await freePorts(size)
     const ids = Array.from({ length: size }, (_, i) => `node${i + 1}`)
     const nodes: ClusterNode[] = []
@@ -132,14 +137,14 @@ export class TestCluster {
         clusterSecretFile: join(dir, 'secret'),
         logLevel: 'info',
         probeIntervalMs: 500,
-        ...options.settings,
+        ...settings,
         defaults: { r: 'quorum', w: 'quorum', timeoutMs: 3_000, ...options.defaults }
       }
       const file = join(dir, `${id}.json`)
       await writeFile(file, JSON.stringify(config))
       nodes.push(new ClusterNode(id, address, config.dataDir, file))
     }
-    const partitions = (options.settings?.partitions as number | undefined) ?? 512
+    const partitions = (settings.partitions as number | undefined) ?? DEFAULT_CONFIG.partitions
     const cluster = new TestCluster(nodes, dir, secret, replicas, partitions)
     try {
       await Promise.all(nodes.map((n) => n.start()))

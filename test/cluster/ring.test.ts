@@ -1,0 +1,105 @@
+import { describe, expect, test } from 'vitest'
+import { partitionOf } from '../../gateway/src/cluster/partition.js'
+import { PreferenceListPlacement } from '../../gateway/src/cluster/placement.js'
+import { Ring } from '../../gateway/src/cluster/ring.js'
+import { StaticMembership } from '../../gateway/src/cluster/static-membership.js'
+import { DEFAULT_CONFIG } from '../../gateway/src/config.js'
+
+// Issue 6, list item 4: ring properties, as the nodes derive the ring (StaticMembership over the
+// sorted members at the default partition count). Preference lists never repeat a physical node;
+// no node owns more than 15% above the mean share for 3..64 equal nodes; adding a node moves only
+// the partitions it takes, about 1/(m+1) of the keys, measured on hashed keys. The figures are printed.
+
+const Q = DEFAULT_CONFIG.partitions
+const KEYS = Array.from({ length: 50_000 }, (_, i) => `user:${i}:profile`)
+/** The partition of every key (Q is the same for every ring here). */
+const KEY_PARTITIONS = KEYS.map((k) => partitionOf(k, Q))
+
+function membership (size: number, weights: (i: number) => number = () => 1): StaticMembership {
+  const ids = Array.from({ length: size }, (_, i) => `node${String(i + 1).padStart(2, '0')}`)
+  return new StaticMembership({
+    self: { id: ids[0]!, weight: weights(0) },
+    selfAddress: () => '127.0.0.1:1',
+    peers: ids.slice(1).map((id, i) => ({ id, address: `127.0.0.1:${i + 2}`, weight: weights(i + 1) })),
+    partitions: Q
+  })
+}
+
+describe(`the ring the nodes derive (Q = ${Q})`, () => {
+  test('every preference list holds n distinct physical nodes, for every partition, 3..64 nodes and n = 1..5', () => {
+    const violations: string[] = []
+    let lists = 0
+    for (let size = 3; size <= 64; size++) {
+      const m = membership(size)
+      const ring = m.ring()
+      for (const n of [1, 2, 3, 5]) {
+        for (let p = 0; p < Q; p++) {
+          const list = ring.preferenceList(p, n)
+          lists++
+          if (list.length !== Math.min(n, size) || new Set(list).size !== list.length) violations.push(`partition ${p}, ${size} nodes, n=${n}: ${list.join(',')}`)
+        }
+        // What a node routes by: the placement over the membership.
+        const placement = new PreferenceListPlacement(m, n)
+        for (const key of KEYS.slice(0, 100)) {
+          const nodes = placement.place(key).targets.map((t) => t.node)
+          if (new Set(nodes).size !== Math.min(n, size)) violations.push(`key ${key}, ${size} nodes, n=${n}: ${nodes.join(',')}`)
+        }
+      }
+    }
+    expect(violations).toEqual([])
+    expect(lists).toBe(62 * 4 * Q)
+  })
+
+  test('two nodes started with the same members (in any order) derive the same ring', () => {
+    const a = membership(7)
+    const members = a.members()
+    const b = new StaticMembership({
+      self: { id: members[4]!.id, weight: 1 },
+      selfAddress: () => '127.0.0.1:9',
+      peers: [...members].reverse().filter((m) => m.id !== members[4]!.id),
+      partitions: Q
+    })
+    expect(b.ring().digest()).toBe(a.ring().digest())
+    expect(membership(7, (i) => (i === 3 ? 2 : 1)).ring().digest()).not.toBe(a.ring().digest())
+  })
+
+  test('no node owns more than 15% above the mean share for 3..64 equal nodes; a double-weight node owns about twice', () => {
+    let worst = { size: 0, ratio: 0 }
+    for (let size = 3; size <= 64; size++) {
+      const shares = [...membership(size).ring().shares().values()]
+      expect(shares.length).toBe(size)
+      const ratio = Math.max(...shares) / (Q / size)
+      if (ratio > worst.ratio) worst = { size, ratio }
+      expect(ratio, `${size} nodes`).toBeLessThanOrEqual(1.15)
+    }
+    process.stdout.write(`ring balance at Q=${Q}: worst max/mean share over 3..64 equal nodes = ${worst.ratio.toFixed(3)} (${worst.size} nodes)\n`)
+    const weighted = membership(5, (i) => (i === 0 ? 2 : 1)).ring().shares()
+    expect(weighted.get('node01')! / weighted.get('node02')!).toBeCloseTo(2, 1)
+  })
+
+  test('adding a node moves only the partitions it takes, about 1/(m+1) of the keys (measured)', () => {
+    const rows: string[] = []
+    for (const size of [3, 4, 5, 8, 16, 32]) {
+      const before = membership(size).ring()
+      const grown = [...membership(size).members(), { id: 'joiner', address: '127.0.0.1:99', weight: 1 }]
+      const after = before.rebalance(grown)
+      const ownerMoved = Array.from({ length: Q }, (_, p) => before.ownerOf(p) !== after.ownerOf(p))
+      const newReplica = Array.from({ length: Q }, (_, p) => {
+        const was = before.preferenceList(p, 3)
+        return after.preferenceList(p, 3).some((node) => !was.includes(node))
+      })
+      expect(ownerMoved.every((m, p) => !m || after.ownerOf(p) === 'joiner'), 'a partition only ever moves to the new node').toBe(true)
+      const moved = KEY_PARTITIONS.filter((p) => ownerMoved[p]).length
+      const replicaChanged = KEY_PARTITIONS.filter((p) => newReplica[p]).length
+      const fraction = moved / KEYS.length
+      const ideal = 1 / (size + 1)
+      // Key hashing spreads keys over partitions with sampling noise, and partitions move whole.
+      expect(Math.abs(fraction - ideal), `${size} -> ${size + 1} nodes`).toBeLessThan(0.25 * ideal)
+      const fromScratch = Ring.create(grown, { partitionCount: Q })
+      const scratchMoved = KEY_PARTITIONS.filter((p) => before.ownerOf(p) !== fromScratch.ownerOf(p)).length / KEYS.length
+      rows.push(`${size}->${size + 1}: moved ${(fraction * 100).toFixed(1)}% of keys (1/(m+1) = ${(ideal * 100).toFixed(1)}%), ` +
+        `new replica for ${(replicaChanged / KEYS.length * 100).toFixed(1)}% at n=3; rebuilding from scratch would move ${(scratchMoved * 100).toFixed(1)}%`)
+    }
+    process.stdout.write(`adding one node, ${KEYS.length} keys, Q=${Q}:\n  ${rows.join('\n  ')}\n`)
+  })
+})
