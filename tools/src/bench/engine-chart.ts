@@ -6,6 +6,7 @@ import type { ReportRow } from './engine-report.js'
 
 const ENGINE_COLOURS: Record<string, string> = {
   'lsm-level': '#2f6fba',
+  'lsm-level-lowmem': '#7fa6d6',
   'classic-level': '#8a8a8a',
   'memory-level': '#d08a2e',
   ceiling: '#58a55c'

@@ -10,7 +10,13 @@ export type BenchDatabase = AbstractLevel<any, string, string>
 export type DatabaseFactory = (location: string) => BenchDatabase
 
 /** Engine names in the order they run (and appear in the report); the baseline is classic-level. */
-export const ENGINE_NAMES = ['lsm-level', 'classic-level', 'memory-level', 'ceiling'] as const
+export const ENGINE_NAMES = ['lsm-level', 'lsm-level-lowmem', 'classic-level', 'memory-level', 'ceiling'] as const
+
+/**
+ * lsm-level's low-memory profile: tables built on the main thread (no worker heap), LevelDB's 8 MiB block
+ * cache, one frozen memtable. Shown beside the defaults so the memory/speed trade-off is visible.
+ */
+export const LOW_MEMORY_OPTIONS = { backgroundThread: false, blockCacheSize: 8 * 1024 * 1024, maxImmutableMemtables: 1 }
 
 /** One of the compared engines. */
 export type EngineName = typeof ENGINE_NAMES[number]
@@ -29,12 +35,14 @@ export function isEngineName (name: string): name is EngineName {
  */
 export async function loadEngine (name: EngineName): Promise<DatabaseFactory> {
   switch (name) {
-    case 'lsm-level': {
+    case 'lsm-level':
+    case 'lsm-level-lowmem': {
       // A computed specifier: tools must compile whether or not engine/ has been built yet.
       const specifier: string = 'lsm-level'
       const { LsmLevel } = await import(specifier) as { LsmLevel?: new (location: string, options?: object) => BenchDatabase }
       if (typeof LsmLevel !== 'function') throw new Error("module 'lsm-level' does not export a class LsmLevel")
-      return location => new LsmLevel(location, {})
+      const options = name === 'lsm-level' ? {} : LOW_MEMORY_OPTIONS
+      return location => new LsmLevel(location, options)
     }
     case 'classic-level': {
       const { ClassicLevel } = await import('classic-level')

@@ -167,7 +167,7 @@ async function usableEngines (options: Options): Promise<Array<{ name: EngineNam
       persistent = create(join(root, 'manifest-probe')).supports.permanence
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err)
-      const line = name === 'lsm-level'
+      const line = name.startsWith('lsm-level')
         ? `lsm-level is not built (import failed: ${why}); run \`npx tsc -b\` first. Benchmarking the others.`
         : `${name} could not be loaded (${why}); benchmarking the others.`
       process.stderr.write(line + '\n')
