@@ -51,13 +51,13 @@ export class PeerReachability implements Liveness {
     return changed
   }
 
-  /** A call to the peer failed without an answer. Returns true when it was not down before. */
-  failed (id: string, reason: string): boolean {
+  /** A call to the peer failed without an answer. Returns the state before. */
+  failed (id: string, reason: string): PeerState {
     const o = this.#observation(id)
-    const changed = o.state !== 'down'
+    const before = o.state
     o.state = 'down'
     o.reason = reason
-    return changed
+    return before
   }
 
   #observation (id: string): Observation {

@@ -127,7 +127,10 @@ export class InternodeClient {
       const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
         ? `no answer within ${timeoutMs} ms`
         : `${code !== '' ? code + ': ' : ''}${(err as Error).message}`
-      if (this.#options.reachability.failed(node, reason)) this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
+      const before = this.#options.reachability.failed(node, reason)
+      // A peer that was up and stops answering is news; one not reached yet (still starting) is not.
+      if (before === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
+      else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')
       throw new ReplicaUnreachableError(node, member.address, reason, NOT_CONNECTED.has(code), { cause: err })
     }
     if (this.#options.reachability.answered(node)) this.#options.logger.info({ peer: node, address: member.address }, 'peer reachable')
