@@ -70,13 +70,12 @@ for (const [i, id] of ids.entries()) {
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const log = createWriteStream(join(dataRoot, `${id}.log`), { flags: 'a' })
-  // 'close' (not 'exit'): the pipes are drained by then, so nothing is written to the log after it ends.
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+  // 'close' (not 'exit'): the pipes are drained by then; and the log is flushed before this resolves.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => log.end(() => resolve(code))))
   nodes.push({ id, port: ports[i]!, dataDir, child, log, exited })
   child.stderr!.pipe(log, { end: false })
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${id}] ${d.toString()}`))
   void exited.then((code) => {
-    log.end()
     if (!stopping) process.stderr.write(`[${id}] exited with code ${String(code)}; the other nodes keep running (Ctrl-C stops them)\n`)
   })
 }
