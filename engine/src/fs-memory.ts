@@ -113,6 +113,14 @@ class MemoryReadableFile implements ReadableFile {
   close (): void {}
 }
 
+/** What of the unsynced bytes a crash() keeps (default: none). */
+export interface CrashOptions {
+  /** How many of the file's `unsyncedBytes` (written to the OS, not synced) reach the disk anyway, from the start. */
+  keepUnsynced?: (path: string, unsyncedBytes: number) => number
+  /** Whether the kept unsynced bytes of this file read back as zeros rather than as the data written. */
+  zeroFill?: (path: string) => boolean
+}
+
 /** In-memory FileSystem with power-loss simulation (crash()). */
 export class MemoryFileSystem implements FileSystem {
   /** Bumped by crash(): handles from an older generation are dead. */
@@ -238,13 +246,24 @@ export class MemoryFileSystem implements FileSystem {
 
   /**
    * Power loss: unsynced file bytes are dropped, directory changes not made durable by syncDir revert,
-   * locks are released (the process died) and every open handle becomes invalid (EBADF).
+   * locks are released (the process died) and every open handle becomes invalid (EBADF). Options model a
+   * disk that wrote back part of what was not synced: a prefix of each file's unsynced bytes, read back as
+   * the data written or (a size that reached the disk before its data) as zeros.
    */
-  crash (): void {
+  crash (options: CrashOptions = {}): void {
     this.generation++
     this.#locks.clear()
     this.#entries = new Map(this.#durable)
-    for (const inode of this.#durable.values()) inode.len = inode.syncedLen
+    const seen = new Set<Inode>()
+    for (const [p, inode] of this.#durable) {
+      if (seen.has(inode)) continue
+      seen.add(inode)
+      const unsynced = inode.len - inode.syncedLen
+      const kept = unsynced > 0 ? Math.max(0, Math.min(unsynced, Math.floor(options.keepUnsynced?.(p, unsynced) ?? 0))) : 0
+      if (kept > 0 && options.zeroFill?.(p) === true) inode.data.fill(0, inode.syncedLen, inode.syncedLen + kept)
+      inode.len = inode.syncedLen + kept
+      inode.syncedLen = inode.len
+    }
   }
 
   /** Test helper: overwrites bytes of an existing file in place, durably (to simulate media corruption). */
