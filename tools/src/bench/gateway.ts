@@ -1,10 +1,9 @@
-import autocannon from 'autocannon'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { fill, median as middle, ms, runLoad, VALUE_BYTES } from './http-load.js'
+import { ServerProcesses } from './server-processes.js'
 
 // `npm run bench:gateway`: PUT and GET of 10 KiB values on one levelring node (lsm-level storage
 // in a temp directory) beside a ceiling, a bare node:http server answering from a Map
@@ -13,8 +12,6 @@ import { fileURLToPath } from 'node:url'
 // The two targets alternate for ROUNDS rounds (C L C L ...) and the medians are reported, so that
 // drift of a shared machine over the run falls on both alike.
 
-/** Value size of the issue's workload. */
-const VALUE_BYTES = 10 * 1024
 /** Keys the GET phase reads (written before it starts). */
 const READ_KEYS = 1000
 /** Seconds per measured phase (env LEVELRING_BENCH_SECONDS overrides, 1..60). */
@@ -29,64 +26,25 @@ const CONNECTIONS = 16
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..', '..')
 const dataDir = mkdtempSync(join(tmpdir(), 'levelring-bench-gw-'))
-const children: ChildProcess[] = []
+const servers = new ServerProcesses()
 
 interface Phase { target: string, op: 'PUT' | 'GET', rps: number, p50: number, p99: number, errors: number, non2xx: number }
-
-/** Start a child and resolve with the address its first JSON line that has one announces. */
-function startChild (args: string[]): Promise<string> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { address?: string }
-        if (entry.address !== undefined) resolve(entry.address)
-      } catch { /* not a JSON line */ }
-    })
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${String(code)}`)))
-  })
-}
 
 const putCounters = new Map<string, number>()
 
 async function load (target: string, address: string, op: 'PUT' | 'GET', body: Buffer, seconds = DURATION_S): Promise<Phase> {
   let next = putCounters.get(target) ?? 0
-  const result = await autocannon({
-    url: `http://${address}`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{
-      method: op,
-      headers: op === 'PUT' ? { 'content-type': 'application/octet-stream' } : {},
-      body: op === 'PUT' ? body : undefined,
-      setupRequest: (req) => {
-        // PUT: a fresh key each time (blind writes to one key would pile up siblings); GET: cycle the loaded keys.
-        const key = op === 'PUT' ? `put-${target}-${next++}` : `hot-${next++ % READ_KEYS}`
-        return { ...req, path: `/v1/kv/${key}` }
-      }
-    }]
-  })
+  // PUT: a fresh key each time (blind writes to one key would pile up siblings); GET: cycle the loaded keys.
+  const path = (): string => `/v1/kv/${op === 'PUT' ? `put-${target}-${next++}` : `hot-${next++ % READ_KEYS}`}`
+  const figures = await runLoad([address], [{ method: op, path }], body, CONNECTIONS, seconds)
   if (op === 'PUT') putCounters.set(target, next)
-  return { target, op, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx }
-}
-
-async function fill (address: string, body: Buffer): Promise<void> {
-  for (let i = 0; i < READ_KEYS; i++) {
-    const res = await fetch(`http://${address}/v1/kv/hot-${i}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } })
-    if (res.status !== 204) throw new Error(`filling hot-${i}: ${res.status} ${await res.text()}`)
-  }
-}
-
-/** autocannon records whole milliseconds: 0 means under 1 ms. */
-function ms (value: number): string {
-  return value === 0 ? '<1' : value.toFixed(0)
+  return { target, op, rps: figures.rps, p50: figures.p50, p99: figures.p99, errors: figures.errors, non2xx: figures.non2xx }
 }
 
 /** Median of each figure over the rounds of one (target, op); errors are summed. */
 function median (phases: Phase[], target: string, op: 'PUT' | 'GET'): Phase {
   const runs = phases.filter((p) => p.target === target && p.op === op)
-  const mid = (f: (p: Phase) => number): number => { const v = runs.map(f).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]! }
+  const mid = (f: (p: Phase) => number): number => middle(runs.map(f))
   return {
     target, op, rps: mid((p) => p.rps), p50: mid((p) => p.p50), p99: mid((p) => p.p99),
     errors: runs.reduce((n, p) => n + p.errors, 0), non2xx: runs.reduce((n, p) => n + p.non2xx, 0)
@@ -120,13 +78,13 @@ function report (all: Phase[]): void {
 
 try {
   const body = Buffer.alloc(VALUE_BYTES, 'levelring ')
-  const gateway = await startChild([join(root, 'bin', 'levelring.js'), 'start', '--node-id', 'bench', '--listen', '127.0.0.1:0',
+  const gateway = await servers.start([join(root, 'bin', 'levelring.js'), 'start', '--node-id', 'bench', '--listen', '127.0.0.1:0',
     '--data', dataDir, '--log-level', 'info'])
-  const ceiling = await startChild([join(here, 'map-http-server.js')])
+  const ceiling = await servers.start([join(here, 'map-http-server.js')])
   const phases: Phase[] = []
   const targets = [['ceiling', ceiling], ['levelring', gateway]] as const
-  await fill(gateway, body)
-  await fill(ceiling, body)
+  await fill(gateway, 'hot-', READ_KEYS, body)
+  await fill(ceiling, 'hot-', READ_KEYS, body)
   // Unmeasured warm-up (JIT, caches), then GETs before PUTs: the PUT phase leaves the engine with
   // compaction work that would otherwise fall on the GET figures.
   for (const [target, address] of targets) await load(target, address, 'GET', body, WARMUP_S)
@@ -143,7 +101,6 @@ try {
     process.exitCode = 1
   }
 } finally {
-  for (const child of children) child.kill('SIGTERM')
-  await Promise.all(children.map((c) => new Promise((resolve) => { if (c.exitCode !== null) resolve(null); else c.on('exit', resolve) })))
+  await servers.stopAll()
   rmSync(dataDir, { recursive: true, force: true })
 }
