@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
+import { ContractClient } from '../gateway/helpers/contract-client.js'
 import { liveSiblings } from '../../gateway/src/storage/stored-object.js'
 
 // Issue 6, list item 1: a 3-node cluster (n=3) where any node coordinates any request; a write
@@ -60,7 +61,8 @@ describe('three nodes, all up', () => {
   })
 
   test('GET /v1/cluster: every node sees the same ring, shared evenly, and its peers up', async () => {
-    const views = await Promise.all(cluster.nodes.map(async (n) => (await fetch(`${n.url}/v1/cluster`)).json() as Promise<any>))
+    // ContractClient checks every answer against openapi/levelring.yaml.
+    const views = await Promise.all(cluster.nodes.map(async (n) => (await new ContractClient(n.url).get('/v1/cluster')).json))
     for (const [i, view] of views.entries()) {
       const node = cluster.nodes[i]!
       expect(view.node).toEqual({ id: node.id, address: node.address, status: 'up' })
@@ -93,6 +95,8 @@ describe('one node stopped', () => {
       for (const reader of live) expect(await (await get(reader.url, key, 'r=2')).text()).toBe(`v${i}`)
     }
     for (const node of live) {
+      const checked = await new ContractClient(node.url).get(`/v1/kv/${keys[0]!}`, { query: 'r=3' })
+      expect(checked.status).toBe(503) // a documented problem document
       const read = await get(node.url, keys[0]!, 'r=3')
       expect(read.status).toBe(503)
       expect(await read.json()).toMatchObject({ type: 'urn:levelring:problem:quorum-unavailable', parameter: 'r', needed: 3, answered: 2, replicas: 3 })
@@ -102,7 +106,7 @@ describe('one node stopped', () => {
       const durable = await put(node.url, keys[1]!, 'fsynced', 'w=2&dw=3')
       expect(await durable.json()).toMatchObject({ parameter: 'dw', needed: 3, answered: 2 })
     }
-    const view = await (await fetch(`${live[0]!.url}/v1/cluster`)).json() as any
+    const view = (await new ContractClient(live[0]!.url).get('/v1/cluster')).json
     expect(view.peers.find((p: any) => p.id === stopped.id).status).toBe('down')
     expect(view.peers.find((p: any) => p.id === live[1]!.id).status).toBe('up')
   })

@@ -86,10 +86,21 @@ export class ClusterNode {
     })
   }
 
+  /** Freeze the process (SIGSTOP): it keeps its sockets but answers nothing, like a hung machine. */
+  pause (): void {
+    this.#child?.kill('SIGSTOP')
+  }
+
+  /** Let a paused process run again (SIGCONT). */
+  resume (): void {
+    this.#child?.kill('SIGCONT')
+  }
+
   /** Stop the process with SIGTERM (clean shutdown), SIGKILL if it takes too long; resolves with its exit code. */
   async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const child = this.#child
     if (child === undefined || !this.running) return this.#exited
+    child.kill('SIGCONT') // a paused process would hold the signal until resumed
     child.kill(signal)
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
     const code = await this.#exited
