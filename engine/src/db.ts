@@ -1035,6 +1035,8 @@ export class Engine {
     try {
       if (this.#log !== null && this.#bgError === null) this.#log.flush()
       await this.#logBarrier?.catch(() => {})
+      // Obsolete files are deleted before the lock goes: the next owner (or a repair) must not list them.
+      await this.#fs.backgroundUnlinksSettled?.()
     } finally {
       this.#releaseResources()
     }

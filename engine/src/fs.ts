@@ -33,6 +33,11 @@ export interface FileSystem {
    * ignored. Used only for obsolete files, whose names are never reused.
    */
   unlinkInBackground?(path: string): void
+  /**
+   * Resolves once every unlinkInBackground() begun so far has finished: a database waits for it before it
+   * gives up its lock, so that no deletion of its obsolete files runs after the next owner listed them.
+   */
+  backgroundUnlinksSettled?(): Promise<void>
   /** Recursive removal, for destroy(); no error if missing. */
   removeDir(dir: string): void
   /** Make the directory entries (creates, renames, unlinks) in dir durable. */
@@ -349,7 +354,16 @@ export class RealFileSystem implements FileSystem {
   }
 
   unlinkInBackground (p: string): void {
-    nodeFs.unlink(p, () => {})
+    const done = new Promise<void>((resolve) => { nodeFs.unlink(p, () => resolve()) })
+    this.#unlinking.add(done)
+    void done.then(() => this.#unlinking.delete(done))
+  }
+
+  /** Background unlinks not yet finished. */
+  readonly #unlinking = new Set<Promise<void>>()
+
+  async backgroundUnlinksSettled (): Promise<void> {
+    while (this.#unlinking.size > 0) await Promise.all([...this.#unlinking])
   }
 
   unlink (p: string): void {
