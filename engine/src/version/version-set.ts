@@ -88,8 +88,9 @@ export class VersionSet {
     const file = this.#fs.openReadable(manifestPath)
     try {
       // A MANIFEST's tail can be torn only by a crash during an edit that was never acknowledged; any
-      // damage before that is corruption.
-      for (const rec of readLog(file, { mode: 'tolerate-corrupted-tail', fileName: manifestPath })) {
+      // damage before that is corruption. So is a complete last record with a bad checksum: every edit is
+      // synced before it is acted upon, so skipping one that was would lose the files it added.
+      for (const rec of readLog(file, { mode: 'tolerate-truncated-tail', fileName: manifestPath })) {
         const e = decodeEdit(rec.data, manifestPath, rec.offset)
         if (e.formatVersion !== undefined && e.formatVersion > DB_FORMAT_VERSION) {
           throw unsupportedFormat(manifestPath, e.formatVersion)

@@ -9,11 +9,15 @@ import { BLOCK_SIZE, HEADER_SIZE, MAX_RECORD_TYPE, RecordType, typeCrc } from '.
  * truncation):
  * - 'tolerate-corrupted-tail' (default): damage after which no valid fragment follows (a torn last write,
  *   a zero-filled or truncated tail) ends the log silently; damage followed by a valid fragment throws.
+ * - 'tolerate-truncated-tail' (the MANIFEST): like the default, but only damage a crash can leave in a file
+ *   whose records are each synced before the next is written ends the log silently: the file ending inside a
+ *   record, or zero-filled space. A complete fragment with a bad checksum, an unknown type or a stray MIDDLE or
+ *   LAST is damage to a record that was durable and acted upon: it throws even at the tail.
  * - 'absolute-consistency': any damage throws, a torn tail included.
  * - 'skip-any-corrupted': (repair) damaged fragments and records are skipped and counted; reading resumes
  *   at the next block.
  */
-export type LogReadMode = 'tolerate-corrupted-tail' | 'absolute-consistency' | 'skip-any-corrupted'
+export type LogReadMode = 'tolerate-corrupted-tail' | 'tolerate-truncated-tail' | 'absolute-consistency' | 'skip-any-corrupted'
 
 /** A record and the file offset of its first fragment's header. */
 export interface LogRecord { offset: number, data: Buffer }
@@ -69,10 +73,12 @@ export function * readLog (source: ReadableFile | Buffer, options: LogReadOption
   }
   const fail = (d: LogDrop, extra = ''): Error =>
     corruption(`log damaged: ${d.reason}${extra}; ${WHAT_TO_DO}`, { file: fileName, offset: d.offset })
-  const damage = (offset: number, bytes: number, reason: string): void => {
+  /** truncation: the damage is the file ending early or zero-filled space, which a crash can leave. */
+  const damage = (offset: number, bytes: number, reason: string, truncation = false): void => {
     const d = { offset, bytes, reason }
     if (mode === 'absolute-consistency') throw fail(d)
-    if (mode === 'tolerate-corrupted-tail') pending.push(d)
+    if (mode === 'tolerate-truncated-tail' && !truncation) throw fail(d, ' (only a log cut short or zero-filled at its end is taken for a torn write here)')
+    if (mode === 'tolerate-corrupted-tail' || mode === 'tolerate-truncated-tail') pending.push(d)
     else drop(d)
   }
   /** A valid fragment proves earlier damage was not a torn tail. */
@@ -86,9 +92,9 @@ export function * readLog (source: ReadableFile | Buffer, options: LogReadOption
    * tolerate mode the rest of the block is searched for a checksum-valid fragment: finding one proves the
    * damage is not a torn tail.
    */
-  const damageRestOfBlock = (block: Buffer, p: number, blockStart: number, blockLen: number, reason: string): void => {
-    damage(blockStart + p, blockLen - p, reason)
-    if (mode === 'tolerate-corrupted-tail') {
+  const damageRestOfBlock = (block: Buffer, p: number, blockStart: number, blockLen: number, reason: string, truncation = false): void => {
+    damage(blockStart + p, blockLen - p, reason, truncation)
+    if (mode === 'tolerate-corrupted-tail' || mode === 'tolerate-truncated-tail') {
       const q = findValidFragment(block, p + 1, blockLen)
       if (q >= 0) validFollows(blockStart + q)
     }
@@ -108,7 +114,7 @@ export function * readLog (source: ReadableFile | Buffer, options: LogReadOption
       const left = blockLen - p
       if (left < HEADER_SIZE) {
         // In a full block this is the zero trailer; in the file's last block, a header cut short.
-        if (left > 0 && blockLen < BLOCK_SIZE) damage(blockStart + p, left, `fragment header truncated at end of log (${left} of ${HEADER_SIZE} bytes)`)
+        if (left > 0 && blockLen < BLOCK_SIZE) damage(blockStart + p, left, `fragment header truncated at end of log (${left} of ${HEADER_SIZE} bytes)`, true)
         break
       }
       const at = blockStart + p
@@ -116,13 +122,14 @@ export function * readLog (source: ReadableFile | Buffer, options: LogReadOption
       const len = block[p + 4] | (block[p + 5] << 8)
       const type = block[p + 6]
       if (type === RecordType.ZERO && len === 0 && stored === 0) {
-        damageRestOfBlock(block, p, blockStart, blockLen, 'zero-filled space where a fragment header belongs')
+        damageRestOfBlock(block, p, blockStart, blockLen, 'zero-filled space where a fragment header belongs', true)
         break
       }
       if (HEADER_SIZE + len > left) {
-        damageRestOfBlock(block, p, blockStart, blockLen, lastBlock && blockLen < BLOCK_SIZE
+        const truncated = lastBlock && blockLen < BLOCK_SIZE
+        damageRestOfBlock(block, p, blockStart, blockLen, truncated
           ? `fragment truncated at end of log (length ${len}, ${left - HEADER_SIZE} bytes present)`
-          : `bad fragment length ${len} (only ${left - HEADER_SIZE} bytes left in the block)`)
+          : `bad fragment length ${len} (only ${left - HEADER_SIZE} bytes left in the block)`, truncated)
         break
       }
       const payload = block.subarray(p + HEADER_SIZE, p + HEADER_SIZE + len)
@@ -179,7 +186,7 @@ export function * readLog (source: ReadableFile | Buffer, options: LogReadOption
     }
   }
 
-  if (recordStart >= 0) damage(recordStart, partsBytes, `record at ${recordStart} cut off at end of log (FIRST without LAST)`)
+  if (recordStart >= 0) damage(recordStart, partsBytes, `record at ${recordStart} cut off at end of log (FIRST without LAST)`, true)
   // Whatever damage is still pending had nothing valid after it: a torn tail, dropped silently.
   for (const d of pending) drop(d)
   return summary
