@@ -4,7 +4,7 @@ import { LogWriter } from '../wal/log-writer.js'
 import { readLog } from '../wal/log-reader.js'
 import { corruption, unsupportedFormat, asIoError } from '../errors.js'
 import type { RangeTombstone } from '../range-tombstone.js'
-import { type FileMeta, manifestFileName } from './file-meta.js'
+import { type FileMeta, manifestFileName, parseFileName } from './file-meta.js'
 import { Version, NUM_LEVELS, compareLevel0, compareBySmallest } from './version.js'
 import { type VersionEdit, encodeEdit, decodeEdit, COMPARATOR_NAME } from './version-edit.js'
 
@@ -66,7 +66,10 @@ export class VersionSet {
    */
   recover (): boolean {
     const currentPath = join(this.#dir, 'CURRENT')
-    if (!this.#fs.exists(currentPath)) return false
+    if (!this.#fs.exists(currentPath)) {
+      this.#checkNothingToLose(currentPath)
+      return false
+    }
     let name: string
     try {
       name = this.#fs.readFile(currentPath).toString('utf8')
@@ -117,6 +120,21 @@ export class VersionSet {
     this.markFileNumberUsed(this.manifestNumber)
     this.#setCurrent(builder.build())
     return true
+  }
+
+  /**
+   * A directory without CURRENT is a new database only if it holds no data: CURRENT is installed before the
+   * first write is acknowledged, so a table or a non-empty commit log beside a missing CURRENT means damage.
+   * Opening it as new would delete them as obsolete.
+   */
+  #checkNothingToLose (currentPath: string): void {
+    if (!this.#fs.exists(this.#dir)) return
+    for (const name of this.#fs.readdir(this.#dir)) {
+      const p = parseFileName(name)
+      if (p?.kind === 'table' || (p?.kind === 'log' && this.#fs.stat(join(this.#dir, name)).size > 0)) {
+        throw corruption(`CURRENT is missing but ${name} holds data`, { file: currentPath, offset: 0 })
+      }
+    }
   }
 
   /**

@@ -299,4 +299,16 @@ describe('CURRENT', () => {
       await db.close()
     })
   }
+
+  it('a missing CURRENT beside tables is LEVEL_CORRUPTION (not a new, empty database that deletes them); repair brings the data back', async () => {
+    const { dir, expected } = await manifestDb()
+    const before = liveTables(dir)
+    nodeFs.unlinkSync(join(dir, 'CURRENT'))
+    await expectOpenFails(new LsmLevel(dir), 'LEVEL_CORRUPTION', join(dir, 'CURRENT'))
+    expect(before.every((p) => nodeFs.existsSync(p))).toBe(true)
+    await LsmLevel.repair(dir)
+    const db = await opened(dir)
+    expect((await auditReads(db, expected)).right).toBe(expected.size)
+    await db.close()
+  })
 })
