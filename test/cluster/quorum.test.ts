@@ -105,6 +105,10 @@ describe('one node stopped', () => {
       expect(await write.json()).toMatchObject({ type: 'urn:levelring:problem:quorum-unavailable', parameter: 'w', needed: 3, answered: 2, replicas: 3 })
       const durable = await put(node.url, keys[1]!, 'fsynced', 'w=2&dw=3')
       expect(await durable.json()).toMatchObject({ parameter: 'dw', needed: 3, answered: 2 })
+      // pr/pw count primaries (every replica is one here: fallbacks come with the next issue).
+      expect(await (await get(node.url, keys[0]!, 'r=1&pr=3')).json()).toMatchObject({ parameter: 'pr', needed: 3, answered: 2 })
+      expect(await (await put(node.url, keys[1]!, 'primaries', 'w=1&pw=3')).json()).toMatchObject({ parameter: 'pw', needed: 3, answered: 2 })
+      expect((await get(node.url, keys[0]!, 'r=1&pr=2')).status).toBe(200)
     }
     const view = (await new ContractClient(live[0]!.url).get('/v1/cluster')).json
     expect(view.peers.find((p: any) => p.id === stopped.id).status).toBe('down')
