@@ -4,8 +4,11 @@
  */
 import type { FileLock, FileSystem, ReadableFile, WritableFile } from './fs.js'
 
-/** Operations a fault can target. 'open' covers openWritable and openReadable; 'sync' covers sync and syncSync; 'read' covers ReadableFile.read and readFile. */
-export type FaultOp = 'open' | 'append' | 'flush' | 'sync' | 'rename' | 'unlink' | 'syncDir' | 'read' | 'readdir'
+/**
+ * Operations a fault can target. 'open' covers openWritable and openReadable, 'create' openWritable alone;
+ * 'sync' covers sync and syncSync; 'read' covers ReadableFile.read and readFile.
+ */
+export type FaultOp = 'open' | 'create' | 'append' | 'flush' | 'sync' | 'rename' | 'unlink' | 'syncDir' | 'read' | 'readdir'
 
 /** Which calls fail and how. */
 export interface FaultRule {
@@ -28,7 +31,7 @@ interface ActiveRule { rule: FaultRule, seen: number, fired: number }
 export class FaultInjectingFileSystem implements FileSystem {
   readonly inner: FileSystem
   /** Calls seen per op (faulted ones included). */
-  readonly calls: Record<FaultOp, number> = { open: 0, append: 0, flush: 0, sync: 0, rename: 0, unlink: 0, syncDir: 0, read: 0, readdir: 0 }
+  readonly calls: Record<FaultOp, number> = { open: 0, create: 0, append: 0, flush: 0, sync: 0, rename: 0, unlink: 0, syncDir: 0, read: 0, readdir: 0 }
   /** Faults raised so far. */
   injected = 0
   #rules: ActiveRule[] = []
@@ -86,6 +89,7 @@ export class FaultInjectingFileSystem implements FileSystem {
 
   openWritable (p: string): WritableFile {
     this.check('open', p)
+    this.check('create', p)
     return new FaultyWritableFile(this, this.inner.openWritable(p))
   }
 
