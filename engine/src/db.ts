@@ -180,7 +180,7 @@ export class Engine {
       }
       this.#logNumber = this.#versions.newFileNumber()
       this.#openLog(this.#logNumber)
-      await fs.syncDir(this.dir)
+      await this.#syncDir()
       edit.logNumber = this.#logNumber
       await this.#versions.logAndApply(edit)
       this.#visibleSeq = this.#versions.lastSequence
@@ -259,6 +259,15 @@ export class Engine {
       (edit.addedTombstones ??= []).push(...mem.rangeTombstones)
       this.#tombstones.push(...mem.rangeTombstones)
       this.#tombstones.sort((a, b) => a.seq - b.seq)
+    }
+  }
+
+  /** Makes the directory's new entries durable; a failure is LEVEL_IO_ERROR naming the directory. */
+  async #syncDir (): Promise<void> {
+    try {
+      await this.#fs.syncDir(this.dir)
+    } catch (err) {
+      throw asIoError(err, { file: this.dir, op: 'sync directory' })
     }
   }
 
@@ -651,7 +660,7 @@ export class Engine {
     try {
       const meta = await writeTable(this.#fs, this.dir, number, source, this.options, this.#hooks(yieldSlices))
       if (meta !== null) {
-        await this.#fs.syncDir(this.dir)
+        await this.#syncDir()
         this.#stats.bytesFlushed += meta.size
       }
       return meta
@@ -676,7 +685,7 @@ export class Engine {
       try {
         meta = await this.#flushThread.flush(this.dir, number, packSortedRun(imm.iterator(), imm.approximateBytes), this.options)
         if (meta !== null) {
-          await this.#fs.syncDir(this.dir)
+          await this.#syncDir()
           this.#stats.bytesFlushed += meta.size
         }
       } catch (err) {
@@ -850,7 +859,7 @@ export class Engine {
       } else {
         result = await runCompactionJob(this.#fs, job, this.#hooks(true, true))
       }
-      if (result.outputs.length > 0) await this.#fs.syncDir(this.dir)
+      if (result.outputs.length > 0) await this.#syncDir()
       this.#stats.bytesCompactedRead += result.bytesRead
       this.#stats.bytesCompactedWritten += result.bytesWritten
       await this.#versions.logAndApply({

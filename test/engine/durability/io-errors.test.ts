@@ -97,6 +97,16 @@ describe('I/O errors on the write path, in flushes and in compactions', () => {
     await checkAfterFault(fs, db, expected, err, rule, /MANIFEST-\d+/)
   })
 
+  it('EIO syncing the directory after a new table', async () => {
+    const { fs, db, expected } = await seeded()
+    // The first directory sync of a flush makes the new commit log's entry durable; the second, the table's.
+    const rule: FaultRule = { op: 'syncDir', code: 'EIO', afterCalls: 1 }
+    fs.inject(rule)
+    const err = await rejection(db.flush())
+    expect(err.message).toContain('sync directory failed on /db')
+    await checkAfterFault(fs, db, expected, err, rule, /\/db/)
+  })
+
   it('ENOSPC renaming the new CURRENT into place at open: open rejects, the database is untouched', async () => {
     const { fs, db, expected } = await seeded()
     await db.close()
