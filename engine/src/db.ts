@@ -849,6 +849,7 @@ export class Engine {
       firstFileNumber: first,
       fileNumberCount: count
     }
+    let recording = false
     v.ref()
     try {
       let result: CompactionResult
@@ -862,6 +863,9 @@ export class Engine {
       if (result.outputs.length > 0) await this.#syncDir()
       this.#stats.bytesCompactedRead += result.bytesRead
       this.#stats.bytesCompactedWritten += result.bytesWritten
+      // From here a failure leaves it unknown whether the edit reached the MANIFEST (a failed fsync may still
+      // have written it): the outputs must stay, or a reopen could find the edit naming deleted files.
+      recording = true
       await this.#versions.logAndApply({
         deletedFiles: [
           ...inputs0.map((f) => ({ level: c.level, number: f.number })),
@@ -872,7 +876,7 @@ export class Engine {
       })
       this.#stats.compactions++
     } catch (err) {
-      for (let n = range[0]; n < range[1]; n++) {
+      for (let n = range[0]; n < range[1] && !recording; n++) {
         if (this.#fs.exists(join(this.dir, tableFileName(n)))) { try { this.#fs.unlink(join(this.dir, tableFileName(n))) } catch {} }
       }
       if (err instanceof JobAborted) return

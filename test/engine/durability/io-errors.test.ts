@@ -2,6 +2,7 @@
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem, FaultInjectingFileSystem } from 'lsm-level'
 import type { FaultRule } from '../../../engine/src/fs-fault.js'
+import { faultRuns } from './fixtures/io-errors.js'
 import { TINY } from './fixtures/history.mjs'
 
 /**
@@ -89,6 +90,15 @@ describe('I/O errors on the write path, in flushes and in compactions', () => {
     await checkAfterFault(fs, db, expected, err, rule, /\/db/)
   })
 
+  it('EIO on fsync of the MANIFEST edit of a compaction: its outputs are kept, since the edit may have reached the disk', async () => {
+    const { fs, db, expected } = await seeded()
+    await db.flush()
+    const rule: FaultRule = { op: 'sync', path: /MANIFEST/, code: 'EIO' }
+    fs.inject(rule)
+    const err = await rejection(db.compactRange('k000', 'k199'))
+    await checkAfterFault(fs, db, expected, err, rule, /MANIFEST-\d+/)
+  })
+
   it('ENOSPC writing the MANIFEST edit of a flush', async () => {
     const { fs, db, expected } = await seeded()
     const rule: FaultRule = { op: 'append', path: /MANIFEST/, code: 'ENOSPC' }
@@ -161,4 +171,18 @@ describe('an append that fails in the middle of a log record', () => {
       await again.close()
     }
   })
+})
+
+describe('random faults (one per run, over a database that carries on between runs)', () => {
+  for (const walRecoveryMode of ['tolerate-corrupted-tail', 'absolute-consistency'] as const) {
+    it(`every fault surfaces as LEVEL_IO_ERROR, sticks, spares reads, and loses nothing acknowledged (${walRecoveryMode})`, async () => {
+      const reports = await faultRuns({ runs: 40, seed: walRecoveryMode === 'absolute-consistency' ? 4 : 3, roundsPerRun: 200, walRecoveryMode })
+      const bySurface = new Map<string, number>()
+      for (const r of reports) bySurface.set(r.surfaced, (bySurface.get(r.surfaced) ?? 0) + 1)
+      console.log(`${walRecoveryMode}: where the faults surfaced: ${JSON.stringify(Object.fromEntries(bySurface))}`)
+      expect(reports).toHaveLength(40)
+      for (const where of ['open', 'write']) expect(bySurface.get(where) ?? 0).toBeGreaterThan(0)
+      expect((bySurface.get('flush') ?? 0) + (bySurface.get('compactRange') ?? 0)).toBeGreaterThan(0)
+    }, 60_000)
+  }
 })
