@@ -23,7 +23,7 @@ test('a hung replica: 503 at the deadline with needed/answered, r=2/w=2 unaffect
   try {
     const read = await getKey(a.url, 'before', 'r=3&timeout_ms=300')
     expect(read.status).toBe(503)
-    const problem = await read.json()
+    const problem = await read.json() as { detail: string }
     expect(problem).toMatchObject({ parameter: 'r', needed: 3, answered: 2, replicas: 3 })
     expect(problem.detail).toMatch(/timeout_ms=300/)
 

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../gateway/src/rpc/internode-auth.js'
 import {
@@ -17,9 +16,7 @@ const BEARER = 'client-token-0123456789'
 let cluster: TestCluster
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({
-    size: 2, replicas: 2, files: { tokens: `${BEARER}\n` }, settings: (dir) => ({ authTokenFile: join(dir, 'tokens') })
-  })
+  cluster = await TestCluster.start({ size: 2, replicas: 2, bearerToken: BEARER })
 })
 afterAll(async () => { await cluster?.close() })
 

@@ -38,8 +38,8 @@ export interface ClusterOptions {
   readonly defaults?: Readonly<Record<string, string | number>>
   /** Extra settings of every node's config file (a function gets the cluster's directory). */
   readonly settings?: Readonly<Record<string, unknown>> | ((dir: string) => Readonly<Record<string, unknown>>)
-  /** Files to write into the cluster's directory before the nodes start (name -> content). */
-  readonly files?: Readonly<Record<string, string>>
+  /** Turn client authentication on with this bearer token (--auth-token-file). */
+  readonly bearerToken?: string
 }
 
 /** One node process of a test cluster. */
@@ -116,8 +116,10 @@ export class TestCluster {
   readonly replicas: number
   readonly partitions: number
   readonly #auth: InternodeAuth
+  readonly #clientHeaders: Record<string, string>
 
-  private constructor (nodes: ClusterNode[], dir: string, secret: string, replicas: number, partitions: number) {
+  private constructor (nodes: ClusterNode[], dir: string, secret: string, replicas: number, partitions: number, bearer?: string) {
+    this.#clientHeaders = bearer === undefined ? {} : { Authorization: `Bearer ${bearer}` }
     this.nodes = nodes
     this.dir = dir
     this.replicas = replicas
@@ -132,8 +134,11 @@ export class TestCluster {
     const dir = await mkdtemp(join(tmpdir(), 'levelring-cluster-'))
     const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
     await writeFile(join(dir, 'secret'), secret)
-    for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), content)
-    const settings = typeof options.settings === 'function' ? options.settings(dir) : options.settings ?? {}
+    const settings = { ...(typeof options.settings === 'function' ? options.settings(dir) : options.settings) }
+    if (options.bearerToken !== undefined) {
+      await writeFile(join(dir, 'tokens'), `${options.bearerToken}\n`)
+      settings.authTokenFile = join(dir, 'tokens')
+    }
     const ports = await freePorts(size)
     const ids = Array.from({ length: size }, (_, i) => `node${i + 1}`)
     const nodes: ClusterNode[] = []
@@ -156,14 +161,30 @@ export class TestCluster {
       nodes.push(new ClusterNode(id, address, config.dataDir, file))
     }
     const partitions = (settings.partitions as number | undefined) ?? DEFAULT_CONFIG.partitions
-    const cluster = new TestCluster(nodes, dir, secret, replicas, partitions)
+    const cluster = new TestCluster(nodes, dir, secret, replicas, partitions, options.bearerToken)
     try {
       await Promise.all(nodes.map((n) => n.start()))
+      await cluster.settled()
     } catch (err) {
       await cluster.close()
       throw err
     }
     return cluster
+  }
+
+  /**
+   * Wait until every running node has seen every other running node answer (its prober pings each
+   * peer every probeIntervalMs): nodes start in parallel, so the first pings may find a peer not yet
+   * listening, and a write forwarded meanwhile would skip it. Bounded: throws after 10 s.
+   */
+  async settled (): Promise<void> {
+    const running = this.nodes.filter((n) => n.running)
+    for (let i = 0; i < 100; i++) {
+      const views = await Promise.all(running.map(async (n) => (await fetch(`${n.url}/v1/cluster`, { headers: this.#clientHeaders })).json() as Promise<{ peers: Array<{ id: string, status: string }> }>))
+      if (views.every((v) => v.peers.every((p) => p.status === 'up' || !running.some((n) => n.id === p.id)))) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw new Error('the nodes did not all see each other up within 10 s')
   }
 
   /** The node with this id. */
