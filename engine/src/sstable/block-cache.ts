@@ -31,7 +31,7 @@ export class BlockCache {
   constructor (opts: { capacityBytes: number }) {
     this.capacityBytes = opts.capacityBytes
     this.#lru = opts.capacityBytes > 0
-      ? new LRUCache<number | string, Block>({ maxSize: opts.capacityBytes, sizeCalculation: (b) => b.size + ENTRY_OVERHEAD })
+      ? new LRUCache<number | string, Block>({ maxSize: opts.capacityBytes, sizeCalculation: (b) => b.memoryBytes + ENTRY_OVERHEAD })
       : null
   }
 

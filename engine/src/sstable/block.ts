@@ -1,16 +1,47 @@
 /**
- * Reads a block written by BlockBuilder (format in block-builder.ts) and iterates it in internal-key
- * order, forwards and backwards (prev() rescans from the preceding restart point, as LevelDB does).
+ * Reads a block written by BlockBuilder (format in block-builder.ts) in place: nothing is decoded when a
+ * block is read or cached, so a cached block costs exactly its bytes and a block-cache miss costs only the
+ * read and the checksum. Point lookups (find) binary-search the restart points and then scan one restart
+ * run; cursors walk forwards entry by entry and backwards by decoding one restart run at a time.
  */
-import { readFixed32 } from '../coding.js'
+import { encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
-import { compareBytes, compareInternalKeySlices } from '../keys.js'
+import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator } from '../internal-iterator.js'
 
-/** Key deltas up to this many bytes are copied by a plain loop (faster than a native call for short runs). */
+/** Bytes up to this many are copied by a plain loop (faster than a native call for short runs). */
 const SMALL_COPY = 32
 
-/** The decoded shape of a block's contents (verified bytes, trailer already removed). */
+/**
+ * Where a point lookup landed (Block.find): whether the entry's user key is the target's, its trailer, and
+ * its value's place in the block. One instance is reused across lookups: no result objects.
+ */
+export class BlockEntry {
+  /** True iff the entry's user key equals the target's. */
+  matches = false
+  /** The entry's trailer (seq * 256 + kind) as little-endian words; meaningful when matches. */
+  trailerLow = 0
+  trailerHigh = 0
+  valueOffset = 0
+  valueLength = 0
+
+  /** The entry's internal key, given its user key (== the target's, so requires matches): a new buffer. */
+  internalKey (userKey: Uint8Array): Buffer {
+    const n = userKey.length
+    const k = Buffer.allocUnsafe(n + TRAILER_SIZE)
+    copyBytes(userKey, 0, k, 0, n)
+    encodeFixed32(k, n, this.trailerLow)
+    encodeFixed32(k, n + 4, this.trailerHigh)
+    return k
+  }
+}
+
+/** Where the lcp scan keeps the trailer of the previous entry when that entry's user key is the target's. */
+const trailerScratch = Buffer.allocUnsafeSlow(TRAILER_SIZE)
+/** Where the slow scan rebuilds keys. */
+let findKey: Buffer = Buffer.allocUnsafeSlow(64)
+
+/** A verified block's contents (trailer removed), read in place. */
 export class Block {
   readonly data: Buffer
   /** Offset in data of the restart array (= end of the entries). */
@@ -35,72 +66,298 @@ export class Block {
     this.restartsOffset = data.length - 4 - 4 * n
   }
 
-  /** Bytes held (what a cache charges for it). */
+  /** Bytes of the block as stored (trailer excluded). */
   get size (): number { return this.data.length }
+
+  /** Bytes held in memory (what a cache charges for it): the block itself, nothing decoded beside it. */
+  get memoryBytes (): number { return this.data.length }
 
   /** A new cursor over the block in internal-key order. */
   iterator (): BlockIterator {
     return new BlockIterator(this)
   }
+
+  /**
+   * Point lookup: finds the first entry whose internal key is >= target[0, targetLength) and describes it
+   * in `out`; false (out unspecified) if every entry is smaller. Throws LEVEL_CORRUPTION on a malformed entry.
+   *
+   * The scan after the restart search rebuilds no keys. It tracks m, the length of the common prefix of the
+   * previous entry's user key and the target's, knowing the previous key is smaller. An entry that shares
+   * more than m bytes with the previous key has the same smaller byte at m, so it is smaller too without
+   * looking at it; one that shares at most m bytes equals the target on those, and only its stored suffix
+   * is compared. Shapes this reasoning does not cover (a user key that is a prefix of the target's and
+   * shares trailer bytes onwards) fall back to a scan that rebuilds keys.
+   */
+  find (target: Buffer, targetLength: number, out: BlockEntry): boolean {
+    const r = this.lastRestartBefore(target, targetLength)
+    const data = this.data
+    const limit = this.restartsOffset
+    const tu = targetLength - TRAILER_SIZE
+    const tLow = readFixed32(target, tu)
+    const tHigh = readFixed32(target, tu + 4)
+    let p = this.restartPoint(r)
+    // The previous entry: its key length, its user key's common prefix with the target's (m), and whether its
+    // user key equals the target's (then its trailer is in trailerScratch) or is smaller.
+    let prevKeyLen = 0
+    let m = 0
+    let prevEqual = false
+    let first = true
+    while (p < limit) {
+      let shared: number
+      let nonShared: number
+      let valueLen: number
+      let q: number
+      if (p + 3 <= limit && (data[p] | data[p + 1] | data[p + 2]) < 128) {
+        shared = data[p]
+        nonShared = data[p + 1]
+        valueLen = data[p + 2]
+        q = p + 3
+      } else {
+        shared = this.varint(p)
+        nonShared = this.varint(this.varEnd)
+        valueLen = this.varint(this.varEnd)
+        q = this.varEnd
+      }
+      if (shared > prevKeyLen) throw this.fail(`shares ${shared} bytes with a ${prevKeyLen}-byte previous key`, p)
+      const valueOffset = q + nonShared
+      if (valueOffset + valueLen > limit) throw this.fail(`key/value (${nonShared}+${valueLen} bytes) run past the entries`, p)
+      const keyLen = shared + nonShared
+      if (keyLen < TRAILER_SIZE) throw this.fail(`a ${keyLen}-byte key is not an internal key`, p)
+      const uk = keyLen - TRAILER_SIZE
+      // cmp: this entry's user key against the target's; the user key is the previous one's first `shared`
+      // bytes (known to equal the target's up to the smaller of shared and m) then the stored suffix.
+      let cmp: number
+      if (first || (!prevEqual && shared <= m) || (prevEqual && shared < tu)) {
+        if (shared > uk) return this.#findSlow(r, target, targetLength, out)
+        // The first `shared` bytes equal the target's: compare the suffix's user-key part with the rest.
+        const n = Math.min(uk - shared, tu - shared)
+        let i = 0
+        while (i < n && data[q + i] === target[shared + i]) i++
+        m = shared + i
+        cmp = i < n ? data[q + i] - target[shared + i] : uk - tu
+      } else if (!prevEqual) {
+        // shared > m: the byte at m, where the previous user key is below the target's, is shared.
+        if (m >= uk || m >= prevKeyLen - TRAILER_SIZE) return this.#findSlow(r, target, targetLength, out)
+        cmp = -1
+      } else {
+        // The previous user key is the target's and shared >= its length: equal iff as long.
+        m = uk < tu ? uk : tu
+        cmp = uk - tu
+      }
+      first = false
+      if (cmp > 0) {
+        out.matches = false
+        out.valueOffset = valueOffset
+        out.valueLength = valueLen
+        return true
+      }
+      if (cmp === 0) {
+        // Same user key: the trailer decides. Bytes of it below `shared` are the previous entry's.
+        const t = trailerScratch
+        for (let j = shared > tu ? shared - tu : 0; j < TRAILER_SIZE; j++) t[j] = data[q + tu + j - shared]
+        const low = readFixed32(t, 0)
+        const high = readFixed32(t, 4)
+        // Trailers sort descending: the entry is >= target iff its trailer is <= the target's.
+        if (high < tHigh || (high === tHigh && low <= tLow)) {
+          out.matches = true
+          out.trailerLow = low
+          out.trailerHigh = high
+          out.valueOffset = valueOffset
+          out.valueLength = valueLen
+          return true
+        }
+        prevEqual = true
+      } else {
+        prevEqual = false
+      }
+      prevKeyLen = keyLen
+      p = valueOffset + valueLen
+    }
+    return false
+  }
+
+  /** find() by rebuilding every key of the scan (for the shapes the lcp scan does not cover). */
+  #findSlow (r: number, target: Buffer, targetLength: number, out: BlockEntry): boolean {
+    const data = this.data
+    const limit = this.restartsOffset
+    let p = this.restartPoint(r)
+    let key = findKey
+    let keyLen = 0
+    while (p < limit) {
+      const shared = this.varint(p)
+      const nonShared = this.varint(this.varEnd)
+      const valueLen = this.varint(this.varEnd)
+      const q = this.varEnd
+      if (shared > keyLen) throw this.fail(`shares ${shared} bytes with a ${keyLen}-byte previous key`, p)
+      const valueOffset = q + nonShared
+      if (valueOffset + valueLen > limit) throw this.fail(`key/value (${nonShared}+${valueLen} bytes) run past the entries`, p)
+      keyLen = shared + nonShared
+      if (keyLen < TRAILER_SIZE) throw this.fail(`a ${keyLen}-byte key is not an internal key`, p)
+      if (keyLen > key.length) key = findKey = grow(key, keyLen, shared)
+      copyBytes(data, q, key, shared, nonShared)
+      if (compareInternalKeySlices(key, 0, keyLen, target, 0, targetLength) >= 0) {
+        const uk = keyLen - TRAILER_SIZE
+        out.matches = uk === targetLength - TRAILER_SIZE && compareBytes(key, 0, uk, target, 0, uk) === 0
+        out.trailerLow = readFixed32(key, uk)
+        out.trailerHigh = readFixed32(key, uk + 4)
+        out.valueOffset = valueOffset
+        out.valueLength = valueLen
+        return true
+      }
+      p = valueOffset + valueLen
+    }
+    return false
+  }
+
+  /** The last restart point whose key is < target (0 if none is): where a scan for target starts. */
+  lastRestartBefore (target: Buffer, targetLength: number): number {
+    let lo = 0
+    let hi = this.numRestarts - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (this.compareRestartKey(mid, target, targetLength) < 0) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  /** @internal offset of restart point i, checked to lie inside the entries. */
+  restartPoint (i: number): number {
+    const limit = this.restartsOffset
+    const off = readFixed32(this.data, limit + 4 * i)
+    if (off >= limit && !(off === 0 && limit === 0)) throw this.fail(`restart point ${i} at ${off} is outside the entries`, limit + 4 * i)
+    return off
+  }
+
+  /** @internal internal-key order of restart entry i's key (stored whole) against target. */
+  compareRestartKey (i: number, target: Buffer, targetLength: number): number {
+    const p = this.restartPoint(i)
+    const data = this.data
+    let q: number
+    let shared: number
+    let nonShared: number
+    if (p + 3 <= this.restartsOffset && (data[p] | data[p + 1] | data[p + 2]) < 128) {
+      shared = data[p]
+      nonShared = data[p + 1]
+      q = p + 3
+    } else {
+      shared = this.varint(p)
+      nonShared = this.varint(this.varEnd)
+      this.varint(this.varEnd)
+      q = this.varEnd
+    }
+    if (shared !== 0 || q + nonShared > this.restartsOffset || nonShared < TRAILER_SIZE) throw this.fail(`restart entry ${i} is not a whole internal key`, p)
+    return compareInternalKeySlices(data, q, q + nonShared, target, 0, targetLength)
+  }
+
+  /** @internal where the last varint() call ended (no result object). */
+  varEnd = 0
+
+  /** @internal a varint32 of the entries region at p. */
+  varint (p: number): number {
+    const data = this.data
+    const limit = this.restartsOffset
+    let result = 0
+    for (let shift = 0; shift <= 28; shift += 7) {
+      if (p >= limit) throw this.fail('truncated varint', p)
+      const b = data[p++]
+      if (b < 128) {
+        this.varEnd = p
+        return (result | (b << shift)) >>> 0
+      }
+      result |= (b & 127) << shift
+    }
+    throw this.fail('varint longer than 5 bytes', p)
+  }
+
+  /** @internal a LEVEL_CORRUPTION error at offset `at` of the block. */
+  fail (what: string, at: number): Error {
+    return corruption(`bad block entry: ${what}`, { file: this.fileName, offset: this.fileOffset + at })
+  }
 }
 
+/** Copies n bytes from src[s] to dst[d]: by hand when short (a native call costs more for a few bytes). */
+function copyBytes (src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+  if (n <= SMALL_COPY) {
+    for (let j = 0; j < n; j++) dst[d + j] = src[s + j]
+  } else {
+    dst.set(src.subarray(s, s + n), d)
+  }
+}
+
+/** A buffer of at least n bytes holding buf's first `keep` bytes. */
+function grow (buf: Buffer, n: number, keep: number): Buffer {
+  const bigger = Buffer.allocUnsafeSlow(Math.max(n, buf.length * 2))
+  copyBytes(buf, 0, bigger, 0, keep)
+  return bigger
+}
+
+/** Slots per entry in a decoded restart run: entry offset, key start in the run's arena, value offset, value length. */
+const RUN_SLOTS = 4
+
 /**
- * Cursor over one block. The current key is rebuilt in a scratch buffer reused across positions; key()
- * hands out one copy per position (or a view when the key is stored whole), value() a view into the block.
+ * Cursor over one block. Forwards, the current key is rebuilt in a scratch buffer reused across positions.
+ * Backwards, the restart run before the current entry is decoded once (entry offsets and whole keys) and
+ * stepped through from its end, so prev() costs about what next() does instead of rescanning the run for
+ * every step. key() hands out one copy per position (a view when the key is stored whole), value() a view.
  */
 export class BlockIterator implements InternalIterator {
   #block: Block
   #data: Buffer
-  #restarts: number
-  #numRestarts: number
-  /** Offset of the current entry; == #restarts when not valid. */
+  #limit: number
+  /** Offset of the current entry; == #limit when not valid. */
   #current: number
   /** Offset just past the current entry. */
   #next = 0
-  #restartIndex: number
-  #key: Buffer = Buffer.allocUnsafe(64)
+  /** The current key is #kBuf[#kOff, #kOff + #keyLen): the scratch key going forwards, the run arena going back. */
+  #kBuf: Buffer
+  #kOff = 0
   #keyLen = 0
+  /** Scratch for the key rebuilt going forwards. */
+  #key: Buffer = Buffer.allocUnsafeSlow(64)
   /** Where the whole key sits in the block when it was stored with shared = 0, else -1. */
   #keyInPlace = -1
   #valOff = 0
   #valLen = 0
   #keyOut: Buffer | undefined
   #valOut: Buffer | undefined
+  // The decoded restart run (backwards); #runLen = 0 when none is loaded.
+  #run = new Int32Array(RUN_SLOTS * 16)
+  #runKeys: Buffer = Buffer.allocUnsafeSlow(512)
+  #runLen = 0
+  #runPos = 0
+  /** End of the last key in the run arena. */
+  #runArenaEnd = 0
 
   constructor (block: Block) {
     this.#block = block
     this.#data = block.data
-    this.#restarts = block.restartsOffset
-    this.#numRestarts = block.numRestarts
-    this.#current = this.#restarts
-    this.#restartIndex = this.#numRestarts
+    this.#limit = block.restartsOffset
+    this.#current = this.#limit
+    this.#kBuf = this.#key
   }
 
   /** Rebinds this cursor to another block (reuse instead of allocating one per block); not valid after. */
   reset (block: Block): void {
     this.#block = block
     this.#data = block.data
-    this.#restarts = block.restartsOffset
-    this.#numRestarts = block.numRestarts
-    this.#keyLen = 0
+    this.#limit = block.restartsOffset
     this.#invalidate()
   }
 
   /** The block this cursor reads. */
   get block (): Block { return this.#block }
 
-  valid (): boolean { return this.#current < this.#restarts }
+  valid (): boolean { return this.#current < this.#limit }
 
   key (): Buffer {
     if (this.#keyOut === undefined) {
+      const n = this.#keyLen
       if (this.#keyInPlace >= 0) {
-        this.#keyOut = this.#data.subarray(this.#keyInPlace, this.#keyInPlace + this.#keyLen)
+        this.#keyOut = this.#data.subarray(this.#keyInPlace, this.#keyInPlace + n)
       } else {
-        const n = this.#keyLen
         const k = Buffer.allocUnsafe(n)
-        const src = this.#key
-        if (n <= SMALL_COPY) for (let i = 0; i < n; i++) k[i] = src[i]
-        else k.set(src.subarray(0, n))
+        copyBytes(this.#kBuf, this.#kOff, k, 0, n)
         this.#keyOut = k
       }
     }
@@ -118,58 +375,43 @@ export class BlockIterator implements InternalIterator {
   /** The block's bytes (for in-place decoding of values). */
   get blockData (): Buffer { return this.#data }
 
-  /** Internal-key order of the current key against target[0, target.length), without materializing the key. */
-  compareKey (target: Buffer): number {
-    return compareInternalKeySlices(this.#key, 0, this.#keyLen, target, 0, target.length)
-  }
-
-  /** True iff the current key's first n bytes equal userKey and n = its user-key length (key length - 8). */
+  /** True iff the current key's user key (all but its trailer) is userKey. */
   userKeyEquals (userKey: Buffer): boolean {
-    const n = this.#keyLen - 8
-    return n === userKey.length && compareBytes(this.#key, 0, n, userKey, 0, n) === 0
+    const n = this.#keyLen - TRAILER_SIZE
+    return n === userKey.length && compareBytes(this.#kBuf, this.#kOff, this.#kOff + n, userKey, 0, n) === 0
   }
 
   next (): void {
+    this.#leaveRun()
     this.#parseNext()
   }
 
   prev (): void {
-    const original = this.#current
-    // Back up to the last restart point before the current entry, then scan forward to just before it.
-    while (this.#restartPoint(this.#restartIndex) >= original) {
-      if (this.#restartIndex === 0) {
-        this.#invalidate()
-        return
-      }
-      this.#restartIndex--
+    if (this.#runLen > 0 && this.#runPos > 0) {
+      this.#loadRunEntry(this.#runPos - 1)
+      return
     }
-    this.#seekToRestartPoint(this.#restartIndex)
-    do {
-      if (!this.#parseNext()) return
-    } while (this.#next < original)
+    const original = this.#current
+    if (original === 0 || original >= this.#limit) {
+      this.#invalidate()
+      return
+    }
+    // Decode the restart run holding the entry just before the current one, up to that entry.
+    this.#decodeRun(this.#lastRestartBelow(original), original)
   }
 
   seekToFirst (): void {
-    this.#seekToRestartPoint(0)
+    this.#startAt(this.#block.restartPoint(0))
     this.#parseNext()
   }
 
   seekToLast (): void {
-    this.#seekToRestartPoint(this.#numRestarts - 1)
-    while (this.#parseNext() && this.#next < this.#restarts) { /* scan to the last entry */ }
+    this.#decodeRun(this.#block.numRestarts - 1, this.#limit)
   }
 
   seek (target: Buffer): void {
-    // Binary search for the last restart point whose key is < target.
-    let lo = 0
-    let hi = this.#numRestarts - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1
-      if (this.#compareRestartKey(mid, target) < 0) lo = mid
-      else hi = mid - 1
-    }
-    this.#seekToRestartPoint(lo)
-    // Linear scan for the first key >= target.
+    const block = this.#block
+    this.#startAt(block.restartPoint(block.lastRestartBefore(target, target.length)))
     while (this.#parseNext()) {
       if (compareInternalKeySlices(this.#key, 0, this.#keyLen, target, 0, target.length) >= 0) return
     }
@@ -177,70 +419,108 @@ export class BlockIterator implements InternalIterator {
 
   close (): void {}
 
-  #fail (what: string, at: number): Error {
-    return corruption(`bad block entry: ${what}`, { file: this.#block.fileName, offset: this.#block.fileOffset + at })
+  /** The last restart run starting before offset `before` (> 0). */
+  #lastRestartBelow (before: number): number {
+    const block = this.#block
+    let lo = 0
+    let hi = block.numRestarts - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (block.restartPoint(mid) < before) lo = mid
+      else hi = mid - 1
+    }
+    return lo
   }
 
-  #restartPoint (i: number): number {
-    const off = readFixed32(this.#data, this.#restarts + 4 * i)
-    if (off >= this.#restarts && !(off === 0 && this.#restarts === 0)) throw this.#fail(`restart point ${i} at ${off} is outside the entries`, this.#restarts + 4 * i)
-    return off
+  /**
+   * Decodes the entries of restart run r that start before offset `end` and positions at the last of them;
+   * invalid if there is none.
+   */
+  #decodeRun (r: number, end: number): void {
+    this.#startAt(this.#block.restartPoint(r))
+    let n = 0
+    let arenaLen = 0
+    while (this.#next < end && this.#parseNext()) {
+      if (RUN_SLOTS * (n + 1) > this.#run.length) {
+        const bigger = new Int32Array(this.#run.length * 2)
+        bigger.set(this.#run)
+        this.#run = bigger
+      }
+      const k = this.#keyLen
+      if (arenaLen + k > this.#runKeys.length) this.#runKeys = grow(this.#runKeys, arenaLen + k, arenaLen)
+      copyBytes(this.#key, 0, this.#runKeys, arenaLen, k)
+      const s = RUN_SLOTS * n
+      this.#run[s] = this.#current
+      this.#run[s + 1] = arenaLen
+      this.#run[s + 2] = this.#valOff
+      this.#run[s + 3] = this.#valLen
+      arenaLen += k
+      n++
+    }
+    if (n === 0) {
+      this.#invalidate()
+      return
+    }
+    this.#runLen = n
+    this.#runArenaEnd = arenaLen
+    this.#loadRunEntry(n - 1)
   }
 
-  #compareRestartKey (i: number, target: Buffer): number {
-    const p = this.#restartPoint(i)
-    const data = this.#data
-    // A restart entry stores its key whole: shared must be 0.
-    let q = p
-    let shared = data[q++]
-    if (shared >= 128) { q = p; shared = this.#varint(p); q = this.#varEnd }
-    let nonShared = data[q]
-    if (nonShared < 128) q++; else { nonShared = this.#varint(q); q = this.#varEnd }
-    let valueLen = data[q]
-    if (valueLen < 128) q++; else { valueLen = this.#varint(q); q = this.#varEnd }
-    if (shared !== 0 || q + nonShared > this.#restarts || nonShared < 8) throw this.#fail(`restart entry ${i} is not a whole internal key`, p)
-    return compareInternalKeySlices(data, q, q + nonShared, target, 0, target.length)
-  }
-
-  #seekToRestartPoint (i: number): void {
-    this.#restartIndex = i
-    this.#keyLen = 0
-    this.#next = this.#restartPoint(i)
-    this.#current = this.#next
-  }
-
-  #invalidate (): void {
-    this.#current = this.#restarts
-    this.#restartIndex = this.#numRestarts
+  /** Positions at entry i of the decoded run. */
+  #loadRunEntry (i: number): void {
+    const s = RUN_SLOTS * i
+    const run = this.#run
+    this.#runPos = i
+    this.#current = run[s]
+    this.#kBuf = this.#runKeys
+    this.#kOff = run[s + 1]
+    this.#keyLen = (i + 1 < this.#runLen ? run[s + RUN_SLOTS + 1] : this.#runArenaEnd) - run[s + 1]
+    this.#keyInPlace = -1
+    this.#valOff = run[s + 2]
+    this.#valLen = run[s + 3]
+    this.#next = this.#valOff + this.#valLen
     this.#keyOut = undefined
     this.#valOut = undefined
   }
 
-  /** Where the last #varint() call ended (no allocation for a result object). */
-  #varEnd = 0
-
-  #varint (p: number): number {
-    const data = this.#data
-    const limit = this.#restarts
-    let result = 0
-    for (let shift = 0; shift <= 28; shift += 7) {
-      if (p >= limit) throw this.#fail('truncated varint', p)
-      const b = data[p++]
-      if (b < 128) {
-        this.#varEnd = p
-        return (result | (b << shift)) >>> 0
-      }
-      result |= (b & 127) << shift
+  /** Going forwards from a run position: the scratch key must hold the current key (later keys share its prefix). */
+  #leaveRun (): void {
+    if (this.#runLen === 0) return
+    if (this.#kBuf !== this.#key) {
+      const n = this.#keyLen
+      if (n > this.#key.length) this.#key = grow(this.#key, n, 0)
+      copyBytes(this.#kBuf, this.#kOff, this.#key, 0, n)
+      this.#kBuf = this.#key
+      this.#kOff = 0
     }
-    throw this.#fail('varint longer than 5 bytes', p)
+    this.#runLen = 0
   }
 
-  /** Decodes the entry at #next into the current position; false (and invalid) at the end of the entries. */
+  #startAt (offset: number): void {
+    this.#runLen = 0
+    this.#kBuf = this.#key
+    this.#kOff = 0
+    this.#keyLen = 0
+    this.#next = offset
+    this.#current = offset
+  }
+
+  #invalidate (): void {
+    this.#current = this.#limit
+    this.#runLen = 0
+    this.#kBuf = this.#key
+    this.#kOff = 0
+    this.#keyLen = 0
+    this.#keyOut = undefined
+    this.#valOut = undefined
+  }
+
+  /** Decodes the entry at #next into the current position (scratch key); false (and invalid) at the end. */
   #parseNext (): boolean {
     this.#keyOut = undefined
     this.#valOut = undefined
     const p = this.#current = this.#next
-    const limit = this.#restarts
+    const limit = this.#limit
     if (p >= limit) {
       this.#invalidate()
       return false
@@ -257,32 +537,22 @@ export class BlockIterator implements InternalIterator {
       valueLen = data[p + 2]
       q = p + 3
     } else {
-      shared = this.#varint(p)
-      nonShared = this.#varint(this.#varEnd)
-      valueLen = this.#varint(this.#varEnd)
-      q = this.#varEnd
+      const block = this.#block
+      shared = block.varint(p)
+      nonShared = block.varint(block.varEnd)
+      valueLen = block.varint(block.varEnd)
+      q = block.varEnd
     }
-    if (shared > this.#keyLen) throw this.#fail(`shares ${shared} bytes with a ${this.#keyLen}-byte previous key`, p)
-    if (q + nonShared + valueLen > limit) throw this.#fail(`key/value (${nonShared}+${valueLen} bytes) run past the entries`, p)
+    if (shared > this.#keyLen) throw this.#block.fail(`shares ${shared} bytes with a ${this.#keyLen}-byte previous key`, p)
+    if (q + nonShared + valueLen > limit) throw this.#block.fail(`key/value (${nonShared}+${valueLen} bytes) run past the entries`, p)
     const keyLen = shared + nonShared
-    if (keyLen > this.#key.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(keyLen, this.#key.length * 2))
-      this.#key.copy(bigger, 0, 0, shared)
-      this.#key = bigger
-    }
-    const key = this.#key
-    if (nonShared <= SMALL_COPY) {
-      // Buffer#copy's argument handling costs more than copying a few bytes by hand.
-      for (let i = 0; i < nonShared; i++) key[shared + i] = data[q + i]
-    } else {
-      key.set(data.subarray(q, q + nonShared), shared)
-    }
+    if (keyLen > this.#key.length) this.#kBuf = this.#key = grow(this.#key, keyLen, shared)
+    copyBytes(data, q, this.#key, shared, nonShared)
     this.#keyLen = keyLen
     this.#keyInPlace = shared === 0 ? q : -1
     this.#valOff = q + nonShared
     this.#valLen = valueLen
     this.#next = this.#valOff + valueLen
-    while (this.#restartIndex + 1 < this.#numRestarts && this.#restartPoint(this.#restartIndex + 1) <= p) this.#restartIndex++
     return true
   }
 }

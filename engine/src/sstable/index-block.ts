@@ -68,15 +68,15 @@ export class IndexBlock {
     return this.#keys.length + this.#keyStart.byteLength + this.#offsets.byteLength + this.#sizes.byteLength
   }
 
-  /** The first entry whose key is >= target, or count if none. */
-  seek (target: Buffer): number {
+  /** The first entry whose key is >= target[0, targetLength), or count if none. */
+  seek (target: Buffer, targetLength: number = target.length): number {
     const keys = this.#keys
     const ks = this.#keyStart
     let lo = 0
     let hi = this.count
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareInternalKeySlices(keys, ks[mid], ks[mid + 1], target, 0, target.length) < 0) lo = mid + 1
+      if (compareInternalKeySlices(keys, ks[mid], ks[mid + 1], target, 0, targetLength) < 0) lo = mid + 1
       else hi = mid
     }
     return lo

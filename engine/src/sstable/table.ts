@@ -9,7 +9,7 @@ import { asIoError, corruption } from '../errors.js'
 import type { ReadableFile } from '../fs.js'
 import type { InternalIterator } from '../internal-iterator.js'
 import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../keys.js'
-import { Block, type BlockIterator } from './block.js'
+import { Block, BlockEntry } from './block.js'
 import { IndexBlock, type IndexIterator } from './index-block.js'
 import type { BlockCache } from './block-cache.js'
 import { bloomMayContain } from './bloom.js'
@@ -41,8 +41,7 @@ export class Table implements TableBlockSource {
   readonly #verify: boolean
   /** Where data blocks end (the first meta block): what approximateOffsetOf answers past the last key. */
   readonly #dataEnd: number
-  // Reused by get(): it is synchronous, so one of each per table suffices.
-  #getData: BlockIterator | null = null
+  // Reused by get(): it is synchronous, so one per table suffices.
   #lookup = Buffer.allocUnsafe(64)
 
   private constructor (file: ReadableFile, opts: TableOpenOptions, footer: Footer, index: IndexBlock, filter: Buffer | null, properties: TableProperties) {
@@ -98,25 +97,22 @@ export class Table implements TableBlockSource {
   get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
     if (this.#filter !== null && !bloomMayContain(this.#filter, userKey)) return undefined
     const target = this.#lookupKey(userKey, snapshotSeq)
+    const n = userKey.length + TRAILER_SIZE
     const index = this.#index
-    let i = index.seek(target)
+    let i = index.seek(target, n)
     if (i >= index.count) return undefined
-    const block = this.dataBlockAt(i, this.#verify, true, null)
-    let it = this.#getData
-    if (it === null) it = this.#getData = block.iterator()
-    else it.reset(block)
-    it.seek(target)
-    if (!it.valid()) {
+    const e = found
+    let block = this.dataBlockAt(i, this.#verify, true, null)
+    if (!block.find(target, n, e)) {
       // Every entry of this block is < target. The next block starts above this index key, so it can hold
       // userKey only if this index key's user key is userKey itself (versions straddling blocks).
       if (!index.userKeyEquals(i, userKey)) return undefined
       if (++i >= index.count) return undefined
-      it.reset(this.dataBlockAt(i, this.#verify, true, null))
-      it.seekToFirst()
-      if (!it.valid()) return undefined
+      block = this.dataBlockAt(i, this.#verify, true, null)
+      if (!block.find(target, n, e)) return undefined
     }
-    if (!it.userKeyEquals(userKey)) return undefined
-    return { key: it.key(), value: it.value() }
+    if (!e.matches) return undefined
+    return { key: e.internalKey(userKey), value: block.data.subarray(e.valueOffset, e.valueOffset + e.valueLength) }
   }
 
   /** A cursor over every entry; verifyChecksums defaults to the table's setting, fillCache to true. */
@@ -203,9 +199,12 @@ export class Table implements TableBlockSource {
     if (userKey.length <= 32) for (let i = 0; i < userKey.length; i++) lk[i] = userKey[i]
     else lk.set(userKey, 0)
     encodeTrailer(this.#lookup, userKey.length, seq, KIND_SEEK)
-    return this.#lookup.subarray(0, n)
+    return this.#lookup
   }
 }
+
+/** Where get() finds its entry: lookups are synchronous, so one serves every table. */
+const found = new BlockEntry()
 
 /** Where the data blocks end: the first meta block. */
 function dataEndOf (footer: Footer): number {

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { BlockBuilder } from '../../../engine/src/sstable/block-builder.js'
-import { Block } from '../../../engine/src/sstable/block.js'
-import { compareInternalKeys, lookupKey, KIND_DELETE } from '../../../engine/src/keys.js'
+import { Block, BlockEntry } from '../../../engine/src/sstable/block.js'
+import { compareInternalKeys, lookupKey, seqOf, KIND_DELETE } from '../../../engine/src/keys.js'
 import { ik, sortEntries, collectForward, collectBackward, sameEntries, prng, type Entry } from './sstable-helpers.js'
 
 function build (entries: Entry[], restartInterval: number): Block {
@@ -99,5 +99,114 @@ describe('block builder and reader', () => {
     // An entry sharing more bytes than the previous key has.
     const d = Buffer.from(good); d[0] = 5
     expect(() => collectForward(new Block(d, 'x.sst', 0).iterator())).toThrow(/shares 5 bytes/)
+  })
+})
+
+/**
+ * Entries built to stress point lookups that compare without rebuilding keys: user keys that are prefixes
+ * of one another, bytes equal to trailer bytes (0x00, 0x01, 0xff), many versions of one user key whose
+ * trailers share leading bytes, and long shared prefixes.
+ */
+function trickyEntries (n: number, seed: number): Entry[] {
+  const r = prng(seed)
+  const alphabet = [0x00, 0x01, 0x02, 0x61, 0x62, 0xfe, 0xff]
+  const seen = new Set<string>()
+  const entries: Entry[] = []
+  while (entries.length < n) {
+    const len = Math.floor(r() * 5)
+    const u = Buffer.alloc(len)
+    for (let i = 0; i < len; i++) u[i] = alphabet[Math.floor(r() * alphabet.length)]
+    const versions = 1 + Math.floor(r() * 4)
+    for (let v = 0; v < versions; v++) {
+      // Sequences close together share trailer bytes; a few are far apart.
+      const seq = r() < 0.8 ? 1000 + Math.floor(r() * 8) : Math.floor(r() * 2 ** 40)
+      const key = ik(u, seq, r() < 0.3 ? KIND_DELETE : 1)
+      const h = key.toString('hex')
+      if (seen.has(h)) continue
+      seen.add(h)
+      entries.push({ key, value: Buffer.from(String(entries.length)) })
+    }
+  }
+  return sortEntries(entries)
+}
+
+/** What find() must answer: the first entry >= target, by brute force. */
+function expectFindAgrees (block: Block, entries: Entry[], target: Buffer): void {
+  const e = new BlockEntry()
+  const want = entries.findIndex((x) => compareInternalKeys(x.key, target) >= 0)
+  const got = block.find(target, target.length, e)
+  expect(got).toBe(want >= 0)
+  if (want < 0) return
+  const wantKey = entries[want].key
+  const u = target.subarray(0, target.length - 8)
+  const matches = wantKey.length === target.length && wantKey.subarray(0, u.length).equals(u)
+  expect(e.matches).toBe(matches)
+  expect(block.data.subarray(e.valueOffset, e.valueOffset + e.valueLength).equals(entries[want].value)).toBe(true)
+  if (matches) expect(e.internalKey(u).equals(wantKey)).toBe(true)
+}
+
+describe('block point lookups (find)', () => {
+  for (const interval of [1, 2, 5, 16]) {
+    it(`agrees with a brute-force search on tricky keys, restart interval ${interval}`, () => {
+      for (let round = 0; round < 4; round++) {
+        const entries = trickyEntries(150, 31 * interval + round)
+        const block = build(entries, interval)
+        const r = prng(7 + round)
+        for (const x of entries) {
+          const u = x.key.subarray(0, x.key.length - 8)
+          const seq = seqOf(x.key)
+          expectFindAgrees(block, entries, x.key)
+          for (const s of [seq, seq + 1, seq - 1, 0, 2 ** 50, 1003]) if (s >= 0) expectFindAgrees(block, entries, lookupKey(u, s))
+          // A user key next to this one: a byte more, or the last byte bumped.
+          expectFindAgrees(block, entries, lookupKey(Buffer.concat([u, Buffer.from([Math.floor(r() * 256)])]), 2 ** 50))
+          if (u.length > 0) {
+            const v = Buffer.from(u); v[v.length - 1] = (v[v.length - 1] + 1) & 0xff
+            expectFindAgrees(block, entries, lookupKey(v, 1000 + Math.floor(r() * 8)))
+          }
+        }
+        expectFindAgrees(block, entries, lookupKey(Buffer.alloc(0), 0))
+        expectFindAgrees(block, entries, lookupKey(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), 0))
+      }
+    })
+  }
+
+  it('finds in blocks of ordinary keys and misses past the end', () => {
+    const entries = makeEntries(300, 5)
+    const block = build(entries, 16)
+    for (const x of entries) expectFindAgrees(block, entries, x.key)
+    const past = ik(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0)
+    expect(block.find(past, past.length, new BlockEntry())).toBe(false)
+    expect(build([], 16).find(ik('a', 1), 9, new BlockEntry())).toBe(false)
+  })
+})
+
+describe('block cursor stepping', () => {
+  it('any mix of next, prev and seeks visits the neighbours a sorted array says', () => {
+    for (const interval of [1, 3, 16]) {
+      const entries = trickyEntries(200, interval)
+      const it = build(entries, interval).iterator()
+      const r = prng(interval)
+      let pos = -1
+      for (let step = 0; step < 3000; step++) {
+        const c = r()
+        if (pos < 0 || c < 0.05) {
+          const t = Math.floor(r() * entries.length)
+          it.seek(entries[t].key); pos = t
+        } else if (c < 0.08) {
+          it.seekToLast(); pos = entries.length - 1
+        } else if (c < 0.1) {
+          it.seekToFirst(); pos = 0
+        } else if (c < 0.55) {
+          it.next(); pos = pos + 1 < entries.length ? pos + 1 : -1
+        } else {
+          it.prev(); pos = pos - 1
+        }
+        expect(it.valid()).toBe(pos >= 0)
+        if (pos >= 0) {
+          expect(it.key().equals(entries[pos].key)).toBe(true)
+          expect(it.value().equals(entries[pos].value)).toBe(true)
+        }
+      }
+    }
   })
 })
