@@ -75,15 +75,7 @@ export class Memtable {
   /** Insert one entry whose user key is already a latin1 string. */
   addString (ukey: string, seq: number, kind: number, value: Buffer): void {
     const update = this.#update
-    let x = this.#head
-    for (let level = this.#height - 1; level >= 0; level--) {
-      let n = x.next[level]
-      while (n !== null && compare(n, ukey, seq, kind) < 0) {
-        x = n
-        n = x.next[level]
-      }
-      update[level] = x
-    }
+    this.#descend(ukey, seq, kind, update)
     const height = this.#randomHeight()
     if (height > this.#height) {
       for (let i = this.#height; i < height; i++) update[i] = this.#head
@@ -137,6 +129,14 @@ export class Memtable {
 
   /** First node at or after (ukey, seq, kind) in internal-key order, or null. */
   #seekNode (ukey: string, seq: number, kind: number): Node | null {
+    return this.#descend(ukey, seq, kind, null).next[0]
+  }
+
+  /**
+   * The last node before (ukey, seq, kind) at the bottom level; with `update`, also the last node before it
+   * at every level (where an insert links in).
+   */
+  #descend (ukey: string, seq: number, kind: number, update: Node[] | null): Node {
     let x = this.#head
     for (let level = this.#height - 1; level >= 0; level--) {
       let n = x.next[level]
@@ -144,8 +144,9 @@ export class Memtable {
         x = n
         n = x.next[level]
       }
+      if (update !== null) update[level] = x
     }
-    return x.next[0]
+    return x
   }
 
   #randomHeight (): number {
