@@ -2,6 +2,9 @@ import type { Logger } from 'pino'
 import type { InternodeClient } from '../rpc/internode-client.js'
 import type { MembershipSource } from './membership-source.js'
 
+/** A ping not answered within this marks the peer down: long enough that a busy peer is not taken for a dead one. */
+export const PING_TIMEOUT_MS = 2_000
+
 /**
  * Pings every peer at a fixed interval, so /v1/cluster can say who was reachable when even on an
  * idle cluster, and checks what answers: the member id configured for that address, routing by
@@ -16,7 +19,7 @@ export class PeerProber {
   readonly #intervalMs: number
   readonly #complaints = new Map<string, string>()
   #timer: NodeJS.Timeout | undefined
-  #round: Promise<void> = Promise.resolve()
+  #round: Promise<void> | undefined
 
   constructor (membership: MembershipSource, client: InternodeClient, logger: Logger, intervalMs: number) {
     this.#membership = membership
@@ -25,11 +28,14 @@ export class PeerProber {
     this.#intervalMs = intervalMs
   }
 
-  /** Probe now, then every interval (the timer does not keep the process alive). */
+  /** Probe now, then every interval; a round still running when the next is due is not doubled. The timer does not keep the process alive. */
   start (): void {
     if (this.#timer !== undefined) return
-    this.#round = this.probeAll()
-    this.#timer = setInterval(() => { this.#round = this.probeAll() }, this.#intervalMs).unref()
+    const round = (): void => {
+      this.#round ??= this.probeAll().finally(() => { this.#round = undefined })
+    }
+    round()
+    this.#timer = setInterval(round, this.#intervalMs).unref()
   }
 
   /** Stop probing and wait for the round in flight. */
@@ -43,10 +49,9 @@ export class PeerProber {
   async probeAll (): Promise<void> {
     const self = this.#membership.selfId
     const ring = this.#membership.ring().digest()
-    const timeout = Math.min(this.#intervalMs, 1_000)
     await Promise.all(this.#membership.members().filter((m) => m.id !== self).map(async (m) => {
       try {
-        const answer = await this.#client.ping(m.id, timeout)
+        const answer = await this.#client.ping(m.id, PING_TIMEOUT_MS)
         const problem = answer.node !== m.id
           ? `the node at ${m.address} says it is ${answer.node}, but --peers names ${m.id} there`
           : answer.ring !== ring
