@@ -4,6 +4,7 @@ import { PreferenceListPlacement } from './cluster/placement.js'
 import { PeerReachability } from './cluster/reachability.js'
 import { StaticMembership } from './cluster/static-membership.js'
 import type { MembershipSource } from './cluster/membership-source.js'
+import { ReapGuard } from './coordination/reap-guard.js'
 import { ClusterReplicaAccess } from './coordination/replica-access.js'
 import type { NodeConfig, PeerMember } from './config.js'
 import { DistributedCoordinator } from './distributed-coordinator.js'
@@ -20,6 +21,8 @@ export interface ClusterRuntime {
   readonly membership: MembershipSource
   readonly reachability: PeerReachability
   readonly client: InternodeClient
+  /** The tombstone reaper's veto: reap only what no other replica could bring back. */
+  readonly mayReap: ReapGuard['mayReap']
   /** Start probing peers (once the node listens). */
   start (): void
   /** Stop probing, wait for background work (at most DRAIN_MS), close the connection pools. */
@@ -47,11 +50,14 @@ export function createClusterRuntime (options: ClusterRuntimeOptions): ClusterRu
   })
   const reachability = new PeerReachability(config.nodeId)
   const client = new InternodeClient({ membership, auth, reachability, logger })
+  const placement = new PreferenceListPlacement(membership, config.replicas)
+  const access = new ClusterReplicaAccess(config.nodeId, store, client)
+  const guard = new ReapGuard(placement, access)
   const coordinator = new DistributedCoordinator({
     membership,
-    placement: new PreferenceListPlacement(membership, config.replicas),
+    placement,
     liveness: reachability,
-    access: new ClusterReplicaAccess(config.nodeId, store, client),
+    access,
     store,
     replicas: config.replicas,
     address,
@@ -64,6 +70,7 @@ export function createClusterRuntime (options: ClusterRuntimeOptions): ClusterRu
     membership,
     reachability,
     client,
+    mayReap: async (key, object) => guard.mayReap(key, object),
     start: () => prober.start(),
     close: async () => {
       await prober.stop()

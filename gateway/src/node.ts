@@ -102,13 +102,15 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     cluster?.start()
 
     let reapAfter: string | undefined // a pass is bounded; the next one resumes where it stopped
+    let reaping: Promise<void> | undefined // one pass at a time: a cluster member's pass waits on other replicas
     const reaper = setInterval(() => {
-      store.reapTombstones(config.tombstoneGraceMs, { maxKeys: REAP_BATCH, after: reapAfter }).then(
+      // A cluster member asks the key's other replicas first (a replica that missed the delete would resurrect it).
+      reaping ??= store.reapTombstones(config.tombstoneGraceMs, { maxKeys: REAP_BATCH, after: reapAfter, mayReap: cluster?.mayReap }).then(
         ({ reaped, resumeAfter }) => {
           reapAfter = resumeAfter
           if (reaped > 0) logger.info({ reaped }, 'reaped tombstones')
         },
-        (err: unknown) => logger.error({ err }, 'tombstone reaping failed'))
+        (err: unknown) => logger.error({ err }, 'tombstone reaping failed')).finally(() => { reaping = undefined })
     }, config.reapIntervalMs)
     reaper.unref()
 
@@ -126,6 +128,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         clearInterval(sweep)
         clearTimeout(cut)
         await cluster?.close() // late replies and read repairs still write to the engine
+        await reaping
         await storage.close()
         logger.info('node stopped')
       })()
