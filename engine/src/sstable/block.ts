@@ -27,12 +27,17 @@ export class BlockEntry {
 
   /** The entry's internal key, given its user key (== the target's, so requires matches): a new buffer. */
   internalKey (userKey: Uint8Array): Buffer {
-    const n = userKey.length
-    const k = Buffer.allocUnsafe(n + TRAILER_SIZE)
-    copyBytes(userKey, 0, k, 0, n)
-    encodeFixed32(k, n, this.trailerLow)
-    encodeFixed32(k, n + 4, this.trailerHigh)
+    const k = Buffer.allocUnsafe(userKey.length + TRAILER_SIZE)
+    this.writeKey(userKey, k)
     return k
+  }
+
+  /** Writes the entry's internal key (userKey ++ trailer; requires matches) into out[0, userKey.length + 8). */
+  writeKey (userKey: Uint8Array, out: Uint8Array): void {
+    const n = userKey.length
+    copyBytes(userKey, 0, out, 0, n)
+    encodeFixed32(out, n, this.trailerLow)
+    encodeFixed32(out, n + 4, this.trailerHigh)
   }
 }
 

@@ -41,8 +41,9 @@ export class Table implements TableBlockSource {
   readonly #verify: boolean
   /** Where data blocks end (the first meta block): what approximateOffsetOf answers past the last key. */
   readonly #dataEnd: number
-  // Reused by get(): it is synchronous, so one per table suffices.
+  // Reused by get(): it is synchronous, so one of each per table suffices.
   #lookup = Buffer.allocUnsafe(64)
+  #result: { key: Buffer, value: Buffer } = { key: EMPTY, value: EMPTY }
 
   private constructor (file: ReadableFile, opts: TableOpenOptions, footer: Footer, index: IndexBlock, filter: Buffer | null, properties: TableProperties) {
     this.file = file
@@ -91,8 +92,9 @@ export class Table implements TableBlockSource {
 
   /**
    * The newest entry of userKey with seq <= snapshotSeq (any kind: the caller interprets it), or undefined.
-   * Checks the filter first and reads at most one data block. The value may be a view into a cached
-   * block: copy it before handing it out, never mutate it.
+   * Checks the filter first and reads at most one data block. The entry object and its key are this
+   * table's, reused by its next get(): read them before then. The value is a view into a cached block:
+   * copy it before handing it out, never mutate it.
    */
   get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
     if (this.#filter !== null && !bloomMayContain(this.#filter, userKey)) return undefined
@@ -112,7 +114,11 @@ export class Table implements TableBlockSource {
       if (!block.find(target, n, e)) return undefined
     }
     if (!e.matches) return undefined
-    return { key: e.internalKey(userKey), value: block.data.subarray(e.valueOffset, e.valueOffset + e.valueLength) }
+    const r = this.#result
+    if (r.key.length !== n) r.key = Buffer.allocUnsafeSlow(n)
+    e.writeKey(userKey, r.key)
+    r.value = block.data.subarray(e.valueOffset, e.valueOffset + e.valueLength)
+    return r
   }
 
   /** A cursor over every entry; verifyChecksums defaults to the table's setting, fillCache to true. */
@@ -202,6 +208,8 @@ export class Table implements TableBlockSource {
     return this.#lookup
   }
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /** Where get() finds its entry: lookups are synchronous, so one serves every table. */
 const found = new BlockEntry()

@@ -1,9 +1,12 @@
-import { compareInternalKeys, compareUserKeys, lookupKey, seqOf, userKeyOf } from '../keys.js'
+import { compareBytes, compareInternalKeys, compareInternalKeySlices, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import { type FileMeta, fileOverlaps } from './file-meta.js'
 
 /** Number of levels; with 10x growth from a 10 MiB level 1, level 6 holds ~10 TiB. */
 export const NUM_LEVELS = 7
+
+/** Version.get's lookup key, rebuilt in place per call (get is synchronous). */
+let lookup = Buffer.allocUnsafeSlow(64)
 
 /** The one thing a version needs from the table cache: a point lookup in a file. */
 export interface TableGetter {
@@ -55,12 +58,13 @@ export class Version {
    * at most one candidate file, found by binary search.
    */
   get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+    const u = userKey.length
     let best: { key: Buffer, value: Buffer } | undefined
     let bestSeq = -1
     for (const f of this.levels[0]) {
       if (f.maxSeq <= bestSeq) break
       if (f.minSeq > snapshotSeq) continue
-      if (!fileOverlaps(f, userKey, userKey)) continue
+      if (!userKeyInFile(f, userKey)) continue
       const r = tables.getFromTable(f, userKey, snapshotSeq)
       if (r !== undefined) {
         const s = seqOf(r.key)
@@ -68,14 +72,20 @@ export class Version {
       }
     }
     if (best !== undefined) return best
-    const target = lookupKey(userKey, snapshotSeq)
+    // The lookup key finds the one candidate file per level.
+    const n = u + TRAILER_SIZE
+    if (n > lookup.length) lookup = Buffer.allocUnsafeSlow(Math.max(n, 2 * lookup.length))
+    const target = lookup
+    for (let i = 0; i < u; i++) target[i] = userKey[i]
+    encodeTrailer(target, u, snapshotSeq, KIND_SEEK)
     for (let level = 1; level < this.levels.length; level++) {
       const files = this.levels[level]
       if (files.length === 0) continue
-      const i = findFile(files, target)
+      const i = findFile(files, target, n)
       if (i >= files.length) continue
       const f = files[i]
-      if (compareUserKeys(userKeyOf(f.smallest), userKey) > 0) continue
+      const s = f.smallest
+      if (compareBytes(s, 0, s.length - TRAILER_SIZE, userKey, 0, u) > 0) continue
       const r = tables.getFromTable(f, userKey, snapshotSeq)
       if (r !== undefined) return r
     }
@@ -95,16 +105,26 @@ export class Version {
   }
 }
 
-/** Index of the first file whose largest internal key is >= target (files sorted, non-overlapping). */
-export function findFile (files: readonly FileMeta[], target: Buffer): number {
+/** Index of the first file whose largest internal key is >= target[0, targetLength) (files sorted, non-overlapping). */
+export function findFile (files: readonly FileMeta[], target: Buffer, targetLength: number = target.length): number {
   let lo = 0
   let hi = files.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (compareInternalKeys(files[mid].largest, target) < 0) lo = mid + 1
+    const l = files[mid].largest
+    if (compareInternalKeySlices(l, 0, l.length, target, 0, targetLength) < 0) lo = mid + 1
     else hi = mid
   }
   return lo
+}
+
+/** Whether userKey lies in the file's user-key range (fileOverlaps for one key, without making views). */
+function userKeyInFile (f: FileMeta, userKey: Buffer): boolean {
+  const u = userKey.length
+  const l = f.largest
+  if (compareBytes(l, 0, l.length - TRAILER_SIZE, userKey, 0, u) < 0) return false
+  const s = f.smallest
+  return compareBytes(s, 0, s.length - TRAILER_SIZE, userKey, 0, u) <= 0
 }
 
 /** Sort order of level 0: newest (highest max sequence) first. */
