@@ -160,6 +160,8 @@ export class Engine {
       this.#lock = fs.lock(join(this.dir, 'LOCK'))
     } catch (err) {
       if ((err as ModuleError).code === 'LEVEL_LOCKED') throw err
+      // The OS refused the LOCK file itself (permissions, a read-only or full disk): not another holder.
+      if (typeof (err as NodeJS.ErrnoException).code === 'string') throw asIoError(err, { file: join(this.dir, 'LOCK'), op: 'take the lock' })
       throw lockedError(this.dir, (err as Error).message)
     }
     try {
@@ -188,7 +190,9 @@ export class Engine {
       this.#scheduleBackgroundWork()
     } catch (err) {
       this.#releaseResources()
-      throw err
+      // A file-system call that failed without a LEVEL_* wrapping (listing or reading the directory).
+      const code = (err as NodeJS.ErrnoException).code
+      throw typeof code === 'string' && !code.startsWith('LEVEL_') ? asIoError(err, { file: this.dir, op: 'open database' }) : err
     }
   }
 

@@ -6,24 +6,25 @@ import type { FileLock, FileSystem, ReadableFile, WritableFile } from './fs.js'
 
 /**
  * Operations a fault can target. 'open' covers openWritable and openReadable, 'create' openWritable alone;
- * 'sync' covers sync and syncSync; 'read' covers ReadableFile.read and readFile.
+ * 'sync' covers sync and syncSync; 'read' covers ReadableFile.read and readFile; 'lock' the LOCK file.
  */
-export type FaultOp = 'open' | 'create' | 'append' | 'flush' | 'sync' | 'rename' | 'unlink' | 'syncDir' | 'read' | 'readdir'
+export type FaultOp = 'open' | 'create' | 'append' | 'flush' | 'sync' | 'rename' | 'unlink' | 'syncDir' | 'read' | 'readdir' | 'lock'
 
 /** Which calls fail and how. */
 export interface FaultRule {
   op: FaultOp
   /** Only calls on a matching path (for rename: either path). */
   path?: RegExp
-  code: 'ENOSPC' | 'EIO'
+  /** A full disk, a failing disk, or (EACCES) a directory the process may not use. */
+  code: 'ENOSPC' | 'EIO' | 'EACCES'
   /** Let this many matching calls succeed first (default 0). */
   afterCalls?: number
   /** Fail this many matching calls, then succeed again (default: forever, until clear()). */
   times?: number
 }
 
-const ERRNO: Record<FaultRule['code'], number> = { ENOSPC: -28, EIO: -5 }
-const MESSAGE: Record<FaultRule['code'], string> = { ENOSPC: 'no space left on device', EIO: 'i/o error' }
+const ERRNO: Record<FaultRule['code'], number> = { ENOSPC: -28, EIO: -5, EACCES: -13 }
+const MESSAGE: Record<FaultRule['code'], string> = { ENOSPC: 'no space left on device', EIO: 'i/o error', EACCES: 'permission denied' }
 
 interface ActiveRule { rule: FaultRule, seen: number, fired: number }
 
@@ -31,7 +32,7 @@ interface ActiveRule { rule: FaultRule, seen: number, fired: number }
 export class FaultInjectingFileSystem implements FileSystem {
   readonly inner: FileSystem
   /** Calls seen per op (faulted ones included). */
-  readonly calls: Record<FaultOp, number> = { open: 0, create: 0, append: 0, flush: 0, sync: 0, rename: 0, unlink: 0, syncDir: 0, read: 0, readdir: 0 }
+  readonly calls: Record<FaultOp, number> = { open: 0, create: 0, append: 0, flush: 0, sync: 0, rename: 0, unlink: 0, syncDir: 0, read: 0, readdir: 0, lock: 0 }
   /** Faults raised so far. */
   injected = 0
   #rules: ActiveRule[] = []
@@ -115,7 +116,10 @@ export class FaultInjectingFileSystem implements FileSystem {
     await this.inner.syncDir(dir)
   }
 
-  lock (lockFilePath: string): FileLock { return this.inner.lock(lockFilePath) }
+  lock (lockFilePath: string): FileLock {
+    this.check('lock', lockFilePath)
+    return this.inner.lock(lockFilePath)
+  }
 }
 
 class FaultyWritableFile implements WritableFile {
