@@ -6,6 +6,7 @@ import request from 'supertest'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ContractClient, kvPath, type CheckedResponse } from './helpers/contract-client.js'
 import { startTestNode, type TestNode } from './helpers/test-node.js'
+import { DEFAULT_CONFIG } from '../../gateway/src/config.js'
 
 const LIMIT = 4096
 const TOKEN = 'test-token-0123456789'
@@ -280,7 +281,7 @@ describe('node endpoints, methods and routes', () => {
     expect(cluster.status).toBe(200)
     expect(cluster.json.node).toEqual({ id: 'n1', address: guarded.address, status: 'up' })
     expect(cluster.json.peers).toEqual([{ address: '127.0.0.1:7902', status: 'unknown' }, { address: '127.0.0.1:7903', status: 'unknown' }])
-    expect(cluster.json.ring).toEqual({ partitions: 64, replicas: 3, owners: [{ id: 'n1', partitions: 64 }] })
+    expect(cluster.json.ring).toMatchObject({ partitions: DEFAULT_CONFIG.partitions, replicas: 3, owners: [{ id: 'n1', partitions: DEFAULT_CONFIG.partitions }] })
   })
 
   test('wrong methods: 405 with Allow; unknown routes: 404', async () => {

@@ -7,8 +7,11 @@
 import { hash } from 'node:crypto'
 import { ClusterError } from './cluster-error.js'
 
-/** Issue 6's default: 64 partitions keep 3..14 equal nodes within 15% of the mean share (see ring.ts); larger clusters want Q >= 7 x nodes. */
-export const DEFAULT_PARTITION_COUNT = 64
+/**
+ * The cluster's default Q: 512 partitions keep every cluster of 3..73 equal nodes within 15% of the mean share
+ * (shares differ by at most one partition, so ceil(Q/n) <= 1.15 Q/n is needed; 64 meets it only up to 14 nodes).
+ */
+export const DEFAULT_PARTITION_COUNT = 512
 
 /** Upper bound on Q: the ring is gossiped whole and the claim step costs O(moved x Q) (~0.3 s for a join at 4,096); 4,096 keeps 585 equal nodes within 15% of the mean, and Riak advises <= 1,024. */
 export const MAX_PARTITION_COUNT = 4096

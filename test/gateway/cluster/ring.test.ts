@@ -187,7 +187,7 @@ describe('Ring', () => {
         expect(ring.walk(p).length).toBe(n)
       }
     }
-    const two = Ring.create(equalMembers(2))
+    const two = Ring.create(equalMembers(2), { partitionCount: 64 })
     expect(two.preferenceList(5, 3).length).toBe(2)
     expect(errorCode(() => two.preferenceList(0, 0))).toBe('CLUSTER_INVALID_OPTION')
     expect(errorCode(() => two.preferenceList(64, 3))).toBe('CLUSTER_INVALID_PARTITION')
