@@ -11,7 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/stress/**', 'node_modules/**'],
+    // test/stress runs only under `npm run stress` (STRESS=1 vitest run test/stress).
+    exclude: process.env.STRESS === '1' ? ['node_modules/**'] : ['test/stress/**', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
