@@ -48,7 +48,10 @@ let findKey: Buffer = Buffer.allocUnsafeSlow(64)
 
 /** A verified block's contents (trailer removed), read in place. */
 export class Block {
+  /** The block's bytes are data[0, size); anything after (a read's trailer) is ignored. */
   readonly data: Buffer
+  /** Bytes of the block as stored (trailer excluded). */
+  readonly size: number
   /** Offset in data of the restart array (= end of the entries). */
   readonly restartsOffset: number
   readonly numRestarts: number
@@ -56,25 +59,26 @@ export class Block {
   readonly fileName: string
   readonly fileOffset: number
 
-  /** Throws LEVEL_CORRUPTION if the restart array does not fit. */
-  constructor (data: Buffer, fileName: string, fileOffset: number) {
+  /**
+   * The block data[0, size) (size defaults to all of data: a caller may pass a read with its trailer and
+   * save making a view). Throws LEVEL_CORRUPTION if the restart array does not fit.
+   */
+  constructor (data: Buffer, fileName: string, fileOffset: number, size: number = data.length) {
     this.data = data
+    this.size = size
     this.fileName = fileName
     this.fileOffset = fileOffset
-    if (data.length < 4) throw corruption(`block too short (${data.length} bytes)`, { file: fileName, offset: fileOffset })
-    const n = readFixed32(data, data.length - 4)
-    const max = (data.length - 4) / 4
+    if (size < 4) throw corruption(`block too short (${size} bytes)`, { file: fileName, offset: fileOffset })
+    const n = readFixed32(data, size - 4)
+    const max = (size - 4) / 4
     if (n === 0 || n > max) {
-      throw corruption(`bad block: ${n} restart points in ${data.length} bytes`, { file: fileName, offset: fileOffset + data.length - 4 })
+      throw corruption(`bad block: ${n} restart points in ${size} bytes`, { file: fileName, offset: fileOffset + size - 4 })
     }
     this.numRestarts = n
-    this.restartsOffset = data.length - 4 - 4 * n
+    this.restartsOffset = size - 4 - 4 * n
   }
 
-  /** Bytes of the block as stored (trailer excluded). */
-  get size (): number { return this.data.length }
-
-  /** Bytes held in memory (what a cache charges for it): the block itself, nothing decoded beside it. */
+  /** Bytes held in memory (what a cache charges for it): the buffer, nothing decoded beside it. */
   get memoryBytes (): number { return this.data.length }
 
   /** A new cursor over the block in internal-key order. */

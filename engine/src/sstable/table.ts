@@ -192,9 +192,12 @@ export class Table implements TableBlockSource {
     const raw = readRange(this.file, this.fileName, h.offset, h.size + BLOCK_TRAILER_SIZE)
     if (verify) verifyBlock(raw, h, this.fileName, 'data')
     else if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, this.fileName)
-    const block = new Block(raw.subarray(0, h.size), this.fileName, h.offset)
     // Only verified blocks enter the cache: whoever finds a block there may rely on its checksum.
-    if (cache !== undefined && fillCache && verify) cache.set(this.fileNumber, h.offset, block)
+    if (cache === undefined || !fillCache || !verify) return new Block(raw, this.fileName, h.offset, h.size)
+    // A cached block must own its memory: a small read is a slice of Node's shared pool, which it would pin whole.
+    const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyToOwnMemory(raw)
+    const block = new Block(own, this.fileName, h.offset, h.size)
+    cache.set(this.fileNumber, h.offset, block)
     return block
   }
 
@@ -213,6 +216,12 @@ const EMPTY = Buffer.alloc(0)
 
 /** Where get() finds its entry: lookups are synchronous, so one serves every table. */
 const found = new BlockEntry()
+
+function copyToOwnMemory (b: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(b.length)
+  b.copy(own)
+  return own
+}
 
 /** Where the data blocks end: the first meta block. */
 function dataEndOf (footer: Footer): number {
