@@ -8,7 +8,7 @@ const seed = Number(process.env.LSM_STRESS_SEED ?? 21)
 
 describe('stress: I/O errors', () => {
   for (const walRecoveryMode of ['tolerate-corrupted-tail', 'absolute-consistency'] as const) {
-    const runs = STRESS ? 800 : 10
+    const runs = STRESS ? 4000 : 10
     it(`${runs} faulted runs (${walRecoveryMode})`, async () => {
       const reports = await faultRuns({ runs, seed, roundsPerRun: STRESS ? 400 : 100, walRecoveryMode })
       console.log(`${walRecoveryMode}: ${reports.filter((r) => r.surfaced !== 'never').length} of ${runs} faults surfaced`)

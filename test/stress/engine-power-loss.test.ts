@@ -7,7 +7,7 @@ const STRESS = process.env.STRESS === '1'
 const seed = Number(process.env.LSM_STRESS_SEED ?? 11)
 
 describe('stress: power loss', () => {
-  const cycles = STRESS ? 1500 : 20
+  const cycles = STRESS ? 8000 : 20
   it(`${cycles} boots, each losing power at a random file-system call`, async () => {
     const reports = await powerLossCycles({ cycles, seed, roundsPerCycle: STRESS ? 400 : 100 })
     console.log(`${reports.length} crashes, ${reports.reduce((a, r) => a + r.syncAcked, 0)} synced writes checked`)
