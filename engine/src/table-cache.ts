@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { LRUCache } from 'lru-cache'
+import { ClockCache } from './clock-cache.js'
 import type { FileSystem, ReadableFile } from './fs.js'
 import { Table } from './sstable/table.js'
 import type { BlockCache } from './sstable/block-cache.js'
@@ -26,32 +26,30 @@ class OpenTable {
 }
 
 /**
- * A bounded set of open tables (file handle, index and filter in memory), least recently used evicted.
- * A table stays open while an iterator reads it, even after eviction.
+ * A bounded set of open tables (file handle, index and filter in memory), evicted by CLOCK (a point read
+ * looks up every table it probes here, so a hit only sets a flag). A table stays open while an iterator
+ * reads it, even after eviction.
  */
 export class TableCache {
   readonly #fs: FileSystem
   readonly #dir: string
   readonly #blockCache: BlockCache
   readonly #verifyChecksums: boolean
-  readonly #lru: LRUCache<number, OpenTable>
+  readonly #cache: ClockCache<number, OpenTable>
 
   constructor (fs: FileSystem, dir: string, opts: { maxOpenFiles: number, blockCache: BlockCache, verifyChecksums: boolean }) {
     this.#fs = fs
     this.#dir = dir
     this.#blockCache = opts.blockCache
     this.#verifyChecksums = opts.verifyChecksums
-    this.#lru = new LRUCache<number, OpenTable>({
-      max: opts.maxOpenFiles,
-      dispose: (t) => {
-        t.evicted = true
-        if (t.refs === 0) t.file.close()
-      }
+    this.#cache = new ClockCache<number, OpenTable>(opts.maxOpenFiles, (_number, t) => {
+      t.evicted = true
+      if (t.refs === 0) t.file.close()
     })
   }
 
-  #open (f: FileMeta): OpenTable {
-    let t = this.#lru.get(f.number)
+  #openTable (f: FileMeta): OpenTable {
+    let t = this.#cache.get(f.number)
     if (t !== undefined) return t
     const path = join(this.#dir, tableFileName(f.number))
     let file: ReadableFile
@@ -72,18 +70,18 @@ export class TableCache {
       file.close()
       throw err
     }
-    this.#lru.set(f.number, t)
+    this.#cache.set(f.number, t)
     return t
   }
 
   /** The newest entry of userKey with sequence <= snapshotSeq in the file, or undefined. */
   get (f: FileMeta, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
-    return this.#open(f).table.get(userKey, snapshotSeq)
+    return this.#openTable(f).table.get(userKey, snapshotSeq)
   }
 
   /** A cursor over the file; the table stays open until the cursor is closed. */
   iterator (f: FileMeta, opts: { verifyChecksums?: boolean, fillCache?: boolean } = {}): InternalIterator {
-    const t = this.#open(f)
+    const t = this.#openTable(f)
     t.refs++
     let it: InternalIterator
     try {
@@ -107,24 +105,24 @@ export class TableCache {
   approximateOffsetOf (f: FileMeta, key: Buffer): number {
     if (compareInternalKeys(key, f.largest) > 0) return f.size
     if (compareInternalKeys(key, f.smallest) <= 0) return 0
-    return this.#open(f).table.approximateOffsetOf(key)
+    return this.#openTable(f).table.approximateOffsetOf(key)
   }
 
   /** Open the table (reading its footer, index, filter and properties) and return it. */
   table (f: FileMeta): Table {
-    return this.#open(f).table
+    return this.#openTable(f).table
   }
 
   /** Forget a deleted file. */
   evict (number: number): void {
-    this.#lru.delete(number)
+    this.#cache.delete(number)
     this.#blockCache.evictFile?.(number)
   }
 
-  get openCount (): number { return this.#lru.size }
+  get openCount (): number { return this.#cache.size }
 
   close (): void {
-    this.#lru.clear()
+    this.#cache.clear()
   }
 }
 

@@ -108,6 +108,26 @@ export class BloomFilterBuilder {
   }
 }
 
+/**
+ * A point read (Version.get) probes the filters of several tables for one key: it memoizes the key's hash
+ * here for the duration of the read, and bloomHashOf() answers from the memo for that very key (the same
+ * Buffer object: the read is synchronous, so its bytes cannot change meanwhile). Outside a read the memo
+ * is empty and every key is hashed.
+ */
+let memoKey: Uint8Array | null = null
+let memoHash = 0
+
+/** Memoizes key's hash for the read in progress; null ends it (call in a finally). */
+export function memoizeBloomHash (key: Uint8Array | null): void {
+  memoKey = key
+  if (key !== null) memoHash = bloomHash(key)
+}
+
+/** bloomHash(key), from the memo when key is the one memoized. */
+export function bloomHashOf (key: Uint8Array): number {
+  return key === memoKey ? memoHash : bloomHash(key)
+}
+
 /** False iff key[start, end) was certainly not added to the filter. */
 export function bloomMayContain (filter: Buffer, key: Uint8Array, start = 0, end = key.length): boolean {
   return bloomMayContainHash(filter, bloomHash(key, start, end))

@@ -12,7 +12,7 @@ import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../
 import { Block, BlockEntry } from './block.js'
 import { IndexBlock, type IndexIterator } from './index-block.js'
 import type { BlockCache } from './block-cache.js'
-import { bloomMayContain } from './bloom.js'
+import { bloomHashOf, bloomMayContain, bloomMayContainHash } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
 import { TableIterator, type TableBlockSource } from './table-iterator.js'
@@ -97,7 +97,7 @@ export class Table implements TableBlockSource {
    * copy it before handing it out, never mutate it.
    */
   get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
-    if (this.#filter !== null && !bloomMayContain(this.#filter, userKey)) return undefined
+    if (this.#filter !== null && !bloomMayContainHash(this.#filter, bloomHashOf(userKey))) return undefined
     const target = this.#lookupKey(userKey, snapshotSeq)
     const n = userKey.length + TRAILER_SIZE
     const index = this.#index

@@ -1,5 +1,6 @@
 import { compareBytes, compareInternalKeys, compareInternalKeySlices, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
 import type { RangeTombstone } from '../range-tombstone.js'
+import { memoizeBloomHash } from '../sstable/bloom.js'
 import { type FileMeta, fileOverlaps } from './file-meta.js'
 
 /** Number of levels; with 10x growth from a 10 MiB level 1, level 6 holds ~10 TiB. */
@@ -58,6 +59,16 @@ export class Version {
    * at most one candidate file, found by binary search.
    */
   get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+    // Every table probed checks its filter for this key: hash it once.
+    memoizeBloomHash(userKey)
+    try {
+      return this.#get(tables, userKey, snapshotSeq)
+    } finally {
+      memoizeBloomHash(null)
+    }
+  }
+
+  #get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
     const u = userKey.length
     let best: { key: Buffer, value: Buffer } | undefined
     let bestSeq = -1

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { BloomFilterBuilder, bloomHash, bloomMayContain, probesFor } from '../../../engine/src/sstable/bloom.js'
+import { BloomFilterBuilder, bloomHash, bloomHashOf, bloomMayContain, memoizeBloomHash, probesFor } from '../../../engine/src/sstable/bloom.js'
 import { prng } from './sstable-helpers.js'
 
 function key (i: number): Buffer {
@@ -76,5 +76,22 @@ describe('bloom filter', () => {
     const seen = new Set<number>()
     for (const s of ['', 'a', 'ab', 'abc', 'abcd', 'abcde']) seen.add(bloomHash(Buffer.from(s)))
     expect(seen.size).toBe(6)
+  })
+})
+
+describe('bloom hash memo (one hash per point read)', () => {
+  it('answers from the memo only for the memoized key object, and only until the read ends', () => {
+    const k = Buffer.from('some-key')
+    const other = Buffer.from('some-key')
+    memoizeBloomHash(k)
+    try {
+      expect(bloomHashOf(k)).toBe(bloomHash(k))
+      expect(bloomHashOf(other)).toBe(bloomHash(other))
+    } finally {
+      memoizeBloomHash(null)
+    }
+    // The caller reuses its buffer for another key after the read: hashed afresh.
+    k.write('other-ke')
+    expect(bloomHashOf(k)).toBe(bloomHash(Buffer.from('other-ke')))
   })
 })
