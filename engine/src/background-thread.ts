@@ -31,7 +31,6 @@ export class BackgroundThread {
   #worker: Worker | null = null
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
-  #failed: Error | null = null
 
   #start (): Worker {
     if (this.#worker !== null) return this.#worker
@@ -44,14 +43,15 @@ export class BackgroundThread {
       if (msg.ok) p.resolve(msg.result)
       else p.reject(msg.error.aborted === true ? new JobAborted() : reviveError(msg.error))
     })
+    // A dead worker fails only the jobs it had; the next job starts a new one.
     const fail = (err: Error): void => {
-      this.#failed = err
+      if (this.#worker !== w) return
+      this.#worker = null
       for (const p of this.#pending.values()) p.reject(err)
       this.#pending.clear()
-      this.#worker = null
     }
     w.on('error', fail)
-    w.on('exit', (code) => { if (this.#pending.size > 0) fail(new Error(`background worker exited with code ${code}`)) })
+    w.on('exit', (code) => fail(new Error(`background worker exited with code ${code}`)))
     w.unref()
     this.#worker = w
     return w
@@ -60,7 +60,6 @@ export class BackgroundThread {
   #send<T> (req: Omit<WorkerRequest, 'id' | 'abort'>, transfer: ArrayBuffer[] = []): RunningJob<T> {
     const abort = new SharedArrayBuffer(4)
     const stop = (): void => { Atomics.store(new Int32Array(abort), 0, 1) }
-    if (this.#failed !== null) return { result: Promise.reject(this.#failed), abort: stop }
     const w = this.#start()
     const id = this.#nextId++
     const result = new Promise<T>((resolve, reject) => {

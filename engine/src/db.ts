@@ -209,16 +209,32 @@ export class Engine {
     logs.sort((a, b) => a - b)
     let mem = new Memtable()
     let maxSeq = this.#versions.lastSequence
-    for (let i = 0; i < logs.length; i++) {
+    // Writes are logged in sequence order without gaps, so the replay can tell where the surviving history
+    // ends: at a torn tail, or where the next record's sequence does not follow. An older log can lose its
+    // tail only to a power loss that hit before its fsync (started at the memtable switch) finished; writes in
+    // later logs were then unsynced too (a synced write waits for that fsync), so they are dropped with it,
+    // and what remains is a prefix of the history. In absolute-consistency mode any damage is an error.
+    const absolute = this.options.walRecoveryMode === 'absolute-consistency'
+    let nextSeq = -1
+    let ended = false
+    for (let i = 0; i < logs.length && !ended; i++) {
       const path = join(this.dir, logFileName(logs[i]))
-      // Only the newest log with content can have a torn tail from a crash: a log is synced before writes move
-      // to the next one, and logs after it can be empty only if the crash hit an open before its first write.
-      const isTail = logs.slice(i + 1).every((n) => fs.stat(join(this.dir, logFileName(n))).size === 0)
-      const mode = isTail ? this.options.walRecoveryMode : 'absolute-consistency'
       const file = fs.openReadable(path)
       try {
-        for (const rec of readLog(file, { mode, fileName: path })) {
+        const records = readLog(file, { mode: absolute ? 'absolute-consistency' : 'tolerate-corrupted-tail', fileName: path })
+        for (;;) {
+          const step = records.next()
+          if (step.done === true) {
+            if (step.value.droppedBytes > 0) ended = true
+            break
+          }
+          const rec = step.value
           const batch = decodeBatch(rec.data, path, rec.offset)
+          if (nextSeq !== -1 && batch.seq !== nextSeq) {
+            if (absolute) throw corruption(`sequence ${batch.seq} follows ${nextSeq - 1}: an earlier log lost its tail`, { file: path, offset: rec.offset })
+            ended = true
+            break
+          }
           let seq = batch.seq
           for (const op of batch.ops) {
             if (op.kind === KIND_RANGE_DELETE) {
@@ -233,6 +249,7 @@ export class Engine {
             }
             seq++
           }
+          nextSeq = seq
           if (seq - 1 > maxSeq) maxSeq = seq - 1
           if (mem.approximateBytes >= this.options.writeBufferSize) {
             if (this.options.readOnly) this.#imms.push({ mem, logNumber: logs[i] })
@@ -420,7 +437,8 @@ export class Engine {
       }
       const full = this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
       if (!full) return
-      if (this.#imms.length >= this.options.maxImmutableMemtables || l0 >= this.options.level0StopTrigger) {
+      // While closing, compaction no longer runs: waiting on level 0 would never end (the log holds the data).
+      if (this.#imms.length >= this.options.maxImmutableMemtables || (l0 >= this.options.level0StopTrigger && !this.#closing)) {
         const t0 = Date.now()
         await new Promise<void>((resolve) => {
           this.#stalled.push({ resolve })
@@ -623,7 +641,8 @@ export class Engine {
         break
       }
     } catch (err) {
-      this.#setBackgroundError(err as Error)
+      // A job stopped because the database is closing is no failure.
+      if (!(err instanceof JobAborted)) this.#setBackgroundError(err as Error)
     } finally {
       this.#bgRunning = false
       this.#wakeStalled()
@@ -781,6 +800,7 @@ export class Engine {
     }
     this.#tombstones = this.#tombstones.filter((x) => x !== t && x.seq !== t.seq)
     this.#stats.tombstonesRetired++
+    this.#wakeStalled()
     this.#deleteObsoleteFiles()
   }
 
@@ -789,6 +809,7 @@ export class Engine {
     try {
       for (let level = 0; level < NUM_LEVELS - 1; level++) {
         for (;;) {
+          if (this.#closing) throw new ModuleError('database closed during compactRange()', { code: 'LEVEL_DATABASE_NOT_OPEN' })
           const v = this.#versions.current
           const inputs = v.overlapping(level, m.start, m.end)
           if (inputs.length === 0) break
@@ -803,7 +824,7 @@ export class Engine {
       m.resolve()
     } catch (err) {
       this.#manualCompactions.shift()
-      m.reject(err as Error)
+      m.reject(err instanceof JobAborted ? new ModuleError('database closed during compactRange()', { code: 'LEVEL_DATABASE_NOT_OPEN' }) : err as Error)
       throw err
     }
   }
@@ -826,12 +847,14 @@ export class Engine {
         compactPointers: [{ level: c.level, key: f.largest }]
       })
       this.#stats.trivialMoves++
+      this.#wakeStalled()
       return
     }
     let inputBytes = 0
     for (const f of [...inputs0, ...inputs1]) inputBytes += f.size
-    // Reserve file numbers for the outputs: twice the expected count, plus slack for small outputs.
-    const count = 2 * Math.ceil(inputBytes / this.options.maxFileSize) + 16
+    // Reserve file numbers for the outputs: twice the count of size cuts, one per possible grandparent cut
+    // (the overlap counter restarts after each), plus slack for small outputs.
+    const count = 2 * Math.ceil(inputBytes / this.options.maxFileSize) + Math.ceil(gpBytes / (10 * this.options.maxFileSize)) + 16
     const first = this.#versions.nextFileNumber
     this.#versions.nextFileNumber += count
     const range: [number, number] = [first, first + count]
@@ -879,11 +902,12 @@ export class Engine {
         compactPointers: [{ level: c.level, key: inputs0[inputs0.length - 1].largest }]
       })
       this.#stats.compactions++
+      this.#wakeStalled()
     } catch (err) {
       for (let n = range[0]; n < range[1] && !recording; n++) {
         if (this.#fs.exists(join(this.dir, tableFileName(n)))) { try { this.#fs.unlink(join(this.dir, tableFileName(n))) } catch {} }
       }
-      if (err instanceof JobAborted) return
+      if (err instanceof JobAborted) throw err
       throw err instanceof ModuleError ? err : asIoError(err, { file: this.dir, op: 'compaction' })
     } finally {
       this.#pendingRanges.splice(this.#pendingRanges.indexOf(range), 1)
@@ -914,7 +938,8 @@ export class Engine {
         case 'table': keep = live.has(p.number) || this.#pendingRanges.some(([lo, hi]) => p.number >= lo && p.number < hi); break
         case 'log': keep = p.number >= this.#versions.logNumber || this.#imms.some((i) => i.logNumber === p.number) || p.number === this.#logNumber; break
         case 'manifest': keep = p.number >= this.#versions.manifestNumber; break
-        case 'temp': keep = this.#pendingOutputs.has(p.number); break
+        // A CURRENT being installed is written as <new MANIFEST number>.tmp.
+        case 'temp': keep = this.#pendingOutputs.has(p.number) || p.number >= this.#versions.manifestNumber; break
         default: keep = true
       }
       if (!keep) {
@@ -1044,7 +1069,9 @@ export class Engine {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closing = true
-    while (this.#writing || this.#queue.length > 0) await yieldToEventLoop()
+    this.#wakeStalled()
+    this.#runningJob?.abort()
+    while (this.#writing || this.#queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 1))
     this.#runningJob?.abort()
     while (this.#bgRunning || this.#flushRunning) await new Promise<void>((resolve) => { this.#bgIdle.push({ resolve }) })
 

@@ -90,7 +90,11 @@ async function repairLocked (dir: string, fs: FileSystem): Promise<RepairReport>
   const tombstones = new Map<number, RangeTombstone>()
   const bump = (seq: number): void => { if (seq > report.lastSequence) report.lastSequence = seq }
 
-  // Range tombstones the old MANIFESTs still held (applied in order, damage skipped).
+  // Range tombstones the old MANIFESTs ever held, and the tables they dropped. A retired tombstone is kept:
+  // it hides only entries older than itself, and a table its retirement deleted may still be on disk (a crash
+  // before the unlink). Likewise a table a MANIFEST dropped (its entries were compacted away, perhaps with
+  // the deletions that hid them) is set aside rather than brought back.
+  const dropped = new Set<number>()
   manifests.sort((a, b) => a - b)
   for (const number of manifests) {
     const path = join(dir, `MANIFEST-${String(number).padStart(6, '0')}`)
@@ -101,7 +105,9 @@ async function repairLocked (dir: string, fs: FileSystem): Promise<RepairReport>
         let e: VersionEdit
         try { e = decodeEdit(rec.data, path, rec.offset) } catch { continue }
         for (const t of e.addedTombstones ?? []) tombstones.set(t.seq, t)
-        for (const s of e.removedTombstones ?? []) tombstones.delete(s)
+        // Deletions first, as the version builder applies them: a file moved down a level is deleted and re-added.
+        for (const d of e.deletedFiles ?? []) dropped.add(d.number)
+        for (const f of e.newFiles ?? []) dropped.delete(f.file.number)
         if (e.lastSequence !== undefined) bump(e.lastSequence)
       }
     } catch (err) {
@@ -137,6 +143,11 @@ async function repairLocked (dir: string, fs: FileSystem): Promise<RepairReport>
   for (const number of tables.sort((a, b) => a - b)) {
     const name = tableFileName(number)
     const path = join(dir, name)
+    if (dropped.has(number)) {
+      report.notes.push(`${path}: the MANIFEST had dropped it (compacted or cleared); moved to lost/`)
+      setAside(name)
+      continue
+    }
     let file: ReadableFile
     try {
       file = fs.openReadable(path)
