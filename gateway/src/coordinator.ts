@@ -7,7 +7,7 @@ import type { CausalContext, Dot } from './version/dvv.js'
 export interface MemberView {
   readonly id?: string
   readonly address: string
-  readonly status: 'up' | 'down' | 'unknown' | 'joining' | 'leaving'
+  readonly status: 'up' | 'down' | 'unknown' | 'joining' | 'leaving' | 'left'
   /** When this node last had an answer from it (ISO 8601), if ever. */
   readonly lastSeen?: string
 }

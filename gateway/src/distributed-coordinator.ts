@@ -32,6 +32,8 @@ export interface DistributedCoordinatorOptions {
   readonly logger: Logger
   /** Told the replicas each read repair fixed (tests count repairs with it). */
   readonly onRepaired?: (key: string, nodes: readonly string[]) => void
+  /** Builds GET /v1/cluster instead of the coordinator's own summary (the gossip membership's richer view). */
+  readonly view?: () => ClusterView
 }
 
 /**
@@ -82,6 +84,7 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
   }
 
   clusterView (): ClusterView {
+    if (this.#options.view !== undefined) return this.#options.view()
     const { membership, liveness, address } = this.#options
     const ring = membership.ring()
     const shares = ring.shares()
@@ -120,7 +123,7 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
 
   #runPut (key: string, value: NewValue | null, supersedes: Supersedes, counts: WriteCounts, placement: KeyPlacement, stampHere: boolean): Promise<CoordinatedWrite> {
     const { access, store, liveness, logger } = this.#options
-    return new PutFsm({ key, value, supersedes, counts, targets: placement.targets, n: this.replicas, stampHere },
+    return new PutFsm({ key, value, supersedes, counts, targets: placement.targets, n: this.replicas, stampHere, fallbacks: placement.fallbacks, handoff: placement.handoff },
       { access, store, liveness, deadlines: this.#deadlines, background: this.#background, logger }).run()
   }
 

@@ -195,6 +195,22 @@ export class ReplicaStore {
     return { reaped, inspected, resumeAfter: more ? lastInspected : undefined }
   }
 
+  /**
+   * Drop the key from this replica if it still holds exactly `expected` (the versions already
+   * pushed to the key's replicas): what a node does with keys of partitions it no longer replicates
+   * after a join or leave. A key that changed meanwhile is kept (push it again). Not a delete: no
+   * tombstone is written; listeners hear `object: undefined`. True when it was dropped.
+   */
+  async removeIfUnchanged (key: string, expected: StoredObject): Promise<boolean> {
+    return this.#lock.run(key, async () => {
+      const held = await this.read(key)
+      if (held === undefined || !sameVersions(held, expected)) return false
+      await this.#storage.removeObject(key)
+      this.#notify({ key, object: undefined, bytes: undefined })
+      return true
+    })
+  }
+
   /** Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes. */
   async #store (key: string, previous: StoredObject | undefined, next: StoredObject, sync: boolean): Promise<void> {
     const wasDeleted = previous !== undefined && isDeleted(previous)

@@ -91,16 +91,19 @@ describe('failures are one line', () => {
     expectOneLineFailure(r, new RegExp(`LEVELRING_UNAUTHORIZED: node ${url} refused GET /v1/cluster: 401 .*; pass --token or set LEVELRING_TOKEN`))
   })
 
-  test('repair, join and leave: this node has no admin endpoints yet, and says so', async () => {
-    // The cluster issues add POST /v1/admin/{repair,join,leave}; until then the node answers 404.
+  test('join and leave on a node that is not a cluster member: its 409, in one line', async () => {
     const runs = await Promise.all([
-      levelring(['repair', '--node', url, '--token', TOKEN]),
       levelring(['join', '--node', url, '--token', TOKEN, '--seed', PEER]),
       levelring(['leave', '--node', url, '--token', TOKEN])
     ])
-    for (const [r, action] of runs.map((r, i) => [r, ['repair', 'join', 'leave'][i]] as const)) {
-      expectOneLineFailure(r, new RegExp(`LEVELRING_NOT_SUPPORTED: this node does not support ${action}: ${url} answered POST /v1/admin/${action} with 404`))
+    for (const [r, action] of runs.map((r, i) => [r, ['join', 'leave'][i]] as const)) {
+      expectOneLineFailure(r, new RegExp(`LEVELRING_NODE_ERROR: node ${url}: POST /v1/admin/${action} answered 409 Not a cluster member: node tools1 runs alone`))
     }
+  })
+
+  test('repair on a node that is not a cluster member: its 409, in one line', async () => {
+    const r = await levelring(['repair', '--node', url, '--token', TOKEN])
+    expectOneLineFailure(r, new RegExp(`LEVELRING_NODE_ERROR: node ${url}: POST /v1/admin/repair answered 409 Not a cluster member: node tools1 is not a cluster member`))
   })
 
   test('a node that is not there: connection refused, naming it', async () => {

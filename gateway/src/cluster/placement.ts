@@ -14,6 +14,16 @@ export interface KeyPlacement {
   readonly partition: number
   /** At most n targets, distinct nodes, in preference order. */
   readonly targets: readonly ReplicaTarget[]
+  /**
+   * Sloppy quorum: nodes believed up beyond the targets, in ring order. When a target does not
+   * acknowledge a write, the next of these keeps it as a hint for that target's primary.
+   */
+  readonly fallbacks?: readonly string[]
+  /**
+   * During a join or leave: nodes that replicate the key in the pending ring but are not targets.
+   * A write also goes to them (not counted toward w), so the move loses nothing written meanwhile.
+   */
+  readonly handoff?: readonly string[]
 }
 
 /**

@@ -5,6 +5,8 @@ interface Observation {
   lastSeen: number | undefined
   /** Why the last exchange failed, for logs and /v1/cluster. */
   reason: string | undefined
+  /** When a connection to it was last refused (nothing listening) since it last answered, ms since epoch. */
+  refusedAt: number | undefined
 }
 
 /**
@@ -48,22 +50,32 @@ export class PeerReachability implements Liveness {
     o.state = 'up'
     o.lastSeen = this.#now()
     o.reason = undefined
+    o.refusedAt = undefined
     return changed
   }
 
-  /** A call to the peer failed without an answer. Returns the state before. */
-  failed (id: string, reason: string): PeerState {
+  /**
+   * A call to the peer failed without an answer; `refused` when the connection was refused (no
+   * process listens there: the gossip failure detector takes that as down at once). Returns the state before.
+   */
+  failed (id: string, reason: string, refused = false): PeerState {
     const o = this.#observation(id)
     const before = o.state
     o.state = 'down'
     o.reason = reason
+    if (refused) o.refusedAt = this.#now()
     return before
+  }
+
+  /** When a connection to the peer was last refused since it last answered (ms since epoch), if so. */
+  refusedAt (id: string): number | undefined {
+    return this.#peers.get(id)?.refusedAt
   }
 
   #observation (id: string): Observation {
     let o = this.#peers.get(id)
     if (o === undefined) {
-      o = { state: 'unknown', lastSeen: undefined, reason: undefined }
+      o = { state: 'unknown', lastSeen: undefined, reason: undefined, refusedAt: undefined }
       this.#peers.set(id, o)
     }
     return o

@@ -97,7 +97,8 @@ export class GetFsm {
     this.#context.background.track(allIn.then(() => this.#repair()))
     const rpcTimeout = timeoutMs + LATE_REPLY_MS
     this.#replies.forEach((reply) => {
-      this.#context.access.read(reply.target.node, key, rpcTimeout).then(
+      // A fallback is asked for its hints of the key as well: it may hold the only copy of a recent write.
+      this.#context.access.read(reply.target.node, key, rpcTimeout, !reply.target.primary).then(
         (object) => this.#settle(reply, 'ok', object),
         (err: unknown) => {
           this.#context.logger.debug({ key, replica: reply.target.node, err }, 'replica read failed')

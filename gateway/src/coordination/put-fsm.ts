@@ -25,12 +25,16 @@ export const FORWARD_MARGIN_MS = 50
  *            │                               └──────────────┴──▶ failed ──────┘
  *            └─(it is not)─▶ forwarding ─▶ answered | failed ─▶ done
  *
- * prepare:     pick the stamping replica: this node when it is one of the key's targets, else the
- *              first target believed up (preference order), forwarded to.
+ * prepare:     pick the stamping replica: this node when it is one of the key's primary targets
+ *              (or a fallback target while no primary is up), else the first target believed up,
+ *              primaries first, forwarded to.
  * stamping:    the local replica store stamps the write (a fresh dot of this node's actor) and
  *              stores it (fsynced when dw > 0). It is the first acknowledgement.
  * replicating: the stamped set goes to every other target at once (fsynced there when dw > 0);
- *              each acknowledgement counts toward w (and dw), a primary's toward pw.
+ *              each acknowledgement counts toward w (and dw), a primary's toward pw. A target that
+ *              does not acknowledge is replaced by the next fallback (sloppy quorum), which keeps
+ *              the write as a hint for it and whose acknowledgement counts toward w, not pw.
+ *              During a join or leave the pending ring's new replicas get a copy, not counted.
  * forwarding:  the write goes to the chosen replica, which runs this machine from `stamping` and
  *              answers once its counts are met. A target that certainly did not get the call
  *              (connection refused) is skipped for the next one; any other failure is the answer,
@@ -65,6 +69,10 @@ export interface PutRequest {
   readonly n: number
   /** Stamp here even if this node is not among the targets (a forwarded write; see DistributedCoordinator.stampHere). */
   readonly stampHere: boolean
+  /** Sloppy quorum: nodes that keep a hint, in order, for a target that does not acknowledge (KeyPlacement.fallbacks). */
+  readonly fallbacks?: readonly string[]
+  /** Nodes that also get the write, not counted toward w: a ring transition's new replicas (KeyPlacement.handoff). */
+  readonly handoff?: readonly string[]
 }
 
 export interface PutFsmContext {
@@ -89,10 +97,13 @@ export class PutFsm {
   #resolve: (value: CoordinatedWrite) => void = () => {}
   #reject: (err: Error) => void = () => {}
   #stamped: StampedWrite | undefined
+  /** Fallbacks not used yet. */
+  readonly #fallbacks: string[]
 
   constructor (request: PutRequest, context: PutFsmContext) {
     this.#request = request
     this.#context = context
+    this.#fallbacks = [...(request.fallbacks ?? [])]
   }
 
   get state (): PutState {
@@ -107,7 +118,11 @@ export class PutFsm {
   run (): Promise<CoordinatedWrite> {
     const answer = new Promise<CoordinatedWrite>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
     const self = this.#context.access.selfId
-    if (this.#request.stampHere || this.#request.targets.some((t) => t.node === self)) {
+    const { targets, stampHere } = this.#request
+    const me = targets.find((t) => t.node === self)
+    // A fallback stamps only when no primary is up to do it: a primary's store is where the key lives.
+    const primaryUp = targets.some((t) => t.primary && t.node !== self && this.#context.liveness.isUp(t.node))
+    if (stampHere || me?.primary === true || (me !== undefined && !primaryUp)) {
       this.#to('stamping')
       this.#stamp()
     } else {
@@ -134,23 +149,38 @@ export class PutFsm {
     const { key, counts, targets } = this.#request
     const self = this.#context.access.selfId
     const me = targets.find((t) => t.node === self)
-    this.#acks = 1
+    // A fallback that stamped keeps the write as a hint too; that (not the stamp) is its acknowledgement.
+    const hintHere = me?.hintFor !== undefined
+    this.#acks = hintHere ? 0 : 1
     this.#primaryAcks = me?.primary === true ? 1 : 0
-    const others = targets.filter((t) => t.node !== self)
+    const others = targets.filter((t) => t.node !== self || hintHere)
     this.#pending = others.length
     if (this.#state === 'stamping') this.#to('replicating')
     const timeout = counts.timeoutMs + LATE_REPLY_MS
-    for (const target of others) {
-      const work = this.#context.access.apply(target, key, stamped.object, counts.dw > 0, timeout).then(
-        () => this.#acknowledged(target, true),
-        (err: unknown) => {
-          this.#context.logger.debug({ key, replica: target.node, err }, 'replica write failed')
-          this.#acknowledged(target, false)
-        })
+    for (const target of others) this.#send(target, stamped, timeout)
+    for (const node of this.#request.handoff ?? []) {
+      const work = this.#context.access.apply({ node, primary: false }, key, stamped.object, counts.dw > 0, timeout).catch((err: unknown) => {
+        this.#context.logger.debug({ key, replica: node, err }, 'handoff copy of a write failed (the partition stream or the old owner covers it)')
+      })
       this.#context.background.track(work)
     }
     this.#evaluate()
     if (this.#pending === 0) this.#finish()
+  }
+
+  /** Send the stamped set to one target; one that does not acknowledge is replaced by the next fallback, as a hint. */
+  #send (target: ReplicaTarget, stamped: StampedWrite, timeout: number): void {
+    const { key, counts } = this.#request
+    const work = this.#context.access.apply(target, key, stamped.object, counts.dw > 0, timeout).then(
+      () => this.#acknowledged(target, true),
+      (err: unknown) => {
+        this.#context.logger.debug({ key, replica: target.node, err }, 'replica write failed')
+        const fallback = this.#fallbacks.shift()
+        if (fallback === undefined) { this.#acknowledged(target, false); return }
+        // Sloppy quorum: the next healthy node keeps it for the primary that did not answer.
+        this.#send({ node: fallback, primary: false, hintFor: target.hintFor ?? target.node }, stamped, timeout)
+      })
+    this.#context.background.track(work)
   }
 
   #acknowledged (target: ReplicaTarget, ok: boolean): void {
@@ -200,7 +230,8 @@ export class PutFsm {
     const { key, value, supersedes, counts, targets, n } = this.#request
     const { access, liveness } = this.#context
     const deadline = Date.now() + counts.timeoutMs
-    const ordered = [...targets.filter((t) => liveness.isUp(t.node)), ...targets.filter((t) => !liveness.isUp(t.node))]
+    const up = targets.filter((t) => liveness.isUp(t.node))
+    const ordered = [...up.filter((t) => t.primary), ...up.filter((t) => !t.primary), ...targets.filter((t) => !liveness.isUp(t.node))]
     const refused: string[] = []
     for (const target of ordered) {
       const left = deadline - Date.now()

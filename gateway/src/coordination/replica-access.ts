@@ -4,6 +4,8 @@ import type { ReplicaStore } from '../replica-store.js'
 import type { InternodeClient } from '../rpc/internode-client.js'
 import type { ForwardedWrite } from '../rpc/internode-protocol.js'
 import type { StoredObject } from '../storage/stored-object.js'
+import type { HintKeeper } from '../handoff/hint-store.js'
+import { mergeReplicas } from './replica-merge.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
@@ -12,9 +14,15 @@ import type { StoredObject } from '../storage/stored-object.js'
  */
 export interface ReplicaAccess {
   readonly selfId: string
-  /** The replica's stored set of `key`, tombstones included; undefined when it holds none. */
-  read (node: string, key: string, timeoutMs: number): Promise<StoredObject | undefined>
-  /** Merge `object` into the target's replica of `key` (with `sync`: fsynced before resolving). */
+  /**
+   * The replica's stored set of `key`, tombstones included; undefined when it holds none. With
+   * `includeHints` (the node is a fallback for the key) merged with the hints it keeps for the key.
+   */
+  read (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<StoredObject | undefined>
+  /**
+   * Merge `object` into the target's replica of `key` (with `sync`: fsynced before resolving); a
+   * target with `hintFor` keeps it as a hint for that node instead (sloppy quorum).
+   */
   apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void>
   /** Have `node` (a replica of `key`) stamp and replicate a client write. */
   forward (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite>
@@ -25,21 +33,28 @@ export class ClusterReplicaAccess implements ReplicaAccess {
   readonly selfId: string
   readonly #store: ReplicaStore
   readonly #client: InternodeClient
+  readonly #hints: HintKeeper | undefined
 
-  constructor (selfId: string, store: ReplicaStore, client: InternodeClient) {
+  /** `hints`: where this node keeps hints when it is a fallback (sloppy quorum); without it a hinted write is refused. */
+  constructor (selfId: string, store: ReplicaStore, client: InternodeClient, hints?: HintKeeper) {
     this.selfId = selfId
     this.#store = store
     this.#client = client
+    this.#hints = hints
   }
 
-  async read (node: string, key: string, timeoutMs: number): Promise<StoredObject | undefined> {
-    return node === this.selfId ? this.#store.read(key) : this.#client.readReplica(node, key, timeoutMs)
+  async read (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
+    if (node !== this.selfId) return this.#client.readReplica(node, key, timeoutMs, includeHints)
+    if (!includeHints || this.#hints === undefined) return this.#store.read(key)
+    return mergeReplicas([await this.#store.read(key), await this.#hints.forKey(key)])
   }
 
   async apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
     if (target.hintFor !== undefined) {
-      // Sloppy quorum (issue 7) sends fallbacks a hint to keep for the down primary; strict placement never does.
-      throw new Error(`hinted write for ${target.hintFor} to ${target.node}: this node has no hinted handoff yet`)
+      if (target.node !== this.selfId) { await this.#client.applyHint(target.node, target.hintFor, key, object, sync, timeoutMs); return }
+      if (this.#hints === undefined) throw new Error(`hinted write for ${target.hintFor} to ${target.node}: this node keeps no hints`)
+      await this.#hints.add(target.hintFor, key, object, sync)
+      return
     }
     if (target.node === this.selfId) await this.#store.merge(key, object, { sync })
     else await this.#client.applyReplica(target.node, key, object, sync, timeoutMs)

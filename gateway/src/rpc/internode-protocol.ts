@@ -8,6 +8,10 @@
  *                                          included) or 404: a replica-level read that never repairs
  *   PUT  /internal/v1/replicas/{key}       body OBJECT_MEDIA_TYPE; merged into the stored set
  *        ?sync=1                           (DVV sync); 204 once stored, fsynced first with sync=1
+ *        ?hint-for={node}[&sync=1]         ... kept instead as a hint for the down primary {node}
+ *                                          (sloppy quorum; handoff/hint-store.ts), not merged here
+ *   GET  /internal/v1/replicas/{key}?hints=1   the stored set merged with this node's hints for
+ *                                          the key (a read sent to a fallback)
  *   POST /internal/v1/writes/{key}         body WRITE_MEDIA_TYPE: stamp a client write at this node
  *                                          and replicate it; 200 WRITE_RESULT_MEDIA_TYPE once W
  *                                          replicas acknowledged, else a problem+json (503 with counts)
@@ -38,6 +42,11 @@ export const INTERNODE_PREFIX = '/internal/v1/'
 export const PING_PATH = `${INTERNODE_PREFIX}ping`
 export const REPLICAS_PATH = `${INTERNODE_PREFIX}replicas/`
 export const WRITES_PATH = `${INTERNODE_PREFIX}writes/`
+
+/** Query of a replica PUT that makes it a hint for the named node. */
+export const HINT_FOR_QUERY = 'hint-for'
+/** Query of a replica GET that merges the node's hints for the key in. */
+export const HINTS_QUERY = 'hints=1'
 
 export const OBJECT_MEDIA_TYPE = 'application/vnd.levelring.object'
 export const WRITE_MEDIA_TYPE = 'application/vnd.levelring.write'
