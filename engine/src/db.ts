@@ -219,6 +219,12 @@ export class Engine {
     let ended = false
     for (let i = 0; i < logs.length && !ended; i++) {
       const path = join(this.dir, logFileName(logs[i]))
+      // A memtable switch never leaves a log empty (the memtable had writes): an empty log before one with data
+      // lost every write it held to a power loss, and the history ends there as at a torn tail.
+      if (fs.stat(path).size === 0 && logs.slice(i + 1).some((n) => fs.stat(join(this.dir, logFileName(n))).size > 0)) {
+        if (absolute) throw corruption('empty commit log before one with data: its writes were lost', { file: path, offset: 0 })
+        break
+      }
       const file = fs.openReadable(path)
       try {
         const records = readLog(file, { mode: absolute ? 'absolute-consistency' : 'tolerate-corrupted-tail', fileName: path })

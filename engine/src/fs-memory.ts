@@ -119,6 +119,8 @@ export interface CrashOptions {
   keepUnsynced?: (path: string, unsyncedBytes: number) => number
   /** Whether the kept unsynced bytes of this file read back as zeros rather than as the data written. */
   zeroFill?: (path: string) => boolean
+  /** Whether an entry created or renamed here since the last syncDir reached the disk anyway (a journal commit). */
+  keepEntry?: (path: string) => boolean
 }
 
 /** In-memory FileSystem with power-loss simulation (crash()). */
@@ -253,9 +255,14 @@ export class MemoryFileSystem implements FileSystem {
   crash (options: CrashOptions = {}): void {
     this.generation++
     this.#locks.clear()
-    this.#entries = new Map(this.#durable)
+    const entries = new Map(this.#durable)
+    if (options.keepEntry !== undefined) {
+      for (const [p, inode] of this.#entries) if (this.#durable.get(p) !== inode && options.keepEntry(p)) entries.set(p, inode)
+    }
+    this.#entries = entries
+    this.#durable = new Map(entries)
     const seen = new Set<Inode>()
-    for (const [p, inode] of this.#durable) {
+    for (const [p, inode] of entries) {
       if (seen.has(inode)) continue
       seen.add(inode)
       const unsynced = inode.len - inode.syncedLen
