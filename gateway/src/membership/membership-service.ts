@@ -67,7 +67,9 @@ export async function openGossipMembership (options: OpenMembershipOptions): Pro
   }
   const inRing = ring?.current.members.some((m) => m.id === config.nodeId) === true ||
     ring?.pending?.plan.members.some((m) => m.id === config.nodeId) === true
-  const status: MemberStatus = stored.selfStatus === 'leaving' ? 'leaving' : inRing && stored.selfStatus !== 'left' ? 'up' : 'joining'
+  // A restart goes on where it was (joining, up or leaving); a node that had left rejoins; a founding node is up.
+  const status: MemberStatus = ring === undefined || stored.selfStatus === 'left' ? 'joining'
+    : stored.selfStatus ?? (inRing ? 'up' : 'joining')
   const seeds = new Map<string, SeedMember>(stored.members.map((m) => [m.id, m]))
   for (const p of peers) seeds.set(p.id, { id: p.id, address: p.address, weight: p.weight, status: seeds.get(p.id)?.status ?? 'up' })
   const membership = new GossipMembership({
