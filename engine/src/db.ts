@@ -225,9 +225,13 @@ export class Engine {
         if (absolute) throw corruption('empty commit log before one with data: its writes were lost', { file: path, offset: 0 })
         break
       }
+      // An older log's tail is torn only by a power loss during its fsync (the file cut short or zero-filled); a
+      // complete last record with a bad checksum there is damage, and skipping it would drop the newer logs' writes,
+      // synced ones included.
+      const newest = logs.slice(i + 1).every((n) => fs.stat(join(this.dir, logFileName(n))).size === 0)
       const file = fs.openReadable(path)
       try {
-        const records = readLog(file, { mode: absolute ? 'absolute-consistency' : 'tolerate-corrupted-tail', fileName: path })
+        const records = readLog(file, { mode: absolute ? 'absolute-consistency' : newest ? 'tolerate-corrupted-tail' : 'tolerate-truncated-tail', fileName: path })
         for (;;) {
           const step = records.next()
           if (step.done === true) {

@@ -10,6 +10,10 @@ import {
   auditReads, expectOpenFails, fileSize, flipByte, footerOf, liveTables, logs, manifest, newestLogWithData, records, tables
 } from './fixtures/damage.js'
 import { HEADER_SIZE } from '../../../engine/src/wal/log-format.js'
+import { LogWriter } from '../../../engine/src/wal/log-writer.js'
+import { decodeBatch, encodeBatch } from '../../../engine/src/wal/batch.js'
+import { KIND_VALUE } from '../../../engine/src/keys.js'
+import { RealFileSystem } from '../../../engine/src/fs.js'
 import { BLOCK_TRAILER_SIZE } from '../../../engine/src/sstable/format.js'
 
 const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-corruption-'))
@@ -100,6 +104,46 @@ describe('the newest commit log', () => {
     const db = await opened(dir)
     const audit = await auditReads(db, expected)
     expect(audit.missing).toEqual(['key019'])
+    expect(audit.right).toBe(19)
+    await db.close()
+  })
+
+  /** The 20-record log, then a newer log holding one more put (with the next sequence number), as after a switch. */
+  async function twoLogs (): Promise<{ dir: string, older: string, last: { offset: number, length: number }, expected: Map<string, string> }> {
+    const { dir, expected } = await logOnlyDb()
+    const older = newestLogWithData(dir)
+    const recs = records(older)
+    const last = recs[recs.length - 1]
+    const lastBatch = decodeBatch(nodeFs.readFileSync(older).subarray(last.offset + HEADER_SIZE, last.offset + HEADER_SIZE + last.length), older, last.offset)
+    const newer = join(dir, `${String(Number(older.slice(-10, -4)) + 1).padStart(6, '0')}.log`)
+    const out = new RealFileSystem().openWritable(newer)
+    new LogWriter(out).addRecord(encodeBatch(lastBatch.seq + lastBatch.ops.length, [{ kind: KIND_VALUE, key: Buffer.from('synced'), value: Buffer.from('write') }]))
+    out.syncSync()
+    out.close()
+    expected.set('synced', 'write')
+    return { dir, older, last, expected }
+  }
+
+  it('both logs replay in order when intact', async () => {
+    const { dir, expected } = await twoLogs()
+    const db = await opened(dir)
+    expect((await auditReads(db, expected)).right).toBe(expected.size)
+    await db.close()
+  })
+
+  it('a damaged last record of an older log is LEVEL_CORRUPTION: the writes of the newer log (maybe synced) are not dropped with it', async () => {
+    const { dir, older, last } = await twoLogs()
+    flipByte(older, last.offset + HEADER_SIZE + 5)
+    await expectOpenFails(new LsmLevel(dir), 'LEVEL_CORRUPTION', older, last.offset)
+  })
+
+  it('an older log cut short (a power loss during its fsync, when no synced write in the newer log could have been acknowledged) ends the history there: a prefix', async () => {
+    const { dir, older, last, expected } = await twoLogs()
+    nodeFs.truncateSync(older, last.offset + 3)
+    await expectOpenFails(new LsmLevel(dir, { walRecoveryMode: 'absolute-consistency' }), 'LEVEL_CORRUPTION', older, last.offset)
+    const db = await opened(dir)
+    const audit = await auditReads(db, expected)
+    expect(audit.missing).toEqual(['key019', 'synced'])
     expect(audit.right).toBe(19)
     await db.close()
   })
