@@ -32,6 +32,16 @@ export interface NodeConfig {
    * Bare addresses are only shown by /v1/cluster (the node then serves alone).
    */
   readonly peers: readonly PeerSpec[]
+  /**
+   * Members of a running cluster to join through (host:port of any member): a node started with
+   * seeds and not yet in a ring joins that cluster (gossip; the claimant gives it its share).
+   * Also who a member gossips with when it knows no live member. Needs --cluster-secret-file.
+   */
+  readonly seeds: readonly string[]
+  /** How often a cluster member gossips: bumps its heartbeat and exchanges its table with a few random peers (ms). */
+  readonly gossipIntervalMs: number
+  /** Suspicion level (phi) at which this node takes a silent member for down; higher waits longer (fewer false alarms). */
+  readonly phiThreshold: number
   /** This node's ring weight: its share of partitions relative to the other members' (Dynamo's strategy 3). */
   readonly weight: number
   /** Replication factor n. */
@@ -56,6 +66,12 @@ export interface NodeConfig {
   readonly tombstoneGraceMs: number
   /** How often the reaper runs. */
   readonly reapIntervalMs: number
+  /** Time between periodic anti-entropy rounds (ms); 0 turns them off (POST /v1/admin/repair still works). */
+  readonly antiEntropyIntervalMs: number
+  /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
+  readonly antiEntropyPartitionsPerRound: number
+  /** Test facility: the internode fault-injection switch (/internal/v1/faults, rpc/fault-injection.ts). Never in production. */
+  readonly enableFaultInjection: boolean
   readonly logLevel: string
 }
 
@@ -87,6 +103,10 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   listen: { host: '127.0.0.1', port: 7001 },
   dataDir: './data/n1',
   peers: [],
+  seeds: [],
+  // Issue 7's gossip period; the failure detector's defaults (cluster/phi-accrual.ts) are tuned to it.
+  gossipIntervalMs: 1_000,
+  phiThreshold: 8,
   weight: 1,
   replicas: 1,
   partitions: DEFAULT_CLUSTER_PARTITIONS,
@@ -99,6 +119,11 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   defaults: { r: 'quorum', pr: 0, w: 'quorum', dw: 0, pw: 0, timeoutMs: 5_000 },
   tombstoneGraceMs: 86_400_000,
   reapIntervalMs: 60_000,
+  // A round whose roots all match costs one small call per peer; 64 partitions every 5 s sweep a
+  // node's ~300 partitions (Q = 512, 5 nodes, n = 3) in under 30 s.
+  antiEntropyIntervalMs: 5_000,
+  antiEntropyPartitionsPerRound: 64,
+  enableFaultInjection: false,
   logLevel: 'info'
 })
 
@@ -108,6 +133,8 @@ export interface StartFlags {
   readonly listen?: string
   readonly data?: string
   readonly peers?: string
+  readonly seeds?: string
+  readonly phiThreshold?: string
   readonly weight?: string
   readonly partitions?: string
   readonly config?: string
@@ -115,6 +142,7 @@ export interface StartFlags {
   readonly authTokenFile?: string
   readonly clusterSecretFile?: string
   readonly logLevel?: string
+  readonly enableFaultInjection?: boolean
 }
 
 /**
@@ -131,13 +159,16 @@ export function loadConfig (flags: StartFlags): NodeConfig {
   if (flags.data !== undefined) merged.dataDir = flags.data
   else if (file.dataDir === undefined) merged.dataDir = `./data/${String(merged.nodeId)}`
   if (flags.peers !== undefined) merged.peers = flags.peers.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  if (flags.seeds !== undefined) merged.seeds = flags.seeds.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  if (flags.phiThreshold !== undefined) merged.phiThreshold = Number(flags.phiThreshold)
   if (flags.weight !== undefined) merged.weight = Number(flags.weight)
   if (flags.partitions !== undefined) merged.partitions = Number(flags.partitions)
   if (flags.replicas !== undefined) merged.replicas = Number(flags.replicas)
-  else if (file.replicas === undefined && (merged.peers as unknown[]).length > 0) merged.replicas = 3
+  else if (file.replicas === undefined && ((merged.peers as unknown[]).length > 0 || (merged.seeds as unknown[]).length > 0)) merged.replicas = 3
   if (flags.authTokenFile !== undefined) merged.authTokenFile = flags.authTokenFile
   if (flags.clusterSecretFile !== undefined) merged.clusterSecretFile = flags.clusterSecretFile
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel
+  if (flags.enableFaultInjection === true) merged.enableFaultInjection = true
   return validate(merged)
 }
 
@@ -179,7 +210,19 @@ function validate (c: Record<string, any>): NodeConfig {
     throw new ConfigError('partitions', (err as Error).message)
   }
   positiveInteger(c, 'probeIntervalMs', 3_600_000)
+  if (!Array.isArray(c.seeds)) throw new ConfigError('seeds', 'must be a list of host:port')
+  c.seeds = c.seeds.map((seed: unknown, i: number) => {
+    if (typeof seed !== 'string') throw new ConfigError(`seeds[${i}]`, 'must be host:port')
+    return peerAddress(`seeds[${i}]`, seed)
+  })
+  positiveInteger(c, 'gossipIntervalMs', 60_000)
+  if (typeof c.phiThreshold !== 'number' || !Number.isFinite(c.phiThreshold) || c.phiThreshold <= 0 || c.phiThreshold > 100) {
+    throw new ConfigError('phiThreshold', `${JSON.stringify(c.phiThreshold)} must be a number above 0 and at most 100 (8 by default)`)
+  }
   const members = peerMembers(c as NodeConfig)
+  if (c.seeds.length > 0 && c.clusterSecretFile === undefined) {
+    throw new ConfigError('clusterSecretFile', 'a node joining through --seeds needs --cluster-secret-file: the same secret file as the cluster it joins')
+  }
   if (members !== undefined && c.clusterSecretFile === undefined) {
     throw new ConfigError('clusterSecretFile', 'a node with cluster members (--peers id=host:port) needs --cluster-secret-file: ' +
       'the same secret file on every node authenticates internode calls and signs causal contexts')
@@ -191,6 +234,9 @@ function validate (c: Record<string, any>): NodeConfig {
   positiveInteger(c, 'keepAliveTimeoutMs', 3_600_000)
   positiveInteger(c, 'tombstoneGraceMs', Number.MAX_SAFE_INTEGER)
   positiveInteger(c, 'reapIntervalMs', 86_400_000)
+  if (c.antiEntropyIntervalMs !== 0) positiveInteger(c, 'antiEntropyIntervalMs', 86_400_000)
+  positiveInteger(c, 'antiEntropyPartitionsPerRound', 65536)
+  if (typeof c.enableFaultInjection !== 'boolean') throw new ConfigError('enableFaultInjection', `${JSON.stringify(c.enableFaultInjection)} must be true or false`)
   for (const name of ['r', 'pr', 'w', 'dw', 'pw'] as const) quorumSpec(`defaults.${name}`, c.defaults[name], c.replicas)
   positiveInteger(c.defaults, 'timeoutMs', 600_000, 'defaults.timeoutMs')
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(c.logLevel)) {
@@ -224,6 +270,11 @@ export function peerMembers (config: Pick<NodeConfig, 'nodeId' | 'peers'>): Peer
     addresses.add(m.address)
   }
   return members
+}
+
+/** True when the node is a cluster member: started with --peers id=host:port or with --seeds. */
+export function isClusterMember (config: Pick<NodeConfig, 'nodeId' | 'peers' | 'seeds'>): boolean {
+  return peerMembers(config) !== undefined || config.seeds.length > 0
 }
 
 /** The address of every configured peer, with or without an id. */

@@ -17,6 +17,9 @@ export type GatewayErrorCode =
   | 'LEVELRING_VALUE_TOO_LARGE'
   | 'LEVELRING_QUORUM_UNAVAILABLE'
   | 'LEVELRING_SHUTTING_DOWN'
+  | 'LEVELRING_NOT_A_CLUSTER_MEMBER'
+  | 'LEVELRING_CLUSTER_STATE'
+  | 'LEVELRING_PEER_UNREACHABLE'
   | 'LEVELRING_INTERNAL'
 
 /** Extension members of the problem: what failed and by how much. */

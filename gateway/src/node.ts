@@ -5,7 +5,7 @@ import type { Express } from 'express'
 import type { Logger } from 'pino'
 import { ApiContract } from './api/contract.js'
 import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
-import { peerAddresses, peerMembers, type NodeConfig } from './config.js'
+import { isClusterMember, peerAddresses, peerMembers, type NodeConfig } from './config.js'
 import type { Coordinator } from './coordinator.js'
 import { createLogger } from './logger.js'
 import { ReplicaStore, SIBLING_LIMIT } from './replica-store.js'
@@ -30,8 +30,10 @@ export interface RunningNode {
   readonly server: Server
   /** The express app (the server's listener sends /v1/kv/ and /internal/v1/ to the same handlers directly). */
   readonly app: Express
-  /** The cluster side, when the node was started with cluster members (--peers id=host:port). */
+  /** The cluster side, when the node was started with cluster members (--peers id=host:port) or --seeds. */
   readonly cluster: ClusterRuntime | undefined
+  /** Resolves once a cluster member has left the cluster (POST /v1/admin/leave) and handed everything over: time to exit. */
+  readonly left: Promise<void> | undefined
   readonly logger: Logger
   /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
   close (graceMs?: number): Promise<void>
@@ -55,10 +57,9 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
     const auth = new InternodeAuth(secret)
-    const members = peerMembers(config)
-    const cluster = members === undefined
+    const cluster = !isClusterMember(config)
       ? undefined
-      : createClusterRuntime({ config, peers: members, store, auth, address: () => address, logger })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage })
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
@@ -67,10 +68,13 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       auth,
       store,
       stamper: cluster?.coordinator,
-      ringDigest: () => cluster?.membership.ring().digest(),
+      ringDigest: () => cluster?.ringDigest(),
+      hints: cluster?.membershipService.hints,
       // A whole sibling set travels in one body: up to the sibling limit of the largest values.
       maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + 1024 * 1024,
-      logger
+      logger,
+      faults: cluster?.faults,
+      extensions: cluster?.internodeExtensions
     })
     const { app, listener } = createApp({
       nodeId: config.nodeId,
@@ -83,7 +87,10 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       authTokens,
       storage: storage.engineName,
       stopping: () => stopping,
-      internode
+      internode,
+      lifecycle: cluster?.lifecycle,
+      repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
+      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
@@ -99,7 +106,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     })
     const bound = server.address() as AddressInfo
     address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
-    cluster?.start()
+    await cluster?.start()
 
     let reapAfter: string | undefined // a pass is bounded; the next one resumes where it stopped
     let reaping: Promise<void> | undefined // one pass at a time: a cluster member's pass waits on other replicas
@@ -138,7 +145,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
       ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
     }, `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, storage, server, app, cluster, logger, close }
+    return { address, url: `http://${address}`, identity, store, storage, server, app, cluster, left: cluster?.left, logger, close }
   } catch (err) {
     await storage.close()
     throw err

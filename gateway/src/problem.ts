@@ -24,6 +24,9 @@ export const PROBLEM_KINDS: Readonly<Record<GatewayErrorCode, ProblemKind>> = Ob
   LEVELRING_VALUE_TOO_LARGE: { type: 'urn:levelring:problem:value-too-large', title: 'Value too large', status: 413 },
   LEVELRING_QUORUM_UNAVAILABLE: { type: 'urn:levelring:problem:quorum-unavailable', title: 'Quorum unavailable', status: 503 },
   LEVELRING_SHUTTING_DOWN: { type: 'urn:levelring:problem:shutting-down', title: 'Node shutting down', status: 503 },
+  LEVELRING_NOT_A_CLUSTER_MEMBER: { type: 'urn:levelring:problem:not-a-cluster-member', title: 'Not a cluster member', status: 409 },
+  LEVELRING_CLUSTER_STATE: { type: 'urn:levelring:problem:cluster-state', title: 'Not possible in the cluster\'s current state', status: 409 },
+  LEVELRING_PEER_UNREACHABLE: { type: 'urn:levelring:problem:peer-unreachable', title: 'Peer unreachable', status: 502 },
   LEVELRING_INTERNAL: { type: 'urn:levelring:problem:internal', title: 'Internal error', status: 500 }
 })
 

@@ -6,7 +6,10 @@ import type { Coordinator } from './coordinator.js'
 import { GatewayError } from './gateway-error.js'
 import { BearerAuth } from './http/bearer-auth.js'
 import { sendError } from './problem.js'
+import { repairRoute } from './routes/admin.js'
+import { joinRoute, leaveRoute, type MembershipAdminOptions } from './routes/membership-admin.js'
 import { clusterRoute, healthRoute } from './routes/node-info.js'
+import type { RepairReport } from './anti-entropy/anti-entropy-service.js'
 import { KV_PREFIX, kvRoutes, type KvHandler, type QuorumDefaults } from './routes/kv.js'
 import { INTERNODE_PREFIX } from './rpc/internode-protocol.js'
 import type { InternodeHandler } from './rpc/internode-routes.js'
@@ -26,6 +29,12 @@ export interface AppOptions {
   readonly stopping?: () => boolean
   /** The internode endpoints (/internal/v1/), authenticated by the cluster token, not by bearer tokens. */
   readonly internode?: InternodeHandler
+  /** POST /v1/admin/repair: an anti-entropy round now (cluster members only; absent: 409). */
+  readonly repair?: () => Promise<RepairReport>
+  /** More sections of GET /v1/cluster (anti-entropy). */
+  readonly clusterDetails?: () => Record<string, unknown>
+  /** POST /v1/admin/join and /leave: the gossip member's lifecycle (cluster members only; absent: 409). */
+  readonly lifecycle?: MembershipAdminOptions['lifecycle']
 }
 
 /** The node's HTTP surface: the express app, and the request listener a server should use. */
@@ -53,7 +62,8 @@ export function createApp (options: AppOptions): GatewayApp {
     coordinator: options.coordinator,
     storage: options.storage,
     stopping: options.stopping ?? (() => false),
-    startedAt: Date.now()
+    startedAt: Date.now(),
+    clusterDetails: options.clusterDetails
   }
   app.use('/v1/kv/', (req: Request, res: Response, next: NextFunction) => {
     if (req.originalUrl.startsWith(KV_PREFIX)) { void kv(req, res); return }
@@ -72,6 +82,18 @@ export function createApp (options: AppOptions): GatewayApp {
   app.all(['/v1/health', '/v1/cluster'], (req: Request, res: Response) => {
     res.setHeader('Allow', 'GET, HEAD')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use GET`)
+  })
+  app.post('/v1/admin/repair', repairRoute({ nodeId: options.nodeId, repair: options.repair, stopping: info.stopping }))
+  app.all('/v1/admin/repair', (req: Request, res: Response) => {
+    res.setHeader('Allow', 'POST')
+    throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
+  })
+  const membershipAdmin: MembershipAdminOptions = { nodeId: options.nodeId, lifecycle: options.lifecycle, stopping: info.stopping }
+  app.post('/v1/admin/join', joinRoute(membershipAdmin))
+  app.post('/v1/admin/leave', leaveRoute(membershipAdmin))
+  app.all(['/v1/admin/join', '/v1/admin/leave'], (req: Request, res: Response) => {
+    res.setHeader('Allow', 'POST')
+    throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
   })
   app.use((req: Request) => {
     throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no endpoint ${req.method} ${req.path}; see openapi/levelring.yaml`)

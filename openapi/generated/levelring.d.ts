@@ -79,6 +79,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/repair": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Merkle anti-entropy now over every partition this node replicates.
+         * @description Compares this node's Merkle tree of every partition it replicates with each other replica's
+         *     (roots first, then only differing subtrees) and exchanges the keys that differ in both
+         *     directions, each side keeping the DVV merge of both. Answers once the round is done, with
+         *     what it compared and exchanged and the bytes it cost; `levelring repair --node URL` prints it.
+         *     A periodic round in progress finishes first. No body is needed (one is ignored). The node's
+         *     trees are built from its engine when it starts: a repair asked before they are waits for them.
+         */
+        post: operations["repair"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make this node join a cluster through a seed member.
+         * @description Exchanges gossip with the seed (any member of the cluster, by its host:port) now: the node
+         *     learns the cluster's members and ring, and the cluster learns the node. A node that is not
+         *     in the ring yet is `joining`; the claimant (the up member with the lowest id) then plans a
+         *     ring giving it its share of partitions, the node streams them from their current replicas
+         *     while reads and writes go on, and becomes `up` once that ring is current (watch
+         *     `GET /v1/cluster`). A node started with `--seeds` does this by itself; joining again through
+         *     another member is harmless. Only cluster members (`--peers id=host:port` or `--seeds`,
+         *     with `--cluster-secret-file`) can join.
+         */
+        post: operations["join"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make this node leave the cluster, handing everything over, then exit.
+         * @description The node becomes `leaving`: the claimant plans a ring without it, the nodes that gain its
+         *     replicas stream them (it keeps serving meanwhile), and once that ring is current the node
+         *     pushes every key it still holds to the key's replicas, hands off its hints (passing those of
+         *     members that are down on to another member), gossips `left` and exits. Answers at once;
+         *     asking again while it leaves is harmless. Refused when fewer than n members would remain.
+         *     No body is needed.
+         */
+        post: operations["leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -103,7 +180,7 @@ export interface components {
         /** @description RFC 9457 problem details, with extension members where they apply. */
         Problem: {
             /** @enum {string} */
-            type: "urn:levelring:problem:invalid-key" | "urn:levelring:problem:invalid-parameter" | "urn:levelring:problem:invalid-context" | "urn:levelring:problem:unauthorized" | "urn:levelring:problem:not-found" | "urn:levelring:problem:route-not-found" | "urn:levelring:problem:method-not-allowed" | "urn:levelring:problem:too-many-siblings" | "urn:levelring:problem:value-too-large" | "urn:levelring:problem:quorum-unavailable" | "urn:levelring:problem:shutting-down" | "urn:levelring:problem:internal";
+            type: "urn:levelring:problem:invalid-key" | "urn:levelring:problem:invalid-parameter" | "urn:levelring:problem:invalid-context" | "urn:levelring:problem:unauthorized" | "urn:levelring:problem:not-found" | "urn:levelring:problem:route-not-found" | "urn:levelring:problem:method-not-allowed" | "urn:levelring:problem:too-many-siblings" | "urn:levelring:problem:value-too-large" | "urn:levelring:problem:quorum-unavailable" | "urn:levelring:problem:shutting-down" | "urn:levelring:problem:not-a-cluster-member" | "urn:levelring:problem:cluster-state" | "urn:levelring:problem:peer-unreachable" | "urn:levelring:problem:internal";
             title: string;
             status: number;
             detail?: string;
@@ -136,16 +213,33 @@ export interface components {
             id?: string;
             address: string;
             /**
-             * @description For a peer: what this node last saw of it. `up` answered its last internode call, `down`
-             *     failed to answer it (refused, timed out), `unknown` not contacted yet.
+             * @description For this node: its lifecycle status (`joining`, `up`, `leaving`, `left`). For a peer of a
+             *     cluster member: `down` when this node's failure detector takes it for down (phi over the
+             *     threshold, or its connection refused since its last heartbeat), `unknown` when never heard
+             *     from yet, else its gossiped lifecycle status. (A node running alone shows its configured
+             *     peers as `unknown`.)
              * @enum {string}
              */
-            status: "up" | "down" | "unknown" | "joining" | "leaving";
+            status: "up" | "down" | "unknown" | "joining" | "leaving" | "left";
             /**
              * Format: date-time
-             * @description When this node last had an answer from the peer.
+             * @description When this node last heard from the peer (a heartbeat advance in gossip).
              */
             lastSeen?: string;
+            /**
+             * @description The peer's lifecycle status as gossiped, whatever this node's verdict on it.
+             * @enum {string}
+             */
+            memberStatus?: "joining" | "up" | "leaving" | "left";
+            /** @description This node's failure-detector verdict (local, never gossiped). */
+            alive?: boolean;
+            /** @description The phi-accrual suspicion level now; the peer is down at `gossip.phiThreshold`. */
+            phi?: number;
+            /** @description The peer's heartbeat counter as last gossiped (it bumps it every gossip round). */
+            heartbeat?: number;
+            /** @description The peer's generation (its start time in ms); a larger one means it restarted. */
+            generation?: number;
+            weight?: number;
         };
         ClusterView: {
             node: components["schemas"]["Member"] & Record<string, never>;
@@ -165,7 +259,150 @@ export interface components {
                  *     members, weights or partition counts.
                  */
                 digest?: string;
+                /** @description The agreed ring state's epoch; it grows with every planned and completed move. */
+                epoch?: number;
+                /** @description The ring partitions are moving to during a join or leave. */
+                pending?: {
+                    digest: string;
+                    owners: {
+                        id: string;
+                        partitions: number;
+                    }[];
+                    /** @description Nodes that have received every replica they gain. */
+                    done: string[];
+                    /** @description Nodes still streaming; the move completes once this is empty. */
+                    waitingFor: string[];
+                };
             };
+            hints?: components["schemas"]["HintsView"];
+            /** @description This node's gossip (cluster members only). */
+            gossip?: {
+                generation: number;
+                heartbeat: number;
+                intervalMs: number;
+                phiThreshold: number;
+                seeds: string[];
+                /** @description True once an exchange with a peer succeeded since this node started. */
+                synced: boolean;
+                /** @description True when this node plans ring changes (the up member with the lowest id it believes alive). */
+                claimant: boolean;
+            };
+            /** @description Keys moved by joins and leaves since this node started. */
+            transfers?: {
+                /** @description Keys received from current replicas of partitions this node gains. */
+                streamed: number;
+                /** @description Keys handed over to their new replicas and dropped here. */
+                dropped: number;
+            };
+            antiEntropy?: components["schemas"]["AntiEntropyView"];
+        };
+        /** @description Hinted handoff on this node (cluster members only). */
+        HintsView: {
+            /** @description Hints this node keeps for members that were down when a write was meant for them. */
+            pending: number;
+            /** @description Hints handed off to their owners since this node started. */
+            delivered: number;
+            owners: {
+                id: string;
+                pending: number;
+                /** @description Whether this node takes the owner for up (hints go to it then). */
+                up: boolean;
+                /** @description Why the last delivery failed, while the owner is backed off. */
+                lastError?: string;
+            }[];
+        };
+        /** @description What a join or leave request did. */
+        MembershipChange: {
+            node: string;
+            /** @enum {string} */
+            status: "joining" | "up" | "leaving" | "left";
+            /** @description Members this node knows of. */
+            members: number;
+            /** @description The epoch of the ring this node has; null before it has one (joining). */
+            ringEpoch: number | null;
+            detail: string;
+        };
+        /** @description Merkle anti-entropy on this node (cluster members only). */
+        AntiEntropyView: {
+            trees: {
+                /**
+                 * @description `building` while the trees are built from the engine at start; the node exchanges nothing until `ready`.
+                 * @enum {string}
+                 */
+                state: "building" | "ready" | "failed" | "closed";
+                /** @description Every partition's tree has fanout^depth leaf buckets; derived from the partition count. */
+                shape: {
+                    fanout: number;
+                    depth: number;
+                };
+                /** @description Partitions holding at least one key here. */
+                partitions: number;
+                keys: number;
+                /** @description How long building the trees took. */
+                buildMs?: number;
+            };
+            /** @description Time between periodic rounds; 0 when periodic rounds are off. */
+            intervalMs: number;
+            partitionsPerRound: number;
+            /** @description Partitions this node replicates. */
+            replicatedPartitions: number;
+            /** @description Rounds run since the node started (periodic and repairs). */
+            rounds: number;
+            totals: {
+                keysPulled: number;
+                keysPushed: number;
+                bytesSent: number;
+                bytesReceived: number;
+            };
+            /** @description The latest exchanges (one per peer per round), newest first. */
+            lastExchanges: components["schemas"]["ExchangeRecord"][];
+        };
+        /** @description What one anti-entropy round did with one peer. Bytes are request and answer bodies. */
+        ExchangeRecord: {
+            peer: string;
+            /** @enum {string} */
+            trigger: "periodic" | "repair";
+            /** Format: date-time */
+            startedAt: string;
+            durationMs: number;
+            /** @description Partitions whose roots were compared with this peer. */
+            partitionsCompared: number;
+            partitionsDiffering: number;
+            keysDiffering: number;
+            /** @description Keys received from the peer and merged here. */
+            keysPulled: number;
+            /** @description Keys sent to the peer to merge there. */
+            keysPushed: number;
+            requests: number;
+            bytesSent: number;
+            bytesReceived: number;
+            /** @description Partitions the peer could not compare yet (its trees were being built). */
+            partitionsNotReady?: number;
+            /** @description Why the round with this peer stopped early (unreachable, refused). */
+            error?: string;
+        };
+        /** @description One anti-entropy round over every partition this node replicates. */
+        RepairReport: {
+            node: string;
+            /** @description Partitions this node replicates. */
+            partitions: number;
+            /** @description Partition-and-peer pairs whose roots were compared. */
+            comparisons: number;
+            partitionsDiffering: number;
+            keysDiffering: number;
+            /** @description keysPulled + keysPushed. */
+            keysExchanged: number;
+            keysPulled: number;
+            keysPushed: number;
+            requests: number;
+            /** @description Request bodies sent to peers. */
+            bytesSent: number;
+            /** @description Answer bodies received from peers. */
+            bytesReceived: number;
+            durationMs: number;
+            /** @description Peers that could not be compared with. */
+            unreachable: string[];
+            peers: components["schemas"]["ExchangeRecord"][];
         };
     };
     responses: {
@@ -463,6 +700,143 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Error"];
+        };
+    };
+    repair: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The round is done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepairReport"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description This node is not a cluster member (started without `--peers id=host:port`); it has no other replicas. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node is shutting down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    join: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description host:port of a cluster member, e.g. 127.0.0.1:7001. */
+                    seed: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Gossip was exchanged with the seed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The node runs alone (not a cluster member), or it is leaving. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The seed gave no gossip answer (not running, another cluster secret). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node is shutting down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    leave: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The node is leaving. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipChange"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The node runs alone, has not joined yet, or fewer than n members would remain. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node is shutting down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             default: components["responses"]["Error"];
         };
     };

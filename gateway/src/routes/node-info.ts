@@ -9,6 +9,8 @@ export interface NodeInfoOptions {
   /** True once shutdown began: health answers 503 so load balancers stop sending requests. */
   readonly stopping: () => boolean
   readonly startedAt: number
+  /** More sections of GET /v1/cluster from the layers beside the coordinator (anti-entropy). */
+  readonly clusterDetails?: () => Record<string, unknown>
 }
 
 /** GET /v1/health: 200 while serving, 503 while shutting down. */
@@ -28,7 +30,7 @@ export function healthRoute (options: NodeInfoOptions) {
 /** GET /v1/cluster: this node, its peers and the ring summary, from the coordinator. */
 export function clusterRoute (options: NodeInfoOptions) {
   return function cluster (_req: Request, res: Response): void {
-    const body: ClusterViewBody = options.coordinator.clusterView() as ClusterViewBody
+    const body: ClusterViewBody = { ...options.coordinator.clusterView(), ...options.clusterDetails?.() } as ClusterViewBody
     res.status(200).json(body)
   }
 }

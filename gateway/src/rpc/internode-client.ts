@@ -9,10 +9,11 @@ import { decodeObject, encodeObject } from '../storage/object-codec.js'
 import type { StoredObject } from '../storage/stored-object.js'
 import { CLUSTER_TOKEN_HEADER, type InternodeAuth } from './internode-auth.js'
 import {
-  decodeWriteResult, encodeForwardedWrite, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH,
+  decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH,
   WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer
 } from './internode-protocol.js'
 import { ReplicaUnreachableError } from './replica-unreachable-error.js'
+import { CALLER_HEADER, type FaultInjector } from './fault-injection.js'
 
 /** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
 export const CONNECTIONS_PER_PEER = 64
@@ -29,6 +30,8 @@ export interface InternodeClientOptions {
   /** Told the outcome of every call. */
   readonly reachability: PeerReachability
   readonly logger: Logger
+  /** The test facility that cuts this node off from chosen members (--enable-fault-injection). */
+  readonly faults?: FaultInjector
 }
 
 interface Answer {
@@ -60,7 +63,7 @@ export class InternodeClient {
 
   constructor (options: InternodeClientOptions) {
     this.#options = options
-    this.#headers = { [CLUSTER_TOKEN_HEADER]: options.auth.token }
+    this.#headers = { [CLUSTER_TOKEN_HEADER]: options.auth.token, [CALLER_HEADER]: options.membership.selfId }
     // A member that moved (issue 7) gets a pool at its new address; drop pools nobody lives at.
     options.membership.onChange(() => {
       const live = new Set(options.membership.members().map((m) => m.address))
@@ -70,9 +73,12 @@ export class InternodeClient {
     })
   }
 
-  /** The node's stored set of `key` (tombstones included), or undefined when it holds none. Never repairs. */
-  async readReplica (node: string, key: string, timeoutMs: number): Promise<StoredObject | undefined> {
-    const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key), undefined, timeoutMs)
+  /**
+   * The node's stored set of `key` (tombstones included), or undefined when it holds none. Never repairs.
+   * With `includeHints` (the node is a fallback for the key) merged with the hints it keeps for the key.
+   */
+  async readReplica (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
+    const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key) + (includeHints ? `?${HINTS_QUERY}` : ''), undefined, timeoutMs)
     if (answer.status === 404) return undefined
     this.#expect(node, answer, 200, OBJECT_MEDIA_TYPE)
     return decodeObject(key, answer.body)
@@ -85,11 +91,64 @@ export class InternodeClient {
     this.#expect(node, answer, 204)
   }
 
+  /**
+   * Have the node keep `object` as a hint for `owner` (sloppy quorum: it stands in for the down
+   * primary `owner`); with `sync`, resolves only once the node fsynced it.
+   */
+  async applyHint (node: string, owner: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
+    const path = `${keyPath(REPLICAS_PATH, key)}?${HINT_FOR_QUERY}=${encodeURIComponent(owner)}${sync ? '&sync=1' : ''}`
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs)
+    this.#expect(node, answer, 204)
+  }
+
   /** Ask the node to stamp a write of `key` and replicate it; resolves once its W replicas acknowledged. */
   async forwardWrite (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite> {
     const answer = await this.#call(node, 'POST', keyPath(WRITES_PATH, key), { type: WRITE_MEDIA_TYPE, bytes: encodeForwardedWrite(write) }, timeoutMs)
     this.#expect(node, answer, 200, WRITE_RESULT_MEDIA_TYPE)
     return decodeWriteResult(key, answer.body)
+  }
+
+  /**
+   * POST a binary body to one of the node's internode endpoints that a later layer added (anti-entropy);
+   * resolves with the answer's body (empty for a 204), or rejects like every call here.
+   */
+  async post (node: string, path: string, body: Buffer, mediaType: string, timeoutMs: number): Promise<Buffer> {
+    const answer = await this.#call(node, 'POST', path, { type: mediaType, bytes: body }, timeoutMs)
+    if (answer.status === 204) return Buffer.alloc(0)
+    this.#expect(node, answer, 200, mediaType)
+    return answer.body
+  }
+
+  /**
+   * POST to a node known only by its address (a seed a joining node has not heard from yet), like
+   * post(): resolves with the answer's body, rejects with ReplicaUnreachableError when it gives none.
+   */
+  async postToAddress (address: string, path: string, body: Buffer, mediaType: string, timeoutMs: number): Promise<Buffer> {
+    const seed = `seed ${address}`
+    if (this.#closed) throw new ReplicaUnreachableError(seed, address, 'this node is shutting down', true)
+    let answer: Answer
+    try {
+      const res = await this.#pool(address).request({
+        method: 'POST', path, headers: { ...this.#headers, 'content-type': mediaType }, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs
+      })
+      answer = { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      throw new ReplicaUnreachableError(seed, address, `${code !== '' ? code + ': ' : ''}${(err as Error).message}`, NOT_CONNECTED.has(code), { cause: err })
+    } finally {
+      // Pools are kept per member address; a seed's is dropped unless a member lives there.
+      if (!this.#options.membership.members().some((m) => m.address === address)) {
+        const pool = this.#pools.get(address)
+        this.#pools.delete(address)
+        void pool?.close()
+      }
+    }
+    if (answer.status === 204) return Buffer.alloc(0)
+    const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
+    if (answer.status !== 200 || type !== mediaType) {
+      throw new ReplicaUnreachableError(seed, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, answer.status === 401)
+    }
+    return answer.body
   }
 
   /** Who answers at the node's address and which ring it routes by. */
@@ -114,6 +173,12 @@ export class InternodeClient {
     const member = this.#options.membership.member(node)
     if (member === undefined) throw new ReplicaUnreachableError(node, '?', 'it is not a member of the cluster', true)
     if (this.#closed) throw new ReplicaUnreachableError(node, member.address, 'this node is shutting down', true)
+    if (this.#options.faults?.blocks(node) === true) {
+      // As a refused connection: nothing was sent.
+      const reason = 'cut off by fault injection (a test partition)'
+      if (this.#options.reachability.failed(node, reason, true) === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
+      throw new ReplicaUnreachableError(node, member.address, reason, true)
+    }
     const pool = this.#pool(member.address)
     const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': body.type }
     let answer: Answer
@@ -127,7 +192,7 @@ export class InternodeClient {
       const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
         ? `no answer within ${timeoutMs} ms`
         : `${code !== '' ? code + ': ' : ''}${(err as Error).message}`
-      const before = this.#options.reachability.failed(node, reason)
+      const before = this.#options.reachability.failed(node, reason, NOT_CONNECTED.has(code))
       // A peer that was up and stops answering is news; one not reached yet (still starting) is not.
       if (before === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
       else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')

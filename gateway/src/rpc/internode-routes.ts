@@ -9,10 +9,13 @@ import type { ReplicaStore } from '../replica-store.js'
 import { CorruptObjectError, decodeObject, encodeObject } from '../storage/object-codec.js'
 import type { InternodeAuth } from './internode-auth.js'
 import {
-  decodeForwardedWrite, encodeWriteResult, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
+  decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
   WRITES_PATH, type PingAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
+import { mergeReplicas } from '../coordination/replica-merge.js'
+import type { HintKeeper } from '../handoff/hint-store.js'
+import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
 
 export interface InternodeRouteOptions {
   readonly nodeId: string
@@ -25,6 +28,18 @@ export interface InternodeRouteOptions {
   /** Largest body accepted: a whole sibling set can be bigger than one value. */
   readonly maxBodyBytes: number
   readonly logger: Logger
+  /** The fault-injection switch, on a node started with --enable-fault-injection (a test facility). */
+  readonly faults?: FaultInjector
+  /** Where PUT ...?hint-for= keeps hints and GET ...?hints=1 finds them (cluster members; handoff/hint-store.ts). */
+  readonly hints?: HintKeeper
+  /** Endpoints of later layers (anti-entropy), each owning the paths under its prefix. */
+  readonly extensions?: readonly InternodeExtension[]
+}
+
+/** Endpoints a later layer adds under one path prefix; the handler throws GatewayErrors like the built-in ones. */
+export interface InternodeExtension {
+  readonly prefix: string
+  readonly handle: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>
 }
 
 /** A handler of the internode endpoints in node's own terms (see internode-protocol.ts). */
@@ -36,11 +51,16 @@ export type InternodeHandler = (req: IncomingMessage, res: ServerResponse) => Pr
  * like the public API's, so a coordinator can pass a replica's 503 on to its client.
  */
 export function internodeRoutes (options: InternodeRouteOptions): InternodeHandler {
-  const { auth, store, stamper, logger } = options
+  const { auth, store, stamper, logger, faults } = options
+  const faultHandler = faults === undefined ? undefined : faultRoutes(faults)
 
   async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string): Promise<void> {
+    const params = new URLSearchParams(query)
     if (req.method === 'GET') {
-      const object = await store.read(key)
+      // A read sent to a fallback also sees the hints it keeps for the key (sloppy quorum).
+      const object = params.get('hints') === '1' && options.hints !== undefined
+        ? mergeReplicas([await store.read(key), await options.hints.forKey(key)])
+        : await store.read(key)
       if (object === undefined) { res.writeHead(404, { 'Content-Length': '0' }).end(); return }
       const body = encodeObject(object)
       res.writeHead(200, { 'Content-Type': OBJECT_MEDIA_TYPE, 'Content-Length': String(body.length) }).end(body)
@@ -49,7 +69,13 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     if (req.method === 'PUT') {
       const body = await readBody(req, options.maxBodyBytes, key)
       const object = decodeBody(key, () => decodeObject(key, body), 'a stored object')
-      await store.merge(key, object, { sync: query === 'sync=1' })
+      const owner = params.get(HINT_FOR_QUERY)
+      if (owner !== null) {
+        if (options.hints === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${options.nodeId} keeps no hints (it is not a cluster member)`)
+        await options.hints.add(owner, key, object, params.get('sync') === '1')
+      } else {
+        await store.merge(key, object, { sync: params.get('sync') === '1' })
+      }
       res.writeHead(204).end()
       return
     }
@@ -73,6 +99,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
         throw new GatewayError('LEVELRING_UNAUTHORIZED',
           'internode endpoints answer only the nodes of this cluster: the cluster token is missing or wrong (clients use /v1/)')
       }
+      if (faults?.refuses(req.headers) === true) { req.socket.destroy(); return } // a cut link: dropped unanswered
       const url = req.url ?? ''
       const mark = url.indexOf('?')
       const path = mark === -1 ? url : url.slice(0, mark)
@@ -85,6 +112,10 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
         await replicas(req, res, decodeKeySegment(path.slice(REPLICAS_PATH.length)), query)
       } else if (path.startsWith(WRITES_PATH)) {
         await writes(req, res, decodeKeySegment(path.slice(WRITES_PATH.length)))
+      } else if (path === FAULTS_PATH && faultHandler !== undefined) {
+        await faultHandler(req, res)
+      } else if (options.extensions?.some((e) => path.startsWith(e.prefix)) === true) {
+        await options.extensions.find((e) => path.startsWith(e.prefix))!.handle(req, res, path)
       } else {
         throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}`)
       }

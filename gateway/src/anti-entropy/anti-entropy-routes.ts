@@ -1,0 +1,149 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import { MalformedBytesError } from '../encoding/bytes.js'
+import { GatewayError } from '../gateway-error.js'
+import { readBody } from '../http/read-body.js'
+import { encodeBucketEntries, encodeNodeHashes } from '../cluster/merkle-codec.js'
+import type { ReplicaStore } from '../replica-store.js'
+import { CorruptObjectError, encodeObject } from '../storage/object-codec.js'
+import type { StoredObject } from '../storage/stored-object.js'
+import {
+  ANTI_ENTROPY_MEDIA_TYPE, ANTI_ENTROPY_PREFIX, BUCKETS_PATH, decodeBucketsRequest, decodeKeys, decodeMergeRequest,
+  decodeNodesRequest, decodePartitionRequest, decodeRootsRequest, encodeObjectsAnswer, encodePartitionPage, encodeRootsAnswer,
+  MERGE_PATH, NODES_PATH, OBJECTS_PATH, PARTITION_PATH, ROOTS_PATH, type PartitionPage, type RootAnswer
+} from './anti-entropy-protocol.js'
+import type { PartitionTrees } from './partition-trees.js'
+
+export interface AntiEntropyRouteOptions {
+  readonly trees: PartitionTrees
+  readonly store: ReplicaStore
+  /** True when this node replicates partition p under its current ring. */
+  readonly replicates: (p: number) => boolean
+  /** Largest request body (a merge batch). */
+  readonly maxBodyBytes: number
+  readonly logger: Logger
+}
+
+/** The anti-entropy endpoints (anti-entropy-protocol.ts), for paths under ANTI_ENTROPY_PREFIX; errors are thrown as GatewayErrors. */
+export function antiEntropyRoutes (options: AntiEntropyRouteOptions): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> {
+  const { trees, store, replicates, logger } = options
+
+  /** The key's stored set; a damaged one (does not decode) counts as absent, so one bad key does not fail a whole batch. */
+  async function readOrSkip (key: string): Promise<StoredObject | undefined> {
+    try {
+      return await store.read(key)
+    } catch (err) {
+      if (!(err instanceof CorruptObjectError)) throw err
+      logger.error({ key }, `anti-entropy: ${err.message}`)
+      return undefined
+    }
+  }
+
+  function treeOf (partition: number): ReturnType<PartitionTrees['tree']> {
+    if (trees.state === 'closed') throw new GatewayError('LEVELRING_SHUTTING_DOWN', 'this node is shutting down; compare trees with another replica or later')
+    if (!Number.isSafeInteger(partition) || partition >= trees.partitionCount || !replicates(partition)) {
+      throw invalid(`this node does not replicate partition ${partition} of ${trees.partitionCount} (do both nodes route by the same ring?)`)
+    }
+    return trees.tree(partition)
+  }
+
+  const handlers: Record<string, (body: Buffer) => Promise<Buffer | undefined>> = {
+    [ROOTS_PATH]: async (body) => {
+      const request = decodeRootsRequest(body)
+      if (request.shape.fanout !== trees.shape.fanout || request.shape.depth !== trees.shape.depth) {
+        throw invalid(`Merkle trees here are ${trees.shape.fanout}x${trees.shape.depth}, the caller's ${request.shape.fanout}x${request.shape.depth}: ` +
+          'the nodes were started with different --partitions')
+      }
+      const ready = trees.state === 'ready'
+      return encodeRootsAnswer(request.partitions.map((p): RootAnswer =>
+        !Number.isSafeInteger(p) || p >= trees.partitionCount || !replicates(p) ? 'not-replica' : ready ? trees.tree(p).root() : 'not-ready'))
+    },
+    [NODES_PATH]: async (body) => {
+      const { partition, level, indices } = decodeNodesRequest(body)
+      return encodeNodeHashes(merkleCall(() => treeOf(partition).nodeHashes(level, indices)))
+    },
+    [BUCKETS_PATH]: async (body) => {
+      const { partition, buckets } = decodeBucketsRequest(body)
+      return encodeBucketEntries(merkleCall(() => treeOf(partition).bucketEntries(buckets)))
+    },
+    [OBJECTS_PATH]: async (body) => {
+      const keys = decodeKeys(body)
+      const objects = await Promise.all(keys.map(async (key) => {
+        const object = await readOrSkip(key)
+        return { key, bytes: object === undefined ? undefined : encodeObject(object) }
+      }))
+      return encodeObjectsAnswer(objects)
+    },
+    [PARTITION_PATH]: async (body) => {
+      const { partition, from, maxKeys } = decodePartitionRequest(body)
+      return encodePartitionPage(await partitionPage(treeOf(partition), readOrSkip, from, Math.min(maxKeys, MAX_PAGE_KEYS)))
+    },
+    [MERGE_PATH]: async (body) => {
+      // One key at a time: each merge takes the key's lock; a batch is bounded by the sender.
+      for (const { key, object } of decodeMergeRequest(body)) {
+        try {
+          await store.merge(key, object, { sync: false })
+        } catch (err) {
+          // Our copy does not decode, so there is nothing to merge into: left for an operator (it is logged).
+          if (!(err instanceof CorruptObjectError)) throw err
+          logger.error({ key }, `anti-entropy: ${err.message}`)
+        }
+      }
+      return undefined
+    }
+  }
+
+  return async function antiEntropyHandler (req, res, path) {
+    const handler = handlers[path]
+    if (handler === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path} (anti-entropy endpoints are under ${ANTI_ENTROPY_PREFIX})`)
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST')
+      throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', 'use POST on the anti-entropy endpoints')
+    }
+    const body = await readBody(req, options.maxBodyBytes, '')
+    let answer: Buffer | undefined
+    try {
+      answer = await handler(body)
+    } catch (err) {
+      if (err instanceof MalformedBytesError || err instanceof CorruptObjectError) throw invalid(`the body is not an anti-entropy message: ${err.message}`)
+      throw err
+    }
+    if (answer === undefined) { res.writeHead(204).end(); return }
+    res.writeHead(200, { 'Content-Type': ANTI_ENTROPY_MEDIA_TYPE, 'Content-Length': String(answer.length) }).end(answer)
+  }
+}
+
+/** Keys one partition page holds at most, whatever the caller asks: bounds the answer and the time to read it. */
+export const MAX_PAGE_KEYS = 1_000
+
+/** The stored sets of the tree's keys from `from` on, bucket by bucket (keys in order within one), at most `max`. */
+async function partitionPage (tree: ReturnType<PartitionTrees['tree']>, read: (key: string) => Promise<StoredObject | undefined>, from: { bucket: number, after: string }, max: number): Promise<PartitionPage> {
+  const objects: Array<{ key: string, bytes: Uint8Array }> = []
+  const after = Buffer.from(from.after, 'utf8')
+  for (let bucket = from.bucket; bucket < tree.bucketCount; bucket++) {
+    let done = bucket === from.bucket ? from.after : '' // the last key of this bucket already sent
+    for (const { key } of tree.bucketEntries([bucket])[0]!) {
+      if (bucket === from.bucket && from.after !== '' && Buffer.compare(key, after) <= 0) continue
+      if (objects.length >= Math.max(1, max)) return { objects, next: { bucket, after: done } }
+      const name = key.toString('utf8')
+      const object = await read(name) // undefined: reaped since (or damaged): skipped
+      if (object !== undefined) objects.push({ key: name, bytes: encodeObject(object) })
+      done = name
+    }
+  }
+  return { objects, next: undefined }
+}
+
+/** Run a tree read whose indices came from the caller: out-of-range levels or indices are its error (400). */
+function merkleCall<T> (read: () => T): T {
+  try {
+    return read()
+  } catch (err) {
+    if ((err as { code?: string }).code === 'CLUSTER_INVALID_OPTION') throw invalid((err as Error).message)
+    throw err
+  }
+}
+
+function invalid (message: string): GatewayError {
+  return new GatewayError('LEVELRING_INVALID_PARAMETER', message, { parameter: 'body' })
+}

@@ -1,0 +1,345 @@
+import type { Logger } from 'pino'
+import type { MembershipSource } from '../cluster/membership-source.js'
+import type { Ring } from '../cluster/ring.js'
+import type { ReplicaStore } from '../replica-store.js'
+import type { RootAnswer } from './anti-entropy-protocol.js'
+import { exchangePartition, tombstoneOlderThan } from './partition-exchange.js'
+import type { TreesStats, PartitionTrees } from './partition-trees.js'
+import { noTraffic, RemoteReplica, type InternodePoster } from './remote-replica.js'
+
+/** How long one anti-entropy call may take before the peer counts as unreachable for this round. */
+export const EXCHANGE_CALL_TIMEOUT_MS = 10_000
+
+/** Differing keys one periodic exchange of one partition handles; a repair handles them all. */
+export const PERIODIC_MAX_KEYS = 2_000
+
+/** Partitions per roots call: one call covers every partition two nodes share at the default Q. */
+export const ROOTS_BATCH = 1_024
+
+/** Differing partitions exchanged at once: enough to overlap round trips, few enough to keep the event loop free for requests. */
+export const PARTITION_CONCURRENCY = 4
+
+/** Exchange records kept for /v1/cluster. */
+export const RECORDS_KEPT = 16
+
+export interface AntiEntropyOptions {
+  readonly membership: MembershipSource
+  /** Replication factor n: a partition's replicas are the first n nodes of its preference list. */
+  readonly replicas: number
+  readonly trees: PartitionTrees
+  readonly store: ReplicaStore
+  readonly client: InternodePoster
+  /** Time between periodic rounds (ms); 0 turns periodic exchanges off (repair() still works). */
+  readonly intervalMs: number
+  /** Partitions one periodic round compares (round robin over the partitions this node replicates). */
+  readonly partitionsPerRound: number
+  /** Tombstones older than this are the reaper's: not sent to a replica that holds nothing (see PartitionExchangeOptions). */
+  readonly tombstoneGraceMs: number
+  readonly logger: Logger
+  /** Wall clock (ms); tests may pass another. */
+  readonly now?: () => number
+}
+
+/** What one round did with one peer. */
+export interface ExchangeRecord {
+  readonly peer: string
+  readonly trigger: 'periodic' | 'repair'
+  readonly startedAt: string
+  readonly durationMs: number
+  /** Partitions whose roots were compared with this peer. */
+  readonly partitionsCompared: number
+  /** Of those, partitions whose roots differed. */
+  readonly partitionsDiffering: number
+  /** Keys whose versions differed. */
+  readonly keysDiffering: number
+  /** Keys received from the peer and merged here. */
+  readonly keysPulled: number
+  /** Keys sent to the peer to merge. */
+  readonly keysPushed: number
+  readonly requests: number
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  /** Partitions the peer could not compare yet (its trees were being built). */
+  readonly partitionsNotReady?: number
+  /** Why the round with this peer stopped early (unreachable, refused). */
+  readonly error?: string
+}
+
+/** The answer of POST /v1/admin/repair: one full round over every partition this node replicates. */
+export interface RepairReport {
+  readonly node: string
+  /** Partitions this node replicates (each compared with each of its other replicas). */
+  readonly partitions: number
+  /** Partition x peer comparisons made. */
+  readonly comparisons: number
+  readonly partitionsDiffering: number
+  readonly keysDiffering: number
+  /** keysPulled + keysPushed. */
+  readonly keysExchanged: number
+  readonly keysPulled: number
+  readonly keysPushed: number
+  readonly requests: number
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  readonly durationMs: number
+  /** Peers that could not be compared with (unreachable or refusing). */
+  readonly unreachable: readonly string[]
+  readonly peers: readonly ExchangeRecord[]
+}
+
+/** The anti-entropy part of GET /v1/cluster. */
+export interface AntiEntropyView {
+  readonly trees: TreesStats
+  readonly intervalMs: number
+  readonly partitionsPerRound: number
+  /** Partitions this node replicates. */
+  readonly replicatedPartitions: number
+  readonly rounds: number
+  readonly totals: { readonly keysPulled: number, readonly keysPushed: number, readonly bytesSent: number, readonly bytesReceived: number }
+  /** The latest exchanges, newest first. */
+  readonly lastExchanges: readonly ExchangeRecord[]
+}
+
+/**
+ * Merkle anti-entropy (Dynamo 4.7): every replica of a partition keeps a hash tree of it
+ * (PartitionTrees); periodically, and on demand (repair()), this node compares its trees with the
+ * other replicas' and exchanges only the keys that differ, in both directions.
+ *
+ * A round takes some partitions this node replicates (round robin, `partitionsPerRound` at a time;
+ * all of them for a repair), asks each peer that also replicates them for their roots in one call,
+ * and exchanges only the partitions whose roots differ, one peer after another per partition, so
+ * what the first peer supplied is not fetched again from the second (whose root then usually
+ * matches ours). Rounds never overlap: a repair waits for the periodic round in progress.
+ */
+export class AntiEntropyService {
+  readonly #options: AntiEntropyOptions
+  readonly #now: () => number
+  readonly #records: ExchangeRecord[] = []
+  readonly #totals = { keysPulled: 0, keysPushed: 0, bytesSent: 0, bytesReceived: 0 }
+  #replicated: { ring: Ring, partitions: number[], peers: Map<number, string[]> } | undefined
+  #cursor = 0
+  #rounds = 0
+  #timer: NodeJS.Timeout | undefined
+  #tail: Promise<unknown> = Promise.resolve()
+  #busy = false
+  #closed = false
+
+  constructor (options: AntiEntropyOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+  }
+
+  /** Start building the trees and, when an interval is set, the periodic rounds. */
+  start (): void {
+    this.#options.trees.start()
+    if (this.#options.intervalMs > 0 && this.#timer === undefined) {
+      this.#timer = setInterval(() => { void this.#periodic() }, this.#options.intervalMs).unref()
+    }
+  }
+
+  /** True when this node is one of the n replicas of partition p under the current ring. */
+  replicates (p: number): boolean {
+    return this.#layout().peers.has(p)
+  }
+
+  /** Compare every partition this node replicates with every other replica now, exchanging all differing keys. */
+  async repair (): Promise<RepairReport> {
+    return this.#exclusive(async () => {
+      await this.#options.trees.whenReady()
+      const started = performance.now()
+      const { partitions } = this.#layout()
+      const records = await this.#round(partitions, 'repair', Infinity)
+      const sum = (f: (r: ExchangeRecord) => number): number => records.reduce((n, r) => n + f(r), 0)
+      return {
+        node: this.#options.membership.selfId,
+        partitions: partitions.length,
+        comparisons: sum((r) => r.partitionsCompared),
+        partitionsDiffering: sum((r) => r.partitionsDiffering),
+        keysDiffering: sum((r) => r.keysDiffering),
+        keysExchanged: sum((r) => r.keysPulled + r.keysPushed),
+        keysPulled: sum((r) => r.keysPulled),
+        keysPushed: sum((r) => r.keysPushed),
+        requests: sum((r) => r.requests),
+        bytesSent: sum((r) => r.bytesSent),
+        bytesReceived: sum((r) => r.bytesReceived),
+        durationMs: Math.round(performance.now() - started),
+        unreachable: records.filter((r) => r.error !== undefined).map((r) => r.peer),
+        peers: records
+      }
+    })
+  }
+
+  view (): AntiEntropyView {
+    return {
+      trees: this.#options.trees.stats(),
+      intervalMs: this.#options.intervalMs,
+      partitionsPerRound: this.#options.partitionsPerRound,
+      replicatedPartitions: this.#layout().partitions.length,
+      rounds: this.#rounds,
+      totals: { ...this.#totals },
+      lastExchanges: [...this.#records].reverse()
+    }
+  }
+
+  /** Stop the rounds, wait for the one in progress (each call has its own timeout), stop the trees. */
+  async close (): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#options.trees.close()
+    await this.#tail
+  }
+
+  async #periodic (): Promise<void> {
+    const { trees } = this.#options
+    if (this.#busy || this.#closed) return
+    if (trees.state === 'failed') { trees.start(); return }
+    if (trees.state !== 'ready') return
+    await this.#exclusive(async () => {
+      const { partitions } = this.#layout()
+      if (partitions.length === 0) return
+      const count = Math.min(this.#options.partitionsPerRound, partitions.length)
+      const chosen = Array.from({ length: count }, (_, i) => partitions[(this.#cursor + i) % partitions.length]!)
+      this.#cursor = (this.#cursor + count) % partitions.length
+      await this.#round(chosen, 'periodic', PERIODIC_MAX_KEYS)
+    }).catch((err: unknown) => this.#options.logger.error({ err }, 'anti-entropy round failed'))
+  }
+
+  /** Run `work` after every round queued before it; rounds never overlap. */
+  async #exclusive<T> (work: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(async () => {
+      this.#busy = true
+      try { return await work() } finally { this.#busy = false }
+    })
+    this.#tail = run.catch(() => {})
+    return run
+  }
+
+  /** One round over `partitions`: roots from every peer sharing them, then the differing partitions exchanged. */
+  async #round (partitions: readonly number[], trigger: ExchangeRecord['trigger'], maxKeys: number): Promise<ExchangeRecord[]> {
+    const { trees, store, client, logger } = this.#options
+    const layout = this.#layout()
+    const startedAt = new Date(this.#now()).toISOString()
+    const started = performance.now()
+    const byPeer = new Map<string, number[]>()
+    for (const p of partitions) {
+      for (const peer of layout.peers.get(p) ?? []) {
+        let list = byPeer.get(peer)
+        if (list === undefined) byPeer.set(peer, list = [])
+        list.push(p)
+      }
+    }
+    const stats = new Map([...byPeer.keys()].map((peer) => [peer, {
+      remote: new RemoteReplica(client, peer, EXCHANGE_CALL_TIMEOUT_MS, noTraffic()),
+      compared: 0, differingPartitions: 0, differingKeys: 0, pulled: 0, pushed: 0, notReady: 0, error: undefined as string | undefined
+    }]))
+
+    // Roots: one call per peer (per ROOTS_BATCH partitions), all peers at once.
+    const theirRoots = new Map<number, Map<string, Buffer>>()
+    await Promise.all([...byPeer].map(async ([peer, shared]) => {
+      const s = stats.get(peer)!
+      try {
+        for (let i = 0; i < shared.length; i += ROOTS_BATCH) {
+          const batch = shared.slice(i, i + ROOTS_BATCH)
+          const roots: RootAnswer[] = await s.remote.roots(trees.shape, batch)
+          for (const [j, p] of batch.entries()) {
+            const root = roots[j]!
+            if (root === 'not-ready') { s.notReady++; continue }
+            if (root === 'not-replica') continue // the peer routes by another ring (membership changing): not ours to compare
+            s.compared++
+            if (trees.tree(p).root().equals(root)) continue
+            s.differingPartitions++
+            let peers = theirRoots.get(p)
+            if (peers === undefined) theirRoots.set(p, peers = new Map())
+            peers.set(peer, root)
+          }
+        }
+      } catch (err) {
+        s.error = (err as Error).message
+      }
+    }))
+
+    // Exchanges: a few partitions at a time, each with its differing peers one after another.
+    const differing = [...theirRoots.keys()]
+    const reapable = (object: Parameters<typeof tombstoneOlderThan>[0]): boolean =>
+      tombstoneOlderThan(object, this.#now() - this.#options.tombstoneGraceMs)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < differing.length && !this.#closed) {
+        const p = differing[next++]!
+        for (const [peer, root] of theirRoots.get(p)!) {
+          const s = stats.get(peer)!
+          if (s.error !== undefined) continue
+          const tree = trees.tree(p)
+          if (tree.root().equals(root)) continue // what an earlier peer sent made us equal to this one
+          try {
+            // A repair goes on until nothing differs; a periodic round handles maxKeys and leaves the rest to the next.
+            for (let pass = 0; pass < 1_000; pass++) {
+              const result = await exchangePartition(p, tree, s.remote, store, { peerRoot: root, maxKeys: Math.min(maxKeys, 50_000), reapable })
+              if (pass === 0) s.differingKeys += result.differing
+              s.pulled += result.pulled
+              s.pushed += result.pushed
+              if ((result.damaged ?? 0) > 0) logger.error({ peer, partition: p, keys: result.damaged }, 'anti-entropy skipped keys whose stored set here does not decode: delete them or restore them from a replica')
+              if (!result.truncated || maxKeys !== Infinity) break
+            }
+          } catch (err) {
+            s.error = (err as Error).message
+            logger.warn({ peer, partition: p, err: (err as Error).message }, 'anti-entropy exchange failed')
+          }
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: PARTITION_CONCURRENCY }, worker))
+
+    const durationMs = Math.round(performance.now() - started)
+    const records = [...stats].map(([peer, s]): ExchangeRecord => ({
+      peer,
+      trigger,
+      startedAt,
+      durationMs,
+      partitionsCompared: s.compared,
+      partitionsDiffering: s.differingPartitions,
+      keysDiffering: s.differingKeys,
+      keysPulled: s.pulled,
+      keysPushed: s.pushed,
+      ...s.remote.traffic,
+      ...(s.notReady > 0 ? { partitionsNotReady: s.notReady } : {}),
+      ...(s.error === undefined ? {} : { error: s.error })
+    }))
+    this.#remember(records)
+    const repaired = records.reduce((n, r) => n + r.keysPulled + r.keysPushed, 0)
+    if (repaired > 0) {
+      logger.info({ trigger, partitions: partitions.length, keysPulled: records.reduce((n, r) => n + r.keysPulled, 0), keysPushed: records.reduce((n, r) => n + r.keysPushed, 0), durationMs },
+        'anti-entropy exchanged differing keys')
+    }
+    return records
+  }
+
+  #remember (records: readonly ExchangeRecord[]): void {
+    this.#rounds++
+    for (const r of records) {
+      this.#totals.keysPulled += r.keysPulled
+      this.#totals.keysPushed += r.keysPushed
+      this.#totals.bytesSent += r.bytesSent
+      this.#totals.bytesReceived += r.bytesReceived
+      this.#records.push(r)
+    }
+    if (this.#records.length > RECORDS_KEPT) this.#records.splice(0, this.#records.length - RECORDS_KEPT)
+  }
+
+  /** The partitions this node replicates and, for each, its other replicas; recomputed when the ring changes. */
+  #layout (): { partitions: number[], peers: Map<number, string[]> } {
+    const { membership, replicas } = this.#options
+    const ring = membership.ring()
+    if (this.#replicated?.ring !== ring) { // a membership change brings a new Ring object
+      const self = membership.selfId
+      const peers = new Map<number, string[]>()
+      for (let p = 0; p < ring.partitionCount; p++) {
+        const list = ring.preferenceList(p, replicas)
+        if (list.includes(self)) peers.set(p, list.filter((id) => id !== self))
+      }
+      this.#replicated = { ring, partitions: [...peers.keys()], peers }
+    }
+    return this.#replicated
+  }
+}
