@@ -3,7 +3,7 @@ import { crashPointSweep, powerLossCycles, switchWindowSweep } from './fixtures/
 
 describe('power loss (MemoryFileSystem.crash at a random file-system call)', () => {
   it('opens cleanly after every crash and keeps every write acknowledged with sync, as a prefix of the history', async () => {
-    const reports = await powerLossCycles({ cycles: 60, seed: 7, roundsPerCycle: 150 })
+    const reports = await powerLossCycles({ cycles: 40, seed: 7, roundsPerCycle: 150 })
     const where = new Map<string, number>()
     for (const r of reports) {
       const op = r.crashedAt.split(' ').slice(0, 2).join(' ').replace(/\d{6}/, 'N')
@@ -11,7 +11,7 @@ describe('power loss (MemoryFileSystem.crash at a random file-system call)', () 
     }
     console.log(`crash points: ${JSON.stringify(Object.fromEntries(where))}`)
     console.log(`synced writes checked: ${reports.reduce((a, r) => a + r.syncAcked, 0)}`)
-    expect(reports).toHaveLength(60)
+    expect(reports).toHaveLength(40)
     // Crashes landed inside table writes (flushes, compactions), not only in log appends (the sweep below
     // covers every call, MANIFEST edits and the CURRENT switch included).
     expect([...where.keys()].some((k) => k.includes('.sst'))).toBe(true)
