@@ -8,6 +8,8 @@ import { antiEntropyView, divergentPartitions, repair, seed, storedObjects } fro
 import { putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
 import { levelring } from '../tools/levelring-cli.js'
+import { ContractClient } from '../gateway/helpers/contract-client.js'
+import type { AntiEntropyView, RepairReport } from '../../gateway/src/anti-entropy/anti-entropy-service.js'
 
 // Issue 7, item 3: a wiped replica. 20,000 keys are seeded on all three replicas (through the
 // internode merge endpoint: client writes would take a minute here). Delete one node's data
@@ -92,7 +94,14 @@ test(`a wiped replica of ${KEYS} keys is restored by Merkle repair alone; then 1
   await load(0, 50, [a, b], 'w=2', (i) => `sibling ${i}`)
   await wiped.start()
   await cluster.settled()
-  const small = await repair(wiped)
+  // Through the contract client: the answer (and GET /v1/cluster's anti-entropy part) must match openapi/levelring.yaml.
+  const checked = new ContractClient(wiped.url)
+  const small = (await checked.send('POST', '/v1/admin/repair')).json as RepairReport
+  const view = (await checked.get('/v1/cluster')).json.antiEntropy as AntiEntropyView
+  const lastRound = view.lastExchanges.slice(0, small.peers.length) // one record per peer, newest first
+  expect(lastRound.map((r) => r.trigger)).toEqual(['repair', 'repair'])
+  expect(lastRound.reduce((n, r) => n + r.keysPulled, 0)).toBe(small.keysPulled)
+  expect((await checked.get('/v1/admin/repair')).status).toBe(405)
   const smallTraffic = small.bytesSent + small.bytesReceived
   console.log(`100 differing keys of ${KEYS + 50}: repair pulled ${small.keysPulled} keys in ${small.requests} requests, ` +
     `${smallTraffic} bytes = ${(100 * smallTraffic / dataBytes).toFixed(2)}% of the data (${small.partitionsDiffering} differing partitions of ${small.comparisons} compared)`)
