@@ -20,7 +20,7 @@ export const ROOTS_BATCH = 1_024
 export const PARTITION_CONCURRENCY = 4
 
 /** Exchange records kept for /v1/cluster. */
-export const RECORDS_KEPT = 16
+export const RECORDS_KEPT = 8
 
 export interface AntiEntropyOptions {
   readonly membership: MembershipSource
@@ -99,6 +99,8 @@ export interface AntiEntropyView {
   /** The latest exchanges, newest first. */
   readonly lastExchanges: readonly ExchangeRecord[]
 }
+
+const NO_PARTITIONS: { partitions: number[], peers: Map<number, string[]> } = Object.freeze({ partitions: [], peers: new Map() })
 
 /**
  * Merkle anti-entropy (Dynamo 4.7): every replica of a partition keeps a hash tree of it
@@ -330,7 +332,12 @@ export class AntiEntropyService {
   /** The partitions this node replicates and, for each, its other replicas; recomputed when the ring changes. */
   #layout (): { partitions: number[], peers: Map<number, string[]> } {
     const { membership, replicas } = this.#options
-    const ring = membership.ring()
+    let ring: Ring
+    try {
+      ring = membership.ring()
+    } catch {
+      return NO_PARTITIONS // a joining node has no ring yet: it replicates nothing so far
+    }
     if (this.#replicated?.ring !== ring) { // a membership change brings a new Ring object
       const self = membership.selfId
       const peers = new Map<number, string[]>()

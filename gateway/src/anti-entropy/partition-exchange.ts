@@ -85,7 +85,10 @@ export async function exchangePartition (partition: number, local: MerkleTree, p
   for (const key of toPush) {
     const object = await skippingDamaged(async () => store.read(key))
     if (object === 'damaged') { damaged++; continue }
-    if (object === undefined || options.reapable(object)) continue
+    // Not held (any more): reaped since the comparison (its event already left the tree), or a tree
+    // entry no stored change ever removed; either way the tree must not claim it.
+    if (object === undefined) { local.remove(Buffer.from(key, 'utf8')); continue }
+    if (options.reapable(object)) continue
     outgoing.push({ key, object })
   }
   let batch: typeof outgoing = []
