@@ -95,7 +95,7 @@ test('a node joins and another leaves under a write load: no acknowledged write 
   expect(Math.max(...shares)).toBeLessThanOrEqual(1.15 * mean)
 
   const missing: string[] = []
-  await forEachLimited([...load.acknowledged], 16, async ([key, value]) => {
+  await forEachLimited([...load.acknowledged], 32, async ([key, value]) => {
     for (const id of replicasOf(ring, key, cluster.replicas)) {
       const node = id === joiner!.id ? joiner! : cluster.node(id)
       const held = await heldValues(cluster, node, key)
@@ -103,7 +103,7 @@ test('a node joins and another leaves under a write load: no acknowledged write 
     }
   })
   const unreadable: string[] = []
-  await forEachLimited([...load.acknowledged], 16, async ([key, value]) => {
+  await forEachLimited([...load.acknowledged], 32, async ([key, value]) => {
     const nodes = everyone()
     const res = await getKey(nodes[Math.floor(Math.random() * nodes.length)]!.url, key, 'r=2')
     const text = await res.text()

@@ -90,16 +90,16 @@ test('kill under load: every acknowledged write survives, hints drain to zero, t
   // Clients write through the nodes that are up (the victim is out from its kill until it listens again).
   let victimOut = false
   const load = new WriteLoad(() => cluster.nodes.filter((n) => n.running && !(victimOut && n === victim)), { writers: 8, prefix: 'kill' })
-  await new Promise((resolve) => setTimeout(resolve, 3_000))
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
   victimOut = true
   await victim.stop('SIGKILL')
   const killedAt = load.acknowledged.size
-  await new Promise((resolve) => setTimeout(resolve, 8_000))
+  await new Promise((resolve) => setTimeout(resolve, 6_000))
   const duringOutage = load.acknowledged.size - killedAt
   const hintsAtPeak = (await Promise.all(cluster.nodes.filter((n) => n.running).map(viewOf))).reduce((sum, v) => sum + v.hints.pending, 0)
   await victim.start()
   victimOut = false
-  await new Promise((resolve) => setTimeout(resolve, 3_000))
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
   const report = await load.stop()
 
   const drained = await waitUntil('hints drained on every node', async () =>
@@ -110,7 +110,7 @@ test('kill under load: every acknowledged write survives, hints drain to zero, t
   const ring = (await ringStateOf(cluster, cluster.nodes[0]!)).current.ring
   const missing: string[] = []
   let victimKeys = 0
-  await forEachLimited([...load.acknowledged], 16, async ([key, value]) => {
+  await forEachLimited([...load.acknowledged], 32, async ([key, value]) => {
     for (const id of replicasOf(ring, key, cluster.replicas)) {
       if (id === victim.id) victimKeys++
       const held = await heldValues(cluster, cluster.node(id), key)
@@ -118,7 +118,7 @@ test('kill under load: every acknowledged write survives, hints drain to zero, t
     }
   })
   const unreadable: string[] = []
-  await forEachLimited([...load.acknowledged], 16, async ([key, value]) => {
+  await forEachLimited([...load.acknowledged], 32, async ([key, value]) => {
     const res = await getKey(cluster.nodes[Math.floor(Math.random() * 5)]!.url, key, 'r=2')
     const text = await res.text()
     if (res.status !== 200 || text !== value) unreadable.push(`${key}: ${res.status} ${text.slice(0, 80)}`)

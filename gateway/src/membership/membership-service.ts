@@ -8,22 +8,25 @@ import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { HintStore } from '../handoff/hint-store.js'
 import { HintedHandoff } from '../handoff/hinted-handoff.js'
 import type { SloppyPlacement } from '../handoff/sloppy-placement.js'
-import type { ReplicaStore } from '../replica-store.js'
+import { SIBLING_LIMIT, type ReplicaStore } from '../replica-store.js'
 import type { InternodeClient } from '../rpc/internode-client.js'
 import type { InternodeExtension } from '../rpc/internode-routes.js'
-import type { NodeStorage } from '../storage/node-storage.js'
+import { durable, type NodeStorage } from '../storage/node-storage.js'
 import { ClusterStateStore } from './cluster-state-store.js'
 import { membershipView } from './cluster-view.js'
 import { nextGeneration, raiseGeneration } from './generation.js'
 import { GossipMembership, type SeedMember } from './gossip-membership.js'
 import { Gossiper } from './gossiper.js'
 import { MemberLifecycle } from './member-lifecycle.js'
-import { partitionStreamRoute } from './partition-stream.js'
+import { HANDOVER_BYTES, partitionStreamRoute } from './partition-stream.js'
 import { PartitionTransfer } from './partition-transfer.js'
 import { ringPlan, ringState, type RingState } from './ring-state.js'
 
 /** Gossip rounds a node waits after a ring change before it streams or drops partitions: time for the change to reach everyone. */
 export const SETTLE_ROUNDS = 2
+
+/** Metadata key written fsynced after a hand-over batch is merged (its value is only the time). */
+const HANDOVER_SYNC_KEY = 'handover-sync'
 
 /** Gossip rounds a never-heard member counts as up (worth trying) after this node starts. */
 export const UNHEARD_GRACE_ROUNDS = 5
@@ -144,7 +147,14 @@ export class MembershipService {
 
   /** The internode endpoints of gossip and partition streaming. */
   routes (): InternodeExtension[] {
-    return [...this.gossiper.routes(), partitionStreamRoute(this.#options.storage.objects)]
+    const { storage, store, config } = this.#options
+    return [...this.gossiper.routes(), partitionStreamRoute({
+      objects: storage.objects,
+      store,
+      // One fsynced write makes every earlier one durable: the engine's commit log is one sequence.
+      syncLog: async () => { await storage.meta.put(HANDOVER_SYNC_KEY, String(Date.now()), durable(true)) },
+      maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + HANDOVER_BYTES
+    })]
   }
 
   /** GET /v1/cluster. */

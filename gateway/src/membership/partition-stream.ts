@@ -11,6 +11,11 @@
  *     [string next key to resume after]          when bit 0 is set
  *     varint  count
  *     count x string key | bytes stored object (object codec)
+ *
+ *   POST /internal/v1/partitions/merge   PAGE_MEDIA_TYPE: a batch of keys a node hands over (it no
+ *                                        longer replicates them): merged here, then fsynced once
+ *     u8      format (PAGE_FORMAT) | varint count | count x string key | bytes stored object
+ *   204 once every set is merged and the commit log fsynced
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ByteReader, ByteWriter, MalformedBytesError } from '../encoding/bytes.js'
@@ -21,10 +26,12 @@ import type { InternodeClient } from '../rpc/internode-client.js'
 import { INTERNODE_PREFIX } from '../rpc/internode-protocol.js'
 import type { InternodeExtension } from '../rpc/internode-routes.js'
 import type { ByteSpace } from '../storage/node-storage.js'
-import { decodeObject } from '../storage/object-codec.js'
+import type { ReplicaStore } from '../replica-store.js'
+import { decodeObject, encodeObject } from '../storage/object-codec.js'
 import type { StoredObject } from '../storage/stored-object.js'
 
 export const PARTITIONS_PATH = `${INTERNODE_PREFIX}partitions`
+export const HANDOVER_PATH = `${INTERNODE_PREFIX}partitions/merge`
 export const PAGE_MEDIA_TYPE = 'application/vnd.levelring.partition-page'
 
 /** Bumped when the page layout changes. */
@@ -37,6 +44,10 @@ export const PAGE_SCAN_LIMIT = 20_000
 export const PAGE_KEYS = 500
 /** Bytes of objects per page at most (a page may exceed it by one object). */
 export const PAGE_BYTES = 4 * 1024 * 1024
+/** Keys per hand-over batch at most (and HANDOVER_BYTES of objects, give or take one). */
+export const HANDOVER_KEYS = 256
+export const HANDOVER_BYTES = 4 * 1024 * 1024
+
 /** Per-page call timeout (ms). */
 export const PAGE_TIMEOUT_MS = 15_000
 
@@ -104,13 +115,66 @@ export async function fetchPartitionPage (client: InternodeClient, node: string,
   return decodePartitionPage(answer)
 }
 
-/** The internode endpoint of partition streaming. */
-export function partitionStreamRoute (objects: ByteSpace): InternodeExtension {
+/** Encode a hand-over batch. */
+export function encodeHandover (entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Buffer {
+  const w = new ByteWriter(64 * 1024).u8(PAGE_FORMAT).varint(entries.length)
+  for (const { key, object } of entries) w.string(key).bytes(encodeObject(object))
+  return w.finish()
+}
+
+/** Decode a hand-over batch; throws MalformedBytesError or CorruptObjectError. */
+export function decodeHandover (bytes: Uint8Array): Array<{ key: string, object: StoredObject }> {
+  const r = new ByteReader(bytes)
+  const format = r.u8()
+  if (format !== PAGE_FORMAT) throw new MalformedBytesError(`hand-over format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  const count = r.varint()
+  const entries: Array<{ key: string, object: StoredObject }> = []
+  for (let i = 0; i < count; i++) {
+    const key = r.string()
+    entries.push({ key, object: decodeObject(key, r.bytes()) })
+  }
+  if (!r.done) throw new MalformedBytesError('trailing bytes after a hand-over batch', r.offset)
+  return entries
+}
+
+/** Hand keys over to `node`: resolves once it merged them all and fsynced. */
+export async function handOver (client: InternodeClient, node: string, entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Promise<void> {
+  await client.post(node, HANDOVER_PATH, encodeHandover(entries), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+}
+
+/** What the endpoints need of the node: its object space to scan, its store to merge into, a way to fsync. */
+export interface PartitionStreamRouteOptions {
+  readonly objects: ByteSpace
+  readonly store: ReplicaStore
+  /** Make every write so far durable (one fsynced write: the commit log is one sequence). */
+  readonly syncLog: () => Promise<void>
+  /** Largest hand-over body accepted. */
+  readonly maxBodyBytes: number
+}
+
+/** The internode endpoints of partition streaming and hand-over. */
+export function partitionStreamRoute (options: PartitionStreamRouteOptions): InternodeExtension {
+  const { objects, store } = options
   return {
     prefix: PARTITIONS_PATH,
     handle: async (req: IncomingMessage, res: ServerResponse, path: string) => {
+      if (path === HANDOVER_PATH && req.method === 'POST') {
+        const body = await readBody(req, options.maxBodyBytes, '')
+        let entries: Array<{ key: string, object: StoredObject }>
+        try {
+          entries = decodeHandover(body)
+        } catch (err) {
+          throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not a hand-over batch: ${(err as Error).message}`, { parameter: 'body' })
+        }
+        for (let i = 0; i < entries.length; i += 16) {
+          await Promise.all(entries.slice(i, i + 16).map(async ({ key, object }) => { await store.merge(key, object, { sync: false }) }))
+        }
+        await options.syncLog()
+        res.writeHead(204).end()
+        return
+      }
       if (path !== PARTITIONS_PATH || req.method !== 'POST') {
-        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH}`)
+        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
       }
       const request = parseRequest(await readBody(req, 1024 * 1024, ''))
       const page = await readPartitionPage(objects, request)

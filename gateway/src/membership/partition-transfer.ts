@@ -8,7 +8,7 @@ import type { ByteSpace } from '../storage/node-storage.js'
 import { decodeObject } from '../storage/object-codec.js'
 import type { StoredObject } from '../storage/stored-object.js'
 import type { GossipMembership } from './gossip-membership.js'
-import { fetchPartitionPage } from './partition-stream.js'
+import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from './ring-state.js'
 
 /** How often the transfer checks for work (ms). */
@@ -71,6 +71,7 @@ export class PartitionTransfer {
   #streamed = 0
   #dropped = 0
   #closed = false
+  #sweeping: Promise<SweepResult> | undefined
 
   constructor (options: PartitionTransferOptions) {
     this.#options = options
@@ -162,8 +163,25 @@ export class PartitionTransfer {
     return complete
   }
 
-  /** Push and drop every key of a partition this node no longer replicates (see the class comment). */
+  /**
+   * Push and drop every key of a partition this node no longer replicates (see the class comment).
+   * One sweep at a time: a call while one runs waits for it and runs again.
+   */
   async sweep (): Promise<SweepResult> {
+    const previous = this.#sweeping
+    const run = (async () => {
+      await previous?.catch(() => {})
+      return await this.#sweep()
+    })()
+    this.#sweeping = run
+    try {
+      return await run
+    } finally {
+      if (this.#sweeping === run) this.#sweeping = undefined
+    }
+  }
+
+  async #sweep (): Promise<SweepResult> {
     const { membership, objects, replicas, logger } = this.#options
     const state = membership.ringState()
     if (state === undefined) return { dropped: 0, kept: 0 }
@@ -178,41 +196,74 @@ export class PartitionTransfer {
     let dropped = 0
     let kept = 0
     let batch: Array<{ key: string, object: StoredObject }> = []
+    let bytes = 0
     const flush = async (): Promise<void> => {
-      await inBatches(batch, async ({ key, object }) => {
-        if (await this.#handOver(key, object)) dropped++
-        else kept++
-      })
+      const result = await this.#handOver(batch)
+      dropped += result.dropped
+      kept += result.kept
       batch = []
+      bytes = 0
     }
-    for await (const [key, bytes] of objects.iterator()) {
+    for await (const [key, value] of objects.iterator()) {
       if (this.#closed) break
       if (owned(partitionOf(key, q))) continue
-      batch.push({ key, object: decodeObject(key, bytes) })
-      if (batch.length >= CONCURRENCY * 4) await flush()
+      batch.push({ key, object: decodeObject(key, value) })
+      bytes += value.length
+      if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
     }
-    await flush()
+    if (batch.length > 0) await flush()
     this.#dropped += dropped
     if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept }, 'handed over keys of partitions this node no longer replicates')
     return { dropped, kept }
   }
 
-  /** Push a key to its replicas (fsynced), then drop it here if unchanged; false when it stays. */
-  async #handOver (key: string, object: StoredObject): Promise<boolean> {
-    const { placement, access, membership, store, logger } = this.#options
-    const where = placement.place(key)
-    const targets: ReplicaTarget[] = [
-      ...where.targets.filter((t) => t.node !== membership.selfId || t.hintFor !== undefined),
-      ...(where.handoff ?? []).map((node) => ({ node, primary: false }))
-    ]
-    if (targets.length === 0) return false
-    try {
-      await Promise.all(targets.map(async (t) => { await access.apply(t, key, object, true, PUSH_TIMEOUT_MS) }))
-    } catch (err) {
-      logger.debug({ key, err: (err as Error).message }, 'could not hand a key over; it stays for the next sweep')
-      return false
+  /**
+   * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
+   * per node, hints one by one; then drop each key whose every push succeeded, if unchanged.
+   */
+  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
+    const { placement, access, membership, store, client, logger } = this.#options
+    const self = membership.selfId
+    const byNode = new Map<string, Array<{ key: string, object: StoredObject }>>()
+    const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
+    const failed = new Set<string>()
+    for (const entry of entries) {
+      const where = placement.place(entry.key)
+      const targets: ReplicaTarget[] = [
+        ...where.targets.filter((t) => t.node !== self || t.hintFor !== undefined),
+        ...(where.handoff ?? []).map((node) => ({ node, primary: false }))
+      ]
+      if (targets.length === 0) failed.add(entry.key)
+      for (const target of targets) {
+        if (target.hintFor !== undefined) hinted.push({ target, ...entry })
+        else byNode.set(target.node, [...(byNode.get(target.node) ?? []), entry])
+      }
     }
-    return await store.removeIfUnchanged(key, object)
+    await Promise.all([
+      ...[...byNode].map(async ([node, batch]) => {
+        try {
+          await handOverBatch(client, node, batch)
+        } catch (err) {
+          logger.debug({ node, keys: batch.length, err: (err as Error).message }, 'could not hand keys over; they stay for the next sweep')
+          for (const { key } of batch) failed.add(key)
+        }
+      }),
+      inBatches(hinted, async ({ target, key, object }) => {
+        try {
+          await access.apply(target, key, object, true, PUSH_TIMEOUT_MS)
+        } catch {
+          failed.add(key)
+        }
+      })
+    ])
+    let dropped = 0
+    let kept = 0
+    await inBatches(entries, async ({ key, object }) => {
+      // Gone already (another sweep took it) counts as handed over.
+      if (!failed.has(key) && (await store.removeIfUnchanged(key, object) || await store.read(key) === undefined)) dropped++
+      else kept++
+    })
+    return { dropped, kept }
   }
 }
 
