@@ -48,7 +48,10 @@ export interface NodeConfig {
   readonly replicas: number
   /** Ring partitions Q: a power of two, the same on every node, fixed for the life of a cluster. */
   readonly partitions: number
-  /** How often a cluster node pings each peer, so /v1/cluster shows who was reachable when (ms). */
+  /**
+   * How often issue 6's PeerProber pinged each peer (ms). Unused since gossip heartbeats replaced it
+   * (gossipIntervalMs); still accepted so existing config files load.
+   */
   readonly probeIntervalMs: number
   readonly maxValueBytes: number
   /** Largest request head (request line plus headers) node's parser accepts; over it: 431. */

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { getKey } from './helpers/http.js'
 import {
   forEachLimited, heldValues, reconfigure, replicasOf, ringStateOf, statusSeenBy, viewOf, waitUntil, WriteLoad
@@ -14,6 +16,18 @@ import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
 //    replicates (read replica by replica, which never repairs), so does every other replica, and
 //    every acknowledged write is readable. Anti-entropy is off so hinted handoff alone must do it.
 //  - throughout: node5 gossips slowly (every 2 s instead of 1 s) and no node ever takes it for down.
+
+const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
+
+/** Run the `levelring` command to completion (bounded). */
+async function levelring (args: readonly string[]): Promise<{ code: number, stdout: string }> {
+  return await new Promise((resolve, reject) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, stdout) => {
+      if (err !== null && typeof err.code !== 'number') { reject(err); return }
+      resolve({ code: err === null ? 0 : err.code as number, stdout })
+    })
+  })
+}
 
 let cluster: TestCluster
 let slow: ClusterNode
@@ -105,6 +119,8 @@ test('kill under load: every acknowledged write survives, hints drain to zero, t
   const drained = await waitUntil('hints drained on every node', async () =>
     (await Promise.all(cluster.nodes.map(viewOf))).every((v) => v.hints.pending === 0), 60_000, 250)
   const delivered = (await Promise.all(cluster.nodes.map(viewOf))).reduce((sum, v) => sum + v.hints.delivered, 0)
+  const status = await levelring(['status', '--node', cluster.nodes[0]!.url])
+  expect(status.stdout).toMatch(/hints:\n\s+pending: 0\n/) // `levelring status` reports hints pending
 
   // Replica by replica, before any client read (a read would repair what it finds missing).
   const ring = (await ringStateOf(cluster, cluster.nodes[0]!)).current.ring

@@ -35,11 +35,19 @@ export class SloppyPlacement implements ReplicaPlacement {
     const ring = this.#membership.ring() // a 503 while this node has no ring yet
     this.#refresh(ring)
     const partition = ring.partitionOf(key)
-    const isUp = (node: string): boolean => this.#liveness.isUp(node)
-    const targets: ReplicaTarget[] = ring.sloppyTargets(partition, this.#n, isUp)
-      .map((t) => t.hintFor === undefined ? { node: t.node, primary: true } : { node: t.node, primary: false, hintFor: t.hintFor })
+    const walk = this.#walk(ring, partition)
+    // Ring.sloppyTargets' rule over the cached walk (it would walk all Q partitions per request):
+    // each primary up serves itself; each one down is replaced, in order, by the next node up past the n primaries.
+    const up = walk.map((node) => this.#liveness.isUp(node))
+    const targets: ReplicaTarget[] = []
+    let next = this.#n
+    for (let i = 0; i < Math.min(this.#n, walk.length); i++) {
+      if (up[i]!) { targets.push({ node: walk[i]!, primary: true }); continue }
+      while (next < walk.length && !up[next]!) next++
+      if (next < walk.length) targets.push({ node: walk[next++]!, primary: false, hintFor: walk[i]! })
+    }
     const used = new Set(targets.map((t) => t.node))
-    const fallbacks = this.#walk(ring, partition).slice(this.#n).filter((node) => !used.has(node) && isUp(node))
+    const fallbacks = walk.filter((node, i) => i >= this.#n && up[i]! && !used.has(node))
     const pending = this.#pending === undefined ? [] : this.#pendingList(this.#pending, partition).filter((node) => !used.has(node))
     return { partition, targets, fallbacks, ...(pending.length === 0 ? {} : { handoff: pending }) }
   }
