@@ -39,8 +39,6 @@ export interface GossiperOptions {
   readonly logger: Logger
   /** Gossip shows this node's id at `generation` or above: persist a higher generation and rebase the table on it. */
   readonly onSuperseded: (generation: number) => Promise<void>
-  /** Called after every round (the claim step and the ring's listeners have run). */
-  readonly afterRound?: () => void
   readonly random?: () => number
 }
 
@@ -113,7 +111,6 @@ export class Gossiper {
     }
     if (this.#synced) membership.claimIfClaimant()
     for (const peer of this.#choosePeers()) void this.#exchangeOnce(peer).catch(() => {})
-    this.#options.afterRound?.()
   }
 
   /** Exchange with every member believed up, now; resolves when all answered or failed (a leaving node's last words). */
