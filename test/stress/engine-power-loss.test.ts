@@ -14,7 +14,7 @@ describe('stress: power loss', () => {
     expect(reports).toHaveLength(cycles)
   }, STRESS ? 3_600_000 : 120_000)
 
-  for (const torn of ['none', 'data', 'zeros', 'newest-log'] as const) {
+  for (const torn of ['none', 'data', 'zeros', 'newest-log', 'current-renamed'] as const) {
     it(`power fails at every call of the scripted life (unsynced bytes kept: ${torn})`, async () => {
       const { points, calls } = await crashPointSweep({ stride: STRESS ? 1 : 25, torn, seed: seed + 1 })
       console.log(`${points} crash points over ${calls} calls (${torn})`)

@@ -228,6 +228,9 @@ export class VersionSet {
       } finally {
         f.close()
       }
+      // The new MANIFEST's directory entry must be durable before CURRENT can name it: a file system may make
+      // the rename durable before the earlier create (LevelDB syncs the directory with every new MANIFEST).
+      await this.#fs.syncDir(this.#dir)
       this.#fs.rename(tmp, current)
       await this.#fs.syncDir(this.#dir)
     } catch (err) {
