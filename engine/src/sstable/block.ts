@@ -46,7 +46,7 @@ const trailerScratch = Buffer.allocUnsafeSlow(TRAILER_SIZE)
 /** Where the slow scan rebuilds keys. */
 let findKey: Buffer = Buffer.allocUnsafeSlow(64)
 
-/** A verified block's contents (trailer removed), read in place. */
+/** A verified block, read in place. */
 export class Block {
   /** The block's bytes are data[0, size); anything after (a read's trailer) is ignored. */
   readonly data: Buffer
@@ -303,6 +303,8 @@ function grow (buf: Buffer, n: number, keep: number): Buffer {
 
 /** Slots per entry in a decoded restart run: entry offset, key start in the run's arena, value offset, value length. */
 const RUN_SLOTS = 4
+const NO_RUN = new Int32Array(0)
+const NO_RUN_KEYS = Buffer.alloc(0)
 
 /**
  * Cursor over one block. Forwards, the current key is rebuilt in a scratch buffer reused across positions.
@@ -323,7 +325,7 @@ export class BlockIterator implements InternalIterator {
   #kOff = 0
   #keyLen = 0
   /** Scratch for the key rebuilt going forwards. */
-  #key: Buffer = Buffer.allocUnsafeSlow(64)
+  #key: Buffer = Buffer.allocUnsafe(64)
   /** Where the whole key sits in the block when it was stored with shared = 0, else -1. */
   #keyInPlace = -1
   #valOff = 0
@@ -331,8 +333,10 @@ export class BlockIterator implements InternalIterator {
   #keyOut: Buffer | undefined
   #valOut: Buffer | undefined
   // The decoded restart run (backwards); #runLen = 0 when none is loaded.
-  #run = new Int32Array(RUN_SLOTS * 16)
-  #runKeys: Buffer = Buffer.allocUnsafeSlow(512)
+  // Allocated on the first step backwards: most cursors (seeks, forward scans) never take one, and a
+  // cursor is made for every table a level iterator enters.
+  #run: Int32Array = NO_RUN
+  #runKeys: Buffer = NO_RUN_KEYS
   #runLen = 0
   #runPos = 0
   /** End of the last key in the run arena. */
@@ -451,12 +455,12 @@ export class BlockIterator implements InternalIterator {
     let arenaLen = 0
     while (this.#next < end && this.#parseNext()) {
       if (RUN_SLOTS * (n + 1) > this.#run.length) {
-        const bigger = new Int32Array(this.#run.length * 2)
+        const bigger = new Int32Array(Math.max(RUN_SLOTS * 16, this.#run.length * 2))
         bigger.set(this.#run)
         this.#run = bigger
       }
       const k = this.#keyLen
-      if (arenaLen + k > this.#runKeys.length) this.#runKeys = grow(this.#runKeys, arenaLen + k, arenaLen)
+      if (arenaLen + k > this.#runKeys.length) this.#runKeys = grow(this.#runKeys, Math.max(arenaLen + k, 512), arenaLen)
       copyBytes(this.#key, 0, this.#runKeys, arenaLen, k)
       const s = RUN_SLOTS * n
       this.#run[s] = this.#current
