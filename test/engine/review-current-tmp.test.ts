@@ -2,43 +2,17 @@
 import { describe, it, expect } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
-import type { FileSystem, WritableFile, ReadableFile, FileLock } from '../../engine/src/fs.js'
+import { DelayedSyncFileSystem } from './fixtures/delayed-sync-fs.js'
 
 /** A disk on which fsync of CURRENT's temp file takes 50 ms. */
-class SlowTempSyncFileSystem implements FileSystem {
-  constructor (readonly inner: MemoryFileSystem) {}
-  mkdirp (d: string): void { this.inner.mkdirp(d) }
-  readdir (d: string): string[] { return this.inner.readdir(d) }
-  exists (p: string): boolean { return this.inner.exists(p) }
-  stat (p: string): { size: number, isDirectory: boolean } { return this.inner.stat(p) }
-  readFile (p: string): Buffer { return this.inner.readFile(p) }
-  openReadable (p: string): ReadableFile { return this.inner.openReadable(p) }
-  rename (a: string, b: string): void { this.inner.rename(a, b) }
-  unlink (p: string): void { this.inner.unlink(p) }
-  removeDir (d: string): void { this.inner.removeDir(d) }
-  async syncDir (d: string): Promise<void> { await this.inner.syncDir(d) }
-  lock (p: string): FileLock { return this.inner.lock(p) }
-  openWritable (p: string): WritableFile {
-    const f = this.inner.openWritable(p)
-    return {
-      get path () { return f.path },
-      get size () { return f.size },
-      append: (d: Uint8Array) => f.append(d),
-      flush: () => f.flush(),
-      syncSync: () => f.syncSync(),
-      close: () => f.close(),
-      async sync () {
-        if (p.endsWith('.tmp')) await sleep(50)
-        await f.sync()
-      }
-    }
-  }
+function slowTempSync (mem: MemoryFileSystem): DelayedSyncFileSystem {
+  return new DelayedSyncFileSystem(mem, (p) => p.endsWith('.tmp') ? sleep(50) : undefined)
 }
 
 describe('MANIFEST rotation', () => {
   it('an iterator closed while CURRENT is being switched does not break the switch', async () => {
     const mem = new MemoryFileSystem()
-    const db = new LsmLevel<string, string>('/db', { fs: new SlowTempSyncFileSystem(mem) })
+    const db = new LsmLevel<string, string>('/db', { fs: slowTempSync(mem) })
     await db.open()
     await db.put('first', 'x')
     const it = db.iterator() // pins the current version

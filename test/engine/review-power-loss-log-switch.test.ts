@@ -1,38 +1,13 @@
 // Review: power loss while the previous commit log's fsync (deferred by the memtable switch) is still in flight.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
-import type { FileSystem, WritableFile, ReadableFile, FileLock } from '../../engine/src/fs.js'
+import { DelayedSyncFileSystem } from './fixtures/delayed-sync-fs.js'
 
 /** A disk whose commit-log and table fsyncs, once `slow` is set, never complete: power fails before they do. */
-class SlowSyncFileSystem implements FileSystem {
+class SlowSyncFileSystem extends DelayedSyncFileSystem {
   slow = false
-  constructor (readonly inner: MemoryFileSystem) {}
-  mkdirp (d: string): void { this.inner.mkdirp(d) }
-  readdir (d: string): string[] { return this.inner.readdir(d) }
-  exists (p: string): boolean { return this.inner.exists(p) }
-  stat (p: string): { size: number, isDirectory: boolean } { return this.inner.stat(p) }
-  readFile (p: string): Buffer { return this.inner.readFile(p) }
-  openReadable (p: string): ReadableFile { return this.inner.openReadable(p) }
-  rename (a: string, b: string): void { this.inner.rename(a, b) }
-  unlink (p: string): void { this.inner.unlink(p) }
-  removeDir (d: string): void { this.inner.removeDir(d) }
-  async syncDir (d: string): Promise<void> { await this.inner.syncDir(d) }
-  lock (p: string): FileLock { return this.inner.lock(p) }
-  openWritable (p: string): WritableFile {
-    const f = this.inner.openWritable(p)
-    const owner = this
-    return {
-      get path () { return f.path },
-      get size () { return f.size },
-      append: (d: Uint8Array) => f.append(d),
-      flush: () => f.flush(),
-      syncSync: () => f.syncSync(),
-      close: () => f.close(),
-      async sync () {
-        if (owner.slow && /\.(log|sst)$/.test(p)) await new Promise(() => {}) // in flight when the power fails
-        await f.sync()
-      }
-    }
+  constructor (inner: MemoryFileSystem) {
+    super(inner, (p) => this.slow && /\.(log|sst)$/.test(p) ? new Promise<void>(() => {}) : undefined)
   }
 }
 
