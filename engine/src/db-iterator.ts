@@ -12,6 +12,18 @@ export interface IteratorSource {
   release: () => void
 }
 
+/** Whether the user key of internal key k lies above the upper bound. */
+function pastUpper (k: Buffer, hi: Bound): boolean {
+  const c = compareBytes(k, 0, k.length - 8, hi.key, 0, hi.key.length)
+  return c > 0 || (c === 0 && !hi.inclusive)
+}
+
+/** Whether the user key of internal key k lies below the lower bound. */
+function beforeLower (k: Buffer, lo: Bound): boolean {
+  const c = compareBytes(k, 0, k.length - 8, lo.key, 0, lo.key.length)
+  return c < 0 || (c === 0 && !lo.inclusive)
+}
+
 /** Whether two internal keys have the same user key. */
 function sameUserKey (a: Buffer, b: Buffer): boolean {
   const n = a.length
@@ -137,16 +149,9 @@ export class DbIterator {
         it.next()
         continue
       }
-      const n = k.length - 8
-      if (hi !== null) {
-        const c = compareBytes(k, 0, n, hi.key, 0, hi.key.length)
-        if (c > 0 || (c === 0 && !hi.inclusive)) return false
-      }
+      if (hi !== null && pastUpper(k, hi)) return false
       this.#skip = k
-      if (lo !== null) {
-        const c = compareBytes(k, 0, n, lo.key, 0, lo.key.length)
-        if (c < 0 || (c === 0 && !lo.inclusive)) { it.next(); continue }
-      }
+      if (lo !== null && beforeLower(k, lo)) { it.next(); continue }
       if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKeyOf(k), seqOf(k), snap))) {
         it.next()
         continue
@@ -167,16 +172,8 @@ export class DbIterator {
     const lo = this.#lower
     while (it.valid()) {
       const k = it.key()
-      const n = k.length - 8
-      if (lo !== null) {
-        const c = compareBytes(k, 0, n, lo.key, 0, lo.key.length)
-        if (c < 0 || (c === 0 && !lo.inclusive)) return false
-      }
-      let beyond = false
-      if (hi !== null) {
-        const c = compareBytes(k, 0, n, hi.key, 0, hi.key.length)
-        beyond = c > 0 || (c === 0 && !hi.inclusive)
-      }
+      if (lo !== null && beforeLower(k, lo)) return false
+      const beyond = hi !== null && pastUpper(k, hi)
       // Walk back over every entry of this user key; the last one at or below the snapshot is the newest visible.
       let foundKey: Buffer | null = null
       let foundValue: Buffer = EMPTY
