@@ -144,7 +144,7 @@ async function main (): Promise<void> {
   process.stdout.write(`\nbench:engine — ${title}${options.large ? ' (--large)' : ''}\n\n`)
   process.stdout.write(formatTable(rows, options.large) + '\n')
   if (notes.length > 0) process.stdout.write('\n' + notes.map(n => `note: ${n}`).join('\n') + '\n')
-  process.stdout.write(`\nload: the fill (batches of 1000, random order) that a persistent engine's loaded workloads start from, one copy per run;
+  process.stdout.write(`\nload: the fill (batches of 1000, random order) that a persistent engine's loaded workloads start from, one copy per run;\nafter it (untimed) each engine compacts the whole key range with its compactRange, so reads start from a settled database;
 in-memory engines load inside each run's child, untimed.  ops/s: median over runs, warm-up excluded.
 peak RSS: the child's maxRSS over its life: node itself, the warm-up, and for in-memory engines all the data.
 disk written: bytes the child wrote to disk during the workload and close (/proc/self/io write_bytes); reads can write too (compactions they trigger).
