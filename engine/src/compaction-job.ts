@@ -121,7 +121,8 @@ function isBaseLevelForKey (deeper: Array<Array<[Buffer, Buffer]>>, userKey: Buf
  */
 export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hooks: JobHooks): Promise<CompactionResult> {
   const tables = new TableCache(fs, job.dir, { maxOpenFiles: job.inputs0.length + job.inputs1.length + 4, blockCache: new BlockCache({ capacityBytes: 0 }), verifyChecksums: true })
-  const readOpts = { verifyChecksums: true, fillCache: false }
+  // Inputs are read front to back once, each entry consumed at once: large reads into reused buffers.
+  const readOpts = { verifyChecksums: true, fillCache: false, readAhead: true }
   const children: InternalIterator[] = []
   if (job.level === 0) for (const f of job.inputs0) children.push(tables.iterator(f, readOpts))
   else children.push(new LevelIterator(job.inputs0, tables, readOpts))

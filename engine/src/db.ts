@@ -8,6 +8,7 @@ import { readLog } from './wal/log-reader.js'
 import { encodeBatch, decodeBatch } from './wal/batch.js'
 import { BlockCache } from './sstable/block-cache.js'
 import { TableCache, LevelIterator } from './table-cache.js'
+import type { TableGetResult } from './sstable/table.js'
 import { MergingIterator } from './merging-iterator.js'
 import type { InternalIterator } from './internal-iterator.js'
 import { VersionSet } from './version/version-set.js'
@@ -32,9 +33,10 @@ import { packSortedRun } from './sorted-run.js'
 import { RealFileSystem } from './fs.js'
 
 /** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
+/** One write; ukey, when given, is key's bytes as a latin1 string (the memtable's key form), saving a decode. */
 export type WriteOp =
-  | { kind: typeof KIND_VALUE, key: Buffer, value: Buffer }
-  | { kind: typeof KIND_DELETE, key: Buffer }
+  | { kind: typeof KIND_VALUE, key: Buffer, value: Buffer, ukey?: string }
+  | { kind: typeof KIND_DELETE, key: Buffer, ukey?: string }
   | { kind: typeof KIND_RANGE_DELETE, key: Buffer, end: Buffer | null }
 
 interface PendingWrite {
@@ -420,7 +422,7 @@ export class Engine {
         // Flush soon, so the background retires the tombstone and drops the data it hides.
         this.#flushRequested = true
       } else {
-        mem.add(s, op.kind, op.key, op.kind === KIND_VALUE ? op.value : EMPTY)
+        mem.addString(op.ukey ?? op.key.toString('latin1'), s, op.kind, op.kind === KIND_VALUE ? op.value : EMPTY)
       }
       s++
     }
@@ -526,31 +528,50 @@ export class Engine {
 
   /** The value of userKey as of snapshotSeq, or undefined (absent or deleted). Synchronous. */
   get (userKey: Buffer, snapshotSeq: number = this.#visibleSeq): Buffer | undefined {
-    const ukey = userKey.toString('latin1')
+    if (!this.find(userKey, snapshotSeq)) return undefined
+    const data = this.found.data
+    return this.found.start === 0 && this.found.end === data.length ? data : data.subarray(this.found.start, this.found.end)
+  }
+
+  /**
+   * Where find() put the value it found: data[start, end). A view of a memtable value or of a (cached) block:
+   * read it before the next find() or get(), decode or copy it, never mutate it.
+   */
+  readonly found: { data: Buffer, start: number, end: number } = { data: Buffer.alloc(0), start: 0, end: 0 }
+
+  /**
+   * Looks up userKey as of snapshotSeq; true (the value in `found`) if it holds a value, false if absent or
+   * deleted. Synchronous; get() without the view. ukey: userKey as a latin1 string, when the caller has it.
+   */
+  find (userKey: Buffer, snapshotSeq: number = this.#visibleSeq, ukey: string = userKey.toString('latin1')): boolean {
     let seq: number
     let kind: number
-    let value: Buffer
+    const found = this.found
     let m = this.#mem.lookup(ukey, snapshotSeq)
     for (let i = this.#imms.length - 1; m === undefined && i >= 0; i--) m = this.#imms[i].mem.lookup(ukey, snapshotSeq)
     if (m !== undefined) {
       seq = m.seq
       kind = m.kind
-      value = m.value
+      found.data = m.value
+      found.start = 0
+      found.end = m.value.length
     } else {
-      const r = this.#versions.current.get(this, userKey, snapshotSeq)
-      if (r === undefined) return undefined
+      const r: TableGetResult | undefined = this.#versions.current.get(this, userKey, snapshotSeq)
+      if (r === undefined) return false
       seq = seqOf(r.key)
       kind = kindOf(r.key)
-      value = r.value
+      found.data = r.data
+      found.start = r.start
+      found.end = r.end
     }
-    if (kind !== KIND_VALUE) return undefined
+    if (kind !== KIND_VALUE) return false
     const tombstones = this.#tombstones
-    if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq)) return undefined
-    return value
+    if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq)) return false
+    return true
   }
 
   /** @internal TableGetter for Version.get. */
-  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
     return this.#tables.get(file, userKey, snapshotSeq)
   }
 

@@ -169,9 +169,9 @@ class FaultyReadableFile implements ReadableFile {
   get path (): string { return this.#inner.path }
   get size (): number { return this.#inner.size }
 
-  read (offset: number, length: number): Buffer {
+  read (offset: number, length: number, into?: Buffer): Buffer {
     this.#fs.check('read', this.path)
-    return this.#inner.read(offset, length)
+    return this.#inner.read(offset, length, into)
   }
 
   close (): void { this.#inner.close() }

@@ -100,14 +100,16 @@ class MemoryReadableFile implements ReadableFile {
     this.#generation = generation
   }
 
-  read (offset: number, length: number): Buffer {
+  read (offset: number, length: number, into?: Buffer): Buffer {
     if (this.#fs.generation !== this.#generation) throw errno('EBADF', 'handle opened before crash()', this.path)
     const end = Math.min(offset + length, this.#inode.len)
     if (end - offset < length) {
       throw corruption(`short read: wanted ${length} bytes, file ends after ${Math.max(0, end - offset)}`, { file: this.path, offset: Math.max(offset, end) })
     }
     // A copy, as a real read would be: later writes to the inode must not show through.
-    return Buffer.from(this.#inode.data.subarray(offset, end))
+    if (into === undefined) return Buffer.from(this.#inode.data.subarray(offset, end))
+    this.#inode.data.copy(into, 0, offset, end)
+    return into.subarray(0, length)
   }
 
   close (): void {}

@@ -71,8 +71,11 @@ export interface ReadableFile {
   readonly path: string
   /** Size at open time. */
   readonly size: number
-  /** Synchronous positional read of exactly `length` bytes; a short read at EOF throws LEVEL_CORRUPTION. */
-  read(offset: number, length: number): Buffer
+  /**
+   * Synchronous positional read of exactly `length` bytes; a short read at EOF throws LEVEL_CORRUPTION. With
+   * `into` (at least `length` bytes) the bytes land there and a view of its first `length` bytes is returned.
+   */
+  read(offset: number, length: number, into?: Buffer): Buffer
   close(): void
 }
 
@@ -198,8 +201,8 @@ class RealReadableFile implements ReadableFile {
     }
   }
 
-  read (offset: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length)
+  read (offset: number, length: number, into?: Buffer): Buffer {
+    const buf = into === undefined ? Buffer.allocUnsafe(length) : into
     let done = 0
     while (done < length) {
       const n = nodeFs.readSync(this.#fd, buf, done, length - done, offset + done)
@@ -208,7 +211,7 @@ class RealReadableFile implements ReadableFile {
       }
       done += n
     }
-    return buf
+    return buf.length === length ? buf : buf.subarray(0, length)
   }
 
   close (): void {

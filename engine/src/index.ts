@@ -40,6 +40,32 @@ function toBuffer (data: Data, encoding: Encoding): Buffer {
   return Buffer.from(data as Uint8Array)
 }
 
+/** True iff s has only ASCII characters (its UTF-8 bytes are then its latin1 string: itself). */
+function isAscii (s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** The latin1 form of a key's bytes that the memtable keys by, when it costs nothing: an ASCII string is its own. */
+function latin1Of (key: Data): string | undefined {
+  return typeof key === 'string' && isAscii(key) ? key : undefined
+}
+
+/** The value of key as of seq, decoded (or copied) for the caller straight from where the engine holds it. */
+function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, valueEncoding: Encoding): Data | undefined {
+  const k = toBuffer(key, keyEncoding)
+  // An ASCII string key is its own latin1 form: the memtables' lookups need no decoding.
+  const ukey = latin1Of(key)
+  const found = ukey !== undefined ? engine.find(k, seq, ukey) : engine.find(k, seq)
+  if (!found) return undefined
+  const { data, start, end } = engine.found
+  if (valueEncoding === 'utf8') return data.toString('utf8', start, end)
+  // Copy: the bytes may be a view into a cached block that other readers share.
+  const out = Buffer.allocUnsafe(end - start)
+  data.copy(out, 0, start, end)
+  return valueEncoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
+}
+
 function fromBuffer (b: Buffer, encoding: Encoding): Data {
   return fromBytes(b, b.length, encoding)
 }
@@ -282,28 +308,27 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   _getSync (key: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Data | undefined {
     const engine = this.#engine()
-    const v = engine.get(toBuffer(key, options.keyEncoding), this.#snapSeq(options))
-    return v === undefined ? undefined : fromBuffer(v, options.valueEncoding)
+    return findValue(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, options.valueEncoding)
   }
 
   async _getMany (keys: Data[], options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Promise<Array<Data | undefined>> {
     const engine = this.#engine()
     // One sequence for all keys: the answer is a consistent snapshot.
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
-    return keys.map((k) => {
-      const v = engine.get(toBuffer(k, options.keyEncoding), seq)
-      return v === undefined ? undefined : fromBuffer(v, options.valueEncoding)
-    })
+    const out = new Array<Data | undefined>(keys.length)
+    for (let i = 0; i < keys.length; i++) out[i] = findValue(engine, keys[i], options.keyEncoding, seq, options.valueEncoding)
+    return out
   }
 
   async _has (key: Data, options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean> {
-    return this.#engine().get(toBuffer(key, options.keyEncoding), this.#snapSeq(options)) !== undefined
+    const engine = this.#engine()
+    return engine.find(toBuffer(key, options.keyEncoding), this.#snapSeq(options) ?? engine.visibleSequence)
   }
 
   async _hasMany (keys: Data[], options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean[]> {
     const engine = this.#engine()
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
-    return keys.map((k) => engine.get(toBuffer(k, options.keyEncoding), seq) !== undefined)
+    return keys.map((k) => engine.find(toBuffer(k, options.keyEncoding), seq))
   }
 
   async _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {
@@ -312,14 +337,14 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
     const v = toBuffer(value, options.valueEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
     checkSize(v, engine.options.maxValueSize, 'value')
-    await engine.write([{ kind: KIND_VALUE, key: k, value: v }], options.sync === true)
+    await engine.write([{ kind: KIND_VALUE, key: k, value: v, ukey: latin1Of(key) }], options.sync === true)
   }
 
   async _del (key: Data, options: { keyEncoding: Encoding, sync?: boolean }): Promise<void> {
     const engine = this.#engine()
     const k = toBuffer(key, options.keyEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
-    await engine.write([{ kind: KIND_DELETE, key: k }], options.sync === true)
+    await engine.write([{ kind: KIND_DELETE, key: k, ukey: latin1Of(key) }], options.sync === true)
   }
 
   async _batch (operations: Array<AbstractBatchOperation<LsmLevel<K, V>, Data, Data> & { keyEncoding: Encoding, valueEncoding?: Encoding }>, options: { sync?: boolean }): Promise<void> {
@@ -331,9 +356,9 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
       if (op.type === 'put') {
         const v = toBuffer(op.value, op.valueEncoding!)
         checkSize(v, engine.options.maxValueSize, 'value')
-        ops.push({ kind: KIND_VALUE, key: k, value: v })
+        ops.push({ kind: KIND_VALUE, key: k, value: v, ukey: latin1Of(op.key) })
       } else {
-        ops.push({ kind: KIND_DELETE, key: k })
+        ops.push({ kind: KIND_DELETE, key: k, ukey: latin1Of(op.key) })
       }
     }
     await engine.write(ops, options.sync === true)

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { ClockCache } from './clock-cache.js'
 import type { FileSystem, ReadableFile } from './fs.js'
-import { Table } from './sstable/table.js'
+import { Table, type TableGetResult } from './sstable/table.js'
 import type { BlockCache } from './sstable/block-cache.js'
 import type { InternalIterator } from './internal-iterator.js'
 import { asIoError } from './errors.js'
@@ -75,12 +75,12 @@ export class TableCache {
   }
 
   /** The newest entry of userKey with sequence <= snapshotSeq in the file, or undefined. */
-  get (f: FileMeta, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+  get (f: FileMeta, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
     return this.#openTable(f).table.get(userKey, snapshotSeq)
   }
 
   /** A cursor over the file; the table stays open until the cursor is closed. */
-  iterator (f: FileMeta, opts: { verifyChecksums?: boolean, fillCache?: boolean } = {}): InternalIterator {
+  iterator (f: FileMeta, opts: { verifyChecksums?: boolean, fillCache?: boolean, readAhead?: boolean } = {}): InternalIterator {
     const t = this.#openTable(f)
     t.refs++
     let it: InternalIterator
@@ -133,11 +133,11 @@ export class TableCache {
 export class LevelIterator implements InternalIterator {
   readonly #files: readonly FileMeta[]
   readonly #cache: TableCache
-  readonly #opts: { verifyChecksums?: boolean, fillCache?: boolean }
+  readonly #opts: { verifyChecksums?: boolean, fillCache?: boolean, readAhead?: boolean }
   #index = -1
   #it: InternalIterator | null = null
 
-  constructor (files: readonly FileMeta[], cache: TableCache, opts: { verifyChecksums?: boolean, fillCache?: boolean } = {}) {
+  constructor (files: readonly FileMeta[], cache: TableCache, opts: { verifyChecksums?: boolean, fillCache?: boolean, readAhead?: boolean } = {}) {
     this.#files = files
     this.#cache = cache
     this.#opts = opts

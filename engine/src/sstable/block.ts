@@ -58,6 +58,11 @@ export class Block {
   /** For errors: the file and the block's offset in it. */
   readonly fileName: string
   readonly fileOffset: number
+  /**
+   * True when data is a view into a read buffer that will be reused (a compaction's read-ahead): cursors
+   * then hand out only keys they copied, never views into data that the next read overwrites.
+   */
+  transient = false
 
   /**
    * The block data[0, size) (size defaults to all of data: a caller may pass a read with its trailer and
@@ -562,7 +567,7 @@ export class BlockIterator implements InternalIterator {
     if (keyLen > this.#key.length) this.#kBuf = this.#key = grow(this.#key, keyLen, shared)
     copyBytes(data, q, this.#key, shared, nonShared)
     this.#keyLen = keyLen
-    this.#keyInPlace = shared === 0 ? q : -1
+    this.#keyInPlace = shared === 0 && !this.#block.transient ? q : -1
     this.#valOff = q + nonShared
     this.#valLen = valueLen
     this.#next = this.#valOff + valueLen

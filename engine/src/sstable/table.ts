@@ -15,7 +15,7 @@ import type { BlockCache } from './block-cache.js'
 import { bloomHashOf, bloomMayContain, bloomMayContainHash } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
-import { TableIterator, type TableBlockSource } from './table-iterator.js'
+import { READ_AHEAD_BYTES, type ReadAhead, TableIterator, type TableBlockSource } from './table-iterator.js'
 
 export interface TableOpenOptions {
   /** Identifies the table's blocks in the block cache. */
@@ -43,7 +43,7 @@ export class Table implements TableBlockSource {
   readonly #dataEnd: number
   // Reused by get(): it is synchronous, so one of each per table suffices.
   #lookup = Buffer.allocUnsafe(64)
-  #result: { key: Buffer, value: Buffer } = { key: EMPTY, value: EMPTY }
+  #result = new TableGetResult()
 
   private constructor (file: ReadableFile, opts: TableOpenOptions, footer: Footer, index: IndexBlock, filter: Buffer | null, properties: TableProperties) {
     this.file = file
@@ -96,7 +96,7 @@ export class Table implements TableBlockSource {
    * table's, reused by its next get(): read them before then. The value is a view into a cached block:
    * copy it before handing it out, never mutate it.
    */
-  get (userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+  get (userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
     if (this.#filter !== null && !bloomMayContainHash(this.#filter, bloomHashOf(userKey))) return undefined
     const target = this.#lookupKey(userKey, snapshotSeq)
     const n = userKey.length + TRAILER_SIZE
@@ -117,13 +117,18 @@ export class Table implements TableBlockSource {
     const r = this.#result
     if (r.key.length !== n) r.key = Buffer.allocUnsafeSlow(n)
     e.writeKey(userKey, r.key)
-    r.value = block.data.subarray(e.valueOffset, e.valueOffset + e.valueLength)
+    r.data = block.data
+    r.start = e.valueOffset
+    r.end = e.valueOffset + e.valueLength
     return r
   }
 
-  /** A cursor over every entry; verifyChecksums defaults to the table's setting, fillCache to true. */
-  newIterator (opts: { verifyChecksums?: boolean, fillCache?: boolean } = {}): InternalIterator {
-    return new TableIterator(this, { verifyChecksums: opts.verifyChecksums ?? this.#verify, fillCache: opts.fillCache ?? true })
+  /**
+   * A cursor over every entry; verifyChecksums defaults to the table's setting, fillCache to true. readAhead
+   * (for bulk scans such as compaction) reads large chunks into a reused buffer and leaves the cache alone.
+   */
+  newIterator (opts: { verifyChecksums?: boolean, fillCache?: boolean, readAhead?: boolean } = {}): InternalIterator {
+    return new TableIterator(this, { verifyChecksums: opts.verifyChecksums ?? this.#verify, fillCache: opts.fillCache ?? true, readAhead: opts.readAhead })
   }
 
   /** Approximate file offset where entries >= ik begin (the data end if ik is past every key). */
@@ -183,6 +188,31 @@ export class Table implements TableBlockSource {
     return this.#readBlock({ offset, size: this.#index.blockSize(i) }, verifyChecksums, fillCache)
   }
 
+  /** TableBlockSource: the data block of index entry i, a transient view into the scan's read-ahead buffer. */
+  dataBlockAhead (i: number, verifyChecksums: boolean, ahead: ReadAhead, current: Block | null): Block {
+    const offset = this.#index.blockOffset(i)
+    if (current !== null && current.fileOffset === offset) return current
+    const size = this.#index.blockSize(i)
+    const need = size + BLOCK_TRAILER_SIZE
+    if (ahead.buffer === null || offset < ahead.start || offset + need > ahead.end) {
+      // Read from this block on, up to the chunk size, never past the data blocks (nor less than this block).
+      const length = Math.max(need, Math.min(READ_AHEAD_BYTES, this.#dataEnd - offset))
+      if (ahead.buffer === null || ahead.buffer.length < length) ahead.buffer = Buffer.allocUnsafeSlow(length)
+      ahead.start = offset
+      ahead.end = offset
+      readRange(this.file, this.fileName, offset, length, ahead.buffer)
+      ahead.end = offset + length
+    }
+    const at = offset - ahead.start
+    const raw = ahead.buffer.subarray(at, at + need)
+    const h = { offset, size }
+    if (verifyChecksums) verifyBlock(raw, h, this.fileName, 'data')
+    else if (raw[size] !== COMPRESSION_NONE) throw unknownCompression(raw[size], h, this.fileName)
+    const block = new Block(raw, this.fileName, offset, size)
+    block.transient = true
+    return block
+  }
+
   #readBlock (h: BlockHandle, verify: boolean, fillCache: boolean): Block {
     const cache = this.#cache
     if (cache !== undefined) {
@@ -214,6 +244,19 @@ export class Table implements TableBlockSource {
 
 const EMPTY = Buffer.alloc(0)
 
+/**
+ * What Table.get found: the internal key, and the value as data[start, end) (data is a block's bytes, often
+ * a cached block: decode or copy it, never mutate it). Reused by the table's next get().
+ */
+export class TableGetResult {
+  key: Buffer = EMPTY
+  data: Buffer = EMPTY
+  start = 0
+  end = 0
+  /** The value as a view (allocates one; readers that decode at once use data/start/end). */
+  get value (): Buffer { return this.data.subarray(this.start, this.end) }
+}
+
 /** Where get() finds its entry: lookups are synchronous, so one serves every table. */
 const found = new BlockEntry()
 
@@ -228,9 +271,9 @@ function dataEndOf (footer: Footer): number {
   return footer.filter.size > 0 ? footer.filter.offset : footer.properties.offset
 }
 
-function readRange (file: ReadableFile, fileName: string, offset: number, length: number): Buffer {
+function readRange (file: ReadableFile, fileName: string, offset: number, length: number, into?: Buffer): Buffer {
   try {
-    return file.read(offset, length)
+    return file.read(offset, length, into)
   } catch (err) {
     throw asIoError(err, { file: fileName, op: `read ${length} bytes at offset ${offset}` })
   }

@@ -1,6 +1,7 @@
 import { compareBytes, compareInternalKeys, compareInternalKeySlices, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import { memoizeBloomHash } from '../sstable/bloom.js'
+import type { TableGetResult } from '../sstable/table.js'
 import { type FileMeta, fileOverlaps } from './file-meta.js'
 
 /** Number of levels; with 10x growth from a 10 MiB level 1, level 6 holds ~10 TiB. */
@@ -11,7 +12,7 @@ let lookup = Buffer.allocUnsafeSlow(64)
 
 /** The one thing a version needs from the table cache: a point lookup in a file. */
 export interface TableGetter {
-  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined
+  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined
 }
 
 /**
@@ -58,7 +59,7 @@ export class Version {
    * searched newest first, stopping as soon as no older file can hold a newer entry; each deeper level holds
    * at most one candidate file, found by binary search.
    */
-  get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+  get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
     // Every table probed checks its filter for this key: hash it once.
     memoizeBloomHash(userKey)
     try {
@@ -68,9 +69,9 @@ export class Version {
     }
   }
 
-  #get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): { key: Buffer, value: Buffer } | undefined {
+  #get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
     const u = userKey.length
-    let best: { key: Buffer, value: Buffer } | undefined
+    let best: TableGetResult | undefined
     let bestSeq = -1
     for (const f of this.levels[0]) {
       if (f.maxSeq <= bestSeq) break
