@@ -35,7 +35,7 @@ import { RealFileSystem } from './fs.js'
 /** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
 /** One write; ukey, when given, is key's bytes as a latin1 string (the memtable's key form), saving a decode. */
 export type WriteOp =
-  | { kind: typeof KIND_VALUE, key: Buffer, value: Buffer, ukey?: string }
+  | { kind: typeof KIND_VALUE, key: Buffer, value: Buffer | string, ukey?: string }
   | { kind: typeof KIND_DELETE, key: Buffer, ukey?: string }
   | { kind: typeof KIND_RANGE_DELETE, key: Buffer, end: Buffer | null }
 
@@ -369,6 +369,7 @@ export class Engine {
     let bytes = 0
     let n = 0
     while (n < this.#queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) {
+      // String values count their UTF-16 length: an estimate is all a group's bound needs.
       for (const op of this.#queue[n].ops) bytes += op.key.length + (op.kind === KIND_VALUE ? op.value.length : 0) + 16
       n++
     }
@@ -378,7 +379,7 @@ export class Engine {
   async #writeGroup (group: PendingWrite[]): Promise<void> {
     const seq = this.#versions.lastSequence + 1
     const ops: WriteOp[] = []
-    const batchOps: Array<{ kind: number, key: Buffer, value?: Buffer }> = []
+    const batchOps: Array<{ kind: number, key: Buffer, value?: Buffer | string }> = []
     let sync = false
     for (const w of group) {
       if (w.sync) sync = true
@@ -390,7 +391,8 @@ export class Engine {
       }
     }
     if (ops.length === 0) return
-    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1])
+    const slices = this.#valueSlices
+    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1], slices)
     const log = this.#log!
     try {
       this.#logWriter!.addRecord(record)
@@ -414,20 +416,28 @@ export class Engine {
     this.#versions.lastSequence = seq + ops.length - 1
     const mem = this.#mem
     let s = seq
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]
       if (op.kind === KIND_RANGE_DELETE) {
         const t: RangeTombstone = { seq: s, start: op.key, end: op.end }
         mem.addRangeTombstone(t)
         this.#tombstones.push(t)
         // Flush soon, so the background retires the tombstone and drops the data it hides.
         this.#flushRequested = true
+      } else if (op.kind === KIND_VALUE) {
+        // The value stays where the log record holds it: no buffer per entry.
+        mem.addSlice(op.ukey ?? op.key.toString('latin1'), s, KIND_VALUE, record, slices[2 * i], slices[2 * i + 1])
       } else {
-        mem.addString(op.ukey ?? op.key.toString('latin1'), s, op.kind, op.kind === KIND_VALUE ? op.value : EMPTY)
+        mem.addString(op.ukey ?? op.key.toString('latin1'), s, op.kind, EMPTY)
       }
       s++
     }
+    if (slices.length > 8192) this.#valueSlices = []
     this.#visibleSeq = s - 1
   }
+
+  /** Scratch of #writeGroup: where each op's value sits in the group's record (offset, length pairs). */
+  #valueSlices: number[] = []
 
   #flushRequested = false
 
@@ -552,9 +562,9 @@ export class Engine {
     if (m !== undefined) {
       seq = m.seq
       kind = m.kind
-      found.data = m.value
-      found.start = 0
-      found.end = m.value.length
+      found.data = m.rec
+      found.start = m.voff
+      found.end = m.voff + m.vlen
     } else {
       const r: TableGetResult | undefined = this.#versions.current.get(this, userKey, snapshotSeq)
       if (r === undefined) return false

@@ -85,9 +85,19 @@ function abortError (): ModuleError {
   return err
 }
 
-function checkSize (b: Buffer, max: number, what: 'key' | 'value'): void {
-  if (b.length > max) {
-    throw new ModuleError(`${what} of ${b.length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
+/**
+ * A value as the engine takes it: a string as it is (the log record gets its UTF-8 bytes written straight
+ * in, and the memtable keeps them there), anything else copied into a Buffer.
+ */
+function toValue (data: Data, encoding: Encoding): Buffer | string {
+  return encoding === 'utf8' ? data as string : toBuffer(data, encoding)
+}
+
+function checkSize (b: Buffer | string, max: number, what: 'key' | 'value'): void {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most strings need no counting.
+  const length = typeof b !== 'string' ? b.length : b.length * 3 <= max ? 0 : Buffer.byteLength(b, 'utf8')
+  if (length > max) {
+    throw new ModuleError(`${what} of ${length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
       { code: what === 'key' ? 'LEVEL_INVALID_KEY' : 'LEVEL_INVALID_VALUE' })
   }
 }
@@ -334,7 +344,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
   async _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {
     const engine = this.#engine()
     const k = toBuffer(key, options.keyEncoding)
-    const v = toBuffer(value, options.valueEncoding)
+    const v = toValue(value, options.valueEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
     checkSize(v, engine.options.maxValueSize, 'value')
     await engine.write([{ kind: KIND_VALUE, key: k, value: v, ukey: latin1Of(key) }], options.sync === true)
@@ -354,7 +364,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
       const k = toBuffer(op.key, op.keyEncoding)
       checkSize(k, engine.options.maxKeySize, 'key')
       if (op.type === 'put') {
-        const v = toBuffer(op.value, op.valueEncoding!)
+        const v = toValue(op.value, op.valueEncoding!)
         checkSize(v, engine.options.maxValueSize, 'value')
         ops.push({ kind: KIND_VALUE, key: k, value: v, ukey: latin1Of(op.key) })
       } else {

@@ -8,21 +8,35 @@ const MAX_HEIGHT = 12
 /** Bytes charged per entry on top of key and value: node object, link array, index entry. */
 const ENTRY_OVERHEAD = 96
 
-/** One entry. The user key is held as a latin1 string: one char per byte, so JS string order is byte order. */
+/**
+ * One entry. The user key is held as a latin1 string: one char per byte, so JS string order is byte order.
+ * The value is rec[voff, voff + vlen): usually a slice of the write's log record, so that an entry costs no
+ * buffer object of its own.
+ */
 class Node {
   readonly ukey: string
   readonly seq: number
   readonly kind: number
-  readonly value: Buffer
+  readonly rec: Buffer
+  readonly voff: number
+  readonly vlen: number
   readonly next: Array<Node | null>
   prev: Node | null = null
 
-  constructor (ukey: string, seq: number, kind: number, value: Buffer, height: number) {
+  constructor (ukey: string, seq: number, kind: number, rec: Buffer, voff: number, vlen: number, height: number) {
     this.ukey = ukey
     this.seq = seq
     this.kind = kind
-    this.value = value
+    this.rec = rec
+    this.voff = voff
+    this.vlen = vlen
     this.next = new Array<Node | null>(height).fill(null)
+  }
+
+  /** The value (a view, allocated per call unless the value is all of rec). */
+  get value (): Buffer {
+    const rec = this.rec
+    return this.voff === 0 && this.vlen === rec.length ? rec : rec.subarray(this.voff, this.voff + this.vlen)
   }
 }
 
@@ -33,11 +47,14 @@ function compare (n: Node, ukey: string, seq: number, kind: number): number {
   return kind - n.kind
 }
 
-/** What a point lookup found: the newest entry of the key visible at the snapshot. */
+/** What a point lookup found: the newest entry of the key visible at the snapshot; its value is rec[voff, voff + vlen). */
 export interface MemtableEntry {
   readonly seq: number
   readonly kind: number
   readonly value: Buffer
+  readonly rec: Buffer
+  readonly voff: number
+  readonly vlen: number
 }
 
 /**
@@ -48,7 +65,7 @@ export interface MemtableEntry {
  * writes go on; readers see only entries at or below their snapshot sequence.
  */
 export class Memtable {
-  readonly #head = new Node('', 0, 0, Buffer.alloc(0), MAX_HEIGHT)
+  readonly #head = new Node('', 0, 0, Buffer.alloc(0), 0, 0, MAX_HEIGHT)
   readonly #index = new Map<string, Node>()
   readonly #update = new Array<Node>(MAX_HEIGHT)
   #tail: Node | null = null
@@ -74,6 +91,11 @@ export class Memtable {
 
   /** Insert one entry whose user key is already a latin1 string. */
   addString (ukey: string, seq: number, kind: number, value: Buffer): void {
+    this.addSlice(ukey, seq, kind, value, 0, value.length)
+  }
+
+  /** Insert one entry whose value is rec[voff, voff + vlen) (kept as a view: rec must never change). */
+  addSlice (ukey: string, seq: number, kind: number, rec: Buffer, voff: number, vlen: number): void {
     const update = this.#update
     this.#descend(ukey, seq, kind, update)
     const height = this.#randomHeight()
@@ -81,7 +103,7 @@ export class Memtable {
       for (let i = this.#height; i < height; i++) update[i] = this.#head
       this.#height = height
     }
-    const node = new Node(ukey, seq, kind, value, height)
+    const node = new Node(ukey, seq, kind, rec, voff, vlen, height)
     for (let i = 0; i < height; i++) {
       node.next[i] = update[i].next[i]
       update[i].next[i] = node
@@ -92,7 +114,7 @@ export class Memtable {
     else this.#tail = node
     const newest = this.#index.get(ukey)
     if (newest === undefined || newest.seq < seq) this.#index.set(ukey, node)
-    this.#bytes += ukey.length * 2 + value.length + ENTRY_OVERHEAD
+    this.#bytes += ukey.length * 2 + vlen + ENTRY_OVERHEAD
     this.#entries++
     if (seq < this.minSeq) this.minSeq = seq
     if (seq > this.maxSeq) this.maxSeq = seq

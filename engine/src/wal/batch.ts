@@ -28,18 +28,35 @@ function hasValue (kind: number): boolean {
   return kind === KIND_VALUE || kind === KIND_RANGE_DELETE
 }
 
-/** Encodes ops with first sequence number seq into one exactly-sized buffer. */
-export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key: Uint8Array, value?: Uint8Array }>): Buffer {
+/** Byte lengths of string values between encodeBatch's two passes (reused: encoding is synchronous). */
+let stringLengths: number[] = []
+
+/**
+ * Encodes ops with first sequence number seq into one exactly-sized buffer. A value may be a string (its
+ * UTF-8 bytes are written, saving the caller a Buffer per value). With valueSlices, entry i's value lands at
+ * record[valueSlices[2i], valueSlices[2i] + valueSlices[2i + 1]) (offset -1 for an op without value), so the
+ * memtable can keep slices of the record instead of buffers of its own.
+ */
+export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key: Uint8Array, value?: Uint8Array | string }>, valueSlices?: number[]): Buffer {
   // Compared as seq > MAX - (n - 1): seq + n - 1 can round back into range near 2^53.
   if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_SEQUENCE - Math.max(ops.length - 1, 0)) {
     throw invalidArgument(`batch sequence ${seq} with ${ops.length} ops is out of range`)
   }
   let size = BATCH_HEADER_SIZE
+  let strings = 0
   for (const op of ops) {
     size += 1 + varintLength(op.key.length) + op.key.length
     if (hasValue(op.kind)) {
-      if (op.value === undefined) throw invalidArgument(`batch op of kind ${op.kind} needs a value`)
-      size += varintLength(op.value.length) + op.value.length
+      const v = op.value
+      if (v === undefined) throw invalidArgument(`batch op of kind ${op.kind} needs a value`)
+      let n: number
+      if (typeof v === 'string') {
+        n = Buffer.byteLength(v, 'utf8')
+        stringLengths[strings++] = n
+      } else {
+        n = v.length
+      }
+      size += varintLength(n) + n
     } else if (op.kind !== KIND_DELETE) {
       throw invalidArgument(`unknown batch op kind ${op.kind}`)
     }
@@ -47,18 +64,33 @@ export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key
   const buf = Buffer.allocUnsafe(size)
   let p = encodeFixed64(buf, 0, seq)
   p = encodeFixed32(buf, p, ops.length)
-  for (const op of ops) {
+  strings = 0
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]
     buf[p++] = op.kind
     p = encodeVarint32(buf, p, op.key.length)
     buf.set(op.key, p)
     p += op.key.length
     if (hasValue(op.kind)) {
-      const v = op.value as Uint8Array
-      p = encodeVarint32(buf, p, v.length)
-      buf.set(v, p)
-      p += v.length
+      const v = op.value as Uint8Array | string
+      if (typeof v === 'string') {
+        const n = stringLengths[strings++]
+        p = encodeVarint32(buf, p, n)
+        if (valueSlices !== undefined) { valueSlices[2 * i] = p; valueSlices[2 * i + 1] = n }
+        if (n > 0) buf.write(v, p, n, 'utf8')
+        p += n
+      } else {
+        p = encodeVarint32(buf, p, v.length)
+        if (valueSlices !== undefined) { valueSlices[2 * i] = p; valueSlices[2 * i + 1] = v.length }
+        buf.set(v, p)
+        p += v.length
+      }
+    } else if (valueSlices !== undefined) {
+      valueSlices[2 * i] = -1
+      valueSlices[2 * i + 1] = 0
     }
   }
+  if (stringLengths.length > 4096) stringLengths = []
   return buf
 }
 
