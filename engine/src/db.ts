@@ -33,10 +33,13 @@ import { packSortedRun } from './sorted-run.js'
 import { RealFileSystem } from './fs.js'
 
 /** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
-/** One write; ukey, when given, is key's bytes as a latin1 string (the memtable's key form), saving a decode. */
+/**
+ * One write. A key given as a string must be ASCII: its bytes are its characters, and it is already the
+ * latin1 form the memtable keys by (no Buffer per key on the write path). A string value is written as UTF-8.
+ */
 export type WriteOp =
-  | { kind: typeof KIND_VALUE, key: Buffer, value: Buffer | string, ukey?: string }
-  | { kind: typeof KIND_DELETE, key: Buffer, ukey?: string }
+  | { kind: typeof KIND_VALUE, key: Buffer | string, value: Buffer | string }
+  | { kind: typeof KIND_DELETE, key: Buffer | string }
   | { kind: typeof KIND_RANGE_DELETE, key: Buffer, end: Buffer | null }
 
 interface PendingWrite {
@@ -379,7 +382,7 @@ export class Engine {
   async #writeGroup (group: PendingWrite[]): Promise<void> {
     const seq = this.#versions.lastSequence + 1
     const ops: WriteOp[] = []
-    const batchOps: Array<{ kind: number, key: Buffer, value?: Buffer | string }> = []
+    const batchOps: Array<{ kind: number, key: Buffer | string, value?: Buffer | string }> = []
     let sync = false
     for (const w of group) {
       if (w.sync) sync = true
@@ -426,9 +429,9 @@ export class Engine {
         this.#flushRequested = true
       } else if (op.kind === KIND_VALUE) {
         // The value stays where the log record holds it: no buffer per entry.
-        mem.addSlice(op.ukey ?? op.key.toString('latin1'), s, KIND_VALUE, record, slices[2 * i], slices[2 * i + 1])
+        mem.addSlice(typeof op.key === 'string' ? op.key : op.key.toString('latin1'), s, KIND_VALUE, record, slices[2 * i], slices[2 * i + 1])
       } else {
-        mem.addString(op.ukey ?? op.key.toString('latin1'), s, op.kind, EMPTY)
+        mem.addString(typeof op.key === 'string' ? op.key : op.key.toString('latin1'), s, op.kind, EMPTY)
       }
       s++
     }

@@ -85,6 +85,11 @@ function abortError (): ModuleError {
   return err
 }
 
+/** A key as the write path takes it: an ASCII string as it is (its bytes are its characters), else a Buffer. */
+function toKey (data: Data, encoding: Encoding): Buffer | string {
+  return encoding === 'utf8' && isAscii(data as string) ? data as string : toBuffer(data, encoding)
+}
+
 /**
  * A value as the engine takes it: a string as it is (the log record gets its UTF-8 bytes written straight
  * in, and the memtable keeps them there), anything else copied into a Buffer.
@@ -343,32 +348,32 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   async _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {
     const engine = this.#engine()
-    const k = toBuffer(key, options.keyEncoding)
+    const k = toKey(key, options.keyEncoding)
     const v = toValue(value, options.valueEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
     checkSize(v, engine.options.maxValueSize, 'value')
-    await engine.write([{ kind: KIND_VALUE, key: k, value: v, ukey: latin1Of(key) }], options.sync === true)
+    await engine.write([{ kind: KIND_VALUE, key: k, value: v }], options.sync === true)
   }
 
   async _del (key: Data, options: { keyEncoding: Encoding, sync?: boolean }): Promise<void> {
     const engine = this.#engine()
-    const k = toBuffer(key, options.keyEncoding)
+    const k = toKey(key, options.keyEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
-    await engine.write([{ kind: KIND_DELETE, key: k, ukey: latin1Of(key) }], options.sync === true)
+    await engine.write([{ kind: KIND_DELETE, key: k }], options.sync === true)
   }
 
   async _batch (operations: Array<AbstractBatchOperation<LsmLevel<K, V>, Data, Data> & { keyEncoding: Encoding, valueEncoding?: Encoding }>, options: { sync?: boolean }): Promise<void> {
     const engine = this.#engine()
     const ops: WriteOp[] = []
     for (const op of operations) {
-      const k = toBuffer(op.key, op.keyEncoding)
+      const k = toKey(op.key, op.keyEncoding)
       checkSize(k, engine.options.maxKeySize, 'key')
       if (op.type === 'put') {
         const v = toValue(op.value, op.valueEncoding!)
         checkSize(v, engine.options.maxValueSize, 'value')
-        ops.push({ kind: KIND_VALUE, key: k, value: v, ukey: latin1Of(op.key) })
+        ops.push({ kind: KIND_VALUE, key: k, value: v })
       } else {
-        ops.push({ kind: KIND_DELETE, key: k, ukey: latin1Of(op.key) })
+        ops.push({ kind: KIND_DELETE, key: k })
       }
     }
     await engine.write(ops, options.sync === true)

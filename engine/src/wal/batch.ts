@@ -32,12 +32,13 @@ function hasValue (kind: number): boolean {
 let stringLengths: number[] = []
 
 /**
- * Encodes ops with first sequence number seq into one exactly-sized buffer. A value may be a string (its
+ * Encodes ops with first sequence number seq into one exactly-sized buffer. A key may be an ASCII string, a
+ * value any string (its
  * UTF-8 bytes are written, saving the caller a Buffer per value). With valueSlices, entry i's value lands at
  * record[valueSlices[2i], valueSlices[2i] + valueSlices[2i + 1]) (offset -1 for an op without value), so the
  * memtable can keep slices of the record instead of buffers of its own.
  */
-export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key: Uint8Array, value?: Uint8Array | string }>, valueSlices?: number[]): Buffer {
+export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key: Uint8Array | string, value?: Uint8Array | string }>, valueSlices?: number[]): Buffer {
   // Compared as seq > MAX - (n - 1): seq + n - 1 can round back into range near 2^53.
   if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_SEQUENCE - Math.max(ops.length - 1, 0)) {
     throw invalidArgument(`batch sequence ${seq} with ${ops.length} ops is out of range`)
@@ -69,8 +70,11 @@ export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key
     const op = ops[i]
     buf[p++] = op.kind
     p = encodeVarint32(buf, p, op.key.length)
-    buf.set(op.key, p)
-    p += op.key.length
+    const key = op.key
+    // A string key is ASCII (the caller's promise): one byte per character.
+    if (typeof key === 'string') buf.write(key, p, key.length, 'latin1')
+    else buf.set(key, p)
+    p += key.length
     if (hasValue(op.kind)) {
       const v = op.value as Uint8Array | string
       if (typeof v === 'string') {
