@@ -68,6 +68,8 @@ export class Memtable {
   readonly #head = new Node('', 0, 0, Buffer.alloc(0), 0, 0, MAX_HEIGHT)
   readonly #index = new Map<string, Node>()
   readonly #update = new Array<Node>(MAX_HEIGHT)
+  /** The last node of each level (the head while a level is empty): where an entry past the tail links in. */
+  readonly #lastAt = new Array<Node>(MAX_HEIGHT)
   #tail: Node | null = null
   #height = 1
   #bytes = 0
@@ -80,6 +82,10 @@ export class Memtable {
   maxSeq = 0
 
   /** Bytes of memory this table accounts for (keys, values and per-entry overhead). */
+  constructor () {
+    this.#lastAt.fill(this.#head)
+  }
+
   get approximateBytes (): number { return this.#bytes }
   get entries (): number { return this.#entries }
   get isEmpty (): boolean { return this.#entries === 0 && this.rangeTombstones.length === 0 }
@@ -96,19 +102,28 @@ export class Memtable {
 
   /** Insert one entry whose value is rec[voff, voff + vlen) (kept as a view: rec must never change). */
   addSlice (ukey: string, seq: number, kind: number, rec: Buffer, voff: number, vlen: number): void {
-    const update = this.#update
-    this.#descend(ukey, seq, kind, update)
+    let update = this.#update
+    const tail = this.#tail
+    // Entries in ascending order (sequential loads) go past the tail: they link in after the last node of
+    // each level, with no descent.
+    if (tail !== null && compare(tail, ukey, seq, kind) < 0) update = this.#lastAt
+    else this.#descend(ukey, seq, kind, update)
     const height = this.#randomHeight()
     if (height > this.#height) {
       for (let i = this.#height; i < height; i++) update[i] = this.#head
       this.#height = height
     }
     const node = new Node(ukey, seq, kind, rec, voff, vlen, height)
+    // Read before the loop: when update is #lastAt, the loop overwrites it.
+    const before = update[0]
+    const lastAt = this.#lastAt
     for (let i = 0; i < height; i++) {
-      node.next[i] = update[i].next[i]
+      const next = update[i].next[i]
+      node.next[i] = next
       update[i].next[i] = node
+      if (next === null) lastAt[i] = node
     }
-    node.prev = update[0] === this.#head ? null : update[0]
+    node.prev = before === this.#head ? null : before
     const after = node.next[0]
     if (after !== null) after.prev = node
     else this.#tail = node
