@@ -52,7 +52,13 @@ export class DbIterator {
    * key) and the value, views the caller copies.
    */
   internalKey: Buffer = EMPTY
-  value: Buffer = EMPTY
+  /** The current value is valueData[valueStart, valueEnd): a view the caller decodes or copies. */
+  valueData: Buffer = EMPTY
+  valueStart = 0
+  valueEnd = 0
+
+  /** The current value as a view (allocates one; decoders use valueData/valueStart/valueEnd). */
+  get value (): Buffer { return this.valueData.subarray(this.valueStart, this.valueEnd) }
 
   /** Length of the current user key within internalKey. */
   get keyLength (): number { return this.internalKey.length - 8 }
@@ -157,7 +163,10 @@ export class DbIterator {
         continue
       }
       this.internalKey = k
-      this.value = it.value()
+      const v = it.valueSlice()
+      this.valueData = v.data
+      this.valueStart = v.start
+      this.valueEnd = v.end
       it.next()
       return true
     }
@@ -176,17 +185,27 @@ export class DbIterator {
       const beyond = hi !== null && pastUpper(k, hi)
       // Walk back over every entry of this user key; the last one at or below the snapshot is the newest visible.
       let foundKey: Buffer | null = null
-      let foundValue: Buffer = EMPTY
+      let foundData: Buffer = EMPTY
+      let foundStart = 0
+      let foundEnd = 0
       while (it.valid()) {
         const k2 = it.key()
         if (!sameUserKey(k2, k)) break
-        if (seqOf(k2) <= snap) { foundKey = k2; foundValue = it.value() }
+        if (seqOf(k2) <= snap) {
+          foundKey = k2
+          const v = it.valueSlice()
+          foundData = v.data
+          foundStart = v.start
+          foundEnd = v.end
+        }
         it.prev()
       }
       if (beyond || foundKey === null || kindOf(foundKey) !== KIND_VALUE) continue
       if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKeyOf(foundKey), seqOf(foundKey), snap)) continue
       this.internalKey = foundKey
-      this.value = foundValue
+      this.valueData = foundData
+      this.valueStart = foundStart
+      this.valueEnd = foundEnd
       return true
     }
     return false

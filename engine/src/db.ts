@@ -10,7 +10,7 @@ import { BlockCache } from './sstable/block-cache.js'
 import { TableCache, LevelIterator } from './table-cache.js'
 import type { TableGetResult } from './sstable/table.js'
 import { MergingIterator } from './merging-iterator.js'
-import type { InternalIterator } from './internal-iterator.js'
+import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import { VersionSet } from './version/version-set.js'
 import type { Version } from './version/version.js'
 import { NUM_LEVELS } from './version/version.js'
@@ -1163,6 +1163,7 @@ class FilteringIterator implements InternalIterator {
   prev (): void { throw new Error('FilteringIterator is forward-only') }
   key (): Buffer { return this.#inner.key() }
   value (): Buffer { return this.#inner.value() }
+  valueSlice (): ValueSlice { return this.#inner.valueSlice() }
   close (): void { this.#inner.close() }
   #skip (): void { while (this.#inner.valid() && !this.#keep(this.#inner.key())) this.#inner.next() }
 }

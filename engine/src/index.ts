@@ -59,15 +59,15 @@ function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: numbe
   const found = ukey !== undefined ? engine.find(k, seq, ukey) : engine.find(k, seq)
   if (!found) return undefined
   const { data, start, end } = engine.found
-  if (valueEncoding === 'utf8') return data.toString('utf8', start, end)
-  // Copy: the bytes may be a view into a cached block that other readers share.
-  const out = Buffer.allocUnsafe(end - start)
-  data.copy(out, 0, start, end)
-  return valueEncoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
+  return fromSlice(data, start, end, valueEncoding)
 }
 
-function fromBuffer (b: Buffer, encoding: Encoding): Data {
-  return fromBytes(b, b.length, encoding)
+/** data[start, end) decoded, or copied for the caller (the bytes may be a cached block's that other readers share). */
+function fromSlice (data: Buffer, start: number, end: number, encoding: Encoding): Data {
+  if (encoding === 'utf8') return data.toString('utf8', start, end)
+  const out = Buffer.allocUnsafe(end - start)
+  data.copy(out, 0, start, end)
+  return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
 }
 
 /** The first `length` bytes of b, decoded or copied for the caller. */
@@ -202,7 +202,7 @@ class LsmIterator<K, V> extends AbstractIterator<LsmLevel<any, any>, K, V> {
     const wantValues = options.values !== false
     this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => [
       (wantKeys ? fromBytes(it.internalKey, it.keyLength, ke) : undefined) as K,
-      (wantValues ? fromBuffer(it.value, ve) : undefined) as V
+      (wantValues ? fromSlice(it.valueData, it.valueStart, it.valueEnd, ve) : undefined) as V
     ])
   }
 
@@ -235,7 +235,7 @@ class LsmValueIterator<K, V> extends AbstractValueIterator<LsmLevel<any, any>, K
   constructor (db: LsmLevel<any, any>, options: AbstractValueIteratorOptions<K, V>) {
     super(db, options)
     const ve = options.valueEncoding as unknown as Encoding
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBuffer(it.value, ve) as V)
+    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromSlice(it.valueData, it.valueStart, it.valueEnd, ve) as V)
   }
 
   async _next (): Promise<V | undefined> { return await this.#stepper.next() }

@@ -19,8 +19,24 @@ export interface InternalIterator {
   key(): Buffer
   /** The current value; requires valid(); may be a view into a cached block: the caller copies before handing it to users. */
   value(): Buffer
+  /**
+   * The current value as data[start, end), without making a view; requires valid(). The object is the
+   * iterator's own, overwritten by the next call: read its fields at once.
+   */
+  valueSlice(): ValueSlice
   /** Releases resources; the iterator must not be used afterwards. */
   close(): void
+}
+
+/** Where a value lies: data[start, end). */
+export interface ValueSlice { data: Buffer, start: number, end: number }
+
+/** valueSlice() for iterators whose value() costs no allocation: the whole of value(). */
+export function wholeValueSlice (value: Buffer, out: ValueSlice): ValueSlice {
+  out.data = value
+  out.start = 0
+  out.end = value.length
+  return out
 }
 
 /** An iterator over nothing (an empty table or level). */
@@ -33,5 +49,6 @@ export class EmptyIterator implements InternalIterator {
   prev (): void { throw new Error('prev() on an invalid iterator') }
   key (): Buffer { throw new Error('key() on an invalid iterator') }
   value (): Buffer { throw new Error('value() on an invalid iterator') }
+  valueSlice (): ValueSlice { throw new Error('valueSlice() on an invalid iterator') }
   close (): void {}
 }

@@ -1,5 +1,5 @@
 import { encodeTrailer, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
-import type { InternalIterator } from './internal-iterator.js'
+import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
 
 /** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
@@ -235,6 +235,16 @@ class MemtableIterator implements InternalIterator {
   }
 
   value (): Buffer { return this.#node!.value }
+  valueSlice (): ValueSlice {
+    const n = this.#node!
+    const s = this.#slice
+    s.data = n.rec
+    s.start = n.voff
+    s.end = n.voff + n.vlen
+    return s
+  }
+
+  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
   close (): void { this.#node = null }
 
   #set (n: Node | null): void {

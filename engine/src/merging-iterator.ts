@@ -1,5 +1,5 @@
 import { compareInternalKeys } from './keys.js'
-import type { InternalIterator } from './internal-iterator.js'
+import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 
 /**
  * Merges sorted internal iterators into one sorted stream (LevelDB's MergingIterator). The valid children
@@ -73,6 +73,7 @@ export class MergingIterator implements InternalIterator {
 
   key (): Buffer { return this.#heap[0].key() }
   value (): Buffer { return this.#heap[0].value() }
+  valueSlice (): ValueSlice { return this.#heap[0].valueSlice() }
 
   close (): void {
     for (const c of this.#children) c.close()

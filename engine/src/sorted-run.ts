@@ -1,4 +1,4 @@
-import type { InternalIterator } from './internal-iterator.js'
+import { type InternalIterator, type ValueSlice, wholeValueSlice } from './internal-iterator.js'
 
 /**
  * A sorted run of entries packed into one buffer, to hand a frozen memtable to the background worker in a
@@ -22,6 +22,8 @@ export class SortedRunIterator implements InternalIterator {
   prev (): void { throw new Error('SortedRunIterator goes forward only') }
   key (): Buffer { return this.#key! }
   value (): Buffer { return this.#value! }
+  valueSlice (): ValueSlice { return wholeValueSlice(this.#value!, this.#slice) }
+  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
   close (): void { this.#key = null }
 
   #read (): void {

@@ -3,7 +3,7 @@ import { ClockCache } from './clock-cache.js'
 import type { FileSystem, ReadableFile } from './fs.js'
 import { Table, type TableGetResult } from './sstable/table.js'
 import type { BlockCache } from './sstable/block-cache.js'
-import type { InternalIterator } from './internal-iterator.js'
+import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import { asIoError } from './errors.js'
 import { type FileMeta, tableFileName } from './version/file-meta.js'
 import { compareInternalKeys } from './keys.js'
@@ -183,6 +183,7 @@ export class LevelIterator implements InternalIterator {
 
   key (): Buffer { return this.#it!.key() }
   value (): Buffer { return this.#it!.value() }
+  valueSlice (): ValueSlice { return this.#it!.valueSlice() }
 
   close (): void {
     this.#it?.close()

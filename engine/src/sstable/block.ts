@@ -7,7 +7,7 @@
 import { encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
 import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator } from '../internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 
 /** Bytes up to this many are copied by a plain loop (faster than a native call for short runs). */
 const SMALL_COPY = 32
@@ -381,6 +381,16 @@ export class BlockIterator implements InternalIterator {
     }
     return this.#keyOut
   }
+
+  valueSlice (): ValueSlice {
+    const s = this.#slice
+    s.data = this.#data
+    s.start = this.#valOff
+    s.end = this.#valOff + this.#valLen
+    return s
+  }
+
+  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
 
   value (): Buffer {
     return (this.#valOut ??= this.#data.subarray(this.#valOff, this.#valOff + this.#valLen))

@@ -6,7 +6,7 @@
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
 import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator } from '../internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
 
@@ -126,5 +126,6 @@ export class IndexIterator implements InternalIterator {
   prev (): void { this.#i-- }
   key (): Buffer { return this.index.key(this.#i) }
   value (): Buffer { return EMPTY }
+  valueSlice (): ValueSlice { return { data: EMPTY, start: 0, end: 0 } }
   close (): void {}
 }

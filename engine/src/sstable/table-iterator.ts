@@ -1,4 +1,4 @@
-import type { InternalIterator } from '../internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { Block, BlockIterator } from './block.js'
 import type { IndexIterator } from './index-block.js'
 
@@ -81,6 +81,7 @@ export class TableIterator implements InternalIterator {
 
   key (): Buffer { return this.#data!.key() }
   value (): Buffer { return this.#data!.value() }
+  valueSlice (): ValueSlice { return this.#data!.valueSlice() }
 
   close (): void {
     this.#data = null
