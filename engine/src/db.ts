@@ -858,7 +858,12 @@ export class Engine {
           const inputs = v.overlapping(level, m.start, m.end)
           if (inputs.length === 0) break
           const deeper = v.levels.slice(level + 1).some((files) => files.length > 0)
-          if (!deeper && level > 0) break
+          if (!deeper && level > 0) {
+            // The bottom level. If it holds more than its target, move all of it down, unchanged, to the
+            // first level that can hold it: left where it is, it would be compacted again right after.
+            await this.#moveBottomLevelDown(level)
+            break
+          }
           const c = expand(v, level, level === 0 ? level0Inputs(v, m.start, m.end) : inputs)
           await this.#runCompaction(c, false)
           if (level > 0) break
@@ -871,6 +876,27 @@ export class Engine {
       m.reject(err instanceof JobAborted ? new ModuleError('database closed during compactRange()', { code: 'LEVEL_DATABASE_NOT_OPEN' }) : err as Error)
       throw err
     }
+  }
+
+  /**
+   * Moves every file of `level` (the bottom level: nothing deeper) to the shallowest deeper level whose target
+   * its bytes fit, in one edit and without rewriting a byte. Nothing when it already fits, or while a flush
+   * runs (the background compactions then move it as usual).
+   */
+  async #moveBottomLevelDown (level: number): Promise<void> {
+    // Not beside a flush: one that places its table below level 0 chose its level against the old shape.
+    if (this.#flushRunning || this.#imms.length > 0) return
+    const v = this.#versions.current
+    const bytes = v.levelBytes(level)
+    let target = level
+    while (target < NUM_LEVELS - 1 && bytes > maxBytesForLevel(target, this.options)) target++
+    if (target === level) return
+    const files = v.levels[level]
+    await this.#versions.logAndApply({
+      deletedFiles: files.map((f) => ({ level, number: f.number })),
+      newFiles: files.map((f) => ({ level: target, file: f }))
+    })
+    this.#stats.trivialMoves += files.length
   }
 
   /**
