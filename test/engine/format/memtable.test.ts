@@ -1,22 +1,11 @@
 import { describe, it, expect } from 'vitest'
 import { Memtable } from '../../../engine/src/memtable.js'
 import { KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
+import { seededRandom as rng } from '../../gateway/cluster/seeded-random.js'
 
 // The memtable's skip list links an entry that sorts past the tail straight after the last node of each
 // level (sequential loads), and descends for the others. Mixed orders must leave both directions of the
 // list and every level consistent: forward, backward and seeks agree with a sorted model.
-
-/** Seeded PRNG (mulberry32) so a failure reproduces. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const key = (i: number): string => `k${String(i).padStart(6, '0')}`
 
