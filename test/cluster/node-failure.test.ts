@@ -15,7 +15,8 @@ import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
 //    restarted later; afterwards hints have drained to zero, the restarted node holds every key it
 //    replicates (read replica by replica, which never repairs), so does every other replica, and
 //    every acknowledged write is readable. Anti-entropy is off so hinted handoff alone must do it.
-//  - throughout: node5 gossips slowly (every 2 s instead of 1 s) and no node ever takes it for down.
+//  - throughout: node5 gossips slowly (every 2 s instead of 1 s) and no node ever takes it for down,
+//    not even node4 on waking from its SIGSTOP (it discounts its own pause).
 
 const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
 
@@ -84,6 +85,10 @@ test('detection: a killed node is down everywhere within seconds and up again at
   expect(after.generation).toBeGreaterThan(before) // a restart is a new generation
 
   const hung = cluster.node('node4')
+  // Every node must have heard node4's heartbeat (rated 'up', not 'unknown') before it hangs: the
+  // restarted node2 may not have yet, and would then take node4 for down by the never-heard grace,
+  // with no phi at all.
+  await everyNodeSees(hung, 'up', 20_000)
   hung.pause()
   let suspected: number
   try {

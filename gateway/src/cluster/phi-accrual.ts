@@ -76,6 +76,8 @@ export class PhiAccrualDetector {
   #sum = 0
   #squares = 0
   #last: number | undefined
+  /** Set by pause(): the next interval spans this node's own pause, so it is not learned. */
+  #skipNext = false
 
   constructor (options: PhiAccrualOptions = {}) {
     this.threshold = positive('threshold', options.threshold, DEFAULT_PHI_THRESHOLD)
@@ -99,6 +101,8 @@ export class PhiAccrualDetector {
       const e = this.#firstEstimate
       this.#record(e - e / 4)
       this.#record(e + e / 4)
+    } else if (this.#skipNext) {
+      this.#skipNext = false
     } else if (nowMs >= this.#last && this.isAvailable(nowMs)) {
       this.#record(nowMs - this.#last)
     }
@@ -118,6 +122,17 @@ export class PhiAccrualDetector {
   /** True while phi(nowMs) is below the threshold (or no heartbeat has been seen yet). */
   isAvailable (nowMs: number): boolean {
     return this.phi(nowMs) < this.threshold
+  }
+
+  /**
+   * The observer itself was paused for `ms` (its process stopped, a long GC, a blocked event loop):
+   * it could not hear any heartbeat then, so that time does not count as the member's silence. The
+   * latest arrival moves `ms` later, and the interval spanning the pause is not learned.
+   */
+  pause (ms: number): void {
+    if (this.#last === undefined || !(ms > 0)) return
+    this.#last += ms
+    this.#skipNext = true
   }
 
   /** The arrival time of the latest heartbeat, or undefined before the first. */

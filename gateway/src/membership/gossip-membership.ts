@@ -43,6 +43,14 @@ export interface GossipMembershipOptions {
    * reports it): nothing listens there, so it is down at once until its heartbeat advances again.
    */
   readonly refusedAt?: (id: string) => number | undefined
+  /**
+   * How often this node runs at the least (its gossip interval), ms. When two of its own calls are
+   * more than twice this apart, the node itself was paused (SIGSTOP, a long GC, a blocked event
+   * loop) and heard nothing meanwhile: the detectors discount the pause (all but one interval)
+   * instead of taking every peer for down on waking. Undefined: no such check (simulated clocks
+   * that jump).
+   */
+  readonly activityIntervalMs?: number
   /** Monotonic ms (performance.now by default); tests may drive it. */
   readonly now?: () => number
 }
@@ -83,8 +91,10 @@ const OWNING: ReadonlySet<MemberStatus> = new Set(['joining', 'up'])
 export class GossipMembership implements MembershipSource, Liveness {
   readonly selfId: string
   readonly #options: GossipMembershipOptions
-  readonly #now: () => number
-  readonly #startedAt: number
+  readonly #clockNow: () => number
+  #startedAt: number
+  /** When this node last ran any membership call (monotonic ms), to notice its own pauses. */
+  #lastActive: number
   #table: Membership
   readonly #detectors = new Map<string, PhiAccrualDetector>()
   /** Wall-clock ms of the last heartbeat advance per member, for lastSeen. */
@@ -96,8 +106,9 @@ export class GossipMembership implements MembershipSource, Liveness {
 
   constructor (options: GossipMembershipOptions) {
     this.#options = options
-    this.#now = options.now ?? (() => performance.now())
-    this.#startedAt = this.#now()
+    this.#clockNow = options.now ?? (() => performance.now())
+    this.#startedAt = this.#clockNow()
+    this.#lastActive = this.#startedAt
     this.selfId = options.self.id
     this.#table = new Membership({ ...options.self })
     this.#table.merge(options.seeds.filter((s) => s.id !== this.selfId).map((s) => ({
@@ -327,6 +338,26 @@ export class GossipMembership implements MembershipSource, Liveness {
     const s = this.#ring
     if (s === undefined) return new Set()
     return new Set([...s.current.members.map((m) => m.id), ...(s.pending?.plan.members.map((m) => m.id) ?? [])])
+  }
+
+  /**
+   * The monotonic clock, read by every liveness call. A gap since the previous call of more than
+   * twice the activity interval is a pause of this node's own: every detector (and the grace for
+   * members never heard from) is moved on by the gap less one interval.
+   */
+  #now (): number {
+    const now = this.#clockNow()
+    const interval = this.#options.activityIntervalMs
+    const gap = now - this.#lastActive
+    this.#lastActive = Math.max(now, this.#lastActive)
+    if (interval !== undefined && gap > 2 * interval) {
+      const paused = gap - interval
+      for (const detector of this.#detectors.values()) detector.pause(paused)
+      this.#startedAt += paused
+      this.#options.logger.warn({ pausedMs: Math.round(paused) },
+        'this node did not run for a while (stopped, a long GC or a blocked event loop): its failure detectors discount the pause')
+    }
+    return now
   }
 
   #changed (): void {

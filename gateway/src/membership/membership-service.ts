@@ -83,6 +83,7 @@ export async function openGossipMembership (options: OpenMembershipOptions): Pro
     phi: { threshold: config.phiThreshold, firstHeartbeatEstimateMs: config.gossipIntervalMs },
     unheardGraceMs: UNHEARD_GRACE_ROUNDS * config.gossipIntervalMs,
     refusedAt: (id) => reachability.refusedAt(id),
+    activityIntervalMs: config.gossipIntervalMs,
     logger
   })
   logger.info({ generation, status, ringEpoch: ring?.epoch ?? null, members: membership.members().map((m) => m.id) }, 'gossip membership opened')

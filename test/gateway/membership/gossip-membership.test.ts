@@ -16,7 +16,7 @@ const ring = ringState(0, ringPlan(founders, Ring.create(founders, { partitionCo
 
 interface Sim { clock: { now: number }, refused: Map<string, number>, node: GossipMembership }
 
-function start (id: string, generation: number, clock = { now: 0 }): Sim {
+function start (id: string, generation: number, clock = { now: 0 }, activityIntervalMs?: number): Sim {
   const refused = new Map<string, number>()
   const node = new GossipMembership({
     self: { id, address: `127.0.0.1:70${id.charCodeAt(0)}`, weight: 1, generation, status: 'up' },
@@ -27,6 +27,7 @@ function start (id: string, generation: number, clock = { now: 0 }): Sim {
     unheardGraceMs: 5_000,
     refusedAt: (peer) => refused.get(peer),
     logger,
+    ...(activityIntervalMs === undefined ? {} : { activityIntervalMs }),
     now: () => clock.now
   })
   return { clock, refused, node }
@@ -97,6 +98,38 @@ describe('failure detection over gossip', () => {
     clock.now = 5_001
     expect(a.node.isUp('c')).toBe(false)
     expect(a.node.state('c')).toBe('down')
+  })
+})
+
+describe('a pause of the observer itself', () => {
+  test('a node stopped for 30 s does not take its peers for down on waking; one that died meanwhile still goes down within seconds', () => {
+    const clock = { now: 0 }
+    const watchful = start('a', 1, clock, 1_000) // notices its own pauses
+    const naive = start('a', 1, clock) // the same node without the check: the control
+    const b = start('b', 1, clock)
+    const c = start('c', 1, clock)
+    const round = (observers: Sim[], peers: Sim[]): void => {
+      for (const s of [...observers, ...peers]) s.node.tick()
+      for (const o of observers) for (const p of peers) { exchange(p.node, o.node); exchange(o.node, p.node) }
+      for (const p of peers) for (const q of peers) if (p !== q) exchange(p.node, q.node)
+    }
+    for (let t = 0; t <= 10_000; t += 1_000) { clock.now = t; round([watchful, naive], [b, c]) }
+    // a is stopped for 30 s (no call runs in it); b and c go on gossiping, and c dies 10 s in.
+    for (let t = 11_000; t <= 40_000; t += 1_000) { clock.now = t; round([], t < 20_000 ? [b, c] : [b]) }
+    clock.now = 40_500 // a wakes: the first call it runs, before any gossip reaches it
+    expect(watchful.node.isUp('b')).toBe(true)
+    expect(watchful.node.phi('b')).toBeLessThan(1)
+    expect(naive.node.isUp('b')).toBe(false) // what the check prevents
+    // Gossip resumes: b stays up throughout; c, silent since 20 s, is taken for down within seconds.
+    let cDownAfter: number | undefined
+    for (let t = 41_000; t <= 60_000; t += 1_000) {
+      clock.now = t
+      round([watchful], [b])
+      expect(watchful.node.isUp('b')).toBe(true)
+      if (cDownAfter === undefined && !watchful.node.isUp('c')) cDownAfter = t - 40_500
+    }
+    expect(cDownAfter).toBeDefined()
+    expect(cDownAfter).toBeLessThanOrEqual(8_000)
   })
 })
 
