@@ -750,7 +750,7 @@ export class Engine {
       const number = this.#versions.newFileNumber()
       this.#pendingOutputs.add(number)
       try {
-        meta = await this.#flushThread.flush(this.dir, number, packSortedRun(imm.iterator(), imm.approximateBytes), this.options)
+        meta = await this.#flushThread.flush(this.dir, number, packSortedRun(imm.iterator(), imm.approximateBytes, this.#runAlloc), this.options)
         if (meta !== null) {
           await this.#syncDir()
           this.#stats.bytesFlushed += meta.size
@@ -778,6 +778,19 @@ export class Engine {
     this.#stats.flushes++
     this.#wakeStalled()
     this.#deleteObsoleteFiles()
+  }
+
+  /**
+   * The buffer flushes pack a frozen memtable into for the worker: shared memory the worker reads in place,
+   * kept from one flush to the next (flushes run one at a time), so that a flush leaves no garbage of its
+   * size behind in either thread. Grown when a run does not fit.
+   */
+  #runBuffer: Buffer | null = null
+  readonly #runAlloc = (bytes: number): Buffer => {
+    if (this.#runBuffer === null || this.#runBuffer.length < bytes) {
+      this.#runBuffer = Buffer.from(new SharedArrayBuffer(Math.max(bytes, Math.ceil(this.options.writeBufferSize * 1.25))))
+    }
+    return this.#runBuffer
   }
 
   #pickLevelForFlush (meta: FileMeta): number {

@@ -39,23 +39,27 @@ export class SortedRunIterator implements InternalIterator {
   }
 }
 
-/** Pack a sorted source into a run buffer; sizeHint is the expected number of bytes (grown if short). */
-export function packSortedRun (source: InternalIterator, sizeHint = 64 * 1024): Buffer {
-  let buf = Buffer.allocUnsafe(Math.max(1024, sizeHint))
+/**
+ * Pack a sorted source into a run buffer; sizeHint is the expected number of bytes (grown if short). Buffers
+ * come from `alloc` (Buffer.allocUnsafe by default), which is always asked for more than the buffer in hand.
+ */
+export function packSortedRun (source: InternalIterator, sizeHint = 64 * 1024, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  let buf = alloc(Math.max(1024, sizeHint))
   let p = 0
   for (source.seekToFirst(); source.valid(); source.next()) {
     const k = source.key()
-    const v = source.value()
-    const need = 8 + k.length + v.length
+    const v = source.valueSlice()
+    const vlen = v.end - v.start
+    const need = 8 + k.length + vlen
     if (p + need > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, p + need))
+      const bigger = alloc(Math.max(buf.length * 2, p + need))
       buf.copy(bigger, 0, 0, p)
       buf = bigger
     }
     buf.writeUInt32LE(k.length, p); p += 4
     k.copy(buf, p); p += k.length
-    buf.writeUInt32LE(v.length, p); p += 4
-    v.copy(buf, p); p += v.length
+    buf.writeUInt32LE(vlen, p); p += 4
+    v.data.copy(buf, p, v.start, v.end); p += vlen
   }
   source.close()
   return buf.subarray(0, p)
