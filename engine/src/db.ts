@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FileLock, WritableFile } from './fs.js'
 import { type EngineOptions, resolveOptions } from './options.js'
-import { Memtable } from './memtable.js'
+import { ArenaPool, Memtable } from './memtable.js'
 import { LogWriter } from './wal/log-writer.js'
 import { readLog } from './wal/log-reader.js'
 import { encodeBatch, decodeBatch } from './wal/batch.js'
@@ -72,7 +72,9 @@ export class Engine {
   readonly #versions: VersionSet
   readonly #blockCache: BlockCache
   readonly #tables: TableCache
-  #mem = new Memtable()
+  /** Arenas of flushed memtables, for the next ones: the current memtable, the frozen ones, and one spare. */
+  readonly #arenas: ArenaPool
+  #mem: Memtable
   /** Frozen memtables waiting for their flush, oldest first, each with the commit log that holds it. */
   readonly #imms: Array<{ mem: Memtable, logNumber: number }> = []
   #log: WritableFile | null = null
@@ -121,6 +123,9 @@ export class Engine {
     this.#versions = new VersionSet(this.#fs, dir)
     this.#versions.onVersionReleased = () => { this.#deleteObsoleteFiles() }
     this.#blockCache = new BlockCache({ capacityBytes: options.blockCacheSize })
+    // A memtable fills up to writeBufferSize and takes one more group: room for a typical last group.
+    this.#arenas = new ArenaPool(options.writeBufferSize + 256 * 1024, options.maxImmutableMemtables + 2)
+    this.#mem = new Memtable(this.#arenas)
     if (options.backgroundThread && options.fs instanceof RealFileSystem && backgroundThreadAvailable()) {
       const threads = sharedBackgroundThreads()
       this.#flushThread = threads.flush
@@ -258,7 +263,7 @@ export class Engine {
               const t = { seq, start: Buffer.from(op.key), end }
               mem.addRangeTombstone(t)
             } else if (op.kind === KIND_VALUE || op.kind === KIND_DELETE) {
-              mem.add(seq, op.kind, Buffer.from(op.key), op.kind === KIND_VALUE ? Buffer.from(op.value!) : Buffer.alloc(0))
+              mem.add(seq, op.kind, op.key, op.kind === KIND_VALUE ? op.value! : EMPTY)
             } else {
               throw corruption(`unknown entry kind ${op.kind as number}`, { file: path, offset: rec.offset })
             }
@@ -394,8 +399,10 @@ export class Engine {
       }
     }
     if (ops.length === 0) return
-    const slices = this.#valueSlices
-    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1], slices)
+    const slices = this.#slices
+    const mem = this.#mem
+    // The record is encoded into the memtable's arena: its entries' keys and values are the record's bytes.
+    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1], slices, mem)
     const log = this.#log!
     try {
       this.#logWriter!.addRecord(record)
@@ -417,7 +424,6 @@ export class Engine {
     }
     // Sequence numbers are taken only after the record is in the log, so a failed write leaves no gap.
     this.#versions.lastSequence = seq + ops.length - 1
-    const mem = this.#mem
     let s = seq
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]
@@ -427,20 +433,18 @@ export class Engine {
         this.#tombstones.push(t)
         // Flush soon, so the background retires the tombstone and drops the data it hides.
         this.#flushRequested = true
-      } else if (op.kind === KIND_VALUE) {
-        // The value stays where the log record holds it: no buffer per entry.
-        mem.addSlice(typeof op.key === 'string' ? op.key : op.key.toString('latin1'), s, KIND_VALUE, record, slices[2 * i], slices[2 * i + 1])
       } else {
-        mem.addString(typeof op.key === 'string' ? op.key : op.key.toString('latin1'), s, op.kind, EMPTY)
+        const value = op.kind === KIND_VALUE
+        mem.addAt(s, op.kind, slices[4 * i], slices[4 * i + 1], value ? slices[4 * i + 2] : 0, value ? slices[4 * i + 3] : 0)
       }
       s++
     }
-    if (slices.length > 8192) this.#valueSlices = []
+    if (slices.length > 16384) this.#slices = []
     this.#visibleSeq = s - 1
   }
 
-  /** Scratch of #writeGroup: where each op's value sits in the group's record (offset, length pairs). */
-  #valueSlices: number[] = []
+  /** Scratch of #writeGroup: where each op's key and value sit in the memtable's arena (see encodeBatch). */
+  #slices: number[] = []
 
   #flushRequested = false
 
@@ -506,7 +510,7 @@ export class Engine {
     this.#logBarrier = barrier
     this.#imms.push({ mem: this.#mem, logNumber: this.#logNumber })
     this.#logNumber = number
-    this.#mem = new Memtable()
+    this.#mem = new Memtable(this.#arenas)
     this.#scheduleBackgroundWork()
   }
 
@@ -542,8 +546,8 @@ export class Engine {
   /** The value of userKey as of snapshotSeq, or undefined (absent or deleted). Synchronous. */
   get (userKey: Buffer, snapshotSeq: number = this.#visibleSeq): Buffer | undefined {
     if (!this.find(userKey, snapshotSeq)) return undefined
-    const data = this.found.data
-    return this.found.start === 0 && this.found.end === data.length ? data : data.subarray(this.found.start, this.found.end)
+    // A copy: the bytes are a memtable's or a cached block's, reused once those are dropped.
+    return Buffer.from(this.found.data.subarray(this.found.start, this.found.end))
   }
 
   /**
@@ -595,6 +599,9 @@ export class Engine {
   newInternalIterator (snapshotSeq: number): { iterator: InternalIterator, tombstones: RangeTombstone[], release: () => void } {
     const version = this.#versions.current
     version.ref()
+    // Each memtable read stays referenced (its arena not reused) until release().
+    const mems = [this.#mem, ...this.#imms.map((i) => i.mem)]
+    for (const m of mems) m.ref()
     const children: InternalIterator[] = [this.#mem.iterator()]
     for (let i = this.#imms.length - 1; i >= 0; i--) children.push(this.#imms[i].mem.iterator())
     for (const f of version.levels[0]) children.push(this.#tables.iterator(f))
@@ -611,6 +618,7 @@ export class Engine {
         if (released) return
         released = true
         iterator.close()
+        for (const m of mems) m.unref()
         version.unref()
       }
     }
@@ -775,6 +783,7 @@ export class Engine {
       if (meta !== null) this.#pendingOutputs.delete(meta.number)
     }
     this.#imms.shift()
+    imm.unref()
     this.#stats.flushes++
     this.#wakeStalled()
     this.#deleteObsoleteFiles()

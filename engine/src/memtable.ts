@@ -5,53 +5,112 @@ import type { RangeTombstone } from './range-tombstone.js'
 /** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
 const MAX_HEIGHT = 12
 
-/** Bytes charged per entry on top of key and value: node object, link array, index entry. */
-const ENTRY_OVERHEAD = 96
+/** Int32 fields per node in Arena.meta. */
+const STRIDE = 8
+const F_KEY_OFF = 0
+const F_KEY_LEN = 1
+const F_VAL_OFF = 2
+const F_VAL_LEN = 3
+/** kind | height << 8 */
+const F_KIND_HEIGHT = 4
+const F_PREV = 5
+/** Where the node's links (one per level) start in Arena.links. */
+const F_LINKS = 6
+const F_HASH = 7
+
+/** Node 0 is the list head: no link ever points to it, so 0 also means "none". */
+const NIL = 0
+
+/** Bytes charged per entry on top of its bytes in the data arena: node fields, sequence, links, index slots. */
+const ENTRY_OVERHEAD = STRIDE * 4 + 8 + 8 + 8
 
 /**
- * One entry. The user key is held as a latin1 string: one char per byte, so JS string order is byte order.
- * The value is rec[voff, voff + vlen): usually a slice of the write's log record, so that an entry costs no
- * buffer object of its own.
+ * The memory of one memtable: every entry's bytes in one buffer, and the skip list and hash index as typed
+ * arrays of node numbers. No JavaScript object per entry: the garbage collector never walks the entries,
+ * and a flushed memtable's arena is reused by a later one (see ArenaPool) instead of becoming tens of MiB of
+ * garbage per flush. Each part grows by doubling.
  */
-class Node {
-  readonly ukey: string
-  readonly seq: number
-  readonly kind: number
-  readonly rec: Buffer
-  readonly voff: number
-  readonly vlen: number
-  readonly next: Array<Node | null>
-  prev: Node | null = null
+export class Arena {
+  data: Buffer
+  meta: Int32Array
+  seqs: Float64Array
+  links: Int32Array
+  /** Open-addressing hash index: node numbers (NIL = free), a power-of-two length. */
+  slots: Int32Array
 
-  constructor (ukey: string, seq: number, kind: number, rec: Buffer, voff: number, vlen: number, height: number) {
-    this.ukey = ukey
-    this.seq = seq
-    this.kind = kind
-    this.rec = rec
-    this.voff = voff
-    this.vlen = vlen
-    this.next = new Array<Node | null>(height).fill(null)
-  }
-
-  /** The value (a view, allocated per call unless the value is all of rec). */
-  get value (): Buffer {
-    const rec = this.rec
-    return this.voff === 0 && this.vlen === rec.length ? rec : rec.subarray(this.voff, this.voff + this.vlen)
+  constructor (dataBytes: number) {
+    const nodes = Math.max(64, Math.ceil(dataBytes / 128))
+    this.data = Buffer.allocUnsafeSlow(Math.max(4096, dataBytes))
+    this.meta = new Int32Array(nodes * STRIDE)
+    this.seqs = new Float64Array(nodes)
+    this.links = new Int32Array(nodes * 2)
+    this.slots = new Int32Array(pow2AtLeast(nodes * 2))
   }
 }
 
-/** Internal-key order on (user key, seq, kind): user key ascending, then seq and kind descending. */
-function compare (n: Node, ukey: string, seq: number, kind: number): number {
-  if (n.ukey !== ukey) return n.ukey < ukey ? -1 : 1
-  if (n.seq !== seq) return n.seq > seq ? -1 : 1
-  return kind - n.kind
+function pow2AtLeast (n: number): number {
+  let p = 64
+  while (p < n) p *= 2
+  return p
+}
+
+/** Where frozen memtables' arenas wait for the next memtable (one per database). */
+export class ArenaPool {
+  readonly #spare: Arena[] = []
+  readonly #max: number
+  readonly #dataBytes: number
+
+  /** dataBytes: the data size a new arena starts with; max: arenas kept. */
+  constructor (dataBytes: number, max: number) {
+    this.#dataBytes = dataBytes
+    this.#max = max
+  }
+
+  take (): Arena { return this.#spare.pop() ?? new Arena(this.#dataBytes) }
+
+  give (arena: Arena): void {
+    if (this.#spare.length < this.#max) this.#spare.push(arena)
+  }
+
+  /** Drop every spare arena (at close). */
+  clear (): void { this.#spare.length = 0 }
+}
+
+/** FNV-1a over bytes [off, off + len). */
+function hashBytes (b: Uint8Array, off: number, len: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ b[off + i], 0x01000193)
+  return h >>> 0
+}
+
+/** The same hash over a latin1 string's characters (its bytes). */
+function hashString (s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/** Byte order of a[ao, ao + al) and b[bo, bo + bl). */
+function compareBytes (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number): number {
+  const n = al < bl ? al : bl
+  for (let i = 0; i < n; i++) {
+    const d = a[ao + i] - b[bo + i]
+    if (d !== 0) return d
+  }
+  return al - bl
+}
+
+/** Whether a[ao, ao + al) holds exactly the latin1 string s. */
+function equalsString (a: Uint8Array, ao: number, al: number, s: string): boolean {
+  if (al !== s.length) return false
+  for (let i = 0; i < al; i++) if (a[ao + i] !== s.charCodeAt(i)) return false
+  return true
 }
 
 /** What a point lookup found: the newest entry of the key visible at the snapshot; its value is rec[voff, voff + vlen). */
 export interface MemtableEntry {
   readonly seq: number
   readonly kind: number
-  readonly value: Buffer
   readonly rec: Buffer
   readonly voff: number
   readonly vlen: number
@@ -59,77 +118,150 @@ export interface MemtableEntry {
 
 /**
  * The sorted in-memory table that takes every write after the commit log: a skip list ordered like internal
- * keys, plus a hash index from user key to its newest entry, so that a point lookup costs one map probe
- * instead of a skip-list descent. Keys are latin1 strings (native string comparison is byte order and far
- * cheaper than comparing Buffers). Entries are never removed or modified, so iterators stay valid while
- * writes go on; readers see only entries at or below their snapshot sequence.
+ * keys (user key bytes ascending, then sequence and kind descending), plus a hash index from user key to its
+ * newest entry, so that a point lookup costs one probe instead of a descent. Entries live in an Arena. Writes
+ * encode their log record straight into the arena (reserve()), so an entry's key and value are the record's
+ * own bytes: no copy, no buffer per entry.
+ *
+ * Entries are never removed or modified, so iterators stay valid while writes go on; readers see only
+ * entries at or below their snapshot sequence. A memtable is reference-counted: its creator holds one
+ * reference, each open iterator another (ref/unref); when the last is dropped the arena goes back to the
+ * pool, so nothing may keep a view of its bytes past that (lookups' and cursors' views are read at once).
  */
 export class Memtable {
-  readonly #head = new Node('', 0, 0, Buffer.alloc(0), 0, 0, MAX_HEIGHT)
-  readonly #index = new Map<string, Node>()
-  readonly #update = new Array<Node>(MAX_HEIGHT)
+  #a: Arena
+  readonly #pool: ArenaPool | null
+  #refs = 1
+  /** Bytes of the data arena in use. */
+  #used = 0
+  /** Next free node number (node 0 is the head). */
+  #nodes = 1
+  /** Next free link slot (the head's links are 0..MAX_HEIGHT-1). */
+  #linkEnd = MAX_HEIGHT
+  readonly #update = new Int32Array(MAX_HEIGHT)
   /** The last node of each level (the head while a level is empty): where an entry past the tail links in. */
-  readonly #lastAt = new Array<Node>(MAX_HEIGHT)
-  #tail: Node | null = null
+  readonly #lastAt = new Int32Array(MAX_HEIGHT)
+  #tail = NIL
   #height = 1
-  #bytes = 0
   #entries = 0
   #rand = 0x2545f491
+  readonly #found: { seq: number, kind: number, rec: Buffer, voff: number, vlen: number } = { seq: 0, kind: 0, rec: Buffer.alloc(0), voff: 0, vlen: 0 }
   /** Range tombstones written into this memtable (clear() over a range), in sequence order. */
   readonly rangeTombstones: RangeTombstone[] = []
+  #tombstoneBytes = 0
   /** Smallest and largest sequence number held, for flush metadata. */
   minSeq = Infinity
   maxSeq = 0
 
-  /** Bytes of memory this table accounts for (keys, values and per-entry overhead). */
-  constructor () {
-    this.#lastAt.fill(this.#head)
+  constructor (pool: ArenaPool | null = null, dataBytes = 64 * 1024) {
+    this.#pool = pool
+    this.#a = pool !== null ? pool.take() : new Arena(dataBytes)
+    const meta = this.#a.meta
+    meta.fill(0, 0, STRIDE)
+    meta[F_KIND_HEIGHT] = MAX_HEIGHT << 8
+    meta[F_LINKS] = 0
+    this.#a.links.fill(NIL, 0, MAX_HEIGHT)
+    this.#a.slots.fill(NIL)
   }
 
-  get approximateBytes (): number { return this.#bytes }
+  /** Bytes of memory this table accounts for (entries' bytes and per-entry overhead). */
+  get approximateBytes (): number { return this.#used + (this.#nodes - 1) * ENTRY_OVERHEAD + this.#tombstoneBytes }
   get entries (): number { return this.#entries }
   get isEmpty (): boolean { return this.#entries === 0 && this.rangeTombstones.length === 0 }
 
-  /** Insert one entry. The caller guarantees that (userKey, seq) is new. */
+  /** The data arena (its buffer changes when it grows: read it after reserve()). */
+  get data (): Buffer { return this.#a.data }
+
+  /** Take one more reference (an iterator over this table). */
+  ref (): void { this.#refs++ }
+
+  /** Drop a reference; at the last, the arena goes back to the pool and the table must not be used again. */
+  unref (): void {
+    if (--this.#refs > 0) return
+    if (this.#refs < 0) throw new Error('memtable released twice')
+    if (this.#pool !== null) this.#pool.give(this.#a)
+  }
+
+  /**
+   * Reserve `size` bytes at the end of the data arena for an entry's bytes (a log record is encoded there);
+   * returns their offset in `data`, which may be a new, larger buffer now.
+   */
+  reserve (size: number): number {
+    const a = this.#a
+    const at = this.#used
+    if (at + size > a.data.length) {
+      let cap = a.data.length * 2
+      while (cap < at + size) cap *= 2
+      const bigger = Buffer.allocUnsafeSlow(cap)
+      a.data.copy(bigger, 0, 0, at)
+      a.data = bigger
+    }
+    this.#used = at + size
+    return at
+  }
+
+  /** Insert one entry, copying its key and value in. The caller guarantees that (userKey, seq) is new. */
   add (seq: number, kind: number, userKey: Buffer, value: Buffer): void {
-    this.addString(userKey.toString('latin1'), seq, kind, value)
+    const at = this.reserve(userKey.length + value.length)
+    const data = this.#a.data
+    userKey.copy(data, at)
+    value.copy(data, at + userKey.length)
+    this.addAt(seq, kind, at, userKey.length, at + userKey.length, value.length)
   }
 
-  /** Insert one entry whose user key is already a latin1 string. */
+  /** Insert one entry whose user key is a latin1 string, copying key and value in. */
   addString (ukey: string, seq: number, kind: number, value: Buffer): void {
-    this.addSlice(ukey, seq, kind, value, 0, value.length)
+    const at = this.reserve(ukey.length + value.length)
+    const data = this.#a.data
+    data.write(ukey, at, ukey.length, 'latin1')
+    value.copy(data, at + ukey.length)
+    this.addAt(seq, kind, at, ukey.length, at + ukey.length, value.length)
   }
 
-  /** Insert one entry whose value is rec[voff, voff + vlen) (kept as a view: rec must never change). */
-  addSlice (ukey: string, seq: number, kind: number, rec: Buffer, voff: number, vlen: number): void {
+  /** Insert one entry whose key is data[koff, koff + klen) and value data[voff, voff + vlen) (reserved bytes). */
+  addAt (seq: number, kind: number, koff: number, klen: number, voff: number, vlen: number): void {
+    const height = this.#randomHeight()
+    const node = this.#newNode(height)
+    const a = this.#a
+    const meta = a.meta
+    const m = node * STRIDE
+    meta[m + F_KEY_OFF] = koff
+    meta[m + F_KEY_LEN] = klen
+    meta[m + F_VAL_OFF] = voff
+    meta[m + F_VAL_LEN] = vlen
+    meta[m + F_KIND_HEIGHT] = kind | (height << 8)
+    const hash = hashBytes(a.data, koff, klen)
+    meta[m + F_HASH] = hash
+    a.seqs[node] = seq
+
     let update = this.#update
     const tail = this.#tail
     // Entries in ascending order (sequential loads) go past the tail: they link in after the last node of
     // each level, with no descent.
-    if (tail !== null && compare(tail, ukey, seq, kind) < 0) update = this.#lastAt
-    else this.#descend(ukey, seq, kind, update)
-    const height = this.#randomHeight()
+    if (tail !== NIL && this.#compareNodes(tail, node) < 0) update = this.#lastAt
+    else this.#descendForNode(node, update)
     if (height > this.#height) {
-      for (let i = this.#height; i < height; i++) update[i] = this.#head
+      for (let i = this.#height; i < height; i++) update[i] = NIL
       this.#height = height
     }
-    const node = new Node(ukey, seq, kind, rec, voff, vlen, height)
+    const links = a.links
+    const base = meta[m + F_LINKS]
     // Read before the loop: when update is #lastAt, the loop overwrites it.
     const before = update[0]
     const lastAt = this.#lastAt
     for (let i = 0; i < height; i++) {
-      const next = update[i].next[i]
-      node.next[i] = next
-      update[i].next[i] = node
-      if (next === null) lastAt[i] = node
+      const u = update[i]
+      const ul = meta[u * STRIDE + F_LINKS] + i
+      const next = links[ul]
+      links[base + i] = next
+      links[ul] = node
+      if (next === NIL) lastAt[i] = node
     }
-    node.prev = before === this.#head ? null : before
-    const after = node.next[0]
-    if (after !== null) after.prev = node
+    meta[m + F_PREV] = before
+    const after = links[base]
+    if (after !== NIL) meta[after * STRIDE + F_PREV] = node
     else this.#tail = node
-    const newest = this.#index.get(ukey)
-    if (newest === undefined || newest.seq < seq) this.#index.set(ukey, node)
-    this.#bytes += ukey.length * 2 + vlen + ENTRY_OVERHEAD
+    this.#index(node, hash, seq)
     this.#entries++
     if (seq < this.minSeq) this.minSeq = seq
     if (seq > this.maxSeq) this.maxSeq = seq
@@ -138,20 +270,49 @@ export class Memtable {
   /** Remember a range tombstone; its bytes count towards the flush threshold. */
   addRangeTombstone (t: RangeTombstone): void {
     this.rangeTombstones.push(t)
-    this.#bytes += t.start.length + (t.end?.length ?? 0) + ENTRY_OVERHEAD
+    this.#tombstoneBytes += t.start.length + (t.end?.length ?? 0) + ENTRY_OVERHEAD
     if (t.seq < this.minSeq) this.minSeq = t.seq
     if (t.seq > this.maxSeq) this.maxSeq = t.seq
   }
 
-  /** The newest entry of the user key (a latin1 string) with sequence <= snapshotSeq, or undefined. */
+  /**
+   * The newest entry of the user key (a latin1 string) with sequence <= snapshotSeq, or undefined. The
+   * result is reused by the next lookup, and its rec a view of the arena: read it at once.
+   */
   lookup (ukey: string, snapshotSeq: number): MemtableEntry | undefined {
-    let n: Node | null | undefined = this.#index.get(ukey)
-    // Versions of a key are adjacent, newest first: step over those newer than the snapshot.
-    while (n !== undefined && n !== null && n.seq > snapshotSeq) {
-      n = n.next[0]
-      if (n !== null && n.ukey !== ukey) return undefined
+    const a = this.#a
+    const meta = a.meta
+    const data = a.data
+    const slots = a.slots
+    const mask = slots.length - 1
+    let i = hashString(ukey) & mask
+    let n = NIL
+    for (;;) {
+      const s = slots[i]
+      if (s === NIL) return undefined
+      const m = s * STRIDE
+      if (equalsString(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], ukey)) { n = s; break }
+      i = (i + 1) & mask
     }
-    return n ?? undefined
+    // Versions of a key are adjacent, newest first: step over those newer than the snapshot.
+    const seqs = a.seqs
+    const links = a.links
+    const kOff = meta[n * STRIDE + F_KEY_OFF]
+    const kLen = meta[n * STRIDE + F_KEY_LEN]
+    while (seqs[n] > snapshotSeq) {
+      n = links[meta[n * STRIDE + F_LINKS]]
+      if (n === NIL) return undefined
+      const m = n * STRIDE
+      if (compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen) !== 0) return undefined
+    }
+    const f = this.#found
+    const m = n * STRIDE
+    f.seq = seqs[n]
+    f.kind = meta[m + F_KIND_HEIGHT] & 0xff
+    f.rec = data
+    f.voff = meta[m + F_VAL_OFF]
+    f.vlen = meta[m + F_VAL_LEN]
+    return f
   }
 
   /** As lookup(), taking the user key as bytes. */
@@ -164,26 +325,168 @@ export class Memtable {
     return new MemtableIterator(this)
   }
 
-  /** First node at or after (ukey, seq, kind) in internal-key order, or null. */
-  #seekNode (ukey: string, seq: number, kind: number): Node | null {
-    return this.#descend(ukey, seq, kind, null).next[0]
+  // ---- for the iterator ----
+
+  /** @internal */
+  firstNode (): number { return this.#a.links[0] }
+  /** @internal */
+  lastNode (): number { return this.#tail }
+  /** @internal */
+  nextNode (n: number): number { return this.#a.links[this.#a.meta[n * STRIDE + F_LINKS]] }
+  /** @internal */
+  prevNode (n: number): number { return this.#a.meta[n * STRIDE + F_PREV] }
+  /** @internal First node at or after the internal key `target`, or NIL. */
+  seekNode (target: Buffer): number {
+    const ulen = target.length - TRAILER_SIZE
+    const seq = seqOf(target)
+    const kind = kindOf(target)
+    const a = this.#a
+    const meta = a.meta
+    const links = a.links
+    const data = a.data
+    const seqs = a.seqs
+    let x = NIL
+    for (let level = this.#height - 1; level >= 0; level--) {
+      let n = links[meta[x * STRIDE + F_LINKS] + level]
+      while (n !== NIL) {
+        const m = n * STRIDE
+        let c = compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], target, 0, ulen)
+        if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
+        if (c >= 0) break
+        x = n
+        n = links[meta[x * STRIDE + F_LINKS] + level]
+      }
+    }
+    return links[meta[x * STRIDE + F_LINKS]]
   }
 
-  /**
-   * The last node before (ukey, seq, kind) at the bottom level; with `update`, also the last node before it
-   * at every level (where an insert links in).
-   */
-  #descend (ukey: string, seq: number, kind: number, update: Node[] | null): Node {
-    let x = this.#head
+  /** @internal The internal key of node n, into a new buffer. */
+  internalKey (n: number): Buffer {
+    const a = this.#a
+    const m = n * STRIDE
+    const off = a.meta[m + F_KEY_OFF]
+    const len = a.meta[m + F_KEY_LEN]
+    const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
+    a.data.copy(ik, 0, off, off + len)
+    encodeTrailer(ik, len, a.seqs[n], a.meta[m + F_KIND_HEIGHT] & 0xff)
+    return ik
+  }
+
+  /** @internal Node n's value into slice s. */
+  valueOf (n: number, s: ValueSlice): ValueSlice {
+    const a = this.#a
+    const m = n * STRIDE
+    s.data = a.data
+    s.start = a.meta[m + F_VAL_OFF]
+    s.end = s.start + a.meta[m + F_VAL_LEN]
+    return s
+  }
+
+  // ---- internals ----
+
+  /** Internal-key order of nodes a and b. */
+  #compareNodes (a: number, b: number): number {
+    const ar = this.#a
+    const meta = ar.meta
+    const am = a * STRIDE
+    const bm = b * STRIDE
+    const c = compareBytes(ar.data, meta[am + F_KEY_OFF], meta[am + F_KEY_LEN], ar.data, meta[bm + F_KEY_OFF], meta[bm + F_KEY_LEN])
+    if (c !== 0) return c
+    const sa = ar.seqs[a]
+    const sb = ar.seqs[b]
+    if (sa !== sb) return sa > sb ? -1 : 1
+    return (meta[bm + F_KIND_HEIGHT] & 0xff) - (meta[am + F_KIND_HEIGHT] & 0xff)
+  }
+
+  /** The last node before `node` at every level, into update. */
+  #descendForNode (node: number, update: Int32Array): void {
+    const a = this.#a
+    const meta = a.meta
+    const links = a.links
+    const data = a.data
+    const seqs = a.seqs
+    const nm = node * STRIDE
+    const kOff = meta[nm + F_KEY_OFF]
+    const kLen = meta[nm + F_KEY_LEN]
+    const seq = seqs[node]
+    const kind = meta[nm + F_KIND_HEIGHT] & 0xff
+    let x = NIL
     for (let level = this.#height - 1; level >= 0; level--) {
-      let n = x.next[level]
-      while (n !== null && compare(n, ukey, seq, kind) < 0) {
+      let n = links[meta[x * STRIDE + F_LINKS] + level]
+      while (n !== NIL) {
+        const m = n * STRIDE
+        let c = compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen)
+        if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
+        if (c >= 0) break
         x = n
-        n = x.next[level]
+        n = links[meta[x * STRIDE + F_LINKS] + level]
       }
-      if (update !== null) update[level] = x
+      update[level] = x
     }
-    return x
+  }
+
+  /** A new node number with `height` link slots, growing the arrays as needed. */
+  #newNode (height: number): number {
+    const a = this.#a
+    const node = this.#nodes++
+    if ((node + 1) * STRIDE > a.meta.length) {
+      const meta = new Int32Array(a.meta.length * 2)
+      meta.set(a.meta)
+      a.meta = meta
+      const seqs = new Float64Array(a.seqs.length * 2)
+      seqs.set(a.seqs)
+      a.seqs = seqs
+    }
+    if (this.#linkEnd + height > a.links.length) {
+      const links = new Int32Array(a.links.length * 2)
+      links.set(a.links)
+      a.links = links
+    }
+    a.meta[node * STRIDE + F_LINKS] = this.#linkEnd
+    this.#linkEnd += height
+    return node
+  }
+
+  /** Make node the index's entry for its key, unless a newer version of the key is there. */
+  #index (node: number, hash: number, seq: number): void {
+    let a = this.#a
+    if ((this.#entries + 1) * 2 > a.slots.length) {
+      this.#rehash(a.slots.length * 2)
+      a = this.#a
+    }
+    const slots = a.slots
+    const meta = a.meta
+    const data = a.data
+    const mask = slots.length - 1
+    const m = node * STRIDE
+    const kOff = meta[m + F_KEY_OFF]
+    const kLen = meta[m + F_KEY_LEN]
+    let i = hash & mask
+    for (;;) {
+      const s = slots[i]
+      if (s === NIL) { slots[i] = node; return }
+      const sm = s * STRIDE
+      if (meta[sm + F_HASH] === (hash | 0) && compareBytes(data, meta[sm + F_KEY_OFF], meta[sm + F_KEY_LEN], data, kOff, kLen) === 0) {
+        if (a.seqs[s] < seq) slots[i] = node
+        return
+      }
+      i = (i + 1) & mask
+    }
+  }
+
+  #rehash (size: number): void {
+    const a = this.#a
+    const old = a.slots
+    const slots = new Int32Array(size)
+    const mask = size - 1
+    for (let j = 0; j < old.length; j++) {
+      const s = old[j]
+      if (s === NIL) continue
+      let i = a.meta[s * STRIDE + F_HASH] & mask
+      while (slots[i] !== NIL) i = (i + 1) & mask
+      slots[i] = s
+    }
+    a.slots = slots
   }
 
   #randomHeight (): number {
@@ -196,58 +499,38 @@ export class Memtable {
     while (h < MAX_HEIGHT && (bits & 3) === 0) { h++; bits >>>= 2 }
     return h
   }
-
-  /** @internal for the iterator */
-  static first (m: Memtable): Node | null { return m.#head.next[0] }
-  /** @internal */
-  static last (m: Memtable): Node | null { return m.#tail }
-  /** @internal */
-  static seek (m: Memtable, target: Buffer): Node | null {
-    const n = target.length - TRAILER_SIZE
-    return m.#seekNode(target.toString('latin1', 0, n), seqOf(target), kindOf(target))
-  }
 }
 
 class MemtableIterator implements InternalIterator {
   readonly #table: Memtable
-  #node: Node | null = null
+  #node = NIL
   #key: Buffer | null = null
+  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
 
   constructor (table: Memtable) { this.#table = table }
 
-  valid (): boolean { return this.#node !== null }
-  seekToFirst (): void { this.#set(Memtable.first(this.#table)) }
-  seekToLast (): void { this.#set(Memtable.last(this.#table)) }
-  seek (target: Buffer): void { this.#set(Memtable.seek(this.#table, target)) }
-  next (): void { this.#set(this.#node!.next[0]) }
-  prev (): void { this.#set(this.#node!.prev) }
+  valid (): boolean { return this.#node !== NIL }
+  seekToFirst (): void { this.#set(this.#table.firstNode()) }
+  seekToLast (): void { this.#set(this.#table.lastNode()) }
+  seek (target: Buffer): void { this.#set(this.#table.seekNode(target)) }
+  next (): void { this.#set(this.#table.nextNode(this.#node)) }
+  prev (): void { this.#set(this.#table.prevNode(this.#node)) }
 
   key (): Buffer {
-    if (this.#key === null) {
-      const n = this.#node!
-      const len = n.ukey.length
-      const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
-      ik.write(n.ukey, 0, len, 'latin1')
-      encodeTrailer(ik, len, n.seq, n.kind)
-      this.#key = ik
-    }
+    if (this.#key === null) this.#key = this.#table.internalKey(this.#node)
     return this.#key
   }
 
-  value (): Buffer { return this.#node!.value }
-  valueSlice (): ValueSlice {
-    const n = this.#node!
-    const s = this.#slice
-    s.data = n.rec
-    s.start = n.voff
-    s.end = n.voff + n.vlen
-    return s
+  value (): Buffer {
+    const s = this.#table.valueOf(this.#node, this.#slice)
+    return s.data.subarray(s.start, s.end)
   }
 
-  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
-  close (): void { this.#node = null }
+  valueSlice (): ValueSlice { return this.#table.valueOf(this.#node, this.#slice) }
 
-  #set (n: Node | null): void {
+  close (): void { this.#node = NIL }
+
+  #set (n: number): void {
     this.#node = n
     this.#key = null
   }

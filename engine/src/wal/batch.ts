@@ -31,14 +31,22 @@ function hasValue (kind: number): boolean {
 /** Byte lengths of string values between encodeBatch's two passes (reused: encoding is synchronous). */
 let stringLengths: number[] = []
 
+/** Where encodeBatch may put a record: `reserve(size)` sets aside size bytes of `data` and returns their offset. */
+export interface BatchTarget {
+  reserve: (size: number) => number
+  /** Read after reserve(): reserving may replace it with a larger buffer. */
+  readonly data: Buffer
+}
+
 /**
- * Encodes ops with first sequence number seq into one exactly-sized buffer. A key may be an ASCII string, a
- * value any string (its
- * UTF-8 bytes are written, saving the caller a Buffer per value). With valueSlices, entry i's value lands at
- * record[valueSlices[2i], valueSlices[2i] + valueSlices[2i + 1]) (offset -1 for an op without value), so the
- * memtable can keep slices of the record instead of buffers of its own.
+ * Encodes ops with first sequence number seq into one exactly-sized record: a buffer of its own, or, with
+ * `into`, bytes reserved in into.data (the record returned is a view of them). A key may be an ASCII string,
+ * a value any string (its UTF-8 bytes are written, saving the caller a Buffer per value). With `slices`,
+ * entry i's key lands at [slices[4i], +slices[4i + 1]) and its value at [slices[4i + 2], +slices[4i + 3])
+ * (offset -1 for an op without value), offsets in into.data, or in the record without `into`: the memtable
+ * keeps them instead of buffers of its own.
  */
-export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key: Uint8Array | string, value?: Uint8Array | string }>, valueSlices?: number[]): Buffer {
+export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key: Uint8Array | string, value?: Uint8Array | string }>, slices?: number[], into?: BatchTarget): Buffer {
   // Compared as seq > MAX - (n - 1): seq + n - 1 can round back into range near 2^53.
   if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_SEQUENCE - Math.max(ops.length - 1, 0)) {
     throw invalidArgument(`batch sequence ${seq} with ${ops.length} ops is out of range`)
@@ -62,8 +70,15 @@ export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key
       throw invalidArgument(`unknown batch op kind ${op.kind}`)
     }
   }
-  const buf = Buffer.allocUnsafe(size)
-  let p = encodeFixed64(buf, 0, seq)
+  let buf: Buffer
+  let start = 0
+  if (into !== undefined) {
+    start = into.reserve(size)
+    buf = into.data
+  } else {
+    buf = Buffer.allocUnsafe(size)
+  }
+  let p = encodeFixed64(buf, start, seq)
   p = encodeFixed32(buf, p, ops.length)
   strings = 0
   for (let i = 0; i < ops.length; i++) {
@@ -71,6 +86,7 @@ export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key
     buf[p++] = op.kind
     p = encodeVarint32(buf, p, op.key.length)
     const key = op.key
+    if (slices !== undefined) { slices[4 * i] = p; slices[4 * i + 1] = key.length }
     // A string key is ASCII (the caller's promise): one byte per character.
     if (typeof key === 'string') buf.write(key, p, key.length, 'latin1')
     else buf.set(key, p)
@@ -80,22 +96,22 @@ export function encodeBatch (seq: number, ops: ReadonlyArray<{ kind: number, key
       if (typeof v === 'string') {
         const n = stringLengths[strings++]
         p = encodeVarint32(buf, p, n)
-        if (valueSlices !== undefined) { valueSlices[2 * i] = p; valueSlices[2 * i + 1] = n }
+        if (slices !== undefined) { slices[4 * i + 2] = p; slices[4 * i + 3] = n }
         if (n > 0) buf.write(v, p, n, 'utf8')
         p += n
       } else {
         p = encodeVarint32(buf, p, v.length)
-        if (valueSlices !== undefined) { valueSlices[2 * i] = p; valueSlices[2 * i + 1] = v.length }
+        if (slices !== undefined) { slices[4 * i + 2] = p; slices[4 * i + 3] = v.length }
         buf.set(v, p)
         p += v.length
       }
-    } else if (valueSlices !== undefined) {
-      valueSlices[2 * i] = -1
-      valueSlices[2 * i + 1] = 0
+    } else if (slices !== undefined) {
+      slices[4 * i + 2] = -1
+      slices[4 * i + 3] = 0
     }
   }
   if (stringLengths.length > 4096) stringLengths = []
-  return buf
+  return into !== undefined ? buf.subarray(start, start + size) : buf
 }
 
 /**
