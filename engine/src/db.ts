@@ -346,6 +346,16 @@ export class Engine {
   async #drainWrites (): Promise<void> {
     try {
       while (this.#queue.length > 0) {
+        // A caller that awaits one write after another never lets the event loop turn (each write resolves in
+        // microtasks), so the background's messages (a flush or compaction done, the next one to start) would
+        // wait until writers stall. While background work runs, let the loop turn once a millisecond.
+        if (this.#flushRunning || this.#bgRunning) {
+          const now = performance.now()
+          if (now - this.#turnedAt >= 1) {
+            await new Promise((resolve) => setImmediate(resolve))
+            this.#turnedAt = performance.now()
+          }
+        }
         if (this.#bgError !== null) {
           for (const w of this.#queue.splice(0)) w.reject(this.#bgError)
           break
@@ -372,6 +382,9 @@ export class Engine {
       }
     }
   }
+
+  /** When #drainWrites last let the event loop turn (performance.now()). */
+  #turnedAt = 0
 
   #takeGroup (): PendingWrite[] {
     let bytes = 0

@@ -100,6 +100,24 @@ function compareBytes (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo:
   return al - bl
 }
 
+/** compareFrom's second result: the length of the common prefix of the two keys. */
+let commonPrefix = 0
+
+/**
+ * compareBytes for keys known to share their first `from` bytes; also sets commonPrefix. A skip-list search
+ * passes the shorter of the common prefixes its key has with the nodes bounding the current step (every node
+ * between them shares it), so keys with long common prefixes are not compared from their first byte each time.
+ */
+function compareFrom (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number, from: number): number {
+  const n = al < bl ? al : bl
+  for (let i = from; i < n; i++) {
+    const d = a[ao + i] - b[bo + i]
+    if (d !== 0) { commonPrefix = i; return d }
+  }
+  commonPrefix = n
+  return al - bl
+}
+
 /** Whether a[ao, ao + al) holds exactly the latin1 string s. */
 function equalsString (a: Uint8Array, ao: number, al: number, s: string): boolean {
   if (al !== s.length) return false
@@ -346,14 +364,18 @@ export class Memtable {
     const data = a.data
     const seqs = a.seqs
     let x = NIL
+    // Common prefixes of the target with the nodes bounding the search from below and above.
+    let lo = 0
+    let hi = 0
     for (let level = this.#height - 1; level >= 0; level--) {
       let n = links[meta[x * STRIDE + F_LINKS] + level]
       while (n !== NIL) {
         const m = n * STRIDE
-        let c = compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], target, 0, ulen)
+        let c = compareFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], target, 0, ulen, lo < hi ? lo : hi)
         if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
-        if (c >= 0) break
+        if (c >= 0) { hi = commonPrefix; break }
         x = n
+        lo = commonPrefix
         n = links[meta[x * STRIDE + F_LINKS] + level]
       }
     }
@@ -411,14 +433,18 @@ export class Memtable {
     const seq = seqs[node]
     const kind = meta[nm + F_KIND_HEIGHT] & 0xff
     let x = NIL
+    // Common prefixes of the key with the nodes bounding the search from below and above (see compareFrom).
+    let lo = 0
+    let hi = 0
     for (let level = this.#height - 1; level >= 0; level--) {
       let n = links[meta[x * STRIDE + F_LINKS] + level]
       while (n !== NIL) {
         const m = n * STRIDE
-        let c = compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen)
+        let c = compareFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen, lo < hi ? lo : hi)
         if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
-        if (c >= 0) break
+        if (c >= 0) { hi = commonPrefix; break }
         x = n
+        lo = commonPrefix
         n = links[meta[x * STRIDE + F_LINKS] + level]
       }
       update[level] = x
