@@ -68,8 +68,9 @@ export class ArenaPool {
 
   take (): Arena { return this.#spare.pop() ?? new Arena(this.#dataBytes) }
 
+  /** Keep an arena for a later memtable, unless enough are kept or it grew far past the usual size (huge values). */
   give (arena: Arena): void {
-    if (this.#spare.length < this.#max) this.#spare.push(arena)
+    if (this.#spare.length < this.#max && arena.data.length <= 2 * this.#dataBytes) this.#spare.push(arena)
   }
 
   /** Drop every spare arena (at close). */
