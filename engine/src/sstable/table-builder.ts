@@ -15,6 +15,7 @@ import {
   BLOCK_TRAILER_SIZE, COMPRESSION_NONE, encodeFooter, encodeHandleVarint, TABLE_FORMAT_VERSION, type BlockHandle
 } from './format.js'
 import { encodeProperties, type TableProperties } from './properties.js'
+import { exactCopy } from '../version/file-meta.js'
 
 export interface TableBuilderOptions {
   /** Target uncompressed size of a data block (a block is cut once it reaches this). */
@@ -99,7 +100,7 @@ export class TableBuilder {
         this.#pendingHandle = null
       }
     } else {
-      p.smallestKey = Buffer.from(ik)
+      p.smallestKey = exactCopy(ik)
       p.minSequence = p.maxSequence = seqOf(ik)
     }
 
@@ -140,7 +141,7 @@ export class TableBuilder {
       this.#addIndexEntry(shortSuccessor(this.#lastKey.subarray(0, this.#lastKeyLen)), this.#pendingHandle)
       this.#pendingHandle = null
     }
-    if (p.entries > 0) p.largestKey = Buffer.from(this.#lastKey.subarray(0, this.#lastKeyLen))
+    if (p.entries > 0) p.largestKey = exactCopy(this.#lastKey.subarray(0, this.#lastKeyLen))
 
     let filterHandle: BlockHandle = { offset: 0, size: 0 }
     if (this.#filter !== null) {

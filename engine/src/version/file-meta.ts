@@ -11,6 +11,17 @@ export interface FileMeta {
   readonly maxSeq: number
 }
 
+/**
+ * A copy of b in an ArrayBuffer of its own, exactly its size. For keys kept as long as a table lives, and sent
+ * to the worker thread: a small Buffer.from() copy is a view of an 8 KiB pool slab, which it would keep alive,
+ * and which structured clone would copy whole with every job and result sent between the threads.
+ */
+export function exactCopy (b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length)
+  out.set(b)
+  return out
+}
+
 /** The file name of table number n: six digits at least, like LevelDB's, so listings sort. */
 export function tableFileName (n: number): string {
   return String(n).padStart(6, '0') + '.sst'

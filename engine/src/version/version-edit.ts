@@ -20,7 +20,7 @@
  */
 import { encodeVarint64, varintLength, ByteReader } from '../coding.js'
 import type { RangeTombstone } from '../range-tombstone.js'
-import type { FileMeta } from './file-meta.js'
+import { exactCopy, type FileMeta } from './file-meta.js'
 
 /** Name of the only key order this engine writes: bytewise user keys, sequence descending. */
 export const COMPARATOR_NAME = 'lsm-level.BytewiseComparator'
@@ -103,7 +103,7 @@ export function decodeEdit (record: Buffer, fileName: string, fileOffset: number
   const copyBytes = (): Buffer => {
     const n = r.varint64()
     if (n > r.remaining) throw r.fail('length past the end of the record')
-    const b = Buffer.from(r.buf.subarray(r.pos, r.pos + n))
+    const b = exactCopy(r.buf.subarray(r.pos, r.pos + n))
     r.pos += n
     return b
   }
