@@ -356,31 +356,8 @@ export class Memtable {
   prevNode (n: number): number { return this.#a.meta[n * STRIDE + F_PREV] }
   /** @internal First node at or after the internal key `target`, or NIL. */
   seekNode (target: Buffer): number {
-    const ulen = target.length - TRAILER_SIZE
-    const seq = seqOf(target)
-    const kind = kindOf(target)
-    const a = this.#a
-    const meta = a.meta
-    const links = a.links
-    const data = a.data
-    const seqs = a.seqs
-    let x = NIL
-    // Common prefixes of the target with the nodes bounding the search from below and above.
-    let lo = 0
-    let hi = 0
-    for (let level = this.#height - 1; level >= 0; level--) {
-      let n = links[meta[x * STRIDE + F_LINKS] + level]
-      while (n !== NIL) {
-        const m = n * STRIDE
-        let c = compareFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], target, 0, ulen, lo < hi ? lo : hi)
-        if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
-        if (c >= 0) { hi = commonPrefix; break }
-        x = n
-        lo = commonPrefix
-        n = links[meta[x * STRIDE + F_LINKS] + level]
-      }
-    }
-    return links[meta[x * STRIDE + F_LINKS]]
+    const x = this.#search(target, 0, target.length - TRAILER_SIZE, seqOf(target), kindOf(target), null)
+    return this.#a.links[this.#a.meta[x * STRIDE + F_LINKS]]
   }
 
   /** @internal The internal key of node n, into a new buffer. */
@@ -424,15 +401,20 @@ export class Memtable {
   /** The last node before `node` at every level, into update. */
   #descendForNode (node: number, update: Int32Array): void {
     const a = this.#a
+    const m = node * STRIDE
+    this.#search(a.data, a.meta[m + F_KEY_OFF], a.meta[m + F_KEY_LEN], a.seqs[node], a.meta[m + F_KIND_HEIGHT] & 0xff, update)
+  }
+
+  /**
+   * The last node before the internal key (user key key[kOff, kOff + kLen), seq, kind) at the bottom level;
+   * with `update`, also the last node before it at every level (where an insert links in).
+   */
+  #search (key: Uint8Array, kOff: number, kLen: number, seq: number, kind: number, update: Int32Array | null): number {
+    const a = this.#a
     const meta = a.meta
     const links = a.links
     const data = a.data
     const seqs = a.seqs
-    const nm = node * STRIDE
-    const kOff = meta[nm + F_KEY_OFF]
-    const kLen = meta[nm + F_KEY_LEN]
-    const seq = seqs[node]
-    const kind = meta[nm + F_KIND_HEIGHT] & 0xff
     let x = NIL
     // Common prefixes of the key with the nodes bounding the search from below and above (see compareFrom).
     let lo = 0
@@ -441,15 +423,16 @@ export class Memtable {
       let n = links[meta[x * STRIDE + F_LINKS] + level]
       while (n !== NIL) {
         const m = n * STRIDE
-        let c = compareFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen, lo < hi ? lo : hi)
+        let c = compareFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], key, kOff, kLen, lo < hi ? lo : hi)
         if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
         if (c >= 0) { hi = commonPrefix; break }
         x = n
         lo = commonPrefix
         n = links[meta[x * STRIDE + F_LINKS] + level]
       }
-      update[level] = x
+      if (update !== null) update[level] = x
     }
+    return x
   }
 
   /** A new node number with `height` link slots, growing the arrays as needed. */
