@@ -73,20 +73,11 @@ export class BackgroundThread {
   }
 
   /**
-   * Build a table from a packed sorted run (see sorted-run.ts). A run in shared memory is read by the worker
-   * where it lies (the caller must not change it until this resolves); any other is copied and transferred.
+   * Build a table from a packed sorted run (see sorted-run.ts). A run in shared memory (the engine's) is read
+   * by the worker where it lies, and must not change until this resolves; any other is copied by the message.
    */
   async flush (dir: string, number: number, run: Buffer, layout: TableLayout): Promise<FileMeta | null> {
-    let sent: Uint8Array = run
-    const transfer: ArrayBuffer[] = []
-    if (!(run.buffer instanceof SharedArrayBuffer)) {
-      // Copy into a buffer of its own so it can be transferred without touching Node's shared pool.
-      const own = new Uint8Array(run.length)
-      own.set(run)
-      sent = own
-      transfer.push(own.buffer)
-    }
-    const meta = await this.#send<FileMeta | null>({ type: 'flush', dir, number, run: sent, layout } as Omit<WorkerRequest, 'id' | 'abort'>, transfer).result
+    const meta = await this.#send<FileMeta | null>({ type: 'flush', dir, number, run, layout } as Omit<WorkerRequest, 'id' | 'abort'>).result
     return meta === null ? null : reviveMeta(meta)
   }
 

@@ -352,7 +352,7 @@ export class Engine {
         if (this.#flushRunning || this.#bgRunning) {
           const now = performance.now()
           if (now - this.#turnedAt >= 1) {
-            await new Promise((resolve) => setImmediate(resolve))
+            await yieldToEventLoop()
             this.#turnedAt = performance.now()
           }
         }

@@ -7,6 +7,7 @@
  * shorter than its metadata says) and lock() throws LEVEL_LOCKED.
  */
 import * as nodeFs from 'node:fs'
+import { SpareBuffers } from './spare-buffers.js'
 import * as path from 'node:path'
 import { corruption, locked } from './errors.js'
 
@@ -86,22 +87,16 @@ export interface ReadableFile {
 export const WRITE_BUFFER_FLUSH_THRESHOLD = 1024 * 1024
 
 /**
- * Write buffers of closed files, for the next ones (per thread). Each holds WRITE_BUFFER_FLUSH_THRESHOLD
- * bytes, so a file's buffer never grows (a buffer grown 64 KiB -> 1 MiB per table file was 2 MiB of garbage
- * per file, and V8 lets tens of MiB of such garbage build up outside its heap before collecting it). Pages of
- * a buffer that no file has filled are never touched, so never resident.
+ * Write buffers of closed files, for the next ones. Each holds WRITE_BUFFER_FLUSH_THRESHOLD bytes, so a
+ * file's buffer never grows (a buffer grown 64 KiB -> 1 MiB per table file was 2 MiB of garbage per file).
+ * Pages of a buffer that no file has filled are never touched, so never resident.
  */
-const spareWriteBuffers: Buffer[] = []
-const MAX_SPARE_WRITE_BUFFERS = 4
-
-function takeWriteBuffer (): Buffer {
-  return spareWriteBuffers.pop() ?? Buffer.allocUnsafeSlow(WRITE_BUFFER_FLUSH_THRESHOLD)
-}
+const writeBuffers = new SpareBuffers(WRITE_BUFFER_FLUSH_THRESHOLD, 4)
 
 class RealWritableFile implements WritableFile {
   readonly path: string
   #fd: number
-  #buf: Buffer = takeWriteBuffer()
+  #buf: Buffer = writeBuffers.take()
   #buffered = 0
   #flushedSize = 0
   #closed = false
@@ -188,9 +183,7 @@ class RealWritableFile implements WritableFile {
       this.#closed = true
       nodeFs.closeSync(this.#fd)
       // A buffer still holding unwritten bytes (a failed flush) is not reused.
-      if (this.#buffered === 0 && this.#buf.length === WRITE_BUFFER_FLUSH_THRESHOLD && spareWriteBuffers.length < MAX_SPARE_WRITE_BUFFERS) {
-        spareWriteBuffers.push(this.#buf)
-      }
+      if (this.#buffered === 0) writeBuffers.give(this.#buf)
     }
   }
 

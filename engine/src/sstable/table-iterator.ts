@@ -1,6 +1,7 @@
 import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { Block, BlockIterator } from './block.js'
 import type { IndexIterator } from './index-block.js'
+import { SpareBuffers } from '../spare-buffers.js'
 
 /** What a TableIterator needs from its table: the index cursor and a way to load the block an index entry names. */
 export interface TableBlockSource {
@@ -28,24 +29,14 @@ export class ReadAhead {
 export const READ_AHEAD_BYTES = 256 * 1024
 
 /**
- * Read-ahead buffers of closed scans, for the next ones (per thread). A compaction opens one scan per input
- * file: without reuse each would leave a 256 KiB buffer behind, and V8 lets tens of MiB of such garbage
- * build up outside its heap before it collects them.
+ * Read-ahead buffers of closed scans, for the next ones. A compaction opens one scan per input file: without
+ * reuse each would leave a 256 KiB buffer behind.
  */
-const spareReadAhead: Buffer[] = []
-const MAX_SPARE_READ_AHEAD = 8
-
-/** A read-ahead buffer of at least `length` bytes (a spare one when one is large enough). */
-export function takeReadAheadBuffer (length: number): Buffer {
-  const spare = spareReadAhead.pop()
-  if (spare !== undefined && spare.length >= length) return spare
-  return Buffer.allocUnsafeSlow(Math.max(length, READ_AHEAD_BYTES))
-}
+export const readAheadBuffers = new SpareBuffers(READ_AHEAD_BYTES, 8)
 
 function releaseReadAhead (ahead: ReadAhead): void {
-  const b = ahead.buffer
+  if (ahead.buffer !== null) readAheadBuffers.give(ahead.buffer)
   ahead.buffer = null
-  if (b !== null && b.length === READ_AHEAD_BYTES && spareReadAhead.length < MAX_SPARE_READ_AHEAD) spareReadAhead.push(b)
 }
 
 /**

@@ -15,7 +15,7 @@ import type { BlockCache } from './block-cache.js'
 import { bloomHashOf, bloomMayContain, bloomMayContainHash } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
-import { READ_AHEAD_BYTES, type ReadAhead, TableIterator, takeReadAheadBuffer, type TableBlockSource } from './table-iterator.js'
+import { READ_AHEAD_BYTES, type ReadAhead, readAheadBuffers, TableIterator, type TableBlockSource } from './table-iterator.js'
 
 export interface TableOpenOptions {
   /** Identifies the table's blocks in the block cache. */
@@ -197,7 +197,7 @@ export class Table implements TableBlockSource {
     if (ahead.buffer === null || offset < ahead.start || offset + need > ahead.end) {
       // Read from this block on, up to the chunk size, never past the data blocks (nor less than this block).
       const length = Math.max(need, Math.min(READ_AHEAD_BYTES, this.#dataEnd - offset))
-      if (ahead.buffer === null || ahead.buffer.length < length) ahead.buffer = takeReadAheadBuffer(length)
+      if (ahead.buffer === null || ahead.buffer.length < length) ahead.buffer = readAheadBuffers.take(length)
       ahead.start = offset
       ahead.end = offset
       readRange(this.file, this.fileName, offset, length, ahead.buffer)
