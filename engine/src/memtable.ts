@@ -334,11 +334,6 @@ export class Memtable {
     return f
   }
 
-  /** As lookup(), taking the user key as bytes. */
-  get (userKey: Buffer, snapshotSeq: number): MemtableEntry | undefined {
-    return this.lookup(userKey.toString('latin1'), snapshotSeq)
-  }
-
   /** A cursor over every entry, in internal-key order. */
   iterator (): InternalIterator {
     return new MemtableIterator(this)
