@@ -51,7 +51,7 @@ export function pickCompaction (v: Version, o: EngineOptions, compactPointers: R
     }
     inputs0 = [pick]
   }
-  return expand(v, level, inputs0)
+  return expand(v, level, inputs0, o.maxFileSize)
 }
 
 /**
@@ -88,11 +88,42 @@ function rangeOf (files: readonly FileMeta[]): [Buffer, Buffer] {
   return [lo, hi]
 }
 
-/** Add the overlapping files of level+1 and the grandparents. */
-export function expand (v: Version, level: number, inputs0: FileMeta[]): Compaction {
+/**
+ * LevelDB's cap on a compaction grown by expand(): the bytes of both levels' inputs, in output files
+ * (25 files of maxFileSize: 50 MiB by default).
+ */
+const EXPANDED_COMPACTION_FILES = 25
+
+function totalBytes (files: readonly FileMeta[]): number {
+  let n = 0
+  for (const f of files) n += f.size
+  return n
+}
+
+/**
+ * Add the overlapping files of level+1 and the grandparents. Then, like LevelDB, take in more files of
+ * `level` when that costs no more files of level+1: every file of `level` that lies inside the key range the
+ * level+1 inputs cover anyway (up to EXPANDED_COMPACTION_FILES output files). Those level+1 files are
+ * rewritten in any case; merging more of the level above into them now means they are rewritten fewer
+ * times for the same data, which is what write amplification counts.
+ */
+export function expand (v: Version, level: number, inputs0: FileMeta[], maxFileSize: number): Compaction {
   const [lo, hi] = rangeOf(inputs0)
-  const inputs1 = v.overlapping(level + 1, lo, hi)
-  const [alo, ahi] = inputs1.length > 0 ? rangeOf([...inputs0, ...inputs1]) : [lo, hi]
+  let inputs1 = v.overlapping(level + 1, lo, hi)
+  let [alo, ahi] = inputs1.length > 0 ? rangeOf([...inputs0, ...inputs1]) : [lo, hi]
+  if (inputs1.length > 0) {
+    const expanded0 = level === 0 ? level0Inputs(v, alo, ahi) : v.overlapping(level, alo, ahi)
+    if (expanded0.length > inputs0.length &&
+      totalBytes(expanded0) + totalBytes(inputs1) < EXPANDED_COMPACTION_FILES * maxFileSize) {
+      const [elo, ehi] = rangeOf(expanded0)
+      const expanded1 = v.overlapping(level + 1, elo, ehi)
+      if (expanded1.length === inputs1.length) {
+        inputs0 = expanded0
+        inputs1 = expanded1
+        ;[alo, ahi] = rangeOf([...inputs0, ...inputs1])
+      }
+    }
+  }
   const grandparents = level + 2 < NUM_LEVELS ? v.overlapping(level + 2, alo, ahi) : []
   return { level, inputs: [inputs0, inputs1], grandparents }
 }

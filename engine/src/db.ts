@@ -899,7 +899,7 @@ export class Engine {
             await this.#moveBottomLevelDown(level)
             break
           }
-          const c = expand(v, level, level === 0 ? level0Inputs(v, m.start, m.end) : inputs)
+          const c = expand(v, level, level === 0 ? level0Inputs(v, m.start, m.end) : inputs, this.options.maxFileSize)
           await this.#runCompaction(c, false)
           if (level > 0) break
         }
@@ -1144,8 +1144,8 @@ export class Engine {
   }
 
   #memtableBytes (): number {
-    let n = this.#mem.approximateBytes
-    for (const i of this.#imms) n += i.mem.approximateBytes
+    let n = this.#mem.memoryBytes
+    for (const i of this.#imms) n += i.mem.memoryBytes
     return n
   }
 

@@ -21,8 +21,18 @@ const F_HASH = 7
 /** Node 0 is the list head: no link ever points to it, so 0 also means "none". */
 const NIL = 0
 
-/** Bytes charged per entry on top of its bytes in the data arena: node fields, sequence, links, index slots. */
+/** Memory per entry on top of its bytes in the data arena: node fields, sequence, links, index slots. */
 const ENTRY_OVERHEAD = STRIDE * 4 + 8 + 8 + 8
+
+/**
+ * What an entry counts towards writeBufferSize on top of its key and value: about LevelDB's charge (its
+ * internal key's 8-byte trailer, two length varints and a skip-list node), so that a memtable holds as many
+ * entries as LevelDB's of the same size and level-0 tables come out as large as LevelDB's. Larger level-0
+ * tables mean fewer level-0 -> level-1 merges for the same data, each rewriting level 1 once: the count is
+ * what write amplification depends on. The memory behind a memtable is its data arena (log records, with
+ * their batch headers) and ENTRY_OVERHEAD per entry: about 1.3x writeBufferSize for 100-byte values.
+ */
+const ENTRY_CHARGE = 32
 
 /**
  * The memory of one memtable: every entry's bytes in one buffer, and the skip list and hash index as typed
@@ -168,6 +178,8 @@ export class Memtable {
   /** Range tombstones written into this memtable (clear() over a range), in sequence order. */
   readonly rangeTombstones: RangeTombstone[] = []
   #tombstoneBytes = 0
+  /** Keys' and values' bytes plus ENTRY_CHARGE per entry: what counts towards writeBufferSize. */
+  #charged = 0
   /** Smallest and largest sequence number held, for flush metadata. */
   minSeq = Infinity
   maxSeq = 0
@@ -183,8 +195,10 @@ export class Memtable {
     this.#a.slots.fill(NIL)
   }
 
-  /** Bytes of memory this table accounts for (entries' bytes and per-entry overhead). */
-  get approximateBytes (): number { return this.#used + (this.#nodes - 1) * ENTRY_OVERHEAD + this.#tombstoneBytes }
+  /** Bytes this table counts towards writeBufferSize: keys, values and ENTRY_CHARGE per entry, range tombstones. */
+  get approximateBytes (): number { return this.#charged + this.#tombstoneBytes }
+  /** Bytes of memory the table's entries take: its data arena in use, and the skip list and index per entry. */
+  get memoryBytes (): number { return this.#used + (this.#nodes - 1) * ENTRY_OVERHEAD + this.#tombstoneBytes }
   get entries (): number { return this.#entries }
   get isEmpty (): boolean { return this.#entries === 0 && this.rangeTombstones.length === 0 }
 
@@ -282,6 +296,7 @@ export class Memtable {
     else this.#tail = node
     this.#index(node, hash, seq)
     this.#entries++
+    this.#charged += klen + vlen + ENTRY_CHARGE
     if (seq < this.minSeq) this.minSeq = seq
     if (seq > this.maxSeq) this.maxSeq = seq
   }
