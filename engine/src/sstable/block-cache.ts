@@ -1,4 +1,4 @@
-import { ClockCache } from '../clock-cache.js'
+import { ClockRing } from '../clock-cache.js'
 import type { Block } from './block.js'
 
 /** Counters of a BlockCache. */
@@ -13,65 +13,105 @@ export interface BlockCacheStats {
 
 /**
  * Per-entry bookkeeping charged on top of a block's bytes, so many tiny blocks cannot exceed the budget
- * unseen: the Block, its Buffer, the ArrayBuffer behind it, the cache entry and its map slot. Measured on
- * Node 20 as the heap and external growth per cached block beyond its bytes: 417.
+ * unseen: the Block, its Buffer, the ArrayBuffer behind it and its slots in the cache. Measured on Node 20
+ * as the heap and external growth per cached block beyond its bytes: 417.
  */
 export const ENTRY_OVERHEAD = 420
 
-/** File offsets stay below 2^32 (tables are far smaller) and file numbers below 2^21: the pair packs exactly into one number key. */
-const OFFSET_SPAN = 2 ** 32
-const MAX_PACKED_FILE_NUMBER = 2 ** 21
+/**
+ * The cached blocks of one table file, by block number (the block's entry in the table's index). Every open
+ * Table of the file shares it, so a table closed and opened again finds its blocks still cached; a lookup is
+ * an array read, no hashing (this is the hottest path of a point read).
+ */
+export class FileBlocks {
+  readonly fileNumber: number
+  readonly slots: Array<Block | undefined>
+
+  constructor (fileNumber: number, blockCount: number) {
+    this.fileNumber = fileNumber
+    this.slots = new Array<Block | undefined>(blockCount).fill(undefined)
+  }
+}
 
 /**
- * Checksum-verified blocks shared by all open tables, bounded by bytes, keyed by (file number, block
- * offset), evicted by CLOCK (see ClockCache: hits, the common case, only set a flag). capacityBytes 0
- * disables caching; a block larger than the capacity is not cached.
+ * Checksum-verified data blocks shared by all open tables, bounded by bytes, evicted in CLOCK order (see
+ * ClockRing). capacityBytes 0 disables caching; a block larger than the capacity is not cached. The
+ * cache's bookkeeping lives in the Block itself (its cache* and clock* fields).
  */
 export class BlockCache {
   readonly capacityBytes: number
-  readonly #clock: ClockCache<number | string, Block>
+  readonly #files = new Map<number, FileBlocks>()
+  readonly #ring = new ClockRing<Block>()
   #hits = 0
   #misses = 0
 
   constructor (opts: { capacityBytes: number }) {
     this.capacityBytes = opts.capacityBytes
-    this.#clock = new ClockCache(opts.capacityBytes)
   }
 
-  static #key (fileNumber: number, offset: number): number | string {
-    return fileNumber < MAX_PACKED_FILE_NUMBER && offset < OFFSET_SPAN ? fileNumber * OFFSET_SPAN + offset : `${fileNumber}:${offset}`
+  /** The slots of a file's blocks (created on first use; a table opened again gets the same). */
+  fileBlocks (fileNumber: number, blockCount: number): FileBlocks {
+    const fb = this.#files.get(fileNumber)
+    if (fb !== undefined && fb.slots.length === blockCount) return fb
+    if (fb !== undefined) this.evictFile(fileNumber)
+    const created = new FileBlocks(fileNumber, blockCount)
+    // A cache that holds nothing keeps no slots around either.
+    if (this.capacityBytes > 0) this.#files.set(fileNumber, created)
+    return created
   }
 
-  static #fileOf (key: number | string): number {
-    return typeof key === 'number' ? Math.floor(key / OFFSET_SPAN) : Number(key.slice(0, key.indexOf(':')))
-  }
-
-  /** The cached block, counting a hit or a miss. */
-  get (fileNumber: number, offset: number): Block | undefined {
-    const b = this.#clock.get(BlockCache.#key(fileNumber, offset))
-    if (b === undefined) this.#misses++
-    else this.#hits++
+  /** Block i of the file, counting a hit or a miss. */
+  get (fb: FileBlocks, i: number): Block | undefined {
+    const b = fb.slots[i]
+    if (b === undefined) {
+      this.#misses++
+      return undefined
+    }
+    b.clockHit = true
+    this.#hits++
     return b
   }
 
-  /** Caches a block (which must have been checksum-verified), replacing any cached at the same place. */
-  set (fileNumber: number, offset: number, block: Block): void {
-    this.#clock.set(BlockCache.#key(fileNumber, offset), block, block.memoryBytes + ENTRY_OVERHEAD)
+  /** Caches block i of the file (which must have been checksum-verified), replacing any block there. */
+  set (fb: FileBlocks, i: number, block: Block): void {
+    const charge = block.memoryBytes + ENTRY_OVERHEAD
+    if (charge > this.capacityBytes || block.cacheOwner !== null) return
+    const old = fb.slots[i]
+    if (old !== undefined) this.#remove(old)
+    while (this.#ring.charged + charge > this.capacityBytes) this.#remove(this.#ring.victim())
+    this.#ring.add(block, charge)
+    block.cacheOwner = fb
+    block.cacheSlot = i
+    fb.slots[i] = block
   }
 
   /** Drops every block of a file (after the file is deleted). */
   evictFile (fileNumber: number): void {
-    this.#clock.deleteWhere((key) => BlockCache.#fileOf(key) === fileNumber)
+    const fb = this.#files.get(fileNumber)
+    if (fb === undefined) return
+    this.#files.delete(fileNumber)
+    for (const b of fb.slots) if (b !== undefined) this.#remove(b)
+    this.#ring.compactIfSparse()
   }
 
   get hits (): number { return this.#hits }
   get misses (): number { return this.#misses }
 
   stats (): BlockCacheStats {
-    return { hits: this.#hits, misses: this.#misses, entries: this.#clock.size, bytes: this.#clock.charged }
+    return { hits: this.#hits, misses: this.#misses, entries: this.#ring.size, bytes: this.#ring.charged }
   }
 
+  /** Drops every block. */
   clear (): void {
-    this.#clock.clear()
+    for (const b of [...this.#ring.items()]) this.#remove(b)
+    this.#files.clear()
+    this.#ring.clear()
+  }
+
+  #remove (b: Block): void {
+    const fb = b.cacheOwner!
+    if (fb.slots[b.cacheSlot] === b) fb.slots[b.cacheSlot] = undefined
+    this.#ring.remove(b)
+    b.cacheOwner = null
   }
 }

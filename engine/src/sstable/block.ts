@@ -8,6 +8,8 @@ import { encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
 import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
+import type { FileBlocks } from './block-cache.js'
+import type { ClockItem } from '../clock-cache.js'
 
 /** Bytes up to this many are copied by a plain loop (faster than a native call for short runs). */
 const SMALL_COPY = 32
@@ -47,7 +49,7 @@ const trailerScratch = Buffer.allocUnsafeSlow(TRAILER_SIZE)
 let findKey: Buffer = Buffer.allocUnsafeSlow(64)
 
 /** A verified block, read in place. */
-export class Block {
+export class Block implements ClockItem {
   /** The block's bytes are data[0, size); anything after (a read's trailer) is ignored. */
   readonly data: Buffer
   /** Bytes of the block as stored (trailer excluded). */
@@ -63,6 +65,14 @@ export class Block {
    * then hand out only keys they copied, never views into data that the next read overwrites.
    */
   transient = false
+  // The BlockCache's bookkeeping while the block is cached (kept here, not in an entry object beside it, so a
+  // cache hit touches one object less): the file's slots and the block's index there, and its ClockItem
+  // fields (place on the cache's ring, bytes charged, whether it was hit since the hand last passed it).
+  cacheOwner: FileBlocks | null = null
+  cacheSlot = -1
+  clockAt = -1
+  clockCharge = 0
+  clockHit = false
 
   /**
    * The block data[0, size) (size defaults to all of data: a caller may pass a read with its trailer and

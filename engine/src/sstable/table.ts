@@ -11,7 +11,7 @@ import type { InternalIterator } from '../internal-iterator.js'
 import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../keys.js'
 import { Block, BlockEntry } from './block.js'
 import { IndexBlock, type IndexIterator } from './index-block.js'
-import type { BlockCache } from './block-cache.js'
+import type { BlockCache, FileBlocks } from './block-cache.js'
 import { bloomHashOf, bloomMayContain, bloomMayContainHash } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
@@ -38,6 +38,8 @@ export class Table implements TableBlockSource {
   readonly #index: IndexBlock
   readonly #filter: Buffer | null
   readonly #cache: BlockCache | undefined
+  /** This file's slots in the block cache. */
+  readonly #cached: FileBlocks | undefined
   readonly #verify: boolean
   /** Where data blocks end (the first meta block): what approximateOffsetOf answers past the last key. */
   readonly #dataEnd: number
@@ -55,6 +57,7 @@ export class Table implements TableBlockSource {
     this.#filter = filter
     this.properties = properties
     this.#cache = opts.blockCache
+    this.#cached = opts.blockCache?.fileBlocks(opts.fileNumber, index.count)
     this.#verify = opts.verifyChecksums ?? true
     this.#dataEnd = dataEndOf(footer)
   }
@@ -148,7 +151,7 @@ export class Table implements TableBlockSource {
     let prev: Buffer | null = null
     for (let i = 0; i < index.count; i++) {
       const h = { offset: index.blockOffset(i), size: index.blockSize(i) }
-      const block = this.#readBlock(h, true, false)
+      const block = this.#readBlock(i, h, true, false)
       const it = block.iterator()
       for (it.seekToFirst(); it.valid(); it.next()) {
         const k = it.key()
@@ -185,7 +188,7 @@ export class Table implements TableBlockSource {
     const i = typeof entry === 'number' ? entry : entry.position
     const offset = this.#index.blockOffset(i)
     if (current !== null && current.fileOffset === offset) return current
-    return this.#readBlock({ offset, size: this.#index.blockSize(i) }, verifyChecksums, fillCache)
+    return this.#readBlock(i, { offset, size: this.#index.blockSize(i) }, verifyChecksums, fillCache)
   }
 
   /** TableBlockSource: the data block of index entry i, a transient view into the scan's read-ahead buffer. */
@@ -213,21 +216,23 @@ export class Table implements TableBlockSource {
     return block
   }
 
-  #readBlock (h: BlockHandle, verify: boolean, fillCache: boolean): Block {
+  /** Data block i, at h: from the cache, or read (and cached if fillCache). */
+  #readBlock (i: number, h: BlockHandle, verify: boolean, fillCache: boolean): Block {
     const cache = this.#cache
-    if (cache !== undefined) {
-      const cached = cache.get(this.fileNumber, h.offset)
+    const slots = this.#cached
+    if (cache !== undefined && slots !== undefined) {
+      const cached = cache.get(slots, i)
       if (cached !== undefined) return cached
     }
     const raw = readRange(this.file, this.fileName, h.offset, h.size + BLOCK_TRAILER_SIZE)
     if (verify) verifyBlock(raw, h, this.fileName, 'data')
     else if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, this.fileName)
     // Only verified blocks enter the cache: whoever finds a block there may rely on its checksum.
-    if (cache === undefined || !fillCache || !verify) return new Block(raw, this.fileName, h.offset, h.size)
+    if (cache === undefined || slots === undefined || !fillCache || !verify) return new Block(raw, this.fileName, h.offset, h.size)
     // A cached block must own its memory: a small read is a slice of Node's shared pool, which it would pin whole.
     const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyToOwnMemory(raw)
     const block = new Block(own, this.fileName, h.offset, h.size)
-    cache.set(this.fileNumber, h.offset, block)
+    cache.set(slots, i, block)
     return block
   }
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { Block } from '../../../engine/src/sstable/block.js'
-import { BlockCache, ENTRY_OVERHEAD } from '../../../engine/src/sstable/block-cache.js'
+import { BlockCache, ENTRY_OVERHEAD, type FileBlocks } from '../../../engine/src/sstable/block-cache.js'
 import { BlockBuilder } from '../../../engine/src/sstable/block-builder.js'
 import { ik, prng } from './sstable-helpers.js'
 
@@ -24,66 +24,80 @@ function buildBytes (bytes: number): Buffer {
 describe('block cache (CLOCK)', () => {
   it('stays within its byte budget under churn and counts hits and misses', () => {
     const cache = new BlockCache({ capacityBytes: 64 * 1024 })
+    const fb = cache.fileBlocks(3, 200)
     const r = prng(1)
-    for (let i = 0; i < 5000; i++) {
-      const off = Math.floor(r() * 200) * 4096
-      if (cache.get(3, off) === undefined) cache.set(3, off, block(1000 + Math.floor(r() * 3000), off))
+    for (let n = 0; n < 5000; n++) {
+      const i = Math.floor(r() * 200)
+      if (cache.get(fb, i) === undefined) cache.set(fb, i, block(1000 + Math.floor(r() * 3000), i * 4096))
       expect(cache.stats().bytes).toBeLessThanOrEqual(64 * 1024)
     }
     const s = cache.stats()
     expect(s.hits + s.misses).toBe(5000)
     expect(s.hits).toBeGreaterThan(0)
     expect(s.entries).toBeGreaterThan(5)
+    expect(fb.slots.filter((b) => b !== undefined).length).toBe(s.entries)
   })
 
   it('keeps blocks that are hit and evicts those that are not (second chance)', () => {
     const b = block(1000, 0)
     const perBlock = b.memoryBytes
     const cache = new BlockCache({ capacityBytes: 10 * (perBlock + ENTRY_OVERHEAD) + 10 })
-    for (let i = 0; i < 10; i++) cache.set(1, i * 4096, block(1000, i * 4096))
+    const fb = cache.fileBlocks(1, 20)
+    for (let i = 0; i < 10; i++) cache.set(fb, i, block(1000, i * 4096))
     expect(cache.stats().entries).toBe(10)
     // Blocks 0..4 are hit; then 5 new blocks come in: the unhit ones go.
-    for (let i = 0; i < 5; i++) expect(cache.get(1, i * 4096)).toBeDefined()
-    for (let i = 10; i < 15; i++) cache.set(1, i * 4096, block(1000, i * 4096))
-    for (let i = 0; i < 5; i++) expect(cache.get(1, i * 4096), `hot block ${i}`).toBeDefined()
-    for (let i = 5; i < 10; i++) expect(cache.get(1, i * 4096), `cold block ${i}`).toBeUndefined()
-    for (let i = 10; i < 15; i++) expect(cache.get(1, i * 4096), `new block ${i}`).toBeDefined()
+    for (let i = 0; i < 5; i++) expect(cache.get(fb, i)).toBeDefined()
+    for (let i = 10; i < 15; i++) cache.set(fb, i, block(1000, i * 4096))
+    for (let i = 0; i < 5; i++) expect(cache.get(fb, i), `hot block ${i}`).toBeDefined()
+    for (let i = 5; i < 10; i++) expect(cache.get(fb, i), `cold block ${i}`).toBeUndefined()
+    for (let i = 10; i < 15; i++) expect(cache.get(fb, i), `new block ${i}`).toBeDefined()
   })
 
   it('replaces a block cached at the same place, refuses one larger than the budget, drops a file, clears', () => {
     const cache = new BlockCache({ capacityBytes: 8 * 1024 })
+    const f1 = cache.fileBlocks(1, 4)
     const a = block(1000, 0)
     const b = block(1500, 0)
-    cache.set(1, 0, a)
-    cache.set(1, 0, b)
-    expect(cache.get(1, 0)).toBe(b)
+    cache.set(f1, 0, a)
+    cache.set(f1, 0, b)
+    expect(cache.get(f1, 0)).toBe(b)
     expect(cache.stats().entries).toBe(1)
     expect(cache.stats().bytes).toBe(b.memoryBytes + ENTRY_OVERHEAD)
-    cache.set(1, 4096, block(9000, 4096))
-    expect(cache.get(1, 4096)).toBeUndefined()
-    cache.set(2, 0, block(1000, 0))
-    cache.set(2 ** 22, 2 ** 33, block(1000, 0)) // a key too large to pack: still cached and dropped by file
-    expect(cache.get(2 ** 22, 2 ** 33)).toBeDefined()
+    cache.set(f1, 1, block(9000, 4096))
+    expect(cache.get(f1, 1)).toBeUndefined()
+    const f2 = cache.fileBlocks(2, 4)
+    cache.set(f2, 0, block(1000, 0))
+    // A table of file 2 opened again shares the slots: its blocks are still cached.
+    expect(cache.fileBlocks(2, 4)).toBe(f2)
+    expect(cache.get(cache.fileBlocks(2, 4), 0)).toBeDefined()
     cache.evictFile(1)
-    expect(cache.get(1, 0)).toBeUndefined()
-    expect(cache.get(2, 0)).toBeDefined()
-    cache.evictFile(2 ** 22)
-    expect(cache.get(2 ** 22, 2 ** 33)).toBeUndefined()
+    expect(cache.get(f1, 0)).toBeUndefined()
+    expect(cache.get(cache.fileBlocks(1, 4), 0)).toBeUndefined()
+    expect(cache.get(f2, 0)).toBeDefined()
     expect(cache.stats().entries).toBe(1)
     cache.clear()
     expect(cache.stats()).toMatchObject({ entries: 0, bytes: 0 })
+    expect(cache.get(f2, 0)).toBeUndefined()
     const none = new BlockCache({ capacityBytes: 0 })
-    none.set(1, 0, block(100, 0))
-    expect(none.get(1, 0)).toBeUndefined()
+    const fn = none.fileBlocks(1, 1)
+    none.set(fn, 0, block(100, 0))
+    expect(none.get(fn, 0)).toBeUndefined()
   })
 
   it('drops many files and keeps working (the ring is compacted)', () => {
     const cache = new BlockCache({ capacityBytes: 1 << 20 })
-    for (let f = 0; f < 20; f++) for (let i = 0; i < 10; i++) cache.set(f, i * 4096, block(1000, i * 4096))
+    for (let f = 0; f < 20; f++) {
+      const fb = cache.fileBlocks(f, 10)
+      for (let i = 0; i < 10; i++) cache.set(fb, i, block(1000, i * 4096))
+    }
     for (let f = 0; f < 19; f++) cache.evictFile(f)
     expect(cache.stats().entries).toBe(10)
-    for (let i = 0; i < 10; i++) expect(cache.get(19, i * 4096)).toBeDefined()
-    for (let i = 0; i < 500; i++) cache.set(100, i * 4096, block(1000, i * 4096))
+    const last = cache.fileBlocks(19, 10)
+    for (let i = 0; i < 10; i++) expect(cache.get(last, i)).toBeDefined()
+    const big = cache.fileBlocks(100, 500)
+    for (let i = 0; i < 500; i++) cache.set(big, i, block(1000, i * 4096))
     expect(cache.stats().bytes).toBeLessThanOrEqual(1 << 20)
+    const held = (fb: FileBlocks): number => fb.slots.filter((x) => x !== undefined).length
+    expect(held(big) + held(last)).toBe(cache.stats().entries)
   })
 })
