@@ -100,6 +100,37 @@ export function compareInternalKeySlices (a: Buffer, aStart: number, aEnd: numbe
   return al > bl ? -1 : al < bl ? 1 : 0
 }
 
+/** compareInternalKeysFrom's second result: the length of the common prefix of the two user keys. */
+export let commonUserPrefix = 0
+
+/**
+ * compareInternalKeySlices for keys whose user keys are known to share their first `from` bytes; also sets
+ * commonUserPrefix. A binary search over sorted keys passes the shorter of the common prefixes the target
+ * has with the bounds of the range left (every key between them shares it), so keys with long common
+ * prefixes (zero-padded numbers, a table name before each key) are not compared from their first byte at
+ * every step.
+ */
+export function compareInternalKeysFrom (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number, from: number): number {
+  const al = aEnd - TRAILER_SIZE - aStart
+  const bl = bEnd - TRAILER_SIZE - bStart
+  const n = al < bl ? al : bl
+  for (let i = from; i < n; i++) {
+    const x = a[aStart + i]
+    const y = b[bStart + i]
+    if (x !== y) { commonUserPrefix = i; return x - y }
+  }
+  commonUserPrefix = n
+  if (al !== bl) return al - bl
+  const aUser = aEnd - TRAILER_SIZE
+  const bUser = bEnd - TRAILER_SIZE
+  const ah = readFixed32(a, aUser + 4)
+  const bh = readFixed32(b, bUser + 4)
+  if (ah !== bh) return ah > bh ? -1 : 1
+  const alo = readFixed32(a, aUser)
+  const blo = readFixed32(b, bUser)
+  return alo > blo ? -1 : alo < blo ? 1 : 0
+}
+
 /** Internal-key order: user key ascending, then seq descending, then kind descending. */
 export function compareInternalKeys (a: Buffer, b: Buffer): number {
   return compareInternalKeySlices(a, 0, a.length, b, 0, b.length)

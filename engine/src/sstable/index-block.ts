@@ -5,7 +5,7 @@
  */
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
-import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
+import { commonUserPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
@@ -74,10 +74,18 @@ export class IndexBlock {
     const ks = this.#keyStart
     let lo = 0
     let hi = this.count
+    // Common prefixes of the target's user key with the nearest keys known below and at-or-above it.
+    let below = 0
+    let above = 0
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareInternalKeySlices(keys, ks[mid], ks[mid + 1], target, 0, targetLength) < 0) lo = mid + 1
-      else hi = mid
+      if (compareInternalKeysFrom(keys, ks[mid], ks[mid + 1], target, 0, targetLength, below < above ? below : above) < 0) {
+        lo = mid + 1
+        below = commonUserPrefix
+      } else {
+        hi = mid
+        above = commonUserPrefix
+      }
     }
     return lo
   }

@@ -1,4 +1,4 @@
-import { compareBytes, compareInternalKeys, compareInternalKeySlices, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
+import { compareBytes, compareInternalKeys, compareInternalKeysFrom, commonUserPrefix, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import { memoizeBloomHash } from '../sstable/bloom.js'
 import type { TableGetResult } from '../sstable/table.js'
@@ -121,11 +121,19 @@ export class Version {
 export function findFile (files: readonly FileMeta[], target: Buffer, targetLength: number = target.length): number {
   let lo = 0
   let hi = files.length
+  // As in IndexBlock.seek: bytes every key left in the range shares with the target are not compared again.
+  let below = 0
+  let above = 0
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     const l = files[mid].largest
-    if (compareInternalKeySlices(l, 0, l.length, target, 0, targetLength) < 0) lo = mid + 1
-    else hi = mid
+    if (compareInternalKeysFrom(l, 0, l.length, target, 0, targetLength, below < above ? below : above) < 0) {
+      lo = mid + 1
+      below = commonUserPrefix
+    } else {
+      hi = mid
+      above = commonUserPrefix
+    }
   }
   return lo
 }
