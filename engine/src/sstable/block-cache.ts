@@ -21,11 +21,15 @@ export const ENTRY_OVERHEAD = 420
 /**
  * The cached blocks of one table file, by block number (the block's entry in the table's index). Every open
  * Table of the file shares it, so a table closed and opened again finds its blocks still cached; a lookup is
- * an array read, no hashing (this is the hottest path of a point read).
+ * an array read, no hashing (this is the hottest path of a point read). The cache knows a file's slots only
+ * while they hold a block: the slots of tables that cache nothing (scans with fillCache off) live and die
+ * with their Table, bounded by the table cache.
  */
 export class FileBlocks {
   readonly fileNumber: number
   readonly slots: Array<Block | undefined>
+  /** Blocks held in slots. */
+  count = 0
 
   constructor (fileNumber: number, blockCount: number) {
     this.fileNumber = fileNumber
@@ -49,15 +53,11 @@ export class BlockCache {
     this.capacityBytes = opts.capacityBytes
   }
 
-  /** The slots of a file's blocks (created on first use; a table opened again gets the same). */
+  /** The slots of a file's blocks: those holding its cached blocks if any, else new ones (known once they hold one). */
   fileBlocks (fileNumber: number, blockCount: number): FileBlocks {
     const fb = this.#files.get(fileNumber)
     if (fb !== undefined && fb.slots.length === blockCount) return fb
-    if (fb !== undefined) this.evictFile(fileNumber)
-    const created = new FileBlocks(fileNumber, blockCount)
-    // A cache that holds nothing keeps no slots around either.
-    if (this.capacityBytes > 0) this.#files.set(fileNumber, created)
-    return created
+    return new FileBlocks(fileNumber, blockCount)
   }
 
   /** Block i of the file, counting a hit or a miss. */
@@ -76,13 +76,20 @@ export class BlockCache {
   set (fb: FileBlocks, i: number, block: Block): void {
     const charge = block.memoryBytes + ENTRY_OVERHEAD
     if (charge > this.capacityBytes || block.cacheOwner !== null) return
+    const known = this.#files.get(fb.fileNumber)
+    // Another Table of the file (an old one an iterator still reads, say) caches into other slots: one set
+    // of slots per file, so that evictFile finds every block; this one does without the cache.
+    if (known !== undefined && known !== fb) return
     const old = fb.slots[i]
     if (old !== undefined) this.#remove(old)
     while (this.#ring.charged + charge > this.capacityBytes) this.#remove(this.#ring.victim())
+    // Known from its first block on (the removals above may have just forgotten it).
+    this.#files.set(fb.fileNumber, fb)
     this.#ring.add(block, charge)
     block.cacheOwner = fb
     block.cacheSlot = i
     fb.slots[i] = block
+    fb.count++
   }
 
   /** Drops every block of a file (after the file is deleted). */
@@ -104,14 +111,19 @@ export class BlockCache {
   /** Drops every block. */
   clear (): void {
     for (const b of [...this.#ring.items()]) this.#remove(b)
-    this.#files.clear()
     this.#ring.clear()
   }
 
   #remove (b: Block): void {
     const fb = b.cacheOwner!
-    if (fb.slots[b.cacheSlot] === b) fb.slots[b.cacheSlot] = undefined
+    if (fb.slots[b.cacheSlot] === b) {
+      fb.slots[b.cacheSlot] = undefined
+      if (--fb.count === 0 && this.#files.get(fb.fileNumber) === fb) this.#files.delete(fb.fileNumber)
+    }
     this.#ring.remove(b)
     b.cacheOwner = null
   }
+
+  /** Files whose slots the cache knows (those holding a block). */
+  get files (): number { return this.#files.size }
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { Block } from '../../../engine/src/sstable/block.js'
-import { BlockCache, ENTRY_OVERHEAD, type FileBlocks } from '../../../engine/src/sstable/block-cache.js'
+import { BlockCache, ENTRY_OVERHEAD, FileBlocks } from '../../../engine/src/sstable/block-cache.js'
 import { BlockBuilder } from '../../../engine/src/sstable/block-builder.js'
 import { ik, prng } from './sstable-helpers.js'
 
@@ -82,6 +82,33 @@ describe('block cache (CLOCK)', () => {
     const fn = none.fileBlocks(1, 1)
     none.set(fn, 0, block(100, 0))
     expect(none.get(fn, 0)).toBeUndefined()
+  })
+
+  it('knows a file\'s slots only while they hold a block, and keeps one set of slots per file', () => {
+    const cache = new BlockCache({ capacityBytes: 1 << 20 })
+    // A table that caches nothing (a scan with fillCache off) leaves nothing behind in the cache.
+    const scan = cache.fileBlocks(7, 4)
+    expect(cache.files).toBe(0)
+    expect(cache.fileBlocks(7, 4)).not.toBe(scan)
+    const a = cache.fileBlocks(7, 4)
+    cache.set(a, 0, block(1000, 0))
+    expect(cache.files).toBe(1)
+    expect(cache.fileBlocks(7, 4)).toBe(a)
+    // Other slots of the same file (an old table still read by an iterator) do without the cache.
+    const other = new FileBlocks(7, 4)
+    cache.set(other, 1, block(1000, 4096))
+    expect(cache.get(other, 1)).toBeUndefined()
+    expect(cache.stats().entries).toBe(1)
+    // The last block going forgets the slots; the table holding them caches again later.
+    cache.evictFile(7)
+    expect(cache.files).toBe(0)
+    expect(cache.get(a, 0)).toBeUndefined()
+    cache.set(a, 2, block(1000, 8192))
+    cache.clear()
+    expect(cache.files).toBe(0)
+    cache.set(a, 3, block(1000, 12288))
+    expect(cache.get(cache.fileBlocks(7, 4), 3)).toBeDefined()
+    expect(cache.stats().entries).toBe(1)
   })
 
   it('drops many files and keeps working (the ring is compacted)', () => {
