@@ -9,7 +9,11 @@ export type WalRecoveryMode = 'tolerate-corrupted-tail' | 'absolute-consistency'
 export interface EngineOptions {
   /** Where every byte of I/O goes; tests substitute a fault-injecting or in-memory file system. */
   fs: FileSystem
-  /** Bytes of writes a memtable takes before it is frozen and flushed to a level-0 table. */
+  /**
+   * Bytes a memtable takes before it is frozen and flushed to a level-0 table: keys and values plus 32 bytes
+   * per entry (LevelDB's charge). Its memory is about 1.3x this for 100-byte values, up to 2.5x for entries
+   * of a few bytes (see Memtable).
+   */
   writeBufferSize: number
   /** Frozen memtables that may wait for their flush before writers wait (absorbs bursts; each costs writeBufferSize). */
   maxImmutableMemtables: number
