@@ -91,12 +91,16 @@ export function compareInternalKeySlices (a: Buffer, aStart: number, aEnd: numbe
   const bUser = bEnd - TRAILER_SIZE
   const r = compareBytes(a, aStart, aUser, b, bStart, bUser)
   if (r !== 0) return r
-  // Trailers compare as uint64, descending: high word first.
-  const ah = readFixed32(a, aUser + 4)
-  const bh = readFixed32(b, bUser + 4)
+  return compareTrailers(a, aUser, b, bUser)
+}
+
+/** Order of the 8-byte trailers at a[at] and b[bt]: they compare as uint64, descending (high word first). */
+function compareTrailers (a: Buffer, at: number, b: Buffer, bt: number): number {
+  const ah = readFixed32(a, at + 4)
+  const bh = readFixed32(b, bt + 4)
   if (ah !== bh) return ah > bh ? -1 : 1
-  const al = readFixed32(a, aUser)
-  const bl = readFixed32(b, bUser)
+  const al = readFixed32(a, at)
+  const bl = readFixed32(b, bt)
   return al > bl ? -1 : al < bl ? 1 : 0
 }
 
@@ -121,14 +125,7 @@ export function compareInternalKeysFrom (a: Buffer, aStart: number, aEnd: number
   }
   commonUserPrefix = n
   if (al !== bl) return al - bl
-  const aUser = aEnd - TRAILER_SIZE
-  const bUser = bEnd - TRAILER_SIZE
-  const ah = readFixed32(a, aUser + 4)
-  const bh = readFixed32(b, bUser + 4)
-  if (ah !== bh) return ah > bh ? -1 : 1
-  const alo = readFixed32(a, aUser)
-  const blo = readFixed32(b, bUser)
-  return alo > blo ? -1 : alo < blo ? 1 : 0
+  return compareTrailers(a, aEnd - TRAILER_SIZE, b, bEnd - TRAILER_SIZE)
 }
 
 /** Internal-key order: user key ascending, then seq descending, then kind descending. */
