@@ -104,28 +104,38 @@ function compareTrailers (a: Buffer, at: number, b: Buffer, bt: number): number 
   return al > bl ? -1 : al < bl ? 1 : 0
 }
 
-/** compareInternalKeysFrom's second result: the length of the common prefix of the two user keys. */
-export let commonUserPrefix = 0
+/** compareBytesFrom's second result: a length of common prefix of the two keys (at least `from`). */
+export let commonPrefix = 0
 
 /**
- * compareInternalKeySlices for keys whose user keys are known to share their first `from` bytes; also sets
- * commonUserPrefix. A binary search over sorted keys passes the shorter of the common prefixes the target
- * has with the bounds of the range left (every key between them shares it), so keys with long common
- * prefixes (zero-padded numbers, a table name before each key) are not compared from their first byte at
- * every step.
+ * Byte order of a[ao, ao + al) and b[bo, bo + bl), for keys known to share their first `from` bytes; also
+ * sets commonPrefix. A search over sorted keys (a skip list's descent, a binary search) passes the shorter of
+ * the common prefixes its key has with the keys bounding what is left of the range (every key between them
+ * shares it), so keys with long common prefixes (zero-padded numbers, a table name before each key) are not
+ * compared from their first byte at every step. Long remainders go to the native compare, and commonPrefix
+ * is then just `from`: still a common prefix, which is all a search needs.
  */
-export function compareInternalKeysFrom (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number, from: number): number {
-  const al = aEnd - TRAILER_SIZE - aStart
-  const bl = bEnd - TRAILER_SIZE - bStart
+export function compareBytesFrom (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number, from: number): number {
   const n = al < bl ? al : bl
-  for (let i = from; i < n; i++) {
-    const x = a[aStart + i]
-    const y = b[bStart + i]
-    if (x !== y) { commonUserPrefix = i; return x - y }
+  if (n - from >= NATIVE_COMPARE_MIN) {
+    commonPrefix = from
+    return Buffer.prototype.compare.call(a, b, bo + from, bo + bl, ao + from, ao + al) as number
   }
-  commonUserPrefix = n
-  if (al !== bl) return al - bl
-  return compareTrailers(a, aEnd - TRAILER_SIZE, b, bEnd - TRAILER_SIZE)
+  for (let i = from; i < n; i++) {
+    const d = a[ao + i] - b[bo + i]
+    if (d !== 0) { commonPrefix = i; return d }
+  }
+  commonPrefix = n
+  return al - bl
+}
+
+/** compareInternalKeySlices for keys whose user keys share their first `from` bytes (see compareBytesFrom). */
+export function compareInternalKeysFrom (a: Buffer, aStart: number, aEnd: number, b: Buffer, bStart: number, bEnd: number, from: number): number {
+  const aUser = aEnd - TRAILER_SIZE
+  const bUser = bEnd - TRAILER_SIZE
+  const r = compareBytesFrom(a, aStart, aUser - aStart, b, bStart, bUser - bStart, from)
+  if (r !== 0) return r
+  return compareTrailers(a, aUser, b, bUser)
 }
 
 /** Internal-key order: user key ascending, then seq descending, then kind descending. */

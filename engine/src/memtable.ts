@@ -1,4 +1,4 @@
-import { encodeTrailer, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
+import { commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
 import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
 
@@ -99,34 +99,6 @@ function hashString (s: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
   return h >>> 0
-}
-
-/** Byte order of a[ao, ao + al) and b[bo, bo + bl). */
-function compareBytes (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number): number {
-  const n = al < bl ? al : bl
-  for (let i = 0; i < n; i++) {
-    const d = a[ao + i] - b[bo + i]
-    if (d !== 0) return d
-  }
-  return al - bl
-}
-
-/** compareFrom's second result: the length of the common prefix of the two keys. */
-let commonPrefix = 0
-
-/**
- * compareBytes for keys known to share their first `from` bytes; also sets commonPrefix. A skip-list search
- * passes the shorter of the common prefixes its key has with the nodes bounding the current step (every node
- * between them shares it), so keys with long common prefixes are not compared from their first byte each time.
- */
-function compareFrom (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number, from: number): number {
-  const n = al < bl ? al : bl
-  for (let i = from; i < n; i++) {
-    const d = a[ao + i] - b[bo + i]
-    if (d !== 0) { commonPrefix = i; return d }
-  }
-  commonPrefix = n
-  return al - bl
 }
 
 /** Whether a[ao, ao + al) holds exactly the latin1 string s. */
@@ -337,7 +309,7 @@ export class Memtable {
       n = links[meta[n * STRIDE + F_LINKS]]
       if (n === NIL) return undefined
       const m = n * STRIDE
-      if (compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen) !== 0) return undefined
+      if (compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_OFF] + meta[m + F_KEY_LEN], data, kOff, kOff + kLen) !== 0) return undefined
     }
     const f = this.#found
     const m = n * STRIDE
@@ -400,7 +372,7 @@ export class Memtable {
     const meta = ar.meta
     const am = a * STRIDE
     const bm = b * STRIDE
-    const c = compareBytes(ar.data, meta[am + F_KEY_OFF], meta[am + F_KEY_LEN], ar.data, meta[bm + F_KEY_OFF], meta[bm + F_KEY_LEN])
+    const c = compareBytes(ar.data, meta[am + F_KEY_OFF], meta[am + F_KEY_OFF] + meta[am + F_KEY_LEN], ar.data, meta[bm + F_KEY_OFF], meta[bm + F_KEY_OFF] + meta[bm + F_KEY_LEN])
     if (c !== 0) return c
     const sa = ar.seqs[a]
     const sb = ar.seqs[b]
@@ -426,14 +398,14 @@ export class Memtable {
     const data = a.data
     const seqs = a.seqs
     let x = NIL
-    // Common prefixes of the key with the nodes bounding the search from below and above (see compareFrom).
+    // Common prefixes of the key with the nodes bounding the search from below and above (see compareBytesFrom).
     let lo = 0
     let hi = 0
     for (let level = this.#height - 1; level >= 0; level--) {
       let n = links[meta[x * STRIDE + F_LINKS] + level]
       while (n !== NIL) {
         const m = n * STRIDE
-        let c = compareFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], key, kOff, kLen, lo < hi ? lo : hi)
+        let c = compareBytesFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], key, kOff, kLen, lo < hi ? lo : hi)
         if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
         if (c >= 0) { hi = commonPrefix; break }
         x = n
@@ -486,7 +458,7 @@ export class Memtable {
       const s = slots[i]
       if (s === NIL) { slots[i] = node; return }
       const sm = s * STRIDE
-      if (meta[sm + F_HASH] === (hash | 0) && compareBytes(data, meta[sm + F_KEY_OFF], meta[sm + F_KEY_LEN], data, kOff, kLen) === 0) {
+      if (meta[sm + F_HASH] === (hash | 0) && compareBytes(data, meta[sm + F_KEY_OFF], meta[sm + F_KEY_OFF] + meta[sm + F_KEY_LEN], data, kOff, kOff + kLen) === 0) {
         if (a.seqs[s] < seq) slots[i] = node
         return
       }

@@ -37,6 +37,9 @@ export class FileBlocks {
   }
 }
 
+/** The slots every table of a cache with no capacity gets: none. */
+const NO_SLOTS = new FileBlocks(-1, 0)
+
 /**
  * Checksum-verified data blocks shared by all open tables, bounded by bytes, evicted in CLOCK order (see
  * ClockRing). capacityBytes 0 disables caching; a block larger than the capacity is not cached. The
@@ -55,6 +58,8 @@ export class BlockCache {
 
   /** The slots of a file's blocks: those holding its cached blocks if any, else new ones (known once they hold one). */
   fileBlocks (fileNumber: number, blockCount: number): FileBlocks {
+    // A cache that holds nothing (a compaction's) needs no slots: every lookup misses.
+    if (this.capacityBytes === 0) return NO_SLOTS
     const fb = this.#files.get(fileNumber)
     if (fb !== undefined && fb.slots.length === blockCount) return fb
     return new FileBlocks(fileNumber, blockCount)

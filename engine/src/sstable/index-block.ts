@@ -5,7 +5,7 @@
  */
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
-import { commonUserPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
+import { commonPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
@@ -81,10 +81,10 @@ export class IndexBlock {
       const mid = (lo + hi) >>> 1
       if (compareInternalKeysFrom(keys, ks[mid], ks[mid + 1], target, 0, targetLength, below < above ? below : above) < 0) {
         lo = mid + 1
-        below = commonUserPrefix
+        below = commonPrefix
       } else {
         hi = mid
-        above = commonUserPrefix
+        above = commonPrefix
       }
     }
     return lo

@@ -1,4 +1,4 @@
-import { compareBytes, compareInternalKeys, compareInternalKeysFrom, commonUserPrefix, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
+import { compareBytes, compareInternalKeys, compareInternalKeysFrom, commonPrefix, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import { memoizeBloomHash } from '../sstable/bloom.js'
 import type { TableGetResult } from '../sstable/table.js'
@@ -129,10 +129,10 @@ export function findFile (files: readonly FileMeta[], target: Buffer, targetLeng
     const l = files[mid].largest
     if (compareInternalKeysFrom(l, 0, l.length, target, 0, targetLength, below < above ? below : above) < 0) {
       lo = mid + 1
-      below = commonUserPrefix
+      below = commonPrefix
     } else {
       hi = mid
-      above = commonUserPrefix
+      above = commonPrefix
     }
   }
   return lo
