@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FileLock, WritableFile } from './fs.js'
 import { type EngineOptions, resolveOptions } from './options.js'
-import { ArenaPool, Memtable } from './memtable.js'
+import { ArenaPool, Memtable, type MemtableEntry } from './memtable.js'
 import { LogWriter } from './wal/log-writer.js'
 import { readLog } from './wal/log-reader.js'
 import { encodeBatch, decodeBatch } from './wal/batch.js'
@@ -572,13 +572,21 @@ export class Engine {
   /**
    * Looks up userKey as of snapshotSeq; true (the value in `found`) if it holds a value, false if absent or
    * deleted. Synchronous; get() without the view. ukey: userKey as a latin1 string, when the caller has it.
+   * Keeps no reference to userKey once it returns: callers may reuse its buffer.
    */
-  find (userKey: Buffer, snapshotSeq: number = this.#visibleSeq, ukey: string = userKey.toString('latin1')): boolean {
+  find (userKey: Buffer, snapshotSeq: number = this.#visibleSeq, ukey?: string): boolean {
     let seq: number
     let kind: number
     const found = this.found
-    let m = this.#mem.lookup(ukey, snapshotSeq)
-    for (let i = this.#imms.length - 1; m === undefined && i >= 0; i--) m = this.#imms[i].mem.lookup(ukey, snapshotSeq)
+    let m: MemtableEntry | undefined
+    const mem = this.#mem
+    const imms = this.#imms
+    // Empty memtables (a settled database) cost neither the key's latin1 form nor a hash probe.
+    if (mem.entries > 0 || imms.length > 0) {
+      if (ukey === undefined) ukey = userKey.toString('latin1')
+      if (mem.entries > 0) m = mem.lookup(ukey, snapshotSeq)
+      for (let i = imms.length - 1; m === undefined && i >= 0; i--) m = imms[i].mem.lookup(ukey, snapshotSeq)
+    }
     if (m !== undefined) {
       seq = m.seq
       kind = m.kind

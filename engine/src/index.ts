@@ -46,18 +46,40 @@ function isAscii (s: string): boolean {
   return true
 }
 
-/** The latin1 form of a key's bytes that the memtable keys by, when it costs nothing: an ASCII string is its own. */
-function latin1Of (key: Data): string | undefined {
-  return typeof key === 'string' && isAscii(key) ? key : undefined
+/** Lookup keys of ASCII strings, by length: a point read copies its key here instead of allocating one. */
+const lookupKeys: Buffer[] = []
+/** Keys longer than this get a new Buffer per read. */
+const MAX_LOOKUP_KEY = 128
+
+/**
+ * key's bytes in a buffer of exactly its length that the next point read reuses, when key is ASCII (its
+ * bytes are then its characters) and not long; else undefined. Only for synchronous lookups that keep no
+ * reference to the key once they return (Engine.find).
+ */
+function asciiLookupKey (key: string): Buffer | undefined {
+  const n = key.length
+  if (n > MAX_LOOKUP_KEY) return undefined
+  let b = lookupKeys[n]
+  if (b === undefined) b = lookupKeys[n] = Buffer.allocUnsafeSlow(n)
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i)
+    if (c > 0x7f) return undefined
+    b[i] = c
+  }
+  return b
+}
+
+/** Engine.find for a key as the caller gave it. */
+function findKey (engine: Engine, key: Data, keyEncoding: Encoding, seq: number): boolean {
+  // An ASCII string key is its own latin1 form (the memtables' lookups need no decoding), and its bytes go in
+  // a reused buffer.
+  const k = typeof key === 'string' ? asciiLookupKey(key) : undefined
+  return k !== undefined ? engine.find(k, seq, key as string) : engine.find(toBuffer(key, keyEncoding), seq)
 }
 
 /** The value of key as of seq, decoded (or copied) for the caller straight from where the engine holds it. */
 function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, valueEncoding: Encoding): Data | undefined {
-  const k = toBuffer(key, keyEncoding)
-  // An ASCII string key is its own latin1 form: the memtables' lookups need no decoding.
-  const ukey = latin1Of(key)
-  const found = ukey !== undefined ? engine.find(k, seq, ukey) : engine.find(k, seq)
-  if (!found) return undefined
+  if (!findKey(engine, key, keyEncoding, seq)) return undefined
   const { data, start, end } = engine.found
   return fromSlice(data, start, end, valueEncoding)
 }
@@ -337,13 +359,13 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   async _has (key: Data, options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean> {
     const engine = this.#engine()
-    return engine.find(toBuffer(key, options.keyEncoding), this.#snapSeq(options) ?? engine.visibleSequence)
+    return findKey(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence)
   }
 
   async _hasMany (keys: Data[], options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean[]> {
     const engine = this.#engine()
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
-    return keys.map((k) => engine.find(toBuffer(k, options.keyEncoding), seq))
+    return keys.map((k) => findKey(engine, k, options.keyEncoding, seq))
   }
 
   async _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {

@@ -17,13 +17,29 @@ export class IndexBlock {
   readonly #keyStart: Uint32Array
   readonly #offsets: Float64Array
   readonly #sizes: Float64Array
+  /** Bytes every key's user key starts with (the common prefix of the first and the last one). */
+  readonly #prefixLength: number
+  /** Per key, the 4 bytes of its user key after that prefix (zeros past its end), big-endian: windowOf(). */
+  readonly #windows: Uint32Array
 
   private constructor (keys: Buffer, keyStart: Uint32Array, offsets: Float64Array, sizes: Float64Array) {
-    this.count = offsets.length
+    const count = offsets.length
+    this.count = count
     this.#keys = keys
     this.#keyStart = keyStart
     this.#offsets = offsets
     this.#sizes = sizes
+    let p = 0
+    if (count > 0) {
+      const a = keyStart[0]
+      const b = keyStart[count - 1]
+      const n = Math.min(keyStart[1] - a, keyStart[count] - b) - TRAILER_SIZE
+      while (p < n && keys[a + p] === keys[b + p]) p++
+    }
+    this.#prefixLength = p
+    const windows = new Uint32Array(count)
+    for (let i = 0; i < count; i++) windows[i] = windowOf(keys, keyStart[i] + p, keyStart[i + 1] - TRAILER_SIZE)
+    this.#windows = windows
   }
 
   /**
@@ -65,18 +81,50 @@ export class IndexBlock {
 
   /** Bytes held in memory. */
   get memoryBytes (): number {
-    return this.#keys.length + this.#keyStart.byteLength + this.#offsets.byteLength + this.#sizes.byteLength
+    return this.#keys.length + this.#keyStart.byteLength + this.#offsets.byteLength + this.#sizes.byteLength + this.#windows.byteLength
   }
 
-  /** The first entry whose key is >= target[0, targetLength), or count if none. */
+  /**
+   * The first entry whose key is >= target[0, targetLength), or count if none.
+   *
+   * Every key shares the table's prefix, and the keys' next 4 bytes (windows) are in order, so a search over
+   * the small array of windows narrows the range to the keys whose window is the target's (most often none
+   * or one) before any key bytes are compared.
+   */
   seek (target: Buffer, targetLength: number = target.length): number {
+    const count = this.count
+    if (count === 0) return 0
     const keys = this.#keys
     const ks = this.#keyStart
+    const p = this.#prefixLength
+    const tu = targetLength - TRAILER_SIZE
+    // A target without the prefix sorts before or after every key.
+    const k0 = ks[0]
+    for (let i = 0; i < p; i++) {
+      if (i >= tu) return 0
+      const d = target[i] - keys[k0 + i]
+      if (d !== 0) return d < 0 ? 0 : count
+    }
+    const t = windowOf(target, p, tu)
+    const windows = this.#windows
     let lo = 0
-    let hi = this.count
+    let hi = count
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (windows[mid] < t) lo = mid + 1
+      else hi = mid
+    }
+    hi = lo
+    let end = count
+    while (hi < end) {
+      const mid = (hi + end) >>> 1
+      if (windows[mid] <= t) hi = mid + 1
+      else end = mid
+    }
+    // Keys before lo are smaller than the target, keys from hi on larger: compare the keys between.
     // Common prefixes of the target's user key with the nearest keys known below and at-or-above it.
-    let below = 0
-    let above = 0
+    let below = p
+    let above = p
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if (compareInternalKeysFrom(keys, ks[mid], ks[mid + 1], target, 0, targetLength, below < above ? below : above) < 0) {
@@ -112,6 +160,14 @@ export class IndexBlock {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** The bytes b[start, start + 4) as a big-endian unsigned number, reading zeros at and after end. */
+function windowOf (b: Uint8Array, start: number, end: number): number {
+  if (start + 4 <= end) return ((b[start] << 24) | (b[start + 1] << 16) | (b[start + 2] << 8) | b[start + 3]) >>> 0
+  let w = 0
+  for (let i = 0; i < 4; i++) w = (w << 8) | (start + i < end ? b[start + i] : 0)
+  return w >>> 0
+}
 
 /** Cursor over an IndexBlock; position() is the entry number. */
 export class IndexIterator implements InternalIterator {

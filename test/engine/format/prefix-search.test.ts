@@ -4,6 +4,10 @@ import { compareInternalKeys, KIND_VALUE, makeInternalKey } from '../../../engin
 import { findFile } from '../../../engine/src/version/version.js'
 import type { FileMeta } from '../../../engine/src/version/file-meta.js'
 import { buildTable, ik, openTable, sortEntries, type Entry } from './sstable-helpers.js'
+import { BlockBuilder } from '../../../engine/src/sstable/block-builder.js'
+import { Block } from '../../../engine/src/sstable/block.js'
+import { IndexBlock } from '../../../engine/src/sstable/index-block.js'
+import { encodeVarint64 } from '../../../engine/src/coding.js'
 
 // The binary searches over a table's index and over a level's files skip the bytes the target is known to
 // share with the keys left in the range. Keys with long common prefixes and versions of one key spread over
@@ -29,6 +33,37 @@ describe('prefix-skipping binary searches', () => {
       const held = new Set(keys)
       for (const p of probes) if (!held.has(p)) expect(t.get(Buffer.from(p), 100)).toBeUndefined()
     }), { numRuns: 60 })
+  })
+
+  it('an index finds the first key >= any target, also targets without its keys\' shared prefix', () => {
+    // Bytes 0 and 0xff, keys shorter than the prefix all index keys share and keys ending inside the 4-byte
+    // window searched after that prefix: where the window search's zero padding and prefix check could slip.
+    const bytesArb = fc.array(fc.constantFrom(0, 1, 0x30, 0x31, 0xff), { minLength: 0, maxLength: 7 })
+    const keyOf = (pre: number[], tail: number[]): Buffer => Buffer.from([...pre, ...tail])
+    const shared = [0x70, 0x66, 0x78]
+    fc.assert(fc.property(
+      fc.uniqueArray(bytesArb, { minLength: 1, maxLength: 60, selector: (b) => b.join(',') }),
+      fc.array(fc.tuple(fc.boolean(), bytesArb, fc.integer({ min: 1, max: 40 })), { maxLength: 40 }),
+      (tails, probes) => {
+        const userKeys = tails.map((t) => keyOf(shared, t)).sort(Buffer.compare)
+        const keys: Buffer[] = []
+        for (const u of userKeys) for (const seq of [30, 10]) keys.push(makeInternalKey(u, seq, KIND_VALUE))
+        const b = new BlockBuilder(1)
+        const handle = Buffer.alloc(20)
+        keys.forEach((k, i) => {
+          const n = encodeVarint64(handle, encodeVarint64(handle, 0, i * 10), 5)
+          b.add(k, handle.subarray(0, n))
+        })
+        const index = IndexBlock.decode(new Block(Buffer.from(b.finish()), 'index', 0), keys.length * 10 + 100)
+        for (const [withPrefix, tail, seq] of probes) {
+          // Half the targets have the shared prefix; the others are arbitrary bytes (shorter, smaller, larger).
+          const target = makeInternalKey(withPrefix ? keyOf(shared, tail) : Buffer.from(tail), seq, KIND_VALUE)
+          let expected = keys.findIndex((k) => compareInternalKeys(k, target) >= 0)
+          if (expected < 0) expected = keys.length
+          expect(index.seek(target)).toBe(expected)
+        }
+        for (let i = 0; i < keys.length; i++) expect(index.seek(keys[i])).toBe(i)
+      }), { numRuns: 300 })
   })
 
   it('findFile agrees with a linear scan', () => {
