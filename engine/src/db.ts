@@ -42,6 +42,12 @@ export type WriteOp =
   | { kind: typeof KIND_DELETE, key: Buffer | string }
   | { kind: typeof KIND_RANGE_DELETE, key: Buffer, end: Buffer | null }
 
+/** Whether ops hold a range deletion (which the log record carries in another shape). */
+function hasRangeDelete (ops: WriteOp[]): boolean {
+  for (let i = 0; i < ops.length; i++) if (ops[i].kind === KIND_RANGE_DELETE) return true
+  return false
+}
+
 interface PendingWrite {
   ops: WriteOp[]
   sync: boolean
@@ -360,15 +366,19 @@ export class Engine {
           for (const w of this.#queue.splice(0)) w.reject(this.#bgError)
           break
         }
-        try {
-          await this.#makeRoomForWrite()
-        } catch (err) {
-          for (const w of this.#queue.splice(0)) w.reject(err as Error)
-          break
+        // Most groups find room at once: no promise for that.
+        if (this.#needsRoom()) {
+          try {
+            await this.#makeRoomForWrite()
+          } catch (err) {
+            for (const w of this.#queue.splice(0)) w.reject(err as Error)
+            break
+          }
         }
         const group = this.#takeGroup()
         try {
-          await this.#writeGroup(group)
+          const synced = this.#writeGroup(group)
+          if (synced !== undefined) await synced
           for (const w of group) w.resolve()
         } catch (err) {
           for (const w of group) w.reject(err as Error)
@@ -397,44 +407,75 @@ export class Engine {
     return this.#queue.splice(0, n)
   }
 
-  async #writeGroup (group: PendingWrite[]): Promise<void> {
+  /**
+   * Writes a group's record to the log and applies it to the memtable. Synchronous unless the group asked for
+   * sync: then it returns a promise of the fsync (the memtable is updated after it). Throws (or rejects) if
+   * the log could not take the record.
+   */
+  #writeGroup (group: PendingWrite[]): Promise<void> | undefined {
     const seq = this.#versions.lastSequence + 1
-    const ops: WriteOp[] = []
-    const batchOps: Array<{ kind: number, key: Buffer | string, value?: Buffer | string }> = []
+    let ops: WriteOp[]
+    let batchOps: Array<{ kind: number, key: Buffer | string, value?: Buffer | string }>
     let sync = false
-    for (const w of group) {
-      if (w.sync) sync = true
-      for (const op of w.ops) {
-        ops.push(op)
-        if (op.kind === KIND_VALUE) batchOps.push(op)
-        else if (op.kind === KIND_DELETE) batchOps.push({ kind: KIND_DELETE, key: op.key })
-        else batchOps.push({ kind: KIND_RANGE_DELETE, key: op.key, value: encodeTombstoneEnd(op.end) })
+    if (group.length === 1 && !hasRangeDelete(group[0].ops)) {
+      // The common case (one writer, puts and deletes): its ops are the batch as they are.
+      ops = batchOps = group[0].ops
+      sync = group[0].sync
+    } else {
+      ops = []
+      batchOps = []
+      for (const w of group) {
+        if (w.sync) sync = true
+        for (const op of w.ops) {
+          ops.push(op)
+          if (op.kind === KIND_VALUE) batchOps.push(op)
+          else if (op.kind === KIND_DELETE) batchOps.push({ kind: KIND_DELETE, key: op.key })
+          else batchOps.push({ kind: KIND_RANGE_DELETE, key: op.key, value: encodeTombstoneEnd(op.end) })
+        }
       }
     }
-    if (ops.length === 0) return
+    if (ops.length === 0) return undefined
     const slices = this.#slices
-    const mem = this.#mem
     // The record is encoded into the memtable's arena: its entries' keys and values are the record's bytes.
-    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1], slices, mem)
+    const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1], slices, this.#mem)
     const log = this.#log!
     try {
       this.#logWriter!.addRecord(record)
-      if (sync) {
-        if (this.#logBarrier !== null) {
-          const barrier = this.#logBarrier
-          await barrier
-          if (this.#logBarrier === barrier) this.#logBarrier = null
-        }
-        await log.sync()
-      } else {
-        log.flush()
-      }
+      if (sync) return this.#syncThenApply(log, seq, ops)
+      log.flush()
     } catch (err) {
-      // The log may now hold a partial record; nothing after it could be trusted, so stop writing.
-      const e = asIoError(err, { file: log.path, op: sync ? 'sync commit log' : 'write commit log' })
-      this.#setBackgroundError(e)
-      throw e
+      throw this.#logFailed(err, log, sync)
     }
+    this.#applyGroup(seq, ops)
+    return undefined
+  }
+
+  /** The rest of a sync group's #writeGroup: fsync the log (after any barrier), then apply the group. */
+  async #syncThenApply (log: WritableFile, seq: number, ops: WriteOp[]): Promise<void> {
+    try {
+      if (this.#logBarrier !== null) {
+        const barrier = this.#logBarrier
+        await barrier
+        if (this.#logBarrier === barrier) this.#logBarrier = null
+      }
+      await log.sync()
+    } catch (err) {
+      throw this.#logFailed(err, log, true)
+    }
+    this.#applyGroup(seq, ops)
+  }
+
+  /** The log may now hold a partial record; nothing after it could be trusted, so writing stops. */
+  #logFailed (err: unknown, log: WritableFile, sync: boolean): Error {
+    const e = asIoError(err, { file: log.path, op: sync ? 'sync commit log' : 'write commit log' })
+    this.#setBackgroundError(e)
+    return e
+  }
+
+  /** A group whose record is in the log: its sequence numbers taken, its ops in the memtable (see #slices). */
+  #applyGroup (seq: number, ops: WriteOp[]): void {
+    const mem = this.#mem
+    const slices = this.#slices
     // Sequence numbers are taken only after the record is in the log, so a failed write leaves no gap.
     this.#versions.lastSequence = seq + ops.length - 1
     let s = seq
@@ -465,6 +506,13 @@ export class Engine {
    * Before a group: switch to a new memtable when the current one is full (waiting if the previous one
    * is still being flushed), and slow down or stop while level 0 has too many files.
    */
+  /** Whether #makeRoomForWrite has anything to do before the next group (else the group may go at once). */
+  #needsRoom (): boolean {
+    if (this.#bgError !== null) return true
+    if (this.#versions.current.levels[0].length >= this.options.level0SlowdownTrigger) return true
+    return this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
+  }
+
   async #makeRoomForWrite (): Promise<void> {
     let slowed = false
     for (;;) {
