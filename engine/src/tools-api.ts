@@ -8,6 +8,7 @@ export type { LogReadMode, LogDrop, LogReadSummary } from './wal/log-reader.js'
 export { decodeBatch } from './wal/batch.js'
 
 export { Table } from './sstable/table.js'
+export { describeFilter } from './sstable/bloom.js'
 export type { TableProperties } from './sstable/properties.js'
 export { decodeFooter, FOOTER_SIZE, BLOCK_TRAILER_SIZE, TABLE_MAGIC } from './sstable/format.js'
 export type { Footer, BlockHandle } from './sstable/format.js'

@@ -78,7 +78,7 @@ describe('on intact tables', () => {
     expect(p.minSequence).toBeLessThanOrEqual(p.maxSequence)
     expect(p.smallestKey.key <= p.largestKey.key).toBe(true)
     expect(layout.dataBlocks).toHaveLength(p.dataBlocks)
-    expect(layout.filter).toMatchObject({ bitsPerKey: 10, probes: 7, size: p.filterBytes })
+    expect(layout.filter).toMatchObject({ kind: 'cache-local', bitsPerKey: 10, probes: 7, size: p.filterBytes })
     expect(layout.index.size).toBe(p.indexBytes)
     // The blocks tile the file: each starts where the previous one's trailer ends, and the footer ends the file.
     const parts = [...layout.dataBlocks, layout.filter, layout.properties, layout.index]
@@ -89,7 +89,7 @@ describe('on intact tables', () => {
 
     const text = await levelring(['sst', 'layout', table])
     expect(text.stdout).toMatch(new RegExp(`^\\s+${layout.dataBlocks[1].offset}\\s+${layout.dataBlocks[1].size}\\s+data block 1$`, 'm'))
-    expect(text.stdout).toMatch(/filter \(bloom, 10 bits per key, 7 probes\)/)
+    expect(text.stdout).toMatch(/filter \(cache-local bloom, 10 bits per key, 7 probes\)/)
   })
 
   test('verify and check pass on every table of the directory; identify lists exactly the tables', async () => {

@@ -10,7 +10,7 @@ import {
   compareInternalKeys, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, shortestSeparator, shortSuccessor, TRAILER_SIZE
 } from '../keys.js'
 import { BlockBuilder } from './block-builder.js'
-import { BloomFilterBuilder, bloomHash } from './bloom.js'
+import { BloomFilterBuilder } from './bloom.js'
 import {
   BLOCK_TRAILER_SIZE, COMPRESSION_NONE, encodeFooter, encodeHandleVarint, TABLE_FORMAT_VERSION, type BlockHandle
 } from './format.js'
@@ -24,6 +24,11 @@ export interface TableBuilderOptions {
   restartInterval: number
   /** Bloom filter bits per user key; 0 = no filter. */
   bitsPerKey: number
+  /**
+   * The filter's layout: 'cache-local' (the default; one 64-byte line per key) or 'classic' (the layout of
+   * earlier versions, still read: tests write it to check that tables of those versions keep working).
+   */
+  filterKind?: 'cache-local' | 'classic'
   /** Named in errors. */
   fileName: string
 }
@@ -73,7 +78,7 @@ export class TableBuilder {
     this.#opts = opts
     this.#offset = file.size
     this.#data = new BlockBuilder(opts.restartInterval)
-    this.#filter = opts.bitsPerKey > 0 ? new BloomFilterBuilder(opts.bitsPerKey) : null
+    this.#filter = opts.bitsPerKey > 0 ? new BloomFilterBuilder(opts.bitsPerKey, opts.filterKind ?? 'cache-local') : null
     this.#props.filterBitsPerKey = opts.bitsPerKey
   }
 
@@ -105,7 +110,7 @@ export class TableBuilder {
     }
 
     if (this.#filter !== null) {
-      const h = bloomHash(ik, 0, ik.length - TRAILER_SIZE)
+      const h = this.#filter.hash(ik, 0, ik.length - TRAILER_SIZE)
       // Versions of one user key are adjacent: hash each user key once (an equal hash adds the same bits anyway).
       if (h !== this.#lastHash) {
         this.#filter.addHash(h)

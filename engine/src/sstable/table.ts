@@ -12,7 +12,7 @@ import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../
 import { Block, BlockEntry } from './block.js'
 import { IndexBlock, type IndexIterator } from './index-block.js'
 import type { BlockCache, FileBlocks } from './block-cache.js'
-import { bloomHashOf, bloomMayContain, bloomMayContainHash } from './bloom.js'
+import { bloomMayContain, keyMayMatch } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
 import { READ_AHEAD_BYTES, type ReadAhead, readAheadBuffers, TableIterator, type TableBlockSource } from './table-iterator.js'
@@ -100,7 +100,7 @@ export class Table implements TableBlockSource {
    * copy it before handing it out, never mutate it.
    */
   get (userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
-    if (this.#filter !== null && !bloomMayContainHash(this.#filter, bloomHashOf(userKey))) return undefined
+    if (this.#filter !== null && !keyMayMatch(this.#filter, userKey)) return undefined
     const target = this.#lookupKey(userKey, snapshotSeq)
     const n = userKey.length + TRAILER_SIZE
     const index = this.#index

@@ -176,6 +176,27 @@ describe('table builder and reader', () => {
     expect(t.approximateOffsetOf(ik('zzz', 1))).toBeLessThan(t.fileSize)
   })
 
+  it('reads tables with the classic filter (earlier versions) and the cache-local one alike', () => {
+    const entries = sortEntries(Array.from({ length: 2000 }, (_, i) => ({ key: ik(`key${String(2 * i).padStart(6, '0')}`, i + 1), value: Buffer.from(`v${i}`) })))
+    for (const filterKind of ['classic', 'cache-local'] as const) {
+      const { fs, path, props } = buildTable(entries, { blockSize: 1024, filterKind })
+      const t = openTable(fs, path)
+      expect(props.filterBytes).toBeGreaterThan(2000 * 10 / 8)
+      for (let i = 0; i < 2000; i += 7) expect(t.get(Buffer.from(`key${String(2 * i).padStart(6, '0')}`), 10_000)?.value.toString()).toBe(`v${i}`)
+      // Absent keys between present ones: none found, and the filter excludes nearly all of them.
+      let found = 0
+      let passed = 0
+      for (let i = 0; i < 2000; i++) {
+        const absent = Buffer.from(`key${String(2 * i + 1).padStart(6, '0')}`)
+        if (t.get(absent, 10_000) !== undefined) found++
+        if (t.mayContain(absent)) passed++
+      }
+      expect(found).toBe(0)
+      console.log(`${filterKind} filter: ${passed} of 2000 absent neighbours pass`)
+      expect(passed).toBeLessThan(60)
+    }
+  })
+
   it('reads through the block cache: hits, misses, fillCache=false, evictFile', () => {
     const entries = versionedEntries()
     const { fs, path } = buildTable(entries, { blockSize: 64 })

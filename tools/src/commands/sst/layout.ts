@@ -14,7 +14,7 @@ export async function sstLayout (path: string, flags: CommonFlags, out: Output):
   const rows: string[][] = layout.dataBlocks.map((b, i) => [String(b.offset), String(b.size), `data block ${i}`])
   if (layout.filter !== null) {
     const f = layout.filter
-    rows.push([String(f.offset), String(f.size), `filter (bloom, ${f.bitsPerKey} bits per key, ${f.probes} probes)`])
+    rows.push([String(f.offset), String(f.size), `filter (${f.kind === 'unknown' ? 'unknown kind' : `${f.kind} bloom`}, ${f.bitsPerKey} bits per key, ${f.probes} probes)`])
   }
   rows.push([String(layout.properties.offset), String(layout.properties.size), 'properties'])
   rows.push([String(layout.index.offset), String(layout.index.size), `index (${counted(layout.index.entries, 'entry', 'entries')})`])

@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path'
 import {
-  BLOCK_TRAILER_SIZE, decodeFooter, FOOTER_SIZE, parseFileName, RealFileSystem, Table,
+  BLOCK_TRAILER_SIZE, decodeFooter, describeFilter, FOOTER_SIZE, parseFileName, RealFileSystem, Table,
   type BlockHandle, type Footer, type ReadableFile
 } from 'lsm-level/tools'
 import { CliFailure } from '../../cli-kit/failure.js'
@@ -11,7 +11,7 @@ export interface TableLayout {
   formatVersion: number
   dataBlocks: BlockHandle[]
   /** null when the table was written without a filter. */
-  filter: (BlockHandle & { probes: number, bitsPerKey: number }) | null
+  filter: (BlockHandle & { kind: 'cache-local' | 'classic' | 'unknown', probes: number, bitsPerKey: number }) | null
   properties: BlockHandle
   index: BlockHandle & { entries: number }
   footer: { offset: number, size: number }
@@ -61,10 +61,10 @@ export class TableFile {
     const dataBlocks: BlockHandle[] = []
     for (let i = 0; i < index.count; i++) dataBlocks.push({ offset: index.blockOffset(i), size: index.blockSize(i) })
     const f = this.#footer
-    // The filter's last byte is its probe count (FORMAT.md, "Filter block").
+    // The filter's last bytes say its kind and probe count (FORMAT.md, "Filter block").
     const filter = f.filter.size === 0
       ? null
-      : { ...f.filter, probes: this.#file.read(f.filter.offset + f.filter.size - 1, 1)[0], bitsPerKey: this.table.properties.filterBitsPerKey }
+      : { ...f.filter, ...describeFilter(this.#file.read(f.filter.offset, f.filter.size)), bitsPerKey: this.table.properties.filterBitsPerKey }
     return {
       fileSize: this.#file.size,
       formatVersion: f.formatVersion,
