@@ -104,13 +104,8 @@ export function localHash (key: Uint8Array, start = 0, end = key.length, seed = 
     k = (k << 15) | (k >>> 17)
     h ^= Math.imul(k, 0x1b873593)
   }
-  h ^= n
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  // murmur3's finalizer (probeDelta is exactly it).
+  return probeDelta((h ^ n) >>> 0)
 }
 
 /** Collects key hashes while a table is built, then lays out the filter. */
@@ -229,24 +224,15 @@ export function memoizeBloomHash (key: Uint8Array | null): void {
 /** False iff the whole key was certainly not added to the filter (of either kind), hashing it from the memo. */
 export function keyMayMatch (filter: Buffer, key: Uint8Array): boolean {
   const len = filter.length
+  const memo = key === memoKey
   if (len >= 2 && filter[len - 1] === CACHE_LOCAL_KIND) {
-    let h: number
-    if (key === memoKey) {
-      if (memoLocal < 0) memoLocal = localHash(key)
-      h = memoLocal
-    } else {
-      h = localHash(key)
-    }
-    return cacheLocalMayContain(filter, h)
+    if (!memo) return cacheLocalMayContain(filter, localHash(key))
+    if (memoLocal < 0) memoLocal = localHash(key)
+    return cacheLocalMayContain(filter, memoLocal)
   }
-  let h: number
-  if (key === memoKey) {
-    if (memoClassic < 0) memoClassic = bloomHash(key)
-    h = memoClassic
-  } else {
-    h = bloomHash(key)
-  }
-  return bloomMayContainHash(filter, h)
+  if (!memo) return bloomMayContainHash(filter, bloomHash(key))
+  if (memoClassic < 0) memoClassic = bloomHash(key)
+  return bloomMayContainHash(filter, memoClassic)
 }
 
 /** False iff key[start, end) was certainly not added to the filter (of either kind). */
