@@ -6,7 +6,7 @@ import type { RangeTombstone } from './range-tombstone.js'
 const MAX_HEIGHT = 12
 
 /** Int32 fields per node in Arena.meta. */
-const STRIDE = 8
+const STRIDE = 10
 const F_KEY_OFF = 0
 const F_KEY_LEN = 1
 const F_VAL_OFF = 2
@@ -17,6 +17,9 @@ const F_PREV = 5
 /** Where the node's links (one per level) start in Arena.links. */
 const F_LINKS = 6
 const F_HASH = 7
+/** The 8 bytes of the key after the memtable's shared prefix (zeros past its end), as two big-endian words. */
+const F_FP0 = 8
+const F_FP1 = 9
 
 /** Node 0 is the list head: no link ever points to it, so 0 also means "none". */
 const NIL = 0
@@ -238,6 +241,7 @@ export class Memtable {
     const hash = hashBytes(a.data, koff, klen)
     meta[m + F_HASH] = hash
     a.seqs[node] = seq
+    this.#admitKey(node)
 
     let update = this.#update
     const tail = this.#tail
@@ -380,11 +384,96 @@ export class Memtable {
     return (meta[bm + F_KIND_HEIGHT] & 0xff) - (meta[am + F_KIND_HEIGHT] & 0xff)
   }
 
-  /** The last node before `node` at every level, into update. */
+  /**
+   * Every key of this memtable starts with the first #prefix bytes of the first key inserted (#prefix < 0:
+   * no key yet). Each node holds the 8 bytes after that prefix (F_FP0, F_FP1), so an insert's descent orders
+   * most nodes by two integers without touching the arena. A key that shares less shrinks the prefix, and
+   * every node's words are taken again (the prefix only shrinks, at most once per byte of it).
+   */
+  #prefix = -1
+  #prefixNode = NIL
+
+  /** Keeps the shared-prefix invariant for a new node and sets its words. */
+  #admitKey (node: number): void {
+    const a = this.#a
+    const meta = a.meta
+    const data = a.data
+    const m = node * STRIDE
+    const off = meta[m + F_KEY_OFF]
+    const len = meta[m + F_KEY_LEN]
+    if (this.#prefix < 0) {
+      this.#prefix = len
+      this.#prefixNode = node
+    } else {
+      const r = this.#prefixNode * STRIDE
+      const roff = meta[r + F_KEY_OFF]
+      const n = Math.min(this.#prefix, len)
+      let c = 0
+      while (c < n && data[off + c] === data[roff + c]) c++
+      if (c < this.#prefix) {
+        this.#prefix = c
+        for (let i = 1; i < this.#nodes; i++) if (i !== node) this.#setWords(i)
+      }
+    }
+    this.#setWords(node)
+  }
+
+  /** A node's two words: the 8 key bytes after the shared prefix, zeros past the key's end. */
+  #setWords (node: number): void {
+    const a = this.#a
+    const meta = a.meta
+    const data = a.data
+    const m = node * STRIDE
+    const start = meta[m + F_KEY_OFF] + this.#prefix
+    const end = meta[m + F_KEY_OFF] + meta[m + F_KEY_LEN]
+    let w0 = 0
+    let w1 = 0
+    for (let i = 0; i < 4; i++) w0 = (w0 << 8) | (start + i < end ? data[start + i] : 0)
+    for (let i = 4; i < 8; i++) w1 = (w1 << 8) | (start + i < end ? data[start + i] : 0)
+    meta[m + F_FP0] = w0
+    meta[m + F_FP1] = w1
+  }
+
+  /**
+   * The last node before `node` at every level, into update. Like #search, but most steps compare the nodes'
+   * words (unsigned) and only equal words compare key bytes, from the shared prefix on.
+   */
   #descendForNode (node: number, update: Int32Array): void {
     const a = this.#a
-    const m = node * STRIDE
-    this.#search(a.data, a.meta[m + F_KEY_OFF], a.meta[m + F_KEY_LEN], a.seqs[node], a.meta[m + F_KIND_HEIGHT] & 0xff, update)
+    const meta = a.meta
+    const links = a.links
+    const data = a.data
+    const seqs = a.seqs
+    const tm = node * STRIDE
+    const kOff = meta[tm + F_KEY_OFF]
+    const kLen = meta[tm + F_KEY_LEN]
+    const seq = seqs[node]
+    const kind = meta[tm + F_KIND_HEIGHT] & 0xff
+    const t0 = meta[tm + F_FP0] >>> 0
+    const t1 = meta[tm + F_FP1] >>> 0
+    const p = this.#prefix
+    let x = NIL
+    for (let level = this.#height - 1; level >= 0; level--) {
+      let n = links[meta[x * STRIDE + F_LINKS] + level]
+      while (n !== NIL) {
+        const m = n * STRIDE
+        const n0 = meta[m + F_FP0] >>> 0
+        let c: number
+        if (n0 !== t0) c = n0 < t0 ? -1 : 1
+        else {
+          const n1 = meta[m + F_FP1] >>> 0
+          if (n1 !== t1) c = n1 < t1 ? -1 : 1
+          else {
+            c = compareBytesFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], data, kOff, kLen, p)
+            if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
+          }
+        }
+        if (c >= 0) break
+        x = n
+        n = links[meta[x * STRIDE + F_LINKS] + level]
+      }
+      update[level] = x
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import fc from 'fast-check'
 import { Memtable } from '../../../engine/src/memtable.js'
 import { KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
 import { seededRandom as rng } from '../../gateway/cluster/seeded-random.js'
@@ -51,5 +52,24 @@ describe('memtable skip list', () => {
       }
       check(m, model)
     }
+  })
+
+  it('orders keys that share long prefixes, end inside the compared 8 bytes, or shrink the shared prefix late', () => {
+    // The descent compares the 8 bytes after the prefix every key shares (zeros past a key's end), and a key
+    // sharing less shrinks that prefix for every node. Zero bytes, keys that are prefixes of others and a
+    // key without the prefix arriving after hundreds of keys with it are where that could misorder.
+    const tail = fc.array(fc.constantFrom('\x00', '\x01', 'a', '\xff'), { minLength: 0, maxLength: 12 }).map((cs) => cs.join(''))
+    const keyArb = fc.oneof({ weight: 9, arbitrary: tail.map((t) => 'pfx/00000' + t) }, { weight: 1, arbitrary: tail })
+    fc.assert(fc.property(fc.array(keyArb, { minLength: 1, maxLength: 400 }), fc.array(keyArb, { maxLength: 20 }), (first, late) => {
+      const m = new Memtable()
+      const model: Array<[string, number]> = []
+      let seq = 1
+      for (const k of [...first, ...late]) {
+        m.addString(k, seq, KIND_VALUE, Buffer.from(String(seq)))
+        model.push([k, seq])
+        seq++
+      }
+      check(m, model)
+    }), { numRuns: 150 })
   })
 })
