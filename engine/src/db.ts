@@ -510,6 +510,11 @@ export class Engine {
   #needsRoom (): boolean {
     if (this.#bgError !== null) return true
     if (this.#versions.current.levels[0].length >= this.options.level0SlowdownTrigger) return true
+    return this.#memtableFull()
+  }
+
+  /** Whether the memtable must be switched before the next group: full, or a flush was asked for. */
+  #memtableFull (): boolean {
     return this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
   }
 
@@ -525,7 +530,7 @@ export class Engine {
         await new Promise((resolve) => setTimeout(resolve, 1))
         continue
       }
-      const full = this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
+      const full = this.#memtableFull()
       if (!full) return
       // While closing, compaction no longer runs: waiting on level 0 would never end (the log holds the data).
       if (this.#imms.length >= this.options.maxImmutableMemtables || (l0 >= this.options.level0StopTrigger && !this.#closing)) {

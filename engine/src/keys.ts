@@ -104,6 +104,25 @@ function compareTrailers (a: Buffer, at: number, b: Buffer, bt: number): number 
   return al > bl ? -1 : al < bl ? 1 : 0
 }
 
+/** The length of the common prefix of a[ao, ao + n) and b[bo, bo + n). */
+export function sharedPrefixLength (a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): number {
+  let i = 0
+  while (i < n && a[ao + i] === b[bo + i]) i++
+  return i
+}
+
+/**
+ * The bytes b[start, start + 4) as a big-endian unsigned number, reading zeros at and after end: keys in
+ * byte order that share their bytes before start have these words in (non-strict) numeric order, so sorted
+ * searches can compare 4 key bytes as one number.
+ */
+export function bigEndianWord (b: Uint8Array, start: number, end: number): number {
+  if (start + 4 <= end) return ((b[start] << 24) | (b[start + 1] << 16) | (b[start + 2] << 8) | b[start + 3]) >>> 0
+  let w = 0
+  for (let i = 0; i < 4; i++) w = (w << 8) | (start + i < end ? b[start + i] : 0)
+  return w >>> 0
+}
+
 /** compareBytesFrom's second result: a length of common prefix of the two keys (at least `from`). */
 export let commonPrefix = 0
 

@@ -1,4 +1,4 @@
-import { commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
+import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
 import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
 
@@ -405,14 +405,12 @@ export class Memtable {
       this.#prefix = len
       this.#prefixNode = node
     } else {
-      const r = this.#prefixNode * STRIDE
-      const roff = meta[r + F_KEY_OFF]
-      const n = Math.min(this.#prefix, len)
-      let c = 0
-      while (c < n && data[off + c] === data[roff + c]) c++
+      const c = sharedPrefixLength(data, off, data, meta[this.#prefixNode * STRIDE + F_KEY_OFF], Math.min(this.#prefix, len))
       if (c < this.#prefix) {
+        // Every node's words move (this one's included).
         this.#prefix = c
-        for (let i = 1; i < this.#nodes; i++) if (i !== node) this.#setWords(i)
+        for (let i = 1; i < this.#nodes; i++) this.#setWords(i)
+        return
       }
     }
     this.#setWords(node)
@@ -426,12 +424,8 @@ export class Memtable {
     const m = node * STRIDE
     const start = meta[m + F_KEY_OFF] + this.#prefix
     const end = meta[m + F_KEY_OFF] + meta[m + F_KEY_LEN]
-    let w0 = 0
-    let w1 = 0
-    for (let i = 0; i < 4; i++) w0 = (w0 << 8) | (start + i < end ? data[start + i] : 0)
-    for (let i = 4; i < 8; i++) w1 = (w1 << 8) | (start + i < end ? data[start + i] : 0)
-    meta[m + F_FP0] = w0
-    meta[m + F_FP1] = w1
+    meta[m + F_FP0] = bigEndianWord(data, start, end)
+    meta[m + F_FP1] = bigEndianWord(data, start + 4, end)
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
-import { commonPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
+import { bigEndianWord, commonPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
@@ -19,7 +19,7 @@ export class IndexBlock {
   readonly #sizes: Float64Array
   /** Bytes every key's user key starts with (the common prefix of the first and the last one). */
   readonly #prefixLength: number
-  /** Per key, the 4 bytes of its user key after that prefix (zeros past its end), big-endian: windowOf(). */
+  /** Per key, the 4 bytes of its user key after that prefix (zeros past its end), big-endian: bigEndianWord(). */
   readonly #windows: Uint32Array
 
   private constructor (keys: Buffer, keyStart: Uint32Array, offsets: Float64Array, sizes: Float64Array) {
@@ -33,12 +33,11 @@ export class IndexBlock {
     if (count > 0) {
       const a = keyStart[0]
       const b = keyStart[count - 1]
-      const n = Math.min(keyStart[1] - a, keyStart[count] - b) - TRAILER_SIZE
-      while (p < n && keys[a + p] === keys[b + p]) p++
+      p = sharedPrefixLength(keys, a, keys, b, Math.min(keyStart[1] - a, keyStart[count] - b) - TRAILER_SIZE)
     }
     this.#prefixLength = p
     const windows = new Uint32Array(count)
-    for (let i = 0; i < count; i++) windows[i] = windowOf(keys, keyStart[i] + p, keyStart[i + 1] - TRAILER_SIZE)
+    for (let i = 0; i < count; i++) windows[i] = bigEndianWord(keys, keyStart[i] + p, keyStart[i + 1] - TRAILER_SIZE)
     this.#windows = windows
   }
 
@@ -105,7 +104,7 @@ export class IndexBlock {
       const d = target[i] - keys[k0 + i]
       if (d !== 0) return d < 0 ? 0 : count
     }
-    const t = windowOf(target, p, tu)
+    const t = bigEndianWord(target, p, tu)
     const windows = this.#windows
     let lo = 0
     let hi = count
@@ -160,14 +159,6 @@ export class IndexBlock {
 }
 
 const EMPTY = Buffer.alloc(0)
-
-/** The bytes b[start, start + 4) as a big-endian unsigned number, reading zeros at and after end. */
-function windowOf (b: Uint8Array, start: number, end: number): number {
-  if (start + 4 <= end) return ((b[start] << 24) | (b[start + 1] << 16) | (b[start + 2] << 8) | b[start + 3]) >>> 0
-  let w = 0
-  for (let i = 0; i < 4; i++) w = (w << 8) | (start + i < end ? b[start + i] : 0)
-  return w >>> 0
-}
 
 /** Cursor over an IndexBlock; position() is the entry number. */
 export class IndexIterator implements InternalIterator {
