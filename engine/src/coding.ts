@@ -46,6 +46,18 @@ export function encodeVarint64 (buf: Uint8Array, offset: number, v: number): num
   return offset
 }
 
+/** Bytes up to this many are copied by a plain loop (faster than a native call for short runs). */
+const SMALL_COPY = 32
+
+/** Copies n bytes from src[s] to dst[d]: by hand when short (a native call costs more for a few bytes). */
+export function copyBytes (src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+  if (n <= SMALL_COPY) {
+    for (let j = 0; j < n; j++) dst[d + j] = src[s + j]
+  } else {
+    dst.set(src.subarray(s, s + n), d)
+  }
+}
+
 /** Writes v as a little-endian uint32 at buf[offset]; returns offset + 4. */
 export function encodeFixed32 (buf: Uint8Array, offset: number, v: number): number {
   buf[offset] = v
@@ -251,7 +263,7 @@ export class ByteWriter {
   range (data: Uint8Array, start: number, end: number): void {
     const n = end - start
     this.reserve(n)
-    this.#buf.set(data.subarray(start, end), this.#len)
+    copyBytes(data, start, this.#buf, this.#len, n)
     this.#len += n
   }
 

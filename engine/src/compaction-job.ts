@@ -73,7 +73,8 @@ export async function writeTable (fs: FileSystem, dir: string, number: number, s
     const builder = new TableBuilder(file, builderOptions(layout, path))
     let n = 0
     for (; source.valid(); source.next()) {
-      builder.add(source.key(), source.value())
+      const v = source.valueSlice()
+      builder.add(source.key(), v.data, v.start, v.end)
       if (++n % hooks.sliceEntries === 0) {
         if (hooks.yieldBetweenSlices) await yieldToEventLoop()
         if (hooks.shouldAbort()) throw new JobAborted()
@@ -198,7 +199,8 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
         file = fs.openWritable(path)
         builder = new TableBuilder(file, builderOptions(job.layout, path))
       }
-      builder.add(key, input.value())
+      const v = input.valueSlice()
+      builder.add(key, v.data, v.start, v.end)
     }
     if (builder !== null) await finishOutput()
   } catch (err) {

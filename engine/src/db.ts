@@ -29,7 +29,7 @@ import ModuleError from 'module-error'
 import { pickCompaction, type Compaction, maxBytesForLevel, level0Inputs, expand } from './compaction.js'
 import { runCompactionJob, writeTable, JobAborted, MAIN_THREAD_SLICE, type CompactionJob, type CompactionResult, type JobHooks } from './compaction-job.js'
 import { type BackgroundThread, type RunningJob, backgroundThreadAvailable, sharedBackgroundThreads } from './background-thread.js'
-import { packSortedRun } from './sorted-run.js'
+import { SortedRunWriter } from './sorted-run.js'
 import { RealFileSystem } from './fs.js'
 
 /** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
@@ -47,6 +47,9 @@ function hasRangeDelete (ops: WriteOp[]): boolean {
   for (let i = 0; i < ops.length; i++) if (ops[i].kind === KIND_RANGE_DELETE) return true
   return false
 }
+
+/** What write() returns to a writer whose record is already in the log when it returns. */
+const RESOLVED: Promise<void> = Promise.resolve()
 
 interface PendingWrite {
   ops: WriteOp[]
@@ -339,6 +342,20 @@ export class Engine {
     if (this.#closed || this.#closing) return Promise.reject(new ModuleError('database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
     if (this.options.readOnly) return Promise.reject(new ModuleError(`database ${this.dir} was opened read-only`, { code: 'LEVEL_READONLY' }))
     if (this.#bgError !== null) return Promise.reject(this.#bgError)
+    if (!sync && this.#mayWriteAtOnce() && !hasRangeDelete(ops)) {
+      // Nothing is queued or being written, and the memtable has room: this writer is a group of its own, so
+      // its record goes to the log now, with no queue entry, microtask hop or promise of its own. Writers that
+      // come after it in the same run of microtasks (while #burst holds) queue as before and share a group.
+      try {
+        this.#logAndApply(ops, ops, false)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      this.#burst = true
+      // A reaction on a settled promise is a microtask without queueMicrotask()'s async-hooks resource.
+      void RESOLVED.then(this.#endBurst)
+      return RESOLVED
+    }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ ops, sync, resolve, reject })
       if (!this.#writing) {
@@ -347,6 +364,21 @@ export class Engine {
         queueMicrotask(() => { void this.#drainWrites() })
       }
     })
+  }
+
+  /**
+   * Set by a writer that went straight to the log (see write()), until the microtasks queued so far have run:
+   * writers arriving meanwhile were most likely released together (a group's callers issuing their next
+   * writes), and queue to share one group instead of one log write each.
+   */
+  #burst = false
+  readonly #endBurst = (): void => { this.#burst = false }
+
+  /** Whether a writer may skip the queue: nothing ahead of it, no room to make, no event-loop turn due. */
+  #mayWriteAtOnce (): boolean {
+    if (this.#writing || this.#burst || this.#queue.length > 0 || this.#needsRoom()) return false
+    // #drainWrites lets the event loop turn while background work runs; so must a writer that skips it.
+    return !(this.#flushRunning || this.#bgRunning) || performance.now() - this.#turnedAt < 1
   }
 
   async #drainWrites (): Promise<void> {
@@ -413,7 +445,6 @@ export class Engine {
    * the log could not take the record.
    */
   #writeGroup (group: PendingWrite[]): Promise<void> | undefined {
-    const seq = this.#versions.lastSequence + 1
     let ops: WriteOp[]
     let batchOps: Array<{ kind: number, key: Buffer | string, value?: Buffer | string }>
     let sync = false
@@ -434,7 +465,16 @@ export class Engine {
         }
       }
     }
+    return this.#logAndApply(ops, batchOps, sync)
+  }
+
+  /**
+   * The log-and-memtable half of #writeGroup for a group's ops and their batch form (the same array when no
+   * op is a range delete). Synchronous unless sync; throws (or rejects) if the log could not take the record.
+   */
+  #logAndApply (ops: WriteOp[], batchOps: Array<{ kind: number, key: Buffer | string, value?: Buffer | string }>, sync: boolean): Promise<void> | undefined {
     if (ops.length === 0) return undefined
+    const seq = this.#versions.lastSequence + 1
     const slices = this.#slices
     // The record is encoded into the memtable's arena: its entries' keys and values are the record's bytes.
     const record = encodeBatch(seq, batchOps as Parameters<typeof encodeBatch>[1], slices, this.#mem)
@@ -832,7 +872,9 @@ export class Engine {
       const number = this.#versions.newFileNumber()
       this.#pendingOutputs.add(number)
       try {
-        meta = await this.#flushThread.flush(this.dir, number, packSortedRun(imm.iterator(), imm.approximateBytes, this.#runAlloc), this.options)
+        const run = new SortedRunWriter(imm.approximateBytes, this.#runAlloc)
+        imm.packRun(run)
+        meta = await this.#flushThread.flush(this.dir, number, run.finish(), this.options)
         if (meta !== null) {
           await this.#syncDir()
           this.#stats.bytesFlushed += meta.size

@@ -368,20 +368,22 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
     return keys.map((k) => findKey(engine, k, options.keyEncoding, seq))
   }
 
-  async _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {
+  // _put and _del return the engine's promise as it is (no async frame of their own: a put that goes straight to
+  // the log resolves in one microtask). What they throw, abstract-level's put()/del() turn into a rejection.
+  _put (key: Data, value: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, sync?: boolean }): Promise<void> {
     const engine = this.#engine()
     const k = toKey(key, options.keyEncoding)
     const v = toValue(value, options.valueEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
     checkSize(v, engine.options.maxValueSize, 'value')
-    await engine.write([{ kind: KIND_VALUE, key: k, value: v }], options.sync === true)
+    return engine.write([{ kind: KIND_VALUE, key: k, value: v }], options.sync === true)
   }
 
-  async _del (key: Data, options: { keyEncoding: Encoding, sync?: boolean }): Promise<void> {
+  _del (key: Data, options: { keyEncoding: Encoding, sync?: boolean }): Promise<void> {
     const engine = this.#engine()
     const k = toKey(key, options.keyEncoding)
     checkSize(k, engine.options.maxKeySize, 'key')
-    await engine.write([{ kind: KIND_DELETE, key: k }], options.sync === true)
+    return engine.write([{ kind: KIND_DELETE, key: k }], options.sync === true)
   }
 
   async _batch (operations: Array<AbstractBatchOperation<LsmLevel<K, V>, Data, Data> & { keyEncoding: Encoding, valueEncoding?: Encoding }>, options: { sync?: boolean }): Promise<void> {

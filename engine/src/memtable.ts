@@ -1,6 +1,7 @@
 import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
 import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
+import type { SortedRunWriter } from './sorted-run.js'
 
 /** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
 const MAX_HEIGHT = 12
@@ -356,6 +357,17 @@ export class Memtable {
     a.data.copy(ik, 0, off, off + len)
     encodeTrailer(ik, len, a.seqs[n], a.meta[m + F_KIND_HEIGHT] & 0xff)
     return ik
+  }
+
+  /** Every entry, in order, into w (a flush hands the run to the background thread). */
+  packRun (w: SortedRunWriter): void {
+    const a = this.#a
+    const meta = a.meta
+    const data = a.data
+    for (let n = a.links[0]; n !== NIL; n = a.links[meta[n * STRIDE + F_LINKS]]) {
+      const m = n * STRIDE
+      w.add(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], a.seqs[n], meta[m + F_KIND_HEIGHT] & 0xff, data, meta[m + F_VAL_OFF], meta[m + F_VAL_LEN])
+    }
   }
 
   /** @internal Node n's value into slice s. */

@@ -1,4 +1,6 @@
+import { copyBytes, encodeFixed32 } from './coding.js'
 import { type InternalIterator, type ValueSlice, wholeValueSlice } from './internal-iterator.js'
+import { encodeTrailer, TRAILER_SIZE } from './keys.js'
 
 /**
  * A sorted run of entries packed into one buffer, to hand a frozen memtable to the background worker in a
@@ -40,27 +42,37 @@ export class SortedRunIterator implements InternalIterator {
 }
 
 /**
- * Pack a sorted source into a run buffer; sizeHint is the expected number of bytes (grown if short). Buffers
- * come from `alloc` (Buffer.allocUnsafe by default), which is always asked for more than the buffer in hand.
+ * Packs entries, given in order, into a run buffer. Buffers come from `alloc` (Buffer.allocUnsafe by default),
+ * which is always asked for more than the buffer in hand; sizeHint is the expected number of bytes.
  */
-export function packSortedRun (source: InternalIterator, sizeHint = 64 * 1024, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
-  let buf = alloc(Math.max(1024, sizeHint))
-  let p = 0
-  for (source.seekToFirst(); source.valid(); source.next()) {
-    const k = source.key()
-    const v = source.valueSlice()
-    const vlen = v.end - v.start
-    const need = 8 + k.length + vlen
-    if (p + need > buf.length) {
-      const bigger = alloc(Math.max(buf.length * 2, p + need))
-      buf.copy(bigger, 0, 0, p)
-      buf = bigger
-    }
-    buf.writeUInt32LE(k.length, p); p += 4
-    k.copy(buf, p); p += k.length
-    buf.writeUInt32LE(vlen, p); p += 4
-    v.data.copy(buf, p, v.start, v.end); p += vlen
+export class SortedRunWriter {
+  #buf: Buffer
+  #p = 0
+  readonly #alloc: (bytes: number) => Buffer
+
+  constructor (sizeHint = 64 * 1024, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe) {
+    this.#alloc = alloc
+    this.#buf = alloc(Math.max(1024, sizeHint))
   }
-  source.close()
-  return buf.subarray(0, p)
+
+  /** One entry: the user key src[koff, koff + klen) with its trailer (seq, kind), the value vsrc[voff, voff + vlen). */
+  add (src: Uint8Array, koff: number, klen: number, seq: number, kind: number, vsrc: Uint8Array, voff: number, vlen: number): void {
+    let p = this.#p
+    const need = 8 + klen + TRAILER_SIZE + vlen
+    if (p + need > this.#buf.length) {
+      const bigger = this.#alloc(Math.max(this.#buf.length * 2, p + need))
+      this.#buf.copy(bigger, 0, 0, p)
+      this.#buf = bigger
+    }
+    const buf = this.#buf
+    p = encodeFixed32(buf, p, klen + TRAILER_SIZE)
+    copyBytes(src, koff, buf, p, klen); p += klen
+    encodeTrailer(buf, p, seq, kind); p += TRAILER_SIZE
+    p = encodeFixed32(buf, p, vlen)
+    copyBytes(vsrc, voff, buf, p, vlen)
+    this.#p = p + vlen
+  }
+
+  /** The run: a view of the bytes written. */
+  finish (): Buffer { return this.#buf.subarray(0, this.#p) }
 }

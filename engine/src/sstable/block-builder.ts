@@ -8,7 +8,7 @@
  * Each key is stored as the bytes it does not share with the previous key; every restartInterval entries
  * the full key is stored and its offset recorded, so a reader can binary-search the restart points.
  */
-import { ByteWriter } from '../coding.js'
+import { ByteWriter, copyBytes } from '../coding.js'
 
 /** Accumulates sorted entries into one block. */
 export class BlockBuilder {
@@ -38,8 +38,11 @@ export class BlockBuilder {
     return this.#out.length + this.#restarts.length * 4 + 4
   }
 
-  /** Adds an entry; key must be greater than the previous key (in the block's order); data may be reused after. */
-  add (key: Uint8Array, value: Uint8Array): void {
+  /**
+   * Adds an entry whose value is value[vstart, vend) (all of it by default); key must be greater than the
+   * previous key (in the block's order); data may be reused after.
+   */
+  add (key: Uint8Array, value: Uint8Array, vstart = 0, vend = value.length): void {
     if (this.#finished) throw new Error('BlockBuilder.add() after finish()')
     let shared = 0
     if (this.#counter < this.restartInterval) {
@@ -53,14 +56,14 @@ export class BlockBuilder {
     const out = this.#out
     out.varint32(shared)
     out.varint32(key.length - shared)
-    out.varint32(value.length)
+    out.varint32(vend - vstart)
     out.range(key, shared, key.length)
-    out.bytes(value)
+    out.range(value, vstart, vend)
     if (key.length > this.#lastKey.length) {
       this.#lastKey = Buffer.allocUnsafe(Math.max(key.length, this.#lastKey.length * 2))
       this.#lastKey.set(key, 0)
     } else {
-      this.#lastKey.set(key.subarray(shared), shared)
+      copyBytes(key, shared, this.#lastKey, shared, key.length - shared)
     }
     this.#lastKeyLen = key.length
     this.#counter++

@@ -4,15 +4,12 @@
  * read and the checksum. Point lookups (find) binary-search the restart points and then scan one restart
  * run; cursors walk forwards entry by entry and backwards by decoding one restart run at a time.
  */
-import { encodeFixed32, readFixed32 } from '../coding.js'
+import { copyBytes, encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
 import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
 import type { FileBlocks } from './block-cache.js'
 import type { ClockItem } from '../clock-cache.js'
-
-/** Bytes up to this many are copied by a plain loop (faster than a native call for short runs). */
-const SMALL_COPY = 32
 
 /**
  * Where a point lookup landed (Block.find): whether the entry's user key is the target's, its trailer, and
@@ -297,15 +294,6 @@ export class Block implements ClockItem {
   /** @internal a LEVEL_CORRUPTION error at offset `at` of the block. */
   fail (what: string, at: number): Error {
     return corruption(`bad block entry: ${what}`, { file: this.fileName, offset: this.fileOffset + at })
-  }
-}
-
-/** Copies n bytes from src[s] to dst[d]: by hand when short (a native call costs more for a few bytes). */
-function copyBytes (src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
-  if (n <= SMALL_COPY) {
-    for (let j = 0; j < n; j++) dst[d + j] = src[s + j]
-  } else {
-    dst.set(src.subarray(s, s + n), d)
   }
 }
 

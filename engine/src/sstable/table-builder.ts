@@ -3,11 +3,12 @@
  * increasing order. Blocks go to the file as they fill; finish() writes the filter, properties, index and
  * footer and flushes, but does not sync: the caller syncs the file and its directory.
  */
+import { copyBytes } from '../coding.js'
 import { crc32c, maskCrc } from '../crc.js'
 import { invalidArgument } from '../errors.js'
 import type { WritableFile } from '../fs.js'
 import {
-  compareInternalKeys, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, shortestSeparator, shortSuccessor, TRAILER_SIZE
+  compareInternalKeySlices, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, shortestSeparator, shortSuccessor, TRAILER_SIZE
 } from '../keys.js'
 import { BlockBuilder } from './block-builder.js'
 import { BloomFilterBuilder } from './bloom.js'
@@ -90,18 +91,20 @@ export class TableBuilder {
   /** Entries added so far. */
   get entries (): number { return this.#props.entries }
 
-  /** Adds an entry; ik must be greater than every key added before (internal-key order). */
-  add (ik: Buffer, value: Buffer): void {
+  /**
+   * Adds an entry whose value is value[vstart, vend) (all of it by default); ik must be greater than every key
+   * added before (internal-key order).
+   */
+  add (ik: Buffer, value: Uint8Array, vstart = 0, vend = value.length): void {
     if (this.#closed) throw new Error('TableBuilder.add() after finish() or abandon()')
     if (ik.length < TRAILER_SIZE) throw invalidArgument(`internal key of ${ik.length} bytes is too short`, 'LEVEL_INVALID_KEY')
     const p = this.#props
     if (p.entries > 0) {
-      const last = this.#lastKey.subarray(0, this.#lastKeyLen)
-      if (compareInternalKeys(last, ik) >= 0) {
+      if (compareInternalKeySlices(this.#lastKey, 0, this.#lastKeyLen, ik, 0, ik.length) >= 0) {
         throw invalidArgument(`table keys out of order in ${this.#opts.fileName}: an added key is not greater than the previous one`, 'LEVEL_INVALID_KEY')
       }
       if (this.#pendingHandle !== null) {
-        this.#addIndexEntry(shortestSeparator(last, ik), this.#pendingHandle)
+        this.#addIndexEntry(shortestSeparator(this.#lastKey.subarray(0, this.#lastKeyLen), ik), this.#pendingHandle)
         this.#pendingHandle = null
       }
     } else {
@@ -126,11 +129,11 @@ export class TableBuilder {
     else if (kind === KIND_RANGE_DELETE) p.rangeDeletions++
     p.entries++
     p.rawKeyBytes += ik.length
-    p.rawValueBytes += value.length
+    p.rawValueBytes += vend - vstart
 
-    this.#data.add(ik, value)
+    this.#data.add(ik, value, vstart, vend)
     if (ik.length > this.#lastKey.length) this.#lastKey = Buffer.allocUnsafe(Math.max(ik.length, this.#lastKey.length * 2))
-    ik.copy(this.#lastKey, 0)
+    copyBytes(ik, 0, this.#lastKey, 0, ik.length)
     this.#lastKeyLen = ik.length
 
     if (this.#data.currentSizeEstimate() >= this.#opts.blockSize) this.#flushDataBlock()
