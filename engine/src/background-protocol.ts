@@ -2,10 +2,11 @@ import ModuleError from 'module-error'
 import type { CompactionJob, CompactionResult } from './compaction-job.js'
 import type { FileMeta } from './version/file-meta.js'
 import type { TableLayout } from './compaction-job.js'
+import type { MemtableRun } from './memtable.js'
 
 /** A request to the background worker. `abort` is a shared flag the main thread sets to stop the job. */
 export type WorkerRequest =
-  | { id: number, type: 'flush', dir: string, number: number, run: Uint8Array, layout: TableLayout, abort: SharedArrayBuffer }
+  | { id: number, type: 'flush', dir: string, number: number, run: MemtableRun, layout: TableLayout, abort: SharedArrayBuffer }
   | { id: number, type: 'compact', job: CompactionJob, abort: SharedArrayBuffer }
 
 /** The worker's answer to request `id`. */

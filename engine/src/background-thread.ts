@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { CompactionJob, CompactionResult, TableLayout } from './compaction-job.js'
 import { JobAborted } from './compaction-job.js'
 import type { FileMeta } from './version/file-meta.js'
+import type { MemtableRun } from './memtable.js'
 import { reviveError, reviveMeta, type WorkerRequest, type WorkerResponse } from './background-protocol.js'
 
 /** The worker script beside this module; absent when the engine runs from TypeScript sources (tests). */
@@ -73,10 +74,10 @@ export class BackgroundThread {
   }
 
   /**
-   * Build a table from a packed sorted run (see sorted-run.ts). A run in shared memory (the engine's) is read
-   * by the worker where it lies, and must not change until this resolves; any other is copied by the message.
+   * Build a table from a frozen memtable's run (Memtable.run()). Its arrays are shared memory, read by the
+   * worker where they lie: they must not change until this resolves.
    */
-  async flush (dir: string, number: number, run: Buffer, layout: TableLayout): Promise<FileMeta | null> {
+  async flush (dir: string, number: number, run: MemtableRun, layout: TableLayout): Promise<FileMeta | null> {
     const meta = await this.#send<FileMeta | null>({ type: 'flush', dir, number, run, layout } as Omit<WorkerRequest, 'id' | 'abort'>).result
     return meta === null ? null : reviveMeta(meta)
   }

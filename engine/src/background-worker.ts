@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads'
 import { RealFileSystem } from './fs.js'
 import { runCompactionJob, writeTable, type CompactionJob, type TableLayout } from './compaction-job.js'
-import { SortedRunIterator } from './sorted-run.js'
+import { MemtableRunIterator } from './memtable.js'
 import { reviveJob, reviveMeta, serializeError, type WorkerRequest } from './background-protocol.js'
 
 const fs = new RealFileSystem()
@@ -22,8 +22,7 @@ async function handle (msg: WorkerRequest): Promise<void> {
   const hooks = { sliceEntries: 4096, yieldBetweenSlices: true, shouldAbort: () => Atomics.load(abortFlag, 0) !== 0 }
   try {
     if (msg.type === 'flush') {
-      const run = Buffer.from(msg.run.buffer, msg.run.byteOffset, msg.run.byteLength)
-      const meta = await writeTable(fs, msg.dir, msg.number, new SortedRunIterator(run), msg.layout as TableLayout, hooks)
+      const meta = await writeTable(fs, msg.dir, msg.number, new MemtableRunIterator(msg.run), msg.layout as TableLayout, hooks)
       port.postMessage({ id: msg.id, ok: true, result: meta })
     } else {
       const job: CompactionJob = reviveJob(msg.job)

@@ -29,7 +29,6 @@ import ModuleError from 'module-error'
 import { pickCompaction, type Compaction, maxBytesForLevel, level0Inputs, expand } from './compaction.js'
 import { runCompactionJob, writeTable, JobAborted, MAIN_THREAD_SLICE, type CompactionJob, type CompactionResult, type JobHooks } from './compaction-job.js'
 import { type BackgroundThread, type RunningJob, backgroundThreadAvailable, sharedBackgroundThreads } from './background-thread.js'
-import { SortedRunWriter } from './sorted-run.js'
 import { RealFileSystem } from './fs.js'
 
 /** One operation of a write: a put, a point delete, or a range delete (key = start, end = null: to the last key). */
@@ -872,9 +871,8 @@ export class Engine {
       const number = this.#versions.newFileNumber()
       this.#pendingOutputs.add(number)
       try {
-        const run = new SortedRunWriter(imm.approximateBytes, this.#runAlloc)
-        imm.packRun(run)
-        meta = await this.#flushThread.flush(this.dir, number, run.finish(), this.options)
+        // The worker reads the frozen memtable's arena where it lies; imm stays referenced until it is done.
+        meta = await this.#flushThread.flush(this.dir, number, imm.run(), this.options)
         if (meta !== null) {
           await this.#syncDir()
           this.#stats.bytesFlushed += meta.size
@@ -905,18 +903,6 @@ export class Engine {
     this.#deleteObsoleteFiles()
   }
 
-  /**
-   * The buffer flushes pack a frozen memtable into for the worker: shared memory the worker reads in place,
-   * kept from one flush to the next (flushes run one at a time), so that a flush leaves no garbage of its
-   * size behind in either thread. Grown when a run does not fit.
-   */
-  #runBuffer: Buffer | null = null
-  readonly #runAlloc = (bytes: number): Buffer => {
-    if (this.#runBuffer === null || this.#runBuffer.length < bytes) {
-      this.#runBuffer = Buffer.from(new SharedArrayBuffer(Math.max(bytes, Math.ceil(this.options.writeBufferSize * 1.25))))
-    }
-    return this.#runBuffer
-  }
 
   #pickLevelForFlush (meta: FileMeta): number {
     // A compaction running beside this flush may be writing to the levels below: stay in level 0.

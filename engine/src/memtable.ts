@@ -1,7 +1,6 @@
 import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
 import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
-import type { SortedRunWriter } from './sorted-run.js'
 
 /** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
 const MAX_HEIGHT = 12
@@ -38,11 +37,17 @@ const ENTRY_OVERHEAD = STRIDE * 4 + 8 + 8 + 8
  */
 const ENTRY_CHARGE = 32
 
+/** Zeroed bytes in shared memory. */
+function sharedBytes (n: number): Buffer { return Buffer.from(new SharedArrayBuffer(n)) }
+function sharedInt32 (n: number): Int32Array { return new Int32Array(new SharedArrayBuffer(n * 4)) }
+function sharedFloat64 (n: number): Float64Array { return new Float64Array(new SharedArrayBuffer(n * 8)) }
+
 /**
  * The memory of one memtable: every entry's bytes in one buffer, and the skip list and hash index as typed
  * arrays of node numbers. No JavaScript object per entry: the garbage collector never walks the entries,
  * and a flushed memtable's arena is reused by a later one (see ArenaPool) instead of becoming tens of MiB of
- * garbage per flush. Each part grows by doubling.
+ * garbage per flush. Each part grows by doubling. The bytes, nodes and links are in shared memory: a flush
+ * on the background thread reads a frozen memtable where it lies (see MemtableRun), with no copy.
  */
 export class Arena {
   data: Buffer
@@ -54,10 +59,10 @@ export class Arena {
 
   constructor (dataBytes: number) {
     const nodes = Math.max(64, Math.ceil(dataBytes / 128))
-    this.data = Buffer.allocUnsafeSlow(Math.max(4096, dataBytes))
-    this.meta = new Int32Array(nodes * STRIDE)
-    this.seqs = new Float64Array(nodes)
-    this.links = new Int32Array(nodes * 2)
+    this.data = sharedBytes(Math.max(4096, dataBytes))
+    this.meta = sharedInt32(nodes * STRIDE)
+    this.seqs = sharedFloat64(nodes)
+    this.links = sharedInt32(nodes * 2)
     this.slots = new Int32Array(pow2AtLeast(nodes * 2))
   }
 }
@@ -201,7 +206,7 @@ export class Memtable {
     if (at + size > a.data.length) {
       let cap = a.data.length * 2
       while (cap < at + size) cap *= 2
-      const bigger = Buffer.allocUnsafeSlow(cap)
+      const bigger = sharedBytes(cap)
       a.data.copy(bigger, 0, 0, at)
       a.data = bigger
     }
@@ -359,15 +364,13 @@ export class Memtable {
     return ik
   }
 
-  /** Every entry, in order, into w (a flush hands the run to the background thread). */
-  packRun (w: SortedRunWriter): void {
+  /**
+   * The arena's parts a MemtableRunIterator reads, for a flush on the background thread: shared memory, so
+   * posting them copies nothing. Only for a frozen table (no more writes), kept referenced until the flush is done.
+   */
+  run (): MemtableRun {
     const a = this.#a
-    const meta = a.meta
-    const data = a.data
-    for (let n = a.links[0]; n !== NIL; n = a.links[meta[n * STRIDE + F_LINKS]]) {
-      const m = n * STRIDE
-      w.add(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], a.seqs[n], meta[m + F_KIND_HEIGHT] & 0xff, data, meta[m + F_VAL_OFF], meta[m + F_VAL_LEN])
-    }
+    return { data: a.data, meta: a.meta, seqs: a.seqs, links: a.links }
   }
 
   /** @internal Node n's value into slice s. */
@@ -517,15 +520,15 @@ export class Memtable {
     const a = this.#a
     const node = this.#nodes++
     if ((node + 1) * STRIDE > a.meta.length) {
-      const meta = new Int32Array(a.meta.length * 2)
+      const meta = sharedInt32(a.meta.length * 2)
       meta.set(a.meta)
       a.meta = meta
-      const seqs = new Float64Array(a.seqs.length * 2)
+      const seqs = sharedFloat64(a.seqs.length * 2)
       seqs.set(a.seqs)
       a.seqs = seqs
     }
     if (this.#linkEnd + height > a.links.length) {
-      const links = new Int32Array(a.links.length * 2)
+      const links = sharedInt32(a.links.length * 2)
       links.set(a.links)
       a.links = links
     }
@@ -620,5 +623,76 @@ class MemtableIterator implements InternalIterator {
   #set (n: number): void {
     this.#node = n
     this.#key = null
+  }
+}
+
+/** A frozen memtable's entries as the background thread gets them (Memtable.run()). */
+export interface MemtableRun {
+  data: Uint8Array
+  meta: Int32Array
+  seqs: Float64Array
+  links: Int32Array
+}
+
+/**
+ * Every entry of a MemtableRun in order, forward only (a flush reads it once): the skip list's bottom level,
+ * read where the main thread wrote it. key() is rebuilt in one buffer per entry, valid until next().
+ */
+export class MemtableRunIterator implements InternalIterator {
+  readonly #data: Buffer
+  readonly #meta: Int32Array
+  readonly #seqs: Float64Array
+  readonly #links: Int32Array
+  #node = NIL
+  #key: Buffer = Buffer.allocUnsafe(64)
+  #keyLen = -1
+  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
+
+  constructor (run: MemtableRun) {
+    // Posting a Buffer delivers a plain Uint8Array: view the same memory as a Buffer again.
+    this.#data = Buffer.from(run.data.buffer, run.data.byteOffset, run.data.byteLength)
+    this.#meta = run.meta
+    this.#seqs = run.seqs
+    this.#links = run.links
+  }
+
+  valid (): boolean { return this.#node !== NIL }
+  seekToFirst (): void { this.#set(this.#links[0]) }
+  seekToLast (): void { throw new Error('MemtableRunIterator goes forward only') }
+  seek (_target: Buffer): void { throw new Error('MemtableRunIterator goes forward only') }
+  next (): void { this.#set(this.#links[this.#meta[this.#node * STRIDE + F_LINKS]]) }
+  prev (): void { throw new Error('MemtableRunIterator goes forward only') }
+
+  key (): Buffer {
+    const m = this.#node * STRIDE
+    const len = this.#meta[m + F_KEY_LEN]
+    if (this.#keyLen < 0) {
+      if (len + TRAILER_SIZE > this.#key.length) this.#key = Buffer.allocUnsafe(Math.max(len + TRAILER_SIZE, this.#key.length * 2))
+      this.#data.copy(this.#key, 0, this.#meta[m + F_KEY_OFF], this.#meta[m + F_KEY_OFF] + len)
+      encodeTrailer(this.#key, len, this.#seqs[this.#node], this.#meta[m + F_KIND_HEIGHT] & 0xff)
+      this.#keyLen = len + TRAILER_SIZE
+    }
+    return this.#key.subarray(0, this.#keyLen)
+  }
+
+  valueSlice (): ValueSlice {
+    const m = this.#node * STRIDE
+    const s = this.#slice
+    s.data = this.#data
+    s.start = this.#meta[m + F_VAL_OFF]
+    s.end = s.start + this.#meta[m + F_VAL_LEN]
+    return s
+  }
+
+  value (): Buffer {
+    const s = this.valueSlice()
+    return s.data.subarray(s.start, s.end)
+  }
+
+  close (): void { this.#node = NIL }
+
+  #set (n: number): void {
+    this.#node = n
+    this.#keyLen = -1
   }
 }
