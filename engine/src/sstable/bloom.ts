@@ -108,10 +108,20 @@ export function localHash (key: Uint8Array, start = 0, end = key.length, seed = 
   return probeDelta((h ^ n) >>> 0)
 }
 
+/**
+ * Hash arrays of finished builders, for the next ones (per thread). A table's array grows by doubling to about
+ * 128 KiB: dropped, that is a quarter MiB of garbage per table, which V8 lets pile up outside its heap (tens of
+ * MiB of peak RSS on the worker that builds tables back to back). Two: a flush and a compaction may interleave.
+ */
+const spareHashes: Uint32Array[] = []
+const MAX_SPARE_HASHES = 2
+/** Larger arrays (huge tables) are not kept. */
+const MAX_KEPT_HASHES = 1 << 20
+
 /** Collects key hashes while a table is built, then lays out the filter. */
 export class BloomFilterBuilder {
   readonly bitsPerKey: number
-  #hashes = new Uint32Array(1024)
+  #hashes: Uint32Array | null = spareHashes.pop() ?? new Uint32Array(1024)
   #n = 0
 
   /** The kind of filter finish() lays out. */
@@ -137,24 +147,30 @@ export class BloomFilterBuilder {
 
   /** Adds a precomputed hash() of a key. */
   addHash (h: number): void {
-    if (this.#n === this.#hashes.length) {
-      const bigger = new Uint32Array(this.#hashes.length * 2)
-      bigger.set(this.#hashes)
-      this.#hashes = bigger
+    let hashes = this.#hashes
+    if (hashes === null) throw new Error('BloomFilterBuilder.addHash() after finish()')
+    if (this.#n === hashes.length) {
+      const bigger = new Uint32Array(hashes.length * 2)
+      bigger.set(hashes)
+      hashes = this.#hashes = bigger
     }
-    this.#hashes[this.#n++] = h
+    hashes[this.#n++] = h
   }
 
-  /** The filter bytes for all keys added. */
+  /** The filter bytes for all keys added; the builder is done after it (its hash array goes to the next one). */
   finish (): Buffer {
-    return this.kind === 'classic' ? this.#finishClassic() : this.#finishCacheLocal()
+    const hashes = this.#hashes
+    if (hashes === null) throw new Error('BloomFilterBuilder.finish() called twice')
+    const filter = this.kind === 'classic' ? this.#finishClassic(hashes) : this.#finishCacheLocal(hashes)
+    this.#hashes = null
+    if (spareHashes.length < MAX_SPARE_HASHES && hashes.length <= MAX_KEPT_HASHES) spareHashes.push(hashes)
+    return filter
   }
 
-  #finishCacheLocal (): Buffer {
+  #finishCacheLocal (hashes: Uint32Array): Buffer {
     const k = probesFor(this.bitsPerKey)
     const lines = Math.max(1, Math.ceil(this.#n * this.bitsPerKey / (LINE_BYTES * 8)))
     const filter = Buffer.alloc(lines * LINE_BYTES + 2)
-    const hashes = this.#hashes
     for (let i = 0; i < this.#n; i++) {
       const h = hashes[i]
       const base = lineOf(h, lines) * LINE_BYTES
@@ -170,12 +186,11 @@ export class BloomFilterBuilder {
     return filter
   }
 
-  #finishClassic (): Buffer {
+  #finishClassic (hashes: Uint32Array): Buffer {
     const k = probesFor(this.bitsPerKey)
     const bytes = Math.ceil(Math.max(MIN_BITS, Math.ceil(this.#n * this.bitsPerKey)) / 8)
     const bits = bytes * 8
     const filter = Buffer.alloc(bytes + 1)
-    const hashes = this.#hashes
     for (let i = 0; i < this.#n; i++) {
       let h = hashes[i]
       const delta = probeDelta(h)

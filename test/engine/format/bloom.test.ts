@@ -102,6 +102,21 @@ describe('bloom filter, cache-local kind (written by default)', () => {
     expect(describeFilter(new BloomFilterBuilder(10, 'classic').finish())).toEqual({ kind: 'classic', probes: 7 })
   })
 
+  it('builders that reuse an earlier builder\'s hash array lay out the same filter as before, and a builder is done after finish()', () => {
+    const small = range(0, 500, key)
+    const first = build(small)
+    // A large table's builder grows its array; the next builders take it back with stale hashes beyond their own.
+    build(range(1000, 70_000, key))
+    expect(build(small).equals(first)).toBe(true)
+    for (const kind of ['cache-local', 'classic'] as const) {
+      const b = new BloomFilterBuilder(10, kind)
+      b.addKey(key(1))
+      b.finish()
+      expect(() => b.finish()).toThrow(/finish\(\) called twice/)
+      expect(() => b.addKey(key(2))).toThrow(/after finish\(\)/)
+    }
+  })
+
   it('has no false negatives and about 1% false positives, also for keys that differ only in their last digit', () => {
     // Decimal counters, present keys even and probes odd: LevelDB's hash (the classic kind's) collides on
     // such neighbours, which put the classic kind at about 6% here.
