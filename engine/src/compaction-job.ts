@@ -125,7 +125,8 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
   // one after another, so a finished one may close. (Keeping every input open held each one's index and filter
   // for the whole job: over 100 MiB in a compactRange of a 10 GiB database.)
   const openAtOnce = (job.level === 0 ? job.inputs0.length : 1) + 1
-  const tables = new TableCache(fs, job.dir, { maxOpenFiles: openAtOnce + 2, blockCache: new BlockCache({ capacityBytes: 0 }), verifyChecksums: true })
+  // Inputs are only scanned: their filters are not read (each would be tens of KiB read, verified and dropped).
+  const tables = new TableCache(fs, job.dir, { maxOpenFiles: openAtOnce + 2, blockCache: new BlockCache({ capacityBytes: 0 }), verifyChecksums: true, skipFilters: true })
   // Inputs are read front to back once, each entry consumed at once: large reads into reused buffers.
   const readOpts = { verifyChecksums: true, fillCache: false, readAhead: true }
   const children: InternalIterator[] = []

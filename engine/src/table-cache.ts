@@ -35,13 +35,16 @@ export class TableCache {
   readonly #dir: string
   readonly #blockCache: BlockCache
   readonly #verifyChecksums: boolean
+  readonly #skipFilters: boolean
   readonly #cache: ClockCache<number, OpenTable>
 
-  constructor (fs: FileSystem, dir: string, opts: { maxOpenFiles: number, blockCache: BlockCache, verifyChecksums: boolean }) {
+  /** skipFilters: open tables without their bloom filters (a cache that only scans: a compaction's). */
+  constructor (fs: FileSystem, dir: string, opts: { maxOpenFiles: number, blockCache: BlockCache, verifyChecksums: boolean, skipFilters?: boolean }) {
     this.#fs = fs
     this.#dir = dir
     this.#blockCache = opts.blockCache
     this.#verifyChecksums = opts.verifyChecksums
+    this.#skipFilters = opts.skipFilters === true
     this.#cache = new ClockCache<number, OpenTable>(opts.maxOpenFiles, (_number, t) => {
       t.evicted = true
       if (t.refs === 0) t.file.close()
@@ -63,7 +66,8 @@ export class TableCache {
         fileNumber: f.number,
         blockCache: this.#blockCache,
         verifyChecksums: this.#verifyChecksums,
-        fileName: path
+        fileName: path,
+        skipFilter: this.#skipFilters
       })
       t = new OpenTable(table, file)
     } catch (err) {

@@ -25,6 +25,11 @@ export interface TableOpenOptions {
   verifyChecksums?: boolean
   /** Named in errors; defaults to the file's path. */
   fileName?: string
+  /**
+   * Leave the bloom filter unread (default false): for a table only scanned front to back, a compaction's
+   * input, whose filter would be read, verified and dropped again unused. Point reads then probe every block.
+   */
+  skipFilter?: boolean
 }
 
 /** An open SSTable. Synchronous; not safe to call re-entrantly from inside its own methods (nothing does). */
@@ -76,7 +81,7 @@ export class Table implements TableBlockSource {
     const footer = decodeFooter(readRange(file, fileName, size - FOOTER_SIZE, FOOTER_SIZE), fileName, size)
     const index = IndexBlock.decode(new Block(readVerified(file, fileName, footer.index, 'index'), fileName, footer.index.offset), dataEndOf(footer))
     let filter: Buffer | null = null
-    if (footer.filter.size > 0) {
+    if (footer.filter.size > 0 && opts.skipFilter !== true) {
       filter = readVerified(file, fileName, footer.filter, 'filter')
       if (filter.length < 2) throw corruption(`filter block of ${filter.length} bytes is too short`, { file: fileName, offset: footer.filter.offset })
     }

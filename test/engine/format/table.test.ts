@@ -176,6 +176,18 @@ describe('table builder and reader', () => {
     expect(t.approximateOffsetOf(ik('zzz', 1))).toBeLessThan(t.fileSize)
   })
 
+  it('opened with skipFilter (as compaction inputs are), reads no filter and still finds every key', () => {
+    const entries = sortEntries(Array.from({ length: 2000 }, (_, i) => ({ key: ik(`key${String(2 * i).padStart(6, '0')}`, i + 1), value: Buffer.from(`v${i}`) })))
+    const { fs, path, props } = buildTable(entries, { blockSize: 1024 })
+    const withFilter = openTable(fs, path)
+    const t = openTable(fs, path, { skipFilter: true })
+    expect(withFilter.memoryBytes - t.memoryBytes).toBe(props.filterBytes)
+    expect(t.mayContain(Buffer.from('key000001'))).toBe(true)
+    expect(sameEntries(collectForward(t.newIterator()), entries)).toBe(true)
+    for (let i = 0; i < 2000; i += 7) expect(t.get(Buffer.from(`key${String(2 * i).padStart(6, '0')}`), 10_000)?.value.toString()).toBe(`v${i}`)
+    expect(t.get(Buffer.from('key000001'), 10_000)).toBeUndefined()
+  })
+
   it('reads tables with the classic filter (earlier versions) and the cache-local one alike', () => {
     const entries = sortEntries(Array.from({ length: 2000 }, (_, i) => ({ key: ik(`key${String(2 * i).padStart(6, '0')}`, i + 1), value: Buffer.from(`v${i}`) })))
     for (const filterKind of ['classic', 'cache-local'] as const) {
