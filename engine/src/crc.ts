@@ -1,8 +1,26 @@
 /**
  * CRC-32C (Castagnoli), the checksum of every log record and table block, and LevelDB's masking.
- * The hardware-accelerated implementation comes from @node-rs/crc32 (a solved problem, not the product).
+ * Both implementations are libraries (a solved problem, not the product): short inputs (commit-log and
+ * MANIFEST records) go through crc-32's JavaScript tables, longer ones (table blocks) through the
+ * hardware-accelerated @node-rs/crc32. Its N-API call costs about 300 ns before the first byte, so below
+ * about 384 bytes the table is faster (measured: 135 against 312 ns for a 130-byte record, 3.8 against
+ * 1.3 µs for a 4 KiB block). The native module loads on the first long input: a thread that only writes
+ * the log never loads it, which spares it the addon's memory (6-9 MiB of RSS measured on import).
  */
-import { crc32c as nativeCrc32c } from '@node-rs/crc32'
+import { createRequire } from 'node:module'
+import CRC32C from 'crc-32/crc32c.js'
+
+/** Inputs of at least this many bytes go to the native implementation. */
+export const NATIVE_CRC_FROM = 384
+
+type Crc32c = (buf: Uint8Array, initial?: number) => number
+let native: Crc32c | null = null
+
+/** @node-rs/crc32's crc32c, loaded on first use (it is a CommonJS package with a native addon). */
+function nativeCrc32c (): Crc32c {
+  if (native === null) native = (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: Crc32c }).crc32c
+  return native
+}
 
 /**
  * Added after rotating when masking: a CRC stored next to data that itself contains CRCs (a log record
@@ -12,7 +30,8 @@ export const CRC_MASK_DELTA = 0xa282ead8
 
 /** CRC-32C of buf, extending `initial` (the CRC of the bytes before buf) when given; uint32. */
 export function crc32c (buf: Uint8Array, initial?: number): number {
-  return nativeCrc32c(buf, initial) >>> 0
+  if (buf.length < NATIVE_CRC_FROM) return CRC32C.buf(buf, initial ?? 0) >>> 0
+  return nativeCrc32c()(buf, initial) >>> 0
 }
 
 /** LevelDB's masked representation of a CRC, the form stored on disk: rotate right 15 bits, add a constant. */

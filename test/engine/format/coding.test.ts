@@ -3,7 +3,7 @@ import {
   ByteReader, ByteWriter, decodeFixed32, decodeFixed64, decodeVarint32, decodeVarint64,
   encodeFixed32, encodeFixed64, encodeVarint32, encodeVarint64, varintLength
 } from '../../../engine/src/coding.js'
-import { crc32c, maskCrc, unmaskCrc } from '../../../engine/src/crc.js'
+import { crc32c, maskCrc, NATIVE_CRC_FROM, unmaskCrc } from '../../../engine/src/crc.js'
 
 describe('crc32c', () => {
   it('matches the standard check value', () => {
@@ -14,6 +14,36 @@ describe('crc32c', () => {
     const b = Buffer.from('world')
     expect(crc32c(b, crc32c(a))).toBe(crc32c(Buffer.concat([a, b])))
   })
+  it('gives the same crc below and above the native threshold, and across it when extending', () => {
+    // Short inputs take the JavaScript tables, long ones the native library: a record's crc extended from
+    // its type byte (short) over a long payload mixes them. Checked against a plain bitwise CRC-32C.
+    const bitwise = (buf: Uint8Array, initial = 0): number => {
+      let c = ~initial >>> 0
+      for (const byte of buf) {
+        c ^= byte
+        for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+      }
+      return ~c >>> 0
+    }
+    let seed = 12345
+    const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed >>> 24 }))
+    for (const n of [0, 1, 100, NATIVE_CRC_FROM - 1, NATIVE_CRC_FROM, NATIVE_CRC_FROM + 1, 4096, 70_000]) {
+      const b = bytes(n)
+      expect(crc32c(b)).toBe(bitwise(b))
+      for (const cut of [0, 1, Math.floor(n / 2), NATIVE_CRC_FROM, n]) {
+        if (cut > n) continue
+        expect(crc32c(b.subarray(cut), crc32c(b.subarray(0, cut)))).toBe(bitwise(b))
+      }
+    }
+    // Running crcs of 2^31 and above (negative as int32) extend the same way on both paths.
+    for (const initial of [0x80000000, 0xe3069283, 0xffffffff]) {
+      for (const n of [10, 5000]) {
+        const b = bytes(n)
+        expect(crc32c(b, initial)).toBe(bitwise(b, initial))
+      }
+    }
+  })
+
   it('masks and unmasks (LevelDB masking)', () => {
     for (const c of [0, 1, 0xe3069283, 0xffffffff, 0x12345678]) {
       const m = maskCrc(c)
