@@ -903,7 +903,6 @@ export class Engine {
     this.#deleteObsoleteFiles()
   }
 
-
   #pickLevelForFlush (meta: FileMeta): number {
     // A compaction running beside this flush may be writing to the levels below: stay in level 0.
     if (this.#bgRunning) return 0
