@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { Memtable } from '../../../engine/src/memtable.js'
-import { KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
+import { Memtable, MemtableRunIterator } from '../../../engine/src/memtable.js'
+import { KIND_DELETE, KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
 import { seededRandom as rng } from '../../gateway/cluster/seeded-random.js'
 
 // The memtable's skip list links an entry that sorts past the tail straight after the last node of each
@@ -72,4 +72,33 @@ describe('memtable skip list', () => {
       check(m, model)
     }), { numRuns: 150 })
   })
+
+  it('hands a flush the same entries through its shared arena (MemtableRunIterator), without copying it', () => {
+    const m = new Memtable()
+    let seq = 1
+    const r = rng(7)
+    for (let i = 0; i < 3000; i++) {
+      // Keys past the iterator's first 64-byte key buffer, deletions, empty values and several versions.
+      const k = i % 97 === 0 ? 'long/' + 'x'.repeat(100 + (i % 50)) + String(i) : key(Math.floor(r() * 1000))
+      if (i % 5 === 0) m.add(seq++, KIND_DELETE, Buffer.from(k, 'latin1'), Buffer.alloc(0))
+      else m.addString(k, seq++, KIND_VALUE, Buffer.from(i % 7 === 0 ? '' : `v${i}`))
+    }
+    const entries = (it: { seekToFirst: () => void, valid: () => boolean, next: () => void, key: () => Buffer, value: () => Buffer }): string[] => {
+      const out: string[] = []
+      for (it.seekToFirst(); it.valid(); it.next()) out.push(`${it.key().toString('hex')}=${it.value().toString('hex')}`)
+      return out
+    }
+    const expected = entries(m.iterator())
+    expect(expected).toHaveLength(3000)
+    // What the worker gets: the run as structured clone delivers it (Buffers arrive as plain Uint8Arrays).
+    const posted = structuredClone(m.run())
+    expect(entries(new MemtableRunIterator(posted))).toEqual(expected)
+    // Deletions and empty values come through with no value bytes (the keys' trailers say which is which).
+    expect(expected.filter((e) => e.endsWith('=')).length).toBeGreaterThan(600)
+    // Shared, not copied: a byte changed in the memtable's arena shows through the posted run.
+    const data = m.run().data
+    data[0] ^= 0xff
+    expect(posted.data[0]).toBe(data[0])
+  })
 })
+
