@@ -377,7 +377,12 @@ export class Engine {
   #mayWriteAtOnce (): boolean {
     if (this.#writing || this.#burst || this.#queue.length > 0 || this.#needsRoom()) return false
     // #drainWrites lets the event loop turn while background work runs; so must a writer that skips it.
-    return !(this.#flushRunning || this.#bgRunning) || performance.now() - this.#turnedAt < 1
+    return !this.#turnDue()
+  }
+
+  /** Whether writers owe the event loop a turn: background work runs and the last turn is 1 ms old. */
+  #turnDue (): boolean {
+    return (this.#flushRunning || this.#bgRunning) && performance.now() - this.#turnedAt >= 1
   }
 
   async #drainWrites (): Promise<void> {
@@ -386,12 +391,9 @@ export class Engine {
         // A caller that awaits one write after another never lets the event loop turn (each write resolves in
         // microtasks), so the background's messages (a flush or compaction done, the next one to start) would
         // wait until writers stall. While background work runs, let the loop turn once a millisecond.
-        if (this.#flushRunning || this.#bgRunning) {
-          const now = performance.now()
-          if (now - this.#turnedAt >= 1) {
-            await yieldToEventLoop()
-            this.#turnedAt = performance.now()
-          }
+        if (this.#turnDue()) {
+          await yieldToEventLoop()
+          this.#turnedAt = performance.now()
         }
         if (this.#bgError !== null) {
           for (const w of this.#queue.splice(0)) w.reject(this.#bgError)
@@ -541,10 +543,6 @@ export class Engine {
 
   #flushRequested = false
 
-  /**
-   * Before a group: switch to a new memtable when the current one is full (waiting if the previous one
-   * is still being flushed), and slow down or stop while level 0 has too many files.
-   */
   /** Whether #makeRoomForWrite has anything to do before the next group (else the group may go at once). */
   #needsRoom (): boolean {
     if (this.#bgError !== null) return true
@@ -557,6 +555,10 @@ export class Engine {
     return this.#mem.approximateBytes >= this.options.writeBufferSize || (this.#flushRequested && !this.#mem.isEmpty)
   }
 
+  /**
+   * Before a group: switch to a new memtable when the current one is full (waiting if the previous one
+   * is still being flushed), and slow down or stop while level 0 has too many files.
+   */
   async #makeRoomForWrite (): Promise<void> {
     let slowed = false
     for (;;) {

@@ -73,6 +73,29 @@ function pow2AtLeast (n: number): number {
   return p
 }
 
+/** The arena parts a node's key and value are read from: an Arena, or a MemtableRun on the worker. */
+interface NodeSource { data: Buffer, meta: Int32Array, seqs: Float64Array }
+
+/** The internal key of node n (its user key and trailer), into a new buffer. */
+function nodeInternalKey (src: NodeSource, n: number): Buffer {
+  const m = n * STRIDE
+  const off = src.meta[m + F_KEY_OFF]
+  const len = src.meta[m + F_KEY_LEN]
+  const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
+  src.data.copy(ik, 0, off, off + len)
+  encodeTrailer(ik, len, src.seqs[n], src.meta[m + F_KIND_HEIGHT] & 0xff)
+  return ik
+}
+
+/** Node n's value into slice s. */
+function nodeValue (src: NodeSource, n: number, s: ValueSlice): ValueSlice {
+  const m = n * STRIDE
+  s.data = src.data
+  s.start = src.meta[m + F_VAL_OFF]
+  s.end = s.start + src.meta[m + F_VAL_LEN]
+  return s
+}
+
 /** Where frozen memtables' arenas wait for the next memtable (one per database). */
 export class ArenaPool {
   readonly #spare: Arena[] = []
@@ -354,14 +377,7 @@ export class Memtable {
 
   /** @internal The internal key of node n, into a new buffer. */
   internalKey (n: number): Buffer {
-    const a = this.#a
-    const m = n * STRIDE
-    const off = a.meta[m + F_KEY_OFF]
-    const len = a.meta[m + F_KEY_LEN]
-    const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
-    a.data.copy(ik, 0, off, off + len)
-    encodeTrailer(ik, len, a.seqs[n], a.meta[m + F_KIND_HEIGHT] & 0xff)
-    return ik
+    return nodeInternalKey(this.#a, n)
   }
 
   /**
@@ -375,12 +391,7 @@ export class Memtable {
 
   /** @internal Node n's value into slice s. */
   valueOf (n: number, s: ValueSlice): ValueSlice {
-    const a = this.#a
-    const m = n * STRIDE
-    s.data = a.data
-    s.start = a.meta[m + F_VAL_OFF]
-    s.end = s.start + a.meta[m + F_VAL_LEN]
-    return s
+    return nodeValue(this.#a, n, s)
   }
 
   // ---- internals ----
@@ -636,23 +647,18 @@ export interface MemtableRun {
 
 /**
  * Every entry of a MemtableRun in order, forward only (a flush reads it once): the skip list's bottom level,
- * read where the main thread wrote it. key() is rebuilt in one buffer per entry, valid until next().
+ * read where the main thread wrote it, with the main thread's own key and value readers.
  */
 export class MemtableRunIterator implements InternalIterator {
-  readonly #data: Buffer
-  readonly #meta: Int32Array
-  readonly #seqs: Float64Array
+  readonly #src: NodeSource
   readonly #links: Int32Array
   #node = NIL
-  #key: Buffer = Buffer.allocUnsafe(64)
-  #keyLen = -1
+  #key: Buffer | null = null
   readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
 
   constructor (run: MemtableRun) {
     // Posting a Buffer delivers a plain Uint8Array: view the same memory as a Buffer again.
-    this.#data = Buffer.from(run.data.buffer, run.data.byteOffset, run.data.byteLength)
-    this.#meta = run.meta
-    this.#seqs = run.seqs
+    this.#src = { data: Buffer.from(run.data.buffer, run.data.byteOffset, run.data.byteLength), meta: run.meta, seqs: run.seqs }
     this.#links = run.links
   }
 
@@ -660,29 +666,10 @@ export class MemtableRunIterator implements InternalIterator {
   seekToFirst (): void { this.#set(this.#links[0]) }
   seekToLast (): void { throw new Error('MemtableRunIterator goes forward only') }
   seek (_target: Buffer): void { throw new Error('MemtableRunIterator goes forward only') }
-  next (): void { this.#set(this.#links[this.#meta[this.#node * STRIDE + F_LINKS]]) }
+  next (): void { this.#set(this.#links[this.#src.meta[this.#node * STRIDE + F_LINKS]]) }
   prev (): void { throw new Error('MemtableRunIterator goes forward only') }
-
-  key (): Buffer {
-    const m = this.#node * STRIDE
-    const len = this.#meta[m + F_KEY_LEN]
-    if (this.#keyLen < 0) {
-      if (len + TRAILER_SIZE > this.#key.length) this.#key = Buffer.allocUnsafe(Math.max(len + TRAILER_SIZE, this.#key.length * 2))
-      this.#data.copy(this.#key, 0, this.#meta[m + F_KEY_OFF], this.#meta[m + F_KEY_OFF] + len)
-      encodeTrailer(this.#key, len, this.#seqs[this.#node], this.#meta[m + F_KIND_HEIGHT] & 0xff)
-      this.#keyLen = len + TRAILER_SIZE
-    }
-    return this.#key.subarray(0, this.#keyLen)
-  }
-
-  valueSlice (): ValueSlice {
-    const m = this.#node * STRIDE
-    const s = this.#slice
-    s.data = this.#data
-    s.start = this.#meta[m + F_VAL_OFF]
-    s.end = s.start + this.#meta[m + F_VAL_LEN]
-    return s
-  }
+  key (): Buffer { return (this.#key ??= nodeInternalKey(this.#src, this.#node)) }
+  valueSlice (): ValueSlice { return nodeValue(this.#src, this.#node, this.#slice) }
 
   value (): Buffer {
     const s = this.valueSlice()
@@ -693,6 +680,6 @@ export class MemtableRunIterator implements InternalIterator {
 
   #set (n: number): void {
     this.#node = n
-    this.#keyLen = -1
+    this.#key = null
   }
 }
