@@ -11,8 +11,8 @@ export interface EngineOptions {
   fs: FileSystem
   /**
    * Bytes a memtable takes before it is frozen and flushed to a level-0 table: keys and values plus 32 bytes
-   * per entry (LevelDB's charge). Its memory is about 1.3x this for 100-byte values, up to 2.5x for entries
-   * of a few bytes (see Memtable).
+   * per entry (LevelDB's charge). Its memory is about 1.3x this for 100-byte values, and never more than
+   * 1.35x: small entries (deletions) are counted by their memory instead (see Memtable).
    */
   writeBufferSize: number
   /** Frozen memtables that may wait for their flush before writers wait (absorbs bursts; each costs writeBufferSize). */

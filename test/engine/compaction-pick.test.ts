@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { expand } from '../../engine/src/compaction.js'
 import { Version, NUM_LEVELS } from '../../engine/src/version/version.js'
 import type { FileMeta } from '../../engine/src/version/file-meta.js'
-import { KIND_VALUE, makeInternalKey } from '../../engine/src/keys.js'
+import { KIND_DELETE, KIND_VALUE, makeInternalKey } from '../../engine/src/keys.js'
 import { Memtable } from '../../engine/src/memtable.js'
 
 // Which files a compaction takes decides how often each byte is rewritten (write amplification). These
@@ -65,6 +65,16 @@ describe('memtable accounting', () => {
     expect(m.approximateBytes).toBe(1000 * (16 + 100 + 32))
     // The memory behind it is more: the skip list and hash index per entry.
     expect(m.memoryBytes).toBeGreaterThan(m.approximateBytes)
+    m.unref()
+  })
+
+  it('counts entries without values by their memory, so that a memtable never takes more than 1.35x its charge', () => {
+    const m = new Memtable()
+    for (let i = 0; i < 1000; i++) m.add(i + 1, KIND_DELETE, Buffer.from(`key-${String(i).padStart(12, '0')}`), Buffer.alloc(0))
+    // LevelDB's charge would be 1000 * (16 + 32); the skip list and index take more than 1.35x that.
+    expect(m.approximateBytes).toBeGreaterThan(1000 * (16 + 32))
+    expect(m.memoryBytes).toBeLessThanOrEqual(Math.ceil(m.approximateBytes * 1.35))
+    expect(m.memoryBytes).toBeGreaterThan(Math.floor(m.approximateBytes * 1.34))
     m.unref()
   })
 })
