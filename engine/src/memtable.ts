@@ -1,4 +1,5 @@
 import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
+import { copyBytes } from './coding.js'
 import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 import type { RangeTombstone } from './range-tombstone.js'
 
@@ -90,7 +91,7 @@ function nodeInternalKey (src: NodeSource, n: number): Buffer {
   const off = src.meta[m + F_KEY_OFF]
   const len = src.meta[m + F_KEY_LEN]
   const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
-  src.data.copy(ik, 0, off, off + len)
+  copyBytes(src.data, off, ik, 0, len)
   encodeTrailer(ik, len, src.seqs[n], src.meta[m + F_KIND_HEIGHT] & 0xff)
   return ik
 }

@@ -43,13 +43,35 @@ export class BlockBuilder {
    * previous key (in the block's order); data may be reused after.
    */
   add (key: Uint8Array, value: Uint8Array, vstart = 0, vend = value.length): void {
-    if (this.#finished) throw new Error('BlockBuilder.add() after finish()')
     let shared = 0
     if (this.#counter < this.restartInterval) {
       const last = this.#lastKey
       const n = Math.min(this.#lastKeyLen, key.length)
       while (shared < n && last[shared] === key[shared]) shared++
+    }
+    this.#append(key, shared, value, vstart, vend)
+    if (key.length > this.#lastKey.length) {
+      this.#lastKey = Buffer.allocUnsafe(Math.max(key.length, this.#lastKey.length * 2))
+      this.#lastKey.set(key, 0)
     } else {
+      copyBytes(key, shared, this.#lastKey, shared, key.length - shared)
+    }
+    this.#lastKeyLen = key.length
+  }
+
+  /**
+   * add() for a caller that keeps the previous key itself and knows that key shares its first `shared` bytes
+   * with it (a table builder: it compares each key with the last anyway). A block is built with add() or
+   * with addShared(), not both.
+   */
+  addShared (key: Uint8Array, shared: number, value: Uint8Array, vstart: number, vend: number): void {
+    this.#append(key, this.#counter < this.restartInterval && this.#entries > 0 ? shared : 0, value, vstart, vend)
+  }
+
+  /** Encodes an entry sharing `shared` bytes with the previous key (0 at a restart point). */
+  #append (key: Uint8Array, shared: number, value: Uint8Array, vstart: number, vend: number): void {
+    if (this.#finished) throw new Error('BlockBuilder.add() after finish()')
+    if (this.#counter >= this.restartInterval) {
       this.#restarts.push(this.#out.length)
       this.#counter = 0
     }
@@ -59,13 +81,6 @@ export class BlockBuilder {
     out.varint32(vend - vstart)
     out.range(key, shared, key.length)
     out.range(value, vstart, vend)
-    if (key.length > this.#lastKey.length) {
-      this.#lastKey = Buffer.allocUnsafe(Math.max(key.length, this.#lastKey.length * 2))
-      this.#lastKey.set(key, 0)
-    } else {
-      copyBytes(key, shared, this.#lastKey, shared, key.length - shared)
-    }
-    this.#lastKeyLen = key.length
     this.#counter++
     this.#entries++
   }

@@ -8,7 +8,7 @@ import { crc32c, maskCrc } from '../crc.js'
 import { invalidArgument } from '../errors.js'
 import type { WritableFile } from '../fs.js'
 import {
-  compareInternalKeySlices, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, shortestSeparator, shortSuccessor, TRAILER_SIZE
+  compareInternalKeySlices, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, sharedPrefixLength, shortestSeparator, shortSuccessor, TRAILER_SIZE
 } from '../keys.js'
 import { BlockBuilder } from './block-builder.js'
 import { BloomFilterBuilder } from './bloom.js'
@@ -39,6 +39,21 @@ const TYPE_BYTE = Buffer.from([COMPRESSION_NONE])
 
 /** Index entries store whole separator keys: restart points would save little and cost a scan. */
 const INDEX_RESTART_INTERVAL = 1
+
+/**
+ * Whether the internal key ik comes after last[0, lastLen) in internal-key order, given the length of their
+ * common prefix (which a table builder has already measured for the block's prefix compression).
+ */
+function follows (last: Buffer, lastLen: number, ik: Buffer, shared: number): boolean {
+  const lastUser = lastLen - TRAILER_SIZE
+  const user = ik.length - TRAILER_SIZE
+  // The user keys differ at a byte both have.
+  if (shared < lastUser && shared < user) return ik[shared] > last[shared]
+  // One user key is a prefix of the other: the shorter comes first.
+  if (lastUser !== user) return user > lastUser
+  // One user key: the trailers decide (newer first).
+  return compareInternalKeySlices(last, 0, lastLen, ik, 0, ik.length) < 0
+}
 
 export class TableBuilder {
   readonly #file: WritableFile
@@ -99,8 +114,12 @@ export class TableBuilder {
     if (this.#closed) throw new Error('TableBuilder.add() after finish() or abandon()')
     if (ik.length < TRAILER_SIZE) throw invalidArgument(`internal key of ${ik.length} bytes is too short`, 'LEVEL_INVALID_KEY')
     const p = this.#props
+    let shared = 0
     if (p.entries > 0) {
-      if (compareInternalKeySlices(this.#lastKey, 0, this.#lastKeyLen, ik, 0, ik.length) >= 0) {
+      const last = this.#lastKey
+      const lastLen = this.#lastKeyLen
+      shared = sharedPrefixLength(last, 0, ik, 0, Math.min(lastLen, ik.length))
+      if (!follows(last, lastLen, ik, shared)) {
         throw invalidArgument(`table keys out of order in ${this.#opts.fileName}: an added key is not greater than the previous one`, 'LEVEL_INVALID_KEY')
       }
       if (this.#pendingHandle !== null) {
@@ -131,9 +150,13 @@ export class TableBuilder {
     p.rawKeyBytes += ik.length
     p.rawValueBytes += vend - vstart
 
-    this.#data.add(ik, value, vstart, vend)
-    if (ik.length > this.#lastKey.length) this.#lastKey = Buffer.allocUnsafe(Math.max(ik.length, this.#lastKey.length * 2))
-    copyBytes(ik, 0, this.#lastKey, 0, ik.length)
+    // The block's previous key is this.#lastKey (or none, in a new block): it shares `shared` bytes with ik.
+    this.#data.addShared(ik, shared, value, vstart, vend)
+    if (ik.length > this.#lastKey.length) {
+      this.#lastKey = Buffer.allocUnsafe(Math.max(ik.length, this.#lastKey.length * 2))
+      shared = 0
+    }
+    copyBytes(ik, shared, this.#lastKey, shared, ik.length - shared)
     this.#lastKeyLen = ik.length
 
     if (this.#data.currentSizeEstimate() >= this.#opts.blockSize) this.#flushDataBlock()

@@ -247,11 +247,18 @@ describe('table builder and reader', () => {
     expect(() => b.add(ik('b', 5), Buffer.from('y'))).toThrow(/out of order/)
     expect(() => b.add(ik('b', 6), Buffer.from('y'))).toThrow(/out of order/)
     b.add(ik('b', 4), Buffer.from('z'))
+    // A user key that extends the previous one comes after it; its prefix, or a smaller key sharing bytes, does not.
+    b.add(ik('ba', 9), Buffer.from('z'))
+    expect(() => b.add(ik('b', 1), Buffer.from('y'))).toThrow(/out of order/)
+    expect(() => b.add(ik('a', 1), Buffer.from('y'))).toThrow(/out of order/)
+    b.add(ik('bb', 1), Buffer.from('z'))
+    expect(() => b.add(ik('ba', 1), Buffer.from('y'))).toThrow(/out of order/)
+    expect(() => b.add(ik('bb', 1), Buffer.from('y'))).toThrow(/out of order/)
     expect(b.estimatedSize).toBeGreaterThan(0)
     b.finish()
     expect(() => b.add(ik('c', 1), Buffer.from('z'))).toThrow()
     f.close()
-    expect(Table.open(fs.openReadable('/t.sst'), { fileNumber: 1 }).properties.entries).toBe(2)
+    expect(Table.open(fs.openReadable('/t.sst'), { fileNumber: 1 }).properties.entries).toBe(4)
   })
 
   it('random tables match a reference model under seek/next/prev walks', () => {
