@@ -67,7 +67,8 @@ export class LogWriter {
   }
 
   #emit (out: Buffer, at: number, type: number, data: Uint8Array, pos: number, n: number): number {
-    const payload = data.subarray(pos, pos + n)
+    // A record in one fragment (most) is all of data: no view needed.
+    const payload = pos === 0 && n === data.length ? data : data.subarray(pos, pos + n)
     const crc = maskCrc(crc32c(payload, typeCrc(type)))
     out.writeUInt32LE(crc, at)
     out[at + 4] = n & 0xff
