@@ -40,9 +40,12 @@ export function ioError (cause: unknown, where: { file: string, op: string }): L
     ? 'free disk space and retry'
     : errno === 'EIO'
       ? 'the device reported an I/O error: check the disk'
-      : 'check the path, permissions and disk'
+      : errno !== undefined
+        ? 'check the path, permissions and disk'
+        // Every file system error carries an errno code: without one, the engine's own code failed.
+        : 'the operating system reported no error: this is a fault in lsm-level itself, please report it with this message'
   const err: LocatedError = new ModuleError(
-    `${where.op} failed on ${where.file}: ${errno ?? 'error'} (${c?.message ?? 'unknown'}); ${hint}`,
+    `${where.op} failed on ${where.file}: ${errno ?? c?.name ?? 'error'} (${c?.message ?? 'unknown'}); ${hint}`,
     { code: 'LEVEL_IO_ERROR', cause: c }
   )
   err.file = where.file

@@ -81,6 +81,13 @@ describe('FaultInjectingFileSystem', () => {
     expect(wrapped.message).toContain('ENOSPC')
     expect(wrapped.message).toContain('/db/000009.sst')
     expect(wrapped.message).toContain('write table')
+    expect(wrapped.message).toContain('free disk space')
+    // An error without an errno is no I/O failure but a fault in the engine's code: it is not blamed on the disk.
+    const bug = asIoError(new TypeError('builder.add is not a function'), { file: '/db/000009.sst', op: 'write table' })
+    expect(bug).toMatchObject({ code: 'LEVEL_IO_ERROR' })
+    expect(bug.message).toContain('TypeError (builder.add is not a function)')
+    expect(bug.message).toContain('fault in lsm-level itself')
+    expect(bug.message).not.toContain('check the path')
 
     // A good table, then EIO on reads: Table.open and get report LEVEL_IO_ERROR.
     const g = fs.openWritable('/db/000010.sst')
