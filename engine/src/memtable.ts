@@ -213,10 +213,11 @@ export class Memtable {
    * MEMORY_PER_CHARGED_BYTE when that is more; and range tombstones.
    */
   get approximateBytes (): number {
-    return Math.max(this.#charged, (this.#used + (this.#nodes - 1) * ENTRY_OVERHEAD) / MEMORY_PER_CHARGED_BYTE) + this.#tombstoneBytes
+    return Math.max(this.#charged, this.#entryMemory() / MEMORY_PER_CHARGED_BYTE) + this.#tombstoneBytes
   }
   /** Bytes of memory the table's entries take: its data arena in use, and the skip list and index per entry. */
-  get memoryBytes (): number { return this.#used + (this.#nodes - 1) * ENTRY_OVERHEAD + this.#tombstoneBytes }
+  get memoryBytes (): number { return this.#entryMemory() + this.#tombstoneBytes }
+  #entryMemory (): number { return this.#used + (this.#nodes - 1) * ENTRY_OVERHEAD }
   get entries (): number { return this.#entries }
   get isEmpty (): boolean { return this.#entries === 0 && this.rangeTombstones.length === 0 }
 
