@@ -66,7 +66,8 @@ export interface EngineOptions {
 export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   writeBufferSize: 4 * 1024 * 1024,
   // One frozen memtable, as LevelDB has and RocksDB's default max_write_buffer_number of 2 means: a second
-  // absorbed a slow table fsync, but cost a memtable's memory (1M fills measured no write stalls without it).
+  // absorbed a slow table fsync, but cost a memtable's memory (1M putconcurrent kept its speed without it, with
+  // 240-290 ms of write stalls per run instead of 0-54, and 7 MiB less peak RSS).
   maxImmutableMemtables: 1,
   blockSize: 4096,
   blockRestartInterval: 16,

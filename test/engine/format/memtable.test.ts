@@ -101,4 +101,3 @@ describe('memtable skip list', () => {
     expect(posted.data[0]).toBe(data[0])
   })
 })
-
