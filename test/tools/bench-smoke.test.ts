@@ -142,4 +142,25 @@ describe('bench:engine harness', () => {
     // Every database the harness made is gone.
     expect(readdirSync(databases)).toEqual([])
   })
+
+  test('measures another build of lsm-level beside this one when LSM_LEVEL_BASELINE_MODULE names it', () => {
+    const json = join(work, 'baseline.json')
+    const databases = join(work, 'tmp-baseline')
+    mkdirSync(databases)
+    const harness = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [
+      HARNESS, '--count', '2000', '--runs', '1', '--engines', 'lsm-level,lsm-level-baseline', '--workloads', 'fillrandom',
+      '--json', json, '--svg', join(work, 'baseline.svg')
+    ], { cwd: REPO, encoding: 'utf8', env: { ...env, TMPDIR: databases }, timeout: 120_000 })
+    const child = harness({ ...process.env, LSM_LEVEL_BASELINE_MODULE: join(REPO, 'engine', 'dist', 'index.js') })
+    expect(child.status, child.stderr).toBe(0)
+    const report = JSON.parse(readFileSync(json, 'utf8')) as EngineBenchReport
+    expect(report.rows.map(r => `${r.workload}/${r.engine}`)).toEqual(['fillrandom/lsm-level', 'fillrandom/lsm-level-baseline'])
+    for (const row of report.rows) expect(row.medianOpsPerSec).toBeGreaterThan(0)
+
+    // Without the variable the baseline cannot load, and the harness says why.
+    const { LSM_LEVEL_BASELINE_MODULE: _, ...without } = process.env
+    const bare = harness(without)
+    expect(bare.stderr + bare.stdout).toContain('LSM_LEVEL_BASELINE_MODULE')
+    expect(readdirSync(databases)).toEqual([])
+  })
 })

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path'
 import type { ChildSpec } from './engine-child-protocol.js'
 import { type RunRecord, runChild } from './engine-child-runner.js'
 import { renderChart } from './engine-chart.js'
-import { BASELINE_ENGINE, ENGINE_NAMES, type EngineName, isEngineName, loadEngine } from './engine-registry.js'
+import { BASELINE_ENGINE, BASELINE_MODULE_ENV, DEFAULT_ENGINES, ENGINE_NAMES, type EngineName, isEngineName, loadEngine } from './engine-registry.js'
 import { aggregate, type BenchSettings, type EngineBenchReport, formatTable } from './engine-report.js'
 import { isWorkloadName, LARGE_WORKLOAD_NAMES, WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from './engine-workloads.js'
 import { KEY_SIZE } from './key-space.js'
@@ -211,7 +211,7 @@ function parseOptions (argv: string[]): Options {
     .option('--reads <n>', 'operations of the random-read workloads (default: --count)', positiveInteger)
     .option('--concurrency <n>', 'operations in flight in putconcurrent and fillsync', positiveInteger, 64)
     .option('--runs <n>', 'runs per engine and workload; the median is reported (default 3; --large: 1)', positiveInteger)
-    .option('--engines <list>', `comma-separated, of ${ENGINE_NAMES.join(',')}`, list(isEngineName, 'engine'))
+    .option('--engines <list>', `comma-separated, of ${ENGINE_NAMES.join(',')} (default: all but lsm-level-baseline, another build named by ${BASELINE_MODULE_ENV})`, list(isEngineName, 'engine'))
     .option('--workloads <list>', `comma-separated, of ${WORKLOAD_NAMES.join(',')}`, list(isWorkloadName, 'workload'))
     .option('--json <file>', 'where to write the JSON results', 'bench-results/engine.json')
     .option('--svg <file>', 'where to write the SVG chart', 'bench-results/engine.svg')
@@ -229,7 +229,7 @@ function parseOptions (argv: string[]): Options {
     reads: o.reads ?? count,
     concurrency: o.concurrency,
     runs: o.runs ?? (o.large ? 1 : 3),
-    engines: o.engines ?? [...ENGINE_NAMES],
+    engines: o.engines ?? [...DEFAULT_ENGINES],
     workloads: o.workloads ?? (o.large ? LARGE_WORKLOAD_NAMES : [...WORKLOAD_NAMES]),
     json: o.json,
     svg: o.svg,
