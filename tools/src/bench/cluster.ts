@@ -28,6 +28,11 @@ const DYNAMO_P999_MS = 300
 
 const here = dirname(fileURLToPath(import.meta.url))
 const bin = join(here, '..', '..', '..', '..', 'bin', 'levelring.js')
+/**
+ * Another build's `bin/levelring.js` (env LEVELRING_BENCH_BASELINE_BIN): its 3-node cluster joins the
+ * alternation as a third target, so two builds are measured side by side in one run.
+ */
+const baselineBin = process.env.LEVELRING_BENCH_BASELINE_BIN === '' ? undefined : process.env.LEVELRING_BENCH_BASELINE_BIN
 const dir = mkdtempSync(join(tmpdir(), 'levelring-bench-cluster-'))
 const servers = new ServerProcesses()
 
@@ -53,15 +58,15 @@ async function startSingle (): Promise<Target> {
   return { name: 'one node (n=1)', addresses: [address] }
 }
 
-async function startCluster (): Promise<Target> {
-  const secretFile = join(dir, 'cluster-secret')
+async function startCluster (name: string, levelring: string, subdir: string): Promise<Target> {
+  const secretFile = join(dir, `${subdir}-secret`)
   writeFileSync(secretFile, randomBytes(32).toString('base64url'))
   const ports = await freePorts(3)
   const ids = ['node1', 'node2', 'node3']
-  const addresses = await Promise.all(ids.map((id, i) => servers.start([bin, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
-    '--data', join(dir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
+  const addresses = await Promise.all(ids.map((id, i) => servers.start([levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
+    '--data', join(dir, subdir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
     '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info'])))
-  return { name: '3 nodes (n=3, r=w=2)', addresses }
+  return { name, addresses }
 }
 
 function report (targets: readonly Target[], all: readonly Phase[]): void {
@@ -93,13 +98,17 @@ function report (targets: readonly Target[], all: readonly Phase[]): void {
   const cluster = medians[1]!
   process.stdout.write(`cluster: ${cluster.rps.toFixed(0)} req/s = ${(cluster.rps / single.rps).toFixed(2)} x one node (${single.rps.toFixed(0)} req/s); ` +
     `p99.9 ${ms(cluster.p999)} ms against Dynamo's bar of ${DYNAMO_P999_MS} ms: ${cluster.p999 < DYNAMO_P999_MS ? 'met' : 'NOT met'}\n`)
+  const baseline = medians[2]
+  if (baseline !== undefined) {
+    process.stdout.write(`this build ÷ baseline build: ${(cluster.rps / baseline.rps).toFixed(2)}x req/s, p99 ${ms(cluster.p99)} against ${ms(baseline.p99)} ms\n`)
+  }
 }
 
 try {
   const body = Buffer.alloc(VALUE_BYTES, 'levelring ')
-  const targets = [await startSingle(), await startCluster()]
-  await fill(targets[0]!.addresses[0]!, 'hot-', READ_KEYS, body)
-  await fill(targets[1]!.addresses[0]!, 'hot-', READ_KEYS, body)
+  const targets = [await startSingle(), await startCluster('3 nodes (n=3, r=w=2)', bin, 'cluster')]
+  if (baselineBin !== undefined) targets.push(await startCluster('3 nodes, baseline build', baselineBin, 'baseline'))
+  for (const target of targets) await fill(target.addresses[0]!, 'hot-', READ_KEYS, body)
   for (const target of targets) await mixed(target, body, WARMUP_S) // JIT, caches, connection pools
   const phases: Phase[] = []
   for (let round = 0; round < ROUNDS; round++) {
