@@ -7,17 +7,17 @@ import type {
 } from 'abstract-level'
 import ModuleError from 'module-error'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import { Engine, type WriteOp } from './db.js'
-import { DbIterator, type Bound } from './db-iterator.js'
+import { Engine, type WriteOp } from './db/engine.js'
+import { DbIterator, type Bound } from './iterator/db-iterator.js'
 import { type EngineOptions, DEFAULTS } from './options.js'
 import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE } from './keys.js'
-import { RealFileSystem, type FileSystem } from './fs.js'
-import { repairDatabase, type RepairReport } from './repair.js'
+import { RealFileSystem, type FileSystem } from './fs/real.js'
+import { repairDatabase, type RepairReport } from './db/repair.js'
 
 export type { EngineOptions, RepairReport, FileSystem }
 export { RealFileSystem }
-export { MemoryFileSystem } from './fs-memory.js'
-export { FaultInjectingFileSystem } from './fs-fault.js'
+export { MemoryFileSystem } from './fs/memory.js'
+export { FaultInjectingFileSystem } from './fs/fault.js'
 
 type Data = Buffer | Uint8Array | string
 type Encoding = 'buffer' | 'view' | 'utf8'

@@ -1,5 +1,5 @@
-import type { FileSystem } from './fs.js'
-import { RealFileSystem } from './fs.js'
+import type { FileSystem } from './fs/real.js'
+import { RealFileSystem } from './fs/real.js'
 import { invalidArgument } from './errors.js'
 
 /** How the commit log is read back at open (see engine/README.md, "Durability"). */

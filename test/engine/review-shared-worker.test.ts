@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import { LsmLevel } from '../../engine/dist/index.js'
-import { backgroundThreadAvailable } from '../../engine/dist/background-thread.js'
+import { backgroundThreadAvailable } from '../../engine/dist/worker/background-thread.js'
 
 const root = mkdtempSync(join(tmpdir(), 'review-worker-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

@@ -1,4 +1,4 @@
-import { ClockRing } from '../clock-cache.js'
+import { ClockRing } from './clock-cache.js'
 import type { Block } from './block.js'
 
 /** Counters of a BlockCache. */

@@ -6,7 +6,7 @@
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
 import { bigEndianWord, commonPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
 

@@ -13,7 +13,7 @@ import { HEADER_SIZE } from '../../../engine/src/wal/log-format.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { decodeBatch, encodeBatch } from '../../../engine/src/wal/batch.js'
 import { KIND_VALUE } from '../../../engine/src/keys.js'
-import { RealFileSystem } from '../../../engine/src/fs.js'
+import { RealFileSystem } from '../../../engine/src/fs/real.js'
 import { BLOCK_TRAILER_SIZE } from '../../../engine/src/sstable/format.js'
 
 const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-corruption-'))

@@ -1,7 +1,7 @@
 // I/O errors: ENOSPC and EIO injected by FaultInjectingFileSystem into every write path of the engine.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem, FaultInjectingFileSystem } from 'lsm-level'
-import type { FaultRule } from '../../../engine/src/fs-fault.js'
+import type { FaultRule } from '../../../engine/src/fs/fault.js'
 import { faultRuns } from './fixtures/io-errors.js'
 import { TINY } from './fixtures/history.mjs'
 

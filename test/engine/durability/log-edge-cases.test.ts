@@ -11,7 +11,7 @@ import { auditReads, expectOpenFails, fileSize, flipByte, newestLogWithData, rec
 import { BLOCK_SIZE, HEADER_SIZE, RecordType } from '../../../engine/src/wal/log-format.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { readLog, type LogReadMode } from '../../../engine/src/wal/log-reader.js'
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
 
 const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-log-edges-'))
 afterAll(() => nodeFs.rmSync(root, { recursive: true, force: true }))

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { ClockCache } from '../../../engine/src/clock-cache.js'
+import { ClockCache } from '../../../engine/src/sstable/clock-cache.js'
 
 describe('ClockCache', () => {
   it('evicts entries not hit since the hand last passed, and tells onEvict about every entry that leaves', () => {

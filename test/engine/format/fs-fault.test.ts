@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
-import { FaultInjectingFileSystem } from '../../../engine/src/fs-fault.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
+import { FaultInjectingFileSystem } from '../../../engine/src/fs/fault.js'
 import { asIoError } from '../../../engine/src/errors.js'
 import { TableBuilder } from '../../../engine/src/sstable/table-builder.js'
 import { Table } from '../../../engine/src/sstable/table.js'

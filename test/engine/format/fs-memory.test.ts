@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
 
 function write (fs: MemoryFileSystem, p: string, data: string, how: 'sync' | 'flush' | 'none'): void {
   const f = fs.openWritable(p)

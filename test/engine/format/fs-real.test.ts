@@ -4,10 +4,10 @@ import * as nodeFs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { RealFileSystem, WRITE_BUFFER_FLUSH_THRESHOLD } from '../../../engine/src/fs.js'
+import { RealFileSystem, WRITE_BUFFER_FLUSH_THRESHOLD } from '../../../engine/src/fs/real.js'
 
 /** Child processes run the built engine (npm test builds first), as the other multi-process tests do. */
-const DIST_FS = fileURLToPath(new URL('../../../engine/dist/fs.js', import.meta.url))
+const DIST_FS = fileURLToPath(new URL('../../../engine/dist/fs/real.js', import.meta.url))
 
 let dir: string
 beforeEach(() => { dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), 'lsm-fs-')) })

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { readLog, type LogReadMode, type LogReadSummary, type LogRecord } from '../../../engine/src/wal/log-reader.js'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType } from '../../../engine/src/wal/log-format.js'

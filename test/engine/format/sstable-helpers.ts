@@ -1,8 +1,8 @@
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
 import { compareInternalKeys, makeInternalKey, KIND_VALUE } from '../../../engine/src/keys.js'
 import { TableBuilder, type TableBuilderOptions } from '../../../engine/src/sstable/table-builder.js'
 import { Table, type TableOpenOptions } from '../../../engine/src/sstable/table.js'
-import type { InternalIterator } from '../../../engine/src/internal-iterator.js'
+import type { InternalIterator } from '../../../engine/src/iterator/internal-iterator.js'
 
 export interface Entry { key: Buffer, value: Buffer }
 

@@ -4,7 +4,7 @@ import { crc32c, maskCrc } from '../../../engine/src/crc.js'
 import { userKeyOf } from '../../../engine/src/keys.js'
 import { BlockCache } from '../../../engine/src/sstable/block-cache.js'
 import { buildTable, openTable, patchFile, ik, collectForward, sameEntries, type Entry } from './sstable-helpers.js'
-import type { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import type { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
 
 const entries: Entry[] = Array.from({ length: 200 }, (_, i) => ({ key: ik(`key${String(i).padStart(4, '0')}`, 1000 - i), value: Buffer.from(`value-${i}`) }))
 

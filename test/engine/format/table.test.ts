@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { compareInternalKeys, KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE, lookupKey, seqOf, kindOf, userKeyOf } from '../../../engine/src/keys.js'
 import { BlockCache } from '../../../engine/src/sstable/block-cache.js'
 import { TableBuilder } from '../../../engine/src/sstable/table-builder.js'
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
 import { Table } from '../../../engine/src/sstable/table.js'
 import { buildTable, openTable, ik, sortEntries, collectForward, collectBackward, sameEntries, prng, type Entry } from './sstable-helpers.js'
 

@@ -1,14 +1,14 @@
 import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import type { FileSystem, WritableFile } from './fs.js'
-import { TableBuilder } from './sstable/table-builder.js'
-import { BlockCache } from './sstable/block-cache.js'
-import type { InternalIterator } from './internal-iterator.js'
-import { MergingIterator } from './merging-iterator.js'
-import { TableCache, LevelIterator } from './table-cache.js'
-import { type FileMeta, tableFileName } from './version/file-meta.js'
-import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from './keys.js'
-import { asIoError } from './errors.js'
+import type { FileSystem, WritableFile } from '../fs/real.js'
+import { TableBuilder } from '../sstable/table-builder.js'
+import { BlockCache } from '../sstable/block-cache.js'
+import type { InternalIterator } from '../iterator/internal-iterator.js'
+import { MergingIterator } from '../iterator/merging-iterator.js'
+import { TableCache, LevelIterator } from '../sstable/table-cache.js'
+import { type FileMeta, tableFileName } from '../version/file-meta.js'
+import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
+import { asIoError } from '../errors.js'
 
 /** How tables are laid out: the part of the options a table writer needs. */
 export interface TableLayout {

@@ -4,10 +4,10 @@
  * table files through its own RealFileSystem; the main thread records the results in the MANIFEST.
  */
 import { parentPort } from 'node:worker_threads'
-import { RealFileSystem } from './fs.js'
-import { runCompactionJob, writeTable, type CompactionJob, type TableLayout } from './compaction-job.js'
-import { MemtableRunIterator } from './memtable.js'
-import { reviveJob, reviveMeta, serializeError, type WorkerRequest } from './background-protocol.js'
+import { RealFileSystem } from '../fs/real.js'
+import { runCompactionJob, writeTable, type CompactionJob, type TableLayout } from '../compaction/job.js'
+import { MemtableRunIterator } from '../memtable/memtable.js'
+import { reviveJob, reviveMeta, serializeError, type WorkerRequest } from './protocol.js'
 
 const fs = new RealFileSystem()
 const port = parentPort!

@@ -1,14 +1,14 @@
 import { Worker } from 'node:worker_threads'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { CompactionJob, CompactionResult, TableLayout } from './compaction-job.js'
-import { JobAborted } from './compaction-job.js'
-import type { FileMeta } from './version/file-meta.js'
-import type { MemtableRun } from './memtable.js'
-import { reviveError, reviveMeta, type WorkerRequest, type WorkerResponse } from './background-protocol.js'
+import type { CompactionJob, CompactionResult, TableLayout } from '../compaction/job.js'
+import { JobAborted } from '../compaction/job.js'
+import type { FileMeta } from '../version/file-meta.js'
+import type { MemtableRun } from '../memtable/memtable.js'
+import { reviveError, reviveMeta, type WorkerRequest, type WorkerResponse } from './protocol.js'
 
 /** The worker script beside this module; absent when the engine runs from TypeScript sources (tests). */
-const WORKER_URL = new URL('./background-worker.js', import.meta.url)
+const WORKER_URL = new URL('./worker.js', import.meta.url)
 
 /** Whether flushes and compactions can run on a worker thread here. */
 export function backgroundThreadAvailable (): boolean {

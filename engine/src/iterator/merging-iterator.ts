@@ -1,4 +1,4 @@
-import { compareInternalKeys } from './keys.js'
+import { compareInternalKeys } from '../keys.js'
 import type { InternalIterator, ValueSlice } from './internal-iterator.js'
 
 /**

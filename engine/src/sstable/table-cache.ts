@@ -1,12 +1,12 @@
 import { join } from 'node:path'
 import { ClockCache } from './clock-cache.js'
-import type { FileSystem, ReadableFile } from './fs.js'
-import { Table, type TableGetResult } from './sstable/table.js'
-import type { BlockCache } from './sstable/block-cache.js'
-import type { InternalIterator, ValueSlice } from './internal-iterator.js'
-import { asIoError } from './errors.js'
-import { type FileMeta, tableFileName } from './version/file-meta.js'
-import { compareInternalKeys } from './keys.js'
+import type { FileSystem, ReadableFile } from '../fs/real.js'
+import { Table, type TableGetResult } from './table.js'
+import type { BlockCache } from './block-cache.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import { asIoError } from '../errors.js'
+import { type FileMeta, tableFileName } from '../version/file-meta.js'
+import { compareInternalKeys } from '../keys.js'
 
 /** An open table and the readers that still use it; the file closes when evicted and unused. */
 class OpenTable {

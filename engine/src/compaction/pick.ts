@@ -1,7 +1,7 @@
-import { compareInternalKeys, compareUserKeys, userKeyOf } from './keys.js'
-import type { EngineOptions } from './options.js'
-import { type Version, NUM_LEVELS } from './version/version.js'
-import type { FileMeta } from './version/file-meta.js'
+import { compareInternalKeys, compareUserKeys, userKeyOf } from '../keys.js'
+import type { EngineOptions } from '../options.js'
+import { type Version, NUM_LEVELS } from '../version/version.js'
+import type { FileMeta } from '../version/file-meta.js'
 
 /** A chosen compaction: files of `level` (inputs[0]) merged with the overlapping files of level+1 (inputs[1]). */
 export interface Compaction {

@@ -1,7 +1,7 @@
-import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from './keys.js'
-import { copyBytes } from './coding.js'
-import type { InternalIterator, ValueSlice } from './internal-iterator.js'
-import type { RangeTombstone } from './range-tombstone.js'
+import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from '../keys.js'
+import { copyBytes } from '../coding.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import type { RangeTombstone } from '../range-tombstone.js'
 
 /** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
 const MAX_HEIGHT = 12

@@ -1,6 +1,6 @@
-import { KIND_VALUE, KIND_SEEK, MAX_SEQUENCE, compareBytes, kindOf, makeInternalKey, seqOf, userKeyOf } from './keys.js'
+import { KIND_VALUE, KIND_SEEK, MAX_SEQUENCE, compareBytes, kindOf, makeInternalKey, seqOf, userKeyOf } from '../keys.js'
 import type { InternalIterator } from './internal-iterator.js'
-import { type RangeTombstone, anyTombstoneCovers } from './range-tombstone.js'
+import { type RangeTombstone, anyTombstoneCovers } from '../range-tombstone.js'
 
 /** One end of a key range. */
 export interface Bound { key: Buffer, inclusive: boolean }

@@ -7,9 +7,9 @@
  * shorter than its metadata says) and lock() throws LEVEL_LOCKED.
  */
 import * as nodeFs from 'node:fs'
-import { SpareBuffers } from './spare-buffers.js'
+import { SpareBuffers } from '../spare-buffers.js'
 import * as path from 'node:path'
-import { corruption, locked } from './errors.js'
+import { corruption, locked } from '../errors.js'
 
 /** The file-system operations the engine needs, and nothing more. */
 export interface FileSystem {

@@ -6,8 +6,8 @@
  * durable at once: the engine creates its directory before anything that needs to survive.
  */
 import * as path from 'node:path'
-import { corruption, locked } from './errors.js'
-import type { FileLock, FileSystem, ReadableFile, WritableFile } from './fs.js'
+import { corruption, locked } from '../errors.js'
+import type { FileLock, FileSystem, ReadableFile, WritableFile } from './real.js'
 
 /** A file's bytes independent of its name (renames move the name, not the data). */
 class Inode {
