@@ -1,4 +1,4 @@
-// Review: a compaction's outputs must fit the file numbers reserved for it.
+// A compaction's outputs must fit the file numbers reserved for it.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
 

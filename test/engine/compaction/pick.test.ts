@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest'
-import { expand } from '../../engine/src/compaction/pick.js'
-import { Version, NUM_LEVELS } from '../../engine/src/version/version.js'
-import type { FileMeta } from '../../engine/src/version/file-meta.js'
-import { KIND_DELETE, KIND_VALUE, makeInternalKey } from '../../engine/src/keys.js'
-import { Memtable } from '../../engine/src/memtable/memtable.js'
+import { expand } from '../../../engine/src/compaction/pick.js'
+import { Version, NUM_LEVELS } from '../../../engine/src/version/version.js'
+import type { FileMeta } from '../../../engine/src/version/file-meta.js'
+import { KIND_DELETE, KIND_VALUE, makeInternalKey } from '../../../engine/src/keys.js'
+import { Memtable } from '../../../engine/src/memtable/memtable.js'
 
 // Which files a compaction takes decides how often each byte is rewritten (write amplification). These
 // pin down LevelDB's rule that expand() follows: take in more files of the upper level when that costs no

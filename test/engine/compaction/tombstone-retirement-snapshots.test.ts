@@ -1,4 +1,4 @@
-// Review guard: a range tombstone (clear) is retired only when no explicit snapshot still reads below it.
+// A range tombstone (clear) is retired only when no explicit snapshot still reads below it.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
 

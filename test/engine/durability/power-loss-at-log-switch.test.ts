@@ -1,7 +1,7 @@
-// Review: power loss while the previous commit log's fsync (deferred by the memtable switch) is still in flight.
+// Power loss while the previous commit log's fsync (deferred by the memtable switch) is still in flight.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
-import { DelayedSyncFileSystem } from './fixtures/delayed-sync-fs.js'
+import { DelayedSyncFileSystem } from '../fixtures/delayed-sync-fs.js'
 
 /** A disk whose commit-log and table fsyncs, once `slow` is set, never complete: power fails before they do. */
 class SlowSyncFileSystem extends DelayedSyncFileSystem {

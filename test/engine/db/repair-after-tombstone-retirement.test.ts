@@ -1,4 +1,4 @@
-// Review: repair after a crash must not bring back a range that clear() deleted.
+// Repair after a crash must not bring back a range that clear() deleted.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
 

@@ -1,4 +1,4 @@
-// Review guard: flushed tables pushed below level 0 never put an older version of a key above a newer one.
+// Flushed tables pushed below level 0 never put an older version of a key above a newer one.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
 

@@ -8,7 +8,7 @@ import { LsmLevel } from 'lsm-level'
 
 const root = mkdtempSync(join(tmpdir(), 'lsm-sigkill-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
-const writer = fileURLToPath(new URL('./fixtures/acked-writer.mjs', import.meta.url))
+const writer = fileURLToPath(new URL('../fixtures/acked-writer.mjs', import.meta.url))
 
 /** Start the writer, let it acknowledge at least `minAcks` writes, SIGKILL it; returns the acknowledged indexes. */
 function runAndKill (dir: string, seed: number, minAcks: number): Promise<number[]> {

@@ -1,4 +1,4 @@
-// Review: close() must finish while background work is in flight.
+// close() must finish while background work is in flight.
 import { describe, it, expect } from 'vitest'
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import { LsmLevel, MemoryFileSystem, FaultInjectingFileSystem } from 'lsm-level'

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import {
   compareInternalKeys, compareUserKeys, kindOf, KIND_DELETE, KIND_RANGE_DELETE, KIND_SEEK, KIND_VALUE,
   lookupKey, makeInternalKey, MAX_SEQUENCE, seqOf, shortestSeparator, shortSuccessor, userKeyOf
-} from '../../../engine/src/keys.js'
+} from '../../engine/src/keys.js'
 
 const ik = (k: string, seq: number, kind: number = KIND_VALUE): Buffer => makeInternalKey(Buffer.from(k), seq, kind)
 

@@ -1,8 +1,8 @@
-// Review: obsolete-file deletion racing the CURRENT switch of a MANIFEST rotation.
+// Obsolete-file deletion racing the CURRENT switch of a MANIFEST rotation.
 import { describe, it, expect } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
-import { DelayedSyncFileSystem } from './fixtures/delayed-sync-fs.js'
+import { DelayedSyncFileSystem } from '../fixtures/delayed-sync-fs.js'
 
 /** A disk on which fsync of CURRENT's temp file takes 50 ms. */
 function slowTempSync (mem: MemoryFileSystem): DelayedSyncFileSystem {

@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest'
 import {
   ByteReader, ByteWriter, decodeFixed32, decodeFixed64, decodeVarint32, decodeVarint64,
   encodeFixed32, encodeFixed64, encodeVarint32, encodeVarint64, varintLength
-} from '../../../engine/src/coding.js'
-import { crc32c, maskCrc, NATIVE_CRC_FROM, unmaskCrc } from '../../../engine/src/crc.js'
+} from '../../engine/src/coding.js'
+import { crc32c, maskCrc, NATIVE_CRC_FROM, unmaskCrc } from '../../engine/src/crc.js'
 
 describe('crc32c', () => {
   it('matches the standard check value', () => {

@@ -5,7 +5,7 @@ import { asIoError } from '../../../engine/src/errors.js'
 import { TableBuilder } from '../../../engine/src/sstable/table-builder.js'
 import { Table } from '../../../engine/src/sstable/table.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
-import { ik } from './sstable-helpers.js'
+import { ik } from '../sstable/sstable-helpers.js'
 
 function setup (): { mem: MemoryFileSystem, fs: FaultInjectingFileSystem } {
   const mem = new MemoryFileSystem()
