@@ -1,32 +1,14 @@
-import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, encodeTrailer, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from '../keys.js'
-import { copyBytes } from '../coding.js'
+import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { RangeTombstone } from '../range-tombstone.js'
-
-/** Skip list height cap: at p = 1/4, 12 levels cover ~16M entries, far past any memtable. */
-const MAX_HEIGHT = 12
-
-/** Int32 fields per node in Arena.meta. */
-const STRIDE = 10
-const F_KEY_OFF = 0
-const F_KEY_LEN = 1
-const F_VAL_OFF = 2
-const F_VAL_LEN = 3
-/** kind | height << 8 */
-const F_KIND_HEIGHT = 4
-const F_PREV = 5
-/** Where the node's links (one per level) start in Arena.links. */
-const F_LINKS = 6
-const F_HASH = 7
-/** The 8 bytes of the key after the memtable's shared prefix (zeros past its end), as two big-endian words. */
-const F_FP0 = 8
-const F_FP1 = 9
-
-/** Node 0 is the list head: no link ever points to it, so 0 also means "none". */
-const NIL = 0
-
-/** Memory per entry on top of its bytes in the data arena: node fields, sequence, links, index slots. */
-const ENTRY_OVERHEAD = STRIDE * 4 + 8 + 8 + 8
+import {
+  Arena, ENTRY_OVERHEAD, F_FP0, F_FP1, F_HASH, F_KEY_LEN, F_KEY_OFF, F_KIND_HEIGHT, F_LINKS, F_PREV, F_VAL_LEN, F_VAL_OFF,
+  MAX_HEIGHT, NIL, STRIDE, nodeInternalKey, nodeValue, sharedBytes, sharedFloat64, sharedInt32
+} from './arena.js'
+import type { ArenaPool } from './arena-pool.js'
+import { equalsString, hashBytes, hashString } from './key-hash.js'
+import { MemtableIterator } from './memtable-iterator.js'
+import type { MemtableRun } from './run-iterator.js'
 
 /**
  * What an entry counts towards writeBufferSize on top of its key and value: about LevelDB's charge (its
@@ -45,109 +27,6 @@ const ENTRY_CHARGE = 32
  * never takes more than 1.35x writeBufferSize. Measured on a loaded 1M database, deleting every key: peak RSS 146 -> 135 MiB.
  */
 const MEMORY_PER_CHARGED_BYTE = 1.35
-
-/** Zeroed bytes in shared memory. */
-function sharedBytes (n: number): Buffer { return Buffer.from(new SharedArrayBuffer(n)) }
-function sharedInt32 (n: number): Int32Array { return new Int32Array(new SharedArrayBuffer(n * 4)) }
-function sharedFloat64 (n: number): Float64Array { return new Float64Array(new SharedArrayBuffer(n * 8)) }
-
-/**
- * The memory of one memtable: every entry's bytes in one buffer, and the skip list and hash index as typed
- * arrays of node numbers. No JavaScript object per entry: the garbage collector never walks the entries,
- * and a flushed memtable's arena is reused by a later one (see ArenaPool) instead of becoming tens of MiB of
- * garbage per flush. Each part grows by doubling. The bytes, nodes and links are in shared memory: a flush
- * on the background thread reads a frozen memtable where it lies (see MemtableRun), with no copy.
- */
-export class Arena {
-  data: Buffer
-  meta: Int32Array
-  seqs: Float64Array
-  links: Int32Array
-  /** Open-addressing hash index: node numbers (NIL = free), a power-of-two length. */
-  slots: Int32Array
-
-  constructor (dataBytes: number) {
-    const nodes = Math.max(64, Math.ceil(dataBytes / 128))
-    this.data = sharedBytes(Math.max(4096, dataBytes))
-    this.meta = sharedInt32(nodes * STRIDE)
-    this.seqs = sharedFloat64(nodes)
-    this.links = sharedInt32(nodes * 2)
-    this.slots = new Int32Array(pow2AtLeast(nodes * 2))
-  }
-}
-
-function pow2AtLeast (n: number): number {
-  let p = 64
-  while (p < n) p *= 2
-  return p
-}
-
-/** The arena parts a node's key and value are read from: an Arena, or a MemtableRun on the worker. */
-interface NodeSource { data: Buffer, meta: Int32Array, seqs: Float64Array }
-
-/** The internal key of node n (its user key and trailer), into a new buffer. */
-function nodeInternalKey (src: NodeSource, n: number): Buffer {
-  const m = n * STRIDE
-  const off = src.meta[m + F_KEY_OFF]
-  const len = src.meta[m + F_KEY_LEN]
-  const ik = Buffer.allocUnsafe(len + TRAILER_SIZE)
-  copyBytes(src.data, off, ik, 0, len)
-  encodeTrailer(ik, len, src.seqs[n], src.meta[m + F_KIND_HEIGHT] & 0xff)
-  return ik
-}
-
-/** Node n's value into slice s. */
-function nodeValue (src: NodeSource, n: number, s: ValueSlice): ValueSlice {
-  const m = n * STRIDE
-  s.data = src.data
-  s.start = src.meta[m + F_VAL_OFF]
-  s.end = s.start + src.meta[m + F_VAL_LEN]
-  return s
-}
-
-/** Where frozen memtables' arenas wait for the next memtable (one per database). */
-export class ArenaPool {
-  readonly #spare: Arena[] = []
-  readonly #max: number
-  readonly #dataBytes: number
-
-  /** dataBytes: the data size a new arena starts with; max: arenas kept. */
-  constructor (dataBytes: number, max: number) {
-    this.#dataBytes = dataBytes
-    this.#max = max
-  }
-
-  take (): Arena { return this.#spare.pop() ?? new Arena(this.#dataBytes) }
-
-  /** Keep an arena for a later memtable, unless enough are kept or it grew far past the usual size (huge values). */
-  give (arena: Arena): void {
-    if (this.#spare.length < this.#max && arena.data.length <= 2 * this.#dataBytes) this.#spare.push(arena)
-  }
-
-  /** Drop every spare arena (at close). */
-  clear (): void { this.#spare.length = 0 }
-}
-
-/** FNV-1a over bytes [off, off + len). */
-function hashBytes (b: Uint8Array, off: number, len: number): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ b[off + i], 0x01000193)
-  return h >>> 0
-}
-
-/** The same hash over a latin1 string's characters (its bytes). */
-function hashString (s: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
-  return h >>> 0
-}
-
-/** Whether a[ao, ao + al) holds exactly the latin1 string s. */
-function equalsString (a: Uint8Array, ao: number, al: number, s: string): boolean {
-  if (al !== s.length) return false
-  for (let i = 0; i < al; i++) if (a[ao + i] !== s.charCodeAt(i)) return false
-  return true
-}
 
 /** What a point lookup found: the newest entry of the key visible at the snapshot; its value is rec[voff, voff + vlen). */
 export interface MemtableEntry {
@@ -614,87 +493,5 @@ export class Memtable {
     let bits = this.#rand
     while (h < MAX_HEIGHT && (bits & 3) === 0) { h++; bits >>>= 2 }
     return h
-  }
-}
-
-class MemtableIterator implements InternalIterator {
-  readonly #table: Memtable
-  #node = NIL
-  #key: Buffer | null = null
-  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
-
-  constructor (table: Memtable) { this.#table = table }
-
-  valid (): boolean { return this.#node !== NIL }
-  seekToFirst (): void { this.#set(this.#table.firstNode()) }
-  seekToLast (): void { this.#set(this.#table.lastNode()) }
-  seek (target: Buffer): void { this.#set(this.#table.seekNode(target)) }
-  next (): void { this.#set(this.#table.nextNode(this.#node)) }
-  prev (): void { this.#set(this.#table.prevNode(this.#node)) }
-
-  key (): Buffer {
-    if (this.#key === null) this.#key = this.#table.internalKey(this.#node)
-    return this.#key
-  }
-
-  value (): Buffer {
-    const s = this.#table.valueOf(this.#node, this.#slice)
-    return s.data.subarray(s.start, s.end)
-  }
-
-  valueSlice (): ValueSlice { return this.#table.valueOf(this.#node, this.#slice) }
-
-  close (): void { this.#node = NIL }
-
-  #set (n: number): void {
-    this.#node = n
-    this.#key = null
-  }
-}
-
-/** A frozen memtable's entries as the background thread gets them (Memtable.run()). */
-export interface MemtableRun {
-  data: Uint8Array
-  meta: Int32Array
-  seqs: Float64Array
-  links: Int32Array
-}
-
-/**
- * Every entry of a MemtableRun in order, forward only (a flush reads it once): the skip list's bottom level,
- * read where the main thread wrote it, with the main thread's own key and value readers.
- */
-export class MemtableRunIterator implements InternalIterator {
-  readonly #src: NodeSource
-  readonly #links: Int32Array
-  #node = NIL
-  #key: Buffer | null = null
-  readonly #slice: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
-
-  constructor (run: MemtableRun) {
-    // Posting a Buffer delivers a plain Uint8Array: view the same memory as a Buffer again.
-    this.#src = { data: Buffer.from(run.data.buffer, run.data.byteOffset, run.data.byteLength), meta: run.meta, seqs: run.seqs }
-    this.#links = run.links
-  }
-
-  valid (): boolean { return this.#node !== NIL }
-  seekToFirst (): void { this.#set(this.#links[0]) }
-  seekToLast (): void { throw new Error('MemtableRunIterator goes forward only') }
-  seek (_target: Buffer): void { throw new Error('MemtableRunIterator goes forward only') }
-  next (): void { this.#set(this.#links[this.#src.meta[this.#node * STRIDE + F_LINKS]]) }
-  prev (): void { throw new Error('MemtableRunIterator goes forward only') }
-  key (): Buffer { return (this.#key ??= nodeInternalKey(this.#src, this.#node)) }
-  valueSlice (): ValueSlice { return nodeValue(this.#src, this.#node, this.#slice) }
-
-  value (): Buffer {
-    const s = this.valueSlice()
-    return s.data.subarray(s.start, s.end)
-  }
-
-  close (): void { this.#node = NIL }
-
-  #set (n: number): void {
-    this.#node = n
-    this.#key = null
   }
 }

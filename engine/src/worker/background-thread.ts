@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { CompactionJob, CompactionResult, TableLayout } from '../compaction/job.js'
 import { JobAborted } from '../compaction/job.js'
 import type { FileMeta } from '../version/file-meta.js'
-import type { MemtableRun } from '../memtable/memtable.js'
+import type { MemtableRun } from '../memtable/run-iterator.js'
 import { reviveError, reviveMeta, type WorkerRequest, type WorkerResponse } from './protocol.js'
 
 /** The worker script beside this module; absent when the engine runs from TypeScript sources (tests). */

@@ -2,7 +2,7 @@ import ModuleError from 'module-error'
 import type { CompactionJob, CompactionResult } from '../compaction/job.js'
 import type { FileMeta } from '../version/file-meta.js'
 import type { TableLayout } from '../compaction/job.js'
-import type { MemtableRun } from '../memtable/memtable.js'
+import type { MemtableRun } from '../memtable/run-iterator.js'
 
 /** A request to the background worker. `abort` is a shared flag the main thread sets to stop the job. */
 export type WorkerRequest =

@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads'
 import { RealFileSystem } from '../fs/real.js'
 import { runCompactionJob, writeTable, type CompactionJob, type TableLayout } from '../compaction/job.js'
-import { MemtableRunIterator } from '../memtable/memtable.js'
+import { MemtableRunIterator } from '../memtable/run-iterator.js'
 import { reviveJob, reviveMeta, serializeError, type WorkerRequest } from './protocol.js'
 
 const fs = new RealFileSystem()

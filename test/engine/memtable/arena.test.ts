@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
-import { ArenaPool, Memtable } from '../../../engine/src/memtable/memtable.js'
+import { Memtable } from '../../../engine/src/memtable/memtable.js'
+import { ArenaPool } from '../../../engine/src/memtable/arena-pool.js'
 import { KIND_DELETE, KIND_VALUE } from '../../../engine/src/keys.js'
 
 // A memtable's entries live in an arena that a later memtable reuses once nobody reads the first one: the

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { Memtable, MemtableRunIterator } from '../../../engine/src/memtable/memtable.js'
+import { Memtable } from '../../../engine/src/memtable/memtable.js'
+import { MemtableRunIterator } from '../../../engine/src/memtable/run-iterator.js'
 import { KIND_DELETE, KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
 import { seededRandom as rng } from '../../gateway/cluster/seeded-random.js'
 
