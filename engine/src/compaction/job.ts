@@ -9,6 +9,7 @@ import { TableCache, LevelIterator } from '../sstable/table-cache.js'
 import { type FileMeta, tableFileName } from '../version/file-meta.js'
 import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
 import { asIoError } from '../errors.js'
+import { maxGrandparentOverlapBytes } from './limits.js'
 
 /** How tables are laid out: the part of the options a table writer needs. */
 export interface TableLayout {
@@ -135,7 +136,7 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
   if (job.inputs1.length > 0) children.push(new LevelIterator(job.inputs1, tables, readOpts))
   const input = new MergingIterator(children)
   const outputs: FileMeta[] = []
-  const maxGpOverlap = 10 * job.layout.maxFileSize
+  const maxGpOverlap = maxGrandparentOverlapBytes(job.layout)
   let nextNumber = job.firstFileNumber
   const endNumber = job.firstFileNumber + job.fileNumberCount
   let file: WritableFile | null = null

@@ -2,6 +2,7 @@ import { compareInternalKeys, compareUserKeys, userKeyOf } from '../keys.js'
 import type { EngineOptions } from '../options.js'
 import { type Version, NUM_LEVELS } from '../version/version.js'
 import type { FileMeta } from '../version/file-meta.js'
+import { EXPANDED_COMPACTION_FILES, maxBytesForLevel } from './limits.js'
 
 /** A chosen compaction: files of `level` (inputs[0]) merged with the overlapping files of level+1 (inputs[1]). */
 export interface Compaction {
@@ -11,12 +12,6 @@ export interface Compaction {
   readonly grandparents: FileMeta[]
 }
 
-/** Size target of a level >= 1: the base, times the multiplier for each level below 1. */
-export function maxBytesForLevel (level: number, o: Pick<EngineOptions, 'maxBytesForLevelBase' | 'levelMultiplier'>): number {
-  let bytes = o.maxBytesForLevelBase
-  for (let l = 1; l < level; l++) bytes *= o.levelMultiplier
-  return bytes
-}
 
 /**
  * The level most in need of compaction, LevelDB's way: level 0 scores by file count over the trigger (its
@@ -87,12 +82,6 @@ function rangeOf (files: readonly FileMeta[]): [Buffer, Buffer] {
   }
   return [lo, hi]
 }
-
-/**
- * LevelDB's cap on a compaction grown by expand(): the bytes of both levels' inputs, in output files
- * (25 files of maxFileSize: 50 MiB by default).
- */
-const EXPANDED_COMPACTION_FILES = 25
 
 function totalBytes (files: readonly FileMeta[]): number {
   let n = 0
