@@ -87,3 +87,10 @@ export function unsupportedFormat (file: string, version: number | string): Loca
   err.file = file
   return err
 }
+
+/** An operation stopped by its AbortSignal (abstract-level's AbortError). */
+export function aborted (): ModuleError {
+  const err = new ModuleError('Operation has been aborted', { code: 'LEVEL_ABORTED' })
+  err.name = 'AbortError'
+  return err
+}

@@ -1,14 +1,13 @@
-import {
-  AbstractLevel, AbstractIterator, AbstractKeyIterator, AbstractValueIterator, AbstractSnapshot
-} from 'abstract-level'
+import { AbstractLevel, AbstractSnapshot } from 'abstract-level'
 import type {
   AbstractDatabaseOptions, AbstractOpenOptions, AbstractIteratorOptions, AbstractKeyIteratorOptions,
   AbstractValueIteratorOptions, AbstractClearOptions, AbstractBatchOperation
 } from 'abstract-level'
 import ModuleError from 'module-error'
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { Engine, type WriteOp } from './db/engine.js'
-import { DbIterator, type Bound } from './iterator/db-iterator.js'
+import { DbIterator } from './iterator/db-iterator.js'
+import { LsmIterator, LsmKeyIterator, LsmValueIterator } from './iterator/level-iterators.js'
+import { type Data, type Encoding, boundsOf, checkSize, fromSlice, toBuffer, toKey, toValue } from './data-encoding.js'
 import { type EngineOptions, DEFAULTS } from './options.js'
 import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE } from './keys.js'
 import { RealFileSystem, type FileSystem } from './fs/real.js'
@@ -19,9 +18,6 @@ export { RealFileSystem }
 export { MemoryFileSystem } from './fs/memory.js'
 export { FaultInjectingFileSystem } from './fs/fault.js'
 
-type Data = Buffer | Uint8Array | string
-type Encoding = 'buffer' | 'view' | 'utf8'
-
 /** Options of the LsmLevel constructor: abstract-level's, plus the engine's tuning (see EngineOptions). */
 export interface LsmLevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V>, Partial<EngineOptions> {}
 
@@ -30,21 +26,6 @@ export type LsmOpenOptions = AbstractOpenOptions
 
 const kSeq = Symbol('seq')
 const kEngine = Symbol('engine')
-
-/** Entries produced per synchronous slice of nextv()/all() before the event loop gets a turn. */
-const ITERATOR_SLICE = 1000
-
-function toBuffer (data: Data, encoding: Encoding): Buffer {
-  if (encoding === 'utf8') return Buffer.from(data as string, 'utf8')
-  // Copy: the caller may reuse its buffer after the write resolves, and the memtable keeps ours.
-  return Buffer.from(data as Uint8Array)
-}
-
-/** True iff s has only ASCII characters (its UTF-8 bytes are then its latin1 string: itself). */
-function isAscii (s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
-}
 
 /** Lookup keys of ASCII strings, by length: a point read copies its key here instead of allocating one. */
 const lookupKeys: Buffer[] = []
@@ -84,51 +65,6 @@ function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: numbe
   return fromSlice(data, start, end, valueEncoding)
 }
 
-/** data[start, end) decoded, or copied for the caller (the bytes may be a cached block's that other readers share). */
-function fromSlice (data: Buffer, start: number, end: number, encoding: Encoding): Data {
-  if (encoding === 'utf8') return data.toString('utf8', start, end)
-  const out = Buffer.allocUnsafe(end - start)
-  data.copy(out, 0, start, end)
-  return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
-}
-
-/** The first `length` bytes of b, decoded or copied for the caller. */
-function fromBytes (b: Buffer, length: number, encoding: Encoding): Data {
-  if (encoding === 'utf8') return b.toString('utf8', 0, length)
-  // Copy: the bytes may be a view into a cached block that other readers share.
-  const out = Buffer.allocUnsafe(length)
-  b.copy(out, 0, 0, length)
-  return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
-}
-
-function abortError (): ModuleError {
-  const err = new ModuleError('Operation has been aborted', { code: 'LEVEL_ABORTED' })
-  err.name = 'AbortError'
-  return err
-}
-
-/** A key as the write path takes it: an ASCII string as it is (its bytes are its characters), else a Buffer. */
-function toKey (data: Data, encoding: Encoding): Buffer | string {
-  return encoding === 'utf8' && isAscii(data as string) ? data as string : toBuffer(data, encoding)
-}
-
-/**
- * A value as the engine takes it: a string as it is (the log record gets its UTF-8 bytes written straight
- * in, and the memtable keeps them there), anything else copied into a Buffer.
- */
-function toValue (data: Data, encoding: Encoding): Buffer | string {
-  return encoding === 'utf8' ? data as string : toBuffer(data, encoding)
-}
-
-function checkSize (b: Buffer | string, max: number, what: 'key' | 'value'): void {
-  // A UTF-16 code unit is at most 3 UTF-8 bytes: most strings need no counting.
-  const length = typeof b !== 'string' ? b.length : b.length * 3 <= max ? 0 : Buffer.byteLength(b, 'utf8')
-  if (length > max) {
-    throw new ModuleError(`${what} of ${length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
-      { code: what === 'key' ? 'LEVEL_INVALID_KEY' : 'LEVEL_INVALID_VALUE' })
-  }
-}
-
 /** An explicit snapshot: a pinned sequence number that reads given `{ snapshot }` see the database at. */
 class LsmSnapshot extends AbstractSnapshot {
   readonly [kSeq]: number
@@ -146,17 +82,6 @@ class LsmSnapshot extends AbstractSnapshot {
   }
 }
 
-/** Range options of abstract-level as engine bounds, in the key encoding already applied. */
-function boundsOf (options: { gt?: unknown, gte?: unknown, lt?: unknown, lte?: unknown }, enc: Encoding): { lower: Bound | null, upper: Bound | null } {
-  let lower: Bound | null = null
-  let upper: Bound | null = null
-  if (options.gte !== undefined) lower = { key: toBuffer(options.gte as Data, enc), inclusive: true }
-  else if (options.gt !== undefined) lower = { key: toBuffer(options.gt as Data, enc), inclusive: false }
-  if (options.lte !== undefined) upper = { key: toBuffer(options.lte as Data, enc), inclusive: true }
-  else if (options.lt !== undefined) upper = { key: toBuffer(options.lt as Data, enc), inclusive: false }
-  return { lower, upper }
-}
-
 function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOptions<any, any> & { snapshot?: AbstractSnapshot }): DbIterator {
   const engine = db[kEngine]!
   const snap = options.snapshot !== undefined && options.snapshot !== null
@@ -164,107 +89,6 @@ function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOption
     : engine.visibleSequence
   const { lower, upper } = boundsOf(options, (options.keyEncoding ?? 'utf8') as Encoding)
   return new DbIterator(engine.newInternalIterator(snap), snap, lower, upper, options.reverse === true)
-}
-
-/**
- * Shared stepping logic of the three iterator kinds: work happens synchronously (no I/O is awaited), in
- * slices, with the abort signal checked between slices and before answering.
- */
-class Stepper<T> {
-  readonly #it: DbIterator
-  readonly #signal: AbortSignal | null
-  readonly #map: (it: DbIterator) => T
-
-  constructor (it: DbIterator, signal: AbortSignal | null | undefined, map: (it: DbIterator) => T) {
-    this.#it = it
-    this.#signal = signal ?? null
-    this.#map = map
-  }
-
-  async next (): Promise<T | undefined> {
-    const found = this.#it.next()
-    const out = found ? this.#map(this.#it) : undefined
-    if (this.#signal !== null) {
-      await null
-      if (this.#signal.aborted) throw abortError()
-    }
-    return out
-  }
-
-  async nextv (size: number): Promise<T[]> {
-    const out: T[] = []
-    while (out.length < size) {
-      const end = Math.min(size, out.length + ITERATOR_SLICE)
-      while (out.length < end && this.#it.next()) out.push(this.#map(this.#it))
-      if (out.length < end) break
-      if (out.length < size) {
-        await yieldToEventLoop()
-        if (this.#signal?.aborted === true) throw abortError()
-      }
-    }
-    if (this.#signal !== null) {
-      await null
-      if (this.#signal.aborted) throw abortError()
-    }
-    return out
-  }
-
-  seek (target: Buffer): void { this.#it.seek(target) }
-  close (): void { this.#it.close() }
-}
-
-class LsmIterator<K, V> extends AbstractIterator<LsmLevel<any, any>, K, V> {
-  readonly #stepper: Stepper<[K, V]>
-
-  constructor (db: LsmLevel<any, any>, options: AbstractIteratorOptions<K, V>) {
-    super(db, options)
-    const ke = options.keyEncoding as unknown as Encoding
-    const ve = options.valueEncoding as unknown as Encoding
-    const wantKeys = options.keys !== false
-    const wantValues = options.values !== false
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => [
-      (wantKeys ? fromBytes(it.internalKey, it.keyLength, ke) : undefined) as K,
-      (wantValues ? fromSlice(it.valueData, it.valueStart, it.valueEnd, ve) : undefined) as V
-    ])
-  }
-
-  async _next (): Promise<[K, V] | undefined> { return await this.#stepper.next() }
-  async _nextv (size: number): Promise<Array<[K, V]>> { return await this.#stepper.nextv(size) }
-  async _all (): Promise<Array<[K, V]>> { return await this.#stepper.nextv(this.limit - this.count) }
-  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
-  async _close (): Promise<void> { this.#stepper.close() }
-}
-
-class LsmKeyIterator<K> extends AbstractKeyIterator<LsmLevel<any, any>, K> {
-  readonly #stepper: Stepper<K>
-
-  constructor (db: LsmLevel<any, any>, options: AbstractKeyIteratorOptions<K>) {
-    super(db, options)
-    const ke = options.keyEncoding as unknown as Encoding
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBytes(it.internalKey, it.keyLength, ke) as K)
-  }
-
-  async _next (): Promise<K | undefined> { return await this.#stepper.next() }
-  async _nextv (size: number): Promise<K[]> { return await this.#stepper.nextv(size) }
-  async _all (): Promise<K[]> { return await this.#stepper.nextv(this.limit - this.count) }
-  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
-  async _close (): Promise<void> { this.#stepper.close() }
-}
-
-class LsmValueIterator<K, V> extends AbstractValueIterator<LsmLevel<any, any>, K, V> {
-  readonly #stepper: Stepper<V>
-
-  constructor (db: LsmLevel<any, any>, options: AbstractValueIteratorOptions<K, V>) {
-    super(db, options)
-    const ve = options.valueEncoding as unknown as Encoding
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromSlice(it.valueData, it.valueStart, it.valueEnd, ve) as V)
-  }
-
-  async _next (): Promise<V | undefined> { return await this.#stepper.next() }
-  async _nextv (size: number): Promise<V[]> { return await this.#stepper.nextv(size) }
-  async _all (): Promise<V[]> { return await this.#stepper.nextv(this.limit - this.count) }
-  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
-  async _close (): Promise<void> { this.#stepper.close() }
 }
 
 /**
@@ -437,15 +261,15 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
   }
 
   _iterator (options: AbstractIteratorOptions<K, V>): LsmIterator<K, V> {
-    return new LsmIterator<K, V>(this, options)
+    return new LsmIterator<K, V>(this, options, openDbIterator(this, options))
   }
 
   _keys (options: AbstractKeyIteratorOptions<K>): LsmKeyIterator<K> {
-    return new LsmKeyIterator<K>(this, options)
+    return new LsmKeyIterator<K>(this, options, openDbIterator(this, options))
   }
 
   _values (options: AbstractValueIteratorOptions<K, V>): LsmValueIterator<K, V> {
-    return new LsmValueIterator<K, V>(this, options)
+    return new LsmValueIterator<K, V>(this, options, openDbIterator(this, options))
   }
 
   _snapshot (options: object): AbstractSnapshot {
