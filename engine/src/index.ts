@@ -10,7 +10,8 @@ import { LsmIterator, LsmKeyIterator, LsmValueIterator } from './iterator/level-
 import { type Data, type Encoding, boundsOf, checkSize, fromSlice, toBuffer, toKey, toValue } from './data-encoding.js'
 import { type EngineOptions, DEFAULTS } from './options.js'
 import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE } from './keys.js'
-import { RealFileSystem, type FileSystem } from './fs/real.js'
+import { RealFileSystem } from './fs/real.js'
+import type { FileSystem } from './fs/file-system.js'
 import { repairDatabase, type RepairReport } from './db/repair.js'
 
 export type { EngineOptions, RepairReport, FileSystem }

@@ -1,4 +1,4 @@
-import type { FileSystem } from './fs/real.js'
+import type { FileSystem } from './fs/file-system.js'
 import { RealFileSystem } from './fs/real.js'
 import { invalidArgument } from './errors.js'
 

@@ -24,4 +24,4 @@ export { KIND_DELETE, KIND_VALUE, KIND_RANGE_DELETE, MAX_SEQUENCE, seqOf, kindOf
 export { decodeTombstoneEnd } from './range-tombstone.js'
 export type { RangeTombstone } from './range-tombstone.js'
 export { RealFileSystem } from './fs/real.js'
-export type { ReadableFile } from './fs/real.js'
+export type { ReadableFile } from './fs/file-system.js'

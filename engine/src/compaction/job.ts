@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import type { FileSystem, WritableFile } from '../fs/real.js'
+import type { FileSystem, WritableFile } from '../fs/file-system.js'
 import { TableBuilder } from '../sstable/table-builder.js'
 import { BlockCache } from '../sstable/block-cache.js'
 import type { InternalIterator } from '../iterator/internal-iterator.js'

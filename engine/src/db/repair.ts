@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { FileSystem, ReadableFile, WritableFile } from '../fs/real.js'
+import type { FileSystem, ReadableFile, WritableFile } from '../fs/file-system.js'
 import { Table } from '../sstable/table.js'
 import { TableBuilder } from '../sstable/table-builder.js'
 import { readLog } from '../wal/log-reader.js'

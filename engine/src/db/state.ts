@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { FileLock, WritableFile } from '../fs/real.js'
+import type { FileLock, WritableFile } from '../fs/file-system.js'
 import { RealFileSystem } from '../fs/real.js'
 import type { EngineOptions } from '../options.js'
 import { ArenaPool } from '../memtable/arena-pool.js'

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import ModuleError from 'module-error'
-import type { WritableFile } from '../fs/real.js'
+import type { WritableFile } from '../fs/file-system.js'
 import { Memtable } from '../memtable/memtable.js'
 import { encodeBatch } from '../wal/batch.js'
 import { logFileName } from '../version/file-meta.js'

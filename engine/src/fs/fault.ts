@@ -2,7 +2,7 @@
  * A FileSystem wrapper that fails chosen calls the way the OS does (an Error with code ENOSPC or EIO),
  * to test that the engine turns every I/O failure into a clear error and loses nothing acknowledged.
  */
-import type { FileLock, FileSystem, ReadableFile, WritableFile } from './real.js'
+import type { FileLock, FileSystem, ReadableFile, WritableFile } from './file-system.js'
 
 /**
  * Operations a fault can target. 'open' covers openWritable and openReadable, 'create' openWritable alone;

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path'
 import { corruption, locked } from '../errors.js'
-import type { FileLock, FileSystem, ReadableFile, WritableFile } from './real.js'
+import type { FileLock, FileSystem, ReadableFile, WritableFile } from './file-system.js'
 
 /** A file's bytes independent of its name (renames move the name, not the data). */
 class Inode {

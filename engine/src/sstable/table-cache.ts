@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { ClockCache } from './clock-cache.js'
-import type { FileSystem, ReadableFile } from '../fs/real.js'
+import type { FileSystem, ReadableFile } from '../fs/file-system.js'
 import { Table, type TableGetResult } from './table.js'
 import type { BlockCache } from './block-cache.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'

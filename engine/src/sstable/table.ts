@@ -6,7 +6,7 @@
 import { readFixed32 } from '../coding.js'
 import { crc32c, unmaskCrc } from '../crc.js'
 import { asIoError, corruption } from '../errors.js'
-import type { ReadableFile } from '../fs/real.js'
+import type { ReadableFile } from '../fs/file-system.js'
 import type { InternalIterator } from '../iterator/internal-iterator.js'
 import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../keys.js'
 import { Block, BlockEntry } from './block.js'
