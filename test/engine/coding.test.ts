@@ -4,6 +4,7 @@ import {
   encodeFixed32, encodeFixed64, encodeVarint32, encodeVarint64, varintLength
 } from '../../engine/src/coding.js'
 import { crc32c, maskCrc, NATIVE_CRC_FROM, unmaskCrc } from '../../engine/src/crc.js'
+import { randomBytes, seededRandom } from '../support/random.mjs'
 
 describe('crc32c', () => {
   it('matches the standard check value', () => {
@@ -25,8 +26,8 @@ describe('crc32c', () => {
       }
       return ~c >>> 0
     }
-    let seed = 12345
-    const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed >>> 24 }))
+    const random = seededRandom(12345)
+    const bytes = (n: number): Buffer => randomBytes(random, n)
     for (const n of [0, 1, 100, NATIVE_CRC_FROM - 1, NATIVE_CRC_FROM, NATIVE_CRC_FROM + 1, 4096, 70_000]) {
       const b = bytes(n)
       expect(crc32c(b)).toBe(bitwise(b))

@@ -1,16 +1,14 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LsmLevel } from 'lsm-level'
+import { tempRoot } from '../../support/temp-dir.js'
 
 // compactRange over everything leaves the data in one level whose size target holds it: left in a level
 // that is over its target, it would be compacted again by the background right after (a full rewrite
 // competing with the reads that follow, which is what a caller compacting first wanted to avoid).
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-compact-settles-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-compact-settles')
 
 const SMALL = {
   writeBufferSize: 64 * 1024,

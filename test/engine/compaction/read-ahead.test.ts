@@ -1,9 +1,9 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { RealFileSystem, Table } from 'lsm-level/tools'
+import { tempRoot } from '../../support/temp-dir.js'
 
 // Compaction reads its input tables through a read-ahead buffer of 256 KiB that it reuses: the blocks it
 // walks are views that the next chunk overwrites. These tables are several MiB, so every input crosses many
@@ -11,8 +11,7 @@ import { RealFileSystem, Table } from 'lsm-level/tools'
 // from an overwritten chunk would merge versions wrongly or corrupt the output's order. One restart per key:
 // every key a cursor hands out could be a view into the block, the case the transient blocks guard.
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-read-ahead-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-read-ahead')
 
 const KEYS = 20_000
 const key = (i: number): string => `key-${String(i).padStart(8, '0')}`

@@ -1,11 +1,10 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
+import { seededRandom } from '../../support/random.mjs'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-model-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-model')
 
 /** Tiny sizes: 100k operations drive hundreds of flushes and many compactions through every level. */
 const TINY = {
@@ -18,18 +17,6 @@ const TINY = {
   level0SlowdownTrigger: 4,
   level0StopTrigger: 6,
   blockCacheSize: 64 * 1024
-}
-
-/** Seeded PRNG (mulberry32) so a failure reproduces. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function sortedEntries (m: Map<string, string>): Array<[string, string]> {
@@ -59,7 +46,7 @@ async function checkAgainst (db: LsmLevel<string, string>, model: Map<string, st
 describe('lsm-level against a Map model, with tiny memtable and block sizes', () => {
   it('100k random puts, deletes and batches: equal before and after reopen; a snapshot keeps the old state', async () => {
     const location = join(root, 'model')
-    const random = rng(0xC0FFEE)
+    const random = seededRandom(0xC0FFEE)
     const keySpace = Array.from({ length: 5000 }, (_, i) => `k${(i * 7919) % 5000}`.padEnd(4 + (i % 13), String.fromCharCode(97 + (i % 26))))
     const model = new Map<string, string>()
     let db = new LsmLevel<string, string>(location, TINY)
@@ -104,9 +91,7 @@ describe('lsm-level against a Map model, with tiny memtable and block sizes', ()
         snapshotModel = new Map(model)
       }
     }
-    const levels = db.getProperty('lsm.levels') as Array<{ files: number }>
     const stats = db.getProperty('lsm.stats') as { flushes: number, compactions: number }
-    console.log(`model test: ${stats.flushes} flushes, ${stats.compactions} compactions, files per level ${levels.map((l) => l.files).join('/')}`)
     expect(stats.flushes).toBeGreaterThan(50)
     expect(stats.compactions).toBeGreaterThan(5)
 

@@ -1,11 +1,10 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync, readdirSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
+import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-readonly-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-readonly')
 
 function listing (dir: string): string {
   return readdirSync(dir).filter((n) => n !== 'LOCK').sort().map((n) => `${n}:${statSync(join(dir, n)).size}`).join(',')

@@ -1,16 +1,14 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
+import { tempRoot } from '../../support/temp-dir.js'
 
 // String keys and values take a path of their own on writes: an ASCII key goes into the log record and the
 // memtable as the string itself, a string value is written into the record as UTF-8 and the memtable keeps
 // a slice of the record. Keys that are not ASCII take the Buffer path. Both must read back the same, from
 // the memtable, from the log after a reopen and from tables, and sort by their UTF-8 bytes.
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-string-writes-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-string-writes')
 
 const entries: Array<[string, string]> = [
   ['plain', 'ascii value'],

@@ -1,15 +1,14 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { readLog, decodeBatch } from 'lsm-level/tools'
+import { tempRoot } from '../../support/temp-dir.js'
 
 // A writer with nothing ahead of it goes straight to the commit log; writers released together (one tick's
 // run of microtasks) still share one log record. What the log holds shows which happened, and in what order.
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-write-groups-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-write-groups')
 
 /** The ops of each record of the database's current commit log (read while the database is open). */
 function logRecords (dir: string): string[][] {

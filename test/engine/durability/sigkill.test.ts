@@ -1,13 +1,11 @@
-import { describe, it, expect, afterAll } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LsmLevel } from 'lsm-level'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-sigkill-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-sigkill')
 const writer = fileURLToPath(new URL('../fixtures/acked-writer.mjs', import.meta.url))
 
 /** Start the writer, let it acknowledge at least `minAcks` writes, SIGKILL it; returns the acknowledged indexes. */
@@ -54,7 +52,6 @@ describe('a write whose promise resolved survives SIGKILL', () => {
         const key = `k${String(i).padStart(8, '0')}`
         if ((await db.get(key)) !== `v${i}`) missing++
       }
-      console.log(`cycle ${cycle}: ${acked.length} acknowledged before SIGKILL, ${missing} missing after reopen`)
       expect(missing).toBe(0)
       for (const i of acked) seen.add(i)
       await db.close()

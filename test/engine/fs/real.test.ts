@@ -1,17 +1,15 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import * as nodeFs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { RealFileSystem, WRITE_BUFFER_FLUSH_THRESHOLD } from '../../../engine/src/fs/real.js'
+import { tempDirPerTest } from '../../support/temp-dir.js'
 
 /** Child processes run the built engine (npm test builds first), as the other multi-process tests do. */
 const DIST_FS = fileURLToPath(new URL('../../../engine/dist/fs/real.js', import.meta.url))
 
-let dir: string
-beforeEach(() => { dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), 'lsm-fs-')) })
-afterEach(() => { nodeFs.rmSync(dir, { recursive: true, force: true }) })
+const testDir = tempDirPerTest('lsm-fs')
 
 /** Starts a node process that takes the lock and holds it; resolves once it holds it. */
 async function childHoldingLock (lockPath: string): Promise<ChildProcess> {
@@ -41,7 +39,7 @@ async function kill (child: ChildProcess): Promise<void> {
 describe('RealFileSystem', () => {
   it('writes, flushes, syncs, reads positionally; a short read is corruption', async () => {
     const fs = new RealFileSystem()
-    const p = path.join(dir, 'a.log')
+    const p = path.join(testDir(), 'a.log')
     const f = fs.openWritable(p)
     f.append(Buffer.from('hello '))
     expect(f.size).toBe(6)
@@ -65,7 +63,7 @@ describe('RealFileSystem', () => {
 
   it('writes large appends through without holding them in memory, in order', () => {
     const fs = new RealFileSystem()
-    const p = path.join(dir, 'big')
+    const p = path.join(testDir(), 'big')
     const f = fs.openWritable(p)
     const small = Buffer.alloc(1000, 1)
     const big = Buffer.alloc(WRITE_BUFFER_FLUSH_THRESHOLD + 10, 2)
@@ -84,7 +82,7 @@ describe('RealFileSystem', () => {
 
   it('renames, unlinks, lists, syncs directories and removes trees', async () => {
     const fs = new RealFileSystem()
-    const sub = path.join(dir, 'x', 'y')
+    const sub = path.join(testDir(), 'x', 'y')
     fs.mkdirp(sub)
     fs.mkdirp(sub)
     const f = fs.openWritable(path.join(sub, 'tmp'))
@@ -96,18 +94,18 @@ describe('RealFileSystem', () => {
     expect(fs.exists(path.join(sub, 'tmp'))).toBe(false)
     fs.unlink(path.join(sub, 'CURRENT'))
     expect(fs.readdir(sub)).toEqual([])
-    expect(() => fs.readdir(path.join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    expect(() => fs.readdir(path.join(testDir(), 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }))
     expect(fs.stat(sub).isDirectory).toBe(true)
-    fs.removeDir(path.join(dir, 'x'))
-    expect(fs.exists(path.join(dir, 'x'))).toBe(false)
-    fs.removeDir(path.join(dir, 'x'))
+    fs.removeDir(path.join(testDir(), 'x'))
+    expect(fs.exists(path.join(testDir(), 'x'))).toBe(false)
+    fs.removeDir(path.join(testDir(), 'x'))
   })
 
   it('lock: a second lock in this process fails LEVEL_LOCKED until released', () => {
-    const lockPath = path.join(dir, 'LOCK')
+    const lockPath = path.join(testDir(), 'LOCK')
     const a = new RealFileSystem().lock(lockPath)
     expect(() => new RealFileSystem().lock(lockPath)).toThrow(expect.objectContaining({ code: 'LEVEL_LOCKED' }))
-    expect(() => new RealFileSystem().lock(path.join(dir, '.', 'LOCK'))).toThrow(expect.objectContaining({ code: 'LEVEL_LOCKED' }))
+    expect(() => new RealFileSystem().lock(path.join(testDir(), '.', 'LOCK'))).toThrow(expect.objectContaining({ code: 'LEVEL_LOCKED' }))
     expect(JSON.parse(nodeFs.readFileSync(lockPath, 'utf8')).pid).toBe(process.pid)
     a.release()
     a.release()
@@ -117,7 +115,7 @@ describe('RealFileSystem', () => {
   })
 
   it('lock: a lock held by another live process fails; once that process dies its stale lock is taken over', async () => {
-    const lockPath = path.join(dir, 'LOCK')
+    const lockPath = path.join(testDir(), 'LOCK')
     const child = await childHoldingLock(lockPath)
     try {
       let caught: any
@@ -133,11 +131,11 @@ describe('RealFileSystem', () => {
     const l = new RealFileSystem().lock(lockPath)
     expect(JSON.parse(nodeFs.readFileSync(lockPath, 'utf8')).pid).toBe(process.pid)
     l.release()
-    expect(nodeFs.readdirSync(dir)).toEqual([]) // no temp files left behind
+    expect(nodeFs.readdirSync(testDir())).toEqual([]) // no temp files left behind
   })
 
   it('lock: a LOCK naming a reused pid (live pid, other start time) or holding garbage is stale', () => {
-    const lockPath = path.join(dir, 'LOCK')
+    const lockPath = path.join(testDir(), 'LOCK')
     for (const content of [JSON.stringify({ pid: process.ppid, start: '1' }), 'garbage', '']) {
       nodeFs.writeFileSync(lockPath, content)
       const l = new RealFileSystem().lock(lockPath)

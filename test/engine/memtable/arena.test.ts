@@ -1,19 +1,17 @@
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { Memtable } from '../../../engine/src/memtable/memtable.js'
 import { ArenaPool } from '../../../engine/src/memtable/arena-pool.js'
 import { KIND_DELETE, KIND_VALUE } from '../../../engine/src/keys.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
 // A memtable's entries live in an arena that a later memtable reuses once nobody reads the first one: the
 // database holds one reference, every open iterator another. Reuse must never change what a reader still
 // sees: an iterator opened before many flushes reads its snapshot intact, and a value returned by get
 // stays what it was.
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-memtable-arena-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-memtable-arena')
 
 const key = (i: number): string => `key-${String(i).padStart(6, '0')}`
 

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { Memtable } from '../../../engine/src/memtable/memtable.js'
 import { MemtableRunIterator } from '../../../engine/src/memtable/run-iterator.js'
 import { KIND_DELETE, KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
-import { seededRandom as rng } from '../../gateway/cluster/seeded-random.js'
+import { seededRandom } from '../../support/random.mjs'
 
 // The memtable's skip list links an entry that sorts past the tail straight after the last node of each
 // level (sequential loads), and descends for the others. Mixed orders must leave both directions of the
@@ -33,7 +33,7 @@ function check (m: Memtable, model: Array<[string, number]>): void {
 
 describe('memtable skip list', () => {
   it('stays consistent under ascending, descending, random and mixed inserts', () => {
-    const random = rng(42)
+    const random = seededRandom(42)
     const orders: Record<string, number[]> = {
       ascending: Array.from({ length: 3000 }, (_, i) => i),
       descending: Array.from({ length: 3000 }, (_, i) => 2999 - i),
@@ -77,7 +77,7 @@ describe('memtable skip list', () => {
   it('hands a flush the same entries through its shared arena (MemtableRunIterator), without copying it', () => {
     const m = new Memtable()
     let seq = 1
-    const r = rng(7)
+    const r = seededRandom(7)
     for (let i = 0; i < 3000; i++) {
       // Keys past the iterator's first 64-byte key buffer, deletions, empty values and several versions.
       const k = i % 97 === 0 ? 'long/' + 'x'.repeat(100 + (i % 50)) + String(i) : key(Math.floor(r() * 1000))

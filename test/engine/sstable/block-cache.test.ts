@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest'
 import { Block } from '../../../engine/src/sstable/block.js'
 import { BlockCache, ENTRY_OVERHEAD, FileBlocks } from '../../../engine/src/sstable/block-cache.js'
 import { BlockBuilder } from '../../../engine/src/sstable/block-builder.js'
-import { ik, prng } from './sstable-helpers.js'
+import { ik } from './sstable-helpers.js'
+import { seededRandom } from '../../support/random.mjs'
 
 const built = new Map<number, Buffer>()
 
@@ -25,7 +26,7 @@ describe('block cache (CLOCK)', () => {
   it('stays within its byte budget under churn and counts hits and misses', () => {
     const cache = new BlockCache({ capacityBytes: 64 * 1024 })
     const fb = cache.fileBlocks(3, 200)
-    const r = prng(1)
+    const r = seededRandom(1)
     for (let n = 0; n < 5000; n++) {
       const i = Math.floor(r() * 200)
       if (cache.get(fb, i) === undefined) cache.set(fb, i, block(1000 + Math.floor(r() * 3000), i * 4096))

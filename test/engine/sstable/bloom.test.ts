@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { BloomFilterBuilder, bloomHash, bloomMayContain, describeFilter, keyMayMatch, localHash, memoizeBloomHash, probesFor } from '../../../engine/src/sstable/bloom.js'
-import { prng } from './sstable-helpers.js'
+import { seededRandom } from '../../support/random.mjs'
 
 function key (i: number): Buffer {
   return Buffer.from(`user:${String(i).padStart(8, '0')}`)
@@ -8,7 +8,7 @@ function key (i: number): Buffer {
 
 /** A source of random binary keys of 4..23 bytes, the same for the same seed. */
 function randomKeys (seed: number): () => Buffer {
-  const r = prng(seed)
+  const r = seededRandom(seed)
   return () => {
     const b = Buffer.allocUnsafe(4 + Math.floor(r() * 20))
     for (let i = 0; i < b.length; i++) b[i] = r() * 256
@@ -28,7 +28,6 @@ describe('bloom filter, classic kind (still read)', () => {
     let fp = 0
     for (let i = n; i < 2 * n; i++) if (bloomMayContain(filter, key(i))) fp++
     const rate = fp / n
-    console.log(`bloom false-positive rate, 10 bits/key, ${n} sequential keys: ${(rate * 100).toFixed(3)}%`)
     expect(rate).toBeGreaterThan(0.003)
     expect(rate).toBeLessThan(0.02)
   })
@@ -43,7 +42,6 @@ describe('bloom filter, classic kind (still read)', () => {
     let fp = 0
     for (let i = 0; i < 20_000; i++) if (bloomMayContain(filter, rnd())) fp++
     const rate = fp / 20_000
-    console.log(`bloom false-positive rate, 10 bits/key, random binary keys: ${(rate * 100).toFixed(3)}%`)
     expect(rate).toBeGreaterThan(0.003)
     expect(rate).toBeLessThan(0.02)
   })
@@ -128,7 +126,6 @@ describe('bloom filter, cache-local kind (written by default)', () => {
     let fp = 0
     for (let i = 0; i < n; i++) if (bloomMayContain(f, odd(i))) fp++
     const rate = fp / n
-    console.log(`cache-local bloom false-positive rate, 10 bits/key, ${n} decimal neighbours: ${(rate * 100).toFixed(3)}%`)
     expect(rate).toBeGreaterThan(0.003)
     expect(rate).toBeLessThan(0.015)
     const classic = new BloomFilterBuilder(10, 'classic')

@@ -4,7 +4,8 @@ import { compareInternalKeys, lookupKey } from '../../../engine/src/keys.js'
 import { Block } from '../../../engine/src/sstable/block.js'
 import { BlockBuilder } from '../../../engine/src/sstable/block-builder.js'
 import { IndexBlock } from '../../../engine/src/sstable/index-block.js'
-import { ik, prng, sortEntries } from './sstable-helpers.js'
+import { ik, sortEntries } from './sstable-helpers.js'
+import { seededRandom } from '../../support/random.mjs'
 
 /** An index block over the given sorted keys, each naming a 10-byte data block laid out back to back. */
 function indexOf (keys: Buffer[]): IndexBlock {
@@ -19,7 +20,7 @@ function indexOf (keys: Buffer[]): IndexBlock {
 
 /** Sorted, distinct internal keys over a small alphabet: user keys that are prefixes of others, shared prefixes. */
 function keysFrom (seed: number, n: number, prefix: string): Buffer[] {
-  const r = prng(seed)
+  const r = seededRandom(seed)
   const alphabet = [0x00, 0x01, 0x30, 0x61, 0xff]
   const seen = new Set<string>()
   const keys: Buffer[] = []
@@ -40,7 +41,7 @@ describe('index block seek', () => {
       for (let seed = 1; seed <= 5; seed++) {
         const keys = keysFrom(seed, 1 + seed * 40, prefix)
         const index = indexOf(keys)
-        const r = prng(seed * 7)
+        const r = seededRandom(seed * 7)
         const targets: Buffer[] = []
         for (const k of keys) {
           const u = k.subarray(0, k.length - 8)

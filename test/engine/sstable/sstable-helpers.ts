@@ -55,13 +55,3 @@ export function sameEntries (a: Entry[], b: Entry[]): boolean {
   return a.length === b.length && a.every((e, i) => e.key.equals(b[i].key) && e.value.equals(b[i].value))
 }
 
-/** A deterministic PRNG for reproducible data. */
-export function prng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 2 ** 32
-  }
-}

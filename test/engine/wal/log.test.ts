@@ -4,13 +4,11 @@ import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { readLog, type LogReadMode, type LogReadSummary, type LogRecord } from '../../../engine/src/wal/log-reader.js'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType } from '../../../engine/src/wal/log-format.js'
 import { crc32c, maskCrc } from '../../../engine/src/crc.js'
+import { randomBytes, seededRandom } from '../../support/random.mjs'
 
 /** Deterministic bytes so a misplaced fragment shows up as a mismatch. */
 function payload (n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = (seed * 2654435761) >>> 0
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24 }
-  return b
+  return randomBytes(seededRandom(seed), n)
 }
 
 function writeLog (records: Buffer[]): Buffer {

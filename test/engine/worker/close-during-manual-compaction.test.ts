@@ -1,14 +1,12 @@
-import { it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { it, expect } from 'vitest'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 // The built package, so flushes and compactions run on the background worker thread.
 // @ts-expect-error engine/dist has no type declarations for this relative import in the test project
 import { LsmLevel } from '../../../engine/dist/index.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'lsm-worker-close-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-worker-close')
 
 it('worker thread: close() during a manual compaction of level 0 returns', async () => {
   const db = new LsmLevel(join(root, 'db'), { writeBufferSize: 8 * 1024 * 1024, level0CompactionTrigger: 8, level0SlowdownTrigger: 8, level0StopTrigger: 12 })

@@ -1,14 +1,12 @@
 // The process-wide background worker (engine/dist, where the worker script exists) shared by two databases.
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
 import { join } from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import { LsmLevel } from '../../../engine/dist/index.js'
 import { backgroundThreadAvailable } from '../../../engine/dist/worker/background-thread.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'shared-worker-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('shared-worker')
 
 const OPTS = { writeBufferSize: 256 * 1024, maxFileSize: 256 * 1024, maxBytesForLevelBase: 1024 * 1024, level0CompactionTrigger: 2 }
 const key = (i: number): string => `k${String(i).padStart(6, '0')}`
