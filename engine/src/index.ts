@@ -6,6 +6,7 @@ import type {
 import ModuleError from 'module-error'
 import { Engine, type WriteOp } from './db/engine.js'
 import { DbIterator } from './iterator/db-iterator.js'
+import type { ValueSlice } from './iterator/internal-iterator.js'
 import { LsmIterator, LsmKeyIterator, LsmValueIterator } from './iterator/level-iterators.js'
 import { type Data, type Encoding, boundsOf, checkSize, fromSlice, toBuffer, toKey, toValue } from './data-encoding.js'
 import { type EngineOptions, DEFAULTS } from './options.js'
@@ -51,19 +52,18 @@ function asciiLookupKey (key: string): Buffer | undefined {
   return b
 }
 
-/** Engine.find for a key as the caller gave it. */
-function findKey (engine: Engine, key: Data, keyEncoding: Encoding, seq: number): boolean {
+/** Engine.find for a key as the caller gave it; the value goes into `found`. */
+function findKey (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, found: ValueSlice): boolean {
   // An ASCII string key is its own latin1 form (the memtables' lookups need no decoding), and its bytes go in
   // a reused buffer.
   const k = typeof key === 'string' ? asciiLookupKey(key) : undefined
-  return k !== undefined ? engine.find(k, seq, key as string) : engine.find(toBuffer(key, keyEncoding), seq)
+  return k !== undefined ? engine.find(k, seq, found, key as string) : engine.find(toBuffer(key, keyEncoding), seq, found)
 }
 
 /** The value of key as of seq, decoded (or copied) for the caller straight from where the engine holds it. */
-function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, valueEncoding: Encoding): Data | undefined {
-  if (!findKey(engine, key, keyEncoding, seq)) return undefined
-  const { data, start, end } = engine.found
-  return fromSlice(data, start, end, valueEncoding)
+function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, valueEncoding: Encoding, found: ValueSlice): Data | undefined {
+  if (!findKey(engine, key, keyEncoding, seq, found)) return undefined
+  return fromSlice(found.data, found.start, found.end, valueEncoding)
 }
 
 /** An explicit snapshot: a pinned sequence number that reads given `{ snapshot }` see the database at. */
@@ -98,6 +98,8 @@ function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOption
  */
 export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> {
   readonly #location: string
+  /** Where this database's point reads put the value they found (reads are synchronous: one at a time). */
+  readonly #found: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
   readonly #engineOptions: Partial<EngineOptions>
   [kEngine]: Engine | null = null
 
@@ -170,7 +172,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   _getSync (key: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Data | undefined {
     const engine = this.#engine()
-    return findValue(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, options.valueEncoding)
+    return findValue(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, options.valueEncoding, this.#found)
   }
 
   async _getMany (keys: Data[], options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Promise<Array<Data | undefined>> {
@@ -178,19 +180,19 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
     // One sequence for all keys: the answer is a consistent snapshot.
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
     const out = new Array<Data | undefined>(keys.length)
-    for (let i = 0; i < keys.length; i++) out[i] = findValue(engine, keys[i], options.keyEncoding, seq, options.valueEncoding)
+    for (let i = 0; i < keys.length; i++) out[i] = findValue(engine, keys[i], options.keyEncoding, seq, options.valueEncoding, this.#found)
     return out
   }
 
   async _has (key: Data, options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean> {
     const engine = this.#engine()
-    return findKey(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence)
+    return findKey(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, this.#found)
   }
 
   async _hasMany (keys: Data[], options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean[]> {
     const engine = this.#engine()
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
-    return keys.map((k) => findKey(engine, k, options.keyEncoding, seq))
+    return keys.map((k) => findKey(engine, k, options.keyEncoding, seq, this.#found))
   }
 
   // _put and _del return the engine's promise as it is (no async frame of their own: a put that goes straight to

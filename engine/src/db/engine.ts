@@ -3,8 +3,9 @@ import { type EngineOptions, resolveOptions } from '../options.js'
 import type { MemtableEntry } from '../memtable/memtable.js'
 import { LevelIterator } from '../sstable/table-cache.js'
 import type { TableGetResult } from '../sstable/table.js'
+import { BloomProbe } from '../sstable/bloom.js'
 import { MergingIterator } from '../iterator/merging-iterator.js'
-import type { InternalIterator } from '../iterator/internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { FileMeta } from '../version/file-meta.js'
 import { KIND_VALUE, seqOf, kindOf } from '../keys.js'
 import { type RangeTombstone, anyTombstoneCovers } from '../range-tombstone.js'
@@ -16,6 +17,8 @@ import { deleteObsoleteFiles } from './obsolete-files.js'
 import { approximateSize, getProperty, liveTables } from './properties.js'
 
 export type { WriteOp }
+
+const EMPTY = Buffer.alloc(0)
 
 /**
  * The storage engine behind LsmLevel: opening and recovery (recovery.ts), the write path (write-queue.ts:
@@ -29,6 +32,8 @@ export class Engine {
   readonly #s: DbState
   readonly #background: BackgroundWork
   readonly #writes: WriteQueue
+  /** The filter hashes of the key being read (reads are synchronous: one at a time). */
+  readonly #probe = new BloomProbe()
 
   private constructor (dir: string, options: EngineOptions) {
     this.dir = dir
@@ -86,27 +91,23 @@ export class Engine {
 
   /** The value of userKey as of snapshotSeq, or undefined (absent or deleted). Synchronous. */
   get (userKey: Buffer, snapshotSeq: number = this.#s.visibleSeq): Buffer | undefined {
-    if (!this.find(userKey, snapshotSeq)) return undefined
+    const found: ValueSlice = { data: EMPTY, start: 0, end: 0 }
+    if (!this.find(userKey, snapshotSeq, found)) return undefined
     // A copy: the bytes are a memtable's or a cached block's, reused once those are dropped.
-    return Buffer.from(this.found.data.subarray(this.found.start, this.found.end))
+    return Buffer.from(found.data.subarray(found.start, found.end))
   }
 
   /**
-   * Where find() put the value it found: data[start, end). A view of a memtable value or of a (cached) block:
-   * read it before the next find() or get(), decode or copy it, never mutate it.
+   * Looks up userKey as of snapshotSeq; true if it holds a value, false if absent or deleted. Synchronous;
+   * get() without the copy. The value goes into `found` as data[start, end): a view of a memtable value or of
+   * a (cached) block, so read it before the next lookup, decode or copy it, never mutate it. ukey: userKey as a
+   * latin1 string, when the caller has it. Keeps no reference to userKey once it returns: callers may reuse
+   * its buffer.
    */
-  readonly found: { data: Buffer, start: number, end: number } = { data: Buffer.alloc(0), start: 0, end: 0 }
-
-  /**
-   * Looks up userKey as of snapshotSeq; true (the value in `found`) if it holds a value, false if absent or
-   * deleted. Synchronous; get() without the view. ukey: userKey as a latin1 string, when the caller has it.
-   * Keeps no reference to userKey once it returns: callers may reuse its buffer.
-   */
-  find (userKey: Buffer, snapshotSeq: number = this.#s.visibleSeq, ukey?: string): boolean {
+  find (userKey: Buffer, snapshotSeq: number, found: ValueSlice, ukey?: string): boolean {
     const s = this.#s
     let seq: number
     let kind: number
-    const found = this.found
     let m: MemtableEntry | undefined
     const mem = s.mem
     const imms = s.imms
@@ -123,7 +124,7 @@ export class Engine {
       found.start = m.voff
       found.end = m.voff + m.vlen
     } else {
-      const r: TableGetResult | undefined = s.versions.current.get(this, userKey, snapshotSeq)
+      const r: TableGetResult | undefined = s.versions.current.get(s.tables, userKey, snapshotSeq, this.#probe)
       if (r === undefined) return false
       seq = seqOf(r.key)
       kind = kindOf(r.key)
@@ -135,11 +136,6 @@ export class Engine {
     const tombstones = s.tombstones
     if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq)) return false
     return true
-  }
-
-  /** @internal TableGetter for Version.get. */
-  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
-    return this.#s.tables.get(file, userKey, snapshotSeq)
   }
 
   /**

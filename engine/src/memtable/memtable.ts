@@ -1,4 +1,4 @@
-import { bigEndianWord, commonPrefix, compareBytes, compareBytesFrom, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from '../keys.js'
+import { bigEndianWord, compareBytes, compareBytesFrom, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import {
@@ -409,10 +409,12 @@ export class Memtable {
       while (n !== NIL) {
         const m = n * STRIDE
         let c = compareBytesFrom(data, meta[m + F_KEY_OFF], meta[m + F_KEY_LEN], key, kOff, kLen, lo < hi ? lo : hi)
+        // Equal user keys share all of the key's bytes.
+        const prefix = c === 0 ? kLen : prefixOfOrder(c)
         if (c === 0) c = seqs[n] !== seq ? (seqs[n] > seq ? -1 : 1) : kind - (meta[m + F_KIND_HEIGHT] & 0xff)
-        if (c >= 0) { hi = commonPrefix; break }
+        if (c >= 0) { hi = prefix; break }
         x = n
-        lo = commonPrefix
+        lo = prefix
         n = links[meta[x * STRIDE + F_LINKS] + level]
       }
       if (update !== null) update[level] = x

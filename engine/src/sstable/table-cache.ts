@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { ClockCache } from './clock-cache.js'
 import type { FileSystem, ReadableFile } from '../fs/file-system.js'
 import { Table, type TableGetResult } from './table.js'
+import type { BloomProbe } from './bloom.js'
 import type { BlockCache } from './block-cache.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import { asIoError } from '../errors.js'
@@ -79,8 +80,8 @@ export class TableCache {
   }
 
   /** The newest entry of userKey with sequence <= snapshotSeq in the file, or undefined. */
-  get (f: FileMeta, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
-    return this.#openTable(f).table.get(userKey, snapshotSeq)
+  get (f: FileMeta, userKey: Buffer, snapshotSeq: number, probe?: BloomProbe): TableGetResult | undefined {
+    return this.#openTable(f).table.get(userKey, snapshotSeq, probe)
   }
 
   /** A cursor over the file; the table stays open until the cursor is closed. */

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { BloomFilterBuilder, bloomHash, bloomMayContain, describeFilter, keyMayMatch, localHash, memoizeBloomHash, probesFor } from '../../../engine/src/sstable/bloom.js'
+import { BloomFilterBuilder, BloomProbe, bloomHash, bloomMayContain, describeFilter, localHash, probesFor } from '../../../engine/src/sstable/bloom.js'
 import { seededRandom } from '../../support/random.mjs'
 
 function key (i: number): Buffer {
@@ -173,32 +173,29 @@ describe('bloom filter, cache-local kind (written by default)', () => {
   })
 })
 
-describe('bloom hash memo (each hash once per point read)', () => {
-  it('answers as without the memo, for both kinds, and only for the memoized key object until the read ends', () => {
+describe('bloom probe (each hash once per point read)', () => {
+  it('answers as the filter does without it, for both kinds, and hashes afresh once reset for a rewritten key', () => {
     const keys = range2(0, 500)
     const local = new BloomFilterBuilder(10)
     const classic = new BloomFilterBuilder(10, 'classic')
     for (const k of keys) { local.addKey(k); classic.addKey(k) }
     const filters = [local.finish(), classic.finish()]
+    const probe = new BloomProbe()
     for (let i = 0; i < 1000; i++) {
       const k = key(i)
-      memoizeBloomHash(k)
-      try {
-        for (const f of filters) {
-          expect(keyMayMatch(f, k)).toBe(bloomMayContain(f, k))
-          expect(keyMayMatch(f, k)).toBe(bloomMayContain(f, k))
-        }
-      } finally {
-        memoizeBloomHash(null)
+      probe.reset(k)
+      for (const f of filters) {
+        expect(probe.mayMatch(f)).toBe(bloomMayContain(f, k))
+        expect(probe.mayMatch(f)).toBe(bloomMayContain(f, k))
       }
     }
     // The caller reuses its buffer for another key after the read: hashed afresh.
     const k = Buffer.from(key(3))
-    memoizeBloomHash(k)
-    expect(keyMayMatch(filters[0], k)).toBe(true)
-    memoizeBloomHash(null)
+    probe.reset(k)
+    expect(probe.mayMatch(filters[0])).toBe(true)
     k.write(key(100_000).toString())
-    expect(keyMayMatch(filters[0], k)).toBe(bloomMayContain(filters[0], key(100_000)))
+    probe.reset(k)
+    expect(probe.mayMatch(filters[0])).toBe(bloomMayContain(filters[0], key(100_000)))
     expect(bloomHash(k)).toBe(bloomHash(key(100_000)))
   })
 })
