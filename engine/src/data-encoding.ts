@@ -1,4 +1,4 @@
-import ModuleError from 'module-error'
+import { invalidArgument } from './errors.js'
 import type { Bound } from './iterator/db-iterator.js'
 
 /**
@@ -59,8 +59,8 @@ export function checkSize (b: Buffer | string, max: number, what: 'key' | 'value
   // A UTF-16 code unit is at most 3 UTF-8 bytes: most strings need no counting.
   const length = typeof b !== 'string' ? b.length : b.length * 3 <= max ? 0 : Buffer.byteLength(b, 'utf8')
   if (length > max) {
-    throw new ModuleError(`${what} of ${length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
-      { code: what === 'key' ? 'LEVEL_INVALID_KEY' : 'LEVEL_INVALID_VALUE' })
+    throw invalidArgument(`${what} of ${length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
+      what === 'key' ? 'LEVEL_INVALID_KEY' : 'LEVEL_INVALID_VALUE')
   }
 }
 

@@ -3,7 +3,7 @@ import type {
   AbstractDatabaseOptions, AbstractOpenOptions, AbstractIteratorOptions, AbstractKeyIteratorOptions,
   AbstractValueIteratorOptions, AbstractClearOptions, AbstractBatchOperation
 } from 'abstract-level'
-import ModuleError from 'module-error'
+import { notOpen } from './errors.js'
 import { Engine, type WriteOp } from './db/engine.js'
 import { DbIterator } from './iterator/db-iterator.js'
 import type { ValueSlice } from './iterator/internal-iterator.js'
@@ -143,7 +143,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   #engine (): Engine {
     const e = this[kEngine]
-    if (e === null) throw new ModuleError('Database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+    if (e === null) throw notOpen()
     return e
   }
 
@@ -307,7 +307,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
    */
   getProperty (name: string): unknown {
     if (typeof name !== 'string') throw new TypeError("The first argument 'property' must be a string")
-    if (this.status !== 'open') throw new ModuleError('Database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+    if (this.status !== 'open') throw notOpen()
     return this.#engine().getProperty(name)
   }
 

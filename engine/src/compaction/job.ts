@@ -123,8 +123,8 @@ function isBaseLevelForKey (deeper: Array<Array<[Buffer, Buffer]>>, userKey: Buf
  */
 export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hooks: JobHooks): Promise<CompactionResult> {
   // Open at once: every level-0 input (merged side by side), or one file per level; a level's files are read
-  // one after another, so a finished one may close. (Keeping every input open held each one's index and filter
-  // for the whole job: over 100 MiB in a compactRange of a 10 GiB database.)
+  // one after another, so a finished one may close, and a large compaction does not hold every input's index
+  // and filter in memory.
   const openAtOnce = (job.level === 0 ? job.inputs0.length : 1) + 1
   // Inputs are only scanned: their filters are not read (each would be tens of KiB read, verified and dropped).
   const tables = new TableCache(fs, job.dir, { maxOpenFiles: openAtOnce + 2, blockCache: new BlockCache({ capacityBytes: 0 }), verifyChecksums: true, skipFilters: true })

@@ -1,13 +1,13 @@
-import ModuleError from 'module-error'
 import { NUM_LEVELS } from '../version/version.js'
 import type { DbState } from '../db/state.js'
+import { notOpen } from '../errors.js'
 import { JobAborted } from './job.js'
 import { expand, level0Inputs } from './pick.js'
 import { maxBytesForLevel } from './limits.js'
 import { runCompaction } from './run.js'
 
-function closedDuringCompactRange (): ModuleError {
-  return new ModuleError('database closed during compactRange()', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+function closedDuringCompactRange (): Error {
+  return notOpen('closed during compactRange()')
 }
 
 /**

@@ -1,4 +1,4 @@
-import ModuleError from 'module-error'
+import { notOpen } from '../errors.js'
 import { type EngineOptions, resolveOptions } from '../options.js'
 import type { MemtableEntry } from '../memtable/memtable.js'
 import { LevelIterator } from '../sstable/table-cache.js'
@@ -232,7 +232,7 @@ export class Engine {
     s.runningJob?.abort()
     while (s.bgRunning || s.flushRunning) await new Promise<void>((resolve) => { s.idleWaiters.push({ resolve }) })
 
-    for (const m of s.manualCompactions.splice(0)) m.reject(new ModuleError('database closed', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
+    for (const m of s.manualCompactions.splice(0)) m.reject(notOpen('closed before compactRange() ran'))
     try {
       if (s.log !== null && s.bgError === null) s.log.flush()
       await s.logBarrier?.catch(() => {})

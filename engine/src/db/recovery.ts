@@ -7,7 +7,7 @@ import type { VersionEdit } from '../version/version-edit.js'
 import { logFileName, parseFileName } from '../version/file-meta.js'
 import { KIND_DELETE, KIND_VALUE, KIND_RANGE_DELETE } from '../keys.js'
 import { decodeTombstoneEnd } from '../range-tombstone.js'
-import { corruption, asIoError, locked as lockedError } from '../errors.js'
+import { corruption, asIoError, databaseExists, databaseNotFound, invalidArgument, locked as lockedError } from '../errors.js'
 import type { DbState } from './state.js'
 import type { BackgroundWork } from './background.js'
 import { buildTable } from './table-output.js'
@@ -25,12 +25,12 @@ const fs = s.fs
   try {
     if (fs.exists(s.dir)) {
       if (!fs.stat(s.dir).isDirectory) {
-        throw new ModuleError(`${s.dir} exists and is not a directory`, { code: 'LEVEL_INVALID_VALUE' })
+        throw invalidArgument(`${s.dir} exists and is not a directory`)
       }
     } else if (createIfMissing) {
       fs.mkdirp(s.dir)
     } else {
-      throw new ModuleError(`database ${s.dir} does not exist (createIfMissing is false)`, { code: 'LEVEL_DATABASE_NOT_FOUND' })
+      throw databaseNotFound(s.dir)
     }
   } catch (err) {
     if (err instanceof ModuleError) throw err
@@ -47,10 +47,10 @@ const fs = s.fs
   try {
     const exists = s.versions.recover()
     if (exists && errorIfExists) {
-      throw new ModuleError(`database ${s.dir} already exists (errorIfExists is true)`, { code: 'LEVEL_DATABASE_EXISTS' })
+      throw databaseExists(s.dir)
     }
     if (!exists && !createIfMissing) {
-      throw new ModuleError(`database ${s.dir} does not exist (createIfMissing is false)`, { code: 'LEVEL_DATABASE_NOT_FOUND' })
+      throw databaseNotFound(s.dir)
     }
     s.tombstones = [...s.versions.current.rangeTombstones]
     const edit: VersionEdit = {}

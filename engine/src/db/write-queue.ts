@@ -1,13 +1,12 @@
 import { join } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import ModuleError from 'module-error'
 import type { WritableFile } from '../fs/file-system.js'
 import { Memtable } from '../memtable/memtable.js'
 import { encodeBatch } from '../wal/batch.js'
 import { logFileName } from '../version/file-meta.js'
 import { KIND_DELETE, KIND_VALUE, KIND_RANGE_DELETE } from '../keys.js'
 import { type RangeTombstone, encodeTombstoneEnd } from '../range-tombstone.js'
-import { asIoError } from '../errors.js'
+import { asIoError, notOpen, readOnly } from '../errors.js'
 import type { DbState } from './state.js'
 import type { BackgroundWork } from './background.js'
 
@@ -65,8 +64,8 @@ export class WriteQueue {
    * the engine can no longer write.
    */
   write (ops: WriteOp[], sync: boolean): Promise<void> {
-    if (this.#s.closed || this.#s.closing) return Promise.reject(new ModuleError('database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' }))
-    if (this.#s.options.readOnly) return Promise.reject(new ModuleError(`database ${this.#s.dir} was opened read-only`, { code: 'LEVEL_READONLY' }))
+    if (this.#s.closed || this.#s.closing) return Promise.reject(notOpen())
+    if (this.#s.options.readOnly) return Promise.reject(readOnly(this.#s.dir))
     if (this.#s.bgError !== null) return Promise.reject(this.#s.bgError)
     if (!sync && this.#mayWriteAtOnce() && !hasRangeDelete(ops)) {
       // Nothing is queued or being written, and the memtable has room: this writer is a group of its own, so

@@ -13,7 +13,7 @@ export const WRITE_BUFFER_FLUSH_THRESHOLD = 1024 * 1024
 
 /**
  * Write buffers of closed files, for the next ones. Each holds WRITE_BUFFER_FLUSH_THRESHOLD bytes, so a
- * file's buffer never grows (a buffer grown 64 KiB -> 1 MiB per table file was 2 MiB of garbage per file).
+ * file's buffer never grows (growing one by doubling would leave its smaller copies as garbage per file).
  * Pages of a buffer that no file has filled are never touched, so never resident.
  */
 const writeBuffers = new SpareBuffers(WRITE_BUFFER_FLUSH_THRESHOLD, 4)

@@ -30,25 +30,3 @@ export interface InternalIterator {
 
 /** Where a value lies: data[start, end). */
 export interface ValueSlice { data: Buffer, start: number, end: number }
-
-/** valueSlice() for iterators whose value() costs no allocation: the whole of value(). */
-export function wholeValueSlice (value: Buffer, out: ValueSlice): ValueSlice {
-  out.data = value
-  out.start = 0
-  out.end = value.length
-  return out
-}
-
-/** An iterator over nothing (an empty table or level). */
-export class EmptyIterator implements InternalIterator {
-  valid (): boolean { return false }
-  seekToFirst (): void {}
-  seekToLast (): void {}
-  seek (_target: Buffer): void {}
-  next (): void { throw new Error('next() on an invalid iterator') }
-  prev (): void { throw new Error('prev() on an invalid iterator') }
-  key (): Buffer { throw new Error('key() on an invalid iterator') }
-  value (): Buffer { throw new Error('value() on an invalid iterator') }
-  valueSlice (): ValueSlice { throw new Error('valueSlice() on an invalid iterator') }
-  close (): void {}
-}

@@ -18,7 +18,4 @@ export class ArenaPool {
   give (arena: Arena): void {
     if (this.#spare.length < this.#max && arena.data.length <= 2 * this.#dataBytes) this.#spare.push(arena)
   }
-
-  /** Drop every spare arena (at close). */
-  clear (): void { this.#spare.length = 0 }
 }

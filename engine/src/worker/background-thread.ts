@@ -36,7 +36,7 @@ export class BackgroundThread {
   #start (): Worker {
     if (this.#worker !== null) return this.#worker
     // A small young generation: the worker's garbage is short-lived buffers and cursors, and V8's default
-    // (tens of MiB per isolate) showed up as 15-20 MiB of peak RSS for no speed.
+    // (tens of MiB per isolate) costs resident memory for no speed.
     const w = new Worker(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: 4 } })
     w.on('message', (msg: WorkerResponse) => {
       const p = this.#pending.get(msg.id)
