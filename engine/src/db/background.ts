@@ -82,8 +82,7 @@ export class BackgroundWork {
       s.setBackgroundError(err as Error)
     } finally {
       s.flushRunning = false
-      s.wakeStalled()
-      this.schedule()
+      this.#loopEnded()
     }
   }
 
@@ -113,9 +112,14 @@ export class BackgroundWork {
       if (!(err instanceof JobAborted)) s.setBackgroundError(err as Error)
     } finally {
       s.bgRunning = false
-      s.wakeStalled()
-      this.schedule()
+      this.#loopEnded()
     }
+  }
+
+  /** A loop stopped: stalled writers look again for room, and whatever is due next starts. */
+  #loopEnded (): void {
+    this.#s.wakeStalled()
+    this.schedule()
   }
 
   /** Flush the oldest frozen memtable to a table, placed by pickLevelForFlush. */
