@@ -2,10 +2,9 @@
  * CRC-32C (Castagnoli), the checksum of every log record and table block, and LevelDB's masking.
  * Both implementations are libraries (a solved problem, not the product): short inputs (commit-log and
  * MANIFEST records) go through crc-32's JavaScript tables, longer ones (table blocks) through the
- * hardware-accelerated @node-rs/crc32. Its N-API call costs about 300 ns before the first byte, so below
- * about 384 bytes the table is faster (measured: 135 against 312 ns for a 130-byte record, 3.8 against
- * 1.3 µs for a 4 KiB block). The native module loads on the first long input: a thread that only writes
- * the log never loads it, which spares it the addon's memory (6-9 MiB of RSS measured on import).
+ * hardware-accelerated @node-rs/crc32. Its N-API call has a fixed cost of a few hundred nanoseconds before
+ * the first byte, so below NATIVE_CRC_FROM bytes the table is faster. The native module loads on the first
+ * long input: a thread that only writes the log never loads it, and never pays the addon's memory.
  */
 import { createRequire } from 'node:module'
 import CRC32C from 'crc-32/crc32c.js'

@@ -60,11 +60,6 @@ export function asIoError (cause: unknown, where: { file: string, op: string }):
   return ioError(cause, where)
 }
 
-/** The operation exists in the interface but this engine does not do it. */
-export function notSupported (message: string): ModuleError {
-  return new ModuleError(message, { code: 'LEVEL_NOT_SUPPORTED' })
-}
-
 /** A caller passed a bad argument; `code` says whether it was a key or a value/option. */
 export function invalidArgument (message: string, code: 'LEVEL_INVALID_VALUE' | 'LEVEL_INVALID_KEY' = 'LEVEL_INVALID_VALUE'): ModuleError {
   return new ModuleError(message, { code })
@@ -86,4 +81,31 @@ export function unsupportedFormat (file: string, version: number | string): Loca
   )
   err.file = file
   return err
+}
+
+/** An operation stopped by its AbortSignal (abstract-level's AbortError). */
+export function aborted (): ModuleError {
+  const err = new ModuleError('Operation has been aborted', { code: 'LEVEL_ABORTED' })
+  err.name = 'AbortError'
+  return err
+}
+
+/** The database is not open (not yet, or closed); `detail` says what was refused, e.g. 'closed during compactRange()'. */
+export function notOpen (detail?: string): ModuleError {
+  return new ModuleError(`Database is not open${detail !== undefined ? `: ${detail}` : ''}`, { code: 'LEVEL_DATABASE_NOT_OPEN' })
+}
+
+/** A write to a database opened with readOnly. */
+export function readOnly (location: string): ModuleError {
+  return new ModuleError(`Database ${location} was opened read-only`, { code: 'LEVEL_READONLY' })
+}
+
+/** Opening a database that is not there, with createIfMissing false. */
+export function databaseNotFound (location: string): ModuleError {
+  return new ModuleError(`Database ${location} does not exist (createIfMissing is false)`, { code: 'LEVEL_DATABASE_NOT_FOUND' })
+}
+
+/** Opening a database that is there, with errorIfExists true. */
+export function databaseExists (location: string): ModuleError {
+  return new ModuleError(`Database ${location} already exists (errorIfExists is true)`, { code: 'LEVEL_DATABASE_EXISTS' })
 }

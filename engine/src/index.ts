@@ -1,26 +1,24 @@
-import {
-  AbstractLevel, AbstractIterator, AbstractKeyIterator, AbstractValueIterator, AbstractSnapshot
-} from 'abstract-level'
+import { AbstractLevel, AbstractSnapshot } from 'abstract-level'
 import type {
   AbstractDatabaseOptions, AbstractOpenOptions, AbstractIteratorOptions, AbstractKeyIteratorOptions,
   AbstractValueIteratorOptions, AbstractClearOptions, AbstractBatchOperation
 } from 'abstract-level'
-import ModuleError from 'module-error'
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import { Engine, type WriteOp } from './db.js'
-import { DbIterator, type Bound } from './db-iterator.js'
+import { notOpen } from './errors.js'
+import { Engine, type WriteOp } from './db/engine.js'
+import { DbIterator } from './iterator/db-iterator.js'
+import type { ValueSlice } from './iterator/internal-iterator.js'
+import { LsmIterator, LsmKeyIterator, LsmValueIterator } from './iterator/level-iterators.js'
+import { type Data, type Encoding, boundsOf, checkSize, fromSlice, toBuffer, toKey, toValue } from './data-encoding.js'
 import { type EngineOptions, DEFAULTS } from './options.js'
 import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE } from './keys.js'
-import { RealFileSystem, type FileSystem } from './fs.js'
-import { repairDatabase, type RepairReport } from './repair.js'
+import { RealFileSystem } from './fs/real.js'
+import type { FileSystem } from './fs/file-system.js'
+import { repairDatabase, type RepairReport } from './db/repair.js'
 
 export type { EngineOptions, RepairReport, FileSystem }
 export { RealFileSystem }
-export { MemoryFileSystem } from './fs-memory.js'
-export { FaultInjectingFileSystem } from './fs-fault.js'
-
-type Data = Buffer | Uint8Array | string
-type Encoding = 'buffer' | 'view' | 'utf8'
+export { MemoryFileSystem } from './fs/memory.js'
+export { FaultInjectingFileSystem } from './fs/fault.js'
 
 /** Options of the LsmLevel constructor: abstract-level's, plus the engine's tuning (see EngineOptions). */
 export interface LsmLevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V>, Partial<EngineOptions> {}
@@ -30,21 +28,6 @@ export type LsmOpenOptions = AbstractOpenOptions
 
 const kSeq = Symbol('seq')
 const kEngine = Symbol('engine')
-
-/** Entries produced per synchronous slice of nextv()/all() before the event loop gets a turn. */
-const ITERATOR_SLICE = 1000
-
-function toBuffer (data: Data, encoding: Encoding): Buffer {
-  if (encoding === 'utf8') return Buffer.from(data as string, 'utf8')
-  // Copy: the caller may reuse its buffer after the write resolves, and the memtable keeps ours.
-  return Buffer.from(data as Uint8Array)
-}
-
-/** True iff s has only ASCII characters (its UTF-8 bytes are then its latin1 string: itself). */
-function isAscii (s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
-  return true
-}
 
 /** Lookup keys of ASCII strings, by length: a point read copies its key here instead of allocating one. */
 const lookupKeys: Buffer[] = []
@@ -69,64 +52,18 @@ function asciiLookupKey (key: string): Buffer | undefined {
   return b
 }
 
-/** Engine.find for a key as the caller gave it. */
-function findKey (engine: Engine, key: Data, keyEncoding: Encoding, seq: number): boolean {
+/** Engine.find for a key as the caller gave it; the value goes into `found`. */
+function findKey (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, found: ValueSlice): boolean {
   // An ASCII string key is its own latin1 form (the memtables' lookups need no decoding), and its bytes go in
   // a reused buffer.
   const k = typeof key === 'string' ? asciiLookupKey(key) : undefined
-  return k !== undefined ? engine.find(k, seq, key as string) : engine.find(toBuffer(key, keyEncoding), seq)
+  return k !== undefined ? engine.find(k, seq, found, key as string) : engine.find(toBuffer(key, keyEncoding), seq, found)
 }
 
 /** The value of key as of seq, decoded (or copied) for the caller straight from where the engine holds it. */
-function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, valueEncoding: Encoding): Data | undefined {
-  if (!findKey(engine, key, keyEncoding, seq)) return undefined
-  const { data, start, end } = engine.found
-  return fromSlice(data, start, end, valueEncoding)
-}
-
-/** data[start, end) decoded, or copied for the caller (the bytes may be a cached block's that other readers share). */
-function fromSlice (data: Buffer, start: number, end: number, encoding: Encoding): Data {
-  if (encoding === 'utf8') return data.toString('utf8', start, end)
-  const out = Buffer.allocUnsafe(end - start)
-  data.copy(out, 0, start, end)
-  return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
-}
-
-/** The first `length` bytes of b, decoded or copied for the caller. */
-function fromBytes (b: Buffer, length: number, encoding: Encoding): Data {
-  if (encoding === 'utf8') return b.toString('utf8', 0, length)
-  // Copy: the bytes may be a view into a cached block that other readers share.
-  const out = Buffer.allocUnsafe(length)
-  b.copy(out, 0, 0, length)
-  return encoding === 'view' ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out
-}
-
-function abortError (): ModuleError {
-  const err = new ModuleError('Operation has been aborted', { code: 'LEVEL_ABORTED' })
-  err.name = 'AbortError'
-  return err
-}
-
-/** A key as the write path takes it: an ASCII string as it is (its bytes are its characters), else a Buffer. */
-function toKey (data: Data, encoding: Encoding): Buffer | string {
-  return encoding === 'utf8' && isAscii(data as string) ? data as string : toBuffer(data, encoding)
-}
-
-/**
- * A value as the engine takes it: a string as it is (the log record gets its UTF-8 bytes written straight
- * in, and the memtable keeps them there), anything else copied into a Buffer.
- */
-function toValue (data: Data, encoding: Encoding): Buffer | string {
-  return encoding === 'utf8' ? data as string : toBuffer(data, encoding)
-}
-
-function checkSize (b: Buffer | string, max: number, what: 'key' | 'value'): void {
-  // A UTF-16 code unit is at most 3 UTF-8 bytes: most strings need no counting.
-  const length = typeof b !== 'string' ? b.length : b.length * 3 <= max ? 0 : Buffer.byteLength(b, 'utf8')
-  if (length > max) {
-    throw new ModuleError(`${what} of ${length} bytes exceeds the limit of ${max} bytes (option max${what === 'key' ? 'Key' : 'Value'}Size)`,
-      { code: what === 'key' ? 'LEVEL_INVALID_KEY' : 'LEVEL_INVALID_VALUE' })
-  }
+function findValue (engine: Engine, key: Data, keyEncoding: Encoding, seq: number, valueEncoding: Encoding, found: ValueSlice): Data | undefined {
+  if (!findKey(engine, key, keyEncoding, seq, found)) return undefined
+  return fromSlice(found.data, found.start, found.end, valueEncoding)
 }
 
 /** An explicit snapshot: a pinned sequence number that reads given `{ snapshot }` see the database at. */
@@ -146,17 +83,6 @@ class LsmSnapshot extends AbstractSnapshot {
   }
 }
 
-/** Range options of abstract-level as engine bounds, in the key encoding already applied. */
-function boundsOf (options: { gt?: unknown, gte?: unknown, lt?: unknown, lte?: unknown }, enc: Encoding): { lower: Bound | null, upper: Bound | null } {
-  let lower: Bound | null = null
-  let upper: Bound | null = null
-  if (options.gte !== undefined) lower = { key: toBuffer(options.gte as Data, enc), inclusive: true }
-  else if (options.gt !== undefined) lower = { key: toBuffer(options.gt as Data, enc), inclusive: false }
-  if (options.lte !== undefined) upper = { key: toBuffer(options.lte as Data, enc), inclusive: true }
-  else if (options.lt !== undefined) upper = { key: toBuffer(options.lt as Data, enc), inclusive: false }
-  return { lower, upper }
-}
-
 function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOptions<any, any> & { snapshot?: AbstractSnapshot }): DbIterator {
   const engine = db[kEngine]!
   const snap = options.snapshot !== undefined && options.snapshot !== null
@@ -167,112 +93,13 @@ function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOption
 }
 
 /**
- * Shared stepping logic of the three iterator kinds: work happens synchronously (no I/O is awaited), in
- * slices, with the abort signal checked between slices and before answering.
- */
-class Stepper<T> {
-  readonly #it: DbIterator
-  readonly #signal: AbortSignal | null
-  readonly #map: (it: DbIterator) => T
-
-  constructor (it: DbIterator, signal: AbortSignal | null | undefined, map: (it: DbIterator) => T) {
-    this.#it = it
-    this.#signal = signal ?? null
-    this.#map = map
-  }
-
-  async next (): Promise<T | undefined> {
-    const found = this.#it.next()
-    const out = found ? this.#map(this.#it) : undefined
-    if (this.#signal !== null) {
-      await null
-      if (this.#signal.aborted) throw abortError()
-    }
-    return out
-  }
-
-  async nextv (size: number): Promise<T[]> {
-    const out: T[] = []
-    while (out.length < size) {
-      const end = Math.min(size, out.length + ITERATOR_SLICE)
-      while (out.length < end && this.#it.next()) out.push(this.#map(this.#it))
-      if (out.length < end) break
-      if (out.length < size) {
-        await yieldToEventLoop()
-        if (this.#signal?.aborted === true) throw abortError()
-      }
-    }
-    if (this.#signal !== null) {
-      await null
-      if (this.#signal.aborted) throw abortError()
-    }
-    return out
-  }
-
-  seek (target: Buffer): void { this.#it.seek(target) }
-  close (): void { this.#it.close() }
-}
-
-class LsmIterator<K, V> extends AbstractIterator<LsmLevel<any, any>, K, V> {
-  readonly #stepper: Stepper<[K, V]>
-
-  constructor (db: LsmLevel<any, any>, options: AbstractIteratorOptions<K, V>) {
-    super(db, options)
-    const ke = options.keyEncoding as unknown as Encoding
-    const ve = options.valueEncoding as unknown as Encoding
-    const wantKeys = options.keys !== false
-    const wantValues = options.values !== false
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => [
-      (wantKeys ? fromBytes(it.internalKey, it.keyLength, ke) : undefined) as K,
-      (wantValues ? fromSlice(it.valueData, it.valueStart, it.valueEnd, ve) : undefined) as V
-    ])
-  }
-
-  async _next (): Promise<[K, V] | undefined> { return await this.#stepper.next() }
-  async _nextv (size: number): Promise<Array<[K, V]>> { return await this.#stepper.nextv(size) }
-  async _all (): Promise<Array<[K, V]>> { return await this.#stepper.nextv(this.limit - this.count) }
-  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
-  async _close (): Promise<void> { this.#stepper.close() }
-}
-
-class LsmKeyIterator<K> extends AbstractKeyIterator<LsmLevel<any, any>, K> {
-  readonly #stepper: Stepper<K>
-
-  constructor (db: LsmLevel<any, any>, options: AbstractKeyIteratorOptions<K>) {
-    super(db, options)
-    const ke = options.keyEncoding as unknown as Encoding
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromBytes(it.internalKey, it.keyLength, ke) as K)
-  }
-
-  async _next (): Promise<K | undefined> { return await this.#stepper.next() }
-  async _nextv (size: number): Promise<K[]> { return await this.#stepper.nextv(size) }
-  async _all (): Promise<K[]> { return await this.#stepper.nextv(this.limit - this.count) }
-  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
-  async _close (): Promise<void> { this.#stepper.close() }
-}
-
-class LsmValueIterator<K, V> extends AbstractValueIterator<LsmLevel<any, any>, K, V> {
-  readonly #stepper: Stepper<V>
-
-  constructor (db: LsmLevel<any, any>, options: AbstractValueIteratorOptions<K, V>) {
-    super(db, options)
-    const ve = options.valueEncoding as unknown as Encoding
-    this.#stepper = new Stepper(openDbIterator(db, options), options.signal, (it) => fromSlice(it.valueData, it.valueStart, it.valueEnd, ve) as V)
-  }
-
-  async _next (): Promise<V | undefined> { return await this.#stepper.next() }
-  async _nextv (size: number): Promise<V[]> { return await this.#stepper.nextv(size) }
-  async _all (): Promise<V[]> { return await this.#stepper.nextv(this.limit - this.count) }
-  _seek (target: K, options: { keyEncoding: string }): void { this.#stepper.seek(toBuffer(target as Data, options.keyEncoding as Encoding)) }
-  async _close (): Promise<void> { this.#stepper.close() }
-}
-
-/**
  * An abstract-level database on the lsm-level storage engine: a commit log, a memtable, SSTables with
  * bloom filters and leveled compaction, in pure TypeScript. A drop-in for classic-level.
  */
 export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> {
   readonly #location: string
+  /** Where this database's point reads put the value they found (reads are synchronous: one at a time). */
+  readonly #found: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
   readonly #engineOptions: Partial<EngineOptions>
   [kEngine]: Engine | null = null
 
@@ -316,7 +143,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   #engine (): Engine {
     const e = this[kEngine]
-    if (e === null) throw new ModuleError('Database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+    if (e === null) throw notOpen()
     return e
   }
 
@@ -345,7 +172,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
 
   _getSync (key: Data, options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Data | undefined {
     const engine = this.#engine()
-    return findValue(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, options.valueEncoding)
+    return findValue(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, options.valueEncoding, this.#found)
   }
 
   async _getMany (keys: Data[], options: { keyEncoding: Encoding, valueEncoding: Encoding, snapshot?: unknown }): Promise<Array<Data | undefined>> {
@@ -353,19 +180,19 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
     // One sequence for all keys: the answer is a consistent snapshot.
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
     const out = new Array<Data | undefined>(keys.length)
-    for (let i = 0; i < keys.length; i++) out[i] = findValue(engine, keys[i], options.keyEncoding, seq, options.valueEncoding)
+    for (let i = 0; i < keys.length; i++) out[i] = findValue(engine, keys[i], options.keyEncoding, seq, options.valueEncoding, this.#found)
     return out
   }
 
   async _has (key: Data, options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean> {
     const engine = this.#engine()
-    return findKey(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence)
+    return findKey(engine, key, options.keyEncoding, this.#snapSeq(options) ?? engine.visibleSequence, this.#found)
   }
 
   async _hasMany (keys: Data[], options: { keyEncoding: Encoding, snapshot?: unknown }): Promise<boolean[]> {
     const engine = this.#engine()
     const seq = this.#snapSeq(options) ?? engine.visibleSequence
-    return keys.map((k) => findKey(engine, k, options.keyEncoding, seq))
+    return keys.map((k) => findKey(engine, k, options.keyEncoding, seq, this.#found))
   }
 
   // _put and _del return the engine's promise as it is (no async frame of their own: a put that goes straight to
@@ -437,15 +264,15 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
   }
 
   _iterator (options: AbstractIteratorOptions<K, V>): LsmIterator<K, V> {
-    return new LsmIterator<K, V>(this, options)
+    return new LsmIterator<K, V>(this, options, openDbIterator(this, options))
   }
 
   _keys (options: AbstractKeyIteratorOptions<K>): LsmKeyIterator<K> {
-    return new LsmKeyIterator<K>(this, options)
+    return new LsmKeyIterator<K>(this, options, openDbIterator(this, options))
   }
 
   _values (options: AbstractValueIteratorOptions<K, V>): LsmValueIterator<K, V> {
-    return new LsmValueIterator<K, V>(this, options)
+    return new LsmValueIterator<K, V>(this, options, openDbIterator(this, options))
   }
 
   _snapshot (options: object): AbstractSnapshot {
@@ -480,7 +307,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
    */
   getProperty (name: string): unknown {
     if (typeof name !== 'string') throw new TypeError("The first argument 'property' must be a string")
-    if (this.status !== 'open') throw new ModuleError('Database is not open', { code: 'LEVEL_DATABASE_NOT_OPEN' })
+    if (this.status !== 'open') throw notOpen()
     return this.#engine().getProperty(name)
   }
 

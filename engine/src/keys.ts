@@ -55,8 +55,8 @@ export function kindOf (ik: Uint8Array): number {
 }
 
 /**
- * Below this many bytes a plain loop beats Buffer#compare, whose argument checks and native call cost
- * ~100 ns (measured on Node 20); above it the native memcmp wins.
+ * Below this many bytes a plain loop beats Buffer#compare, whose argument checks and native call have a
+ * fixed cost; above it the native memcmp wins.
  */
 const NATIVE_COMPARE_MIN = 48
 
@@ -123,29 +123,33 @@ export function bigEndianWord (b: Uint8Array, start: number, end: number): numbe
   return w >>> 0
 }
 
-/** compareBytesFrom's second result: a length of common prefix of the two keys (at least `from`). */
-export let commonPrefix = 0
-
 /**
- * Byte order of a[ao, ao + al) and b[bo, bo + bl), for keys known to share their first `from` bytes; also
- * sets commonPrefix. A search over sorted keys (a skip list's descent, a binary search) passes the shorter of
- * the common prefixes its key has with the keys bounding what is left of the range (every key between them
- * shares it), so keys with long common prefixes (zero-padded numbers, a table name before each key) are not
- * compared from their first byte at every step. Long remainders go to the native compare, and commonPrefix
- * is then just `from`: still a common prefix, which is all a search needs.
+ * Byte order of a[ao, ao + al) and b[bo, bo + bl), for keys known to share their first `from` bytes, and a
+ * length of prefix they share, in one number (see prefixOfOrder): negative when a sorts first, positive when
+ * after, 0 when equal; when not 0, its magnitude is 1 + a common prefix length (at least `from`).
+ *
+ * A search over sorted keys (a skip list's descent, a binary search) passes the shorter of the common
+ * prefixes its key has with the keys bounding what is left of the range (every key between them shares it),
+ * so keys with long common prefixes (zero-padded numbers, a table name before each key) are not compared
+ * from their first byte at every step. Long remainders go to the native compare, and the prefix reported is
+ * then just `from`: still a common prefix, which is all a search needs.
  */
 export function compareBytesFrom (a: Uint8Array, ao: number, al: number, b: Uint8Array, bo: number, bl: number, from: number): number {
   const n = al < bl ? al : bl
   if (n - from >= NATIVE_COMPARE_MIN) {
-    commonPrefix = from
-    return Buffer.prototype.compare.call(a, b, bo + from, bo + bl, ao + from, ao + al) as number
+    const c = Buffer.prototype.compare.call(a, b, bo + from, bo + bl, ao + from, ao + al) as number
+    return c < 0 ? -1 - from : c > 0 ? 1 + from : 0
   }
   for (let i = from; i < n; i++) {
     const d = a[ao + i] - b[bo + i]
-    if (d !== 0) { commonPrefix = i; return d }
+    if (d !== 0) return d < 0 ? -1 - i : 1 + i
   }
-  commonPrefix = n
-  return al - bl
+  return al < bl ? -1 - n : al > bl ? 1 + n : 0
+}
+
+/** The common prefix length carried by a non-zero result of compareBytesFrom or compareInternalKeysFrom. */
+export function prefixOfOrder (order: number): number {
+  return order < 0 ? -1 - order : order - 1
 }
 
 /** compareInternalKeySlices for keys whose user keys share their first `from` bytes (see compareBytesFrom). */
@@ -154,7 +158,9 @@ export function compareInternalKeysFrom (a: Buffer, aStart: number, aEnd: number
   const bUser = bEnd - TRAILER_SIZE
   const r = compareBytesFrom(a, aStart, aUser - aStart, b, bStart, bUser - bStart, from)
   if (r !== 0) return r
-  return compareTrailers(a, aUser, b, bUser)
+  // Equal user keys: they share all of them.
+  const t = compareTrailers(a, aUser, b, bUser)
+  return t < 0 ? -1 - (aUser - aStart) : t > 0 ? 1 + (aUser - aStart) : 0
 }
 
 /** Internal-key order: user key ascending, then seq descending, then kind descending. */

@@ -1,5 +1,5 @@
-import type { FileSystem } from './fs.js'
-import { RealFileSystem } from './fs.js'
+import type { FileSystem } from './fs/file-system.js'
+import { RealFileSystem } from './fs/real.js'
 import { invalidArgument } from './errors.js'
 
 /** How the commit log is read back at open (see engine/README.md, "Durability"). */
@@ -31,7 +31,7 @@ export interface EngineOptions {
   blockCacheSize: number
   /** Tables kept open (file handle, index and filter in memory) in the table cache. */
   maxOpenFiles: number
-  /** An SSTable written by compaction is cut at this size. */
+  /** An SSTable written by compaction is cut at this size; the compaction limits scale with it (compaction/limits.ts). */
   maxFileSize: number
   /** Level-0 file count that starts a compaction into level 1. */
   level0CompactionTrigger: number
@@ -66,8 +66,8 @@ export interface EngineOptions {
 export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   writeBufferSize: 4 * 1024 * 1024,
   // One frozen memtable, as LevelDB has and RocksDB's default max_write_buffer_number of 2 means: a second
-  // absorbed a slow table fsync, but cost a memtable's memory (1M putconcurrent kept its speed without it, with
-  // 240-290 ms of write stalls per run instead of 0-54, and 7 MiB less peak RSS).
+  // absorbs a slow table fsync at the cost of a memtable's memory; writes keep their speed without it, with
+  // short stalls while a flush finishes.
   maxImmutableMemtables: 1,
   blockSize: 4096,
   blockRestartInterval: 16,
@@ -83,7 +83,7 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   levelMultiplier: 10,
   verifyChecksums: true,
   walRecoveryMode: 'tolerate-corrupted-tail',
-  // A value must fit in one write group and one block read; 64 MiB is far past the sizes an LSM serves well.
+  // A value must fit in one write group and one block read; 32 MiB is far past the sizes an LSM serves well.
   maxValueSize: 32 * 1024 * 1024,
   maxKeySize: 1024 * 1024,
   backgroundThread: true,

@@ -31,7 +31,6 @@ describe('abstract-level compliance suite (root database and sublevel)', () => {
   for (const config of ['default', 'tiny']) {
     it(`passes every test its manifest enables (${config} tuning)`, async () => {
       const r = await runSuite(config)
-      console.log(`abstract-level suite, ${config} tuning: ${r.pass} passed, ${r.fail} failed`)
       expect(r.failures.slice(0, 5)).toEqual([])
       expect(r.fail).toBe(0)
       expect(r.pass).toBeGreaterThan(1000)

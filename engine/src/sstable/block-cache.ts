@@ -1,4 +1,4 @@
-import { ClockRing } from '../clock-cache.js'
+import { ClockRing } from './clock-cache.js'
 import type { Block } from './block.js'
 
 /** Counters of a BlockCache. */
@@ -13,8 +13,8 @@ export interface BlockCacheStats {
 
 /**
  * Per-entry bookkeeping charged on top of a block's bytes, so many tiny blocks cannot exceed the budget
- * unseen: the Block, its Buffer, the ArrayBuffer behind it and its slots in the cache. Measured on Node 20
- * as the heap and external growth per cached block beyond its bytes: 417.
+ * unseen: the Block, its Buffer, the ArrayBuffer behind it and its slots in the cache (the heap and external
+ * memory a cached block takes beyond its bytes, rounded up).
  */
 export const ENTRY_OVERHEAD = 420
 

@@ -7,9 +7,9 @@
 import { copyBytes, encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
 import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { FileBlocks } from './block-cache.js'
-import type { ClockItem } from '../clock-cache.js'
+import type { ClockItem } from './clock-cache.js'
 
 /**
  * Where a point lookup landed (Block.find): whether the entry's user key is the target's, its trailer, and

@@ -5,8 +5,8 @@
  */
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
-import { bigEndianWord, commonPrefix, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
+import { bigEndianWord, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
 
@@ -126,12 +126,13 @@ export class IndexBlock {
     let above = p
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareInternalKeysFrom(keys, ks[mid], ks[mid + 1], target, 0, targetLength, below < above ? below : above) < 0) {
+      const c = compareInternalKeysFrom(keys, ks[mid], ks[mid + 1], target, 0, targetLength, below < above ? below : above)
+      if (c < 0) {
         lo = mid + 1
-        below = commonPrefix
+        below = prefixOfOrder(c)
       } else {
         hi = mid
-        above = commonPrefix
+        above = c === 0 ? targetLength - TRAILER_SIZE : prefixOfOrder(c)
       }
     }
     return lo

@@ -6,7 +6,7 @@
 import { copyBytes } from '../coding.js'
 import { crc32c, maskCrc } from '../crc.js'
 import { invalidArgument } from '../errors.js'
-import type { WritableFile } from '../fs.js'
+import type { WritableFile } from '../fs/file-system.js'
 import {
   compareInternalKeySlices, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, sharedPrefixLength, shortestSeparator, shortSuccessor, TRAILER_SIZE
 } from '../keys.js'

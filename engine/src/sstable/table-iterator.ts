@@ -1,4 +1,4 @@
-import type { InternalIterator, ValueSlice } from '../internal-iterator.js'
+import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { Block, BlockIterator } from './block.js'
 import type { IndexIterator } from './index-block.js'
 import { SpareBuffers } from '../spare-buffers.js'

@@ -6,13 +6,13 @@
 import { readFixed32 } from '../coding.js'
 import { crc32c, unmaskCrc } from '../crc.js'
 import { asIoError, corruption } from '../errors.js'
-import type { ReadableFile } from '../fs.js'
-import type { InternalIterator } from '../internal-iterator.js'
+import type { ReadableFile } from '../fs/file-system.js'
+import type { InternalIterator } from '../iterator/internal-iterator.js'
 import { compareInternalKeys, encodeTrailer, KIND_SEEK, TRAILER_SIZE } from '../keys.js'
 import { Block, BlockEntry } from './block.js'
 import { IndexBlock, type IndexIterator } from './index-block.js'
 import type { BlockCache, FileBlocks } from './block-cache.js'
-import { bloomMayContain, keyMayMatch } from './bloom.js'
+import { type BloomProbe, bloomMayContain } from './bloom.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
 import { READ_AHEAD_BYTES, type ReadAhead, readAheadBuffers, TableIterator, type TableBlockSource } from './table-iterator.js'
@@ -102,10 +102,12 @@ export class Table implements TableBlockSource {
    * The newest entry of userKey with seq <= snapshotSeq (any kind: the caller interprets it), or undefined.
    * Checks the filter first and reads at most one data block. The entry object and its key are this
    * table's, reused by its next get(): read them before then. The value is a view into a cached block:
-   * copy it before handing it out, never mutate it.
+   * copy it before handing it out, never mutate it. probe: userKey's filter hashes, when the caller checks
+   * several tables for it (reset for userKey).
    */
-  get (userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
-    if (this.#filter !== null && !keyMayMatch(this.#filter, userKey)) return undefined
+  get (userKey: Buffer, snapshotSeq: number, probe?: BloomProbe): TableGetResult | undefined {
+    const filter = this.#filter
+    if (filter !== null && !(probe !== undefined ? probe.mayMatch(filter) : bloomMayContain(filter, userKey))) return undefined
     const target = this.#lookupKey(userKey, snapshotSeq)
     const n = userKey.length + TRAILER_SIZE
     const index = this.#index

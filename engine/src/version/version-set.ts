@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { FileSystem, WritableFile } from '../fs.js'
+import type { FileSystem, WritableFile } from '../fs/file-system.js'
 import { LogWriter } from '../wal/log-writer.js'
 import { readLog } from '../wal/log-reader.js'
 import { corruption, unsupportedFormat, asIoError } from '../errors.js'

@@ -1,6 +1,6 @@
-import { compareBytes, compareInternalKeys, compareInternalKeysFrom, commonPrefix, encodeTrailer, KIND_SEEK, seqOf, TRAILER_SIZE } from '../keys.js'
+import { compareBytes, compareInternalKeys, compareInternalKeysFrom, encodeTrailer, KIND_SEEK, prefixOfOrder, seqOf, TRAILER_SIZE } from '../keys.js'
 import type { RangeTombstone } from '../range-tombstone.js'
-import { memoizeBloomHash } from '../sstable/bloom.js'
+import type { BloomProbe } from '../sstable/bloom.js'
 import type { TableGetResult } from '../sstable/table.js'
 import { type FileMeta, fileOverlaps } from './file-meta.js'
 
@@ -12,7 +12,7 @@ let lookup = Buffer.allocUnsafeSlow(64)
 
 /** The one thing a version needs from the table cache: a point lookup in a file. */
 export interface TableGetter {
-  getFromTable (file: FileMeta, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined
+  get (file: FileMeta, userKey: Buffer, snapshotSeq: number, probe: BloomProbe): TableGetResult | undefined
 }
 
 /**
@@ -59,17 +59,9 @@ export class Version {
    * searched newest first, stopping as soon as no older file can hold a newer entry; each deeper level holds
    * at most one candidate file, found by binary search.
    */
-  get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
-    // Every table probed checks its filter for this key: hash it once.
-    memoizeBloomHash(userKey)
-    try {
-      return this.#get(tables, userKey, snapshotSeq)
-    } finally {
-      memoizeBloomHash(null)
-    }
-  }
-
-  #get (tables: TableGetter, userKey: Buffer, snapshotSeq: number): TableGetResult | undefined {
+  get (tables: TableGetter, userKey: Buffer, snapshotSeq: number, probe: BloomProbe): TableGetResult | undefined {
+    // Every table probed checks its filter for this key: the probe hashes it once.
+    probe.reset(userKey)
     const u = userKey.length
     let best: TableGetResult | undefined
     let bestSeq = -1
@@ -77,7 +69,7 @@ export class Version {
       if (f.maxSeq <= bestSeq) break
       if (f.minSeq > snapshotSeq) continue
       if (!userKeyInFile(f, userKey)) continue
-      const r = tables.getFromTable(f, userKey, snapshotSeq)
+      const r = tables.get(f, userKey, snapshotSeq, probe)
       if (r !== undefined) {
         const s = seqOf(r.key)
         if (s > bestSeq) { best = r; bestSeq = s }
@@ -98,7 +90,7 @@ export class Version {
       const f = files[i]
       const s = f.smallest
       if (compareBytes(s, 0, s.length - TRAILER_SIZE, userKey, 0, u) > 0) continue
-      const r = tables.getFromTable(f, userKey, snapshotSeq)
+      const r = tables.get(f, userKey, snapshotSeq, probe)
       if (r !== undefined) return r
     }
     return undefined
@@ -127,12 +119,13 @@ export function findFile (files: readonly FileMeta[], target: Buffer, targetLeng
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     const l = files[mid].largest
-    if (compareInternalKeysFrom(l, 0, l.length, target, 0, targetLength, below < above ? below : above) < 0) {
+    const c = compareInternalKeysFrom(l, 0, l.length, target, 0, targetLength, below < above ? below : above)
+    if (c < 0) {
       lo = mid + 1
-      below = commonPrefix
+      below = prefixOfOrder(c)
     } else {
       hi = mid
-      above = commonPrefix
+      above = c === 0 ? targetLength - TRAILER_SIZE : prefixOfOrder(c)
     }
   }
   return lo

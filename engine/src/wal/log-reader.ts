@@ -1,7 +1,7 @@
 import { readFixed32 } from '../coding.js'
 import { crc32c, unmaskCrc } from '../crc.js'
 import { corruption } from '../errors.js'
-import type { ReadableFile } from '../fs.js'
+import type { ReadableFile } from '../fs/file-system.js'
 import { BLOCK_SIZE, HEADER_SIZE, MAX_RECORD_TYPE, RecordType, typeCrc } from './log-format.js'
 
 /**

@@ -1,5 +1,5 @@
 import { crc32c, maskCrc } from '../crc.js'
-import type { WritableFile } from '../fs.js'
+import type { WritableFile } from '../fs/file-system.js'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, typeCrc } from './log-format.js'
 
 /**

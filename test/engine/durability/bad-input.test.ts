@@ -3,7 +3,6 @@
 // and a database written by a future format version (MANIFEST or SSTable).
 import { describe, it, expect, afterAll } from 'vitest'
 import * as nodeFs from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { LsmLevel, MemoryFileSystem, FaultInjectingFileSystem, RealFileSystem } from 'lsm-level'
@@ -12,12 +11,13 @@ import { decodeEdit, encodeEdit } from '../../../engine/src/version/version-edit
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { crc32c, maskCrc } from '../../../engine/src/crc.js'
 import { liveTables, manifest, rootCause } from './fixtures/damage.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-bad-input-'))
+const root = tempRoot('lsm-bad-input')
+// A test may leave a directory without permissions: restore them before tempRoot removes the root (vitest
+// runs after-hooks in reverse order of registration, so this one runs first).
 afterAll(() => {
-  // A test may have left a directory without permissions.
   for (const d of nodeFs.readdirSync(root)) { try { nodeFs.chmodSync(join(root, d), 0o755) } catch {} }
-  nodeFs.rmSync(root, { recursive: true, force: true })
 })
 let n = 0
 const freshDir = (): string => join(root, `db${n++}`)

@@ -1,14 +1,13 @@
 // What close() leaves behind matters to whoever opens the directory next, a repair above all: it keeps every
 // table it finds, so an obsolete table still on disk would bring back data that compaction had deleted.
-import { describe, it, expect, afterAll } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import * as nodeFs from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { liveTables, tables } from './fixtures/damage.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-close-'))
-afterAll(() => nodeFs.rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-close')
 
 describe('close()', () => {
   it('has deleted every obsolete table when it resolves, so a repair right after resurrects no deleted key', async () => {

@@ -1,9 +1,8 @@
 // Damage at chosen offsets of the newest commit log, an SSTable (data block, index, filter, properties,
 // footer), the MANIFEST and CURRENT: the outcome is what the recovery mode promises, a read never returns a
 // wrong value, and LsmLevel.repair salvages what is readable and says what it dropped.
-import { describe, it, expect, afterAll } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import * as nodeFs from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import {
@@ -13,11 +12,11 @@ import { HEADER_SIZE } from '../../../engine/src/wal/log-format.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { decodeBatch, encodeBatch } from '../../../engine/src/wal/batch.js'
 import { KIND_VALUE } from '../../../engine/src/keys.js'
-import { RealFileSystem } from '../../../engine/src/fs.js'
+import { RealFileSystem } from '../../../engine/src/fs/real.js'
 import { BLOCK_TRAILER_SIZE } from '../../../engine/src/sstable/format.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-corruption-'))
-afterAll(() => nodeFs.rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-corruption')
 let n = 0
 const freshDir = (): string => join(root, `db${n++}`)
 

@@ -1,7 +1,7 @@
 // I/O errors: ENOSPC and EIO injected by FaultInjectingFileSystem into every write path of the engine.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem, FaultInjectingFileSystem } from 'lsm-level'
-import type { FaultRule } from '../../../engine/src/fs-fault.js'
+import type { FaultRule } from '../../../engine/src/fs/fault.js'
 import { faultRuns } from './fixtures/io-errors.js'
 import { TINY } from './fixtures/history.mjs'
 
@@ -179,7 +179,6 @@ describe('random faults (one per run, over a database that carries on between ru
       const reports = await faultRuns({ runs: 40, seed: walRecoveryMode === 'absolute-consistency' ? 4 : 3, roundsPerRun: 200, walRecoveryMode })
       const bySurface = new Map<string, number>()
       for (const r of reports) bySurface.set(r.surfaced, (bySurface.get(r.surfaced) ?? 0) + 1)
-      console.log(`${walRecoveryMode}: where the faults surfaced: ${JSON.stringify(Object.fromEntries(bySurface))}`)
       expect(reports).toHaveLength(40)
       for (const where of ['open', 'write']) expect(bySurface.get(where) ?? 0).toBeGreaterThan(0)
       expect((bySurface.get('flush') ?? 0) + (bySurface.get('compactRange') ?? 0)).toBeGreaterThan(0)

@@ -2,19 +2,18 @@
 // than a header, a bad length, a bad checksum, and FIRST/MIDDLE/LAST out of sequence, each in the middle of the
 // log (always LEVEL_CORRUPTION naming file and offset) and at its end (a torn write: dropped by default, refused
 // by absolute-consistency). Plus the MANIFEST's stricter tail rule, on the reader itself.
-import { describe, it, expect, afterAll } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import * as nodeFs from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { auditReads, expectOpenFails, fileSize, flipByte, newestLogWithData, records, retypeFragment, writeAt } from './fixtures/damage.js'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType } from '../../../engine/src/wal/log-format.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'
 import { readLog, type LogReadMode } from '../../../engine/src/wal/log-reader.js'
-import { MemoryFileSystem } from '../../../engine/src/fs-memory.js'
+import { MemoryFileSystem } from '../../../engine/src/fs/memory.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-const root = nodeFs.mkdtempSync(join(tmpdir(), 'lsm-log-edges-'))
-afterAll(() => nodeFs.rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-log-edges')
 let n = 0
 
 const MODES = ['tolerate-corrupted-tail', 'absolute-consistency'] as const

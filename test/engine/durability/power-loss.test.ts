@@ -9,8 +9,6 @@ describe('power loss (MemoryFileSystem.crash at a random file-system call)', () 
       const op = r.crashedAt.split(' ').slice(0, 2).join(' ').replace(/\d{6}/, 'N')
       where.set(op, (where.get(op) ?? 0) + 1)
     }
-    console.log(`crash points: ${JSON.stringify(Object.fromEntries(where))}`)
-    console.log(`synced writes checked: ${reports.reduce((a, r) => a + r.syncAcked, 0)}`)
     expect(reports).toHaveLength(40)
     // Crashes landed inside table writes (flushes, compactions), not only in log appends (the sweep below
     // covers every call, MANIFEST edits and the CURRENT switch included).
@@ -24,7 +22,6 @@ describe('power loss at every file-system call of a scripted life (open, writes,
     it(`opens cleanly and keeps every synced write, whatever call the power fails at (unsynced bytes kept: ${torn})`, async () => {
       const stride = torn === 'none' || torn === 'current-renamed' ? 1 : 4
       const { points, calls, where } = await crashPointSweep({ stride, torn, seed: 5 })
-      console.log(`${points} crash points over ${calls} calls: ${JSON.stringify(Object.fromEntries(where))}`)
       expect(points).toBeGreaterThanOrEqual(Math.floor(calls / stride))
       const at = [...where.keys()].join(' ')
       // Every call when the stride is 1, so the CURRENT switch (temp file, rename) too.

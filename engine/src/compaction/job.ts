@@ -1,0 +1,222 @@
+import { join } from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import type { FileSystem, WritableFile } from '../fs/file-system.js'
+import { TableBuilder } from '../sstable/table-builder.js'
+import { BlockCache } from '../sstable/block-cache.js'
+import type { InternalIterator } from '../iterator/internal-iterator.js'
+import { MergingIterator } from '../iterator/merging-iterator.js'
+import { TableCache, LevelIterator } from '../sstable/table-cache.js'
+import { type FileMeta, tableFileName } from '../version/file-meta.js'
+import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
+import { asIoError } from '../errors.js'
+import { maxGrandparentOverlapBytes } from './limits.js'
+
+/** How tables are laid out: the part of the options a table writer needs. */
+export interface TableLayout {
+  blockSize: number
+  blockRestartInterval: number
+  bloomBitsPerKey: number
+  maxFileSize: number
+}
+
+/**
+ * Everything a compaction needs, as plain data, so that it can run on the main thread or in the background
+ * worker: the inputs, the user-key ranges of every deeper file (to know where a tombstone can be dropped),
+ * the oldest snapshot, and a block of file numbers reserved for the outputs.
+ */
+export interface CompactionJob {
+  dir: string
+  level: number
+  /** Level-`level` inputs (each a separate source when level is 0) and level+1 inputs. */
+  inputs0: FileMeta[]
+  inputs1: FileMeta[]
+  grandparents: FileMeta[]
+  /** Per level deeper than level+1, the [smallest, largest] user keys of its files, sorted. */
+  deeper: Array<Array<[Buffer, Buffer]>>
+  smallestSnapshot: number
+  layout: TableLayout
+  firstFileNumber: number
+  fileNumberCount: number
+}
+
+/** What a compaction produced. */
+export interface CompactionResult {
+  outputs: FileMeta[]
+  bytesRead: number
+  bytesWritten: number
+  entriesDropped: number
+}
+
+/** Hooks of the thread that runs a job. */
+export interface JobHooks {
+  /** Entries per slice. */
+  sliceEntries: number
+  /** Give the event loop a turn between slices (on the main thread, so reads and writes go on). */
+  yieldBetweenSlices: boolean
+  /** Checked between slices: true stops the job (the database is closing); its outputs are deleted. */
+  shouldAbort: () => boolean
+}
+
+/** Entries between yields when a job runs on the main thread: about a millisecond of work. */
+export const MAIN_THREAD_SLICE = 2000
+
+/** Thrown when a job stops because the database closes. */
+export class JobAborted extends Error {}
+
+/** Write a sorted source into one table file (synced): the flush of a memtable. Null when empty. */
+export async function writeTable (fs: FileSystem, dir: string, number: number, source: InternalIterator, layout: TableLayout, hooks: JobHooks): Promise<FileMeta | null> {
+  const path = join(dir, tableFileName(number))
+  let file: WritableFile | null = null
+  try {
+    source.seekToFirst()
+    if (!source.valid()) return null
+    file = fs.openWritable(path)
+    const builder = new TableBuilder(file, builderOptions(layout, path))
+    let n = 0
+    for (; source.valid(); source.next()) {
+      const v = source.valueSlice()
+      builder.add(source.key(), v.data, v.start, v.end)
+      if (++n % hooks.sliceEntries === 0) {
+        if (hooks.yieldBetweenSlices) await yieldToEventLoop()
+        if (hooks.shouldAbort()) throw new JobAborted()
+      }
+    }
+    const props = builder.finish()
+    await file.sync()
+    file.close()
+    file = null
+    return { number, size: props.fileSize, smallest: props.smallestKey, largest: props.largestKey, minSeq: props.minSequence, maxSeq: props.maxSequence }
+  } catch (err) {
+    if (file !== null) { try { file.close() } catch {} }
+    try { fs.unlink(path) } catch {}
+    if (err instanceof JobAborted) throw err
+    throw asIoError(err, { file: path, op: 'write table' })
+  } finally {
+    source.close()
+  }
+}
+
+function builderOptions (layout: TableLayout, path: string): ConstructorParameters<typeof TableBuilder>[1] {
+  return { blockSize: layout.blockSize, restartInterval: layout.blockRestartInterval, bitsPerKey: layout.bloomBitsPerKey, fileName: path }
+}
+
+/** Whether no deeper file can hold userKey (so a deletion marker for it has nothing left to hide). */
+function isBaseLevelForKey (deeper: Array<Array<[Buffer, Buffer]>>, userKey: Buffer): boolean {
+  for (const ranges of deeper) {
+    let lo = 0
+    let hi = ranges.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareUserKeys(ranges[mid][1], userKey) < 0) lo = mid + 1
+      else hi = mid
+    }
+    if (lo < ranges.length && compareUserKeys(ranges[lo][0], userKey) <= 0) return false
+  }
+  return true
+}
+
+/**
+ * Merge a compaction's inputs into level+1 (LevelDB's DoCompactionWork): drop entries shadowed by a newer entry
+ * of the same key that every snapshot sees, drop deletion markers where no deeper level can hold the key and no
+ * snapshot needs them, and cut outputs at the target size (never inside one user key) or when they would
+ * overlap too much of level+2. Outputs are fsynced; the caller syncs the directory and records the edit.
+ */
+export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hooks: JobHooks): Promise<CompactionResult> {
+  // Open at once: every level-0 input (merged side by side), or one file per level; a level's files are read
+  // one after another, so a finished one may close, and a large compaction does not hold every input's index
+  // and filter in memory.
+  const openAtOnce = (job.level === 0 ? job.inputs0.length : 1) + 1
+  // Inputs are only scanned: their filters are not read (each would be tens of KiB read, verified and dropped).
+  const tables = new TableCache(fs, job.dir, { maxOpenFiles: openAtOnce + 2, blockCache: new BlockCache({ capacityBytes: 0 }), verifyChecksums: true, skipFilters: true })
+  // Inputs are read front to back once, each entry consumed at once: large reads into reused buffers.
+  const readOpts = { verifyChecksums: true, fillCache: false, readAhead: true }
+  const children: InternalIterator[] = []
+  if (job.level === 0) for (const f of job.inputs0) children.push(tables.iterator(f, readOpts))
+  else children.push(new LevelIterator(job.inputs0, tables, readOpts))
+  if (job.inputs1.length > 0) children.push(new LevelIterator(job.inputs1, tables, readOpts))
+  const input = new MergingIterator(children)
+  const outputs: FileMeta[] = []
+  const maxGpOverlap = maxGrandparentOverlapBytes(job.layout)
+  let nextNumber = job.firstFileNumber
+  const endNumber = job.firstFileNumber + job.fileNumberCount
+  let file: WritableFile | null = null
+  let builder: TableBuilder | null = null
+  let outNumber = 0
+  let lastUserKey: Buffer | null = null
+  let lastSeqForKey = MAX_SEQUENCE
+  let gpIndex = 0
+  let gpOverlap = 0
+  let dropped = 0
+  let bytesWritten = 0
+
+  const finishOutput = async (): Promise<void> => {
+    const props = builder!.finish()
+    await file!.sync()
+    file!.close()
+    file = null
+    builder = null
+    outputs.push({ number: outNumber, size: props.fileSize, smallest: props.smallestKey, largest: props.largestKey, minSeq: props.minSequence, maxSeq: props.maxSequence })
+    bytesWritten += props.fileSize
+  }
+
+  try {
+    let n = 0
+    for (input.seekToFirst(); input.valid(); input.next()) {
+      if (++n % hooks.sliceEntries === 0) {
+        if (hooks.yieldBetweenSlices) await yieldToEventLoop()
+        if (hooks.shouldAbort()) throw new JobAborted()
+      }
+      const key = input.key()
+      const ulen = key.length - 8
+      const seq = seqOf(key)
+      // Keys handed out by table iterators are stable buffers: keeping a reference is enough.
+      const newUserKey = lastUserKey === null || compareBytes(key, 0, ulen, lastUserKey, 0, lastUserKey.length - 8) !== 0
+      if (newUserKey) {
+        lastUserKey = key
+        lastSeqForKey = MAX_SEQUENCE
+      }
+      let drop = false
+      if (lastSeqForKey <= job.smallestSnapshot) {
+        drop = true // a newer entry of this key is visible to every reader
+      } else if (kindOf(key) === KIND_DELETE && seq <= job.smallestSnapshot && isBaseLevelForKey(job.deeper, userKeyOf(key))) {
+        drop = true // nothing deeper to hide, and no reader needs the marker itself
+      }
+      lastSeqForKey = seq
+      if (drop) { dropped++; continue }
+
+      if (builder !== null && newUserKey) {
+        while (gpIndex < job.grandparents.length && compareInternalKeys(key, job.grandparents[gpIndex].largest) > 0) {
+          gpOverlap += job.grandparents[gpIndex].size
+          gpIndex++
+        }
+        if ((builder as TableBuilder).estimatedSize >= job.layout.maxFileSize || gpOverlap > maxGpOverlap) {
+          await finishOutput()
+          gpOverlap = 0
+        }
+      }
+      if (builder === null) {
+        if (nextNumber >= endNumber) throw new Error('compaction ran out of reserved file numbers')
+        outNumber = nextNumber++
+        const path = join(job.dir, tableFileName(outNumber))
+        file = fs.openWritable(path)
+        builder = new TableBuilder(file, builderOptions(job.layout, path))
+      }
+      const v = input.valueSlice()
+      builder.add(key, v.data, v.start, v.end)
+    }
+    if (builder !== null) await finishOutput()
+  } catch (err) {
+    if (file !== null) { try { (file as WritableFile).close() } catch {} }
+    for (let num = job.firstFileNumber; num < nextNumber; num++) {
+      try { fs.unlink(join(job.dir, tableFileName(num))) } catch {}
+    }
+    throw err
+  } finally {
+    input.close()
+    tables.close()
+  }
+  let bytesRead = 0
+  for (const f of job.inputs0) bytesRead += f.size
+  for (const f of job.inputs1) bytesRead += f.size
+  return { outputs, bytesRead, bytesWritten, entriesDropped: dropped }
+}

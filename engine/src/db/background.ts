@@ -1,0 +1,162 @@
+import type { FileMeta } from '../version/file-meta.js'
+import type { VersionEdit } from '../version/version-edit.js'
+import { pickCompaction } from '../compaction/pick.js'
+import { JobAborted } from '../compaction/job.js'
+import { runCompaction } from '../compaction/run.js'
+import { runManualCompaction } from '../compaction/manual.js'
+import { pickLevelForFlush } from '../compaction/flush-placement.js'
+import { retirableTombstone, retireTombstone } from '../compaction/tombstone-retirement.js'
+import type { DbState } from './state.js'
+import { buildTable } from './table-output.js'
+import { deleteObsoleteFiles } from './obsolete-files.js'
+
+/**
+ * The background work of one database: flushing frozen memtables, and the compaction loop (compactions,
+ * tombstone retirement, manual compactions). What to do is the compaction/ folder's policy; this decides
+ * when, and keeps at most one flush and one compaction running.
+ */
+export class BackgroundWork {
+  readonly #s: DbState
+
+  constructor (s: DbState) {
+    this.#s = s
+  }
+
+  /**
+   * Start what background work is due. Flushing the frozen memtable runs on its own, beside any compaction
+   * (writers may be waiting for it); compactions, tombstone retirement and manual compactions run one at a
+   * time in the compaction loop.
+   */
+  schedule (): void {
+    const s = this.#s
+    if (s.closed || s.bgError !== null || s.options.readOnly) {
+      s.wakeIdle()
+      return
+    }
+    if (s.imms.length > 0 && !s.flushRunning) {
+      s.flushRunning = true
+      setImmediate(() => { void this.#flushLoop() })
+    }
+    if (!s.bgRunning && this.#hasCompactionWork()) {
+      s.bgRunning = true
+      setImmediate(() => { void this.#compactionLoop() })
+    }
+    if (!s.bgRunning && !s.flushRunning) s.wakeIdle()
+  }
+
+  /** Resolves when no background work is running or pending. */
+  waitForIdle (): Promise<void> {
+    const s = this.#s
+    if (!s.bgRunning && !s.flushRunning && (s.bgError !== null || !this.#hasBackgroundWork())) return Promise.resolve()
+    return new Promise((resolve) => {
+      s.idleWaiters.push({ resolve })
+      this.schedule()
+    })
+  }
+
+  /** Resolves once background work settled something (a flush or compaction done) or failed. */
+  waitForProgress (): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#s.stalled.push({ resolve })
+      this.schedule()
+    })
+  }
+
+  #hasBackgroundWork (): boolean {
+    return this.#s.imms.length > 0 || this.#hasCompactionWork()
+  }
+
+  #hasCompactionWork (): boolean {
+    const s = this.#s
+    if (s.closing) return false
+    return s.manualCompactions.length > 0 ||
+      retirableTombstone(s) !== undefined ||
+      pickCompaction(s.versions.current, s.options, s.versions.compactPointers) !== null
+  }
+
+  async #flushLoop (): Promise<void> {
+    const s = this.#s
+    try {
+      while (s.imms.length > 0 && s.bgError === null) await this.#flushOldest()
+    } catch (err) {
+      s.setBackgroundError(err as Error)
+    } finally {
+      s.flushRunning = false
+      this.#loopEnded()
+    }
+  }
+
+  async #compactionLoop (): Promise<void> {
+    const s = this.#s
+    try {
+      for (;;) {
+        if (s.closing || s.bgError !== null) break
+        const t = retirableTombstone(s)
+        if (t !== undefined) {
+          await retireTombstone(s, t)
+          continue
+        }
+        if (s.manualCompactions.length > 0) {
+          await runManualCompaction(s)
+          continue
+        }
+        const c = pickCompaction(s.versions.current, s.options, s.versions.compactPointers)
+        if (c !== null) {
+          await runCompaction(s, c)
+          continue
+        }
+        break
+      }
+    } catch (err) {
+      // A job stopped because the database is closing is no failure.
+      if (!(err instanceof JobAborted)) s.setBackgroundError(err as Error)
+    } finally {
+      s.bgRunning = false
+      this.#loopEnded()
+    }
+  }
+
+  /** A loop stopped: stalled writers look again for room, and whatever is due next starts. */
+  #loopEnded (): void {
+    this.#s.wakeStalled()
+    this.schedule()
+  }
+
+  /** Flush the oldest frozen memtable to a table, placed by pickLevelForFlush. */
+  async #flushOldest (): Promise<void> {
+    const s = this.#s
+    const imm = s.imms[0].mem
+    let meta: FileMeta | null
+    if (s.flushThread !== null) {
+      const number = s.versions.newFileNumber()
+      s.pendingOutputs.add(number)
+      try {
+        // The worker reads the frozen memtable's arena where it lies; imm stays referenced until it is done.
+        meta = await s.flushThread.flush(s.dir, number, imm.run(), s.options)
+        if (meta !== null) {
+          await s.syncDir()
+          s.stats.bytesFlushed += meta.size
+        }
+      } catch (err) {
+        s.pendingOutputs.delete(number)
+        throw err
+      }
+    } else {
+      meta = await buildTable(s, imm.iterator())
+    }
+    // Logs older than the next frozen memtable's (or the current one's) are no longer needed.
+    const edit: VersionEdit = { logNumber: s.imms[1]?.logNumber ?? s.logNumber }
+    if (meta !== null) edit.newFiles = [{ level: pickLevelForFlush(s, meta), file: meta }]
+    if (imm.rangeTombstones.length > 0) edit.addedTombstones = [...imm.rangeTombstones]
+    try {
+      await s.versions.logAndApply(edit)
+    } finally {
+      if (meta !== null) s.pendingOutputs.delete(meta.number)
+    }
+    s.imms.shift()
+    imm.unref()
+    s.stats.flushes++
+    s.wakeStalled()
+    deleteObsoleteFiles(s)
+  }
+}

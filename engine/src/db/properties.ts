@@ -1,0 +1,80 @@
+import { MAX_SEQUENCE, makeInternalKey, compareInternalKeys } from '../keys.js'
+import type { FileMeta } from '../version/file-meta.js'
+import { type Version, NUM_LEVELS } from '../version/version.js'
+import { maxBytesForLevel } from '../compaction/limits.js'
+import type { DbState } from './state.js'
+
+/** Approximate bytes on disk used by keys in [start, end). */
+export function approximateSize (s: DbState, start: Buffer, end: Buffer): number {
+  const v = s.versions.current
+  const a = makeInternalKey(start, MAX_SEQUENCE, 0xff)
+  const b = makeInternalKey(end, MAX_SEQUENCE, 0xff)
+  let total = 0
+  for (const files of v.levels) {
+    for (const f of files) {
+      if (compareInternalKeys(f.largest, a) < 0 || compareInternalKeys(f.smallest, b) >= 0) continue
+      total += s.tables.approximateOffsetOf(f, b) - s.tables.approximateOffsetOf(f, a)
+    }
+  }
+  return total
+}
+
+/** Named introspection values; see engine/README.md for the list. */
+export function getProperty (s: DbState, name: string): unknown {
+  const v = s.versions.current
+  const levels = v.levels.map((files, level) => ({
+    level,
+    files: files.length,
+    bytes: v.levelBytes(level),
+    targetBytes: level === 0 ? null : maxBytesForLevel(level, s.options)
+  }))
+  const cache = s.blockCache.stats()
+  const hitRate = cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses)
+  switch (name) {
+    case 'lsm.levels': return levels
+    case 'lsm.memtable-bytes': return s.memtableBytes()
+    case 'lsm.block-cache': return { ...cache, hitRate, capacityBytes: s.options.blockCacheSize }
+    case 'lsm.block-cache-hit-rate': return hitRate
+    case 'lsm.pending-compaction-bytes': return pendingCompactionBytes(s, v)
+    case 'lsm.open-tables': return s.tables.openCount
+    case 'lsm.sequence': return s.visibleSeq
+    case 'lsm.range-tombstones': return s.tombstones.length
+    case 'lsm.background-error': return s.bgError?.message ?? null
+    case 'lsm.compaction-stats': return { ...s.stats }
+    case 'lsm.stats': return {
+      levels,
+      memtableBytes: s.memtableBytes(),
+      blockCache: { ...cache, hitRate },
+      pendingCompactionBytes: pendingCompactionBytes(s, v),
+      openTables: s.tables.openCount,
+      sequence: s.visibleSeq,
+      snapshots: [...s.snapshots.values()].reduce((a, b) => a + b, 0),
+      rangeTombstones: s.tombstones.length,
+      backgroundError: s.bgError?.message ?? null,
+      ...s.stats
+    }
+    default: {
+      const m = /^lsm\.num-files-at-level(\d+)$/.exec(name)
+      if (m !== null && Number(m[1]) < NUM_LEVELS) return v.levels[Number(m[1])].length
+      return undefined
+    }
+  }
+}
+
+/** Bytes that compaction must rewrite to bring every level under its target (RocksDB's estimate). */
+function pendingCompactionBytes (s: DbState, v: Version): number {
+  let pending = 0
+  if (v.levels[0].length >= s.options.level0CompactionTrigger) pending += v.levelBytes(0)
+  for (let level = 1; level < NUM_LEVELS - 1; level++) {
+    const excess = v.levelBytes(level) - maxBytesForLevel(level, s.options)
+    if (excess > 0) pending += excess * (s.options.levelMultiplier + 1)
+  }
+  return pending
+}
+
+/** Live table files with their levels (for tools). */
+export function liveTables (s: DbState): Array<{ level: number, file: FileMeta }> {
+  const out: Array<{ level: number, file: FileMeta }> = []
+  s.versions.current.levels.forEach((files, level) => { for (const file of files) out.push({ level, file }) })
+  return out
+}
