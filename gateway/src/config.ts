@@ -48,11 +48,6 @@ export interface NodeConfig {
   readonly replicas: number
   /** Ring partitions Q: a power of two, the same on every node, fixed for the life of a cluster. */
   readonly partitions: number
-  /**
-   * How often issue 6's PeerProber pinged each peer (ms). Unused since gossip heartbeats replaced it
-   * (gossipIntervalMs); still accepted so existing config files load.
-   */
-  readonly probeIntervalMs: number
   readonly maxValueBytes: number
   /** Largest request head (request line plus headers) node's parser accepts; over it: 431. */
   readonly maxHeaderBytes: number
@@ -113,7 +108,6 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   weight: 1,
   replicas: 1,
   partitions: DEFAULT_CLUSTER_PARTITIONS,
-  probeIntervalMs: 2_000,
   maxValueBytes: 1024 * 1024,
   maxHeaderBytes: 16 * 1024,
   requestTimeoutMs: 30_000,
@@ -212,7 +206,6 @@ function validate (c: Record<string, any>): NodeConfig {
   } catch (err) {
     throw new ConfigError('partitions', (err as Error).message)
   }
-  positiveInteger(c, 'probeIntervalMs', 3_600_000)
   if (!Array.isArray(c.seeds)) throw new ConfigError('seeds', 'must be a list of host:port')
   c.seeds = c.seeds.map((seed: unknown, i: number) => {
     if (typeof seed !== 'string') throw new ConfigError(`seeds[${i}]`, 'must be host:port')

@@ -1,12 +1,13 @@
 import { describe, expect, test } from 'vitest'
 import { partitionOf } from '../../gateway/src/cluster/partition.js'
-import { PreferenceListPlacement } from '../../gateway/src/cluster/placement.js'
-import { Ring } from '../../gateway/src/cluster/ring.js'
-import { StaticMembership } from '../../gateway/src/cluster/static-membership.js'
+import type { Liveness } from '../../gateway/src/cluster/liveness.js'
+import { Ring, type RingMember } from '../../gateway/src/cluster/ring.js'
 import { DEFAULT_CONFIG } from '../../gateway/src/config.js'
+import { SloppyPlacement } from '../../gateway/src/handoff/sloppy-placement.js'
+import type { GossipMembership } from '../../gateway/src/membership/gossip-membership.js'
 
-// Issue 6, list item 4: ring properties, as the nodes derive the ring (StaticMembership over the
-// sorted members at the default partition count). Preference lists never repeat a physical node;
+// Ring properties, as the nodes derive the ring (Ring.create over the members at the default
+// partition count). Preference lists never repeat a physical node;
 // no node owns more than 15% above the mean share for 3..64 equal nodes; adding a node moves only
 // the partitions it takes, about 1/(m+1) of the keys, measured on hashed keys. The figures are printed.
 
@@ -15,14 +16,21 @@ const KEYS = Array.from({ length: 50_000 }, (_, i) => `user:${i}:profile`)
 /** The partition of every key (Q is the same for every ring here). */
 const KEY_PARTITIONS = KEYS.map((k) => partitionOf(k, Q))
 
-function membership (size: number, weights: (i: number) => number = () => 1): StaticMembership {
-  const ids = Array.from({ length: size }, (_, i) => `node${String(i + 1).padStart(2, '0')}`)
-  return new StaticMembership({
-    self: { id: ids[0]!, weight: weights(0) },
-    selfAddress: () => '127.0.0.1:1',
-    peers: ids.slice(1).map((id, i) => ({ id, address: `127.0.0.1:${i + 2}`, weight: weights(i + 1) })),
-    partitions: Q
-  })
+/** `size` members node01.., as a cluster lists them. */
+function members (size: number, weights: (i: number) => number = () => 1): RingMember[] {
+  return Array.from({ length: size }, (_, i) => ({ id: `node${String(i + 1).padStart(2, '0')}`, weight: weights(i) }))
+}
+
+/** The ring a node derives from its members: Ring.create over them, whatever their order. */
+function derivedRing (size: number, weights?: (i: number) => number): Ring {
+  return Ring.create(members(size, weights), { partitionCount: Q })
+}
+
+/** What a node routes by with every node up: the sloppy placement over `ring`. */
+function placement (ring: Ring, n: number): SloppyPlacement {
+  const membership = { ring: () => ring, pendingRing: () => undefined } as unknown as GossipMembership
+  const allUp: Liveness = { isUp: () => true, state: () => 'up', lastSeen: () => undefined }
+  return new SloppyPlacement(membership, allUp, n)
 }
 
 describe(`the ring the nodes derive (Q = ${Q})`, () => {
@@ -30,18 +38,16 @@ describe(`the ring the nodes derive (Q = ${Q})`, () => {
     const violations: string[] = []
     let lists = 0
     for (let size = 3; size <= 64; size++) {
-      const m = membership(size)
-      const ring = m.ring()
+      const ring = derivedRing(size)
       for (const n of [1, 2, 3, 5]) {
         for (let p = 0; p < Q; p++) {
           const list = ring.preferenceList(p, n)
           lists++
           if (list.length !== Math.min(n, size) || new Set(list).size !== list.length) violations.push(`partition ${p}, ${size} nodes, n=${n}: ${list.join(',')}`)
         }
-        // What a node routes by: the placement over the membership.
-        const placement = new PreferenceListPlacement(m, n)
+        const routing = placement(ring, n)
         for (const key of KEYS.slice(0, 100)) {
-          const nodes = placement.place(key).targets.map((t) => t.node)
+          const nodes = routing.place(key).targets.map((t) => t.node)
           if (new Set(nodes).size !== Math.min(n, size)) violations.push(`key ${key}, ${size} nodes, n=${n}: ${nodes.join(',')}`)
         }
       }
@@ -51,37 +57,32 @@ describe(`the ring the nodes derive (Q = ${Q})`, () => {
   })
 
   test('two nodes started with the same members (in any order) derive the same ring', () => {
-    const a = membership(7)
-    const members = a.members()
-    const b = new StaticMembership({
-      self: { id: members[4]!.id, weight: 1 },
-      selfAddress: () => '127.0.0.1:9',
-      peers: [...members].reverse().filter((m) => m.id !== members[4]!.id),
-      partitions: Q
-    })
-    expect(b.ring().digest()).toBe(a.ring().digest())
-    expect(membership(7, (i) => (i === 3 ? 2 : 1)).ring().digest()).not.toBe(a.ring().digest())
+    const a = derivedRing(7)
+    const listed = members(7)
+    const b = Ring.create([listed[4]!, ...[...listed].reverse().filter((m) => m.id !== listed[4]!.id)], { partitionCount: Q })
+    expect(b.digest()).toBe(a.digest())
+    expect(derivedRing(7, (i) => (i === 3 ? 2 : 1)).digest()).not.toBe(a.digest())
   })
 
   test('no node owns more than 15% above the mean share for 3..64 equal nodes; a double-weight node owns about twice', () => {
     let worst = { size: 0, ratio: 0 }
     for (let size = 3; size <= 64; size++) {
-      const shares = [...membership(size).ring().shares().values()]
+      const shares = [...derivedRing(size).shares().values()]
       expect(shares.length).toBe(size)
       const ratio = Math.max(...shares) / (Q / size)
       if (ratio > worst.ratio) worst = { size, ratio }
       expect(ratio, `${size} nodes`).toBeLessThanOrEqual(1.15)
     }
     process.stdout.write(`ring balance at Q=${Q}: worst max/mean share over 3..64 equal nodes = ${worst.ratio.toFixed(3)} (${worst.size} nodes)\n`)
-    const weighted = membership(5, (i) => (i === 0 ? 2 : 1)).ring().shares()
+    const weighted = derivedRing(5, (i) => (i === 0 ? 2 : 1)).shares()
     expect(weighted.get('node01')! / weighted.get('node02')!).toBeCloseTo(2, 1)
   })
 
   test('adding a node moves only the partitions it takes, about 1/(m+1) of the keys (measured)', () => {
     const rows: string[] = []
     for (const size of [3, 4, 5, 8, 16, 32]) {
-      const before = membership(size).ring()
-      const grown = [...membership(size).members(), { id: 'joiner', address: '127.0.0.1:99', weight: 1 }]
+      const before = derivedRing(size)
+      const grown = [...members(size), { id: 'joiner', weight: 1 }]
       const after = before.rebalance(grown)
       const ownerMoved = Array.from({ length: Q }, (_, p) => before.ownerOf(p) !== after.ownerOf(p))
       const newReplica = Array.from({ length: Q }, (_, p) => {

@@ -1,29 +1,14 @@
 /**
- * Byte formats of Merkle data: a whole tree (to persist it beside the engine or ship it), a list of
- * node hashes and a list of buckets' entries (the two answers of an anti-entropy exchange).
- * All integers are big-endian.
- *
- * Tree:
- *   +--------+---------+---------+-------+-------------+-------------------------+-----------+
- *   | "LRMK" | version | fanout  | depth | entry count | entries                 | root hash |
- *   | 4 B    | u8 = 1  | u16     | u8    | u32         | (see below) x count     | 20 B      |
- *   +--------+---------+---------+-------+-------------+-------------------------+-----------+
- *   entry: key length u32 | key | value hash length u8 | value hash
- * The root hash is that of the tree the entries rebuild; decoding recomputes and compares it, so a
- * damaged file is refused (CLUSTER_CORRUPT_MERKLE) rather than trusted: rebuild from the engine then.
+ * Byte formats of the two answers of an anti-entropy exchange: a list of Merkle node hashes and a
+ * list of buckets' entries. All integers are big-endian.
  *
  * Node hashes: the 20-byte hashes back to back (the count is the length / 20).
- * Bucket entries: bucket count u32, then per bucket: entry count u32 and its entries as above.
+ * Bucket entries: bucket count u32, then per bucket: entry count u32 and its entries, each
+ *   key length u32 | key | value hash length u8 | value hash
+ * A damaged answer is refused (CLUSTER_CORRUPT_MERKLE) with the offset, rather than trusted.
  */
 import { ClusterError } from './cluster-error.js'
-import { MERKLE_HASH_BYTES, MerkleTree, type MerkleEntry } from './merkle.js'
-
-/** Identifies a serialized tree ("LevelRing MerKle"). */
-const TREE_MAGIC = Buffer.from('LRMK', 'latin1')
-/** Bumped when the tree layout changes; older readers then refuse the file instead of misreading it. */
-const TREE_FORMAT_VERSION = 1
-/** Magic, version, fanout, depth, entry count. */
-const TREE_HEADER_BYTES = 4 + 1 + 2 + 1 + 4
+import { MERKLE_HASH_BYTES, type MerkleEntry } from './merkle.js'
 
 function corrupt (what: string, offset: number, why: string): ClusterError {
   return new ClusterError('CLUSTER_CORRUPT_MERKLE', `${what} is damaged at byte ${offset}: ${why}; discard it and rebuild the tree from the partition's keys`)
@@ -61,49 +46,6 @@ function writeEntry (buf: Buffer, at: number, e: MerkleEntry): number {
   at += e.key.copy(buf, at)
   at = buf.writeUInt8(e.valueHash.length, at)
   return at + e.valueHash.copy(buf, at)
-}
-
-/** The tree in the format above. */
-export function encodeMerkleTree (tree: MerkleTree): Buffer {
-  const entries = [...tree.entries()]
-  const size = TREE_HEADER_BYTES + entries.reduce((sum, e) => sum + entryBytes(e), 0) + MERKLE_HASH_BYTES
-  const buf = Buffer.allocUnsafe(size)
-  let at = TREE_MAGIC.copy(buf, 0)
-  at = buf.writeUInt8(TREE_FORMAT_VERSION, at)
-  at = buf.writeUInt16BE(tree.shape.fanout, at)
-  at = buf.writeUInt8(tree.shape.depth, at)
-  at = buf.writeUInt32BE(entries.length, at)
-  for (const e of entries) at = writeEntry(buf, at, e)
-  tree.root().copy(buf, at)
-  return buf
-}
-
-/** A tree read back from encodeMerkleTree's output; throws CLUSTER_CORRUPT_MERKLE if it does not verify. */
-export function decodeMerkleTree (buf: Buffer): MerkleTree {
-  const what = 'serialized Merkle tree'
-  const r = new Reader(buf, what)
-  if (!r.bytes(4).equals(TREE_MAGIC)) throw corrupt(what, 0, 'not a Merkle tree (bad magic)')
-  const version = r.u8()
-  if (version !== TREE_FORMAT_VERSION) throw corrupt(what, 4, `format version ${version}, this build reads ${TREE_FORMAT_VERSION}`)
-  const fanout = r.u16()
-  const depth = r.u8()
-  let tree: MerkleTree
-  try {
-    tree = new MerkleTree({ fanout, depth })
-  } catch (err) {
-    throw corrupt(what, 5, (err as Error).message)
-  }
-  const count = r.u32()
-  for (let i = 0; i < count; i++) {
-    const e = r.entry()
-    tree.update(e.key, e.valueHash)
-  }
-  const rootAt = r.offset
-  const root = r.bytes(MERKLE_HASH_BYTES)
-  if (r.offset !== buf.length) throw corrupt(what, r.offset, `${buf.length - r.offset} bytes after the root hash`)
-  if (tree.size !== count) throw corrupt(what, TREE_HEADER_BYTES - 4, `${count} entries announced, ${tree.size} distinct keys read`)
-  if (!tree.root().equals(root)) throw corrupt(what, rootAt, 'the entries do not hash to the stored root')
-  return tree
 }
 
 /** Node hashes back to back. */

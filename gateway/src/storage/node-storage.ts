@@ -22,7 +22,7 @@ export type TextSpace = AbstractSublevel<Root, any, string, string>
  * Sublevel names, kept short because the engine stores the prefix with every key. Objects, metadata
  * and (in the cluster) hints and Merkle trees share one engine, so one WAL and one fsync cover them.
  */
-export const SPACES = Object.freeze({ objects: 'obj', tombstones: 'tomb', meta: 'meta', hints: 'hint', merkle: 'mtree' })
+export const SPACES = Object.freeze({ objects: 'obj', tombstones: 'tomb', meta: 'meta', hints: 'hint' })
 
 /** One node's engine, split into sublevels by purpose. */
 export class NodeStorage {

@@ -6,8 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_CONFIG } from '../../../gateway/src/config.js'
-import { StaticMembership } from '../../../gateway/src/cluster/static-membership.js'
-import type { Ring } from '../../../gateway/src/cluster/ring.js'
+import { Ring } from '../../../gateway/src/cluster/ring.js'
 import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/rpc/internode-auth.js'
 import { keyPath, REPLICAS_PATH } from '../../../gateway/src/rpc/internode-protocol.js'
 import { decodeObject } from '../../../gateway/src/storage/object-codec.js'
@@ -152,7 +151,6 @@ export class TestCluster {
         replicas,
         clusterSecretFile: join(dir, 'secret'),
         logLevel: 'info',
-        probeIntervalMs: 500,
         ...settings,
         defaults: { r: 'quorum', w: 'quorum', timeoutMs: 3_000, ...options.defaults }
       }
@@ -173,8 +171,8 @@ export class TestCluster {
   }
 
   /**
-   * Wait until every running node has seen every other running node answer (its prober pings each
-   * peer every probeIntervalMs): nodes start in parallel, so the first pings may find a peer not yet
+   * Wait until every running node sees every other running node up (gossip heartbeats reach it):
+   * nodes start in parallel, so the first exchanges may find a peer not yet
    * listening, and a write forwarded meanwhile would skip it. Bounded: throws after 10 s.
    */
   async settled (): Promise<void> {
@@ -201,13 +199,7 @@ export class TestCluster {
 
   /** The ring every node derives (the same derivation as the nodes'). */
   ring (): Ring {
-    const [self, ...peers] = this.nodes
-    return new StaticMembership({
-      self: { id: self!.id, weight: 1 },
-      selfAddress: () => self!.address,
-      peers: peers.map((p) => ({ id: p.id, address: p.address, weight: 1 })),
-      partitions: this.partitions
-    }).ring()
+    return Ring.create(this.nodes.map((n) => ({ id: n.id, weight: 1 })), { partitionCount: this.partitions })
   }
 
   /** The ids of the nodes that replicate `key`, in preference order. */
