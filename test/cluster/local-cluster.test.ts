@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, expect, test } from 'vitest'
 import { freePorts } from './helpers/test-cluster.js'
 
-// `npm start` runs dist/gateway/src/local-cluster.js: three node processes, a generated secret,
+// `npm start` runs dist/tools/src/local-cluster.js: three node processes, a generated secret,
 // a banner with a curl example, and a clean stop of all three on Ctrl-C. Here it runs on free
 // ports and a temp data directory (the same code path, other --ports and --data).
 
-const SCRIPT = fileURLToPath(new URL('../../dist/gateway/src/local-cluster.js', import.meta.url))
+const SCRIPT = fileURLToPath(new URL('../../dist/tools/src/local-cluster.js', import.meta.url))
 let dir: string | undefined
 afterAll(async () => { if (dir !== undefined) await rm(dir, { recursive: true, force: true }) })
 

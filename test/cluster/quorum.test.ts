@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
 import { ContractClient } from '../gateway/helpers/contract-client.js'
-import { liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 
 // Issue 6, list item 1: a 3-node cluster (n=3) where any node coordinates any request; a write
 // with w=2 is readable with r=2 from every node; with one node stopped r=2/w=2 still succeed and

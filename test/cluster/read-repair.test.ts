@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { isDeleted, liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { isDeleted, liveSiblings } from '../../gateway/src/replica/stored-object.js'
 import { sameVersions } from '../../gateway/src/version/dvv.js'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'

@@ -37,10 +37,10 @@
  * one or two batches of objects: traffic follows the size of the difference, not of the data.
  */
 import { ByteReader, ByteWriter, MalformedBytesError } from '../encoding/bytes.js'
-import { MERKLE_HASH_BYTES, type MerkleShape } from '../cluster/merkle.js'
-import { INTERNODE_PREFIX } from '../rpc/internode-protocol.js'
-import { decodeObject, encodeObject } from '../storage/object-codec.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import { MERKLE_HASH_BYTES, type MerkleShape } from './merkle-tree.js'
+import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import type { StoredObject } from '../replica/stored-object.js'
 
 export const ANTI_ENTROPY_PREFIX = `${INTERNODE_PREFIX}anti-entropy/`
 export const ROOTS_PATH = `${ANTI_ENTROPY_PREFIX}roots`

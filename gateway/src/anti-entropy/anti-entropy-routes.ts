@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { MalformedBytesError } from '../encoding/bytes.js'
-import { GatewayError } from '../gateway-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { readBody } from '../http/read-body.js'
-import { encodeBucketEntries, encodeNodeHashes } from '../cluster/merkle-codec.js'
-import type { ReplicaStore } from '../replica-store.js'
-import { CorruptObjectError, encodeObject } from '../storage/object-codec.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import { encodeBucketEntries, encodeNodeHashes } from './merkle-codec.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { CorruptObjectError, encodeObject } from '../replica/object-codec.js'
+import type { StoredObject } from '../replica/stored-object.js'
 import {
   ANTI_ENTROPY_MEDIA_TYPE, ANTI_ENTROPY_PREFIX, BUCKETS_PATH, decodeBucketsRequest, decodeKeys, decodeMergeRequest,
   decodeNodesRequest, decodePartitionRequest, decodeRootsRequest, encodeObjectsAnswer, encodePartitionPage, encodeRootsAnswer,

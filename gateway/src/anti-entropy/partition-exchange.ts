@@ -1,8 +1,8 @@
-import { diffMerkle, type KeyDifference } from '../cluster/merkle-diff.js'
-import { MerkleTree, type MerkleShape } from '../cluster/merkle.js'
-import type { ReplicaStore } from '../replica-store.js'
-import { CorruptObjectError } from '../storage/object-codec.js'
-import { isDeleted, type StoredObject } from '../storage/stored-object.js'
+import { diffMerkle, type KeyDifference } from './merkle-diff.js'
+import { MerkleTree, type MerkleShape } from './merkle-tree.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { CorruptObjectError } from '../replica/object-codec.js'
+import { isDeleted, type StoredObject } from '../replica/stored-object.js'
 import { sameVersions } from '../version/dvv.js'
 import type { RemoteReplica } from './remote-replica.js'
 

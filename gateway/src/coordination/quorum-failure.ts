@@ -1,4 +1,4 @@
-import { GatewayError } from '../gateway-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 
 /** One requirement of a request and how far it got. */
 export interface QuorumShortfall {

@@ -1,11 +1,11 @@
-import type { ReplicaTarget } from '../cluster/placement.js'
-import type { CoordinatedWrite } from '../coordinator.js'
-import type { ReplicaStore } from '../replica-store.js'
-import type { InternodeClient } from '../rpc/internode-client.js'
-import type { ForwardedWrite } from '../rpc/internode-protocol.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import type { ReplicaTarget } from '../ring/placement.js'
+import type { CoordinatedWrite } from './coordinator.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import type { InternodeClient } from '../internode/internode-client.js'
+import type { ForwardedWrite } from '../internode/internode-protocol.js'
+import type { StoredObject } from '../replica/stored-object.js'
 import type { HintKeeper } from '../handoff/hint-store.js'
-import { mergeReplicas } from './replica-merge.js'
+import { mergeReplicas } from '../replica/replica-merge.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local

@@ -12,11 +12,11 @@
  * it was being delivered is delivered again.
  */
 import type { Logger } from 'pino'
-import { mergeReplicas } from '../coordination/replica-merge.js'
-import { decodeObject, encodeObject } from '../storage/object-codec.js'
-import { KeyLock } from '../storage/key-lock.js'
-import { durable, SPACES, type ByteSpace, type NodeStorage } from '../storage/node-storage.js'
-import { normalise, type StoredObject } from '../storage/stored-object.js'
+import { mergeReplicas } from '../replica/replica-merge.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import { KeyLock } from '../replica/key-lock.js'
+import { durable, SPACES, type ByteSpace, type NodeStorage } from '../replica/node-storage.js'
+import { normalise, type StoredObject } from '../replica/stored-object.js'
 import { sameVersions, sync } from '../version/dvv.js'
 
 /** Separates the owner from the key in a hint's engine key. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { GossipMembership } from '../membership/gossip-membership.js'
-import type { ReplicaStore } from '../replica-store.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
 import type { Hint, HintStore } from './hint-store.js'
 
 /** How often the handoff looks for owners that are up again (ms). */

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
-import type { MemberStatus } from '../cluster/membership.js'
-import { durable, type TextSpace } from '../storage/node-storage.js'
+import type { MemberStatus } from './member-table.js'
+import { durable, type TextSpace } from '../replica/node-storage.js'
 import type { SeedMember } from './gossip-membership.js'
-import { ringStateFromJSON, ringStateToJSON, type RingState, type RingStateJSON } from './ring-state.js'
+import { ringStateFromJSON, ringStateToJSON, type RingState, type RingStateJSON } from '../ring/ring-state.js'
 
 const CLUSTER_STATE_KEY = 'cluster-state'
 

@@ -1,8 +1,8 @@
-import type { ClusterView, MemberView } from '../coordinator.js'
+import type { ClusterView, MemberView } from '../coordination/coordinator.js'
 import type { HintedHandoff } from '../handoff/hinted-handoff.js'
 import type { GossipMembership } from './gossip-membership.js'
 import type { Gossiper } from './gossiper.js'
-import { waitingFor } from './ring-state.js'
+import { waitingFor } from '../ring/ring-state.js'
 
 export interface MembershipViewOptions {
   readonly membership: GossipMembership

@@ -1,5 +1,5 @@
-import type { TextSpace } from '../storage/node-storage.js'
-import { durable } from '../storage/node-storage.js'
+import type { TextSpace } from '../replica/node-storage.js'
+import { durable } from '../replica/node-storage.js'
 
 const GENERATION_KEY = 'generation'
 

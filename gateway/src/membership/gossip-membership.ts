@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { Liveness, PeerState } from '../cluster/liveness.js'
-import type { ClusterMember, MembershipSource } from '../cluster/membership-source.js'
-import { Membership, type MemberDigest, type MemberEntry, type MemberStatus, type MergeOutcome } from '../cluster/membership.js'
-import { PhiAccrualDetector, type PhiAccrualOptions } from '../cluster/phi-accrual.js'
-import type { Ring, RingMember } from '../cluster/ring.js'
-import { GatewayError } from '../gateway-error.js'
-import { claim } from './ring-claimant.js'
-import { compareRingStates, mergeRingStates, withDone, type RingState } from './ring-state.js'
+import type { Liveness, PeerState } from './liveness.js'
+import type { ClusterMember, MembershipSource } from './membership-source.js'
+import { Membership, type MemberDigest, type MemberEntry, type MemberStatus, type MergeOutcome } from './member-table.js'
+import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.js'
+import type { Ring, RingMember } from '../ring/ring.js'
+import { GatewayError } from '../error/gateway-error.js'
+import { claim } from '../ring/ring-claimant.js'
+import { compareRingStates, mergeRingStates, withDone, type RingState } from '../ring/ring-state.js'
 
 /** A member known before any gossip: from --peers or the node's stored state. Seeded at generation 0, so any real entry replaces it. */
 export interface SeedMember {

@@ -3,10 +3,10 @@
 // that records every acknowledged write.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Ring } from '../../../gateway/src/cluster/ring.js'
-import { ringStateFromJSON, type RingState, type RingStateJSON } from '../../../gateway/src/membership/ring-state.js'
+import type { Ring } from '../../../gateway/src/ring/ring.js'
+import { ringStateFromJSON, type RingState, type RingStateJSON } from '../../../gateway/src/ring/ring-state.js'
 import { RING_PATH } from '../../../gateway/src/membership/gossip-protocol.js'
-import { liveSiblings } from '../../../gateway/src/storage/stored-object.js'
+import { liveSiblings } from '../../../gateway/src/replica/stored-object.js'
 import { putText } from './http.js'
 import { ClusterNode, freePorts, type TestCluster } from './test-cluster.js'
 

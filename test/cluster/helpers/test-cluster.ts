@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { DEFAULT_CONFIG } from '../../../gateway/src/config.js'
-import { Ring } from '../../../gateway/src/cluster/ring.js'
-import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/rpc/internode-auth.js'
-import { keyPath, REPLICAS_PATH } from '../../../gateway/src/rpc/internode-protocol.js'
-import { decodeObject } from '../../../gateway/src/storage/object-codec.js'
-import type { StoredObject } from '../../../gateway/src/storage/stored-object.js'
+import { DEFAULT_CONFIG } from '../../../gateway/src/node/config.js'
+import { Ring } from '../../../gateway/src/ring/ring.js'
+import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
+import { keyPath, REPLICAS_PATH } from '../../../gateway/src/internode/internode-protocol.js'
+import { decodeObject } from '../../../gateway/src/replica/object-codec.js'
+import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
 
 // Real clusters for tests: every node is its own `levelring start` process (the built dist/, as
 // `npm test` builds first) on 127.0.0.1 with a free port and its own lsm-level data directory in a

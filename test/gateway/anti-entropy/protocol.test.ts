@@ -5,8 +5,8 @@ import {
   encodeNodesRequest, encodeObjectsAnswer, encodePartitionPage, encodePartitionRequest, encodeRootsAnswer, encodeRootsRequest
 } from '../../../gateway/src/anti-entropy/anti-entropy-protocol.js'
 import { MalformedBytesError } from '../../../gateway/src/encoding/bytes.js'
-import { encodeObject } from '../../../gateway/src/storage/object-codec.js'
-import type { StoredObject } from '../../../gateway/src/storage/stored-object.js'
+import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
+import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
 
 // The anti-entropy wire messages round-trip, and bytes that are not one are refused (the routes answer 400).
 

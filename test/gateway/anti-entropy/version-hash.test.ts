@@ -2,8 +2,8 @@ import { hash } from 'node:crypto'
 import { expect, test } from 'vitest'
 import { versionHash } from '../../../gateway/src/anti-entropy/version-hash.js'
 import { MalformedBytesError } from '../../../gateway/src/encoding/bytes.js'
-import { encodeObject } from '../../../gateway/src/storage/object-codec.js'
-import type { StoredObject, StoredVersion } from '../../../gateway/src/storage/stored-object.js'
+import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
+import type { StoredObject, StoredVersion } from '../../../gateway/src/replica/stored-object.js'
 import type { Sibling } from '../../../gateway/src/version/dvv.js'
 
 // The Merkle leaf value: SHA-1 of the canonical bytes with clock timestamps zeroed, computed from the

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEFAULT_CONFIG, type NodeConfig } from '../../../gateway/src/config.js'
+import { DEFAULT_CONFIG, type NodeConfig } from '../../../gateway/src/node/config.js'
 import type { Logger } from 'pino'
-import { createLogger } from '../../../gateway/src/logger.js'
-import { startNode, type RunningNode } from '../../../gateway/src/node.js'
+import { createLogger } from '../../../gateway/src/node/logger.js'
+import { startNode, type RunningNode } from '../../../gateway/src/node/start-node.js'
 
 /** A real node on 127.0.0.1 (free port) over lsm-level files in a fresh temp directory. */
 export interface TestNode extends RunningNode {

@@ -1,9 +1,9 @@
 import { pino } from 'pino'
 import { describe, expect, test } from 'vitest'
-import { Ring } from '../../../gateway/src/cluster/ring.js'
+import { Ring } from '../../../gateway/src/ring/ring.js'
 import { GossipMembership } from '../../../gateway/src/membership/gossip-membership.js'
 import { parseAck, parseSyn } from '../../../gateway/src/membership/gossip-protocol.js'
-import { ringPlan, ringState } from '../../../gateway/src/membership/ring-state.js'
+import { ringPlan, ringState } from '../../../gateway/src/ring/ring-state.js'
 
 // GossipMembership on a synthetic clock: heartbeats gossiped between tables feed one detector per
 // member; a silent member goes down, a restart (new generation) is up at once, a refused connection
