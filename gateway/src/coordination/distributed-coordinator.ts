@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Liveness } from '../membership/liveness.js'
-import type { MembershipSource } from '../membership/membership-source.js'
+import type { Membership } from '../membership/membership.js'
 import type { KeyPlacement, ReplicaPlacement } from '../ring/placement.js'
 import { BackgroundWork } from './background-work.js'
 import { GetFsm } from './get-fsm.js'
@@ -17,7 +17,7 @@ import type { StoredObject } from '../replica/stored-object.js'
 import { NOTHING_SEEN, type CausalContext } from '../version/dvv.js'
 
 export interface DistributedCoordinatorOptions {
-  readonly membership: MembershipSource
+  readonly membership: Membership
   /** Which nodes a key's requests go to (strict preference lists now, sloppy targets in issue 7). */
   readonly placement: ReplicaPlacement
   /** Who is believed up: orders the candidates a write is forwarded to. */

@@ -7,7 +7,7 @@ import type { InternodeClient } from '../internode/internode-client.js'
 import type { ByteSpace } from '../replica/node-storage.js'
 import { decodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
-import type { GossipMembership } from '../membership/gossip-membership.js'
+import type { Membership } from '../membership/membership.js'
 import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from '../ring/ring-state.js'
 
@@ -21,7 +21,7 @@ const CONCURRENCY = 16
 const PUSH_TIMEOUT_MS = 10_000
 
 export interface PartitionTransferOptions {
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly store: ReplicaStore
   readonly objects: ByteSpace
   readonly client: InternodeClient

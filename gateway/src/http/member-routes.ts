@@ -4,7 +4,7 @@ import { readBody } from './read-body.js'
 import type { LifecycleAnswer } from '../membership/member-lifecycle.js'
 
 /** What the join and leave routes need of the node: its lifecycle, absent on a node that is not a cluster member. */
-export interface MembershipAdminOptions {
+export interface MemberRoutesOptions {
   readonly nodeId: string
   readonly lifecycle: {
     join (seed: unknown): Promise<LifecycleAnswer>
@@ -16,7 +16,7 @@ export interface MembershipAdminOptions {
 /** Largest body of a join request: {"seed": "host:port"}. */
 const JOIN_BODY_LIMIT = 16 * 1024
 
-function member (options: MembershipAdminOptions, action: string): NonNullable<MembershipAdminOptions['lifecycle']> {
+function member (options: MemberRoutesOptions, action: string): NonNullable<MemberRoutesOptions['lifecycle']> {
   if (options.lifecycle === undefined) {
     throw new GatewayError('LEVELRING_NOT_A_CLUSTER_MEMBER',
       `node ${options.nodeId} runs alone (started without --peers id=host:port or --seeds): it cannot ${action}; ` +
@@ -27,7 +27,7 @@ function member (options: MembershipAdminOptions, action: string): NonNullable<M
 }
 
 /** POST /v1/admin/join {"seed": "host:port"}: exchange gossip with a member of the cluster now; 200 with the node's status. */
-export function joinRoute (options: MembershipAdminOptions) {
+export function joinRoute (options: MemberRoutesOptions) {
   return async function join (req: Request, res: Response): Promise<void> {
     const lifecycle = member(options, 'join a cluster')
     const body = await readBody(req, JOIN_BODY_LIMIT, '')
@@ -43,7 +43,7 @@ export function joinRoute (options: MembershipAdminOptions) {
 }
 
 /** POST /v1/admin/leave: start handing this node's partitions over; 202, the node exits once done. */
-export function leaveRoute (options: MembershipAdminOptions) {
+export function leaveRoute (options: MemberRoutesOptions) {
   return function leave (_req: Request, res: Response): void {
     res.status(202).json(member(options, 'leave a cluster').leave())
   }

@@ -7,7 +7,7 @@ import { GatewayError } from '../error/gateway-error.js'
 import { BearerAuth } from './bearer-auth.js'
 import { sendError } from './problem.js'
 import { repairRoute } from './repair-route.js'
-import { joinRoute, leaveRoute, type MembershipAdminOptions } from './member-routes.js'
+import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
 import { clusterRoute, healthRoute } from './node-info-routes.js'
 import type { RepairReport } from '../anti-entropy/anti-entropy-service.js'
 import { KV_PREFIX, kvRoutes, type KvHandler, type QuorumDefaults } from './kv-routes.js'
@@ -34,7 +34,7 @@ export interface AppOptions {
   /** More sections of GET /v1/cluster (anti-entropy). */
   readonly clusterDetails?: () => Record<string, unknown>
   /** POST /v1/admin/join and /leave: the gossip member's lifecycle (cluster members only; absent: 409). */
-  readonly lifecycle?: MembershipAdminOptions['lifecycle']
+  readonly lifecycle?: MemberRoutesOptions['lifecycle']
 }
 
 /** The node's HTTP surface: the express app, and the request listener a server should use. */
@@ -88,7 +88,7 @@ export function createApp (options: AppOptions): GatewayApp {
     res.setHeader('Allow', 'POST')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
   })
-  const membershipAdmin: MembershipAdminOptions = { nodeId: options.nodeId, lifecycle: options.lifecycle, stopping: info.stopping }
+  const membershipAdmin: MemberRoutesOptions = { nodeId: options.nodeId, lifecycle: options.lifecycle, stopping: info.stopping }
   app.post('/v1/admin/join', joinRoute(membershipAdmin))
   app.post('/v1/admin/leave', leaveRoute(membershipAdmin))
   app.all(['/v1/admin/join', '/v1/admin/leave'], (req: Request, res: Response) => {

@@ -3,7 +3,7 @@ import { Pool } from 'undici'
 import type { CoordinatedWrite } from '../coordination/coordinator.js'
 import { GatewayError, type GatewayErrorCode } from '../error/gateway-error.js'
 import { PROBLEM_KINDS } from '../http/problem.js'
-import type { MembershipSource } from '../membership/membership-source.js'
+import type { Membership } from '../membership/membership.js'
 import type { PeerReachability } from '../membership/reachability.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
@@ -25,7 +25,7 @@ export const CONNECT_TIMEOUT_MS = 2_000
 export const IDLE_CONNECTION_MS = 4_000
 
 export interface InternodeClientOptions {
-  readonly membership: MembershipSource
+  readonly membership: Membership
   readonly auth: InternodeAuth
   /** Told the outcome of every call. */
   readonly reachability: PeerReachability

@@ -16,7 +16,7 @@
 import { GatewayError } from '../error/gateway-error.js'
 import { assertMemberDigest, assertMemberEntry, type MemberDigest, type MemberEntry } from './member-table.js'
 import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
-import type { RingSummary } from './gossip-membership.js'
+import type { RingSummary } from './membership.js'
 import type { RingStateJSON } from '../ring/ring-state.js'
 
 export const GOSSIP_PATH = `${INTERNODE_PREFIX}gossip`

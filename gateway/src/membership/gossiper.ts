@@ -5,7 +5,7 @@ import { GatewayError } from '../error/gateway-error.js'
 import { readBody } from '../http/read-body.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import type { InternodeExtension } from '../internode/internode-routes.js'
-import type { GossipMembership, RingSummary } from './gossip-membership.js'
+import type { Membership, RingSummary } from './membership.js'
 import {
   compareSummaries, GOSSIP_ENTRIES_PATH, GOSSIP_PATH, parseAck, parseAck2, parseSyn, RING_PATH,
   type GossipAck, type GossipAck2, type GossipSyn
@@ -30,7 +30,7 @@ export interface GossipPeer {
 }
 
 export interface GossiperOptions {
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly client: InternodeClient
   /** Addresses to gossip with while this node knows no live member (joining, or every peer down). */
   readonly seeds: readonly string[]

@@ -76,14 +76,8 @@ export interface MergeOutcome {
   readonly selfSuperseded: boolean
 }
 
-/** Who this node is, to start a table. */
-export interface LocalMember {
-  readonly id: string
-  readonly address: string
-  readonly generation: number
-  readonly weight?: number
-  readonly status?: MemberStatus
-}
+/** Who this node is, to start a table: its entry's identity; weight and status have defaults. */
+type SelfEntry = Pick<MemberEntry, 'id' | 'address' | 'generation'> & Partial<Pick<MemberEntry, 'weight' | 'status'>>
 
 /** A uniform random number in [0, 1), injectable so simulations are reproducible. */
 export type RandomSource = () => number
@@ -135,12 +129,12 @@ function ownEntry (e: MemberEntry): MemberEntry {
 }
 
 /** This node's membership table. Not thread-safe by design: one event loop owns it. */
-export class Membership {
+export class MemberTable {
   /** This node's id. */
   readonly selfId: string
   readonly #entries = new Map<string, MemberEntry>()
 
-  constructor (self: LocalMember) {
+  constructor (self: SelfEntry) {
     const entry: MemberEntry = {
       id: self.id,
       address: self.address,

@@ -5,10 +5,10 @@ import { AntiEntropyService } from '../anti-entropy/anti-entropy-service.js'
 import { MERGE_BATCH_BYTES } from '../anti-entropy/partition-exchange.js'
 import { PartitionTrees } from '../anti-entropy/partition-trees.js'
 import { PeerReachability } from '../membership/reachability.js'
-import type { MembershipSource } from '../membership/membership-source.js'
+import type { Member } from '../membership/member.js'
 import { ReapGuard } from '../coordination/reap-guard.js'
 import { ClusterReplicaAccess } from '../coordination/replica-access.js'
-import type { NodeConfig, PeerMember } from './config.js'
+import type { NodeConfig } from './config.js'
 import { DistributedCoordinator } from '../coordination/distributed-coordinator.js'
 import { SIBLING_LIMIT, type ReplicaStore } from '../replica/replica-store.js'
 import { FaultInjector } from '../internode/fault-injection.js'
@@ -18,9 +18,9 @@ import type { InternodeExtension } from '../internode/internode-routes.js'
 import type { ByteSpace, NodeStorage } from '../replica/node-storage.js'
 import { HintStore } from '../handoff/hint-store.js'
 import { SloppyPlacement } from '../ring/sloppy-placement.js'
-import type { GossipMembership } from '../membership/gossip-membership.js'
+import type { Membership } from '../membership/membership.js'
 import type { MemberLifecycle } from '../membership/member-lifecycle.js'
-import { MembershipService, openGossipMembership } from '../membership/membership-service.js'
+import { MembershipService, openMembership } from '../membership/membership-service.js'
 
 /** How long a stopping node waits for late replies, read repairs and replication in flight. */
 export const DRAIN_MS = 3_000
@@ -28,7 +28,7 @@ export const DRAIN_MS = 3_000
 /** The cluster side of a member node: membership, liveness, RPC client, coordinator, gossip. */
 export interface ClusterRuntime {
   readonly coordinator: DistributedCoordinator
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly reachability: PeerReachability
   readonly client: InternodeClient
   /** The tombstone reaper's veto: reap only what no other replica could bring back. */
@@ -55,7 +55,7 @@ export interface ClusterRuntime {
 
 export interface ClusterRuntimeOptions {
   readonly config: NodeConfig
-  readonly peers: readonly PeerMember[]
+  readonly peers: readonly Member[]
   readonly store: ReplicaStore
   readonly auth: InternodeAuth
   readonly address: () => string
@@ -68,13 +68,13 @@ export interface ClusterRuntimeOptions {
 
 /**
  * Assemble a cluster member: the gossip membership (its founding members from --peers, or joining
- * through --seeds) is both the MembershipSource and the Liveness (phi-accrual per member), requests
+ * through --seeds) is both the membership and the Liveness (phi-accrual per member), requests
  * are placed by sloppy quorum (handoff/sloppy-placement.ts) with hints kept in the engine.
  */
 export async function createClusterRuntime (options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
   const { config, peers, store, auth, address, logger } = options
   const reachability = new PeerReachability(config.nodeId)
-  const opened = await openGossipMembership({ config, peers, storage: options.storage, reachability, logger })
+  const opened = await openMembership({ config, peers, storage: options.storage, reachability, logger })
   const membership = opened.membership
   const faults = config.enableFaultInjection ? new FaultInjector() : undefined
   if (faults !== undefined) logger.warn('fault injection enabled (--enable-fault-injection): /internal/v1/faults can cut this node off; for tests only')
@@ -141,7 +141,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
 }
 
 /** Settings that work but not as an operator likely expects. */
-function warnAboutShape (config: NodeConfig, membership: MembershipSource, logger: Logger): void {
+function warnAboutShape (config: NodeConfig, membership: Membership, logger: Logger): void {
   const members = membership.members().length
   if (members < config.replicas) {
     logger.warn({ members, replicas: config.replicas }, `n=${config.replicas} but the cluster has ${members} members: every key has only ${members} replicas`)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parse } from 'yaml'
+import type { Member } from '../membership/member.js'
 import { MAX_WEIGHT } from '../ring/ring.js'
 import { assertPartitionCount } from '../ring/partition.js'
 import type { QuorumSpec } from '../coordination/quorum.js'
@@ -11,13 +12,6 @@ import type { QuorumDefaults } from '../http/kv-routes.js'
  * only by address, not a member), or in a config file `{ id, address, weight }`.
  */
 export type PeerSpec = string | { readonly id: string, readonly address: string, readonly weight?: number }
-
-/** Another node of the static membership: its id, internode address (host:port) and ring weight. */
-export interface PeerMember {
-  readonly id: string
-  readonly address: string
-  readonly weight: number
-}
 
 /** Everything one node is started with. Built by loadConfig from defaults, a file, then flags. */
 export interface NodeConfig {
@@ -246,9 +240,9 @@ function validate (c: Record<string, any>): NodeConfig {
  * node has no peers or only bare addresses. Throws ConfigError for a malformed entry, a mix of the
  * two forms, a repeated id or address, or this node's own id.
  */
-export function peerMembers (config: Pick<NodeConfig, 'nodeId' | 'peers'>): PeerMember[] | undefined {
+export function peerMembers (config: Pick<NodeConfig, 'nodeId' | 'peers'>): Member[] | undefined {
   const parsed = config.peers.map((spec, i) => parsePeer(spec, i))
-  const members = parsed.filter((p): p is PeerMember => p.id !== undefined)
+  const members = parsed.filter((p): p is Member => p.id !== undefined)
   if (members.length === 0) return undefined
   if (members.length !== parsed.length) {
     throw new ConfigError('peers', 'mixes id=host:port and bare host:port entries; give every peer its node id (id=host:port)')

@@ -1,7 +1,7 @@
 import type { Liveness } from '../membership/liveness.js'
 import type { KeyPlacement, ReplicaPlacement, ReplicaTarget } from './placement.js'
 import type { Ring } from './ring.js'
-import type { GossipMembership } from '../membership/gossip-membership.js'
+import type { Membership } from '../membership/membership.js'
 
 /**
  * Sloppy quorum (Dynamo 4.6): a key's requests go to the first n healthy nodes of the ring walk
@@ -17,7 +17,7 @@ import type { GossipMembership } from '../membership/gossip-membership.js'
  * in `handoff`: writes reach them too, so nothing written during the move is missing when it ends.
  */
 export class SloppyPlacement implements ReplicaPlacement {
-  readonly #membership: GossipMembership
+  readonly #membership: Membership
   readonly #liveness: Liveness
   readonly #n: number
   #ring: Ring | undefined
@@ -25,7 +25,7 @@ export class SloppyPlacement implements ReplicaPlacement {
   #walks: Array<readonly string[] | undefined> = []
   #pendingLists: Array<readonly string[] | undefined> = []
 
-  constructor (membership: GossipMembership, liveness: Liveness, n: number) {
+  constructor (membership: Membership, liveness: Liveness, n: number) {
     this.#membership = membership
     this.#liveness = liveness
     this.#n = n

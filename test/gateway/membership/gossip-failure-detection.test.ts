@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { Membership, type MergeOutcome } from '../../../gateway/src/membership/member-table.js'
+import { MemberTable, type MergeOutcome } from '../../../gateway/src/membership/member-table.js'
 import { PhiAccrualDetector } from '../../../gateway/src/membership/phi-accrual.js'
 import { seededRandom } from '../../support/random.mjs'
 
 /**
- * Membership and phi-accrual together, on a simulated clock: every node gossips every second (its
+ * MemberTable and phi-accrual together, on a simulated clock: every node gossips every second (its
  * timer jittering by +-50 ms) with 3 random peers through the digest protocol, 2% of exchanges are
  * lost, and each node runs one detector per member, fed when gossip shows that member's heartbeat
  * advanced. Heartbeats therefore reach an observer relayed and irregularly, as they will in the
@@ -20,14 +20,14 @@ describe('gossip-fed failure detection (simulated clock)', () => {
   const RESTART_AT = 150_000
   const END = 180_000
 
-  interface SimNode { membership: Membership, detectors: Map<string, PhiAccrualDetector>, nextTick: number, alive: boolean }
+  interface SimNode { membership: MemberTable, detectors: Map<string, PhiAccrualDetector>, nextTick: number, alive: boolean }
 
   it('suspects a killed node within seconds everywhere, sees its restart at once, and never suspects a live or slow one', () => {
     const rng = seededRandom(2024)
     const name = (i: number): string => `n${String(i).padStart(2, '0')}`
     const nodes = new Map<string, SimNode>()
     const start = (id: string, now: number): void => {
-      const membership = new Membership({ id, address: `127.0.0.1:${7000 + Number(id.slice(1))}`, generation: now + 1 })
+      const membership = new MemberTable({ id, address: `127.0.0.1:${7000 + Number(id.slice(1))}`, generation: now + 1 })
       membership.updateSelf({ status: 'up' })
       nodes.set(id, { membership, detectors: new Map(), nextTick: now + rng() * 1000, alive: true })
     }

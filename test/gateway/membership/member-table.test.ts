@@ -1,13 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ClusterError } from '../../../gateway/src/error/cluster-error.js'
-import { Membership, type MemberEntry, type MemberStatus } from '../../../gateway/src/membership/member-table.js'
+import { MemberTable, type MemberEntry, type MemberStatus } from '../../../gateway/src/membership/member-table.js'
 import { seededRandom } from '../../support/random.mjs'
 
 const id = (i: number): string => `n${String(i).padStart(3, '0')}`
 
-function member (i: number, generation = 1000 + i): Membership {
-  return new Membership({ id: id(i), address: `127.0.0.1:${7000 + i}`, generation })
+function member (i: number, generation = 1000 + i): MemberTable {
+  return new MemberTable({ id: id(i), address: `127.0.0.1:${7000 + i}`, generation })
 }
 
 function entry (over: Partial<MemberEntry> & { id: string }): MemberEntry {
@@ -15,14 +15,14 @@ function entry (over: Partial<MemberEntry> & { id: string }): MemberEntry {
 }
 
 /** One push-pull gossip exchange, A initiating: digest, delta, requested entries. */
-function exchange (a: Membership, b: Membership): void {
+function exchange (a: MemberTable, b: MemberTable): void {
   const delta = b.deltaFor(a.digest())
   a.merge(delta.entries)
   b.merge(a.entriesFor(delta.requests))
 }
 
 /** A table's gossiped state without heartbeats (they advance every round, so never settle). */
-function stateOf (m: Membership): string {
+function stateOf (m: MemberTable): string {
   return JSON.stringify(m.entries().map(e => [e.id, e.generation, e.version, e.status, e.weight, e.address]))
 }
 
@@ -36,7 +36,7 @@ function errorCode (fn: () => unknown): string | undefined {
   return undefined
 }
 
-describe('Membership', () => {
+describe('MemberTable', () => {
   it('starts with itself, bumps its heartbeat per tick and its version per real change', () => {
     const m = member(1)
     expect(m.self).toEqual({ id: 'n001', address: '127.0.0.1:7001', generation: 1001, heartbeat: 0, version: 0, status: 'joining', weight: 1 })
@@ -98,7 +98,7 @@ describe('Membership', () => {
       const batched = member(9)
       batched.merge(shuffled.slice(0, 4))
       batched.merge(shuffled.slice(4))
-      const full = (m: Membership): string => JSON.stringify(m.entries())
+      const full = (m: MemberTable): string => JSON.stringify(m.entries())
       expect(full(other)).toBe(full(one))
       expect(full(batched)).toBe(full(one))
     }), { numRuns: 300, seed: 42 })
@@ -204,7 +204,7 @@ describe('gossip convergence (simulated, fan-out 3)', () => {
    * exchanges run one after another through the digest protocol, so news can travel several hops in
    * one round as it does when real exchanges interleave.
    */
-  function round (nodes: Membership[], byId: Map<string, Membership>, rng: () => number, synchronous: boolean): void {
+  function round (nodes: MemberTable[], byId: Map<string, MemberTable>, rng: () => number, synchronous: boolean): void {
     for (const node of nodes) node.tick()
     const snapshot = synchronous ? new Map(nodes.map(m => [m.selfId, m.entries()])) : undefined
     const order = nodes.map((_, i) => i).sort(() => rng() - 0.5)

@@ -4,7 +4,7 @@ import type { Liveness } from '../../../gateway/src/membership/liveness.js'
 import { Ring, type RingMember } from '../../../gateway/src/ring/ring.js'
 import { DEFAULT_CONFIG } from '../../../gateway/src/node/config.js'
 import { SloppyPlacement } from '../../../gateway/src/ring/sloppy-placement.js'
-import type { GossipMembership } from '../../../gateway/src/membership/gossip-membership.js'
+import type { Membership } from '../../../gateway/src/membership/membership.js'
 
 // Ring properties, as the nodes derive the ring (Ring.create over the members at the default
 // partition count). Preference lists never repeat a physical node;
@@ -28,7 +28,7 @@ function derivedRing (size: number, weights?: (i: number) => number): Ring {
 
 /** What a node routes by with every node up: the sloppy placement over `ring`. */
 function placement (ring: Ring, n: number): SloppyPlacement {
-  const membership = { ring: () => ring, pendingRing: () => undefined } as unknown as GossipMembership
+  const membership = { ring: () => ring, pendingRing: () => undefined } as unknown as Membership
   const allUp: Liveness = { isUp: () => true, state: () => 'up', lastSeen: () => undefined }
   return new SloppyPlacement(membership, allUp, n)
 }

@@ -3,7 +3,7 @@ import { expect, test } from 'vitest'
 import type { Liveness } from '../../../gateway/src/membership/liveness.js'
 import { Ring } from '../../../gateway/src/ring/ring.js'
 import { SloppyPlacement } from '../../../gateway/src/ring/sloppy-placement.js'
-import { GossipMembership } from '../../../gateway/src/membership/gossip-membership.js'
+import { Membership } from '../../../gateway/src/membership/membership.js'
 import { claim } from '../../../gateway/src/ring/ring-claimant.js'
 import { ringPlan, ringState } from '../../../gateway/src/ring/ring-state.js'
 import { seededRandom } from '../../support/random.mjs'
@@ -19,7 +19,7 @@ const ring = Ring.create(members, { partitionCount: 64 })
 function placementWith (down: ReadonlySet<string>, pendingMembers?: typeof members): SloppyPlacement {
   let state = ringState(0, ringPlan(members, ring))
   if (pendingMembers !== undefined) state = claim(state, pendingMembers, 3)!
-  const membership = new GossipMembership({
+  const membership = new Membership({
     self: { id: 'a', address: '127.0.0.1:1', weight: 1, generation: 1, status: 'up' },
     seeds: [],
     ringState: state,

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { Liveness, PeerState } from './liveness.js'
-import type { ClusterMember, MembershipSource } from './membership-source.js'
-import { Membership, type MemberDigest, type MemberEntry, type MemberStatus, type MergeOutcome } from './member-table.js'
+import type { Member } from './member.js'
+import { MemberTable, type MemberDigest, type MemberEntry, type MemberStatus, type MergeOutcome } from './member-table.js'
 import { PhiAccrualDetector, type PhiAccrualOptions } from './phi-accrual.js'
 import type { Ring, RingMember } from '../ring/ring.js'
 import { GatewayError } from '../error/gateway-error.js'
@@ -10,14 +10,11 @@ import { claim } from '../ring/ring-claimant.js'
 import { compareRingStates, mergeRingStates, withDone, type RingState } from '../ring/ring-state.js'
 
 /** A member known before any gossip: from --peers or the node's stored state. Seeded at generation 0, so any real entry replaces it. */
-export interface SeedMember {
-  readonly id: string
-  readonly address: string
-  readonly weight: number
+export interface StoredMember extends Member {
   readonly status: MemberStatus
 }
 
-export interface GossipMembershipOptions {
+export interface MembershipOptions {
   readonly self: {
     readonly id: string
     readonly address: string
@@ -26,7 +23,7 @@ export interface GossipMembershipOptions {
     readonly status: MemberStatus
   }
   /** Members known before gossip (never this node). */
-  readonly seeds: readonly SeedMember[]
+  readonly seeds: readonly StoredMember[]
   /** The ring state the node starts with: stored, or the bootstrap ring of --peers; undefined for a node joining through seeds. */
   readonly ringState: RingState | undefined
   /** Replication factor n: the claimant promotes a pending ring once every node gaining replicas of it has them. */
@@ -73,9 +70,13 @@ export interface LivenessChange {
 const OWNING: ReadonlySet<MemberStatus> = new Set(['joining', 'up'])
 
 /**
- * The gossip-driven membership of issue 7: the gossip table (cluster/membership.ts), one
- * phi-accrual detector per member fed by the heartbeat advances gossip brings, and the agreed ring
- * state (ring-state.ts). It is both the coordinator's MembershipSource and its Liveness.
+ * The cluster's membership: the gossip table (member-table.ts), one phi-accrual detector per member
+ * fed by the heartbeat advances gossip brings, and the agreed ring state (ring-state.ts). It is what
+ * the coordinator routes by and its Liveness.
+ *
+ * Contract: `members()`, `member()` and `ring()` always describe one and the same membership (a
+ * listener never sees the ring of one and the members of another); every ring owner is a member;
+ * `onChange` listeners run after a change is visible through the getters.
  *
  * Up or down is this node's own opinion (never gossiped): a member is up while its detector's phi
  * is under the threshold; a member of a new generation (it restarted) gets a fresh detector and is
@@ -88,14 +89,14 @@ const OWNING: ReadonlySet<MemberStatus> = new Set(['joining', 'up'])
  * member with the lowest id that this node believes alive. Down members keep their partitions:
  * a failure is transient (sloppy quorum and hints cover it); only join and leave move partitions.
  */
-export class GossipMembership implements MembershipSource, Liveness {
+export class Membership implements Liveness {
   readonly selfId: string
-  readonly #options: GossipMembershipOptions
+  readonly #options: MembershipOptions
   readonly #clockNow: () => number
   #startedAt: number
   /** When this node last ran any membership call (monotonic ms), to notice its own pauses. */
   #lastActive: number
-  #table: Membership
+  #table: MemberTable
   readonly #detectors = new Map<string, PhiAccrualDetector>()
   /** Wall-clock ms of the last heartbeat advance per member, for lastSeen. */
   readonly #heardAt = new Map<string, number>()
@@ -104,29 +105,29 @@ export class GossipMembership implements MembershipSource, Liveness {
   readonly #listeners = new Set<() => void>()
   #ring: RingState | undefined
 
-  constructor (options: GossipMembershipOptions) {
+  constructor (options: MembershipOptions) {
     this.#options = options
     this.#clockNow = options.now ?? (() => performance.now())
     this.#startedAt = this.#clockNow()
     this.#lastActive = this.#startedAt
     this.selfId = options.self.id
-    this.#table = new Membership({ ...options.self })
+    this.#table = new MemberTable({ ...options.self })
     this.#table.merge(options.seeds.filter((s) => s.id !== this.selfId).map((s) => ({
       id: s.id, address: s.address, weight: s.weight, status: s.status, generation: 0, heartbeat: 0, version: 0
     })))
     this.#ring = options.ringState
   }
 
-  // ---- MembershipSource ----
+  // ---- members and ring ----
 
-  members (): readonly ClusterMember[] {
+  members (): readonly Member[] {
     const named = this.#ringNodes()
     return this.#table.entries()
       .filter((e) => e.status !== 'left' || named.has(e.id))
       .map(({ id, address, weight }) => ({ id, address, weight }))
   }
 
-  member (id: string): ClusterMember | undefined {
+  member (id: string): Member | undefined {
     const e = this.#table.get(id)
     return e === undefined ? undefined : { id: e.id, address: e.address, weight: e.weight }
   }
@@ -225,7 +226,7 @@ export class GossipMembership implements MembershipSource, Liveness {
     return this.#table.digest()
   }
 
-  deltaFor (digests: readonly MemberDigest[]): ReturnType<Membership['deltaFor']> {
+  deltaFor (digests: readonly MemberDigest[]): ReturnType<MemberTable['deltaFor']> {
     return this.#table.deltaFor(digests)
   }
 
@@ -265,7 +266,7 @@ export class GossipMembership implements MembershipSource, Liveness {
    */
   rebase (generation: number): void {
     const self = this.#table.self
-    const table = new Membership({ id: self.id, address: self.address, weight: self.weight, status: self.status, generation })
+    const table = new MemberTable({ id: self.id, address: self.address, weight: self.weight, status: self.status, generation })
     table.merge(this.#table.entries().filter((e) => e.id !== self.id))
     this.#table = table
     this.#changed()

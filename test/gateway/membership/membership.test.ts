@@ -1,11 +1,11 @@
 import { pino } from 'pino'
 import { describe, expect, test } from 'vitest'
 import { Ring } from '../../../gateway/src/ring/ring.js'
-import { GossipMembership } from '../../../gateway/src/membership/gossip-membership.js'
+import { Membership } from '../../../gateway/src/membership/membership.js'
 import { parseAck, parseSyn } from '../../../gateway/src/membership/gossip-protocol.js'
 import { ringPlan, ringState } from '../../../gateway/src/ring/ring-state.js'
 
-// GossipMembership on a synthetic clock: heartbeats gossiped between tables feed one detector per
+// Membership on a synthetic clock: heartbeats gossiped between tables feed one detector per
 // member; a silent member goes down, a restart (new generation) is up at once, a refused connection
 // is down at once until the next heartbeat; the claimant is the lowest-id up member alive; the ring
 // state travels with gossip. No sockets: tables exchange digests and deltas directly.
@@ -14,11 +14,11 @@ const logger = pino({ level: 'silent' })
 const founders = ['a', 'b', 'c'].map((id) => ({ id, weight: 1 }))
 const ring = ringState(0, ringPlan(founders, Ring.create(founders, { partitionCount: 16 })))
 
-interface Sim { clock: { now: number }, refused: Map<string, number>, node: GossipMembership }
+interface Sim { clock: { now: number }, refused: Map<string, number>, node: Membership }
 
 function start (id: string, generation: number, clock = { now: 0 }, activityIntervalMs?: number): Sim {
   const refused = new Map<string, number>()
-  const node = new GossipMembership({
+  const node = new Membership({
     self: { id, address: `127.0.0.1:70${id.charCodeAt(0)}`, weight: 1, generation, status: 'up' },
     seeds: founders.filter((f) => f.id !== id).map((f) => ({ id: f.id, address: `127.0.0.1:70${f.id.charCodeAt(0)}`, weight: 1, status: 'up' })),
     ringState: ring,
@@ -34,7 +34,7 @@ function start (id: string, generation: number, clock = { now: 0 }, activityInte
 }
 
 /** One SYN/ACK/ACK2 exchange between two tables, through the wire parsers. */
-function exchange (from: GossipMembership, to: GossipMembership): void {
+function exchange (from: Membership, to: Membership): void {
   const syn = parseSyn(JSON.parse(JSON.stringify({ from: from.selfId, digest: from.digest(), ring: from.ringSummary() ?? null })))
   const delta = to.deltaFor(syn.digest)
   const ack = parseAck(JSON.parse(JSON.stringify({ from: to.selfId, entries: delta.entries, requests: delta.requests, ring: null, wantRing: false })))
@@ -150,7 +150,7 @@ describe('claimant and ring', () => {
   test('a joining member makes the claimant plan a pending ring; the joiner is told the state; members() lists ring owners', () => {
     const clock = { now: 0 }
     const a = start('a', 1, clock)
-    const d = new GossipMembership({
+    const d = new Membership({
       self: { id: 'd', address: '127.0.0.1:7100', weight: 1, generation: 1, status: 'joining' },
       seeds: [],
       ringState: undefined,
