@@ -7,11 +7,11 @@
  *   key length u32 | key | value hash length u8 | value hash
  * A damaged answer is refused (CLUSTER_CORRUPT_MERKLE) with the offset, rather than trusted.
  */
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { MERKLE_HASH_BYTES, type MerkleEntry } from './merkle-tree.js'
 
-function corrupt (what: string, offset: number, why: string): ClusterError {
-  return new ClusterError('CLUSTER_CORRUPT_MERKLE', `${what} is damaged at byte ${offset}: ${why}; discard it and rebuild the tree from the partition's keys`)
+function corrupt (what: string, offset: number, why: string): GatewayError {
+  return new GatewayError('CLUSTER_CORRUPT_MERKLE', `${what} is damaged at byte ${offset}: ${why}; discard it and rebuild the tree from the partition's keys`)
 }
 
 /** Sequential reader that names the offset of any overrun. */
@@ -51,7 +51,7 @@ function writeEntry (buf: Buffer, at: number, e: MerkleEntry): number {
 /** Node hashes back to back. */
 export function encodeNodeHashes (hashes: readonly Buffer[]): Buffer {
   for (const h of hashes) {
-    if (h.length !== MERKLE_HASH_BYTES) throw new ClusterError('CLUSTER_INVALID_OPTION', `a Merkle node hash is ${MERKLE_HASH_BYTES} bytes, got ${h.length}`)
+    if (h.length !== MERKLE_HASH_BYTES) throw new GatewayError('CLUSTER_INVALID_OPTION', `a Merkle node hash is ${MERKLE_HASH_BYTES} bytes, got ${h.length}`)
   }
   return Buffer.concat(hashes)
 }

@@ -8,7 +8,7 @@
  * proportional to F x (differing nodes), entries proportional to the keys in differing buckets, so
  * traffic follows the size of the difference, not of the data. Equal trees cost one hash.
  */
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { MERKLE_HASH_BYTES, type MerkleEntry, type MerkleShape, type MerkleTree } from './merkle-tree.js'
 
 /** What the other replica answers during a comparison; MerkleTree itself satisfies it. */
@@ -51,7 +51,7 @@ export interface MerkleDiff {
 export async function diffMerkle (local: MerkleTree, remote: MerklePeer): Promise<MerkleDiff> {
   const { fanout, depth } = local.shape
   if (remote.shape.fanout !== fanout || remote.shape.depth !== depth) {
-    throw new ClusterError('CLUSTER_MERKLE_SHAPE_MISMATCH',
+    throw new GatewayError('CLUSTER_MERKLE_SHAPE_MISMATCH',
       `cannot compare a ${fanout}x${depth} Merkle tree with a ${remote.shape.fanout}x${remote.shape.depth} one; both replicas must use the same shape`)
   }
   let hashes = 0
@@ -62,7 +62,7 @@ export async function diffMerkle (local: MerkleTree, remote: MerklePeer): Promis
     rounds++
     hashes += theirs.length
     if (theirs.length !== frontier.length) {
-      throw new ClusterError('CLUSTER_CORRUPT_MERKLE', `peer answered ${theirs.length} hashes for ${frontier.length} nodes at level ${level}; it is misbehaving, retry the exchange later`)
+      throw new GatewayError('CLUSTER_CORRUPT_MERKLE', `peer answered ${theirs.length} hashes for ${frontier.length} nodes at level ${level}; it is misbehaving, retry the exchange later`)
     }
     const ours = local.nodeHashes(level, frontier)
     const differing = frontier.filter((_, i) => !ours[i]!.equals(theirs[i]!))

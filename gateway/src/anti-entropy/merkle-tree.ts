@@ -26,7 +26,7 @@
  * and loaded with merkle-codec.ts; the integration decides which.
  */
 import { createHash, hash } from 'node:crypto'
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { keyHash } from '../ring/partition.js'
 
 /** Fan-out and depth; F^D leaf buckets. */
@@ -57,7 +57,7 @@ export const MAX_VALUE_HASH_BYTES = 255
 export function assertMerkleShape (shape: MerkleShape): void {
   const { fanout, depth } = shape ?? {}
   if (!Number.isInteger(fanout) || fanout < 2 || fanout > 256 || !Number.isInteger(depth) || depth < 1 || fanout ** depth > MAX_MERKLE_BUCKETS) {
-    throw new ClusterError('CLUSTER_INVALID_MERKLE_SHAPE',
+    throw new GatewayError('CLUSTER_INVALID_MERKLE_SHAPE',
       `Merkle shape fanout=${String(fanout)} depth=${String(depth)} is invalid: fanout must be 2..256, depth >= 1, and fanout^depth <= ${MAX_MERKLE_BUCKETS}`)
   }
 }
@@ -76,7 +76,7 @@ function xorInto (target: Buffer, offset: number, h: Buffer): void {
 
 function assertValueHash (key: Uint8Array, valueHash: Uint8Array): void {
   if (!(valueHash instanceof Uint8Array) || valueHash.length === 0 || valueHash.length > MAX_VALUE_HASH_BYTES) {
-    throw new ClusterError('CLUSTER_INVALID_OPTION',
+    throw new GatewayError('CLUSTER_INVALID_OPTION',
       `value hash for key ${Buffer.from(key).toString('hex')} must be 1..${MAX_VALUE_HASH_BYTES} bytes; pass the digest of the stored sibling set`)
   }
 }
@@ -206,12 +206,12 @@ export class MerkleTree {
   /** Hashes of the given nodes of one level (level D = buckets), rehashing dirty ones; copies. */
   nodeHashes (level: number, indices: readonly number[]): Buffer[] {
     if (!Number.isInteger(level) || level < 0 || level > this.shape.depth) {
-      throw new ClusterError('CLUSTER_INVALID_OPTION', `Merkle level ${String(level)} is outside 0..${this.shape.depth}`)
+      throw new GatewayError('CLUSTER_INVALID_OPTION', `Merkle level ${String(level)} is outside 0..${this.shape.depth}`)
     }
     const count = this.shape.fanout ** level
     return indices.map(i => {
       if (!Number.isInteger(i) || i < 0 || i >= count) {
-        throw new ClusterError('CLUSTER_INVALID_OPTION', `Merkle node ${String(i)} is outside 0..${count - 1} at level ${level}`)
+        throw new GatewayError('CLUSTER_INVALID_OPTION', `Merkle node ${String(i)} is outside 0..${count - 1} at level ${level}`)
       }
       if (level < this.shape.depth) this.#rehash(level, i)
       const at = i * MERKLE_HASH_BYTES
@@ -223,7 +223,7 @@ export class MerkleTree {
   bucketEntries (indices: readonly number[]): MerkleEntry[][] {
     return indices.map(b => {
       if (!Number.isInteger(b) || b < 0 || b >= this.#bucketCount) {
-        throw new ClusterError('CLUSTER_INVALID_OPTION', `Merkle bucket ${String(b)} is outside 0..${this.#bucketCount - 1}`)
+        throw new GatewayError('CLUSTER_INVALID_OPTION', `Merkle bucket ${String(b)} is outside 0..${this.#bucketCount - 1}`)
       }
       const bucket = this.#buckets[b]
       if (bucket === undefined) return []

@@ -15,7 +15,7 @@ import { ByteReader, ByteWriter } from '../encoding/bytes.js'
  *   u8 format | varint E | E x (string actor | varint counter | varint timestamp) | siblings...
  * so only the E timestamps are rewritten and the rest is hashed as it is stored. The result equals
  * SHA-1(encodeObject(the set with every clock timestamp 0)), which test/gateway/anti-entropy checks.
- * Throws MalformedBytesError for bytes that are not an object's encoding.
+ * Throws LEVELRING_MALFORMED_BYTES for bytes that are not an object's encoding.
  */
 export function versionHash (stored: Uint8Array): Buffer {
   const r = new ByteReader(stored)

@@ -10,7 +10,7 @@ import { mergeReplicas } from '../replica/replica-merge.js'
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
  * replica store directly, the others over internode RPC. Every call settles within its timeout
- * (rejecting with ReplicaUnreachableError when a peer does not answer).
+ * (rejecting with LEVELRING_REPLICA_UNREACHABLE when a peer does not answer).
  */
 export interface ReplicaAccess {
   readonly selfId: string

@@ -18,7 +18,7 @@
  *   204 once every set is merged and the commit log fsynced
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ByteReader, ByteWriter, MalformedBytesError } from '../encoding/bytes.js'
+import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
 import { assertPartitionCount, partitionOf } from '../ring/partition.js'
 import { GatewayError } from '../error/gateway-error.js'
 import { readBody } from '../http/read-body.js'
@@ -91,11 +91,11 @@ export async function readPartitionPage (objects: ByteSpace, request: PartitionP
   return w.finish()
 }
 
-/** Decode a page; throws MalformedBytesError or CorruptObjectError. */
+/** Decode a page; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
 export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
   const r = new ByteReader(bytes)
   const format = r.u8()
-  if (format !== PAGE_FORMAT) throw new MalformedBytesError(`partition page format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  if (format !== PAGE_FORMAT) throw malformedBytes(`partition page format ${format}, this node reads ${PAGE_FORMAT}`, 0)
   const more = (r.u8() & FLAG_MORE) !== 0
   const next = more ? r.string() : undefined
   const count = r.varint()
@@ -104,7 +104,7 @@ export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
     const key = r.string()
     entries.push({ key, object: decodeObject(key, r.bytes()) })
   }
-  if (!r.done) throw new MalformedBytesError('trailing bytes after a partition page', r.offset)
+  if (!r.done) throw malformedBytes('trailing bytes after a partition page', r.offset)
   return { entries, next }
 }
 
@@ -122,18 +122,18 @@ export function encodeHandover (entries: ReadonlyArray<{ readonly key: string, r
   return w.finish()
 }
 
-/** Decode a hand-over batch; throws MalformedBytesError or CorruptObjectError. */
+/** Decode a hand-over batch; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
 export function decodeHandover (bytes: Uint8Array): Array<{ key: string, object: StoredObject }> {
   const r = new ByteReader(bytes)
   const format = r.u8()
-  if (format !== PAGE_FORMAT) throw new MalformedBytesError(`hand-over format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  if (format !== PAGE_FORMAT) throw malformedBytes(`hand-over format ${format}, this node reads ${PAGE_FORMAT}`, 0)
   const count = r.varint()
   const entries: Array<{ key: string, object: StoredObject }> = []
   for (let i = 0; i < count; i++) {
     const key = r.string()
     entries.push({ key, object: decodeObject(key, r.bytes()) })
   }
-  if (!r.done) throw new MalformedBytesError('trailing bytes after a hand-over batch', r.offset)
+  if (!r.done) throw malformedBytes('trailing bytes after a hand-over batch', r.offset)
   return entries
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Problem, ProblemType } from './api-types.js'
-import { GatewayError, type GatewayErrorCode } from '../error/gateway-error.js'
+import { GatewayError, hasCode, type ProblemCode } from '../error/gateway-error.js'
 
 /** The RFC 9457 media type every error answer uses. */
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json'
@@ -12,7 +12,7 @@ interface ProblemKind { readonly type: ProblemType, readonly title: string, read
  * One stable `type` URN per error code; the URNs are part of the contract (the Problem schema's enum
  * in openapi/levelring.yaml), so clients may branch on them. Titles never vary per occurrence.
  */
-export const PROBLEM_KINDS: Readonly<Record<GatewayErrorCode, ProblemKind>> = Object.freeze({
+export const PROBLEM_KINDS: Readonly<Record<ProblemCode, ProblemKind>> = Object.freeze({
   LEVELRING_INVALID_KEY: { type: 'urn:levelring:problem:invalid-key', title: 'Invalid key', status: 400 },
   LEVELRING_INVALID_PARAMETER: { type: 'urn:levelring:problem:invalid-parameter', title: 'Invalid parameter', status: 400 },
   LEVELRING_INVALID_CONTEXT: { type: 'urn:levelring:problem:invalid-context', title: 'Invalid causal context', status: 400 },
@@ -30,19 +30,18 @@ export const PROBLEM_KINDS: Readonly<Record<GatewayErrorCode, ProblemKind>> = Ob
   LEVELRING_INTERNAL: { type: 'urn:levelring:problem:internal', title: 'Internal error', status: 500 }
 })
 
-/** The problem document for `error` on request path `instance`; unknown errors become a generic 500. */
+/** The problem document for `error` on request path `instance`; any other error is a generic 500. */
 export function problemFor (error: unknown, instance: string): Problem {
-  const known = error instanceof GatewayError ? error : internal(error)
-  const kind = PROBLEM_KINDS[known.code]
+  const known = error instanceof GatewayError && Object.hasOwn(PROBLEM_KINDS, error.code) ? error : internal(error)
+  const kind = PROBLEM_KINDS[known.code as ProblemCode]
   return { ...known.details, type: kind.type, title: kind.title, status: kind.status, detail: known.message, instance }
 }
 
 /** An unexpected error as a 500; a damaged stored object names its key (the node's log has the rest). */
 function internal (error: unknown): GatewayError {
-  const e = error as { code?: unknown, key?: unknown }
-  if (e !== null && typeof e === 'object' && e.code === 'LEVELRING_CORRUPT_OBJECT' && typeof e.key === 'string') {
+  if (hasCode(error, 'LEVELRING_CORRUPT_OBJECT') && typeof error.details.key === 'string') {
     return new GatewayError('LEVELRING_INTERNAL',
-      'the stored object of this key does not decode; an operator must repair it from another replica or delete it', { key: e.key })
+      'the stored object of this key does not decode; an operator must repair it from another replica or delete it', { key: error.details.key })
   }
   return new GatewayError('LEVELRING_INTERNAL', 'the node failed to serve the request; it is logged with this instance path')
 }

@@ -12,7 +12,6 @@ import {
   decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH,
   WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer
 } from './internode-protocol.js'
-import { ReplicaUnreachableError } from '../error/replica-unreachable-error.js'
 import { CALLER_HEADER, type FaultInjector } from './fault-injection.js'
 
 /** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
@@ -41,6 +40,17 @@ interface Answer {
 }
 
 /** Errors of a connection that was never made: the request cannot have been received. */
+/**
+ * An internode call that got no usable answer: the connection failed, the peer did not answer in
+ * time, refused our cluster token, or answered something this node cannot read. It counts as a
+ * replica that did not answer. `notApplied` is true when the peer certainly did not act on the call
+ * (connection or token refused), so a write may go to another replica without risking a duplicate.
+ */
+export function replicaUnreachable (node: string, address: string, reason: string, notApplied: boolean, options?: { cause?: unknown }): GatewayError {
+  return new GatewayError('LEVELRING_REPLICA_UNREACHABLE', `replica ${node} at ${address} did not answer: ${reason}`,
+    { node, address, reason, notApplied }, options)
+}
+
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
 const CODE_OF_TYPE = new Map<string, GatewayErrorCode>(
@@ -52,7 +62,7 @@ const DETAIL_MEMBERS = ['key', 'parameter', 'limit', 'siblings', 'needed', 'answ
 /**
  * Calls other nodes' internode endpoints over undici keep-alive connection pools, one pool per
  * peer address. Every call carries the cluster token and a timeout; its outcome is reported to the
- * reachability tracker. A call resolves with the answer, rejects with ReplicaUnreachableError when
+ * reachability tracker. A call resolves with the answer, rejects with a LEVELRING_REPLICA_UNREACHABLE error when
  * the peer gave none it could use, or with the GatewayError the peer answered (e.g. its 503).
  */
 export class InternodeClient {
@@ -121,11 +131,11 @@ export class InternodeClient {
 
   /**
    * POST to a node known only by its address (a seed a joining node has not heard from yet), like
-   * post(): resolves with the answer's body, rejects with ReplicaUnreachableError when it gives none.
+   * post(): resolves with the answer's body, rejects with a LEVELRING_REPLICA_UNREACHABLE error when it gives none.
    */
   async postToAddress (address: string, path: string, body: Buffer, mediaType: string, timeoutMs: number): Promise<Buffer> {
     const seed = `seed ${address}`
-    if (this.#closed) throw new ReplicaUnreachableError(seed, address, 'this node is shutting down', true)
+    if (this.#closed) throw replicaUnreachable(seed, address, 'this node is shutting down', true)
     let answer: Answer
     try {
       const res = await this.#pool(address).request({
@@ -134,7 +144,7 @@ export class InternodeClient {
       answer = { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
-      throw new ReplicaUnreachableError(seed, address, `${code !== '' ? code + ': ' : ''}${(err as Error).message}`, NOT_CONNECTED.has(code), { cause: err })
+      throw replicaUnreachable(seed, address, `${code !== '' ? code + ': ' : ''}${(err as Error).message}`, NOT_CONNECTED.has(code), { cause: err })
     } finally {
       // Pools are kept per member address; a seed's is dropped unless a member lives there.
       if (!this.#options.membership.members().some((m) => m.address === address)) {
@@ -146,7 +156,7 @@ export class InternodeClient {
     if (answer.status === 204) return Buffer.alloc(0)
     const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (answer.status !== 200 || type !== mediaType) {
-      throw new ReplicaUnreachableError(seed, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, answer.status === 401)
+      throw replicaUnreachable(seed, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, answer.status === 401)
     }
     return answer.body
   }
@@ -171,13 +181,13 @@ export class InternodeClient {
 
   async #call (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
     const member = this.#options.membership.member(node)
-    if (member === undefined) throw new ReplicaUnreachableError(node, '?', 'it is not a member of the cluster', true)
-    if (this.#closed) throw new ReplicaUnreachableError(node, member.address, 'this node is shutting down', true)
+    if (member === undefined) throw replicaUnreachable(node, '?', 'it is not a member of the cluster', true)
+    if (this.#closed) throw replicaUnreachable(node, member.address, 'this node is shutting down', true)
     if (this.#options.faults?.blocks(node) === true) {
       // As a refused connection: nothing was sent.
       const reason = 'cut off by fault injection (a test partition)'
       if (this.#options.reachability.failed(node, reason, true) === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
-      throw new ReplicaUnreachableError(node, member.address, reason, true)
+      throw replicaUnreachable(node, member.address, reason, true)
     }
     const pool = this.#pool(member.address)
     const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': body.type }
@@ -196,7 +206,7 @@ export class InternodeClient {
       // A peer that was up and stops answering is news; one not reached yet (still starting) is not.
       if (before === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
       else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')
-      throw new ReplicaUnreachableError(node, member.address, reason, NOT_CONNECTED.has(code), { cause: err })
+      throw replicaUnreachable(node, member.address, reason, NOT_CONNECTED.has(code), { cause: err })
     }
     if (this.#options.reachability.answered(node)) this.#options.logger.info({ peer: node, address: member.address }, 'peer reachable')
     return answer
@@ -209,7 +219,7 @@ export class InternodeClient {
     const address = this.#options.membership.member(node)?.address ?? '?'
     if (answer.status === 401) {
       this.#options.logger.error({ peer: node, address }, 'peer refused our cluster token: the nodes were started with different --cluster-secret-file contents')
-      throw new ReplicaUnreachableError(node, address, 'it refused this node\'s cluster token (different cluster secret?)', true)
+      throw replicaUnreachable(node, address, 'it refused this node\'s cluster token (different cluster secret?)', true)
     }
     if (type === 'application/problem+json') {
       const problem = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>
@@ -223,7 +233,7 @@ export class InternodeClient {
         throw new GatewayError(code, String(problem.detail ?? `replica ${node} refused the request`), details)
       }
     }
-    throw new ReplicaUnreachableError(node, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, false)
+    throw replicaUnreachable(node, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, false)
   }
 
   #pool (address: string): Pool {

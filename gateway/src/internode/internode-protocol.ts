@@ -31,7 +31,7 @@
  * Write result (WRITE_RESULT_MEDIA_TYPE):
  *   u8 format | string dot actor | varint dot counter | rest: the stored set (object codec)
  */
-import { ByteReader, ByteWriter, MalformedBytesError } from '../encoding/bytes.js'
+import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
 import type { NewValue, Supersedes } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { CoordinatedWrite } from '../coordination/coordinator.js'
@@ -107,7 +107,7 @@ export function encodeForwardedWrite (write: ForwardedWrite): Buffer {
   return w.finish()
 }
 
-/** Decode a forwarded write; throws MalformedBytesError for bytes that are not one. */
+/** Decode a forwarded write; throws LEVELRING_MALFORMED_BYTES for bytes that are not one. */
 export function decodeForwardedWrite (bytes: Uint8Array): ForwardedWrite {
   const r = new ByteReader(bytes)
   checkFormat(r)
@@ -128,7 +128,7 @@ export function decodeForwardedWrite (bytes: Uint8Array): ForwardedWrite {
     for (let i = 0; i < u; i++) {
       const at = r.offset
       const actor = actors[r.varint()]
-      if (actor === undefined) throw new MalformedBytesError('unseen dot names no vector entry', at)
+      if (actor === undefined) throw malformedBytes('unseen dot names no vector entry', at)
       unseen.push({ actor, counter: r.varint() })
     }
     supersedes = { vv, unseen }
@@ -138,7 +138,7 @@ export function decodeForwardedWrite (bytes: Uint8Array): ForwardedWrite {
     const contentType = r.string()
     value = { contentType, value: new Uint8Array(r.bytes()) }
   }
-  if (!r.done) throw new MalformedBytesError('trailing bytes after a forwarded write', r.offset)
+  if (!r.done) throw malformedBytes('trailing bytes after a forwarded write', r.offset)
   return { value, supersedes, counts }
 }
 
@@ -147,7 +147,7 @@ export function encodeWriteResult (result: CoordinatedWrite): Buffer {
   return new ByteWriter(object.length + 64).u8(WIRE_FORMAT).string(result.dot.actor).varint(result.dot.counter).raw(object).finish()
 }
 
-/** Decode a write result for `key`; throws MalformedBytesError or CorruptObjectError. */
+/** Decode a write result for `key`; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
 export function decodeWriteResult (key: string, bytes: Uint8Array): CoordinatedWrite {
   const r = new ByteReader(bytes)
   checkFormat(r)
@@ -158,5 +158,5 @@ export function decodeWriteResult (key: string, bytes: Uint8Array): CoordinatedW
 
 function checkFormat (r: ByteReader): void {
   const format = r.u8()
-  if (format !== WIRE_FORMAT) throw new MalformedBytesError(`wire format ${format}, this node speaks ${WIRE_FORMAT} (mixed versions?)`, 0)
+  if (format !== WIRE_FORMAT) throw malformedBytes(`wire format ${format}, this node speaks ${WIRE_FORMAT} (mixed versions?)`, 0)
 }

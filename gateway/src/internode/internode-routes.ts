@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { decodeKeySegment } from '../http/key-segment.js'
-import { MalformedBytesError } from '../encoding/bytes.js'
-import { GatewayError } from '../error/gateway-error.js'
+import { GatewayError, hasCode } from '../error/gateway-error.js'
 import { readBody } from '../http/read-body.js'
 import { sendError } from '../http/problem.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
-import { CorruptObjectError, decodeObject, encodeObject } from '../replica/object-codec.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { InternodeAuth } from './internode-auth.js'
 import {
   decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
@@ -135,7 +134,7 @@ function decodeBody<T> (key: string, decode: () => T, what: string): T {
   try {
     return decode()
   } catch (err) {
-    if (err instanceof MalformedBytesError || err instanceof CorruptObjectError) {
+    if (hasCode(err, 'LEVELRING_MALFORMED_BYTES') || hasCode(err, 'LEVELRING_CORRUPT_OBJECT')) {
       throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not ${what}: ${err.message}`, { key, parameter: 'body' })
     }
     throw err

@@ -23,7 +23,7 @@
  *   A -> B  entriesFor(delta.requests)    A's entries for those ids
  * each side merge()s what it receives.
  */
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 
 /** Lifecycle of a member: joining (receiving its partitions), up, leaving (handing them off), left (gone for good). */
 export type MemberStatus = 'joining' | 'up' | 'leaving' | 'left'
@@ -101,7 +101,7 @@ function sameState (a: MemberEntry, b: MemberEntry): boolean {
 /** Throws CLUSTER_INVALID_MEMBER unless the entry is well-formed (for entries received from peers). */
 export function assertMemberEntry (e: MemberEntry): void {
   const bad = (why: string): never => {
-    throw new ClusterError('CLUSTER_INVALID_MEMBER', `gossiped member ${JSON.stringify((e as { id?: unknown } | null)?.id)} rejected: ${why}`)
+    throw new GatewayError('CLUSTER_INVALID_MEMBER', `gossiped member ${JSON.stringify((e as { id?: unknown } | null)?.id)} rejected: ${why}`)
   }
   if (e === null || typeof e !== 'object') bad('not an object')
   if (typeof e.id !== 'string' || e.id.length === 0) bad('id must be a non-empty string')
@@ -119,7 +119,7 @@ export function assertMemberDigest (d: MemberDigest): void {
     [d.generation, d.version, d.heartbeat].every(v => Number.isSafeInteger(v) && v >= 0) &&
     Object.hasOwn(STATUS_RANK, d.status)
   if (!ok) {
-    throw new ClusterError('CLUSTER_INVALID_MEMBER', `gossip digest ${JSON.stringify(d)} rejected: needs id, generation, version, heartbeat (non-negative integers) and a known status`)
+    throw new GatewayError('CLUSTER_INVALID_MEMBER', `gossip digest ${JSON.stringify(d)} rejected: needs id, generation, version, heartbeat (non-negative integers) and a known status`)
   }
 }
 
@@ -182,7 +182,7 @@ export class MemberTable {
   setStatus (id: string, status: MemberStatus): MemberEntry {
     const entry = this.#entries.get(id)
     if (entry === undefined) {
-      throw new ClusterError('CLUSTER_INVALID_MEMBER', `no member ${id} in this node's table; check the id with GET /v1/cluster`)
+      throw new GatewayError('CLUSTER_INVALID_MEMBER', `no member ${id} in this node's table; check the id with GET /v1/cluster`)
     }
     return this.#change(entry, { status })
   }
@@ -265,7 +265,7 @@ export class MemberTable {
    */
   choosePeers (k: number, random: RandomSource = Math.random, eligible: (e: MemberEntry) => boolean = () => true): MemberEntry[] {
     if (!Number.isInteger(k) || k < 0) {
-      throw new ClusterError('CLUSTER_INVALID_OPTION', `gossip fan-out k=${String(k)} must be a non-negative integer`)
+      throw new GatewayError('CLUSTER_INVALID_OPTION', `gossip fan-out k=${String(k)} must be a non-negative integer`)
     }
     const pool = this.entries().filter(e => e.id !== this.selfId && e.status !== 'left' && eligible(e))
     // Partial Fisher-Yates: the first k slots end up a uniform sample without replacement.

@@ -22,7 +22,7 @@
  * Times are plain milliseconds from any monotonic clock (performance.now() in production, a synthetic
  * clock in tests); the detector never reads a clock itself.
  */
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 
 /** Settings of a detector; every field has a default suited to 1 s gossip. */
 export interface PhiAccrualOptions {
@@ -52,7 +52,7 @@ export const DEFAULT_FIRST_HEARTBEAT_ESTIMATE_MS = 1000
 function positive (name: string, value: number | undefined, fallback: number, allowZero = false): number {
   const v = value ?? fallback
   if (!Number.isFinite(v) || v < 0 || (v === 0 && !allowZero)) {
-    throw new ClusterError('CLUSTER_INVALID_OPTION', `phi accrual option ${name}=${String(value)} must be a ${allowZero ? 'non-negative' : 'positive'} number`)
+    throw new GatewayError('CLUSTER_INVALID_OPTION', `phi accrual option ${name}=${String(value)} must be a ${allowZero ? 'non-negative' : 'positive'} number`)
   }
   return v
 }
@@ -83,7 +83,7 @@ export class PhiAccrualDetector {
     this.threshold = positive('threshold', options.threshold, DEFAULT_PHI_THRESHOLD)
     const size = options.maxSampleSize ?? DEFAULT_MAX_SAMPLE_SIZE
     if (!Number.isInteger(size) || size < 2) {
-      throw new ClusterError('CLUSTER_INVALID_OPTION', `phi accrual option maxSampleSize=${String(size)} must be an integer >= 2`)
+      throw new GatewayError('CLUSTER_INVALID_OPTION', `phi accrual option maxSampleSize=${String(size)} must be an integer >= 2`)
     }
     this.#maxSampleSize = size
     this.#minStdDev = positive('minStdDevMs', options.minStdDevMs, DEFAULT_MIN_STD_DEV_MS)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parse } from 'yaml'
+import { GatewayError } from '../error/gateway-error.js'
 import type { Member } from '../membership/member.js'
 import { MAX_WEIGHT } from '../ring/ring.js'
 import { assertPartitionCount } from '../ring/partition.js'
@@ -67,13 +68,9 @@ export interface NodeConfig {
   readonly logLevel: string
 }
 
-/** A setting that cannot be used; says which and why. */
-export class ConfigError extends Error {
-  readonly code = 'LEVELRING_BAD_CONFIG'
-  constructor (setting: string, problem: string) {
-    super(`configuration ${setting}: ${problem}`)
-    this.name = 'ConfigError'
-  }
+/** A setting that cannot be used: LEVELRING_BAD_CONFIG, saying which and why. */
+export function configError (setting: string, problem: string): GatewayError {
+  return new GatewayError('LEVELRING_BAD_CONFIG', `configuration ${setting}: ${problem}`, { setting })
 }
 
 /** Node ids are short and URL-, log- and ETag-safe. */
@@ -139,7 +136,7 @@ export interface StartFlags {
 /**
  * Build a node's configuration: DEFAULT_CONFIG, overridden by the YAML or JSON file named by
  * `--config` (same field names as NodeConfig, `listen` as "host:port"), overridden by flags.
- * Throws ConfigError naming the first bad setting.
+ * Throws LEVELRING_BAD_CONFIG naming the first bad setting.
  */
 export function loadConfig (flags: StartFlags): NodeConfig {
   const file = flags.config === undefined ? {} : readConfigFile(flags.config)
@@ -168,7 +165,7 @@ export function parseListen (setting: string, value: string): { host: string, po
   const m = /^\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})$/.exec(value) ?? /^([^:[\]]+):([0-9]{1,5})$/.exec(value) ??
     /^:?()([0-9]{1,5})$/.exec(value)
   const port = m === null ? NaN : Number(m[2])
-  if (m === null || port > 65535) throw new ConfigError(setting, `${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:7001)`)
+  if (m === null || port > 65535) throw configError(setting, `${JSON.stringify(value)} is not host:port (e.g. 127.0.0.1:7001)`)
   return { host: m[1] === '' ? '127.0.0.1' : m[1]!, port }
 }
 
@@ -177,44 +174,44 @@ function readConfigFile (path: string): Record<string, any> {
   try {
     text = readFileSync(resolve(path), 'utf8')
   } catch (err) {
-    throw new ConfigError('--config', `cannot read ${path}: ${(err as Error).message}`)
+    throw configError('--config', `cannot read ${path}: ${(err as Error).message}`)
   }
   const parsed: unknown = parse(text)
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError('--config', `${path} must hold a mapping of settings`)
+    throw configError('--config', `${path} must hold a mapping of settings`)
   }
   return parsed as Record<string, any>
 }
 
 function validate (c: Record<string, any>): NodeConfig {
   if (typeof c.nodeId !== 'string' || !NODE_ID_PATTERN.test(c.nodeId)) {
-    throw new ConfigError('nodeId', `${JSON.stringify(c.nodeId)} must be 1-64 characters of A-Z a-z 0-9 . _ -`)
+    throw configError('nodeId', `${JSON.stringify(c.nodeId)} must be 1-64 characters of A-Z a-z 0-9 . _ -`)
   }
-  if (typeof c.dataDir !== 'string' || c.dataDir === '') throw new ConfigError('dataDir', 'must be a directory path')
-  if (!Array.isArray(c.peers)) throw new ConfigError('peers', 'must be a list of id=host:port (or host:port)')
+  if (typeof c.dataDir !== 'string' || c.dataDir === '') throw configError('dataDir', 'must be a directory path')
+  if (!Array.isArray(c.peers)) throw configError('peers', 'must be a list of id=host:port (or host:port)')
   positiveInteger(c, 'weight', MAX_WEIGHT)
   positiveInteger(c, 'replicas', 255)
   positiveInteger(c, 'partitions', 65536)
   try {
     assertPartitionCount(c.partitions)
   } catch (err) {
-    throw new ConfigError('partitions', (err as Error).message)
+    throw configError('partitions', (err as Error).message)
   }
-  if (!Array.isArray(c.seeds)) throw new ConfigError('seeds', 'must be a list of host:port')
+  if (!Array.isArray(c.seeds)) throw configError('seeds', 'must be a list of host:port')
   c.seeds = c.seeds.map((seed: unknown, i: number) => {
-    if (typeof seed !== 'string') throw new ConfigError(`seeds[${i}]`, 'must be host:port')
+    if (typeof seed !== 'string') throw configError(`seeds[${i}]`, 'must be host:port')
     return peerAddress(`seeds[${i}]`, seed)
   })
   positiveInteger(c, 'gossipIntervalMs', 60_000)
   if (typeof c.phiThreshold !== 'number' || !Number.isFinite(c.phiThreshold) || c.phiThreshold <= 0 || c.phiThreshold > 100) {
-    throw new ConfigError('phiThreshold', `${JSON.stringify(c.phiThreshold)} must be a number above 0 and at most 100 (8 by default)`)
+    throw configError('phiThreshold', `${JSON.stringify(c.phiThreshold)} must be a number above 0 and at most 100 (8 by default)`)
   }
   const members = peerMembers(c as NodeConfig)
   if (c.seeds.length > 0 && c.clusterSecretFile === undefined) {
-    throw new ConfigError('clusterSecretFile', 'a node joining through --seeds needs --cluster-secret-file: the same secret file as the cluster it joins')
+    throw configError('clusterSecretFile', 'a node joining through --seeds needs --cluster-secret-file: the same secret file as the cluster it joins')
   }
   if (members !== undefined && c.clusterSecretFile === undefined) {
-    throw new ConfigError('clusterSecretFile', 'a node with cluster members (--peers id=host:port) needs --cluster-secret-file: ' +
+    throw configError('clusterSecretFile', 'a node with cluster members (--peers id=host:port) needs --cluster-secret-file: ' +
       'the same secret file on every node authenticates internode calls and signs causal contexts')
   }
   positiveInteger(c, 'maxValueBytes', 512 * 1024 * 1024)
@@ -226,18 +223,18 @@ function validate (c: Record<string, any>): NodeConfig {
   positiveInteger(c, 'reapIntervalMs', 86_400_000)
   if (c.antiEntropyIntervalMs !== 0) positiveInteger(c, 'antiEntropyIntervalMs', 86_400_000)
   positiveInteger(c, 'antiEntropyPartitionsPerRound', 65536)
-  if (typeof c.enableFaultInjection !== 'boolean') throw new ConfigError('enableFaultInjection', `${JSON.stringify(c.enableFaultInjection)} must be true or false`)
+  if (typeof c.enableFaultInjection !== 'boolean') throw configError('enableFaultInjection', `${JSON.stringify(c.enableFaultInjection)} must be true or false`)
   for (const name of ['r', 'pr', 'w', 'dw', 'pw'] as const) quorumSpec(`defaults.${name}`, c.defaults[name], c.replicas)
   positiveInteger(c.defaults, 'timeoutMs', 600_000, 'defaults.timeoutMs')
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(c.logLevel)) {
-    throw new ConfigError('logLevel', `${JSON.stringify(c.logLevel)} is not a pino level`)
+    throw configError('logLevel', `${JSON.stringify(c.logLevel)} is not a pino level`)
   }
   return c as NodeConfig
 }
 
 /**
  * The static membership's other nodes, when `config.peers` names them with ids; undefined when the
- * node has no peers or only bare addresses. Throws ConfigError for a malformed entry, a mix of the
+ * node has no peers or only bare addresses. Throws LEVELRING_BAD_CONFIG for a malformed entry, a mix of the
  * two forms, a repeated id or address, or this node's own id.
  */
 export function peerMembers (config: Pick<NodeConfig, 'nodeId' | 'peers'>): Member[] | undefined {
@@ -245,17 +242,17 @@ export function peerMembers (config: Pick<NodeConfig, 'nodeId' | 'peers'>): Memb
   const members = parsed.filter((p): p is Member => p.id !== undefined)
   if (members.length === 0) return undefined
   if (members.length !== parsed.length) {
-    throw new ConfigError('peers', 'mixes id=host:port and bare host:port entries; give every peer its node id (id=host:port)')
+    throw configError('peers', 'mixes id=host:port and bare host:port entries; give every peer its node id (id=host:port)')
   }
   const ids = new Set<string>([config.nodeId])
   const addresses = new Set<string>()
   for (const m of members) {
     if (ids.has(m.id)) {
-      throw new ConfigError('peers', m.id === config.nodeId
+      throw configError('peers', m.id === config.nodeId
         ? `lists this node's own id ${m.id}; list only the other nodes`
         : `lists node id ${m.id} twice; ids are unique in a cluster`)
     }
-    if (addresses.has(m.address)) throw new ConfigError('peers', `lists address ${m.address} twice; every node has its own`)
+    if (addresses.has(m.address)) throw configError('peers', `lists address ${m.address} twice; every node has its own`)
     ids.add(m.id)
     addresses.add(m.address)
   }
@@ -280,17 +277,17 @@ function parsePeer (spec: PeerSpec, index: number): { id?: string, address: stri
     return { id: peerId(setting, spec.slice(0, eq)), address: peerAddress(setting, spec.slice(eq + 1)), weight: 1 }
   }
   if (spec === null || typeof spec !== 'object' || typeof spec.id !== 'string' || typeof spec.address !== 'string') {
-    throw new ConfigError(setting, 'must be "id=host:port" or { id, address, weight }')
+    throw configError(setting, 'must be "id=host:port" or { id, address, weight }')
   }
   const weight = spec.weight ?? 1
   if (!Number.isSafeInteger(weight) || weight < 1 || weight > MAX_WEIGHT) {
-    throw new ConfigError(`${setting}.weight`, `${JSON.stringify(weight)} must be an integer from 1 to ${MAX_WEIGHT}`)
+    throw configError(`${setting}.weight`, `${JSON.stringify(weight)} must be an integer from 1 to ${MAX_WEIGHT}`)
   }
   return { id: peerId(setting, spec.id), address: peerAddress(setting, spec.address), weight }
 }
 
 function peerId (setting: string, id: string): string {
-  if (!NODE_ID_PATTERN.test(id)) throw new ConfigError(setting, `node id ${JSON.stringify(id)} must be 1-64 characters of A-Z a-z 0-9 . _ -`)
+  if (!NODE_ID_PATTERN.test(id)) throw configError(setting, `node id ${JSON.stringify(id)} must be 1-64 characters of A-Z a-z 0-9 . _ -`)
   return id
 }
 
@@ -298,17 +295,17 @@ function peerId (setting: string, id: string): string {
 function peerAddress (setting: string, value: string): string {
   const bare = value.startsWith('http://') ? value.slice('http://'.length).replace(/\/$/, '') : value
   const { host, port } = parseListen(setting, bare)
-  if (port === 0) throw new ConfigError(setting, `${JSON.stringify(value)} needs a real port, not 0`)
+  if (port === 0) throw configError(setting, `${JSON.stringify(value)} needs a real port, not 0`)
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
 
 function positiveInteger (c: Record<string, any>, name: string, max: number, label = name): void {
   const v = c[name]
-  if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new ConfigError(label, `${JSON.stringify(v)} must be an integer from 1 to ${max}`)
+  if (!Number.isSafeInteger(v) || v < 1 || v > max) throw configError(label, `${JSON.stringify(v)} must be an integer from 1 to ${max}`)
 }
 
 function quorumSpec (label: string, v: unknown, n: number): asserts v is QuorumSpec {
   if (v === 'one' || v === 'quorum' || v === 'all') return
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= n) return
-  throw new ConfigError(label, `${JSON.stringify(v)} must be one, quorum, all or a count from 0 to replicas (${n})`)
+  throw configError(label, `${JSON.stringify(v)} must be one, quorum, all or a count from 0 to replicas (${n})`)
 }

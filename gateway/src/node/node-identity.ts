@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AbstractLevel } from 'abstract-level'
+import { GatewayError } from '../error/gateway-error.js'
 import { durable } from '../replica/node-storage.js'
 import type { ActorId } from '../version/dvv.js'
 
@@ -14,14 +15,11 @@ export interface NodeIdentity {
   readonly actor: ActorId
 }
 
-/** Thrown when a data directory belongs to another node id. */
-export class DataDirectoryMismatchError extends Error {
-  readonly code = 'LEVELRING_DATA_DIR_MISMATCH'
-  constructor (stored: string, configured: string) {
-    super(`the data directory belongs to node ${JSON.stringify(stored)}, not ${JSON.stringify(configured)}; ` +
-      'start with --node-id ' + stored + ' or point --data at another directory')
-    this.name = 'DataDirectoryMismatchError'
-  }
+/** LEVELRING_DATA_DIR_MISMATCH: the data directory belongs to another node id. */
+function dataDirectoryMismatch (stored: string, configured: string): GatewayError {
+  return new GatewayError('LEVELRING_DATA_DIR_MISMATCH',
+    `the data directory belongs to node ${JSON.stringify(stored)}, not ${JSON.stringify(configured)}; ` +
+    'start with --node-id ' + stored + ' or point --data at another directory', { stored, configured })
 }
 
 /** Read this data directory's identity, creating it (synced) on first open. */
@@ -29,7 +27,7 @@ export async function loadIdentity (meta: AbstractLevel<any, string, string>, no
   const stored = await meta.get(IDENTITY_KEY)
   if (stored !== undefined) {
     const parsed = JSON.parse(stored) as { nodeId: string, incarnation: string }
-    if (parsed.nodeId !== nodeId) throw new DataDirectoryMismatchError(parsed.nodeId, nodeId)
+    if (parsed.nodeId !== nodeId) throw dataDirectoryMismatch(parsed.nodeId, nodeId)
     return identity(parsed.nodeId, parsed.incarnation)
   }
   // 48 random bits: two incarnations of one node id colliding is a one-in-10^14 event.

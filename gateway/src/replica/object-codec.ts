@@ -1,4 +1,5 @@
-import { ByteReader, ByteWriter, MalformedBytesError } from '../encoding/bytes.js'
+import { ByteReader, ByteWriter } from '../encoding/bytes.js'
+import { GatewayError, hasCode } from '../error/gateway-error.js'
 import type { ActorId, ClockEntry, Sibling } from '../version/dvv.js'
 import type { StoredObject, StoredVersion } from './stored-object.js'
 
@@ -23,16 +24,10 @@ export const OBJECT_FORMAT = 1
 
 const FLAG_TOMBSTONE = 1
 
-/** Thrown when stored bytes do not decode; names the key so an operator can find it. */
-export class CorruptObjectError extends Error {
-  readonly code = 'LEVELRING_CORRUPT_OBJECT'
-  readonly key: string
-  constructor (key: string, reason: string, options?: { cause?: unknown }) {
-    super(`stored object for key ${JSON.stringify(key)} does not decode: ${reason}; ` +
-      'repair it from another replica or delete the key', options)
-    this.name = 'CorruptObjectError'
-    this.key = key
-  }
+/** What decodeObject throws when stored bytes do not decode: LEVELRING_CORRUPT_OBJECT, naming the key so an operator can find it. */
+export function corruptObject (key: string, reason: string, options?: { cause?: unknown }): GatewayError {
+  return new GatewayError('LEVELRING_CORRUPT_OBJECT', `stored object for key ${JSON.stringify(key)} does not decode: ${reason}; ` +
+    'repair it from another replica or delete the key', { key }, options)
 }
 
 /** Encode a set; every sibling's actor must appear in the clock (the DVV invariant). */
@@ -54,12 +49,12 @@ export function encodeObject (object: StoredObject): Buffer {
   return w.finish()
 }
 
-/** Decode what encodeObject wrote; throws CorruptObjectError (naming `key`) on any inconsistency. */
+/** Decode what encodeObject wrote; throws LEVELRING_CORRUPT_OBJECT (naming `key`) on any inconsistency. */
 export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
   try {
     const r = new ByteReader(bytes)
     const format = r.u8()
-    if (format !== OBJECT_FORMAT) throw new CorruptObjectError(key, `unknown format ${format}`)
+    if (format !== OBJECT_FORMAT) throw corruptObject(key, `unknown format ${format}`)
     const actors: ActorId[] = []
     const clock = new Map<ActorId, ClockEntry>()
     const entries = r.varint()
@@ -67,7 +62,7 @@ export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
       const actor = r.string()
       const counter = r.varint()
       const timestamp = r.varint()
-      if (clock.has(actor)) throw new CorruptObjectError(key, `actor ${actor} twice in the clock`)
+      if (clock.has(actor)) throw corruptObject(key, `actor ${actor} twice in the clock`)
       actors.push(actor)
       clock.set(actor, { counter, timestamp })
     }
@@ -76,9 +71,9 @@ export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
     for (let i = 0; i < count; i++) {
       const index = r.varint()
       const actor = actors[index]
-      if (actor === undefined) throw new CorruptObjectError(key, `sibling ${i} names actor #${index} of ${actors.length}`)
+      if (actor === undefined) throw corruptObject(key, `sibling ${i} names actor #${index} of ${actors.length}`)
       const counter = r.varint()
-      if (counter > clock.get(actor)!.counter) throw new CorruptObjectError(key, `sibling ${i} is newer than the clock`)
+      if (counter > clock.get(actor)!.counter) throw corruptObject(key, `sibling ${i} is newer than the clock`)
       const flags = r.u8()
       const lastModified = r.varint()
       const contentType = r.string()
@@ -90,10 +85,10 @@ export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
         value: { tombstone: (flags & FLAG_TOMBSTONE) !== 0, contentType, lastModified, value }
       })
     }
-    if (!r.done) throw new CorruptObjectError(key, `${bytes.length - r.offset} trailing bytes`)
+    if (!r.done) throw corruptObject(key, `${bytes.length - r.offset} trailing bytes`)
     return { clock, siblings }
   } catch (err) {
-    if (err instanceof MalformedBytesError) throw new CorruptObjectError(key, err.message, { cause: err })
+    if (hasCode(err, 'LEVELRING_MALFORMED_BYTES')) throw corruptObject(key, err.message, { cause: err })
     throw err
   }
 }

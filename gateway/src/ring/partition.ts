@@ -5,7 +5,7 @@
  * "Clockwise" on the ring means increasing hash, so partition p is followed by p + 1, and Q - 1 by 0.
  */
 import { hash } from 'node:crypto'
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 
 /**
  * The cluster's default Q: 512 partitions keep every cluster of 3..73 equal nodes within 15% of the mean share
@@ -30,7 +30,7 @@ export function keyHash (key: Uint8Array | string): Buffer {
 /** Throws CLUSTER_INVALID_PARTITION_COUNT unless q is a power of two in 1..MAX_PARTITION_COUNT. */
 export function assertPartitionCount (q: number): void {
   if (!Number.isInteger(q) || q < 1 || q > MAX_PARTITION_COUNT || (q & (q - 1)) !== 0) {
-    throw new ClusterError('CLUSTER_INVALID_PARTITION_COUNT',
+    throw new GatewayError('CLUSTER_INVALID_PARTITION_COUNT',
       `partition count ${String(q)} is not a power of two between 1 and ${MAX_PARTITION_COUNT}; pick one such as 64, 256 or 1024`)
   }
 }
@@ -38,7 +38,7 @@ export function assertPartitionCount (q: number): void {
 /** The partition (0 <= p < q) of a key hash: its top log2(q) bits. q must pass assertPartitionCount. */
 export function partitionOfHash (hash: Uint8Array, q: number): number {
   if (hash.length < PARTITION_HASH_BYTES) {
-    throw new ClusterError('CLUSTER_INVALID_PARTITION', `a key hash needs at least ${PARTITION_HASH_BYTES} bytes, got ${hash.length}; pass keyHash(key)`)
+    throw new GatewayError('CLUSTER_INVALID_PARTITION', `a key hash needs at least ${PARTITION_HASH_BYTES} bytes, got ${hash.length}; pass keyHash(key)`)
   }
   const top = ((hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!) >>> 0
   // q divides 2^32, so this is an exact shift by 32 - log2(q) (and still right for q = 1, where >>> 32 would not be).
@@ -60,6 +60,6 @@ export function partitionStart (p: number, q: number): string {
 /** Throws CLUSTER_INVALID_PARTITION unless p is an integer in 0..q-1. */
 export function assertPartition (p: number, q: number): void {
   if (!Number.isInteger(p) || p < 0 || p >= q) {
-    throw new ClusterError('CLUSTER_INVALID_PARTITION', `partition ${String(p)} is outside 0..${q - 1} of a ring of ${q} partitions`)
+    throw new GatewayError('CLUSTER_INVALID_PARTITION', `partition ${String(p)} is outside 0..${q - 1} of a ring of ${q} partitions`)
   }
 }

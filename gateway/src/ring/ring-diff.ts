@@ -5,7 +5,7 @@
  * list), which is what data streaming must act on: a gaining node needs p's keys from a node of the
  * old list before the losing node may drop them.
  */
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import type { Ring } from './ring.js'
 
 /** Partition `partition` changes primary owner from `from` to `to`. */
@@ -26,7 +26,7 @@ export interface ReplicaChange {
 
 function assertComparable (before: Ring, after: Ring): void {
   if (before.partitionCount !== after.partitionCount) {
-    throw new ClusterError('CLUSTER_RING_MISMATCH',
+    throw new GatewayError('CLUSTER_RING_MISMATCH',
       `cannot diff a ${before.partitionCount}-partition ring against a ${after.partitionCount}-partition ring; the partition count is fixed for a cluster's life`)
   }
 }

@@ -18,7 +18,7 @@
  * longer replicate (partition-transfer.ts).
  */
 import { createHash } from 'node:crypto'
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { replicaChanges, type ReplicaChange } from './ring-diff.js'
 import { Ring, type RingJSON, type RingMember } from './ring.js'
 
@@ -145,7 +145,7 @@ export function ringStateToJSON (state: RingState): RingStateJSON {
 
 /** Read a gossiped or stored state; throws CLUSTER_INVALID_RING naming what is wrong. */
 export function ringStateFromJSON (json: RingStateJSON): RingState {
-  const invalid = (why: string): ClusterError => new ClusterError('CLUSTER_INVALID_RING', `ring state rejected: ${why}`)
+  const invalid = (why: string): GatewayError => new GatewayError('CLUSTER_INVALID_RING', `ring state rejected: ${why}`)
   if (json === null || typeof json !== 'object') throw invalid('not an object')
   if (!Number.isSafeInteger(json.epoch) || json.epoch < 0) throw invalid(`epoch ${String(json.epoch)} is not a non-negative integer`)
   const plan = (p: RingPlanJSON, what: string): RingPlan => {

@@ -38,7 +38,7 @@
  * (compare digest()). Ring.create is the bootstrap and the fallback when no previous ring exists.
  */
 import { createHash } from 'node:crypto'
-import { ClusterError } from '../error/cluster-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { assertPartition, assertPartitionCount, DEFAULT_PARTITION_COUNT, partitionOf } from './partition.js'
 
 /** A node as the ring sees it: a unique id and a weight (its share relative to the others). */
@@ -80,18 +80,18 @@ function byId (a: string, b: string): number {
 
 function validMembers (members: readonly RingMember[]): RingMember[] {
   if (members.length === 0) {
-    throw new ClusterError('CLUSTER_INVALID_MEMBER', 'a ring needs at least one member; add a node before building it')
+    throw new GatewayError('CLUSTER_INVALID_MEMBER', 'a ring needs at least one member; add a node before building it')
   }
   const seen = new Set<string>()
   for (const m of members) {
     if (typeof m.id !== 'string' || m.id.length === 0) {
-      throw new ClusterError('CLUSTER_INVALID_MEMBER', `member id ${JSON.stringify(m.id)} must be a non-empty string`)
+      throw new GatewayError('CLUSTER_INVALID_MEMBER', `member id ${JSON.stringify(m.id)} must be a non-empty string`)
     }
     if (seen.has(m.id)) {
-      throw new ClusterError('CLUSTER_INVALID_MEMBER', `member ${m.id} is listed twice; ids must be unique`)
+      throw new GatewayError('CLUSTER_INVALID_MEMBER', `member ${m.id} is listed twice; ids must be unique`)
     }
     if (!Number.isSafeInteger(m.weight) || m.weight < 1 || m.weight > MAX_WEIGHT) {
-      throw new ClusterError('CLUSTER_INVALID_MEMBER', `member ${m.id} has weight ${String(m.weight)}; use an integer from 1 to ${MAX_WEIGHT}`)
+      throw new GatewayError('CLUSTER_INVALID_MEMBER', `member ${m.id} has weight ${String(m.weight)}; use an integer from 1 to ${MAX_WEIGHT}`)
     }
     seen.add(m.id)
   }
@@ -100,14 +100,14 @@ function validMembers (members: readonly RingMember[]): RingMember[] {
 
 function assertReplicaCount (n: number): void {
   if (!Number.isInteger(n) || n < 1) {
-    throw new ClusterError('CLUSTER_INVALID_OPTION', `replica count n=${String(n)} must be a positive integer`)
+    throw new GatewayError('CLUSTER_INVALID_OPTION', `replica count n=${String(n)} must be a positive integer`)
   }
 }
 
 function validSpacing (spacing: number | undefined): number {
   const s = spacing ?? DEFAULT_SPACING
   if (!Number.isInteger(s) || s < 1) {
-    throw new ClusterError('CLUSTER_INVALID_OPTION', `ring spacing ${String(spacing)} must be a positive integer (1 disables spreading)`)
+    throw new GatewayError('CLUSTER_INVALID_OPTION', `ring spacing ${String(spacing)} must be a positive integer (1 disables spreading)`)
   }
   return s
 }
@@ -174,7 +174,7 @@ export class Ring {
 
   /** A ring read back from toJSON(); throws CLUSTER_INVALID_RING if it is malformed. */
   static fromJSON (json: RingJSON): Ring {
-    const invalid = (why: string): ClusterError => new ClusterError('CLUSTER_INVALID_RING', `ring document rejected: ${why}; send the output of Ring.toJSON()`)
+    const invalid = (why: string): GatewayError => new GatewayError('CLUSTER_INVALID_RING', `ring document rejected: ${why}; send the output of Ring.toJSON()`)
     if (json === null || typeof json !== 'object') throw invalid('not an object')
     try {
       assertPartitionCount(json.partitionCount)

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { ClusterError } from '../../../gateway/src/error/cluster-error.js'
+import { GatewayError } from '../../../gateway/src/error/gateway-error.js'
 import { DEFAULT_MERKLE_SHAPE, MerkleTree, type MerkleEntry, type MerkleShape } from '../../../gateway/src/anti-entropy/merkle-tree.js'
 import { decodeBucketEntries, decodeNodeHashes, encodeBucketEntries, encodeNodeHashes } from '../../../gateway/src/anti-entropy/merkle-codec.js'
 import { diffMerkle, type MerklePeer } from '../../../gateway/src/anti-entropy/merkle-diff.js'
@@ -14,8 +14,8 @@ function errorCode (fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (err) {
-    expect(err).toBeInstanceOf(ClusterError)
-    return (err as ClusterError).code
+    expect(err).toBeInstanceOf(GatewayError)
+    return (err as GatewayError).code
   }
   return undefined
 }
@@ -154,8 +154,8 @@ describe('Merkle byte formats', () => {
     emptied[4 + 4 + 4 + 1] = 0 // the value hash length of the only entry
     let caught: unknown
     try { decodeBucketEntries(emptied) } catch (err) { caught = err }
-    expect(caught).toBeInstanceOf(ClusterError)
-    expect((caught as ClusterError).code).toBe('CLUSTER_CORRUPT_MERKLE')
+    expect(caught).toBeInstanceOf(GatewayError)
+    expect((caught as GatewayError).code).toBe('CLUSTER_CORRUPT_MERKLE')
     expect((caught as Error).message).toContain('at byte 13')
   })
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ClusterError } from '../../../gateway/src/error/cluster-error.js'
+import { GatewayError } from '../../../gateway/src/error/gateway-error.js'
 import { MemberTable, type MemberEntry, type MemberStatus } from '../../../gateway/src/membership/member-table.js'
 import { seededRandom } from '../../support/random.mjs'
 
@@ -30,8 +30,8 @@ function errorCode (fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (err) {
-    expect(err).toBeInstanceOf(ClusterError)
-    return (err as ClusterError).code
+    expect(err).toBeInstanceOf(GatewayError)
+    return (err as GatewayError).code
   }
   return undefined
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ClusterError } from '../../../gateway/src/error/cluster-error.js'
+import { GatewayError } from '../../../gateway/src/error/gateway-error.js'
 import { PhiAccrualDetector } from '../../../gateway/src/membership/phi-accrual.js'
 import { seededRandom } from '../../support/random.mjs'
 
@@ -116,7 +116,7 @@ describe('PhiAccrualDetector', () => {
 
   it('rejects nonsensical options', () => {
     for (const options of [{ threshold: 0 }, { maxSampleSize: 1 }, { minStdDevMs: -1 }, { acceptablePauseMs: Number.NaN }, { firstHeartbeatEstimateMs: 0 }]) {
-      expect(() => new PhiAccrualDetector(options)).toThrow(ClusterError)
+      expect(() => new PhiAccrualDetector(options)).toThrow(GatewayError)
     }
     expect(new PhiAccrualDetector({ acceptablePauseMs: 0 }).threshold).toBe(8)
   })

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { ConfigError, DEFAULT_CONFIG, loadConfig, parseListen } from '../../../gateway/src/node/config.js'
+import { DEFAULT_CONFIG, loadConfig, parseListen } from '../../../gateway/src/node/config.js'
 
 let dir: string
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'levelring-config-')) })
@@ -22,7 +22,7 @@ test('defaults, then the file, then flags; a lone node has n=1, a node with peer
   expect(parseListen('x', '7005')).toEqual({ host: '127.0.0.1', port: 7005 })
 })
 
-test('every bad setting is a ConfigError naming it', async () => {
+test('every bad setting is a LEVELRING_BAD_CONFIG error naming it', async () => {
   const bad = join(dir, 'bad.yaml')
   await writeFile(bad, 'defaults:\n  w: 3\n')
   const cases: Array<[Parameters<typeof loadConfig>[0], RegExp]> = [
@@ -36,7 +36,7 @@ test('every bad setting is a ConfigError naming it', async () => {
     [{ config: bad }, /defaults\.w/]
   ]
   for (const [flags, message] of cases) {
-    expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(ConfigError)
+    expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(expect.objectContaining({ code: 'LEVELRING_BAD_CONFIG' }))
     expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(message)
   }
   await writeFile(bad, '- just\n- a list\n')

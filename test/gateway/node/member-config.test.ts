@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest'
-import { ConfigError, isClusterMember, loadConfig } from '../../../gateway/src/node/config.js'
+import { isClusterMember, loadConfig } from '../../../gateway/src/node/config.js'
 
 // The settings of issue 7: --seeds makes a node a cluster member that joins through them (and needs
 // the cluster secret), --phi-threshold and gossipIntervalMs tune detection; bad values are
-// ConfigErrors naming the setting.
+// LEVELRING_BAD_CONFIG errors naming the setting.
 
 test('--seeds makes a joining cluster member with n=3 by default; --phi-threshold is read as a number', () => {
   const config = loadConfig({ nodeId: 'n4', clusterSecretFile: '/dev/null', seeds: '127.0.0.1:7001, http://127.0.0.1:7002/', phiThreshold: '10.5' })
@@ -14,7 +14,7 @@ test('--seeds makes a joining cluster member with n=3 by default; --phi-threshol
   expect(isClusterMember(loadConfig({}))).toBe(false)
 })
 
-test('bad gossip settings are ConfigErrors naming the setting', () => {
+test('bad gossip settings are LEVELRING_BAD_CONFIG errors naming the setting', () => {
   const cases: Array<[Parameters<typeof loadConfig>[0], RegExp]> = [
     [{ seeds: '127.0.0.1:7001' }, /clusterSecretFile.*--seeds/],
     [{ clusterSecretFile: '/dev/null', seeds: 'nowhere' }, /seeds\[0\].*host:port/],
@@ -23,7 +23,7 @@ test('bad gossip settings are ConfigErrors naming the setting', () => {
     [{ phiThreshold: 'high' }, /phiThreshold/]
   ]
   for (const [flags, message] of cases) {
-    expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(ConfigError)
+    expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(expect.objectContaining({ code: 'LEVELRING_BAD_CONFIG' }))
     expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(message)
   }
 })

@@ -1,8 +1,8 @@
 import { expect, test } from 'vitest'
-import { ConfigError, loadConfig, peerAddresses, peerMembers, type NodeConfig } from '../../../gateway/src/node/config.js'
+import { loadConfig, peerAddresses, peerMembers, type NodeConfig } from '../../../gateway/src/node/config.js'
 
 // The static membership as configured: --peers id=host:port (or http://host:port), config-file
-// objects with weights; every inconsistency is a ConfigError naming the setting.
+// objects with weights; every inconsistency is a LEVELRING_BAD_CONFIG error naming the setting.
 
 const base = { nodeId: 'n1', clusterSecretFile: '/dev/null' }
 
@@ -20,7 +20,7 @@ test('--peers with ids makes a membership; bare addresses do not; weights and pa
   expect(loadConfig({}).partitions).toBe(512)
 })
 
-test('bad memberships are ConfigErrors naming the problem', () => {
+test('bad memberships are LEVELRING_BAD_CONFIG errors naming the problem', () => {
   const cases: Array<[Parameters<typeof loadConfig>[0], RegExp]> = [
     [{ ...base, peers: 'n2=127.0.0.1:7002,127.0.0.1:7003' }, /mixes id=host:port and bare/],
     [{ ...base, peers: 'n2=127.0.0.1:7002,n2=127.0.0.1:7003' }, /n2 twice/],
@@ -35,7 +35,7 @@ test('bad memberships are ConfigErrors naming the problem', () => {
     [{ ...base, weight: '0' }, /weight/]
   ]
   for (const [flags, message] of cases) {
-    expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(ConfigError)
+    expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(expect.objectContaining({ code: 'LEVELRING_BAD_CONFIG' }))
     expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(message)
   }
   expect(() => peerMembers({ nodeId: 'a', peers: [{ id: 'b', address: '1.2.3.4:5', weight: 0.5 }] })).toThrow(/weight/)

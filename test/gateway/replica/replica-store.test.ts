@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { decodeContext, encodeContext } from '../../../gateway/src/version/causal-context.js'
 import { ReplicaStore } from '../../../gateway/src/replica/replica-store.js'
 import { COUNTER_LEASE, DotCounter } from '../../../gateway/src/replica/dot-counter.js'
-import { CorruptObjectError, decodeObject, encodeObject } from '../../../gateway/src/replica/object-codec.js'
+import { decodeObject, encodeObject } from '../../../gateway/src/replica/object-codec.js'
 import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { liveSiblings, type StoredObject } from '../../../gateway/src/replica/stored-object.js'
 import { NOTHING_SEEN, readContext, writeContext, type CausalContext } from '../../../gateway/src/version/dvv.js'
@@ -52,12 +52,12 @@ describe('object codec', () => {
     expect(text(stored)).toEqual(['x', 'y'])
   })
 
-  test('damaged bytes are a CorruptObjectError naming the key, never a wrong set', async () => {
+  test('damaged bytes are a LEVELRING_CORRUPT_OBJECT naming the key, never a wrong set', async () => {
     const { store } = await replica('a@1')
     const { object } = await store.write('k', value('xyz'), NOTHING_SEEN, { sync: false })
     const bytes = encodeObject(object)
     for (const bad of [bytes.subarray(0, bytes.length - 1), Buffer.concat([bytes, Buffer.from([0])]), Buffer.from([9, ...bytes.subarray(1)]), Buffer.alloc(0)]) {
-      expect(() => decodeObject('the/key', bad)).toThrow(CorruptObjectError)
+      expect(() => decodeObject('the/key', bad)).toThrow(expect.objectContaining({ code: 'LEVELRING_CORRUPT_OBJECT' }))
       expect(() => decodeObject('the/key', bad)).toThrow(/the\/key/)
     }
   })

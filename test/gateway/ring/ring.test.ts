@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ClusterError } from '../../../gateway/src/error/cluster-error.js'
+import { GatewayError } from '../../../gateway/src/error/gateway-error.js'
 import { assertPartitionCount, keyHash, partitionOf, partitionOfHash, partitionStart } from '../../../gateway/src/ring/partition.js'
 import { Ring, type RingMember } from '../../../gateway/src/ring/ring.js'
 import { ownershipMoves } from '../../../gateway/src/ring/ring-diff.js'
@@ -12,8 +12,8 @@ function errorCode (fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (err) {
-    expect(err).toBeInstanceOf(ClusterError)
-    return (err as ClusterError).code
+    expect(err).toBeInstanceOf(GatewayError)
+    return (err as GatewayError).code
   }
   return undefined
 }
