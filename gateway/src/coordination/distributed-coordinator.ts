@@ -5,13 +5,12 @@ import type { KeyPlacement, ReplicaPlacement } from '../ring/placement.js'
 import { BackgroundWork } from './background-work.js'
 import { GetFsm } from './get-fsm.js'
 import { PutFsm } from './put-fsm.js'
-import { quorumUnavailable } from './quorum-failure.js'
 import type { ReplicaAccess } from './replica-access.js'
 import type { ClusterView, CoordinatedWrite, Coordinator } from './coordinator.js'
 import { DeadlineWheel } from './deadline-wheel.js'
-import { resolveQuorum, type ReadQuorum, type WriteQuorum } from './quorum.js'
+import { quorumUnavailable, readCounts, writeCounts, type ReadQuorum, type WriteCounts, type WriteQuorum } from './quorum.js'
 import type { NewValue, ReplicaStore, Supersedes } from '../replica/replica-store.js'
-import type { ForwardedWrite, WriteCounts } from '../internode/internode-protocol.js'
+import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { WriteStamper } from '../internode/write-stamper.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { NOTHING_SEEN, type CausalContext } from '../version/dvv.js'
@@ -58,12 +57,13 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
 
   async get (key: string, quorum: ReadQuorum): Promise<StoredObject | undefined> {
     const n = this.replicas
-    const r = Math.max(resolveQuorum(key, 'r', quorum.r, n), 1)
-    const pr = resolveQuorum(key, 'pr', quorum.pr, n)
+    const counts = readCounts(key, quorum, n)
+    const r = Math.max(counts.r, 1)
+    const pr = counts.pr
     const placement = this.#options.placement.place(key)
     this.#requirePlacement(key, placement, { r, pr })
     const { access, logger, onRepaired } = this.#options
-    return new GetFsm({ key, targets: placement.targets, r, pr, n, timeoutMs: quorum.timeoutMs },
+    return new GetFsm({ key, targets: placement.targets, r, pr, n, timeoutMs: counts.timeoutMs },
       { access, deadlines: this.#deadlines, background: this.#background, logger, onRepaired }).run()
   }
 
@@ -77,7 +77,7 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
 
   /** A write another node forwarded here: stamp it on this replica and replicate it to the key's targets. */
   async stampHere (key: string, write: ForwardedWrite): Promise<CoordinatedWrite> {
-    const counts = this.#resolveCounts(key, write.counts)
+    const counts = writeCounts(key, write.counts, this.replicas)
     const placement = this.#options.placement.place(key)
     this.#requirePlacement(key, placement, counts)
     return this.#runPut(key, write.value, write.supersedes, counts, placement, true)
@@ -109,13 +109,7 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
   }
 
   async #write (key: string, value: NewValue | null, supersedes: Supersedes, quorum: WriteQuorum): Promise<CoordinatedWrite> {
-    const n = this.replicas
-    const counts = this.#resolveCounts(key, {
-      w: resolveQuorum(key, 'w', quorum.w, n),
-      dw: resolveQuorum(key, 'dw', quorum.dw, n),
-      pw: resolveQuorum(key, 'pw', quorum.pw, n),
-      timeoutMs: quorum.timeoutMs
-    })
+    const counts = writeCounts(key, quorum, this.replicas)
     const placement = this.#options.placement.place(key)
     this.#requirePlacement(key, placement, counts)
     return this.#runPut(key, value, supersedes, counts, placement, false)
@@ -127,20 +121,9 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
       { access, store, liveness, deadlines: this.#deadlines, background: this.#background, logger }).run()
   }
 
-  /** Counts checked against n (a forwarded write is checked again: the sender may be configured differently). */
-  #resolveCounts (key: string, counts: WriteCounts): WriteCounts {
-    const n = this.replicas
-    return {
-      w: resolveQuorum(key, 'w', counts.w, n),
-      dw: resolveQuorum(key, 'dw', counts.dw, n),
-      pw: resolveQuorum(key, 'pw', counts.pw, n),
-      timeoutMs: counts.timeoutMs
-    }
-  }
-
   /**
    * Refuse up front, writing nothing, a request needing more replicas (or primaries) than the key
-   * has targets: a cluster with fewer members than n, or (issue 7) too few nodes up.
+   * has targets: a cluster with fewer members than n, or too few nodes up.
    */
   #requirePlacement (key: string, placement: KeyPlacement, needs: { r?: number, pr?: number, w?: number, dw?: number, pw?: number }): void {
     const targets = placement.targets.length

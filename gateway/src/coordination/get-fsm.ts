@@ -3,7 +3,7 @@ import type { ReplicaTarget } from '../ring/placement.js'
 import type { DeadlineWheel } from './deadline-wheel.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import type { BackgroundWork } from './background-work.js'
-import { quorumUnavailable } from './quorum-failure.js'
+import { quorumUnavailable } from './quorum.js'
 import type { ReplicaAccess } from './replica-access.js'
 import { mergeReplicas, needsRepair } from '../replica/replica-merge.js'
 

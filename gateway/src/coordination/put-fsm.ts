@@ -4,11 +4,11 @@ import type { ReplicaTarget } from '../ring/placement.js'
 import type { CoordinatedWrite } from './coordinator.js'
 import type { DeadlineWheel } from './deadline-wheel.js'
 import type { NewValue, ReplicaStore, StampedWrite, Supersedes } from '../replica/replica-store.js'
-import type { WriteCounts } from '../internode/internode-protocol.js'
+import type { WriteCounts } from './quorum.js'
 import { hasCode } from '../error/gateway-error.js'
 import type { BackgroundWork } from './background-work.js'
 import { LATE_REPLY_MS } from './get-fsm.js'
-import { quorumUnavailable } from './quorum-failure.js'
+import { quorumUnavailable } from './quorum.js'
 import type { ReplicaAccess } from './replica-access.js'
 
 /**

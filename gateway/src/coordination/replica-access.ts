@@ -4,8 +4,7 @@ import type { ReplicaStore } from '../replica/replica-store.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { StoredObject } from '../replica/stored-object.js'
-import type { HintKeeper } from '../handoff/hint-store.js'
-import { mergeReplicas } from '../replica/replica-merge.js'
+import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
@@ -46,7 +45,7 @@ export class ClusterReplicaAccess implements ReplicaAccess {
   async read (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
     if (node !== this.selfId) return this.#client.readReplica(node, key, timeoutMs, includeHints)
     if (!includeHints || this.#hints === undefined) return this.#store.read(key)
-    return mergeReplicas([await this.#store.read(key), await this.#hints.forKey(key)])
+    return readWithHints(this.#store, this.#hints, key)
   }
 
   async apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {

@@ -1,7 +1,7 @@
 import type { ClusterView, CoordinatedWrite, Coordinator } from './coordinator.js'
 import { DeadlineWheel } from './deadline-wheel.js'
 import { GatewayError } from '../error/gateway-error.js'
-import { resolveQuorum, type ReadQuorum, type WriteQuorum } from './quorum.js'
+import { readCounts, writeCounts, type ReadQuorum, type WriteQuorum } from './quorum.js'
 import type { NewValue, ReplicaStore } from '../replica/replica-store.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { NOTHING_SEEN, type CausalContext } from '../version/dvv.js'
@@ -44,9 +44,7 @@ export class SingleNodeCoordinator implements Coordinator {
   }
 
   async get (key: string, quorum: ReadQuorum): Promise<StoredObject | undefined> {
-    const n = this.replicas
-    const r = resolveQuorum(key, 'r', quorum.r, n)
-    const pr = resolveQuorum(key, 'pr', quorum.pr, n)
+    const { r, pr } = readCounts(key, quorum, this.replicas)
     this.#requireReachable(key, Math.max(r, pr, 1))
     return this.#withDeadline(key, Math.max(r, 1), quorum.timeoutMs, () => this.#store.read(key))
   }
@@ -74,10 +72,7 @@ export class SingleNodeCoordinator implements Coordinator {
 
   /** dw and pw count within w (as in Riak): the write needs max(w, dw, pw) acknowledgements. */
   #writeRequirements (key: string, quorum: WriteQuorum): { needed: number, fsync: boolean } {
-    const n = this.replicas
-    const w = resolveQuorum(key, 'w', quorum.w, n)
-    const dw = resolveQuorum(key, 'dw', quorum.dw, n)
-    const pw = resolveQuorum(key, 'pw', quorum.pw, n)
+    const { w, dw, pw } = writeCounts(key, quorum, this.replicas)
     const needed = Math.max(w, dw, pw, 1)
     this.#requireReachable(key, needed)
     return { needed, fsync: dw > 0 }

@@ -45,15 +45,13 @@ export const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
 
 const ALLOWED = 'GET, HEAD, PUT, DELETE'
 
-/** A request handler in node's own terms (it also runs mounted in express). */
+/** A request handler in node's own terms. */
 export type KvHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
 
 /**
- * GET, PUT and DELETE of /v1/kv/{key}, written on node's request and response rather than express's:
- * this is the data path, and express's per-request work (router, prototype swaps) costs more than
- * the rest of a request (see bench:gateway). node.ts dispatches /v1/kv/ requests here directly; the
- * express app mounts the same handler. It reads the raw path itself, so a malformed key is the
- * contract's invalid-key problem, and answers every failure itself as problem+json.
+ * GET, PUT and DELETE of /v1/kv/{key}, on node's request and response (server.ts says why). It reads
+ * the raw path itself, so a malformed key is the contract's invalid-key problem, and answers every
+ * failure itself as problem+json.
  */
 export function kvRoutes (options: KvRouteOptions): KvHandler {
   const { coordinator, contract, contextSecret, maxValueBytes, defaults, logger, auth } = options
@@ -70,7 +68,7 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
     return {
       context: encodeContext(key, readContext(object), contextSecret),
       siblings: liveSiblings(object).map((s) => ({
-        value: Buffer.from(s.value.value).toString('base64'),
+        value: Buffer.from(s.value.value.buffer, s.value.value.byteOffset, s.value.value.byteLength).toString('base64'),
         contentType: s.value.contentType,
         lastModified: new Date(s.value.lastModified).toISOString()
       }))

@@ -37,19 +37,17 @@ export interface AppOptions {
   readonly lifecycle?: MemberRoutesOptions['lifecycle']
 }
 
-/** The node's HTTP surface: the express app, and the request listener a server should use. */
-export interface GatewayApp {
-  /** Every route of openapi/levelring.yaml, with one problem+json error handler. */
-  readonly app: express.Express
-  /** Sends /v1/kv/{key} straight to the kv handler and /internal/v1/ to the internode handler (the data paths), everything else to `app`. */
-  readonly listener: RequestListener
-}
-
 /** Paths that never need a token. */
 const OPEN_PATHS = new Set(['/v1/health'])
 
-/** Build the express app of one node and the request listener that fronts it. Nothing listens yet. */
-export function createApp (options: AppOptions): GatewayApp {
+/**
+ * The node's HTTP surface: the request listener a server uses. Each request takes one path, chosen
+ * here alone: the data paths, /v1/kv/{key} and /internal/v1/, go straight to their handlers, written
+ * on node's request and response because express's per-request work (router, prototype swaps)
+ * costs more than the rest of such a request; every other route of openapi/levelring.yaml (health,
+ * cluster, admin) goes to an express app with one problem+json error handler. Nothing listens yet.
+ */
+export function createApp (options: AppOptions): RequestListener {
   const auth = options.authTokens !== undefined && options.authTokens.length > 0 ? new BearerAuth(options.authTokens) : undefined
   const kv: KvHandler = kvRoutes({ ...options, auth })
   const app = express()
@@ -64,17 +62,6 @@ export function createApp (options: AppOptions): GatewayApp {
     stopping: options.stopping ?? (() => false),
     startedAt: Date.now(),
     clusterDetails: options.clusterDetails
-  }
-  app.use('/v1/kv/', (req: Request, res: Response, next: NextFunction) => {
-    if (req.originalUrl.startsWith(KV_PREFIX)) { void kv(req, res); return }
-    next() // '/v1/kv' itself: no such route
-  })
-  const internode = options.internode
-  if (internode !== undefined) {
-    app.use(INTERNODE_PREFIX, (req: Request, res: Response) => {
-      req.url = req.originalUrl // the handler reads the whole path
-      void internode(req, res)
-    })
   }
   if (auth !== undefined) app.use(auth.middleware(OPEN_PATHS))
   app.get('/v1/health', healthRoute(info))
@@ -101,10 +88,10 @@ export function createApp (options: AppOptions): GatewayApp {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(req, res, err, options.logger)
   })
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+  const internode = options.internode
+  return (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url?.startsWith(KV_PREFIX) === true) void kv(req, res)
     else if (internode !== undefined && req.url?.startsWith(INTERNODE_PREFIX) === true) void internode(req, res)
     else app(req, res)
   }
-  return { app, listener }
 }

@@ -35,6 +35,7 @@ import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
 import type { NewValue, Supersedes } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { CoordinatedWrite } from '../coordination/coordinator.js'
+import type { WriteCounts } from '../coordination/quorum.js'
 import type { ActorId, Dot } from '../version/dvv.js'
 
 /** Every internode path starts with this; the node's listener sends these to internode-routes.ts. */
@@ -57,14 +58,6 @@ export const WIRE_FORMAT = 1
 
 const FLAG_TOMBSTONE = 1
 const FLAG_SUPERSEDE_CURRENT = 2
-
-/** Resolved write requirements, as the forwarding coordinator validated them. */
-export interface WriteCounts {
-  readonly w: number
-  readonly dw: number
-  readonly pw: number
-  readonly timeoutMs: number
-}
 
 /** A client write handed to a replica of the key to stamp and replicate. */
 export interface ForwardedWrite {

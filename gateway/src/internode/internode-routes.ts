@@ -12,8 +12,7 @@ import {
   WRITES_PATH, type PingAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
-import { mergeReplicas } from '../replica/replica-merge.js'
-import type { HintKeeper } from '../handoff/hint-store.js'
+import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
 import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
 
 export interface InternodeRouteOptions {
@@ -58,7 +57,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     if (req.method === 'GET') {
       // A read sent to a fallback also sees the hints it keeps for the key (sloppy quorum).
       const object = params.get('hints') === '1' && options.hints !== undefined
-        ? mergeReplicas([await store.read(key), await options.hints.forKey(key)])
+        ? await readWithHints(store, options.hints, key)
         : await store.read(key)
       if (object === undefined) { res.writeHead(404, { 'Content-Length': '0' }).end(); return }
       const body = encodeObject(object)

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Express } from 'express'
 import type { Logger } from 'pino'
 import { ApiContract } from '../http/contract.js'
 import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
@@ -28,8 +27,8 @@ export interface RunningNode {
   /** The node's engine and its sublevels (objects, tombstone index, metadata; hints and Merkle trees next). */
   readonly storage: NodeStorage
   readonly server: Server
-  /** The express app (the server's listener sends /v1/kv/ and /internal/v1/ to the same handlers directly). */
-  readonly app: Express
+  /** The request listener the server runs (http/server.ts): tests drive it without a socket. */
+  readonly listener: RequestListener
   /** The cluster side, when the node was started with cluster members (--peers id=host:port) or --seeds. */
   readonly cluster: ClusterRuntime | undefined
   /** Resolves once a cluster member has left the cluster (POST /v1/admin/leave) and handed everything over: time to exit. */
@@ -76,7 +75,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       faults: cluster?.faults,
       extensions: cluster?.internodeExtensions
     })
-    const { app, listener } = createApp({
+    const listener = createApp({
       nodeId: config.nodeId,
       coordinator,
       contract: ApiContract.load(),
@@ -145,7 +144,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
       ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
     }, `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, storage, server, app, cluster, left: cluster?.left, logger, close }
+    return { address, url: `http://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }
   } catch (err) {
     await storage.close()
     throw err

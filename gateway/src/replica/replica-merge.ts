@@ -4,7 +4,7 @@ import { sameVersions, sync } from '../version/dvv.js'
 /**
  * The merge of replicas' sets of one key: DVV sync of every set held (commutative, associative,
  * idempotent, so the order of answers does not matter), in the canonical form every replica applies
- * (storage/stored-object.ts normalise). Undefined when no replica holds the key.
+ * (stored-object.ts normalise). Undefined when no replica holds the key.
  */
 export function mergeReplicas (objects: Iterable<StoredObject | undefined>): StoredObject | undefined {
   let merged: StoredObject | undefined
