@@ -1,5 +1,5 @@
 /**
- * The internode endpoints of anti-entropy (after the common ones in rpc/internode-protocol.ts): what
+ * The internode endpoints of anti-entropy (after the common ones in internode/internode-protocol.ts): what
  * one replica of a partition asks another while comparing their Merkle trees and exchanging the
  * keys that differ. Every call is a POST with a binary body, carries the cluster token like every
  * internode call, and answers 200 with a binary body (204 for a merge). Integers are varints,
@@ -12,10 +12,10 @@
  *             ROOT_NOT_READY (its trees are still being built: try again later)
  *   POST /internal/v1/anti-entropy/nodes     hashes of some nodes of one level of one tree
  *     body:   u8 format | varint partition | varint level | varint count | count x varint index
- *     answer: the hashes, 20 B each, back to back (cluster/merkle-codec.ts encodeNodeHashes)
+ *     answer: the hashes, 20 B each, back to back (merkle-codec.ts encodeNodeHashes)
  *   POST /internal/v1/anti-entropy/buckets   the entries (key, value hash) of some leaf buckets
  *     body:   u8 format | varint partition | varint count | count x varint bucket
- *     answer: cluster/merkle-codec.ts encodeBucketEntries
+ *     answer: merkle-codec.ts encodeBucketEntries
  *   POST /internal/v1/anti-entropy/objects   the stored sets of some keys
  *     body:   u8 format | varint count | count x string key
  *     answer: u8 format | count x (u8 present | [bytes object, the object codec's encoding])

@@ -17,7 +17,7 @@ import { NOTHING_SEEN, type CausalContext } from '../version/dvv.js'
 
 export interface DistributedCoordinatorOptions {
   readonly membership: Membership
-  /** Which nodes a key's requests go to (strict preference lists now, sloppy targets in issue 7). */
+  /** Which nodes a key's requests go to (the sloppy placement). */
   readonly placement: ReplicaPlacement
   /** Who is believed up: orders the candidates a write is forwarded to. */
   readonly liveness: Liveness

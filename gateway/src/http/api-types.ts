@@ -9,11 +9,8 @@ export type { paths, components, operations } from '../../../openapi/generated/l
 export type Problem = components['schemas']['Problem']
 export type ProblemType = Problem['type']
 export type VersionedObjectBody = components['schemas']['VersionedObject']
-export type SiblingBody = components['schemas']['Sibling']
 export type HealthBody = components['schemas']['Health']
 export type ClusterViewBody = components['schemas']['ClusterView']
-export type ReplicaCount = components['schemas']['ReplicaCount']
-export type OptionalReplicaCount = components['schemas']['OptionalReplicaCount']
 export type GetObjectQuery = NonNullable<operations['getObject']['parameters']['query']>
 export type PutObjectQuery = NonNullable<operations['putObject']['parameters']['query']>
 export type DeleteObjectQuery = NonNullable<operations['deleteObject']['parameters']['query']>

@@ -74,7 +74,7 @@ export class InternodeClient {
   constructor (options: InternodeClientOptions) {
     this.#options = options
     this.#headers = { [CLUSTER_TOKEN_HEADER]: options.auth.token, [CALLER_HEADER]: options.membership.selfId }
-    // A member that moved (issue 7) gets a pool at its new address; drop pools nobody lives at.
+    // A member that moved gets a pool at its new address; drop pools nobody lives at.
     options.membership.onChange(() => {
       const live = new Set(options.membership.members().map((m) => m.address))
       for (const [address, pool] of this.#pools) {

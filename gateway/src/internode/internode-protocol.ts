@@ -17,7 +17,7 @@
  *                                          replicas acknowledged, else a problem+json (503 with counts)
  *
  * {key} is one percent-encoded path segment. Objects travel in the storage encoding
- * (storage/object-codec.ts), so a replica stores what it receives without re-encoding it.
+ * (replica/object-codec.ts), so a replica stores what it receives without re-encoding it.
  *
  * Forwarded write (WRITE_MEDIA_TYPE):
  *   u8      format (WIRE_FORMAT)

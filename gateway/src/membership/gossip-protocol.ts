@@ -11,7 +11,7 @@
  *           204                                             if B asked for it (sent only when needed)
  *
  * Cassandra's SYN/ACK/ACK2 over two HTTP calls. Each side merges what it receives
- * (cluster/membership.ts, ring-state.ts), so an exchange moves news both ways.
+ * (member-table.ts, ring/ring-state.ts), so an exchange moves news both ways.
  */
 import { GatewayError } from '../error/gateway-error.js'
 import { assertMemberDigest, assertMemberEntry, type MemberDigest, type MemberEntry } from './member-table.js'

@@ -2,9 +2,8 @@
 export type PeerState = 'up' | 'down' | 'unknown'
 
 /**
- * The "who is up" predicate the coordinator consults. Issue 6's implementation (reachability.ts)
- * only remembers how the last exchange with each peer went; issue 7's failure detector (phi-accrual
- * over gossip heartbeats) implements the same interface and drives sloppy quorums with it.
+ * The "who is up" predicate the coordinator and the sloppy placement consult. Membership implements
+ * it with a phi-accrual detector per member over gossip heartbeats.
  */
 export interface Liveness {
   /** False only when the node is believed down; unknown counts as up (try it). This node is always up. */

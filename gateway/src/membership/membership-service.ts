@@ -106,7 +106,7 @@ export interface MembershipServiceOptions {
 }
 
 /**
- * Issue 7's membership side of a node, assembled: gossip (gossiper.ts) over the membership
+ * The membership side of a node, assembled: gossip (gossiper.ts) over the membership
  * (membership.ts), the cluster state stored on every change, partition streaming and
  * sweeping on ring changes (partition-transfer.ts), hinted handoff (handoff/), and join/leave
  * (member-lifecycle.ts).

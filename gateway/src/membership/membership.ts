@@ -36,7 +36,7 @@ export interface MembershipOptions {
   readonly unheardGraceMs: number
   readonly logger: Logger
   /**
-   * When a connection to the member was last refused (ms since epoch; rpc/internode-client.ts
+   * When a connection to the member was last refused (ms since epoch; internode/internode-client.ts
    * reports it): nothing listens there, so it is down at once until its heartbeat advances again.
    */
   readonly refusedAt?: (id: string) => number | undefined

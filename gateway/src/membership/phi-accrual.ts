@@ -14,7 +14,7 @@
  * Why normal and not Cassandra's exponential (phi = delta / (m * ln 10)): the exponential form grows
  * linearly, so at threshold 8 and a 1 s gossip interval it waits 8 * ln 10 * 1 s ~ 18 s before
  * suspecting, whatever the history says. The normal form uses the observed spread: a regular
- * heartbeat is suspected within a few seconds of stopping (issue 7 asks for that), while a node whose
+ * heartbeat is suspected within a few seconds of stopping, as a failover should be, while a node whose
  * heartbeats are consistently slow or jittery (2-3 s) has a mean and deviation that say so, and is
  * not suspected. acceptablePause adds margin on top of the learned mean for GC pauses, gossip taking
  * an extra hop, or a node that has just turned slow before the window has learned it.
@@ -46,7 +46,7 @@ export const DEFAULT_MAX_SAMPLE_SIZE = 100
 export const DEFAULT_MIN_STD_DEV_MS = 200
 /** 3 s (Akka cluster's default): covers a GC pause or an extra gossip hop, and a node turning from 1 s to 3 s intervals before the window adapts. */
 export const DEFAULT_ACCEPTABLE_PAUSE_MS = 3000
-/** The gossip interval issue 7 prescribes; seeds the window so the first intervals are judged sensibly. */
+/** The default gossip interval; seeds the window so the first intervals are judged sensibly. */
 export const DEFAULT_FIRST_HEARTBEAT_ESTIMATE_MS = 1000
 
 function positive (name: string, value: number | undefined, fallback: number, allowZero = false): number {

@@ -10,10 +10,10 @@ interface Observation {
 }
 
 /**
- * Liveness from the outcome of internode calls (issue 6): a peer that answered is up, one whose
- * connection failed or timed out is down, until the next exchange says otherwise. The internode
- * client reports every call; the prober pings idle peers so the view stays fresh. It detects
- * nothing on its own: issue 7 replaces it with gossip heartbeats and a phi-accrual detector.
+ * How internode calls to each peer went: the internode client reports every call (answered, failed,
+ * refused). The membership asks it when a connection was last refused, because nothing listening at
+ * a member's address means it crashed or stopped, and that takes it down at once without waiting
+ * for its detector; everything else about who is up is the failure detector's.
  */
 export class PeerReachability implements Liveness {
   readonly #selfId: string

@@ -37,7 +37,7 @@ export interface ClusterRuntime {
   readonly antiEntropy: AntiEntropyService
   /** The internode fault-injection switch, when started with --enable-fault-injection (a test facility). */
   readonly faults: FaultInjector | undefined
-  /** Internode endpoints beyond issue 6's (anti-entropy), for the internode router. */
+  /** Internode endpoints beyond the replica ones (gossip, partitions, anti-entropy), for the internode router. */
   readonly internodeExtensions: readonly InternodeExtension[]
   /** Gossip, hints, partition moves, join and leave (membership/membership-service.ts). */
   readonly membershipService: MembershipService
@@ -69,7 +69,7 @@ export interface ClusterRuntimeOptions {
 /**
  * Assemble a cluster member: the gossip membership (its founding members from --peers, or joining
  * through --seeds) is both the membership and the Liveness (phi-accrual per member), requests
- * are placed by sloppy quorum (handoff/sloppy-placement.ts) with hints kept in the engine.
+ * are placed by sloppy quorum (ring/sloppy-placement.ts) with hints kept in the engine.
  */
 export async function createClusterRuntime (options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
   const { config, peers, store, auth, address, logger } = options

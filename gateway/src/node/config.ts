@@ -63,7 +63,7 @@ export interface NodeConfig {
   readonly antiEntropyIntervalMs: number
   /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
   readonly antiEntropyPartitionsPerRound: number
-  /** Test facility: the internode fault-injection switch (/internal/v1/faults, rpc/fault-injection.ts). Never in production. */
+  /** Test facility: the internode fault-injection switch (/internal/v1/faults, internode/fault-injection.ts). Never in production. */
   readonly enableFaultInjection: boolean
   readonly logLevel: string
 }
@@ -77,7 +77,7 @@ export function configError (setting: string, problem: string): GatewayError {
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
 
 /**
- * Default Q. The issue asks that no node own more than 15% above the mean share for 3 to 64 equal
+ * Default Q. No node should own more than 15% above the mean share for 3 to 64 equal
  * nodes; partition shares differ by at most one, so that needs ceil(Q/m) <= 1.15 * Q/m for every m
  * in 3..64, which Q = 64 meets only up to 14 nodes (25 nodes: 3 against a mean of 2.56) and Q = 512
  * meets for all of them (up to 73). Q is fixed for a cluster's life, so it is chosen for the size a
@@ -93,7 +93,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   dataDir: './data/n1',
   peers: [],
   seeds: [],
-  // Issue 7's gossip period; the failure detector's defaults (cluster/phi-accrual.ts) are tuned to it.
+  // The gossip period the failure detector's defaults (membership/phi-accrual.ts) are tuned to.
   gossipIntervalMs: 1_000,
   phiThreshold: 8,
   weight: 1,
@@ -233,7 +233,7 @@ function validate (c: Record<string, any>): NodeConfig {
 }
 
 /**
- * The static membership's other nodes, when `config.peers` names them with ids; undefined when the
+ * The cluster's other founding members, when `config.peers` names them with ids; undefined when the
  * node has no peers or only bare addresses. Throws LEVELRING_BAD_CONFIG for a malformed entry, a mix of the
  * two forms, a repeated id or address, or this node's own id.
  */

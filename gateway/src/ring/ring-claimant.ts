@@ -28,7 +28,7 @@ export function claim (state: RingState, owners: readonly RingMember[], n: numbe
 }
 
 /** True when the plan was made for exactly these members and weights. */
-export function sameMembers (plan: RingPlan, members: readonly RingMember[]): boolean {
+function sameMembers (plan: RingPlan, members: readonly RingMember[]): boolean {
   if (plan.members.length !== members.length) return false
   const weights = new Map(members.map((m) => [m.id, m.weight]))
   return plan.members.every((m) => weights.get(m.id) === m.weight)

@@ -2,7 +2,7 @@
  * The ring as the cluster agrees on it: a current ring (where keys are read and written), at most
  * one pending ring (where they are moving during a join or leave), and an epoch. The whole state
  * is gossiped, not derived by each node from membership events, because Ring.rebalance depends on
- * the ring it starts from (see cluster/ring.ts, "Agreement").
+ * the ring it starts from (see ring.ts, "Agreement").
  *
  * Merge (what a node does with a state a peer gossips) is a join, so every node ends up with the
  * same state whatever order gossip delivers them in:
