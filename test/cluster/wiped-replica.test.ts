@@ -11,7 +11,7 @@ import { levelring } from '../tools/levelring-cli.js'
 import { ContractClient } from '../gateway/helpers/contract-client.js'
 import type { AntiEntropyView, RepairReport } from '../../gateway/src/anti-entropy/anti-entropy-service.js'
 
-// Issue 7, item 3: a wiped replica. 20,000 keys are seeded on all three replicas (through the
+// A wiped replica. 20,000 keys are seeded on all three replicas (through the
 // internode merge endpoint: client writes would take a minute here). Delete one node's data
 // directory and restart it: Merkle repair alone (no client reads, periodic rounds off so the one
 // repair does all of it and its bytes can be counted) restores every key, and the bytes it exchanged are reported beside the data size. Then a

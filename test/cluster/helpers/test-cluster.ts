@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +9,8 @@ import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/intern
 import { keyPath, REPLICAS_PATH } from '../../../gateway/src/internode/internode-protocol.js'
 import { decodeObject } from '../../../gateway/src/replica/object-codec.js'
 import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
+import { freePorts, sleep } from '../../support/process.js'
+import { makeTempDir, removeDir } from '../../support/temp-dir.js'
 
 // Real clusters for tests: every node is its own `levelring start` process (the built dist/, as
 // `npm test` builds first) on 127.0.0.1 with a free port and its own lsm-level data directory in a
@@ -130,7 +130,7 @@ export class TestCluster {
   static async start (options: ClusterOptions = {}): Promise<TestCluster> {
     const size = options.size ?? 3
     const replicas = options.replicas ?? 3
-    const dir = await mkdtemp(join(tmpdir(), 'levelring-cluster-'))
+    const dir = makeTempDir('levelring-cluster')
     const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
     await writeFile(join(dir, 'secret'), secret)
     const settings = { ...(typeof options.settings === 'function' ? options.settings(dir) : options.settings) }
@@ -180,7 +180,7 @@ export class TestCluster {
     for (let i = 0; i < 100; i++) {
       const views = await Promise.all(running.map(async (n) => (await fetch(`${n.url}/v1/cluster`, { headers: this.#clientHeaders })).json() as Promise<{ peers: Array<{ id: string, status: string }> }>))
       if (views.every((v) => v.peers.every((p) => p.status === 'up' || !running.some((n) => n.id === p.id)))) return
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
     throw new Error('the nodes did not all see each other up within 10 s')
   }
@@ -219,18 +219,6 @@ export class TestCluster {
   /** Stop every node and remove the cluster's files. */
   async close (): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()))
-    await rm(this.dir, { recursive: true, force: true })
+    removeDir(this.dir)
   }
-}
-
-/** `count` distinct ports that were free a moment ago (bound together on 127.0.0.1, then released). */
-export async function freePorts (count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })))
-  const ports = servers.map((s) => (s.address() as AddressInfo).port)
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
-  return ports
 }

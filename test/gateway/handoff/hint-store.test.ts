@@ -1,20 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterEach, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { HintStore } from '../../../gateway/src/handoff/hint-store.js'
 import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { liveSiblings, type StoredObject } from '../../../gateway/src/replica/stored-object.js'
+import { tempDirPerTest } from '../../support/temp-dir.js'
 
 // Hints in the engine (handoff/hint-store.ts): kept per owner and key, merged (DVV) when a key is
 // hinted twice, counted per owner, found by key for a fallback's reads, removed only when unchanged
 // since delivery, and still there after the engine is closed and reopened.
 
 const logger = pino({ level: 'silent' })
-let dir: string | undefined
-
-afterEach(async () => { if (dir !== undefined) await rm(dir, { recursive: true, force: true }) })
+const tempDir = tempDirPerTest('levelring-hints')
 
 /** A set holding one value written by `actor` as its `counter`th write. */
 function written (actor: string, counter: number, text: string): StoredObject {
@@ -27,7 +23,7 @@ function written (actor: string, counter: number, text: string): StoredObject {
 const values = (o: StoredObject | undefined): string[] => o === undefined ? [] : liveSiblings(o).map((s) => Buffer.from(s.value.value).toString()).sort()
 
 test('hints merge per owner and key, are found by key, removed only when unchanged, and survive a reopen', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'levelring-hints-'))
+  const dir = tempDir()
   let storage = await NodeStorage.open(dir)
   let hints = await HintStore.open(storage, logger)
   await hints.add('b', 'k1', written('x@1', 1, 'one'), false)

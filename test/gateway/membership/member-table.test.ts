@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { GatewayError } from '../../../gateway/src/error/gateway-error.js'
+import { errorCode } from '../helpers/error-code.js'
 import { MemberTable, type MemberEntry, type MemberStatus } from '../../../gateway/src/membership/member-table.js'
 import { seededRandom } from '../../support/random.mjs'
 
@@ -24,16 +24,6 @@ function exchange (a: MemberTable, b: MemberTable): void {
 /** A table's gossiped state without heartbeats (they advance every round, so never settle). */
 function stateOf (m: MemberTable): string {
   return JSON.stringify(m.entries().map(e => [e.id, e.generation, e.version, e.status, e.weight, e.address]))
-}
-
-function errorCode (fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError)
-    return (err as GatewayError).code
-  }
-  return undefined
 }
 
 describe('MemberTable', () => {
@@ -232,7 +222,6 @@ describe('gossip convergence (simulated, fan-out 3)', () => {
   }
 
   it('converges a cold start through one seed, and spreads a change, in O(log n) rounds', () => {
-    const lines: string[] = []
     const trials = 3
     for (const synchronous of [true, false]) {
       for (const n of [8, 32, 128]) {
@@ -255,11 +244,7 @@ describe('gossip convergence (simulated, fan-out 3)', () => {
           rumor.push(roundsUntil(step, () => nodes.every(m => m.get(source.selfId)!.weight === 2)))
         }
         for (const r of [...join, ...rumor]) expect(r).toBeLessThanOrEqual(bound)
-        const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)
-        lines.push(`${synchronous ? 'synchronous' : 'interleaved'} n=${n}: cold start through one seed: mean ${mean(join)}, worst ${Math.max(...join)} rounds; ` +
-          `one change: mean ${mean(rumor)}, worst ${Math.max(...rumor)} rounds (bound 4 log2 n + 4 = ${bound})`)
       }
     }
-    console.log(lines.join('\n'))
   })
 })

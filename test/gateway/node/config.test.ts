@@ -1,12 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { DEFAULT_CONFIG, loadConfig, parseListen } from '../../../gateway/src/node/config.js'
+import { tempRoot } from '../../support/temp-dir.js'
 
-let dir: string
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'levelring-config-')) })
-afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+const dir = tempRoot('levelring-config')
 
 test('defaults, then the file, then flags; a lone node has n=1, a node with peers n=3', async () => {
   expect(loadConfig({})).toMatchObject({ nodeId: 'n1', replicas: 1, dataDir: './data/n1', listen: { host: '127.0.0.1', port: 7001 } })

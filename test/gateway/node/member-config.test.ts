@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { isClusterMember, loadConfig } from '../../../gateway/src/node/config.js'
 
-// The settings of issue 7: --seeds makes a node a cluster member that joins through them (and needs
+// The gossip settings: --seeds makes a node a cluster member that joins through them (and needs
 // the cluster secret), --phi-threshold and gossipIntervalMs tune detection; bad values are
 // LEVELRING_BAD_CONFIG errors naming the setting.
 

@@ -1,20 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { afterAll, expect, test } from 'vitest'
+import { tempRoot } from '../../support/temp-dir.js'
 
 // Runs the built command (npm test builds first): bin/levelring.js -> dist/tools/src/cli.js.
 const bin = new URL('../../../bin/levelring.js', import.meta.url).pathname
-let dir: string
+const dir = tempRoot('levelring-cli')
 const children: ChildProcess[] = []
 
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'levelring-cli-')) })
-afterAll(async () => {
+afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  await rm(dir, { recursive: true, force: true })
 })
 
 interface Started { child: ChildProcess, url: string, lines: Array<Record<string, any>>, exit: Promise<number | null> }

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
 import { decodeContext, encodeContext } from '../../../gateway/src/version/causal-context.js'
@@ -11,18 +8,19 @@ import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { liveSiblings, type StoredObject } from '../../../gateway/src/replica/stored-object.js'
 import { NOTHING_SEEN, readContext, writeContext, type CausalContext } from '../../../gateway/src/version/dvv.js'
 import { DEFAULT_PRUNING } from '../../../gateway/src/version/pruning.js'
+import { makeTempDir, removeDir } from '../../support/temp-dir.js'
 
 const opened: Array<{ storage: NodeStorage, dir: string }> = []
 afterEach(async () => {
   for (const { storage, dir } of opened.splice(0)) {
     await storage.close()
-    await rm(dir, { recursive: true, force: true })
+    removeDir(dir)
   }
 })
 
 /** A replica store over real node storage in a temp dir, with a controllable clock. */
 async function replica (actor: string, clock = { now: 1_700_000_000_000 }) {
-  const dir = await mkdtemp(join(tmpdir(), 'levelring-rs-'))
+  const dir = makeTempDir('levelring-rs')
   const storage = await NodeStorage.open(dir)
   opened.push({ storage, dir })
   const counter = await DotCounter.open(storage.meta)

@@ -7,7 +7,7 @@ import {
 } from '../../../gateway/src/ring/ring-state.js'
 import { seededRandom } from '../../support/random.mjs'
 
-// The agreed ring state (membership/ring-state.ts) and the claim step (ring-claimant.ts): merge is
+// The agreed ring state (ring/ring-state.ts) and the claim step (ring-claimant.ts): merge is
 // a join, so gossip converges whatever the order; a claimant plans a join or leave as a pending
 // ring, promotes it only when every gaining node reported done, and two claimants agree.
 
