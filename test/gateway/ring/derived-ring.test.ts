@@ -9,7 +9,8 @@ import type { Membership } from '../../../gateway/src/membership/membership.js'
 // Ring properties, as the nodes derive the ring (Ring.create over the members at the default
 // partition count). Preference lists never repeat a physical node;
 // no node owns more than 15% above the mean share for 3..64 equal nodes; adding a node moves only
-// the partitions it takes, about 1/(m+1) of the keys, measured on hashed keys. The figures are printed.
+// the partitions it takes, about 1/(m+1) of the keys, measured on hashed keys. `npm run bench:ring`
+// prints the figures.
 
 const Q = DEFAULT_CONFIG.partitions
 const KEYS = Array.from({ length: 50_000 }, (_, i) => `user:${i}:profile`)
@@ -65,42 +66,27 @@ describe(`the ring the nodes derive (Q = ${Q})`, () => {
   })
 
   test('no node owns more than 15% above the mean share for 3..64 equal nodes; a double-weight node owns about twice', () => {
-    let worst = { size: 0, ratio: 0 }
     for (let size = 3; size <= 64; size++) {
       const shares = [...derivedRing(size).shares().values()]
       expect(shares.length).toBe(size)
-      const ratio = Math.max(...shares) / (Q / size)
-      if (ratio > worst.ratio) worst = { size, ratio }
-      expect(ratio, `${size} nodes`).toBeLessThanOrEqual(1.15)
+      expect(Math.max(...shares) / (Q / size), `${size} nodes`).toBeLessThanOrEqual(1.15)
     }
-    process.stdout.write(`ring balance at Q=${Q}: worst max/mean share over 3..64 equal nodes = ${worst.ratio.toFixed(3)} (${worst.size} nodes)\n`)
     const weighted = derivedRing(5, (i) => (i === 0 ? 2 : 1)).shares()
     expect(weighted.get('node01')! / weighted.get('node02')!).toBeCloseTo(2, 1)
   })
 
-  test('adding a node moves only the partitions it takes, about 1/(m+1) of the keys (measured)', () => {
-    const rows: string[] = []
+  test('adding a node moves only the partitions it takes, about 1/(m+1) of the keys', () => {
     for (const size of [3, 4, 5, 8, 16, 32]) {
       const before = derivedRing(size)
       const grown = [...members(size), { id: 'joiner', weight: 1 }]
       const after = before.rebalance(grown)
       const ownerMoved = Array.from({ length: Q }, (_, p) => before.ownerOf(p) !== after.ownerOf(p))
-      const newReplica = Array.from({ length: Q }, (_, p) => {
-        const was = before.preferenceList(p, 3)
-        return after.preferenceList(p, 3).some((node) => !was.includes(node))
-      })
       expect(ownerMoved.every((m, p) => !m || after.ownerOf(p) === 'joiner'), 'a partition only ever moves to the new node').toBe(true)
       const moved = KEY_PARTITIONS.filter((p) => ownerMoved[p]).length
-      const replicaChanged = KEY_PARTITIONS.filter((p) => newReplica[p]).length
       const fraction = moved / KEYS.length
       const ideal = 1 / (size + 1)
       // Key hashing spreads keys over partitions with sampling noise, and partitions move whole.
       expect(Math.abs(fraction - ideal), `${size} -> ${size + 1} nodes`).toBeLessThan(0.25 * ideal)
-      const fromScratch = Ring.create(grown, { partitionCount: Q })
-      const scratchMoved = KEY_PARTITIONS.filter((p) => before.ownerOf(p) !== fromScratch.ownerOf(p)).length / KEYS.length
-      rows.push(`${size}->${size + 1}: moved ${(fraction * 100).toFixed(1)}% of keys (1/(m+1) = ${(ideal * 100).toFixed(1)}%), ` +
-        `new replica for ${(replicaChanged / KEYS.length * 100).toFixed(1)}% at n=3; rebuilding from scratch would move ${(scratchMoved * 100).toFixed(1)}%`)
     }
-    process.stdout.write(`adding one node, ${KEYS.length} keys, Q=${Q}:\n  ${rows.join('\n  ')}\n`)
   })
 })

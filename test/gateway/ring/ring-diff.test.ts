@@ -36,8 +36,6 @@ describe('ring diff', () => {
       expect(near).toBe(true)
     }
     // e replicates about 3/5 of the partitions' data sets: 3 x its share.
-    console.log(`join of a 5th node, Q=64, n=3: ${ownershipMoves(before, after).length} ownership moves, ` +
-      `${changes.length} partitions change replica set, e gains ${gainedByE.length} replicas`)
     expect(gainedByE.length).toBe(3 * after.partitionsOf('e').length)
   })
 
