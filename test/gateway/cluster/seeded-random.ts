@@ -1,0 +1,3 @@
+// Only test/engine/format/memtable.test.ts still imports this path; the PRNG is test/support's.
+// Remove this file once that test imports seededRandom from test/support/random.mjs.
+export { seededRandom } from '../../support/random.mjs'
