@@ -1,8 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import express, { type NextFunction, type Request, type Response } from 'express'
-import type { Logger } from 'pino'
-import type { ApiContract } from './contract.js'
-import type { Coordinator } from '../coordination/coordinator.js'
 import { GatewayError } from '../error/gateway-error.js'
 import { BearerAuth } from './bearer-auth.js'
 import { sendError } from './problem.js'
@@ -10,19 +7,13 @@ import { repairRoute } from './repair-route.js'
 import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
 import { clusterRoute, healthRoute } from './node-info-routes.js'
 import type { RepairReport } from '../anti-entropy/anti-entropy-service.js'
-import { KV_PREFIX, kvRoutes, type KvHandler, type QuorumDefaults } from './kv-routes.js'
+import { KV_PREFIX, kvRoutes, type KvHandler, type KvRouteOptions } from './kv-routes.js'
 import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
 import type { InternodeHandler } from '../internode/internode-routes.js'
 
-/** Everything the HTTP layer needs; no storage, no sockets. */
-export interface AppOptions {
+/** Everything the HTTP layer needs (the kv routes' options, and the rest); no storage, no sockets. */
+export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly nodeId: string
-  readonly coordinator: Coordinator
-  readonly contract: ApiContract
-  readonly contextSecret: Uint8Array
-  readonly maxValueBytes: number
-  readonly defaults: QuorumDefaults
-  readonly logger: Logger
   /** Bearer tokens; empty or absent turns authentication off. */
   readonly authTokens?: readonly string[]
   readonly storage: string
