@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../gateway/src/rpc/internode-auth.js'
+import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../gateway/src/internode/internode-auth.js'
 import {
   encodeForwardedWrite, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_MEDIA_TYPE, WRITES_PATH
-} from '../../gateway/src/rpc/internode-protocol.js'
-import { encodeObject } from '../../gateway/src/storage/object-codec.js'
+} from '../../gateway/src/internode/internode-protocol.js'
+import { encodeObject } from '../../gateway/src/replica/object-codec.js'
 import { NOTHING_SEEN } from '../../gateway/src/version/dvv.js'
 import { TestCluster } from './helpers/test-cluster.js'
 

@@ -5,11 +5,12 @@ import { ContractClient } from '../gateway/helpers/contract-client.js'
 import { startTestNode } from '../gateway/helpers/test-node.js'
 import { getKey } from './helpers/http.js'
 import {
-  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, waitUntil, WriteLoad, type MembershipView
+  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, WriteLoad, type MembershipView
 } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
+import { sleep, waitUntil } from '../support/process.js'
 
-// Issue 7, item 5: join and leave under a write load. Four nodes (n=3, w=2) take writes from
+// Join and leave under a write load. Four nodes (n=3, w=2) take writes from
 // clients that record every acknowledged one; a fifth node starts with --seeds and joins (the
 // claimant plans a ring giving it its share, it streams its partitions while writes reach old and
 // new replicas, the ring is promoted, the old replicas drop what moved); then `levelring leave`
@@ -51,7 +52,7 @@ async function levelring (args: readonly string[]): Promise<{ code: number, stdo
 test('a node joins and another leaves under a write load: no acknowledged write lost, ownership balanced', async () => {
   const clients = new Set<ClusterNode>(cluster.nodes)
   const load = new WriteLoad(() => [...clients].filter((n) => n.running), { writers: 6, prefix: 'jl' })
-  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  await sleep(2_000)
 
   joiner = await joiningNode(cluster, 'node5', [cluster.node('node1')])
   await joiner.start()
@@ -71,7 +72,7 @@ test('a node joins and another leaves under a write load: no acknowledged write 
   expect(bad.json).toMatchObject({ status: 400, type: 'urn:levelring:problem:invalid-parameter', parameter: 'seed' })
   const silent = await admin.send('POST', '/v1/admin/join', { body: JSON.stringify({ seed: '127.0.0.1:9' }), headers: { 'Content-Type': 'application/json' } })
   expect(silent.json).toMatchObject({ status: 502, type: 'urn:levelring:problem:peer-unreachable' })
-  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  await sleep(2_000)
 
   const leaver = cluster.node('node2')
   const left = await levelring(['leave', '--node', leaver.url])
@@ -82,7 +83,7 @@ test('a node joins and another leaves under a write load: no acknowledged write 
   expect(await leaver.stop()).toBe(0)
   await waitUntil('the ring without node2 on every node', async () =>
     settledOn(await Promise.all(everyone().map(viewOf)), ['node1', 'node3', 'node4', 'node5']), 30_000, 250)
-  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  await sleep(1_000)
   const report = await load.stop()
   await waitUntil('hints drained', async () => (await Promise.all(everyone().map(viewOf))).every((v) => v.hints.pending === 0), 30_000, 250)
 

@@ -1,22 +1,21 @@
 import { spawn } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, expect, test } from 'vitest'
-import { freePorts } from './helpers/test-cluster.js'
+import { freePorts, sleep } from '../support/process.js'
+import { tempRoot } from '../support/temp-dir.js'
 
-// `npm start` runs dist/gateway/src/local-cluster.js: three node processes, a generated secret,
+// `npm start` runs dist/tools/src/local-cluster.js: three node processes, a generated secret,
 // a banner with a curl example, and a clean stop of all three on Ctrl-C. Here it runs on free
 // ports and a temp data directory (the same code path, other --ports and --data).
 
-const SCRIPT = fileURLToPath(new URL('../../dist/gateway/src/local-cluster.js', import.meta.url))
-let dir: string | undefined
-afterAll(async () => { if (dir !== undefined) await rm(dir, { recursive: true, force: true }) })
+const SCRIPT = fileURLToPath(new URL('../../dist/tools/src/local-cluster.js', import.meta.url))
+const root = tempRoot('levelring-local')
 
 test('starts three nodes that serve as one cluster, prints where to send requests, and stops all three cleanly on SIGINT', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'levelring-local-'))
+  const dir = join(root, 'data')
   const ports = await freePorts(3)
   const launcher = spawn(process.execPath, [SCRIPT, '--ports', ports.join(','), '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -27,7 +26,7 @@ test('starts three nodes that serve as one cluster, prints where to send request
   try {
     for (let i = 0; i < 300 && !out.includes('Ctrl-C stops all three'); i++) {
       if (launcher.exitCode !== null) throw new Error(`launcher exited ${launcher.exitCode}: ${err}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
     expect(out).toContain('Ctrl-C stops all three')
     for (const port of ports) expect(out).toContain(`http://127.0.0.1:${port}`)

@@ -3,11 +3,12 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { getKey } from './helpers/http.js'
 import {
-  forEachLimited, heldValues, reconfigure, replicasOf, ringStateOf, statusSeenBy, viewOf, waitUntil, WriteLoad
+  forEachLimited, heldValues, reconfigure, replicasOf, ringStateOf, statusSeenBy, viewOf, WriteLoad
 } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
+import { sleep, waitUntil } from '../support/process.js'
 
-// Issue 7, items 6 and 1, on one 5-node cluster (n=3, r=w=2, default gossip and detector settings):
+// Failover, on one 5-node cluster (n=3, r=w=2, default gossip and detector settings):
 //  - detection: the time from SIGKILL of a node to every other node marking it down, and from its
 //    restart to every node marking it up; the same for a hung node (SIGSTOP: it still accepts
 //    connections, so only the phi-accrual detector can tell). The figures are printed.
@@ -60,7 +61,7 @@ function watchForFlaps (id: string): { stop: () => Promise<string[]> } {
         const status = await statusSeenBy(n, id).catch(() => 'unreachable observer')
         if (status === 'down') flaps.push(`${n.id} took ${id} for down at ${new Date().toISOString()}`)
       }))
-      await new Promise((resolve) => setTimeout(resolve, 250))
+      await sleep(250)
     }
   })()
   return { stop: async () => { running = false; await loop; return flaps } }
@@ -109,16 +110,16 @@ test('kill under load: every acknowledged write survives, hints drain to zero, t
   // Clients write through the nodes that are up (the victim is out from its kill until it listens again).
   let victimOut = false
   const load = new WriteLoad(() => cluster.nodes.filter((n) => n.running && !(victimOut && n === victim)), { writers: 8, prefix: 'kill' })
-  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  await sleep(2_000)
   victimOut = true
   await victim.stop('SIGKILL')
   const killedAt = load.acknowledged.size
-  await new Promise((resolve) => setTimeout(resolve, 6_000))
+  await sleep(6_000)
   const duringOutage = load.acknowledged.size - killedAt
   const hintsAtPeak = (await Promise.all(cluster.nodes.filter((n) => n.running).map(viewOf))).reduce((sum, v) => sum + v.hints.pending, 0)
   await victim.start()
   victimOut = false
-  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  await sleep(2_000)
   const report = await load.stop()
 
   const drained = await waitUntil('hints drained on every node', async () =>

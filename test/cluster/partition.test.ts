@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { isDeleted, liveSiblings, type StoredObject } from '../../gateway/src/storage/stored-object.js'
+import { isDeleted, liveSiblings, type StoredObject } from '../../gateway/src/replica/stored-object.js'
 import { sameVersions } from '../../gateway/src/version/dvv.js'
-import { CALLER_HEADER, FAULTS_PATH } from '../../gateway/src/rpc/fault-injection.js'
+import { CALLER_HEADER, FAULTS_PATH } from '../../gateway/src/internode/fault-injection.js'
 import { antiEntropyView, cut, divergentPartitions, heal } from './helpers/anti-entropy.js'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
+import { sleep } from '../support/process.js'
 
-// Issue 7, items 2 and 4: a 5-node cluster (n=3, w=2) cut into 2+3 by the internode fault-injection
+// A network partition: a 5-node cluster (n=3, w=2) cut into 2+3 by the internode fault-injection
 // switch. Both sides write (blind, so every write is kept as a sibling) to the same keys; the cut
 // is healed and, with no client reads at all (so no read repair), anti-entropy must bring every
 // replica of every key to the same sibling set holding every acknowledged write (hinted handoff
@@ -157,7 +158,7 @@ test('deletes made during a partition stay deleted through the heal, anti-entrop
   for (const key of keys.filter((_, i) => i % 2 === 0)) expect(acknowledged.has(key), `${key} deleted on the majority side`).toBe(true)
 
   // Past the grace period, with the reaper running: the tombstones stay while a replica cannot be asked.
-  await new Promise((resolve) => setTimeout(resolve, 2_500))
+  await sleep(2_500)
   for (const key of [...acknowledged].filter((k) => deletedOn.get(k) === 'majority')) {
     const held = await replicasOf(key)
     for (const h of held.filter((x) => MAJORITY.includes(x.node.id))) expect(isDeleted(h.object!), `${key} tombstone kept on ${h.node.id}`).toBe(true)
@@ -171,7 +172,7 @@ test('deletes made during a partition stay deleted through the heal, anti-entrop
     await eventually(`${key} reaped on every replica`, async () => (await replicasOf(key)).every((h) => h.object === undefined), 120, 250)
   }
   // Rounds later nothing has come back, and a read of all replicas finds nothing.
-  await new Promise((resolve) => setTimeout(resolve, 1_500))
+  await sleep(1_500)
   for (const key of acknowledged) {
     for (const h of await replicasOf(key)) expect(h.object, `${key} on ${h.node.id}`).toBeUndefined()
     expect((await getKey(cluster.node('node1').url, key, 'r=3')).status).toBe(404)

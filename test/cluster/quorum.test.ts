@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
 import { ContractClient } from '../gateway/helpers/contract-client.js'
-import { liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 
-// Issue 6, list item 1: a 3-node cluster (n=3) where any node coordinates any request; a write
+// A 3-node cluster (n=3) where any node coordinates any request; a write
 // with w=2 is readable with r=2 from every node; with one node stopped r=2/w=2 still succeed and
 // r=3/w=3 answer 503 with the counts.
 
@@ -105,7 +105,7 @@ describe('one node stopped', () => {
       expect(await write.json()).toMatchObject({ type: 'urn:levelring:problem:quorum-unavailable', parameter: 'w', needed: 3, answered: 2, replicas: 3 })
       const durable = await put(node.url, keys[1]!, 'fsynced', 'w=2&dw=3')
       expect(await durable.json()).toMatchObject({ parameter: 'dw', needed: 3, answered: 2 })
-      // pr/pw count primaries (every replica is one here: fallbacks come with the next issue).
+      // pr/pw count primaries (every replica is one here: with all nodes up no fallback is used).
       expect(await (await get(node.url, keys[0]!, 'r=1&pr=3')).json()).toMatchObject({ parameter: 'pr', needed: 3, answered: 2 })
       expect(await (await put(node.url, keys[1]!, 'primaries', 'w=1&pw=3')).json()).toMatchObject({ parameter: 'pw', needed: 3, answered: 2 })
       expect((await get(node.url, keys[0]!, 'r=1&pr=2')).status).toBe(200)

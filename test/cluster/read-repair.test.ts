@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { isDeleted, liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { isDeleted, liveSiblings } from '../../gateway/src/replica/stored-object.js'
 import { sameVersions } from '../../gateway/src/version/dvv.js'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
+import { sleep } from '../support/process.js'
 
-// Issue 6, list item 3: read repair. Stop a node, write 100 keys with w=2, restart it, read them
+// Read repair. Stop a node, write 100 keys with w=2, restart it, read them
 // with r=3; then the restarted node holds every key, checked with the replica-level internode read
 // (which never repairs). Deletes (tombstones) are repaired the same way.
 
@@ -31,7 +32,7 @@ test('a node that missed 100 writes holds all of them after one r=3 read of each
   }
   await restarted.start()
 
-  // Before any read, the restarted node misses all of it (nothing else repairs in this issue).
+  // Before any read, the restarted node misses all of it (anti-entropy is off here, so only read repair can).
   for (const key of keys) expect(await cluster.replicaRead(restarted, key)).toBeUndefined()
   for (const key of doomed) expect(isDeleted((await cluster.replicaRead(restarted, key))!)).toBe(false)
 
@@ -81,6 +82,6 @@ test('a replica holding a dominated version is repaired to the newer one; one th
 
   // Everyone agrees now: another read repairs nothing.
   expect(await (await getKey(a.url, key, 'r=3')).text()).toBe('new')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await sleep(300)
   expect(a.lines.filter((l) => l.msg === 'read repair' && l.key === key)).toEqual([])
 })

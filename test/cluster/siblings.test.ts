@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 import { eventually, getKey, putText, siblingValues } from './helpers/http.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
 
-// Issue 6, list item 2: siblings across nodes. Four nodes with n=3, so every key has a node that
+// Siblings across nodes. Four nodes with n=3, so every key has a node that
 // is not one of its replicas: a write through that node is forwarded to a replica (the first of
 // the preference list that is up), which stamps it and replicates it.
 
@@ -84,7 +84,7 @@ test('a forwarded write skips a stopped first replica for the next one; reads an
     expect(stamper(res)).toBe(replicas[1]!.id)
     const read = await getKey(outsider.url, key, 'r=2')
     expect(await read.text()).toBe(`value of ${key}`)
-    // Sloppy quorum (issue 7): the outsider stands in for the stopped primary and keeps the write as a
+    // Sloppy quorum: the outsider stands in for the stopped primary and keeps the write as a
     // hint, so r=3 is met by two primaries and the fallback; pr=3 insists on primaries and cannot be.
     const all = await getKey(outsider.url, key, 'r=3')
     expect(all.status).toBe(200)

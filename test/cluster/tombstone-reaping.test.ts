@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { isDeleted } from '../../gateway/src/storage/stored-object.js'
+import { isDeleted } from '../../gateway/src/replica/stored-object.js'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
+import { sleep } from '../support/process.js'
 
 // A cluster member reaps a tombstone only when every other replica of the key answers and holds no
 // live version: a replica that missed the delete still holds the old value, and reaping the
@@ -22,7 +23,7 @@ test('a delete missed by a stopped replica is not reaped until that replica hold
   expect((await fetch(`${b.url}/v1/kv/ghost?w=2`, { method: 'DELETE', headers: { 'X-Causal-Context': context } })).status).toBe(204)
 
   // Many reaper passes later the tombstone is still there: the missed replica cannot be asked.
-  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  await sleep(1_000)
   for (const node of [a, b]) {
     const held = await cluster.replicaRead(node, 'ghost')
     expect(held, `${node.id} kept the tombstone`).toBeDefined()
@@ -32,7 +33,7 @@ test('a delete missed by a stopped replica is not reaped until that replica hold
   // Back, but holding the old value: still no reaping.
   await missed.start()
   await cluster.settled()
-  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  await sleep(1_000)
   for (const node of [a, b]) expect(isDeleted((await cluster.replicaRead(node, 'ghost'))!)).toBe(true)
   expect(isDeleted((await cluster.replicaRead(missed, 'ghost'))!)).toBe(false)
 

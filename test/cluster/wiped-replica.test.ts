@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { FAULTS_PATH } from '../../gateway/src/rpc/fault-injection.js'
-import { encodeObject } from '../../gateway/src/storage/object-codec.js'
-import { liveSiblings } from '../../gateway/src/storage/stored-object.js'
+import { FAULTS_PATH } from '../../gateway/src/internode/fault-injection.js'
+import { encodeObject } from '../../gateway/src/replica/object-codec.js'
+import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 import { sameVersions } from '../../gateway/src/version/dvv.js'
 import { antiEntropyView, divergentPartitions, repair, seed, storedObjects } from './helpers/anti-entropy.js'
 import { putText } from './helpers/http.js'
@@ -11,7 +11,7 @@ import { levelring } from '../tools/levelring-cli.js'
 import { ContractClient } from '../gateway/helpers/contract-client.js'
 import type { AntiEntropyView, RepairReport } from '../../gateway/src/anti-entropy/anti-entropy-service.js'
 
-// Issue 7, item 3: a wiped replica. 20,000 keys are seeded on all three replicas (through the
+// A wiped replica. 20,000 keys are seeded on all three replicas (through the
 // internode merge endpoint: client writes would take a minute here). Delete one node's data
 // directory and restart it: Merkle repair alone (no client reads, periodic rounds off so the one
 // repair does all of it and its bytes can be counted) restores every key, and the bytes it exchanged are reported beside the data size. Then a

@@ -1,21 +1,22 @@
-// `npm run stress`: issue 7's "100 differing keys out of 1,000,000": a real 3-node cluster (n=3, every
+// `npm run stress`: 100 differing keys out of 1,000,000: a real 3-node cluster (n=3, every
 // node replicates every partition, Q=512) whose nodes start on data directories prepared with the
 // engine directly (1M keys, 100-byte values; writing them through the API would take an hour here);
 // on one node 50 keys are missing and 50 hold a sibling the others lack. One POST /v1/admin/repair on
 // that node must find exactly those 100 keys and send well under 1% of the data. The figures are
 // printed: data size, bytes exchanged, their ratio, requests, time, and how long the trees took to build.
 // Without STRESS=1 (when run by hand) it is a smoke run of the same code on 20,000 keys.
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, expect, test } from 'vitest'
 import type { RepairReport } from '../../gateway/src/anti-entropy/anti-entropy-service.js'
-import { encodeObject } from '../../gateway/src/storage/object-codec.js'
-import { NodeStorage } from '../../gateway/src/storage/node-storage.js'
-import type { StoredObject } from '../../gateway/src/storage/stored-object.js'
+import { encodeObject } from '../../gateway/src/replica/object-codec.js'
+import { NodeStorage } from '../../gateway/src/replica/node-storage.js'
+import type { StoredObject } from '../../gateway/src/replica/stored-object.js'
 import { antiEntropyView, SEED_ACTOR } from '../cluster/helpers/anti-entropy.js'
 import { eventually } from '../cluster/helpers/http.js'
-import { ClusterNode, freePorts } from '../cluster/helpers/test-cluster.js'
+import { ClusterNode } from '../cluster/helpers/test-cluster.js'
+import { freePorts } from '../support/process.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 const STRESS = process.env.STRESS === '1'
 /** AE_STRESS_KEYS overrides the key count (a quick try of the same code under STRESS=1). */
@@ -24,11 +25,10 @@ const DIFFERING = 100
 const VALUE_BYTES = 100
 const BATCH = 10_000
 
-const root = await mkdtemp(join(tmpdir(), 'levelring-stress-ae-'))
+const root = tempRoot('levelring-stress-ae')
 const nodes: ClusterNode[] = []
 afterAll(async () => {
   await Promise.all(nodes.map(async (n) => n.stop()))
-  await rm(root, { recursive: true, force: true })
 })
 
 const keyOf = (i: number): string => `stress/${String(i).padStart(7, '0')}`

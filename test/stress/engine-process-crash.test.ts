@@ -1,14 +1,12 @@
 // `npm run stress`: the SIGKILL black-box test of test/engine/durability/process-crash.test.ts, many more cycles.
 // Without STRESS=1 (when run by hand) it is a short smoke run of the same code.
-import { describe, it, expect, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, it, expect } from 'vitest'
 import { join } from 'node:path'
 import { processCrashCycles } from '../engine/durability/fixtures/process-crash.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 const STRESS = process.env.STRESS === '1'
-const root = mkdtempSync(join(tmpdir(), 'lsm-stress-crash-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+const root = tempRoot('lsm-stress-crash')
 
 describe('stress: process crash (SIGKILL) cycles', () => {
   const cycles = STRESS ? 80 : 3

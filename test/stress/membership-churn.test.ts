@@ -1,4 +1,4 @@
-// `npm run stress`: the longer variant of issue 7's kill-under-load and join/leave tests. Five nodes
+// `npm run stress`: the longer variant of the kill-under-load and join/leave tests. Five nodes
 // (n=3, r=w=2, anti-entropy off) take writes from 8 clients that record every acknowledged one,
 // while the cluster churns for CHURN_MS: one node at a time is SIGKILLed (down 3-10 s) or frozen
 // (SIGSTOP 2-6 s) and brought back; midway a sixth node joins through a seed and later one of the
@@ -8,9 +8,10 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { getKey } from '../cluster/helpers/http.js'
 import {
-  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, waitUntil, WriteLoad
+  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, WriteLoad
 } from '../cluster/helpers/membership.js'
 import { TestCluster, type ClusterNode } from '../cluster/helpers/test-cluster.js'
+import { sleep, waitUntil } from '../support/process.js'
 
 const STRESS = process.env.STRESS === '1'
 /** CHURN_SECONDS overrides the churn time (a quick try of the same code under STRESS=1). */
@@ -28,7 +29,6 @@ afterAll(async () => {
   await cluster?.close()
 })
 
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 test('churn: kills, freezes, a join and a leave under a write load lose no acknowledged write', async () => {
   const out = new Set<ClusterNode>()

@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemoryLevel } from 'memory-level'
-import { afterAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { MapLevel } from '../../tools/src/bench/map-level.js'
 import { KEY_SIZE, KeySpace, Permutation, splitmix32 } from '../../tools/src/bench/key-space.js'
 import { WORKLOAD_NAMES } from '../../tools/src/bench/engine-workloads.js'
 import type { EngineBenchReport } from '../../tools/src/bench/engine-report.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 // The engine benchmark's parts that decide whether its figures mean anything: the ceiling must
 // answer like a real database (checked against memory-level), the key orders must be true
@@ -103,8 +103,7 @@ describe('key space', () => {
 })
 
 describe('bench:engine harness', () => {
-  const work = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
-  afterAll(() => rmSync(work, { recursive: true, force: true }))
+  const work = tempRoot('bench-smoke')
 
   test('runs every workload on memory-level and the ceiling and writes a complete report', () => {
     expect(existsSync(HARNESS), `${HARNESS} is missing: run \`npx tsc -b\` (npm test builds first)`).toBe(true)

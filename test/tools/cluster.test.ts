@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { expectOneLineFailure, levelring, levelringJson } from './levelring-cli.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 // `levelring status|members|ring|repair|join|leave` run as child processes against a real node started with
 // `levelring start` on a loopback port, with authentication on (so the bearer token is exercised).
@@ -15,12 +15,11 @@ const TOKEN = 'tools-test-token'
 /** A peer the node knows only by address: nothing listens there (the discard port). */
 const PEER = '127.0.0.1:9'
 
-let root: string
+const root = tempRoot('levelring-cluster')
 let child: ChildProcess
 let url: string
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'levelring-cluster-'))
   const tokens = join(root, 'tokens')
   writeFileSync(tokens, `${TOKEN}\n`)
   child = spawn(process.execPath, [BIN, 'start', '--listen', '127.0.0.1:0', '--node-id', 'tools1', '--data', join(root, 'data'),
@@ -41,7 +40,6 @@ afterAll(async () => {
     child.kill('SIGTERM')
     await exited
   }
-  rmSync(root, { recursive: true, force: true })
 })
 
 describe('the cluster as one node sees it', () => {

@@ -1,22 +1,20 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { beforeAll, describe, expect, test } from 'vitest'
 import { expectOneLineFailure, keyOf, levelring, levelringJson, LIVE_KEYS, LOG_ONLY, valueOf, writeKnownDatabase } from './levelring-cli.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 // `levelring db ...` run as a child process on a database the engine wrote (and, once, holds). Each test
 // works on its own copy of the database, so they run concurrently.
 
-let root: string
+const root = tempRoot('levelring-db')
 let known: string
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'levelring-db-'))
   known = join(root, 'known')
   await writeKnownDatabase(known)
 })
-afterAll(() => { rmSync(root, { recursive: true, force: true }) })
 
 /** A private copy of the known database, so tests that write can run side by side. */
 function copyOfKnown (name: string): string {

@@ -1,22 +1,20 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { beforeAll, describe, expect, test } from 'vitest'
 import { expectOneLineFailure, isDeleted, KEY_COUNT, keyOf, levelring, levelringJson, valueOf, writeKnownDatabase } from './levelring-cli.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 // `levelring sst ...` run as a child process on tables the engine wrote.
 
-let root: string
+const root = tempRoot('levelring-sst')
 let dir: string
 let tables: string[]
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'levelring-sst-'))
   dir = join(root, 'db')
   await writeKnownDatabase(dir)
   tables = readdirSync(dir).filter((n) => n.endsWith('.sst')).sort().map((n) => join(dir, n))
 })
-afterAll(() => { rmSync(root, { recursive: true, force: true }) })
 
 interface ScanEntry { key: string, seq: number, kind: string, value?: string, valueSize?: number }
 

@@ -1,22 +1,20 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { beforeAll, describe, expect, test } from 'vitest'
 import { expectOneLineFailure, levelring, levelringJson, LOG_ONLY, writeKnownDatabase } from './levelring-cli.js'
+import { tempRoot } from '../support/temp-dir.js'
 
 // `levelring wal dump` and `levelring manifest dump|check` run as child processes on files the engine wrote.
 
-let root: string
+const root = tempRoot('levelring-wal')
 let dir: string
 let lastSequence: number
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'levelring-wal-'))
   dir = join(root, 'db')
   lastSequence = await writeKnownDatabase(dir)
 })
-afterAll(() => { rmSync(root, { recursive: true, force: true }) })
 
 /** The commit logs of dir, oldest first. */
 function logs (d: string): string[] {

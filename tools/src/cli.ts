@@ -18,7 +18,7 @@ type Subcommands = { names: readonly string[] } & ({ register: Register } | { lo
  * it pulls in the whole gateway (express, pino, ajv: ~150 ms of startup), which the tools never use.
  */
 const SUBCOMMANDS: readonly Subcommands[] = [
-  { names: ['start'], load: async () => (await import('../../gateway/src/cli/start.js')).registerStart },
+  { names: ['start'], load: async () => (await import('../../gateway/src/node/start-command.js')).registerStart },
   { names: ['sst'], register: registerSst },
   { names: ['wal'], register: registerWal },
   { names: ['manifest'], register: registerManifest },

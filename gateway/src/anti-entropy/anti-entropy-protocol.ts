@@ -1,5 +1,5 @@
 /**
- * The internode endpoints of anti-entropy (after the common ones in rpc/internode-protocol.ts): what
+ * The internode endpoints of anti-entropy (after the common ones in internode/internode-protocol.ts): what
  * one replica of a partition asks another while comparing their Merkle trees and exchanging the
  * keys that differ. Every call is a POST with a binary body, carries the cluster token like every
  * internode call, and answers 200 with a binary body (204 for a merge). Integers are varints,
@@ -12,10 +12,10 @@
  *             ROOT_NOT_READY (its trees are still being built: try again later)
  *   POST /internal/v1/anti-entropy/nodes     hashes of some nodes of one level of one tree
  *     body:   u8 format | varint partition | varint level | varint count | count x varint index
- *     answer: the hashes, 20 B each, back to back (cluster/merkle-codec.ts encodeNodeHashes)
+ *     answer: the hashes, 20 B each, back to back (merkle-codec.ts encodeNodeHashes)
  *   POST /internal/v1/anti-entropy/buckets   the entries (key, value hash) of some leaf buckets
  *     body:   u8 format | varint partition | varint count | count x varint bucket
- *     answer: cluster/merkle-codec.ts encodeBucketEntries
+ *     answer: merkle-codec.ts encodeBucketEntries
  *   POST /internal/v1/anti-entropy/objects   the stored sets of some keys
  *     body:   u8 format | varint count | count x string key
  *     answer: u8 format | count x (u8 present | [bytes object, the object codec's encoding])
@@ -36,11 +36,11 @@
  * for many partitions, then per differing partition depth + 1 calls for hashes and buckets, then
  * one or two batches of objects: traffic follows the size of the difference, not of the data.
  */
-import { ByteReader, ByteWriter, MalformedBytesError } from '../encoding/bytes.js'
-import { MERKLE_HASH_BYTES, type MerkleShape } from '../cluster/merkle.js'
-import { INTERNODE_PREFIX } from '../rpc/internode-protocol.js'
-import { decodeObject, encodeObject } from '../storage/object-codec.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
+import { MERKLE_HASH_BYTES, type MerkleShape } from './merkle-tree.js'
+import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import type { StoredObject } from '../replica/stored-object.js'
 
 export const ANTI_ENTROPY_PREFIX = `${INTERNODE_PREFIX}anti-entropy/`
 export const ROOTS_PATH = `${ANTI_ENTROPY_PREFIX}roots`
@@ -105,7 +105,7 @@ export function decodeRootsAnswer (bytes: Uint8Array, count: number): RootAnswer
     if (status === ROOT_OK) roots.push(Buffer.from(r.raw(MERKLE_HASH_BYTES)))
     else if (status === ROOT_NOT_REPLICA) roots.push('not-replica')
     else if (status === ROOT_NOT_READY) roots.push('not-ready')
-    else throw new MalformedBytesError(`unknown root status ${status}`, at)
+    else throw malformedBytes(`unknown root status ${status}`, at)
   }
   end(r)
   return roots
@@ -186,7 +186,7 @@ export function encodeObjectsAnswer (objects: readonly KeyObject[]): Buffer {
   return w.finish()
 }
 
-/** Decode the answer to an objects request for `keys`; throws MalformedBytesError or CorruptObjectError. */
+/** Decode the answer to an objects request for `keys`; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
 export function decodeObjectsAnswer (bytes: Uint8Array, keys: readonly string[]): Array<StoredObject | undefined> {
   const r = reader(bytes)
   const out = keys.map((key) => (r.u8() === 0 ? undefined : decodeObject(key, r.bytes())))
@@ -203,7 +203,7 @@ export function encodeMergeRequest (objects: ReadonlyArray<{ readonly key: strin
   return w.finish()
 }
 
-/** Decode a merge request; throws MalformedBytesError or CorruptObjectError (naming the key). */
+/** Decode a merge request; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT (naming the key). */
 export function decodeMergeRequest (bytes: Uint8Array): Array<{ key: string, object: StoredObject }> {
   const r = reader(bytes)
   const out = list(r, () => {
@@ -256,7 +256,7 @@ export function encodePartitionPage (page: PartitionPage): Buffer {
   return w.finish()
 }
 
-/** Decode a page; objects decoded (throws MalformedBytesError or CorruptObjectError). */
+/** Decode a page; objects decoded (throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT). */
 export function decodePartitionPage (bytes: Uint8Array): { objects: Array<{ key: string, object: StoredObject }>, next: PartitionCursor | undefined } {
   const r = reader(bytes)
   const done = r.u8() === 1
@@ -272,7 +272,7 @@ export function decodePartitionPage (bytes: Uint8Array): { objects: Array<{ key:
 function reader (bytes: Uint8Array): ByteReader {
   const r = new ByteReader(bytes)
   const format = r.u8()
-  if (format !== ANTI_ENTROPY_FORMAT) throw new MalformedBytesError(`anti-entropy format ${format}, this node speaks ${ANTI_ENTROPY_FORMAT} (mixed versions?)`, 0)
+  if (format !== ANTI_ENTROPY_FORMAT) throw malformedBytes(`anti-entropy format ${format}, this node speaks ${ANTI_ENTROPY_FORMAT} (mixed versions?)`, 0)
   return r
 }
 
@@ -285,5 +285,5 @@ function list<T> (r: ByteReader, item: () => T): T[] {
 }
 
 function end (r: ByteReader): void {
-  if (!r.done) throw new MalformedBytesError('trailing bytes after an anti-entropy message', r.offset)
+  if (!r.done) throw malformedBytes('trailing bytes after an anti-entropy message', r.offset)
 }

@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
-import { MalformedBytesError } from '../encoding/bytes.js'
-import { GatewayError } from '../gateway-error.js'
+import { GatewayError, hasCode } from '../error/gateway-error.js'
 import { readBody } from '../http/read-body.js'
-import { encodeBucketEntries, encodeNodeHashes } from '../cluster/merkle-codec.js'
-import type { ReplicaStore } from '../replica-store.js'
-import { CorruptObjectError, encodeObject } from '../storage/object-codec.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import { encodeBucketEntries, encodeNodeHashes } from './merkle-codec.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { encodeObject } from '../replica/object-codec.js'
+import type { StoredObject } from '../replica/stored-object.js'
 import {
   ANTI_ENTROPY_MEDIA_TYPE, ANTI_ENTROPY_PREFIX, BUCKETS_PATH, decodeBucketsRequest, decodeKeys, decodeMergeRequest,
   decodeNodesRequest, decodePartitionRequest, decodeRootsRequest, encodeObjectsAnswer, encodePartitionPage, encodeRootsAnswer,
@@ -33,7 +32,7 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): (req: Inco
     try {
       return await store.read(key)
     } catch (err) {
-      if (!(err instanceof CorruptObjectError)) throw err
+      if (!(hasCode(err, 'LEVELRING_CORRUPT_OBJECT'))) throw err
       logger.error({ key }, `anti-entropy: ${err.message}`)
       return undefined
     }
@@ -85,7 +84,7 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): (req: Inco
           await store.merge(key, object, { sync: false })
         } catch (err) {
           // Our copy does not decode, so there is nothing to merge into: left for an operator (it is logged).
-          if (!(err instanceof CorruptObjectError)) throw err
+          if (!(hasCode(err, 'LEVELRING_CORRUPT_OBJECT'))) throw err
           logger.error({ key }, `anti-entropy: ${err.message}`)
         }
       }
@@ -105,7 +104,7 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): (req: Inco
     try {
       answer = await handler(body)
     } catch (err) {
-      if (err instanceof MalformedBytesError || err instanceof CorruptObjectError) throw invalid(`the body is not an anti-entropy message: ${err.message}`)
+      if (hasCode(err, 'LEVELRING_MALFORMED_BYTES') || hasCode(err, 'LEVELRING_CORRUPT_OBJECT')) throw invalid(`the body is not an anti-entropy message: ${err.message}`)
       throw err
     }
     if (answer === undefined) { res.writeHead(204).end(); return }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
-import type { MembershipSource } from '../cluster/membership-source.js'
-import type { Ring } from '../cluster/ring.js'
-import type { ReplicaStore } from '../replica-store.js'
+import type { Membership } from '../membership/membership.js'
+import type { Ring } from '../ring/ring.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
 import type { RootAnswer } from './anti-entropy-protocol.js'
 import { exchangePartition, tombstoneOlderThan } from './partition-exchange.js'
 import type { TreesStats, PartitionTrees } from './partition-trees.js'
@@ -23,7 +23,7 @@ export const PARTITION_CONCURRENCY = 4
 export const RECORDS_KEPT = 8
 
 export interface AntiEntropyOptions {
-  readonly membership: MembershipSource
+  readonly membership: Membership
   /** Replication factor n: a partition's replicas are the first n nodes of its preference list. */
   readonly replicas: number
   readonly trees: PartitionTrees

@@ -1,4 +1,4 @@
-import type { MerkleShape } from '../cluster/merkle.js'
+import type { MerkleShape } from './merkle-tree.js'
 
 /**
  * Leaf buckets aimed at over the whole ring (all Q partitions' trees together): 2^18 keeps a

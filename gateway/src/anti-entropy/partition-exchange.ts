@@ -1,10 +1,10 @@
-import { diffMerkle, type KeyDifference } from '../cluster/merkle-diff.js'
-import { MerkleTree, type MerkleShape } from '../cluster/merkle.js'
-import type { ReplicaStore } from '../replica-store.js'
-import { CorruptObjectError } from '../storage/object-codec.js'
-import { isDeleted, type StoredObject } from '../storage/stored-object.js'
+import { diffMerkle, type KeyDifference } from './merkle-diff.js'
+import { MerkleTree, type MerkleShape } from './merkle-tree.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { isDeleted, type StoredObject } from '../replica/stored-object.js'
 import { sameVersions } from '../version/dvv.js'
 import type { RemoteReplica } from './remote-replica.js'
+import { hasCode } from '../error/gateway-error.js'
 
 /** Keys read from a peer per objects call: bounds one answer (objects can be large) and the time a call takes. */
 export const READ_BATCH_KEYS = 128
@@ -106,12 +106,12 @@ export async function exchangePartition (partition: number, local: MerkleTree, p
   return { differing: all.length, pulled, pushed: outgoing.length, truncated, damaged }
 }
 
-/** Run a store call for one key; a stored set that does not decode (CorruptObjectError) is 'damaged', not a failed exchange. */
+/** Run a store call for one key; a stored set that does not decode (LEVELRING_CORRUPT_OBJECT) is 'damaged', not a failed exchange. */
 async function skippingDamaged<T> (call: () => Promise<T>): Promise<T | 'damaged'> {
   try {
     return await call()
   } catch (err) {
-    if (err instanceof CorruptObjectError) return 'damaged'
+    if (hasCode(err, 'LEVELRING_CORRUPT_OBJECT')) return 'damaged'
     throw err
   }
 }

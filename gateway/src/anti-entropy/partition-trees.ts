@@ -1,12 +1,12 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { MerkleTree, type MerkleShape } from '../cluster/merkle.js'
-import { partitionOf } from '../cluster/partition.js'
-import type { ReplicaStore, StoredChange } from '../replica-store.js'
-import type { ByteSpace } from '../storage/node-storage.js'
-import { MalformedBytesError } from '../encoding/bytes.js'
+import { MerkleTree, type MerkleShape } from './merkle-tree.js'
+import { partitionOf } from '../ring/partition.js'
+import type { ReplicaStore, StoredChange } from '../replica/replica-store.js'
+import type { ByteSpace } from '../replica/node-storage.js'
 import { merkleShapeFor } from './merkle-shape.js'
 import { versionHash } from './version-hash.js'
+import { hasCode } from '../error/gateway-error.js'
 
 /**
  * Keys read from the engine per step of a build. Between steps the event loop serves requests, so
@@ -139,7 +139,7 @@ export class PartitionTrees {
               hash = versionHash(bytes)
             } catch (err) {
               // Left out of the tree: its peers see it missing here and send their copy, whose merge replaces it.
-              if (err instanceof MalformedBytesError) { logger.error({ key, err: err.message }, 'anti-entropy: a stored object does not decode; left for a peer to repair'); continue }
+              if (hasCode(err, 'LEVELRING_MALFORMED_BYTES')) { logger.error({ key, err: err.message }, 'anti-entropy: a stored object does not decode; left for a peer to repair'); continue }
               throw err
             }
             const name = Buffer.from(key, 'utf8')

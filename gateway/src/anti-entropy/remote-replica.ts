@@ -1,7 +1,7 @@
-import type { MerkleEntry, MerkleShape } from '../cluster/merkle.js'
-import { decodeBucketEntries, decodeNodeHashes } from '../cluster/merkle-codec.js'
-import type { MerklePeer } from '../cluster/merkle-diff.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import type { MerkleEntry, MerkleShape } from './merkle-tree.js'
+import { decodeBucketEntries, decodeNodeHashes } from './merkle-codec.js'
+import type { MerklePeer } from './merkle-diff.js'
+import type { StoredObject } from '../replica/stored-object.js'
 import {
   ANTI_ENTROPY_MEDIA_TYPE, BUCKETS_PATH, decodeObjectsAnswer, decodeRootsAnswer, encodeBucketsRequest, encodeKeys,
   encodeMergeRequest, encodeNodesRequest, encodePartitionRequest, encodeRootsRequest, decodePartitionPage, MERGE_PATH, NODES_PATH,

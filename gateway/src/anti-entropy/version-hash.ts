@@ -3,7 +3,7 @@ import { ByteReader, ByteWriter } from '../encoding/bytes.js'
 
 /**
  * The Merkle leaf value of one key: SHA-1 of the object codec's canonical bytes of the stored set
- * (storage/object-codec.ts), with the clock's timestamps written as 0. Two replicas get the same
+ * (replica/object-codec.ts), with the clock's timestamps written as 0. Two replicas get the same
  * hash exactly when they hold the same versions: the same clock counters and sibling dots (a dot
  * names one write, so values, content types and tombstone flags follow). Clock timestamps only
  * steer pruning and may differ between replicas holding the same versions (a context folded in at
@@ -15,7 +15,7 @@ import { ByteReader, ByteWriter } from '../encoding/bytes.js'
  *   u8 format | varint E | E x (string actor | varint counter | varint timestamp) | siblings...
  * so only the E timestamps are rewritten and the rest is hashed as it is stored. The result equals
  * SHA-1(encodeObject(the set with every clock timestamp 0)), which test/gateway/anti-entropy checks.
- * Throws MalformedBytesError for bytes that are not an object's encoding.
+ * Throws LEVELRING_MALFORMED_BYTES for bytes that are not an object's encoding.
  */
 export function versionHash (stored: Uint8Array): Buffer {
   const r = new ByteReader(stored)

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino'
-import type { ReplicaTarget } from '../cluster/placement.js'
-import type { DeadlineWheel } from '../deadline-wheel.js'
-import type { StoredObject } from '../storage/stored-object.js'
+import type { ReplicaTarget } from '../ring/placement.js'
+import type { DeadlineWheel } from './deadline-wheel.js'
+import type { StoredObject } from '../replica/stored-object.js'
 import type { BackgroundWork } from './background-work.js'
-import { quorumUnavailable } from './quorum-failure.js'
+import { quorumUnavailable } from './quorum.js'
 import type { ReplicaAccess } from './replica-access.js'
-import { mergeReplicas, needsRepair } from './replica-merge.js'
+import { mergeReplicas, needsRepair } from '../replica/replica-merge.js'
 
 /** How long after the client's deadline replies are still collected for read repair (ms). */
 export const LATE_REPLY_MS = 5_000

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino'
-import type { Liveness } from '../cluster/liveness.js'
-import type { ReplicaTarget } from '../cluster/placement.js'
-import type { CoordinatedWrite } from '../coordinator.js'
-import type { DeadlineWheel } from '../deadline-wheel.js'
-import type { NewValue, ReplicaStore, StampedWrite, Supersedes } from '../replica-store.js'
-import type { WriteCounts } from '../rpc/internode-protocol.js'
-import { ReplicaUnreachableError } from '../rpc/replica-unreachable-error.js'
+import type { Liveness } from '../membership/liveness.js'
+import type { ReplicaTarget } from '../ring/placement.js'
+import type { CoordinatedWrite } from './coordinator.js'
+import type { DeadlineWheel } from './deadline-wheel.js'
+import type { NewValue, ReplicaStore, StampedWrite, Supersedes } from '../replica/replica-store.js'
+import type { WriteCounts } from './quorum.js'
+import { hasCode } from '../error/gateway-error.js'
 import type { BackgroundWork } from './background-work.js'
 import { LATE_REPLY_MS } from './get-fsm.js'
-import { quorumUnavailable } from './quorum-failure.js'
+import { quorumUnavailable } from './quorum.js'
 import type { ReplicaAccess } from './replica-access.js'
 
 /**
@@ -242,11 +242,12 @@ export class PutFsm {
         if (this.#state === 'forwarding') { this.#to('answered'); this.#resolve(result) }
         return
       } catch (err) {
-        if (err instanceof ReplicaUnreachableError && err.notApplied) { refused.push(`${target.node}: ${err.reason}`); continue }
+        const unreachable = hasCode(err, 'LEVELRING_REPLICA_UNREACHABLE') ? err.details : undefined
+        if (unreachable?.notApplied === true) { refused.push(`${target.node}: ${String(unreachable.reason)}`); continue }
         if (this.#state !== 'forwarding') return
-        this.#fail(err instanceof ReplicaUnreachableError
+        this.#fail(unreachable !== undefined
           ? quorumUnavailable(key, n, this.#shortfall(),
-            `the stamping replica ${target.node} did not answer (${err.reason}); the write may or may not have been applied`)
+            `the stamping replica ${target.node} did not answer (${String(unreachable.reason)}); the write may or may not have been applied`)
           : err as Error)
         return
       }

@@ -1,5 +1,5 @@
-import type { ReplicaPlacement } from '../cluster/placement.js'
-import { liveSiblings, type StoredObject } from '../storage/stored-object.js'
+import type { ReplicaPlacement } from '../ring/placement.js'
+import { liveSiblings, type StoredObject } from '../replica/stored-object.js'
 import type { ReplicaAccess } from './replica-access.js'
 
 /** How long the guard waits for each replica's answer before refusing to reap (ms). */

@@ -1,16 +1,15 @@
-import type { ReplicaTarget } from '../cluster/placement.js'
-import type { CoordinatedWrite } from '../coordinator.js'
-import type { ReplicaStore } from '../replica-store.js'
-import type { InternodeClient } from '../rpc/internode-client.js'
-import type { ForwardedWrite } from '../rpc/internode-protocol.js'
-import type { StoredObject } from '../storage/stored-object.js'
-import type { HintKeeper } from '../handoff/hint-store.js'
-import { mergeReplicas } from './replica-merge.js'
+import type { ReplicaTarget } from '../ring/placement.js'
+import type { CoordinatedWrite } from './coordinator.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import type { InternodeClient } from '../internode/internode-client.js'
+import type { ForwardedWrite } from '../internode/internode-protocol.js'
+import type { StoredObject } from '../replica/stored-object.js'
+import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
  * replica store directly, the others over internode RPC. Every call settles within its timeout
- * (rejecting with ReplicaUnreachableError when a peer does not answer).
+ * (rejecting with LEVELRING_REPLICA_UNREACHABLE when a peer does not answer).
  */
 export interface ReplicaAccess {
   readonly selfId: string
@@ -46,7 +45,7 @@ export class ClusterReplicaAccess implements ReplicaAccess {
   async read (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
     if (node !== this.selfId) return this.#client.readReplica(node, key, timeoutMs, includeHints)
     if (!includeHints || this.#hints === undefined) return this.#store.read(key)
-    return mergeReplicas([await this.#store.read(key), await this.#hints.forKey(key)])
+    return readWithHints(this.#store, this.#hints, key)
   }
 
   async apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {

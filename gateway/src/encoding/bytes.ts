@@ -5,17 +5,13 @@
  * instead of bitwise operators keeps them exact above 32 bits.
  */
 
+import { GatewayError, hasCode } from '../error/gateway-error.js'
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
-/** Thrown by ByteReader when the bytes end early or hold an impossible value. */
-export class MalformedBytesError extends Error {
-  readonly code = 'LEVELRING_MALFORMED_BYTES'
-  readonly offset: number
-  constructor (message: string, offset: number) {
-    super(`${message} at byte ${offset}`)
-    this.name = 'MalformedBytesError'
-    this.offset = offset
-  }
+/** What ByteReader throws when the bytes end early or hold an impossible value: LEVELRING_MALFORMED_BYTES at `offset`. */
+export function malformedBytes (message: string, offset: number): GatewayError {
+  return new GatewayError('LEVELRING_MALFORMED_BYTES', `${message} at byte ${offset}`, { offset })
 }
 
 /** Appends bytes; `finish()` returns exactly what was written. */
@@ -77,7 +73,7 @@ export class ByteWriter {
   }
 }
 
-/** Reads what ByteWriter wrote; every read checks bounds and throws MalformedBytesError. */
+/** Reads what ByteWriter wrote; every read checks bounds and throws LEVELRING_MALFORMED_BYTES. */
 export class ByteReader {
   readonly #buf: Uint8Array
   #pos = 0
@@ -93,7 +89,7 @@ export class ByteReader {
   get done (): boolean { return this.#pos === this.#buf.length }
 
   u8 (): number {
-    if (this.#pos >= this.#buf.length) throw new MalformedBytesError('unexpected end reading a byte', this.#pos)
+    if (this.#pos >= this.#buf.length) throw malformedBytes('unexpected end reading a byte', this.#pos)
     return this.#buf[this.#pos++]!
   }
 
@@ -105,17 +101,17 @@ export class ByteReader {
       const b = this.u8()
       value += (b & 0x7f) * scale
       if (b < 0x80) {
-        if (!Number.isSafeInteger(value)) throw new MalformedBytesError('varint above 2^53', start)
+        if (!Number.isSafeInteger(value)) throw malformedBytes('varint above 2^53', start)
         return value
       }
       scale *= 0x80
     }
-    throw new MalformedBytesError('varint longer than 8 bytes', start)
+    throw malformedBytes('varint longer than 8 bytes', start)
   }
 
   raw (length: number): Uint8Array {
     if (length > this.#buf.length - this.#pos) {
-      throw new MalformedBytesError(`unexpected end: ${length} bytes wanted, ${this.#buf.length - this.#pos} left`, this.#pos)
+      throw malformedBytes(`unexpected end: ${length} bytes wanted, ${this.#buf.length - this.#pos} left`, this.#pos)
     }
     const out = this.#buf.subarray(this.#pos, this.#pos + length)
     this.#pos += length
@@ -131,8 +127,8 @@ export class ByteReader {
     try {
       return strictUtf8.decode(this.bytes())
     } catch (err) {
-      if (err instanceof MalformedBytesError) throw err
-      throw new MalformedBytesError('invalid UTF-8 in a string', start)
+      if (hasCode(err, 'LEVELRING_MALFORMED_BYTES')) throw err
+      throw malformedBytes('invalid UTF-8 in a string', start)
     }
   }
 }

@@ -12,12 +12,13 @@
  * it was being delivered is delivered again.
  */
 import type { Logger } from 'pino'
-import { mergeReplicas } from '../coordination/replica-merge.js'
-import { decodeObject, encodeObject } from '../storage/object-codec.js'
-import { KeyLock } from '../storage/key-lock.js'
-import { durable, SPACES, type ByteSpace, type NodeStorage } from '../storage/node-storage.js'
-import { normalise, type StoredObject } from '../storage/stored-object.js'
-import { sameVersions, sync } from '../version/dvv.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { mergeReplicas } from '../replica/replica-merge.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import { KeyLock } from '../replica/key-lock.js'
+import { durable, SPACES, type ByteSpace, type NodeStorage } from '../replica/node-storage.js'
+import type { StoredObject } from '../replica/stored-object.js'
+import { sameVersions } from '../version/dvv.js'
 
 /** Separates the owner from the key in a hint's engine key. */
 const SEPARATOR = '\u0000'
@@ -28,6 +29,14 @@ export interface HintKeeper {
   add (owner: string, key: string, object: StoredObject, sync: boolean): Promise<void>
   /** The merge of every hint this node keeps for `key`, whoever the owner; undefined when none. */
   forKey (key: string): Promise<StoredObject | undefined>
+}
+
+/**
+ * What a replica answers for `key` when asked to include hints (a fallback's read, sloppy quorum):
+ * its own object merged with every hint it keeps for the key.
+ */
+export async function readWithHints (store: Pick<ReplicaStore, 'read'>, hints: HintKeeper, key: string): Promise<StoredObject | undefined> {
+  return mergeReplicas([await store.read(key), await hints.forKey(key)])
 }
 
 /** One stored hint. */
@@ -75,7 +84,7 @@ export class HintStore implements HintKeeper {
     const id = owner + SEPARATOR + key
     await this.#lock.run(id, async () => {
       const held = await this.#read(id, key)
-      const merged = normalise(held === undefined ? object : sync(held, object))
+      const merged = mergeReplicas([held, object])!
       if (held !== undefined && sameVersions(merged, held)) return
       await this.#space.put(id, encodeObject(merged), durable(fsync))
       if (held === undefined) this.#counts.set(owner, (this.#counts.get(owner) ?? 0) + 1)

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { ReplicaAccess } from '../coordination/replica-access.js'
-import type { GossipMembership } from '../membership/gossip-membership.js'
-import type { ReplicaStore } from '../replica-store.js'
+import type { Membership } from '../membership/membership.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
 import type { Hint, HintStore } from './hint-store.js'
 
 /** How often the handoff looks for owners that are up again (ms). */
@@ -22,7 +22,7 @@ export const HANDOFF_MAX_BACKOFF_MS = 30_000
 
 export interface HintedHandoffOptions {
   readonly hints: HintStore
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly access: ReplicaAccess
   readonly store: ReplicaStore
   /** Replication factor n: hints for a member that left go to the key's current replicas. */

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { NextFunction, Request, Response } from 'express'
-import { GatewayError } from '../gateway-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 
 /**
  * Checks `Authorization: Bearer <token>` against the accepted tokens. Tokens are compared as

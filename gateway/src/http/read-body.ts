@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { GatewayError } from '../gateway-error.js'
+import { GatewayError } from '../error/gateway-error.js'
 
 /**
  * Read the whole request body, refusing (LEVELRING_VALUE_TOO_LARGE, a 413) as soon as it is known to

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
-import type { MemberStatus } from '../cluster/membership.js'
-import { durable, type TextSpace } from '../storage/node-storage.js'
-import type { SeedMember } from './gossip-membership.js'
-import { ringStateFromJSON, ringStateToJSON, type RingState, type RingStateJSON } from './ring-state.js'
+import type { MemberStatus } from './member-table.js'
+import { durable, type TextSpace } from '../replica/node-storage.js'
+import type { StoredMember } from './membership.js'
+import { ringStateFromJSON, ringStateToJSON, type RingState, type RingStateJSON } from '../ring/ring-state.js'
 
 const CLUSTER_STATE_KEY = 'cluster-state'
 
@@ -13,13 +13,13 @@ export interface StoredClusterState {
   /** This node's own lifecycle status (a node that was leaving goes on leaving). */
   readonly selfStatus: MemberStatus | undefined
   /** The other members and their addresses: whom to gossip with after a restart. */
-  readonly members: readonly SeedMember[]
+  readonly members: readonly StoredMember[]
 }
 
 interface StoredJSON {
   readonly ring: RingStateJSON | null
   readonly selfStatus?: MemberStatus
-  readonly members: SeedMember[]
+  readonly members: StoredMember[]
 }
 
 /**

@@ -1,11 +1,11 @@
-import type { ClusterView, MemberView } from '../coordinator.js'
+import type { ClusterView, MemberView } from '../coordination/coordinator.js'
 import type { HintedHandoff } from '../handoff/hinted-handoff.js'
-import type { GossipMembership } from './gossip-membership.js'
+import type { Membership } from './membership.js'
 import type { Gossiper } from './gossiper.js'
-import { waitingFor } from './ring-state.js'
+import { waitingFor } from '../ring/ring-state.js'
 
-export interface MembershipViewOptions {
-  readonly membership: GossipMembership
+export interface ClusterViewOptions {
+  readonly membership: Membership
   readonly gossiper: Gossiper
   readonly handoff: HintedHandoff
   readonly replicas: number
@@ -35,7 +35,7 @@ interface PeerView extends MemberView {
  * never heard from yet), the ring (current, and the pending one during a join or leave), the
  * hints this node keeps, and its gossip settings.
  */
-export function membershipView (options: MembershipViewOptions): ClusterView {
+export function clusterView (options: ClusterViewOptions): ClusterView {
   const { membership, gossiper, handoff, replicas } = options
   const self = membership.self
   const state = membership.ringState()

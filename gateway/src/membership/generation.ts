@@ -1,5 +1,5 @@
-import type { TextSpace } from '../storage/node-storage.js'
-import { durable } from '../storage/node-storage.js'
+import type { TextSpace } from '../replica/node-storage.js'
+import { durable } from '../replica/node-storage.js'
 
 const GENERATION_KEY = 'generation'
 
@@ -14,7 +14,7 @@ export async function nextGeneration (meta: TextSpace, now: number = Date.now())
 
 /**
  * Persist and return a generation of at least `atLeast` and above the stored one: what a node does
- * when gossip shows its own id at a higher generation than its own (see GossipMembership).
+ * when gossip shows its own id at a higher generation than its own (see Membership).
  */
 export async function raiseGeneration (meta: TextSpace, atLeast: number): Promise<number> {
   const stored = await meta.get(GENERATION_KEY)

@@ -11,13 +11,13 @@
  *           204                                             if B asked for it (sent only when needed)
  *
  * Cassandra's SYN/ACK/ACK2 over two HTTP calls. Each side merges what it receives
- * (cluster/membership.ts, ring-state.ts), so an exchange moves news both ways.
+ * (member-table.ts, ring/ring-state.ts), so an exchange moves news both ways.
  */
-import { GatewayError } from '../gateway-error.js'
-import { assertMemberDigest, assertMemberEntry, type MemberDigest, type MemberEntry } from '../cluster/membership.js'
-import { INTERNODE_PREFIX } from '../rpc/internode-protocol.js'
-import type { RingSummary } from './gossip-membership.js'
-import type { RingStateJSON } from './ring-state.js'
+import { GatewayError } from '../error/gateway-error.js'
+import { assertMemberDigest, assertMemberEntry, type MemberDigest, type MemberEntry } from './member-table.js'
+import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
+import type { RingSummary } from './membership.js'
+import type { RingStateJSON } from '../ring/ring-state.js'
 
 export const GOSSIP_PATH = `${INTERNODE_PREFIX}gossip`
 export const GOSSIP_ENTRIES_PATH = `${INTERNODE_PREFIX}gossip/entries`

@@ -1,16 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
-import type { MemberEntry } from '../cluster/membership.js'
-import { GatewayError } from '../gateway-error.js'
+import type { MemberEntry } from './member-table.js'
+import { GatewayError } from '../error/gateway-error.js'
 import { readBody } from '../http/read-body.js'
-import type { InternodeClient } from '../rpc/internode-client.js'
-import type { InternodeExtension } from '../rpc/internode-routes.js'
-import type { GossipMembership, RingSummary } from './gossip-membership.js'
+import type { InternodeClient } from '../internode/internode-client.js'
+import type { InternodeExtension } from '../internode/internode-routes.js'
+import type { Membership, RingSummary } from './membership.js'
 import {
   compareSummaries, GOSSIP_ENTRIES_PATH, GOSSIP_PATH, parseAck, parseAck2, parseSyn, RING_PATH,
   type GossipAck, type GossipAck2, type GossipSyn
 } from './gossip-protocol.js'
-import { ringStateFromJSON, ringStateToJSON, type RingStateJSON } from './ring-state.js'
+import { ringStateFromJSON, ringStateToJSON, type RingStateJSON } from '../ring/ring-state.js'
 
 /** Peers a node gossips with per round: news reaches every member of n in about log_3(n) rounds. */
 export const GOSSIP_FANOUT = 3
@@ -30,7 +30,7 @@ export interface GossipPeer {
 }
 
 export interface GossiperOptions {
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly client: InternodeClient
   /** Addresses to gossip with while this node knows no live member (joining, or every peer down). */
   readonly seeds: readonly string[]

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino'
-import { parseListen } from '../config.js'
-import { GatewayError } from '../gateway-error.js'
+import { parseListen } from '../node/config.js'
+import { GatewayError } from '../error/gateway-error.js'
 import type { HintedHandoff } from '../handoff/hinted-handoff.js'
-import type { GossipMembership } from './gossip-membership.js'
+import type { Membership } from './membership.js'
 import type { Gossiper } from './gossiper.js'
-import type { PartitionTransfer } from './partition-transfer.js'
+import type { PartitionTransfer } from '../handoff/partition-transfer.js'
 
 /** How long a leaving node tries to hand off its hints before it gives up on the rest (ms). */
 export const LEAVE_HINT_DRAIN_MS = 60_000
@@ -22,7 +22,7 @@ export interface LifecycleAnswer {
 }
 
 export interface MemberLifecycleOptions {
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly gossiper: Gossiper
   readonly transfer: PartitionTransfer
   readonly handoff: HintedHandoff

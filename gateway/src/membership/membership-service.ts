@@ -1,26 +1,27 @@
 import type { Logger } from 'pino'
-import type { PeerReachability } from '../cluster/reachability.js'
-import type { MemberStatus } from '../cluster/membership.js'
-import { Ring } from '../cluster/ring.js'
-import type { NodeConfig, PeerMember } from '../config.js'
-import type { ClusterView } from '../coordinator.js'
+import type { PeerReachability } from './reachability.js'
+import type { MemberStatus } from './member-table.js'
+import { Ring } from '../ring/ring.js'
+import type { NodeConfig } from '../node/config.js'
+import type { Member } from './member.js'
+import type { ClusterView } from '../coordination/coordinator.js'
 import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { HintStore } from '../handoff/hint-store.js'
 import { HintedHandoff } from '../handoff/hinted-handoff.js'
-import type { SloppyPlacement } from '../handoff/sloppy-placement.js'
-import { SIBLING_LIMIT, type ReplicaStore } from '../replica-store.js'
-import type { InternodeClient } from '../rpc/internode-client.js'
-import type { InternodeExtension } from '../rpc/internode-routes.js'
-import { durable, type NodeStorage } from '../storage/node-storage.js'
+import type { SloppyPlacement } from '../ring/sloppy-placement.js'
+import { SIBLING_LIMIT, type ReplicaStore } from '../replica/replica-store.js'
+import type { InternodeClient } from '../internode/internode-client.js'
+import type { InternodeExtension } from '../internode/internode-routes.js'
+import { durable, type NodeStorage } from '../replica/node-storage.js'
 import { ClusterStateStore } from './cluster-state-store.js'
-import { membershipView } from './cluster-view.js'
+import { clusterView } from './cluster-view.js'
 import { nextGeneration, raiseGeneration } from './generation.js'
-import { GossipMembership, type SeedMember } from './gossip-membership.js'
+import { Membership, type StoredMember } from './membership.js'
 import { Gossiper } from './gossiper.js'
 import { MemberLifecycle } from './member-lifecycle.js'
-import { HANDOVER_BYTES, partitionStreamRoute } from './partition-stream.js'
-import { PartitionTransfer } from './partition-transfer.js'
-import { ringPlan, ringState, type RingState } from './ring-state.js'
+import { HANDOVER_BYTES, partitionStreamRoute } from '../handoff/partition-stream.js'
+import { PartitionTransfer } from '../handoff/partition-transfer.js'
+import { ringPlan, ringState, type RingState } from '../ring/ring-state.js'
 
 /** Gossip rounds a node waits after a ring change before it streams or drops partitions: time for the change to reach everyone. */
 export const SETTLE_ROUNDS = 2
@@ -34,7 +35,7 @@ export const UNHEARD_GRACE_ROUNDS = 5
 export interface OpenMembershipOptions {
   readonly config: NodeConfig
   /** The other founding members (--peers id=host:port); empty for a node joining through --seeds. */
-  readonly peers: readonly PeerMember[]
+  readonly peers: readonly Member[]
   readonly storage: NodeStorage
   /** The internode client's record of refused connections: a refusal takes a member down at once. */
   readonly reachability: PeerReachability
@@ -43,7 +44,7 @@ export interface OpenMembershipOptions {
 
 /** The membership as stored and configured, ready for the client and coordinator to be built on. */
 export interface OpenedMembership {
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly stateStore: ClusterStateStore
 }
 
@@ -54,7 +55,7 @@ export interface OpenedMembership {
  * them and itself, epoch 0: every founding node derives the same) or, with only --seeds, has
  * none until gossip brings the cluster's (it is joining).
  */
-export async function openGossipMembership (options: OpenMembershipOptions): Promise<OpenedMembership> {
+export async function openMembership (options: OpenMembershipOptions): Promise<OpenedMembership> {
   const { config, peers, storage, reachability, logger } = options
   const stateStore = new ClusterStateStore(storage.meta, logger)
   const stored = await stateStore.load()
@@ -73,9 +74,9 @@ export async function openGossipMembership (options: OpenMembershipOptions): Pro
   // A restart goes on where it was (joining, up or leaving); a node that had left rejoins; a founding node is up.
   const status: MemberStatus = ring === undefined || stored.selfStatus === 'left' ? 'joining'
     : stored.selfStatus ?? (inRing ? 'up' : 'joining')
-  const seeds = new Map<string, SeedMember>(stored.members.map((m) => [m.id, m]))
+  const seeds = new Map<string, StoredMember>(stored.members.map((m) => [m.id, m]))
   for (const p of peers) seeds.set(p.id, { id: p.id, address: p.address, weight: p.weight, status: seeds.get(p.id)?.status ?? 'up' })
-  const membership = new GossipMembership({
+  const membership = new Membership({
     self: { id: config.nodeId, address: `${config.listen.host}:${config.listen.port}`, weight: config.weight, generation, status },
     seeds: [...seeds.values()].filter((s) => s.id !== config.nodeId),
     ringState: ring,
@@ -105,13 +106,13 @@ export interface MembershipServiceOptions {
 }
 
 /**
- * Issue 7's membership side of a node, assembled: gossip (gossiper.ts) over the membership
- * (gossip-membership.ts), the cluster state stored on every change, partition streaming and
+ * The membership side of a node, assembled: gossip (gossiper.ts) over the membership
+ * (membership.ts), the cluster state stored on every change, partition streaming and
  * sweeping on ring changes (partition-transfer.ts), hinted handoff (handoff/), and join/leave
  * (member-lifecycle.ts).
  */
 export class MembershipService {
-  readonly membership: GossipMembership
+  readonly membership: Membership
   readonly gossiper: Gossiper
   readonly handoff: HintedHandoff
   readonly transfer: PartitionTransfer
@@ -161,7 +162,7 @@ export class MembershipService {
   /** GET /v1/cluster. */
   view (): ClusterView {
     const { config } = this.#options
-    return membershipView({
+    return clusterView({
       membership: this.membership,
       gossiper: this.gossiper,
       handoff: this.handoff,

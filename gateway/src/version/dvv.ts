@@ -12,7 +12,7 @@
  * sound because an actor stamps a key's writes one at a time with increasing counters, each write's
  * history including all of that actor's earlier writes to the key: having seen (i, n) means having
  * seen every earlier dot of i on this key. Counters come from a node-wide, persisted, monotonic
- * counter (see storage/dot-counter.ts) rather than a per-key one, so they are not contiguous per key
+ * counter (see replica/dot-counter.ts) rather than a per-key one, so they are not contiguous per key
  * (hence the explicit dots instead of dvvset's compact lists) and a key that is deleted, reaped and
  * written again can never reuse a dot a client context might still name.
  *
@@ -197,15 +197,6 @@ export function descends (a: VersionVector, b: VersionVector): boolean {
     if ((a.get(actor) ?? 0) < counter) return false
   }
   return true
-}
-
-/** Pointwise maximum of two version vectors. */
-export function mergeVectors (a: VersionVector, b: VersionVector): VersionVector {
-  const out = new Map(a)
-  for (const [actor, counter] of b) {
-    if ((out.get(actor) ?? 0) < counter) out.set(actor, counter)
-  }
-  return new Map([...out].sort(([x], [y]) => compareActors(x, y)))
 }
 
 /** True when both sets hold the same clock counters and the same sibling dots. */

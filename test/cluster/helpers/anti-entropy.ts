@@ -7,8 +7,8 @@ import {
   OBJECTS_PATH, ROOTS_PATH
 } from '../../../gateway/src/anti-entropy/anti-entropy-protocol.js'
 import type { AntiEntropyView, RepairReport } from '../../../gateway/src/anti-entropy/anti-entropy-service.js'
-import { FAULTS_PATH } from '../../../gateway/src/rpc/fault-injection.js'
-import type { StoredObject } from '../../../gateway/src/storage/stored-object.js'
+import { FAULTS_PATH } from '../../../gateway/src/internode/fault-injection.js'
+import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
 import type { ClusterNode, TestCluster } from './test-cluster.js'
 
 /** Cut the cluster into these sides: every node drops internode traffic with every node of another side. */

@@ -1,4 +1,5 @@
 // Small fetch wrappers the cluster tests share: the public API of one node, by key and query.
+import { sleep } from '../../support/process.js'
 
 /** PUT a text value; `context` is the X-Causal-Context to send, if any. */
 export async function putText (url: string, key: string, value: string, query = '', context?: string): Promise<Response> {
@@ -22,7 +23,7 @@ export async function siblingValues (res: Response): Promise<string[]> {
 export async function eventually (what: string, check: () => Promise<boolean>, tries = 50, intervalMs = 100): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+    await sleep(intervalMs)
   }
   throw new Error(`never happened within ${tries} tries: ${what}`)
 }

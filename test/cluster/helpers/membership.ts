@@ -1,14 +1,15 @@
-// Helpers of the gossip, failure-detection, hinted-handoff and join/leave tests (issue 7): views
+// Helpers of the gossip, failure-detection, hinted-handoff and join/leave tests: views
 // of /v1/cluster, the ring a node routes by, extra nodes that join through seeds, and a write load
 // that records every acknowledged write.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Ring } from '../../../gateway/src/cluster/ring.js'
-import { ringStateFromJSON, type RingState, type RingStateJSON } from '../../../gateway/src/membership/ring-state.js'
+import type { Ring } from '../../../gateway/src/ring/ring.js'
+import { ringStateFromJSON, type RingState, type RingStateJSON } from '../../../gateway/src/ring/ring-state.js'
 import { RING_PATH } from '../../../gateway/src/membership/gossip-protocol.js'
-import { liveSiblings } from '../../../gateway/src/storage/stored-object.js'
+import { liveSiblings } from '../../../gateway/src/replica/stored-object.js'
 import { putText } from './http.js'
-import { ClusterNode, freePorts, type TestCluster } from './test-cluster.js'
+import { freePorts, sleep } from '../../support/process.js'
+import { ClusterNode, type TestCluster } from './test-cluster.js'
 
 /** A member as GET /v1/cluster shows it. */
 export interface PeerView {
@@ -54,21 +55,6 @@ export async function ringStateOf (cluster: TestCluster, node: ClusterNode): Pro
 /** The key's replicas (preference list) in `ring`. */
 export function replicasOf (ring: Ring, key: string, n: number): string[] {
   return ring.preferenceList(ring.partitionOf(key), n)
-}
-
-/**
- * Poll every `intervalMs` until `check` holds; resolves with the ms it took. Bounded by `timeoutMs`
- * (throws naming `what`). A failing check (a node not answering) counts as not yet.
- */
-export async function waitUntil (what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<number> {
-  const started = performance.now()
-  for (;;) {
-    let ok = false
-    try { ok = await check() } catch { ok = false }
-    if (ok) return performance.now() - started
-    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
 }
 
 /**
@@ -135,7 +121,7 @@ export class WriteLoad {
         else this.#fail(`${res.status} ${(/"type":"([^"]+)"/.exec(body)?.[1] ?? '').replace('urn:levelring:problem:', '')}`)
       } catch (err) {
         this.#fail(`no answer (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`) // the node went away mid-request: not acknowledged
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        await sleep(20)
       }
     }
   }

@@ -1,17 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { DEFAULT_CONFIG } from '../../../gateway/src/config.js'
-import { StaticMembership } from '../../../gateway/src/cluster/static-membership.js'
-import type { Ring } from '../../../gateway/src/cluster/ring.js'
-import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/rpc/internode-auth.js'
-import { keyPath, REPLICAS_PATH } from '../../../gateway/src/rpc/internode-protocol.js'
-import { decodeObject } from '../../../gateway/src/storage/object-codec.js'
-import type { StoredObject } from '../../../gateway/src/storage/stored-object.js'
+import { DEFAULT_CONFIG } from '../../../gateway/src/node/config.js'
+import { Ring } from '../../../gateway/src/ring/ring.js'
+import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
+import { keyPath, REPLICAS_PATH } from '../../../gateway/src/internode/internode-protocol.js'
+import { decodeObject } from '../../../gateway/src/replica/object-codec.js'
+import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
+import { freePorts, sleep } from '../../support/process.js'
+import { makeTempDir, removeDir } from '../../support/temp-dir.js'
 
 // Real clusters for tests: every node is its own `levelring start` process (the built dist/, as
 // `npm test` builds first) on 127.0.0.1 with a free port and its own lsm-level data directory in a
@@ -131,7 +130,7 @@ export class TestCluster {
   static async start (options: ClusterOptions = {}): Promise<TestCluster> {
     const size = options.size ?? 3
     const replicas = options.replicas ?? 3
-    const dir = await mkdtemp(join(tmpdir(), 'levelring-cluster-'))
+    const dir = makeTempDir('levelring-cluster')
     const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
     await writeFile(join(dir, 'secret'), secret)
     const settings = { ...(typeof options.settings === 'function' ? options.settings(dir) : options.settings) }
@@ -152,7 +151,6 @@ export class TestCluster {
         replicas,
         clusterSecretFile: join(dir, 'secret'),
         logLevel: 'info',
-        probeIntervalMs: 500,
         ...settings,
         defaults: { r: 'quorum', w: 'quorum', timeoutMs: 3_000, ...options.defaults }
       }
@@ -173,8 +171,8 @@ export class TestCluster {
   }
 
   /**
-   * Wait until every running node has seen every other running node answer (its prober pings each
-   * peer every probeIntervalMs): nodes start in parallel, so the first pings may find a peer not yet
+   * Wait until every running node sees every other running node up (gossip heartbeats reach it):
+   * nodes start in parallel, so the first exchanges may find a peer not yet
    * listening, and a write forwarded meanwhile would skip it. Bounded: throws after 10 s.
    */
   async settled (): Promise<void> {
@@ -182,7 +180,7 @@ export class TestCluster {
     for (let i = 0; i < 100; i++) {
       const views = await Promise.all(running.map(async (n) => (await fetch(`${n.url}/v1/cluster`, { headers: this.#clientHeaders })).json() as Promise<{ peers: Array<{ id: string, status: string }> }>))
       if (views.every((v) => v.peers.every((p) => p.status === 'up' || !running.some((n) => n.id === p.id)))) return
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
     throw new Error('the nodes did not all see each other up within 10 s')
   }
@@ -201,13 +199,7 @@ export class TestCluster {
 
   /** The ring every node derives (the same derivation as the nodes'). */
   ring (): Ring {
-    const [self, ...peers] = this.nodes
-    return new StaticMembership({
-      self: { id: self!.id, weight: 1 },
-      selfAddress: () => self!.address,
-      peers: peers.map((p) => ({ id: p.id, address: p.address, weight: 1 })),
-      partitions: this.partitions
-    }).ring()
+    return Ring.create(this.nodes.map((n) => ({ id: n.id, weight: 1 })), { partitionCount: this.partitions })
   }
 
   /** The ids of the nodes that replicate `key`, in preference order. */
@@ -227,18 +219,6 @@ export class TestCluster {
   /** Stop every node and remove the cluster's files. */
   async close (): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()))
-    await rm(this.dir, { recursive: true, force: true })
+    removeDir(this.dir)
   }
-}
-
-/** `count` distinct ports that were free a moment ago (bound together on 127.0.0.1, then released). */
-export async function freePorts (count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })))
-  const ports = servers.map((s) => (s.address() as AddressInfo).port)
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
-  return ports
 }

@@ -1,14 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, beforeEach, expect, test } from 'vitest'
 import { PartitionTrees } from '../../../gateway/src/anti-entropy/partition-trees.js'
-import { ReplicaStore } from '../../../gateway/src/replica-store.js'
-import { DotCounter } from '../../../gateway/src/storage/dot-counter.js'
-import { NodeStorage } from '../../../gateway/src/storage/node-storage.js'
-import { encodeObject } from '../../../gateway/src/storage/object-codec.js'
+import { ReplicaStore } from '../../../gateway/src/replica/replica-store.js'
+import { DotCounter } from '../../../gateway/src/replica/dot-counter.js'
+import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
+import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
 import { NOTHING_SEEN } from '../../../gateway/src/version/dvv.js'
+import { tempDirPerTest } from '../../support/temp-dir.js'
 
 // The Merkle trees of a node on a real lsm-level engine: built by a background scan while writes
 // keep landing (the scan's snapshot may predate them), kept current by stored-change events, and
@@ -16,20 +14,18 @@ import { NOTHING_SEEN } from '../../../gateway/src/version/dvv.js'
 
 const Q = 64
 const logger = pino({ level: 'silent' })
-let dir: string
+const tempDir = tempDirPerTest('levelring-trees')
 let storage: NodeStorage
 let store: ReplicaStore
 let clock: { now: number }
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'levelring-trees-'))
-  storage = await NodeStorage.open(dir)
+  storage = await NodeStorage.open(tempDir())
   clock = { now: 1_700_000_000_000 }
   store = new ReplicaStore(storage, { actor: 'n1@000000000001', counter: await DotCounter.open(storage.meta), logger, now: () => clock.now })
 })
 afterEach(async () => {
   await storage.close()
-  await rm(dir, { recursive: true, force: true })
 })
 
 /** Every partition's root, hex, for partitions holding anything. */

@@ -1,9 +1,8 @@
 import { hash } from 'node:crypto'
 import { expect, test } from 'vitest'
 import { versionHash } from '../../../gateway/src/anti-entropy/version-hash.js'
-import { MalformedBytesError } from '../../../gateway/src/encoding/bytes.js'
-import { encodeObject } from '../../../gateway/src/storage/object-codec.js'
-import type { StoredObject, StoredVersion } from '../../../gateway/src/storage/stored-object.js'
+import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
+import type { StoredObject, StoredVersion } from '../../../gateway/src/replica/stored-object.js'
 import type { Sibling } from '../../../gateway/src/version/dvv.js'
 
 // The Merkle leaf value: SHA-1 of the canonical bytes with clock timestamps zeroed, computed from the
@@ -41,7 +40,7 @@ test('the same versions with other clock timestamps hash alike; other counters, 
   expect(hashes.has(h.toString('hex'))).toBe(false)
 })
 
-test('bytes that are not an object encoding are a MalformedBytesError', () => {
-  expect(() => versionHash(new Uint8Array([1, 5]))).toThrow(MalformedBytesError)
-  expect(() => versionHash(new Uint8Array([]))).toThrow(MalformedBytesError)
+test('bytes that are not an object encoding are a LEVELRING_MALFORMED_BYTES', () => {
+  expect(() => versionHash(new Uint8Array([1, 5]))).toThrow(expect.objectContaining({ code: 'LEVELRING_MALFORMED_BYTES' }))
+  expect(() => versionHash(new Uint8Array([]))).toThrow(expect.objectContaining({ code: 'LEVELRING_MALFORMED_BYTES' }))
 })

@@ -1,11 +1,3 @@
-/** A seeded PRNG (mulberry32) for reproducible simulations: same seed, same sequence in [0, 1). */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// Only test/engine/format/memtable.test.ts still imports this path; the PRNG is test/support's.
+// Remove this file once that test imports seededRandom from test/support/random.mjs.
+export { seededRandom } from '../../support/random.mjs'

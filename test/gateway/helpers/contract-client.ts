@@ -1,6 +1,6 @@
 import { expect } from 'vitest'
 import request, { type Response } from 'supertest'
-import { ApiContract } from '../../../gateway/src/api/contract.js'
+import { ApiContract } from '../../../gateway/src/http/contract.js'
 
 /** Loaded once per test file: the document every response is checked against. */
 export const contract = ApiContract.load()

@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { DEFAULT_CONFIG, type NodeConfig } from '../../../gateway/src/config.js'
+import { DEFAULT_CONFIG, type NodeConfig } from '../../../gateway/src/node/config.js'
 import type { Logger } from 'pino'
-import { createLogger } from '../../../gateway/src/logger.js'
-import { startNode, type RunningNode } from '../../../gateway/src/node.js'
+import { createLogger } from '../../../gateway/src/node/logger.js'
+import { startNode, type RunningNode } from '../../../gateway/src/node/start-node.js'
+import { makeTempDir, removeDir } from '../../support/temp-dir.js'
 
 /** A real node on 127.0.0.1 (free port) over lsm-level files in a fresh temp directory. */
 export interface TestNode extends RunningNode {
@@ -15,7 +13,7 @@ export interface TestNode extends RunningNode {
 
 /** Start a node for a test; overrides change any NodeConfig setting. */
 export async function startTestNode (overrides: Partial<NodeConfig> = {}, dataDir?: string, logger?: Logger): Promise<TestNode> {
-  const dir = dataDir ?? await mkdtemp(join(tmpdir(), 'levelring-gw-'))
+  const dir = dataDir ?? makeTempDir('levelring-gw')
   const config: NodeConfig = {
     ...DEFAULT_CONFIG,
     listen: { host: '127.0.0.1', port: 0 },
@@ -28,7 +26,7 @@ export async function startTestNode (overrides: Partial<NodeConfig> = {}, dataDi
     dataDir: dir,
     async stop (options: { keepData?: boolean } = {}): Promise<void> {
       await node.close(2_000)
-      if (options.keepData !== true) await rm(dir, { recursive: true, force: true })
+      if (options.keepData !== true) removeDir(dir)
     }
   }) as TestNode
 }

@@ -1,0 +1,93 @@
+import { GatewayError } from '../error/gateway-error.js'
+
+/** A replica count as a request states it: a number, or relative to the replication factor n. */
+export type QuorumSpec = number | 'one' | 'quorum' | 'all'
+
+/** Per-request read requirements. */
+export interface ReadQuorum {
+  /** Replicas that must answer. */
+  readonly r: QuorumSpec
+  /** Of those, primaries (not fallbacks) that must answer. */
+  readonly pr: QuorumSpec
+  /** Deadline for the quorum, ms. */
+  readonly timeoutMs: number
+}
+
+/** Per-request write requirements. */
+export interface WriteQuorum {
+  /** Replicas that must acknowledge. */
+  readonly w: QuorumSpec
+  /** Of those, replicas that must have fsynced. */
+  readonly dw: QuorumSpec
+  /** Of those, primaries (not fallbacks). */
+  readonly pw: QuorumSpec
+  /** Deadline for the quorum, ms. */
+  readonly timeoutMs: number
+}
+
+/** A majority of n: any two quorums of n replicas overlap in at least one replica. */
+export function majority (n: number): number {
+  return Math.floor(n / 2) + 1
+}
+
+/** Resolve `spec` to a count for replication factor `n`; a count above n is a 400 naming `parameter` and `key`. */
+export function resolveQuorum (key: string, parameter: string, spec: QuorumSpec, n: number): number {
+  const count = spec === 'one' ? 1 : spec === 'quorum' ? majority(n) : spec === 'all' ? n : spec
+  if (!Number.isSafeInteger(count) || count < 0 || count > n) {
+    throw new GatewayError('LEVELRING_INVALID_PARAMETER',
+      `${parameter}=${String(spec)} asks for more replicas than the ${n} that hold each key; use at most ${n} (or one, quorum, all)`,
+      { key, parameter, replicas: n })
+  }
+  return count
+}
+
+/** A read's requirements as counts for replication factor n. */
+export interface ReadCounts {
+  readonly r: number
+  readonly pr: number
+  readonly timeoutMs: number
+}
+
+/** A write's requirements as counts for replication factor n (a forwarded write carries these). */
+export interface WriteCounts {
+  readonly w: number
+  readonly dw: number
+  readonly pw: number
+  readonly timeoutMs: number
+}
+
+/** `quorum` resolved against n, once per request; a count above n is a 400. */
+export function readCounts (key: string, quorum: ReadQuorum, n: number): ReadCounts {
+  return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), timeoutMs: quorum.timeoutMs }
+}
+
+/** `quorum` resolved against n, once per request (and once more on a node a write is forwarded to: its n may differ); a count above n is a 400. */
+export function writeCounts (key: string, quorum: WriteQuorum, n: number): WriteCounts {
+  return {
+    w: resolveQuorum(key, 'w', quorum.w, n),
+    dw: resolveQuorum(key, 'dw', quorum.dw, n),
+    pw: resolveQuorum(key, 'pw', quorum.pw, n),
+    timeoutMs: quorum.timeoutMs
+  }
+}
+
+/** One requirement of a request and how far it got. */
+export interface QuorumShortfall {
+  /** The parameter that was not met: r, pr, w, dw or pw. */
+  readonly parameter: string
+  readonly needed: number
+  readonly answered: number
+}
+
+/**
+ * The 503 of a request whose quorum was not met: which requirement, how many replicas it needed,
+ * how many answered, the replication factor, and what to do.
+ */
+export function quorumUnavailable (key: string, n: number, shortfall: QuorumShortfall, why: string): GatewayError {
+  const { parameter, needed, answered } = shortfall
+  return new GatewayError('LEVELRING_QUORUM_UNAVAILABLE',
+    `${parameter}=${needed} was not met: ${answered} of the ${n} replicas answered (${why}); ` +
+    'retry, lower the requirement, or bring the missing nodes back',
+    { key, parameter, needed, answered, replicas: n })
+}
+

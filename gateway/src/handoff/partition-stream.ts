@@ -1,0 +1,205 @@
+/**
+ * Streaming partitions during a join or leave: a node that gains replicas of some partitions asks
+ * each current replica of them for their keys, a page at a time (the engine is keyed by key, not
+ * by partition, so a source scans its keys once per stream, a bounded slice per page).
+ *
+ *   POST /internal/v1/partitions   PartitionPageRequest as JSON (sent as PAGE_MEDIA_TYPE: the
+ *                                  internode client's post() names one type for both directions)
+ *   200 PAGE_MEDIA_TYPE:
+ *     u8      format (PAGE_FORMAT)
+ *     u8      flags: bit 0 more pages follow
+ *     [string next key to resume after]          when bit 0 is set
+ *     varint  count
+ *     count x string key | bytes stored object (object codec)
+ *
+ *   POST /internal/v1/partitions/merge   PAGE_MEDIA_TYPE: a batch of keys a node hands over (it no
+ *                                        longer replicates them): merged here, then fsynced once
+ *     u8      format (PAGE_FORMAT) | varint count | count x string key | bytes stored object
+ *   204 once every set is merged and the commit log fsynced
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
+import { assertPartitionCount, partitionOf } from '../ring/partition.js'
+import { GatewayError } from '../error/gateway-error.js'
+import { readBody } from '../http/read-body.js'
+import type { InternodeClient } from '../internode/internode-client.js'
+import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
+import type { InternodeExtension } from '../internode/internode-routes.js'
+import type { ByteSpace } from '../replica/node-storage.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import type { StoredObject } from '../replica/stored-object.js'
+
+export const PARTITIONS_PATH = `${INTERNODE_PREFIX}partitions`
+export const HANDOVER_PATH = `${INTERNODE_PREFIX}partitions/merge`
+export const PAGE_MEDIA_TYPE = 'application/vnd.levelring.partition-page'
+
+/** Bumped when the page layout changes. */
+const PAGE_FORMAT = 1
+const FLAG_MORE = 1
+
+/** Keys a source examines for one page at most: bounds a page's time whatever the partitions hold. */
+export const PAGE_SCAN_LIMIT = 20_000
+/** Keys per page at most. */
+export const PAGE_KEYS = 500
+/** Bytes of objects per page at most (a page may exceed it by one object). */
+export const PAGE_BYTES = 4 * 1024 * 1024
+/** Keys per hand-over batch at most (and HANDOVER_BYTES of objects, give or take one). */
+export const HANDOVER_KEYS = 256
+export const HANDOVER_BYTES = 4 * 1024 * 1024
+
+/** Per-page call timeout (ms). */
+export const PAGE_TIMEOUT_MS = 15_000
+
+/** One page's request. */
+export interface PartitionPageRequest {
+  readonly partitionCount: number
+  readonly partitions: readonly number[]
+  /** Resume after this key (the `next` of the previous page). */
+  readonly after?: string
+}
+
+/** One page's answer. */
+export interface PartitionPage {
+  readonly entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>
+  /** Set when more pages follow: pass it as `after`. */
+  readonly next: string | undefined
+}
+
+/** The source side: a page of the keys of `objects` in the requested partitions. */
+export async function readPartitionPage (objects: ByteSpace, request: PartitionPageRequest): Promise<Buffer> {
+  const q = request.partitionCount
+  const wanted = new Set(request.partitions)
+  const w = new ByteWriter(64 * 1024)
+  const found: Array<[string, Uint8Array]> = []
+  let bytes = 0
+  let examined = 0
+  let last: string | undefined
+  let more = false
+  for await (const [key, value] of objects.iterator(request.after === undefined ? {} : { gt: request.after })) {
+    if (found.length >= PAGE_KEYS || bytes >= PAGE_BYTES || examined >= PAGE_SCAN_LIMIT) { more = true; break }
+    examined++
+    last = key
+    if (!wanted.has(partitionOf(key, q))) continue
+    found.push([key, value])
+    bytes += value.length
+  }
+  w.u8(PAGE_FORMAT).u8(more ? FLAG_MORE : 0)
+  if (more) w.string(last!)
+  w.varint(found.length)
+  for (const [key, value] of found) w.string(key).bytes(value)
+  return w.finish()
+}
+
+/** Decode a page; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
+export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
+  const r = new ByteReader(bytes)
+  const format = r.u8()
+  if (format !== PAGE_FORMAT) throw malformedBytes(`partition page format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  const more = (r.u8() & FLAG_MORE) !== 0
+  const next = more ? r.string() : undefined
+  const count = r.varint()
+  const entries: Array<{ key: string, object: StoredObject }> = []
+  for (let i = 0; i < count; i++) {
+    const key = r.string()
+    entries.push({ key, object: decodeObject(key, r.bytes()) })
+  }
+  if (!r.done) throw malformedBytes('trailing bytes after a partition page', r.offset)
+  return { entries, next }
+}
+
+/** Ask `node` for one page. */
+export async function fetchPartitionPage (client: InternodeClient, node: string, request: PartitionPageRequest): Promise<PartitionPage> {
+  const body = Buffer.from(JSON.stringify(request))
+  const answer = await client.post(node, PARTITIONS_PATH, body, PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+  return decodePartitionPage(answer)
+}
+
+/** Encode a hand-over batch. */
+export function encodeHandover (entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Buffer {
+  const w = new ByteWriter(64 * 1024).u8(PAGE_FORMAT).varint(entries.length)
+  for (const { key, object } of entries) w.string(key).bytes(encodeObject(object))
+  return w.finish()
+}
+
+/** Decode a hand-over batch; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
+export function decodeHandover (bytes: Uint8Array): Array<{ key: string, object: StoredObject }> {
+  const r = new ByteReader(bytes)
+  const format = r.u8()
+  if (format !== PAGE_FORMAT) throw malformedBytes(`hand-over format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  const count = r.varint()
+  const entries: Array<{ key: string, object: StoredObject }> = []
+  for (let i = 0; i < count; i++) {
+    const key = r.string()
+    entries.push({ key, object: decodeObject(key, r.bytes()) })
+  }
+  if (!r.done) throw malformedBytes('trailing bytes after a hand-over batch', r.offset)
+  return entries
+}
+
+/** Hand keys over to `node`: resolves once it merged them all and fsynced. */
+export async function handOver (client: InternodeClient, node: string, entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Promise<void> {
+  await client.post(node, HANDOVER_PATH, encodeHandover(entries), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+}
+
+/** What the endpoints need of the node: its object space to scan, its store to merge into, a way to fsync. */
+export interface PartitionStreamRouteOptions {
+  readonly objects: ByteSpace
+  readonly store: ReplicaStore
+  /** Make every write so far durable (one fsynced write: the commit log is one sequence). */
+  readonly syncLog: () => Promise<void>
+  /** Largest hand-over body accepted. */
+  readonly maxBodyBytes: number
+}
+
+/** The internode endpoints of partition streaming and hand-over. */
+export function partitionStreamRoute (options: PartitionStreamRouteOptions): InternodeExtension {
+  const { objects, store } = options
+  return {
+    prefix: PARTITIONS_PATH,
+    handle: async (req: IncomingMessage, res: ServerResponse, path: string) => {
+      if (path === HANDOVER_PATH && req.method === 'POST') {
+        const body = await readBody(req, options.maxBodyBytes, '')
+        let entries: Array<{ key: string, object: StoredObject }>
+        try {
+          entries = decodeHandover(body)
+        } catch (err) {
+          throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not a hand-over batch: ${(err as Error).message}`, { parameter: 'body' })
+        }
+        for (let i = 0; i < entries.length; i += 16) {
+          await Promise.all(entries.slice(i, i + 16).map(async ({ key, object }) => { await store.merge(key, object, { sync: false }) }))
+        }
+        await options.syncLog()
+        res.writeHead(204).end()
+        return
+      }
+      if (path !== PARTITIONS_PATH || req.method !== 'POST') {
+        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
+      }
+      const request = parseRequest(await readBody(req, 1024 * 1024, ''))
+      const page = await readPartitionPage(objects, request)
+      res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(page.length) }).end(page)
+    }
+  }
+}
+
+function parseRequest (body: Buffer): PartitionPageRequest {
+  let parsed: Partial<PartitionPageRequest>
+  try {
+    parsed = JSON.parse(body.toString('utf8')) as Partial<PartitionPageRequest>
+  } catch {
+    parsed = {}
+  }
+  const bad = (why: string): GatewayError => new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not a partition page request: ${why}`, { parameter: 'body' })
+  const q = parsed.partitionCount
+  try {
+    assertPartitionCount(q as number)
+  } catch (err) {
+    throw bad((err as Error).message)
+  }
+  if (!Array.isArray(parsed.partitions) || !parsed.partitions.every((p) => Number.isInteger(p) && p >= 0 && p < q!)) {
+    throw bad(`partitions must be a list of partition numbers below ${String(q)}`)
+  }
+  if (parsed.after !== undefined && typeof parsed.after !== 'string') throw bad('after must be a key')
+  return { partitionCount: q!, partitions: parsed.partitions, ...(parsed.after === undefined ? {} : { after: parsed.after }) }
+}

@@ -1,0 +1,88 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import express, { type NextFunction, type Request, type Response } from 'express'
+import { GatewayError } from '../error/gateway-error.js'
+import { BearerAuth } from './bearer-auth.js'
+import { sendError } from './problem.js'
+import { repairRoute } from './repair-route.js'
+import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
+import { clusterRoute, healthRoute } from './node-info-routes.js'
+import type { RepairReport } from '../anti-entropy/anti-entropy-service.js'
+import { KV_PREFIX, kvRoutes, type KvHandler, type KvRouteOptions } from './kv-routes.js'
+import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
+import type { InternodeHandler } from '../internode/internode-routes.js'
+
+/** Everything the HTTP layer needs (the kv routes' options, and the rest); no storage, no sockets. */
+export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
+  readonly nodeId: string
+  /** Bearer tokens; empty or absent turns authentication off. */
+  readonly authTokens?: readonly string[]
+  readonly storage: string
+  readonly stopping?: () => boolean
+  /** The internode endpoints (/internal/v1/), authenticated by the cluster token, not by bearer tokens. */
+  readonly internode?: InternodeHandler
+  /** POST /v1/admin/repair: an anti-entropy round now (cluster members only; absent: 409). */
+  readonly repair?: () => Promise<RepairReport>
+  /** More sections of GET /v1/cluster (anti-entropy). */
+  readonly clusterDetails?: () => Record<string, unknown>
+  /** POST /v1/admin/join and /leave: the gossip member's lifecycle (cluster members only; absent: 409). */
+  readonly lifecycle?: MemberRoutesOptions['lifecycle']
+}
+
+/** Paths that never need a token. */
+const OPEN_PATHS = new Set(['/v1/health'])
+
+/**
+ * The node's HTTP surface: the request listener a server uses. Each request takes one path, chosen
+ * here alone: the data paths, /v1/kv/{key} and /internal/v1/, go straight to their handlers, written
+ * on node's request and response because express's per-request work (router, prototype swaps)
+ * costs more than the rest of such a request; every other route of openapi/levelring.yaml (health,
+ * cluster, admin) goes to an express app with one problem+json error handler. Nothing listens yet.
+ */
+export function createApp (options: AppOptions): RequestListener {
+  const auth = options.authTokens !== undefined && options.authTokens.length > 0 ? new BearerAuth(options.authTokens) : undefined
+  const kv: KvHandler = kvRoutes({ ...options, auth })
+  const app = express()
+  app.disable('x-powered-by')
+  app.disable('etag') // ETags name versions (dots); hashing bodies would only cost CPU
+  app.set('query parser', 'simple')
+
+  const info = {
+    nodeId: options.nodeId,
+    coordinator: options.coordinator,
+    storage: options.storage,
+    stopping: options.stopping ?? (() => false),
+    startedAt: Date.now(),
+    clusterDetails: options.clusterDetails
+  }
+  if (auth !== undefined) app.use(auth.middleware(OPEN_PATHS))
+  app.get('/v1/health', healthRoute(info))
+  app.get('/v1/cluster', clusterRoute(info))
+  app.all(['/v1/health', '/v1/cluster'], (req: Request, res: Response) => {
+    res.setHeader('Allow', 'GET, HEAD')
+    throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use GET`)
+  })
+  app.post('/v1/admin/repair', repairRoute({ nodeId: options.nodeId, repair: options.repair, stopping: info.stopping }))
+  app.all('/v1/admin/repair', (req: Request, res: Response) => {
+    res.setHeader('Allow', 'POST')
+    throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
+  })
+  const membershipAdmin: MemberRoutesOptions = { nodeId: options.nodeId, lifecycle: options.lifecycle, stopping: info.stopping }
+  app.post('/v1/admin/join', joinRoute(membershipAdmin))
+  app.post('/v1/admin/leave', leaveRoute(membershipAdmin))
+  app.all(['/v1/admin/join', '/v1/admin/leave'], (req: Request, res: Response) => {
+    res.setHeader('Allow', 'POST')
+    throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
+  })
+  app.use((req: Request) => {
+    throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no endpoint ${req.method} ${req.path}; see openapi/levelring.yaml`)
+  })
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    sendError(req, res, err, options.logger)
+  })
+  const internode = options.internode
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.startsWith(KV_PREFIX) === true) void kv(req, res)
+    else if (internode !== undefined && req.url?.startsWith(INTERNODE_PREFIX) === true) void internode(req, res)
+    else app(req, res)
+  }
+}

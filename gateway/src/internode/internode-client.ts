@@ -1,0 +1,252 @@
+import type { Logger } from 'pino'
+import { Pool } from 'undici'
+import type { CoordinatedWrite } from '../coordination/coordinator.js'
+import { GatewayError, type GatewayErrorCode } from '../error/gateway-error.js'
+import { PROBLEM_KINDS } from '../http/problem.js'
+import type { Membership } from '../membership/membership.js'
+import type { PeerReachability } from '../membership/reachability.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import type { StoredObject } from '../replica/stored-object.js'
+import { CLUSTER_TOKEN_HEADER, type InternodeAuth } from './internode-auth.js'
+import {
+  decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH,
+  WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer
+} from './internode-protocol.js'
+import { CALLER_HEADER, type FaultInjector } from './fault-injection.js'
+
+/** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
+export const CONNECTIONS_PER_PEER = 64
+
+/** How long opening a connection may take: a dead host fails fast instead of holding a request. */
+export const CONNECT_TIMEOUT_MS = 2_000
+
+/** Idle connections are closed after this (below the server's 5 s keep-alive, so the client closes first). */
+export const IDLE_CONNECTION_MS = 4_000
+
+export interface InternodeClientOptions {
+  readonly membership: Membership
+  readonly auth: InternodeAuth
+  /** Told the outcome of every call. */
+  readonly reachability: PeerReachability
+  readonly logger: Logger
+  /** The test facility that cuts this node off from chosen members (--enable-fault-injection). */
+  readonly faults?: FaultInjector
+}
+
+interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly body: Buffer
+}
+
+/** Errors of a connection that was never made: the request cannot have been received. */
+/**
+ * An internode call that got no usable answer: the connection failed, the peer did not answer in
+ * time, refused our cluster token, or answered something this node cannot read. It counts as a
+ * replica that did not answer. `notApplied` is true when the peer certainly did not act on the call
+ * (connection or token refused), so a write may go to another replica without risking a duplicate.
+ */
+export function replicaUnreachable (node: string, address: string, reason: string, notApplied: boolean, options?: { cause?: unknown }): GatewayError {
+  return new GatewayError('LEVELRING_REPLICA_UNREACHABLE', `replica ${node} at ${address} did not answer: ${reason}`,
+    { node, address, reason, notApplied }, options)
+}
+
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+
+const CODE_OF_TYPE = new Map<string, GatewayErrorCode>(
+  Object.entries(PROBLEM_KINDS).map(([code, kind]) => [kind.type, code as GatewayErrorCode]))
+
+/** Problem members that are details of the failure (carried over into the rethrown error). */
+const DETAIL_MEMBERS = ['key', 'parameter', 'limit', 'siblings', 'needed', 'answered', 'replicas'] as const
+
+/**
+ * Calls other nodes' internode endpoints over undici keep-alive connection pools, one pool per
+ * peer address. Every call carries the cluster token and a timeout; its outcome is reported to the
+ * reachability tracker. A call resolves with the answer, rejects with a LEVELRING_REPLICA_UNREACHABLE error when
+ * the peer gave none it could use, or with the GatewayError the peer answered (e.g. its 503).
+ */
+export class InternodeClient {
+  readonly #options: InternodeClientOptions
+  readonly #pools = new Map<string, Pool>()
+  readonly #headers: Record<string, string>
+  #closed = false
+
+  constructor (options: InternodeClientOptions) {
+    this.#options = options
+    this.#headers = { [CLUSTER_TOKEN_HEADER]: options.auth.token, [CALLER_HEADER]: options.membership.selfId }
+    // A member that moved gets a pool at its new address; drop pools nobody lives at.
+    options.membership.onChange(() => {
+      const live = new Set(options.membership.members().map((m) => m.address))
+      for (const [address, pool] of this.#pools) {
+        if (!live.has(address)) { this.#pools.delete(address); void pool.close() }
+      }
+    })
+  }
+
+  /**
+   * The node's stored set of `key` (tombstones included), or undefined when it holds none. Never repairs.
+   * With `includeHints` (the node is a fallback for the key) merged with the hints it keeps for the key.
+   */
+  async readReplica (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
+    const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key) + (includeHints ? `?${HINTS_QUERY}` : ''), undefined, timeoutMs)
+    if (answer.status === 404) return undefined
+    this.#expect(node, answer, 200, OBJECT_MEDIA_TYPE)
+    return decodeObject(key, answer.body)
+  }
+
+  /** Merge `object` into the node's replica of `key`; with `sync`, resolves only once the node fsynced it. */
+  async applyReplica (node: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
+    const path = keyPath(REPLICAS_PATH, key) + (sync ? '?sync=1' : '')
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs)
+    this.#expect(node, answer, 204)
+  }
+
+  /**
+   * Have the node keep `object` as a hint for `owner` (sloppy quorum: it stands in for the down
+   * primary `owner`); with `sync`, resolves only once the node fsynced it.
+   */
+  async applyHint (node: string, owner: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
+    const path = `${keyPath(REPLICAS_PATH, key)}?${HINT_FOR_QUERY}=${encodeURIComponent(owner)}${sync ? '&sync=1' : ''}`
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs)
+    this.#expect(node, answer, 204)
+  }
+
+  /** Ask the node to stamp a write of `key` and replicate it; resolves once its W replicas acknowledged. */
+  async forwardWrite (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite> {
+    const answer = await this.#call(node, 'POST', keyPath(WRITES_PATH, key), { type: WRITE_MEDIA_TYPE, bytes: encodeForwardedWrite(write) }, timeoutMs)
+    this.#expect(node, answer, 200, WRITE_RESULT_MEDIA_TYPE)
+    return decodeWriteResult(key, answer.body)
+  }
+
+  /**
+   * POST a binary body to one of the node's internode endpoints that a later layer added (anti-entropy);
+   * resolves with the answer's body (empty for a 204), or rejects like every call here.
+   */
+  async post (node: string, path: string, body: Buffer, mediaType: string, timeoutMs: number): Promise<Buffer> {
+    const answer = await this.#call(node, 'POST', path, { type: mediaType, bytes: body }, timeoutMs)
+    if (answer.status === 204) return Buffer.alloc(0)
+    this.#expect(node, answer, 200, mediaType)
+    return answer.body
+  }
+
+  /**
+   * POST to a node known only by its address (a seed a joining node has not heard from yet), like
+   * post(): resolves with the answer's body, rejects with a LEVELRING_REPLICA_UNREACHABLE error when it gives none.
+   */
+  async postToAddress (address: string, path: string, body: Buffer, mediaType: string, timeoutMs: number): Promise<Buffer> {
+    const seed = `seed ${address}`
+    if (this.#closed) throw replicaUnreachable(seed, address, 'this node is shutting down', true)
+    let answer: Answer
+    try {
+      const res = await this.#pool(address).request({
+        method: 'POST', path, headers: { ...this.#headers, 'content-type': mediaType }, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs
+      })
+      answer = { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      throw replicaUnreachable(seed, address, `${code !== '' ? code + ': ' : ''}${(err as Error).message}`, NOT_CONNECTED.has(code), { cause: err })
+    } finally {
+      // Pools are kept per member address; a seed's is dropped unless a member lives there.
+      if (!this.#options.membership.members().some((m) => m.address === address)) {
+        const pool = this.#pools.get(address)
+        this.#pools.delete(address)
+        void pool?.close()
+      }
+    }
+    if (answer.status === 204) return Buffer.alloc(0)
+    const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
+    if (answer.status !== 200 || type !== mediaType) {
+      throw replicaUnreachable(seed, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, answer.status === 401)
+    }
+    return answer.body
+  }
+
+  /** Who answers at the node's address and which ring it routes by. */
+  async ping (node: string, timeoutMs: number): Promise<PingAnswer> {
+    const answer = await this.#call(node, 'GET', PING_PATH, undefined, timeoutMs)
+    this.#expect(node, answer, 200, 'application/json')
+    return JSON.parse(answer.body.toString('utf8')) as PingAnswer
+  }
+
+  /** Close every pool: waits for calls in flight at most `graceMs`, then cuts them. */
+  async close (graceMs = 1_000): Promise<void> {
+    this.#closed = true
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    await Promise.all(pools.map(async (pool) => {
+      const cut = setTimeout(() => { void pool.destroy() }, graceMs)
+      try { await pool.close() } catch { /* destroyed */ } finally { clearTimeout(cut) }
+    }))
+  }
+
+  async #call (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
+    const member = this.#options.membership.member(node)
+    if (member === undefined) throw replicaUnreachable(node, '?', 'it is not a member of the cluster', true)
+    if (this.#closed) throw replicaUnreachable(node, member.address, 'this node is shutting down', true)
+    if (this.#options.faults?.blocks(node) === true) {
+      // As a refused connection: nothing was sent.
+      const reason = 'cut off by fault injection (a test partition)'
+      if (this.#options.reachability.failed(node, reason, true) === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
+      throw replicaUnreachable(node, member.address, reason, true)
+    }
+    const pool = this.#pool(member.address)
+    const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': body.type }
+    let answer: Answer
+    try {
+      const res = await pool.request({
+        method, path, headers, body: body?.bytes, headersTimeout: timeoutMs, bodyTimeout: timeoutMs
+      })
+      answer = { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+        ? `no answer within ${timeoutMs} ms`
+        : `${code !== '' ? code + ': ' : ''}${(err as Error).message}`
+      const before = this.#options.reachability.failed(node, reason, NOT_CONNECTED.has(code))
+      // A peer that was up and stops answering is news; one not reached yet (still starting) is not.
+      if (before === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
+      else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')
+      throw replicaUnreachable(node, member.address, reason, NOT_CONNECTED.has(code), { cause: err })
+    }
+    if (this.#options.reachability.answered(node)) this.#options.logger.info({ peer: node, address: member.address }, 'peer reachable')
+    return answer
+  }
+
+  /** Check an answer: the expected status and media type, or the peer's problem rethrown. */
+  #expect (node: string, answer: Answer, status: number, mediaType?: string): void {
+    const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
+    if (answer.status === status && (mediaType === undefined || type === mediaType)) return
+    const address = this.#options.membership.member(node)?.address ?? '?'
+    if (answer.status === 401) {
+      this.#options.logger.error({ peer: node, address }, 'peer refused our cluster token: the nodes were started with different --cluster-secret-file contents')
+      throw replicaUnreachable(node, address, 'it refused this node\'s cluster token (different cluster secret?)', true)
+    }
+    if (type === 'application/problem+json') {
+      const problem = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>
+      const code = CODE_OF_TYPE.get(String(problem.type))
+      if (code !== undefined && code !== 'LEVELRING_INTERNAL' && code !== 'LEVELRING_ROUTE_NOT_FOUND') {
+        const details: Record<string, string | number> = {}
+        for (const name of DETAIL_MEMBERS) {
+          const v = problem[name]
+          if (typeof v === 'string' || typeof v === 'number') details[name] = v
+        }
+        throw new GatewayError(code, String(problem.detail ?? `replica ${node} refused the request`), details)
+      }
+    }
+    throw replicaUnreachable(node, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, false)
+  }
+
+  #pool (address: string): Pool {
+    let pool = this.#pools.get(address)
+    if (pool === undefined) {
+      pool = new Pool(`http://${address}`, {
+        connections: CONNECTIONS_PER_PEER,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        keepAliveTimeout: IDLE_CONNECTION_MS,
+        keepAliveMaxTimeout: IDLE_CONNECTION_MS
+      })
+      this.#pools.set(address, pool)
+    }
+    return pool
+  }
+}

@@ -1,0 +1,141 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import { decodeKeySegment } from '../http/key-segment.js'
+import { GatewayError, hasCode } from '../error/gateway-error.js'
+import { readBody } from '../http/read-body.js'
+import { sendError } from '../http/problem.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import { decodeObject, encodeObject } from '../replica/object-codec.js'
+import type { InternodeAuth } from './internode-auth.js'
+import {
+  decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
+  WRITES_PATH, type PingAnswer
+} from './internode-protocol.js'
+import type { WriteStamper } from './write-stamper.js'
+import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
+import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
+
+export interface InternodeRouteOptions {
+  readonly nodeId: string
+  readonly auth: InternodeAuth
+  readonly store: ReplicaStore
+  /** Stamps forwarded writes; absent on a node that is not a cluster member (writes are then refused). */
+  readonly stamper?: WriteStamper
+  /** The digest of the ring this node routes by, for ping; undefined without a cluster. */
+  readonly ringDigest: () => string | undefined
+  /** Largest body accepted: a whole sibling set can be bigger than one value. */
+  readonly maxBodyBytes: number
+  readonly logger: Logger
+  /** The fault-injection switch, on a node started with --enable-fault-injection (a test facility). */
+  readonly faults?: FaultInjector
+  /** Where PUT ...?hint-for= keeps hints and GET ...?hints=1 finds them (cluster members; handoff/hint-store.ts). */
+  readonly hints?: HintKeeper
+  /** Endpoints of later layers (anti-entropy), each owning the paths under its prefix. */
+  readonly extensions?: readonly InternodeExtension[]
+}
+
+/** Endpoints a later layer adds under one path prefix; the handler throws GatewayErrors like the built-in ones. */
+export interface InternodeExtension {
+  readonly prefix: string
+  readonly handle: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>
+}
+
+/** A handler of the internode endpoints in node's own terms (see internode-protocol.ts). */
+export type InternodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
+
+/**
+ * The internode endpoints. A call without this cluster's token is answered 401 before anything
+ * else is looked at, so no client can read or write a replica directly. Errors are problem+json
+ * like the public API's, so a coordinator can pass a replica's 503 on to its client.
+ */
+export function internodeRoutes (options: InternodeRouteOptions): InternodeHandler {
+  const { auth, store, stamper, logger, faults } = options
+  const faultHandler = faults === undefined ? undefined : faultRoutes(faults)
+
+  async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string): Promise<void> {
+    const params = new URLSearchParams(query)
+    if (req.method === 'GET') {
+      // A read sent to a fallback also sees the hints it keeps for the key (sloppy quorum).
+      const object = params.get('hints') === '1' && options.hints !== undefined
+        ? await readWithHints(store, options.hints, key)
+        : await store.read(key)
+      if (object === undefined) { res.writeHead(404, { 'Content-Length': '0' }).end(); return }
+      const body = encodeObject(object)
+      res.writeHead(200, { 'Content-Type': OBJECT_MEDIA_TYPE, 'Content-Length': String(body.length) }).end(body)
+      return
+    }
+    if (req.method === 'PUT') {
+      const body = await readBody(req, options.maxBodyBytes, key)
+      const object = decodeBody(key, () => decodeObject(key, body), 'a stored object')
+      const owner = params.get(HINT_FOR_QUERY)
+      if (owner !== null) {
+        if (options.hints === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${options.nodeId} keeps no hints (it is not a cluster member)`)
+        await options.hints.add(owner, key, object, params.get('sync') === '1')
+      } else {
+        await store.merge(key, object, { sync: params.get('sync') === '1' })
+      }
+      res.writeHead(204).end()
+      return
+    }
+    notAllowed(res, 'GET, PUT')
+  }
+
+  async function writes (req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+    if (req.method !== 'POST') { notAllowed(res, 'POST'); return }
+    if (stamper === undefined) {
+      throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${options.nodeId} is not a cluster member (started without --peers id=host:port); it stamps no forwarded writes`)
+    }
+    const body = await readBody(req, options.maxBodyBytes, key)
+    const write = decodeBody(key, () => decodeForwardedWrite(body), 'a forwarded write')
+    const result = encodeWriteResult(await stamper.stampHere(key, write))
+    res.writeHead(200, { 'Content-Type': WRITE_RESULT_MEDIA_TYPE, 'Content-Length': String(result.length) }).end(result)
+  }
+
+  return async function internodeHandler (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      if (!auth.accepts(req.headers)) {
+        throw new GatewayError('LEVELRING_UNAUTHORIZED',
+          'internode endpoints answer only the nodes of this cluster: the cluster token is missing or wrong (clients use /v1/)')
+      }
+      if (faults?.refuses(req.headers) === true) { req.socket.destroy(); return } // a cut link: dropped unanswered
+      const url = req.url ?? ''
+      const mark = url.indexOf('?')
+      const path = mark === -1 ? url : url.slice(0, mark)
+      const query = mark === -1 ? '' : url.slice(mark + 1)
+      if (path === PING_PATH) {
+        if (req.method !== 'GET') { notAllowed(res, 'GET'); return }
+        const body = Buffer.from(JSON.stringify({ node: options.nodeId, ring: options.ringDigest() ?? null } satisfies PingAnswer))
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }).end(body)
+      } else if (path.startsWith(REPLICAS_PATH)) {
+        await replicas(req, res, decodeKeySegment(path.slice(REPLICAS_PATH.length)), query)
+      } else if (path.startsWith(WRITES_PATH)) {
+        await writes(req, res, decodeKeySegment(path.slice(WRITES_PATH.length)))
+      } else if (path === FAULTS_PATH && faultHandler !== undefined) {
+        await faultHandler(req, res)
+      } else if (options.extensions?.some((e) => path.startsWith(e.prefix)) === true) {
+        await options.extensions.find((e) => path.startsWith(e.prefix))!.handle(req, res, path)
+      } else {
+        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}`)
+      }
+    } catch (err) {
+      sendError(req, res, err, logger)
+    }
+  }
+}
+
+function notAllowed (res: ServerResponse, allow: string): void {
+  res.setHeader('Allow', allow)
+  throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `use ${allow} on this internode endpoint`)
+}
+
+/** Run `decode`, turning bytes that do not decode into a 400 naming the key. */
+function decodeBody<T> (key: string, decode: () => T, what: string): T {
+  try {
+    return decode()
+  } catch (err) {
+    if (hasCode(err, 'LEVELRING_MALFORMED_BYTES') || hasCode(err, 'LEVELRING_CORRUPT_OBJECT')) {
+      throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not ${what}: ${err.message}`, { key, parameter: 'body' })
+    }
+    throw err
+  }
+}

@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto'
+import type { AbstractLevel } from 'abstract-level'
+import { GatewayError } from '../error/gateway-error.js'
+import { durable } from '../replica/node-storage.js'
+import type { ActorId } from '../version/dvv.js'
+
+const IDENTITY_KEY = 'identity'
+
+/** Who this data directory belongs to, and the actor id its writes are stamped with. */
+export interface NodeIdentity {
+  readonly nodeId: string
+  /** Random, made when the data directory was created: a wiped directory gets a new one. */
+  readonly incarnation: string
+  /** `nodeId@incarnation`: dots from an earlier life of the node can never collide with new ones. */
+  readonly actor: ActorId
+}
+
+/** LEVELRING_DATA_DIR_MISMATCH: the data directory belongs to another node id. */
+function dataDirectoryMismatch (stored: string, configured: string): GatewayError {
+  return new GatewayError('LEVELRING_DATA_DIR_MISMATCH',
+    `the data directory belongs to node ${JSON.stringify(stored)}, not ${JSON.stringify(configured)}; ` +
+    'start with --node-id ' + stored + ' or point --data at another directory', { stored, configured })
+}
+
+/** Read this data directory's identity, creating it (synced) on first open. */
+export async function loadIdentity (meta: AbstractLevel<any, string, string>, nodeId: string): Promise<NodeIdentity> {
+  const stored = await meta.get(IDENTITY_KEY)
+  if (stored !== undefined) {
+    const parsed = JSON.parse(stored) as { nodeId: string, incarnation: string }
+    if (parsed.nodeId !== nodeId) throw dataDirectoryMismatch(parsed.nodeId, nodeId)
+    return identity(parsed.nodeId, parsed.incarnation)
+  }
+  // 48 random bits: two incarnations of one node id colliding is a one-in-10^14 event.
+  const incarnation = randomBytes(6).toString('hex')
+  await meta.put(IDENTITY_KEY, JSON.stringify({ nodeId, incarnation, createdAt: new Date().toISOString() }), durable(true))
+  return identity(nodeId, incarnation)
+}
+
+function identity (nodeId: string, incarnation: string): NodeIdentity {
+  return { nodeId, incarnation, actor: `${nodeId}@${incarnation}` }
+}

@@ -1,0 +1,164 @@
+import { readFile } from 'node:fs/promises'
+import { createServer, type RequestListener, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import { ApiContract } from '../http/contract.js'
+import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
+import { isClusterMember, peerAddresses, peerMembers, type NodeConfig } from './config.js'
+import type { Coordinator } from '../coordination/coordinator.js'
+import { createLogger } from './logger.js'
+import { ReplicaStore, SIBLING_LIMIT } from '../replica/replica-store.js'
+import { InternodeAuth } from '../internode/internode-auth.js'
+import { internodeRoutes } from '../internode/internode-routes.js'
+import { createApp } from '../http/server.js'
+import { SingleNodeCoordinator } from '../coordination/single-node-coordinator.js'
+import { loadContextSecret } from './context-secret.js'
+import { DotCounter } from '../replica/dot-counter.js'
+import { loadIdentity, type NodeIdentity } from './node-identity.js'
+import { NodeStorage } from '../replica/node-storage.js'
+
+/** A started node: listening, serving, reaping tombstones. */
+export interface RunningNode {
+  /** host:port actually bound (the port is real even when 0 was asked for). */
+  readonly address: string
+  readonly url: string
+  readonly identity: NodeIdentity
+  readonly store: ReplicaStore
+  /** The node's engine and its sublevels (objects, tombstone index, metadata; hints and Merkle trees next). */
+  readonly storage: NodeStorage
+  readonly server: Server
+  /** The request listener the server runs (http/server.ts): tests drive it without a socket. */
+  readonly listener: RequestListener
+  /** The cluster side, when the node was started with cluster members (--peers id=host:port) or --seeds. */
+  readonly cluster: ClusterRuntime | undefined
+  /** Resolves once a cluster member has left the cluster (POST /v1/admin/leave) and handed everything over: time to exit. */
+  readonly left: Promise<void> | undefined
+  readonly logger: Logger
+  /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
+  close (graceMs?: number): Promise<void>
+}
+
+/** Deleted keys one reaping pass inspects: bounds the work (and the key locks) of one pass. */
+export const REAP_BATCH = 10_000
+
+/** How long close() waits for in-flight requests before cutting connections. */
+export const SHUTDOWN_GRACE_MS = 10_000
+
+/** Open the node's storage and start serving `config.listen`. */
+export async function startNode (config: NodeConfig, logger: Logger = createLogger(config.nodeId, config.logLevel)): Promise<RunningNode> {
+  const storage = await NodeStorage.open(config.dataDir)
+  try {
+    const identity = await loadIdentity(storage.meta, config.nodeId)
+    const counter = await DotCounter.open(storage.meta)
+    const secret = await loadContextSecret(storage.meta, config.clusterSecretFile === undefined ? undefined : await readSecret(config.clusterSecretFile))
+    const authTokens = config.authTokenFile === undefined ? [] : await readTokens(config.authTokenFile)
+    const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
+    let address = `${config.listen.host}:${config.listen.port}`
+    let stopping = false
+    const auth = new InternodeAuth(secret)
+    const cluster = !isClusterMember(config)
+      ? undefined
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage })
+    const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
+      nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
+    })
+    const internode = internodeRoutes({
+      nodeId: config.nodeId,
+      auth,
+      store,
+      stamper: cluster?.coordinator,
+      ringDigest: () => cluster?.ringDigest(),
+      hints: cluster?.membershipService.hints,
+      // A whole sibling set travels in one body: up to the sibling limit of the largest values.
+      maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + 1024 * 1024,
+      logger,
+      faults: cluster?.faults,
+      extensions: cluster?.internodeExtensions
+    })
+    const listener = createApp({
+      nodeId: config.nodeId,
+      coordinator,
+      contract: ApiContract.load(),
+      contextSecret: secret,
+      maxValueBytes: config.maxValueBytes,
+      defaults: config.defaults,
+      logger,
+      authTokens,
+      storage: storage.engineName,
+      stopping: () => stopping,
+      internode,
+      lifecycle: cluster?.lifecycle,
+      repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
+      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
+    })
+    const server = createServer({
+      maxHeaderSize: config.maxHeaderBytes,
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // How often node looks for requests past their timeouts (its default, 30 s, lets slow clients linger).
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs, config.requestTimeoutMs)
+    }, listener)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.listen.port, config.listen.host, () => { server.off('error', reject); resolve() })
+    })
+    const bound = server.address() as AddressInfo
+    address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
+    await cluster?.start()
+
+    let reapAfter: string | undefined // a pass is bounded; the next one resumes where it stopped
+    let reaping: Promise<void> | undefined // one pass at a time: a cluster member's pass waits on other replicas
+    const reaper = setInterval(() => {
+      // A cluster member asks the key's other replicas first (a replica that missed the delete would resurrect it).
+      reaping ??= store.reapTombstones(config.tombstoneGraceMs, { maxKeys: REAP_BATCH, after: reapAfter, mayReap: cluster?.mayReap }).then(
+        ({ reaped, resumeAfter }) => {
+          reapAfter = resumeAfter
+          if (reaped > 0) logger.info({ reaped }, 'reaped tombstones')
+        },
+        (err: unknown) => logger.error({ err }, 'tombstone reaping failed')).finally(() => { reaping = undefined })
+    }, config.reapIntervalMs)
+    reaper.unref()
+
+    let closing: Promise<void> | undefined
+    const close = async (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
+      closing ??= (async () => {
+        stopping = true
+        clearInterval(reaper)
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs)
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Connections whose in-flight request just finished turn idle (keep-alive): close them as they do.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50)
+        server.closeIdleConnections()
+        await closed
+        clearInterval(sweep)
+        clearTimeout(cut)
+        await cluster?.close() // late replies and read repairs still write to the engine
+        await reaping
+        await storage.close()
+        logger.info('node stopped')
+      })()
+      return closing
+    }
+    logger.info({
+      address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
+      ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
+    }, `levelring node ${config.nodeId} listening on http://${address}`)
+    return { address, url: `http://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }
+  } catch (err) {
+    await storage.close()
+    throw err
+  }
+}
+
+async function readSecret (path: string): Promise<Buffer> {
+  const secret = (await readFile(path)).toString('utf8').trim()
+  if (secret.length < 16) throw new Error(`cluster secret in ${path} is shorter than 16 characters; write a long random string there`)
+  return Buffer.from(secret, 'utf8')
+}
+
+async function readTokens (path: string): Promise<string[]> {
+  const tokens = (await readFile(path, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  if (tokens.length === 0) throw new Error(`${path} holds no token; write one bearer token per line`)
+  return tokens
+}

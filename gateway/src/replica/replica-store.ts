@@ -1,0 +1,257 @@
+import type { Logger } from 'pino'
+import { GatewayError } from '../error/gateway-error.js'
+import { decodeObject, encodeObject } from './object-codec.js'
+import type { DotCounter } from './dot-counter.js'
+import { KeyLock } from './key-lock.js'
+import type { NodeStorage } from './node-storage.js'
+import {
+  isDeleted, liveSiblings, normalise, tombstoneVersion, type StoredObject, type StoredVersion
+} from './stored-object.js'
+import {
+  emptyDvvSet, readContext, sameVersions, sync, update, type ActorId, type CausalContext, type Dot
+} from '../version/dvv.js'
+import { DEFAULT_PRUNING, pruneClock, type PruningBounds } from '../version/pruning.js'
+
+/** Log a warning when a key reaches this many live siblings: some writers do not send contexts. */
+export const SIBLING_WARN = 25
+/** Refuse a client write that would leave more live siblings than this; resolving them is always allowed. */
+export const SIBLING_LIMIT = 100
+
+/** A new value for a key, as a client wrote it. */
+export interface NewValue {
+  readonly value: Uint8Array
+  readonly contentType: string
+}
+
+/** What a write supersedes: the versions a context has seen, or every version held right now. */
+export type Supersedes = CausalContext | 'current'
+
+/** Options of one replica write. */
+export interface ReplicaWriteOptions {
+  /** fsync before resolving (the `dw` guarantee). */
+  readonly sync: boolean
+}
+
+/** Options of one reaping pass. */
+export interface ReapOptions {
+  /** Veto per key; the cluster will require every replica of the key to hold the tombstone. */
+  readonly mayReap?: (key: string, object: StoredObject) => boolean | Promise<boolean>
+  /** Inspect at most this many keys (bounds one pass). */
+  readonly maxKeys?: number
+  /** Start after this key (the `resumeAfter` of the previous pass). */
+  readonly after?: string
+}
+
+/** What one reaping pass did. */
+export interface ReapResult {
+  readonly reaped: number
+  readonly inspected: number
+  /** Set when the pass stopped at `maxKeys`: pass it as `after` to continue. */
+  readonly resumeAfter: string | undefined
+}
+
+/** The outcome of a write stamped here. */
+export interface StampedWrite {
+  /** The key's set after the write. */
+  readonly object: StoredObject
+  /** The dot the new version (or tombstone) got. */
+  readonly dot: Dot
+}
+
+/**
+ * A change of one key's stored set: the set now held (undefined once reaped) and its encoded bytes
+ * (as stored, the Merkle leaf's input). Listeners run after the change is in the engine, inside the
+ * key's lock, so they see a key's changes in order; they must not throw or block.
+ */
+export interface StoredChange {
+  readonly key: string
+  readonly object: StoredObject | undefined
+  readonly bytes: Uint8Array | undefined
+}
+
+export interface ReplicaStoreOptions {
+  /** The actor this replica stamps writes with (see node-identity.ts). */
+  readonly actor: ActorId
+  readonly counter: DotCounter
+  readonly logger: Logger
+  readonly pruning?: PruningBounds
+  readonly siblingWarn?: number
+  readonly siblingLimit?: number
+  /** Wall clock in ms; tests pass a fake one to age tombstones and clock entries. */
+  readonly now?: () => number
+}
+
+/**
+ * One node's stored objects: each key's DVV set in the engine's object space. Read-modify-write of a
+ * key is serialized here, so stamping, merging and reaping never interleave on one key. Knows
+ * nothing of HTTP or of other nodes: the coordinator decides where writes go, this applies them.
+ */
+export class ReplicaStore {
+  readonly #storage: NodeStorage
+  readonly #counter: DotCounter
+  readonly #lock = new KeyLock()
+  readonly #log: Logger
+  readonly #pruning: PruningBounds
+  readonly #warnAt: number
+  readonly #limit: number
+  readonly #now: () => number
+  readonly #listeners = new Set<(change: StoredChange) => void>()
+  /** The actor this replica stamps writes with. */
+  readonly actor: ActorId
+
+  constructor (storage: NodeStorage, options: ReplicaStoreOptions) {
+    this.#storage = storage
+    this.#counter = options.counter
+    this.#log = options.logger
+    this.#pruning = options.pruning ?? DEFAULT_PRUNING
+    this.#warnAt = options.siblingWarn ?? SIBLING_WARN
+    this.#limit = options.siblingLimit ?? SIBLING_LIMIT
+    this.#now = options.now ?? Date.now
+    this.actor = options.actor
+  }
+
+  /**
+   * Call `listener` after every change this store makes to a key (stamp, merge, reap): where
+   * anti-entropy keeps its Merkle trees current. Returns a function that unsubscribes.
+   */
+  onStored (listener: (change: StoredChange) => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  /** The key's stored set, tombstones included; undefined when the key holds nothing (never written or reaped). */
+  async read (key: string): Promise<StoredObject | undefined> {
+    const bytes = await this.#storage.objects.get(key)
+    return bytes === undefined ? undefined : decodeObject(key, bytes)
+  }
+
+  /**
+   * Stamp a client write here: discard what `supersedes` names, add the value (or a tombstone when
+   * `value` is null) under a fresh dot of this replica's actor, prune the clock, and store.
+   * Throws LEVELRING_TOO_MANY_SIBLINGS, storing nothing, when the write would leave more live
+   * siblings than the limit.
+   */
+  async write (key: string, value: NewValue | null, supersedes: Supersedes, options: ReplicaWriteOptions): Promise<StampedWrite> {
+    return this.#lock.run(key, async () => {
+      const current = (await this.read(key)) ?? emptyDvvSet<StoredVersion>()
+      const now = this.#now()
+      const context = supersedes === 'current' ? readContext(current) : supersedes
+      const version: StoredVersion = value === null
+        ? tombstoneVersion(now)
+        : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
+      const dot = { actor: this.actor, counter: await this.#counter.next() }
+      const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
+      this.#checkSiblings(key, next)
+      await this.#store(key, current, next, options.sync)
+      return { object: next, dot }
+    })
+  }
+
+  /**
+   * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours.
+   * Never refused for its sibling count: it only carries writes that were already acknowledged.
+   * Returns the merged set; writes nothing when ours already holds everything it carries.
+   */
+  async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
+    return this.#lock.run(key, async () => {
+      const current = await this.read(key)
+      const merged = normalise(current === undefined ? incoming : sync(current, incoming))
+      if (current === undefined || !sameVersions(merged, current)) await this.#store(key, current, merged, options.sync)
+      return merged
+    })
+  }
+
+  /**
+   * Delete keys whose every version is a tombstone older than `graceMs` and that `mayReap` allows.
+   * Safe against reuse of dots: counters are node-wide, so a key written again after reaping gets
+   * dots no old context has seen.
+   */
+  async reapTombstones (graceMs: number, options: ReapOptions = {}): Promise<ReapResult> {
+    const cutoff = this.#now() - graceMs
+    const max = options.maxKeys ?? Infinity
+    const candidates: string[] = []
+    let inspected = 0
+    let lastInspected: string | undefined
+    let more = false
+    // Only deleted keys are in the index, so a pass costs O(tombstones), not O(keys).
+    for await (const [key, deletedAt] of this.#storage.tombstones.iterator(options.after === undefined ? {} : { gt: options.after })) {
+      if (inspected === max) { more = true; break }
+      inspected++
+      lastInspected = key
+      if (Number(deletedAt) <= cutoff) candidates.push(key)
+    }
+    let reaped = 0
+    for (const key of candidates) {
+      const done = await this.#lock.run(key, async () => {
+        const object = await this.read(key) // re-check: a write may have landed since the scan
+        if (object === undefined || !reapable(object, cutoff)) return false
+        if (options.mayReap !== undefined && !(await options.mayReap(key, object))) return false
+        await this.#storage.removeObject(key)
+        this.#notify({ key, object: undefined, bytes: undefined })
+        return true
+      })
+      if (done) reaped++
+    }
+    return { reaped, inspected, resumeAfter: more ? lastInspected : undefined }
+  }
+
+  /**
+   * Drop the key from this replica if it still holds exactly `expected` (the versions already
+   * pushed to the key's replicas): what a node does with keys of partitions it no longer replicates
+   * after a join or leave. A key that changed meanwhile is kept (push it again). Not a delete: no
+   * tombstone is written; listeners hear `object: undefined`. True when it was dropped.
+   */
+  async removeIfUnchanged (key: string, expected: StoredObject): Promise<boolean> {
+    return this.#lock.run(key, async () => {
+      const held = await this.read(key)
+      if (held === undefined || !sameVersions(held, expected)) return false
+      await this.#storage.removeObject(key)
+      this.#notify({ key, object: undefined, bytes: undefined })
+      return true
+    })
+  }
+
+  /** Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes. */
+  async #store (key: string, previous: StoredObject | undefined, next: StoredObject, sync: boolean): Promise<void> {
+    const wasDeleted = previous !== undefined && isDeleted(previous)
+    const deleted = isDeleted(next)
+    const index = deleted
+      ? Math.max(...next.siblings.map((s) => s.value.lastModified)) // newest tombstone: reaping waits for it
+      : wasDeleted ? null : undefined
+    const bytes = encodeObject(next)
+    await this.#storage.writeObject(key, bytes, deleted && wasDeleted && sameTombstones(previous, next) ? undefined : index, sync)
+    if (this.#listeners.size > 0) this.#notify({ key, object: next, bytes })
+  }
+
+  #notify (change: StoredChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        this.#log.error({ err, key: change.key }, 'a stored-change listener threw; it must not')
+      }
+    }
+  }
+
+  #checkSiblings (key: string, object: StoredObject): void {
+    const live = liveSiblings(object).length
+    if (live > this.#limit) {
+      throw new GatewayError('LEVELRING_TOO_MANY_SIBLINGS',
+        `key ${JSON.stringify(key)} would have ${live} siblings, over the limit of ${this.#limit}; ` +
+        'read it and write one resolved value back with the X-Causal-Context of that read',
+        { key, siblings: live, limit: this.#limit })
+    }
+    if (live >= this.#warnAt) {
+      this.#log.warn({ key, siblings: live, limit: this.#limit },
+        'key has many siblings: some writers do not send the X-Causal-Context they read')
+    }
+  }
+}
+
+function sameTombstones (a: StoredObject, b: StoredObject): boolean {
+  return a.siblings.length === b.siblings.length && a.siblings.every((s, i) => s.value.lastModified === b.siblings[i]!.value.lastModified)
+}
+
+function reapable (object: StoredObject, cutoff: number): boolean {
+  return isDeleted(object) && object.siblings.every((s) => s.value.lastModified <= cutoff)
+}
