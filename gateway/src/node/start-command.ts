@@ -13,7 +13,7 @@ export function registerStart (program: Command): void {
     .option('--peers <list>', 'the other cluster members, comma-separated id=host:port (the same membership on every node)')
     .option('--seeds <list>', 'join a running cluster through these members, comma-separated host:port (needs --cluster-secret-file)')
     .option('--phi-threshold <phi>', 'failure detector: suspicion level at which a silent member is taken for down (default 8)')
-    .option('--replicas <n>', 'replication factor n (default 1, or 3 with --peers)')
+    .option('--replicas <n>', 'replication factor n (default 1, or 3 with --peers or --seeds)')
     .option('--weight <w>', 'this node\'s ring weight relative to the others (default 1)')
     .option('--partitions <q>', 'ring partitions Q, a power of two, the same on every node (default 512)')
     .option('--config <file>', 'YAML or JSON file of settings; flags override it')
