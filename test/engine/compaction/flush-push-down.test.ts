@@ -1,6 +1,7 @@
 // Flushed tables pushed below level 0 never put an older version of a key above a newer one.
 import { describe, it, expect } from 'vitest'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
+import { randomInt, seededRandom } from '../../support/random.mjs'
 
 const key = (i: number): string => `k${String(i).padStart(5, '0')}`
 
@@ -37,8 +38,8 @@ describe('flush placement (push-down) beside compactions', () => {
     const db = new LsmLevel<string, string>('/db', opts)
     await db.open()
     const model = new Map<string, string>()
-    let x = 12345
-    const rnd = (n: number): number => { x = (x * 1103515245 + 12345) % 2147483648; return x % n }
+    const random = seededRandom(12345)
+    const rnd = (n: number): number => randomInt(random, n)
     for (let round = 0; round < 30; round++) {
       // Not awaited one by one: writes queue up while flushes and compactions run in the background.
       const writes: Array<Promise<void>> = []
