@@ -4,7 +4,7 @@ import { parse } from 'yaml'
 import { GatewayError } from '../error/gateway-error.js'
 import type { Member } from '../membership/member.js'
 import { MAX_WEIGHT } from '../ring/ring.js'
-import { assertPartitionCount, MAX_PARTITION_COUNT } from '../ring/partition.js'
+import { assertPartitionCount } from '../ring/partition.js'
 import type { QuorumSpec } from '../coordination/quorum.js'
 import type { QuorumDefaults } from '../http/kv-routes.js'
 
@@ -191,7 +191,7 @@ function validate (c: Record<string, any>): NodeConfig {
   if (!Array.isArray(c.peers)) throw configError('peers', 'must be a list of id=host:port (or host:port)')
   positiveInteger(c, 'weight', MAX_WEIGHT)
   positiveInteger(c, 'replicas', 255)
-  positiveInteger(c, 'partitions', MAX_PARTITION_COUNT)
+  positiveInteger(c, 'partitions', 65536)
   try {
     assertPartitionCount(c.partitions)
   } catch (err) {
