@@ -180,7 +180,7 @@ export interface components {
         /** @description RFC 9457 problem details, with extension members where they apply. */
         Problem: {
             /** @enum {string} */
-            type: "urn:levelring:problem:invalid-key" | "urn:levelring:problem:invalid-parameter" | "urn:levelring:problem:invalid-context" | "urn:levelring:problem:unauthorized" | "urn:levelring:problem:not-found" | "urn:levelring:problem:route-not-found" | "urn:levelring:problem:method-not-allowed" | "urn:levelring:problem:too-many-siblings" | "urn:levelring:problem:value-too-large" | "urn:levelring:problem:quorum-unavailable" | "urn:levelring:problem:shutting-down" | "urn:levelring:problem:not-a-cluster-member" | "urn:levelring:problem:cluster-state" | "urn:levelring:problem:peer-unreachable" | "urn:levelring:problem:internal";
+            type: "urn:levelring:problem:invalid-key" | "urn:levelring:problem:invalid-parameter" | "urn:levelring:problem:invalid-context" | "urn:levelring:problem:unauthorized" | "urn:levelring:problem:forbidden" | "urn:levelring:problem:not-found" | "urn:levelring:problem:route-not-found" | "urn:levelring:problem:method-not-allowed" | "urn:levelring:problem:too-many-siblings" | "urn:levelring:problem:value-too-large" | "urn:levelring:problem:quorum-unavailable" | "urn:levelring:problem:shutting-down" | "urn:levelring:problem:not-a-cluster-member" | "urn:levelring:problem:cluster-state" | "urn:levelring:problem:peer-unreachable" | "urn:levelring:problem:internal";
             title: string;
             status: number;
             detail?: string;
@@ -419,6 +419,28 @@ export interface components {
         Unauthorized: {
             headers: {
                 "WWW-Authenticate": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The node runs with `--admin-token-file` and the request has no bearer token, or one that is neither an admin nor a client token. */
+        AdminUnauthorized: {
+            headers: {
+                "WWW-Authenticate": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The caller may not administer this node: its bearer token is a client token, not an admin token;
+         *     or the node runs without `--admin-token-file` and the caller is not on its loopback interface.
+         */
+        AdminForbidden: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -721,7 +743,8 @@ export interface operations {
                     "application/json": components["schemas"]["RepairReport"];
                 };
             };
-            401: components["responses"]["Unauthorized"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
             /** @description This node is not a cluster member (started without `--peers id=host:port`); it has no other replicas. */
             409: {
                 headers: {
@@ -769,7 +792,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
             /** @description The node runs alone (not a cluster member), or it is leaving. */
             409: {
                 headers: {
@@ -818,7 +842,8 @@ export interface operations {
                     "application/json": components["schemas"]["MembershipChange"];
                 };
             };
-            401: components["responses"]["Unauthorized"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
             /** @description The node runs alone, has not joined yet, or fewer than n members would remain. */
             409: {
                 headers: {

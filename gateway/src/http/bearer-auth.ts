@@ -16,12 +16,19 @@ export class BearerAuth {
     this.#digests = tokens.map(digest)
   }
 
-  /** Throws LEVELRING_UNAUTHORIZED unless the headers carry an accepted bearer token. */
-  check (headers: IncomingHttpHeaders): void {
+  /** True when the headers carry one of the accepted bearer tokens (every digest is compared, in constant time). */
+  accepts (headers: IncomingHttpHeaders): boolean {
     const header = headers.authorization
     const match = header === undefined ? null : /^Bearer ([\x21-\x7e]+)$/i.exec(header)
-    const given = match === null ? undefined : digest(match[1]!)
-    if (given !== undefined && this.#digests.some((d) => timingSafeEqual(d, given))) return
+    if (match === null) return false
+    const given = digest(match[1]!)
+    return this.#digests.reduce((found, d) => timingSafeEqual(d, given) || found, false)
+  }
+
+  /** Throws LEVELRING_UNAUTHORIZED unless the headers carry an accepted bearer token. */
+  check (headers: IncomingHttpHeaders): void {
+    if (this.accepts(headers)) return
+    const header = headers.authorization
     throw new GatewayError('LEVELRING_UNAUTHORIZED',
       header === undefined
         ? 'this node requires Authorization: Bearer <token>'

@@ -17,6 +17,7 @@ export const PROBLEM_KINDS: Readonly<Record<ProblemCode, ProblemKind>> = Object.
   LEVELRING_INVALID_PARAMETER: { type: 'urn:levelring:problem:invalid-parameter', title: 'Invalid parameter', status: 400 },
   LEVELRING_INVALID_CONTEXT: { type: 'urn:levelring:problem:invalid-context', title: 'Invalid causal context', status: 400 },
   LEVELRING_UNAUTHORIZED: { type: 'urn:levelring:problem:unauthorized', title: 'Missing or invalid bearer token', status: 401 },
+  LEVELRING_FORBIDDEN: { type: 'urn:levelring:problem:forbidden', title: 'Operator credential required', status: 403 },
   LEVELRING_NOT_FOUND: { type: 'urn:levelring:problem:not-found', title: 'Key not found', status: 404 },
   LEVELRING_ROUTE_NOT_FOUND: { type: 'urn:levelring:problem:route-not-found', title: 'No such endpoint', status: 404 },
   LEVELRING_METHOD_NOT_ALLOWED: { type: 'urn:levelring:problem:method-not-allowed', title: 'Method not allowed', status: 405 },

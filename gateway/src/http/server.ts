@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { GatewayError } from '../error/gateway-error.js'
 import { BearerAuth } from './bearer-auth.js'
+import { ADMIN_PREFIX, AdminAuth } from './admin-auth.js'
 import { sendError } from './problem.js'
 import { repairRoute } from './repair-route.js'
 import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
@@ -16,6 +17,11 @@ export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly nodeId: string
   /** Bearer tokens; empty or absent turns authentication off. */
   readonly authTokens?: readonly string[]
+  /**
+   * Operator tokens: the only bearer tokens /v1/admin/ accepts, also accepted wherever a client token
+   * is. Empty or absent: /v1/admin/ answers loopback callers only.
+   */
+  readonly adminTokens?: readonly string[]
   readonly storage: string
   readonly stopping?: () => boolean
   /** The internode endpoints (/internal/v1/), authenticated by the cluster token, not by bearer tokens. */
@@ -39,7 +45,9 @@ const OPEN_PATHS = new Set(['/v1/health'])
  * cluster, admin) goes to an express app with one problem+json error handler. Nothing listens yet.
  */
 export function createApp (options: AppOptions): RequestListener {
-  const auth = options.authTokens !== undefined && options.authTokens.length > 0 ? new BearerAuth(options.authTokens) : undefined
+  const adminTokens = options.adminTokens ?? []
+  const auth = options.authTokens !== undefined && options.authTokens.length > 0 ? new BearerAuth([...options.authTokens, ...adminTokens]) : undefined
+  const adminAuth = new AdminAuth(adminTokens.length > 0 ? new BearerAuth(adminTokens) : undefined, auth)
   const kv: KvHandler = kvRoutes({ ...options, auth })
   const app = express()
   app.disable('x-powered-by')
@@ -54,6 +62,7 @@ export function createApp (options: AppOptions): RequestListener {
     startedAt: Date.now(),
     clusterDetails: options.clusterDetails
   }
+  app.use(ADMIN_PREFIX, adminAuth.middleware()) // before the client check: it tells a client token (403) from none (401)
   if (auth !== undefined) app.use(auth.middleware(OPEN_PATHS))
   app.get('/v1/health', healthRoute(info))
   app.get('/v1/cluster', clusterRoute(info))

@@ -53,7 +53,10 @@ export interface NodeConfig {
   /** Idle keep-alive connections are closed after this. */
   readonly keepAliveTimeoutMs: number
   readonly defaults: QuorumDefaults
+  /** Client bearer tokens, one per line: every request but GET /v1/health needs one (or an admin token). */
   readonly authTokenFile?: string
+  /** Operator bearer tokens, one per line: /v1/admin/ needs one; without the file it answers loopback callers only. */
+  readonly adminTokenFile?: string
   readonly clusterSecretFile?: string
   /** Tombstones older than this are reaped. */
   readonly tombstoneGraceMs: number
@@ -128,6 +131,7 @@ export interface StartFlags {
   readonly config?: string
   readonly replicas?: string
   readonly authTokenFile?: string
+  readonly adminTokenFile?: string
   readonly clusterSecretFile?: string
   readonly logLevel?: string
   readonly enableFaultInjection?: boolean
@@ -154,6 +158,7 @@ export function loadConfig (flags: StartFlags): NodeConfig {
   if (flags.replicas !== undefined) merged.replicas = Number(flags.replicas)
   else if (file.replicas === undefined && ((merged.peers as unknown[]).length > 0 || (merged.seeds as unknown[]).length > 0)) merged.replicas = 3
   if (flags.authTokenFile !== undefined) merged.authTokenFile = flags.authTokenFile
+  if (flags.adminTokenFile !== undefined) merged.adminTokenFile = flags.adminTokenFile
   if (flags.clusterSecretFile !== undefined) merged.clusterSecretFile = flags.clusterSecretFile
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel
   if (flags.enableFaultInjection === true) merged.enableFaultInjection = true
@@ -213,6 +218,9 @@ function validate (c: Record<string, any>): NodeConfig {
   if (members !== undefined && c.clusterSecretFile === undefined) {
     throw configError('clusterSecretFile', 'a node with cluster members (--peers id=host:port) needs --cluster-secret-file: ' +
       'the same secret file on every node authenticates internode calls and signs causal contexts')
+  }
+  for (const name of ['authTokenFile', 'adminTokenFile', 'clusterSecretFile']) {
+    if (c[name] !== undefined && (typeof c[name] !== 'string' || c[name] === '')) throw configError(name, 'must be a file path')
   }
   positiveInteger(c, 'maxValueBytes', 512 * 1024 * 1024)
   positiveInteger(c, 'maxHeaderBytes', 1024 * 1024)

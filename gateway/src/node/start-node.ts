@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { ApiContract } from '../http/contract.js'
 import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
-import { isClusterMember, peerAddresses, peerMembers, type NodeConfig } from './config.js'
+import { configError, isClusterMember, peerAddresses, peerMembers, type NodeConfig } from './config.js'
 import type { Coordinator } from '../coordination/coordinator.js'
 import { createLogger } from './logger.js'
 import { ReplicaStore, SIBLING_LIMIT } from '../replica/replica-store.js'
@@ -51,7 +51,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const identity = await loadIdentity(storage.meta, config.nodeId)
     const counter = await DotCounter.open(storage.meta)
     const secret = await loadContextSecret(storage.meta, config.clusterSecretFile === undefined ? undefined : await readSecret(config.clusterSecretFile))
-    const authTokens = config.authTokenFile === undefined ? [] : await readTokens(config.authTokenFile)
+    const authTokens = config.authTokenFile === undefined ? [] : await readTokens('authTokenFile', config.authTokenFile)
+    const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
@@ -84,6 +85,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       defaults: config.defaults,
       logger,
       authTokens,
+      adminTokens,
       storage: storage.engineName,
       stopping: () => stopping,
       internode,
@@ -157,8 +159,15 @@ async function readSecret (path: string): Promise<Buffer> {
   return Buffer.from(secret, 'utf8')
 }
 
-async function readTokens (path: string): Promise<string[]> {
-  const tokens = (await readFile(path, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
-  if (tokens.length === 0) throw new Error(`${path} holds no token; write one bearer token per line`)
+/** The bearer tokens in a token file: one per line, surrounding whitespace, blank lines and # comments ignored. */
+async function readTokens (setting: string, path: string): Promise<string[]> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw configError(setting, `cannot read ${path}: ${(err as Error).message}`)
+  }
+  const tokens = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  if (tokens.length === 0) throw configError(setting, `${path} holds no token; write one bearer token per line`)
   return tokens
 }
