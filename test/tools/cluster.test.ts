@@ -1,45 +1,40 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { expectOneLineFailure, levelring, levelringJson } from './levelring-cli.js'
+import { startNodeProcess, type NodeProcess } from '../support/node-process.js'
+import { freePorts } from '../support/process.js'
 import { tempRoot } from '../support/temp-dir.js'
 
-// `levelring status|members|ring|repair|join|leave` run as child processes against a real node started with
-// `levelring start` on a loopback port, with authentication on (so the bearer token is exercised).
+// `levelring status|members|ring|repair|join|leave` run as child processes against real nodes started with
+// `levelring start` on loopback ports, with authentication on (so the bearer tokens are exercised).
 
-const BIN = new URL('../../bin/levelring.js', import.meta.url).pathname
 const TOKEN = 'tools-test-token'
+const ADMIN_TOKEN = 'tools-test-admin-token'
 /** A peer the node knows only by address: nothing listens there (the discard port). */
 const PEER = '127.0.0.1:9'
 
 const root = tempRoot('levelring-cluster')
-let child: ChildProcess
+const adminTokens = join(root, 'admin-tokens')
+let node: NodeProcess // runs alone, client tokens only
 let url: string
+let member: NodeProcess // a cluster member (its other member never starts) with client and admin tokens
 
 beforeAll(async () => {
   const tokens = join(root, 'tokens')
   writeFileSync(tokens, `${TOKEN}\n`)
-  child = spawn(process.execPath, [BIN, 'start', '--listen', '127.0.0.1:0', '--node-id', 'tools1', '--data', join(root, 'data'),
-    '--peers', PEER, '--auth-token-file', tokens, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as { address?: string, msg?: string }
-      if (typeof entry.address === 'string' && /listening/.test(entry.msg ?? '')) resolve(`http://${entry.address}`)
-    })
-    let err = ''
-    child.stderr!.on('data', (d) => { err += String(d) })
-    child.on('exit', (code) => reject(new Error(`levelring start exited ${String(code)}: ${err}`)))
-  })
+  writeFileSync(adminTokens, `# the operator's\n${ADMIN_TOKEN}\n`)
+  writeFileSync(join(root, 'secret'), 'tools-test-cluster-secret\n')
+  node = await startNodeProcess(['--node-id', 'tools1', '--data', join(root, 'data'), '--peers', PEER, '--auth-token-file', tokens])
+  url = node.url
+  const [absent] = await freePorts(1)
+  member = await startNodeProcess(['--node-id', 'tools2', '--data', join(root, 'member'), '--peers', `tools3=127.0.0.1:${absent!}`, '--replicas', '2',
+    '--cluster-secret-file', join(root, 'secret'), '--auth-token-file', tokens, '--admin-token-file', adminTokens])
 })
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.on('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
+  await node?.stop()
+  await member?.stop()
 })
 
 describe('the cluster as one node sees it', () => {
@@ -113,5 +108,38 @@ describe('failures are one line', () => {
     })
     const r = await levelring(['status', '--node', `127.0.0.1:${port}`])
     expectOneLineFailure(r, new RegExp(`LEVELRING_NODE_UNREACHABLE: cannot reach node http://127.0.0.1:${port} \\(GET /v1/health\\): connection refused \\(ECONNREFUSED\\)`))
+  })
+})
+
+describe('the membership and repair actions take an operator credential', () => {
+  test('repair with --admin-token-file runs on a node that requires an admin token; so does LEVELRING_ADMIN_TOKEN_FILE', async () => {
+    const r = await levelring(['repair', '--node', member.url, '--admin-token-file', adminTokens])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(new RegExp(`^repair: ${member.url} answered 200$`, 'm'))
+    const json = await levelring(['repair', '--node', member.url, '--json'], { env: { LEVELRING_ADMIN_TOKEN_FILE: adminTokens, LEVELRING_TOKEN: '' } })
+    expect(json.code, json.stderr).toBe(0)
+    expect(JSON.parse(json.stdout)).toMatchObject({ action: 'repair', status: 200, answer: { node: 'tools2' } })
+  })
+
+  test('without it: the node\'s 401, and what to pass', async () => {
+    const r = await levelring(['repair', '--node', member.url], { env: { LEVELRING_TOKEN: '', LEVELRING_ADMIN_TOKEN_FILE: '' } })
+    expectOneLineFailure(r, new RegExp(`LEVELRING_UNAUTHORIZED: node ${member.url} refused POST /v1/admin/repair: 401 .*; pass --admin-token-file FILE`))
+  })
+
+  test('with a client token only: the node\'s 403, and what to pass; the read-only commands take the client token', async () => {
+    for (const action of [['repair'], ['leave'], ['join', '--seed', PEER]]) {
+      const r = await levelring([...action, '--node', member.url, '--token', TOKEN], { env: { LEVELRING_ADMIN_TOKEN_FILE: '' } })
+      expectOneLineFailure(r, new RegExp(`LEVELRING_FORBIDDEN: node ${member.url} refused ${action[0]!} \\(POST /v1/admin/${action[0]!}\\): 403 .*client token.*; pass --admin-token-file FILE`))
+    }
+    expect((await levelring(['members', '--node', member.url, '--token', TOKEN])).code).toBe(0)
+  })
+
+  test('a token file that cannot be read or holds no token: one line naming it', async () => {
+    const empty = join(root, 'empty-tokens')
+    writeFileSync(empty, '\n  \n')
+    expectOneLineFailure(await levelring(['leave', '--node', member.url, '--admin-token-file', empty]),
+      new RegExp(`LEVELRING_BAD_ARGUMENT: --admin-token-file ${empty} holds no token`))
+    expectOneLineFailure(await levelring(['leave', '--node', member.url, '--admin-token-file', join(root, 'absent')]),
+      /LEVELRING_BAD_ARGUMENT: --admin-token-file .*absent: cannot read it: .*ENOENT/)
   })
 })

@@ -13,6 +13,7 @@ import { internodeRoutes } from '../internode/internode-routes.js'
 import { createApp } from '../http/server.js'
 import { SingleNodeCoordinator } from '../coordination/single-node-coordinator.js'
 import { loadContextSecret } from './context-secret.js'
+import { parseTokenFile } from './token-file.js'
 import { DotCounter } from '../replica/dot-counter.js'
 import { loadIdentity, type NodeIdentity } from './node-identity.js'
 import { NodeStorage } from '../replica/node-storage.js'
@@ -159,7 +160,7 @@ async function readSecret (path: string): Promise<Buffer> {
   return Buffer.from(secret, 'utf8')
 }
 
-/** The bearer tokens in a token file: one per line, surrounding whitespace, blank lines and # comments ignored. */
+/** The bearer tokens of a token file (node/token-file.ts); unreadable or empty is LEVELRING_BAD_CONFIG naming `setting`. */
 async function readTokens (setting: string, path: string): Promise<string[]> {
   let text: string
   try {
@@ -167,7 +168,7 @@ async function readTokens (setting: string, path: string): Promise<string[]> {
   } catch (err) {
     throw configError(setting, `cannot read ${path}: ${(err as Error).message}`)
   }
-  const tokens = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  const tokens = parseTokenFile(text)
   if (tokens.length === 0) throw configError(setting, `${path} holds no token; write one bearer token per line`)
   return tokens
 }

@@ -118,6 +118,16 @@ describe('a node with --admin-token-file', () => {
   })
 })
 
+test('an admin token file that cannot be read or holds no token stops the node from starting, naming the setting', async () => {
+  const empty = join(root, 'empty-admin-tokens')
+  await writeFile(empty, '# no token yet\n\n   \n')
+  for (const [file, problem] of [[empty, /holds no token/], [join(root, 'absent'), /cannot read .*absent/]] as const) {
+    await expect(startTestNode({ adminTokenFile: file }, join(root, 'bad-config'))).rejects.toMatchObject({
+      code: 'LEVELRING_BAD_CONFIG', details: { setting: 'adminTokenFile' }, message: expect.stringMatching(problem)
+    })
+  }
+})
+
 describe('a node without --admin-token-file', () => {
   let loopback: TestNode
   beforeAll(async () => {

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
+import { parseTokenFile } from '../../../gateway/src/node/token-file.js'
 import { positiveInteger } from '../cli-kit/common-options.js'
 import { fieldLines } from '../cli-kit/field-lines.js'
 import { CliFailure } from '../cli-kit/failure.js'
@@ -8,6 +10,9 @@ import { failOnProblem, NodeClient, type NodeAnswer, type NodeTarget } from './c
 
 /** The flags every cluster command takes. */
 interface ClusterFlags { node: string, token?: string, timeout: number, json?: boolean }
+
+/** The membership and repair actions take an operator credential as well. */
+interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 
 /** Where a node is when --node is not given: the first node of `npm start`'s local cluster. */
 const DEFAULT_NODE = 'http://127.0.0.1:7001'
@@ -25,10 +30,32 @@ function clusterCommand (program: Command, name: string, description: string): C
     .option('--json', 'print what the node answered as one JSON document')
 }
 
-/** Runs fn with a client for the node the flags name, closing it afterwards. */
-async function withNode<T> (flags: ClusterFlags, fn: (client: NodeClient) => Promise<T>): Promise<T> {
-  const target: NodeTarget = { url: flags.node, token: flags.token, timeoutMs: flags.timeout }
-  const client = new NodeClient(target)
+/**
+ * Adds --admin-token-file (and LEVELRING_ADMIN_TOKEN_FILE) to a cluster command: a file, never the token
+ * itself, so the token stays out of the process list and the shell history.
+ */
+function adminCommand (program: Command, name: string, description: string): Command {
+  return clusterCommand(program, name, description)
+    .addOption(new Option('--admin-token-file <file>', 'file holding an admin token of the node (its --admin-token-file) on its first line; ' +
+      'needed unless the node runs without admin tokens and this command runs on its machine').env('LEVELRING_ADMIN_TOKEN_FILE'))
+}
+
+/** The token to send from --admin-token-file: the file's first token (node/token-file.ts's format). */
+async function readAdminToken (path: string): Promise<string> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new CliFailure(`--admin-token-file ${path}: cannot read it: ${(err as Error).message}`, { code: 'LEVELRING_BAD_ARGUMENT' })
+  }
+  const token = parseTokenFile(text)[0]
+  if (token === undefined) throw new CliFailure(`--admin-token-file ${path} holds no token; write the admin token on its first line`, { code: 'LEVELRING_BAD_ARGUMENT' })
+  return token
+}
+
+/** Runs fn with a client for the node the flags name, closing it afterwards; `target` overrides what the flags say. */
+async function withNode<T> (flags: ClusterFlags, fn: (client: NodeClient) => Promise<T>, target: Partial<NodeTarget> = {}): Promise<T> {
+  const client = new NodeClient({ url: flags.node, token: flags.token, timeoutMs: flags.timeout, ...target })
   try {
     return await fn(client)
   } finally {
@@ -80,21 +107,34 @@ export function registerCluster (program: Command): void {
       })
     })
 
-  clusterCommand(program, 'repair', 'start an anti-entropy repair on the node (POST /v1/admin/repair)')
-    .action(async (flags: ClusterFlags) => { await admin(flags, 'repair', '/v1/admin/repair', {}) })
+  adminCommand(program, 'repair', 'start an anti-entropy repair on the node (POST /v1/admin/repair)')
+    .action(async (flags: AdminFlags) => { await admin(flags, 'repair', '/v1/admin/repair', {}) })
 
-  clusterCommand(program, 'join', 'make the node join a cluster through a seed member (POST /v1/admin/join)')
+  adminCommand(program, 'join', 'make the node join a cluster through a seed member (POST /v1/admin/join)')
     .requiredOption('--seed <host:port>', 'a member of the cluster to join')
-    .action(async (flags: ClusterFlags & { seed: string }) => { await admin(flags, 'join', '/v1/admin/join', { seed: flags.seed }) })
+    .action(async (flags: AdminFlags & { seed: string }) => { await admin(flags, 'join', '/v1/admin/join', { seed: flags.seed }) })
 
-  clusterCommand(program, 'leave', 'make the node leave the cluster, handing its partitions over (POST /v1/admin/leave)')
-    .action(async (flags: ClusterFlags) => { await admin(flags, 'leave', '/v1/admin/leave', {}) })
+  adminCommand(program, 'leave', 'make the node leave the cluster, handing its partitions over (POST /v1/admin/leave)')
+    .action(async (flags: AdminFlags) => { await admin(flags, 'leave', '/v1/admin/leave', {}) })
 }
 
-/** POSTs an admin action and shows the answer; a node without the endpoint (404) is one clear line. */
-async function admin (flags: ClusterFlags, action: string, path: string, body: unknown): Promise<void> {
+/** What to do when the node refuses an admin action for want of the operator credential. */
+const ADMIN_TOKEN_HINT = 'pass --admin-token-file FILE (or set LEVELRING_ADMIN_TOKEN_FILE) with one of the node\'s admin tokens'
+
+/**
+ * POSTs an admin action with the admin token (the client token when there is none: a node without admin
+ * tokens answers its loopback callers with the client check alone) and shows the answer; a refusal (401,
+ * 403) and a node without the endpoint (404) are one clear line.
+ */
+async function admin (flags: AdminFlags, action: string, path: string, body: unknown): Promise<void> {
+  const token = flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? flags.token : await readAdminToken(flags.adminTokenFile)
   await withNode(flags, async (client) => {
     const answer: NodeAnswer = await client.post(path, body)
+    if (answer.status === 403) {
+      const detail = (answer.body as { detail?: unknown } | null)?.detail
+      throw new CliFailure(`node ${client.url} refused ${action} (POST ${path}): 403 ${typeof detail === 'string' ? detail : 'forbidden'}; ${ADMIN_TOKEN_HINT}`,
+        { code: 'LEVELRING_FORBIDDEN' })
+    }
     if (answer.status === 404 && isRouteNotFound(answer.body)) {
       throw new CliFailure(`this node does not support ${action}: ${client.url} answered POST ${path} with 404 (no such endpoint); it runs a levelring without the admin endpoints`,
         { code: 'LEVELRING_NOT_SUPPORTED' })
@@ -103,7 +143,7 @@ async function admin (flags: ClusterFlags, action: string, path: string, body: u
     const out = new Output()
     if (flags.json === true) await out.json({ node: client.url, action, status: answer.status, answer: answer.body })
     else await out.lines([`${action}: ${client.url} answered ${answer.status}`, ...(answer.body === null ? [] : fieldLines(answer.body, '  '))])
-  })
+  }, { token, tokenHint: `${ADMIN_TOKEN_HINT} (a node without admin tokens wants --token, from its own machine)` })
 }
 
 /** A 404 that means "no such endpoint" (the gateway's route-not-found problem, or no problem type at all). */

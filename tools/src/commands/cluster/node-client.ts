@@ -7,6 +7,8 @@ export interface NodeTarget {
   url: string
   /** Bearer token, sent as `Authorization: Bearer <token>` when set. */
   token?: string
+  /** How the operator gives the token, said when the node answers 401 (default: the client token's flags). */
+  tokenHint?: string
   /** Milliseconds to wait to connect, and then for each of the headers and the body. */
   timeoutMs: number
 }
@@ -36,12 +38,14 @@ const UNREACHABLE: Record<string, string> = {
 export class NodeClient {
   readonly url: string
   readonly #token: string | undefined
+  readonly #tokenHint: string
   readonly #timeoutMs: number
   readonly #agent: Agent
 
   constructor (target: NodeTarget) {
     this.url = normalizeNodeUrl(target.url)
     this.#token = target.token
+    this.#tokenHint = target.tokenHint ?? 'pass --token or set LEVELRING_TOKEN'
     this.#timeoutMs = target.timeoutMs
     // A private agent, closed when done: the command exits at once instead of holding a keep-alive socket.
     this.#agent = new Agent({ connect: { timeout: target.timeoutMs } })
@@ -90,7 +94,7 @@ export class NodeClient {
     }
     if (res.statusCode === 401) {
       const p = parsed as Problem | null
-      throw new CliFailure(`node ${this.url} refused ${method} ${path}: 401 ${p?.detail ?? p?.title ?? 'unauthorized'}; pass --token or set LEVELRING_TOKEN`,
+      throw new CliFailure(`node ${this.url} refused ${method} ${path}: 401 ${p?.detail ?? p?.title ?? 'unauthorized'}; ${this.#tokenHint}`,
         { code: 'LEVELRING_UNAUTHORIZED' })
     }
     return { status: res.statusCode, body: parsed }
