@@ -101,8 +101,10 @@ describe('a node with --admin-token-file', () => {
     expect(await membershipAndRing(admin)).toEqual(before)
   })
 
-  test('any other path under /v1/admin/ needs the admin token before it is even routed', async () => {
-    problemOf(await new ContractClient(guarded.url).send('POST', '/v1/admin/anything'), 'unauthorized', 401)
+  test('every path under /v1/admin/, in any spelling the router accepts, needs the admin token before it is routed', async () => {
+    for (const path of ['/v1/admin/anything', '/V1/ADMIN/REPAIR', '/v1/admin/repair/', '/v1/admin/../admin/leave']) {
+      problemOf(await new ContractClient(guarded.url).send('POST', path), 'unauthorized', 401)
+    }
     problemOf(await new ContractClient(guarded.url, CLIENT_TOKEN).send('GET', '/v1/admin/'), 'forbidden', 403)
     problemOf(await new ContractClient(guarded.url, ADMIN_TOKEN).send('POST', '/v1/admin/anything'), 'route-not-found', 404)
     problemOf(await new ContractClient(guarded.url, ADMIN_TOKEN).send('GET', '/v1/admin/repair'), 'method-not-allowed', 405)
