@@ -7,7 +7,7 @@
  *   GET /internal/v1/faults                   200 {"blocked": [ids]}
  *   PUT /internal/v1/faults {"blocked": [ids]} 200 {"blocked": [ids]}   ([] heals)
  *
- * Both need the cluster token, like every internode endpoint. While a member is blocked, every
+ * Both need a signed call, like every internode endpoint. While a member is blocked, every
  * internode call this node makes to it fails at once, as a refused connection would (nothing is
  * sent), and every internode call arriving from it (named by the CALLER_HEADER every call carries)
  * has its connection destroyed unanswered, as a dropped one would. Flip the switch on both sides
@@ -16,11 +16,9 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../error/gateway-error.js'
-import { readBody } from '../http/read-body.js'
+import { CALLER_HEADER } from './internode-auth.js'
 import { INTERNODE_PREFIX } from './internode-protocol.js'
-
-/** The header naming the member that makes an internode call. */
-export const CALLER_HEADER = 'x-levelring-caller'
+import type { BodyReader } from './internode-routes.js'
 
 export const FAULTS_PATH = `${INTERNODE_PREFIX}faults`
 
@@ -53,10 +51,10 @@ export class FaultInjector {
 }
 
 /** The handler of FAULTS_PATH on a node with fault injection enabled. */
-export function faultRoutes (injector: FaultInjector): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return async function faults (req, res) {
+export function faultRoutes (injector: FaultInjector): (req: IncomingMessage, res: ServerResponse, readBody: BodyReader) => Promise<void> {
+  return async function faults (req, res, readBody) {
     if (req.method === 'PUT') {
-      const body = await readBody(req, FAULTS_BODY_LIMIT, '')
+      const body = await readBody(FAULTS_BODY_LIMIT)
       let parsed: unknown
       try { parsed = JSON.parse(body.toString('utf8')) } catch { parsed = undefined }
       const blocked = (parsed as { blocked?: unknown } | undefined)?.blocked
