@@ -9,7 +9,7 @@ import {
   compareSummaries, GOSSIP_ENTRIES_PATH, GOSSIP_PATH, parseAck, parseAck2, parseSyn, RING_PATH,
   type GossipAck, type GossipAck2, type GossipSyn
 } from './gossip-protocol.js'
-import { ringStateFromJSON, ringStateToJSON, type RingStateJSON } from '../ring/ring-state.js'
+import { assertPlausibleEpoch, ringStateFromJSON, ringStateToJSON, type RingStateJSON } from '../ring/ring-state.js'
 
 /** Peers a node gossips with per round: news reaches every member of n in about log_3(n) rounds. */
 export const GOSSIP_FANOUT = 3
@@ -225,7 +225,9 @@ export class Gossiper {
     if (outcome.selfSuperseded) this.#superseded(entries)
     if (ring === null) return
     try {
-      membership.adoptRing(ringStateFromJSON(ring))
+      const state = ringStateFromJSON(ring)
+      assertPlausibleEpoch(membership.ringState(), state)
+      membership.adoptRing(state)
     } catch (err) {
       logger.warn({ peer: from, err: (err as Error).message }, 'ignored a ring state gossiped by a peer')
     }
