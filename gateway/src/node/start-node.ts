@@ -80,7 +80,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       nodeId: config.nodeId,
       coordinator,
       contract: ApiContract.load(),
-      contextSecret: secret,
+      contextSecret: clusterSecrets ?? secret,
       maxValueBytes: config.maxValueBytes,
       defaults: config.defaults,
       logger,

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   readonly settings?: Readonly<Record<string, unknown>> | ((dir: string) => Readonly<Record<string, unknown>>)
   /** Turn client authentication on with this bearer token (--auth-token-file). */
   readonly bearerToken?: string
+  /** The cluster secret (default: one generated for the cluster). */
+  readonly secret?: string
 }
 
 /** One node process of a test cluster. */
@@ -131,7 +133,7 @@ export class TestCluster {
     const size = options.size ?? 3
     const replicas = options.replicas ?? 3
     const dir = makeTempDir('levelring-cluster')
-    const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
+    const secret = options.secret ?? `test-secret-${process.pid}-${Date.now()}-0123456789`
     await writeFile(join(dir, 'secret'), secret)
     const settings = { ...(typeof options.settings === 'function' ? options.settings(dir) : options.settings) }
     if (options.bearerToken !== undefined) {
