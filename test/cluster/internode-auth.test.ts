@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { InternodeAuth, NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_MS } from '../../gateway/src/internode/internode-auth.js'
+import { InternodeAuth, SIGNED_HEADERS, SIGNATURE_WINDOW_MS } from '../../gateway/src/internode/internode-auth.js'
 import {
   encodeForwardedWrite, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_MEDIA_TYPE, WRITES_PATH
 } from '../../gateway/src/internode/internode-protocol.js'
@@ -67,7 +67,7 @@ test('every internode endpoint answers 401 without a signature, with another clu
   const refusals: Array<[string, (call: Call) => Record<string, string>]> = [
     ['no headers', () => ({})],
     ['another cluster\'s secret', (c) => foreign.signRequest(c.method, c.path, c.body, node1)],
-    ['a forged signature', (c) => ({ ...cluster.signer('node2').signRequest(c.method, c.path, c.body, node1), [SIGNATURE_HEADER]: 'x'.repeat(43) })],
+    ['a forged signature', (c) => ({ ...cluster.signer('node2').signRequest(c.method, c.path, c.body, node1), [SIGNED_HEADERS.signature]: 'x'.repeat(43) })],
     ['a client bearer token', () => ({ Authorization: `Bearer ${BEARER}` })]
   ]
   for (const [what, sign] of refusals) {
@@ -112,11 +112,11 @@ test('with a signature the endpoints answer, and sign their answers; the public 
   const headers = signer.signRequest('GET', PING_PATH, undefined, node2.id)
   const answer = await fetch(node2.url + PING_PATH, { headers })
   const answerBody = Buffer.from(await answer.arrayBuffer())
-  const signature = answer.headers.get(SIGNATURE_HEADER)
-  expect(signer.answerIsFrom(node2.id, 200, 'GET', PING_PATH, headers[NONCE_HEADER]!, answerBody, signature)).toBe(true)
-  expect(signer.answerIsFrom(node1.id, 200, 'GET', PING_PATH, headers[NONCE_HEADER]!, answerBody, signature)).toBe(false)
+  const signature = answer.headers.get(SIGNED_HEADERS.signature)
+  expect(signer.answerIsFrom(node2.id, 200, 'GET', PING_PATH, headers[SIGNED_HEADERS.nonce]!, answerBody, signature)).toBe(true)
+  expect(signer.answerIsFrom(node1.id, 200, 'GET', PING_PATH, headers[SIGNED_HEADERS.nonce]!, answerBody, signature)).toBe(false)
   expect(signer.answerIsFrom(node2.id, 200, 'GET', PING_PATH, InternodeAuth.nonce(), answerBody, signature)).toBe(false)
-  expect(signer.answerIsFrom(node2.id, 200, 'GET', PING_PATH, headers[NONCE_HEADER]!, Buffer.from('{}'), signature)).toBe(false)
+  expect(signer.answerIsFrom(node2.id, 200, 'GET', PING_PATH, headers[SIGNED_HEADERS.nonce]!, Buffer.from('{}'), signature)).toBe(false)
   // Internode signatures are not bearer tokens.
   expect((await fetch(`${node1.url}/v1/kv/k`, { headers: signer.signRequest('GET', '/v1/kv/k', undefined, node1.id) })).status).toBe(401)
   // Writes replicate between nodes without any bearer token among them.

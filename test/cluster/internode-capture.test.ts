@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { InternodeAuth, SIGNATURE_HEADER } from '../../gateway/src/internode/internode-auth.js'
+import { InternodeAuth, SIGNED_HEADERS } from '../../gateway/src/internode/internode-auth.js'
 import { PROVE_PATH } from '../../gateway/src/internode/internode-protocol.js'
 import { GOSSIP_PATH } from '../../gateway/src/membership/gossip-protocol.js'
 import { ringStateToJSON } from '../../gateway/src/ring/ring-state.js'
@@ -60,7 +60,7 @@ async function post (node: ClusterNode, path: string, body: unknown): Promise<Re
 test('a join through a seed that cannot prove it knows the secret fails with a clear error, changes nothing, and hands it nothing it can replay', async () => {
   const ack = await forgedAck()
   const fake = await startRawPeer({
-    reply: (r) => httpAnswer(200, r.requestLine.includes(PROVE_PATH) ? { node: 'node2' } : ack, { [SIGNATURE_HEADER]: 'A'.repeat(43) })
+    reply: (r) => httpAnswer(200, r.requestLine.includes(PROVE_PATH) ? { node: 'node2' } : ack, { [SIGNED_HEADERS.signature]: 'A'.repeat(43) })
   })
   peers.push(fake)
   const before = await snapshots()
@@ -76,7 +76,7 @@ test('a join through a seed that cannot prove it knows the secret fails with a c
   expect(fake.captured.length).toBeGreaterThan(0)
   for (const request of fake.captured) {
     expect(request.requestLine).toBe(`GET ${PROVE_PATH} HTTP/1.1`)
-    expect(request.headers[SIGNATURE_HEADER]).toBeUndefined()
+    expect(request.headers[SIGNED_HEADERS.signature]).toBeUndefined()
   }
   // Replayed to a real node, the challenge earns a proof bound to a nonce nobody waits for, and changes nothing.
   for (const node of cluster.nodes) expect(statusOf(await sendRaw(node.address, fake.captured[0]!.bytes))).toBe(200)
@@ -90,7 +90,7 @@ test('bytes captured from a signed call are refused by every node, the one they 
   peers.push(relay)
   const res = await post(node1, '/v1/admin/join', { seed: relay.address })
   expect(res.status).toBe(200) // node1 is a member already: one gossip exchange with the seed
-  const signed = relay.captured.filter((r) => r.headers[SIGNATURE_HEADER] !== undefined)
+  const signed = relay.captured.filter((r) => r.headers[SIGNED_HEADERS.signature] !== undefined)
   expect(signed.map((r) => r.requestLine)).toContain(`POST ${GOSSIP_PATH} HTTP/1.1`)
   expect(signed.every((r) => r.headers['x-levelring-target'] === node2.id)).toBe(true)
 
@@ -121,7 +121,7 @@ test('a fake peer at a member\'s address, without the secret, answering gossip w
       const nonce = r.headers['x-levelring-nonce'] ?? InternodeAuth.nonce()
       const [method, path] = r.requestLine.split(' ') as [string, string]
       const signature = foreign.signAnswer(200, method, path, nonce, Buffer.from(JSON.stringify(body)))
-      return httpAnswer(200, body, n++ % 2 === 0 ? {} : { [SIGNATURE_HEADER]: signature })
+      return httpAnswer(200, body, n++ % 2 === 0 ? {} : { [SIGNED_HEADERS.signature]: signature })
     }
   }, port)
   peers.push(fake)
@@ -138,7 +138,7 @@ test('a fake peer at a member\'s address, without the secret, answering gossip w
   }
 
   // What the fake recorded was signed for node3: refused by node2, and by node3 itself once it is back.
-  const recorded = fake.captured.find((r) => r.headers[SIGNATURE_HEADER] !== undefined)!
+  const recorded = fake.captured.find((r) => r.headers[SIGNED_HEADERS.signature] !== undefined)!
   expect(recorded.headers['x-levelring-target']).toBe('node3')
   expect(statusOf(await sendRaw(node2.address, recorded.bytes))).toBe(401)
   await fake.close()

@@ -9,14 +9,14 @@
  *
  * Both need a signed call, like every internode endpoint. While a member is blocked, every
  * internode call this node makes to it fails at once, as a refused connection would (nothing is
- * sent), and every internode call arriving from it (named by the CALLER_HEADER every call carries)
+ * sent), and every internode call arriving from it (named by the SIGNED_HEADERS.caller every call carries)
  * has its connection destroyed unanswered, as a dropped one would. Flip the switch on both sides
  * of the cut. Client traffic (/v1/) is never affected: clients on either side keep reaching their
  * node, which is the point of a partition test.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../error/gateway-error.js'
-import { CALLER_HEADER } from './internode-auth.js'
+import { SIGNED_HEADERS } from './internode-auth.js'
 import { INTERNODE_PREFIX } from './internode-protocol.js'
 import type { BodyReader } from './internode-routes.js'
 
@@ -34,9 +34,9 @@ export class FaultInjector {
     return this.#blocked.has(id)
   }
 
-  /** True when the call's caller (CALLER_HEADER) is cut off. */
+  /** True when the call's caller (SIGNED_HEADERS.caller) is cut off. */
   refuses (headers: IncomingHttpHeaders): boolean {
-    const caller = headers[CALLER_HEADER]
+    const caller = headers[SIGNED_HEADERS.caller]
     return typeof caller === 'string' && this.#blocked.has(caller)
   }
 

@@ -2,18 +2,24 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingHttpHeaders } from 'node:http'
 import { ReplayCache } from './replay-cache.js'
 
-/** The member making an internode call (signed; fault injection also reads it). */
-export const CALLER_HEADER = 'x-levelring-caller'
-/** The member the caller believes it is calling: a node refuses a call meant for another. */
-export const TARGET_HEADER = 'x-levelring-target'
-/** When the caller signed the call, in ms since the Unix epoch. */
-export const TIMESTAMP_HEADER = 'x-levelring-timestamp'
-/** Random, once per call: a node accepts each nonce once. An answer is bound to it too. */
-export const NONCE_HEADER = 'x-levelring-nonce'
-/** SHA-256 of the request body (base64url): lets a node refuse a forged call before reading its body. */
-export const BODY_DIGEST_HEADER = 'x-levelring-body-sha256'
-/** HMAC-SHA256 of the call (on a request) or of the answer (on an answer), base64url. */
-export const SIGNATURE_HEADER = 'x-levelring-signature'
+/**
+ * The headers of a signed internode call (lower case, as node reads them). `signature` is also on
+ * the answer, where it signs the answer.
+ */
+export const SIGNED_HEADERS = Object.freeze({
+  /** The member making the call (fault injection reads it too). */
+  caller: 'x-levelring-caller',
+  /** The member the caller believes it is calling: a node refuses a call meant for another. */
+  target: 'x-levelring-target',
+  /** When the caller signed the call, in ms since the Unix epoch. */
+  timestamp: 'x-levelring-timestamp',
+  /** Random, once per call: a node accepts each nonce once. The answer is bound to it too. */
+  nonce: 'x-levelring-nonce',
+  /** SHA-256 of the request body (base64url): lets a node refuse a forged call before reading its body. */
+  bodyDigest: 'x-levelring-body-sha256',
+  /** HMAC-SHA256 of the call (on a request) or of the answer (on an answer), base64url. */
+  signature: 'x-levelring-signature'
+})
 
 /**
  * How far a call's timestamp may be from the receiver's clock, either way. Wide enough for NTP-kept
@@ -90,12 +96,12 @@ export class InternodeAuth {
     const bodyDigest = digest(body ?? EMPTY)
     const signature = requestMac(this.#requestKeys[0]!, method, path, bodyDigest, target, this.nodeId, timestamp, nonce).toString('base64url')
     return {
-      [CALLER_HEADER]: this.nodeId,
-      [TARGET_HEADER]: target,
-      [TIMESTAMP_HEADER]: timestamp,
-      [NONCE_HEADER]: nonce,
-      [BODY_DIGEST_HEADER]: bodyDigest,
-      [SIGNATURE_HEADER]: signature
+      [SIGNED_HEADERS.caller]: this.nodeId,
+      [SIGNED_HEADERS.target]: target,
+      [SIGNED_HEADERS.timestamp]: timestamp,
+      [SIGNED_HEADERS.nonce]: nonce,
+      [SIGNED_HEADERS.bodyDigest]: bodyDigest,
+      [SIGNED_HEADERS.signature]: signature
     }
   }
 
@@ -104,12 +110,12 @@ export class InternodeAuth {
    * needs. Admits the nonce only once the signature verified, so forged calls cannot fill the cache.
    */
   checkRequest (method: string, path: string, headers: IncomingHttpHeaders): CheckedRequest | string {
-    const caller = headers[CALLER_HEADER]
-    const target = headers[TARGET_HEADER]
-    const timestamp = headers[TIMESTAMP_HEADER]
-    const nonce = headers[NONCE_HEADER]
-    const bodyDigest = headers[BODY_DIGEST_HEADER]
-    const signature = headers[SIGNATURE_HEADER]
+    const caller = headers[SIGNED_HEADERS.caller]
+    const target = headers[SIGNED_HEADERS.target]
+    const timestamp = headers[SIGNED_HEADERS.timestamp]
+    const nonce = headers[SIGNED_HEADERS.nonce]
+    const bodyDigest = headers[SIGNED_HEADERS.bodyDigest]
+    const signature = headers[SIGNED_HEADERS.signature]
     if (typeof caller !== 'string' || caller === '' || typeof target !== 'string' || typeof timestamp !== 'string' ||
       typeof nonce !== 'string' || typeof bodyDigest !== 'string' || typeof signature !== 'string') {
       return 'the request signature headers are missing'
@@ -134,7 +140,7 @@ export class InternodeAuth {
     return digest(body) === request.bodyDigest
   }
 
-  /** The SIGNATURE_HEADER of this node's answer to `method path` carrying `nonce`. */
+  /** The SIGNED_HEADERS.signature of this node's answer to `method path` carrying `nonce`. */
   signAnswer (status: number, method: string, path: string, nonce: string, body: Uint8Array): string {
     return answerMac(this.#answerKeys[0]!, status, method, path, nonce, this.nodeId, digest(body)).toString('base64url')
   }

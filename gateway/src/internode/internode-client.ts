@@ -7,7 +7,7 @@ import type { Membership } from '../membership/membership.js'
 import type { PeerReachability } from '../membership/reachability.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
-import { CALLER_HEADER, InternodeAuth, NONCE_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_MS } from './internode-auth.js'
+import { InternodeAuth, SIGNATURE_WINDOW_MS, SIGNED_HEADERS } from './internode-auth.js'
 import {
   decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH,
   WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer, type ProveAnswer
@@ -235,7 +235,7 @@ export class InternodeClient {
    */
   #authenticated (name: string, address: string, method: string, path: string, headers: Record<string, string>, answer: Answer, answerer: string): Answer {
     const { auth, logger } = this.#options
-    if (auth.answerIsFrom(answerer, answer.status, method, path, headers[NONCE_HEADER]!, answer.body, answer.headers[SIGNATURE_HEADER])) return answer
+    if (auth.answerIsFrom(answerer, answer.status, method, path, headers[SIGNED_HEADERS.nonce]!, answer.body, answer.headers[SIGNED_HEADERS.signature])) return answer
     if (answer.status === 401) throw this.#refused(name, address)
     logger.warn({ peer: name, address, status: answer.status }, 'ignored an internode answer not signed with the cluster secret')
     throw replicaUnreachable(name, address, `its answer (${answer.status}) is not signed by node ${answerer} with the cluster secret; nothing in it was used`, false)
@@ -247,11 +247,11 @@ export class InternodeClient {
    */
   async #challenge (address: string, timeoutMs: number): Promise<string> {
     const nonce = InternodeAuth.nonce()
-    const answer = await this.#send(address, 'GET', PROVE_PATH, { [NONCE_HEADER]: nonce, [CALLER_HEADER]: this.#options.auth.nodeId }, undefined, timeoutMs)
+    const answer = await this.#send(address, 'GET', PROVE_PATH, { [SIGNED_HEADERS.nonce]: nonce, [SIGNED_HEADERS.caller]: this.#options.auth.nodeId }, undefined, timeoutMs)
     let id: unknown
     try { id = (JSON.parse(answer.body.toString('utf8')) as ProveAnswer).node } catch { id = undefined }
     if (answer.status !== 200 || typeof id !== 'string' || id === '' ||
-      !this.#options.auth.answerIsFrom(id, answer.status, 'GET', PROVE_PATH, nonce, answer.body, answer.headers[SIGNATURE_HEADER])) {
+      !this.#options.auth.answerIsFrom(id, answer.status, 'GET', PROVE_PATH, nonce, answer.body, answer.headers[SIGNED_HEADERS.signature])) {
       throw replicaUnreachable(`seed ${address}`, address,
         `it could not prove it knows the cluster secret (its answer to a challenge is not signed with it: not a node of this cluster, or started with another --cluster-secret-file); nothing was sent to it`, true)
     }

@@ -6,7 +6,7 @@ import { readBody } from '../http/read-body.js'
 import { sendError } from '../http/problem.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
-import { isNonce, NONCE_HEADER, SIGNATURE_HEADER, type CheckedRequest, type InternodeAuth } from './internode-auth.js'
+import { isNonce, SIGNED_HEADERS, type CheckedRequest, type InternodeAuth } from './internode-auth.js'
 import {
   decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
   WRITES_PATH, type PingAnswer, type ProveAnswer
@@ -101,9 +101,9 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     res.writeHead(200, { 'Content-Type': WRITE_RESULT_MEDIA_TYPE, 'Content-Length': String(result.length) }).end(result)
   }
 
-  /** PROVE_PATH: a caller that knows this node only by address asks it to sign its challenge (NONCE_HEADER). */
+  /** PROVE_PATH: a caller that knows this node only by address asks it to sign its challenge (SIGNED_HEADERS.nonce). */
   function prove (req: IncomingMessage, res: ServerResponse): void {
-    const nonce = req.headers[NONCE_HEADER]
+    const nonce = req.headers[SIGNED_HEADERS.nonce]
     if (req.method !== 'GET') { notAllowed(res, 'GET'); return }
     if (!isNonce(nonce)) throw unauthorized('the challenge nonce is missing or malformed')
     signAnswers(res, (status, body) => auth.signAnswer(status, 'GET', PROVE_PATH, nonce, body))
@@ -158,7 +158,7 @@ function unauthorized (reason: string): GatewayError {
 }
 
 /**
- * Make every answer written to `res` carry SIGNATURE_HEADER. Internode answers are whole buffers
+ * Make every answer written to `res` carry SIGNED_HEADERS.signature. Internode answers are whole buffers
  * (writeHead then end, or setHeader then end), so the head is held back until end(), when the body
  * is known and signed. Streaming answers (res.write) are not supported here.
  */
@@ -172,7 +172,7 @@ function signAnswers (res: ServerResponse, sign: (status: number, body: Uint8Arr
   }) as ServerResponse['writeHead']
   res.end = ((chunk?: Uint8Array | string) => {
     const body = chunk === undefined ? Buffer.alloc(0) : typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    res.setHeader(SIGNATURE_HEADER, sign(res.statusCode, body))
+    res.setHeader(SIGNED_HEADERS.signature, sign(res.statusCode, body))
     res.writeHead = writeHead // end() writes the head through it
     return end(body)
   }) as ServerResponse['end']
