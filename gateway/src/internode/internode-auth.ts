@@ -131,7 +131,7 @@ export class InternodeAuth {
     if (given === undefined || !this.#requestKeys.some((key) => timingSafeEqual(given, requestMac(key, method, path, bodyDigest, target, caller, timestamp, nonce)))) {
       return 'the request signature does not verify under this cluster\'s secret'
     }
-    if (!this.#seen.admit(at, nonce, now)) return 'the request was already received (a replay)'
+    if (!this.#seen.admit(at, nonce, now)) return 'the request was already received, or signed before this node\'s replay cache reaches back (a replay?)'
     return { nonce, bodyDigest }
   }
 
