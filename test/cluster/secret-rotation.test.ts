@@ -70,6 +70,9 @@ test('three rolling restarts rotate the secret while w=3 writes keep succeeding 
   expect(read.status).toBe(200) // one version: every write superseded the one before through its context
 
   const outside = failures.filter((f) => !outages.some((o) => f.at >= o.from && f.started <= o.to))
+  const down = outages.reduce((ms, o) => ms + o.to - o.from, 0)
+  console.log(`secret rotation (9 restarts, a node down or not yet seen up for ${(down / 1000).toFixed(1)} s in all): ` +
+    `w=3 writes acknowledged ${written}, failed ${failures.length} (${failures.length - outside.length} of them while a node was restarting)`)
   expect(outside, `writes that failed while all three nodes ran (${written} succeeded, ${failures.length} failed in all)`).toEqual([])
   expect(written).toBeGreaterThan(100)
 
