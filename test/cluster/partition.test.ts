@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { isDeleted, liveSiblings, type StoredObject } from '../../gateway/src/replica/stored-object.js'
 import { sameVersions } from '../../gateway/src/version/dvv.js'
-import { CALLER_HEADER, FAULTS_PATH } from '../../gateway/src/internode/fault-injection.js'
+import { FAULTS_PATH } from '../../gateway/src/internode/fault-injection.js'
+import { PING_PATH } from '../../gateway/src/internode/internode-protocol.js'
 import { antiEntropyView, cut, divergentPartitions, heal } from './helpers/anti-entropy.js'
 import { eventually, getKey, putText } from './helpers/http.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
@@ -56,16 +57,16 @@ async function replicasOf (key: string): Promise<Array<{ node: ClusterNode, obje
   return Promise.all(cluster.preferenceList(key).map(async (id) => ({ node: cluster.node(id), object: await cluster.replicaRead(cluster.node(id), key) })))
 }
 
-test('the fault-injection switch: behind the cluster token, validated, and it drops internode calls from a cut member', async () => {
+test('the fault-injection switch: behind a signed call, validated, and it drops internode calls from a cut member', async () => {
   const [a, b] = [cluster.node('node1'), cluster.node('node3')]
   expect((await fetch(a.url + FAULTS_PATH)).status).toBe(401)
-  const bad = await fetch(a.url + FAULTS_PATH, { method: 'PUT', headers: cluster.internodeHeaders, body: '{"blocked": "node3"}' })
+  const bad = await cluster.internodeFetch(a, FAULTS_PATH, { method: 'PUT', body: '{"blocked": "node3"}' })
   expect(bad.status).toBe(400)
   expect((await bad.json() as { type: string }).type).toBe('urn:levelring:problem:invalid-parameter')
-  const ping = async (): Promise<number> => (await fetch(`${b.url}/internal/v1/ping`, { headers: { ...cluster.internodeHeaders, [CALLER_HEADER]: a.id } })).status
+  const ping = async (): Promise<number> => (await cluster.internodeFetch(b, PING_PATH, { caller: a.id })).status
   expect(await ping()).toBe(200)
   await cut(cluster, [[a.id], cluster.nodes.map((n) => n.id).filter((id) => id !== a.id)])
-  expect(await (await fetch(b.url + FAULTS_PATH, { headers: cluster.internodeHeaders })).json()).toEqual({ blocked: [a.id] })
+  expect(await (await cluster.internodeFetch(b, FAULTS_PATH)).json()).toEqual({ blocked: [a.id] })
   await expect(ping()).rejects.toThrow() // connection dropped unanswered
   await heal(cluster)
   expect(await ping()).toBe(200)

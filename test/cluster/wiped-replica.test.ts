@@ -51,7 +51,7 @@ test(`a wiped replica of ${KEYS} keys is restored by Merkle repair alone; then 1
   await seed(cluster, cluster.nodes, keys.map((key, i) => ({ key, value: `${VALUE}${i}` })))
 
   // Without --enable-fault-injection there is no switch to flip.
-  expect((await fetch(a.url + FAULTS_PATH, { method: 'PUT', headers: cluster.internodeHeaders, body: '{"blocked":[]}' })).status).toBe(404)
+  expect((await cluster.internodeFetch(a, FAULTS_PATH, { method: 'PUT', body: '{"blocked":[]}' })).status).toBe(404)
 
   // Every replica holds every key: the trees agree everywhere.
   expect(await divergentPartitions(cluster)).toEqual([])

@@ -1,8 +1,8 @@
 /**
  * The internode endpoints of anti-entropy (after the common ones in internode/internode-protocol.ts): what
  * one replica of a partition asks another while comparing their Merkle trees and exchanging the
- * keys that differ. Every call is a POST with a binary body, carries the cluster token like every
- * internode call, and answers 200 with a binary body (204 for a merge). Integers are varints,
+ * keys that differ. Every call is a POST with a binary body, is signed like every internode call
+ * (and so is its answer), and answers 200 with a binary body (204 for a merge). Integers are varints,
  * strings and byte strings a varint length then the bytes (encoding/bytes.ts).
  *
  *   POST /internal/v1/anti-entropy/roots     which of these partitions do you replicate, and their roots?

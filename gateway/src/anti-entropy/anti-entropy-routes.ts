@@ -1,7 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { GatewayError, hasCode } from '../error/gateway-error.js'
-import { readBody } from '../http/read-body.js'
 import { encodeBucketEntries, encodeNodeHashes } from './merkle-codec.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { encodeObject } from '../replica/object-codec.js'
@@ -12,6 +10,7 @@ import {
   MERGE_PATH, NODES_PATH, OBJECTS_PATH, PARTITION_PATH, ROOTS_PATH, type PartitionPage, type RootAnswer
 } from './anti-entropy-protocol.js'
 import type { PartitionTrees } from './partition-trees.js'
+import type { InternodeExtension } from '../internode/internode-routes.js'
 
 export interface AntiEntropyRouteOptions {
   readonly trees: PartitionTrees
@@ -24,7 +23,7 @@ export interface AntiEntropyRouteOptions {
 }
 
 /** The anti-entropy endpoints (anti-entropy-protocol.ts), for paths under ANTI_ENTROPY_PREFIX; errors are thrown as GatewayErrors. */
-export function antiEntropyRoutes (options: AntiEntropyRouteOptions): (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> {
+export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeExtension['handle'] {
   const { trees, store, replicates, logger } = options
 
   /** The key's stored set; a damaged one (does not decode) counts as absent, so one bad key does not fail a whole batch. */
@@ -92,14 +91,14 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): (req: Inco
     }
   }
 
-  return async function antiEntropyHandler (req, res, path) {
+  return async function antiEntropyHandler (req, res, path, readBody) {
     const handler = handlers[path]
     if (handler === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path} (anti-entropy endpoints are under ${ANTI_ENTROPY_PREFIX})`)
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST')
       throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', 'use POST on the anti-entropy endpoints')
     }
-    const body = await readBody(req, options.maxBodyBytes, '')
+    const body = await readBody(options.maxBodyBytes)
     let answer: Buffer | undefined
     try {
       answer = await handler(body)

@@ -28,7 +28,7 @@ export function noTraffic (): Traffic {
 /**
  * Another replica as anti-entropy sees it: its tree roots, a MerklePeer over one of its partition
  * trees (for diffMerkle), and batch reads and merges of keys. Every call goes over the internode
- * RPC (with the cluster token) and adds its bytes to `traffic`.
+ * RPC (signed, its answer verified) and adds its bytes to `traffic`.
  */
 export class RemoteReplica {
   readonly node: string

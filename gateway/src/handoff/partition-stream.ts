@@ -21,10 +21,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
 import { assertPartitionCount, partitionOf } from '../ring/partition.js'
 import { GatewayError } from '../error/gateway-error.js'
-import { readBody } from '../http/read-body.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
-import type { InternodeExtension } from '../internode/internode-routes.js'
+import type { BodyReader, InternodeExtension } from '../internode/internode-routes.js'
 import type { ByteSpace } from '../replica/node-storage.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
@@ -157,9 +156,9 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
   const { objects, store } = options
   return {
     prefix: PARTITIONS_PATH,
-    handle: async (req: IncomingMessage, res: ServerResponse, path: string) => {
+    handle: async (req: IncomingMessage, res: ServerResponse, path: string, readBody: BodyReader) => {
       if (path === HANDOVER_PATH && req.method === 'POST') {
-        const body = await readBody(req, options.maxBodyBytes, '')
+        const body = await readBody(options.maxBodyBytes)
         let entries: Array<{ key: string, object: StoredObject }>
         try {
           entries = decodeHandover(body)
@@ -176,7 +175,7 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
       if (path !== PARTITIONS_PATH || req.method !== 'POST') {
         throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
       }
-      const request = parseRequest(await readBody(req, 1024 * 1024, ''))
+      const request = parseRequest(await readBody(1024 * 1024))
       const page = await readPartitionPage(objects, request)
       res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(page.length) }).end(page)
     }

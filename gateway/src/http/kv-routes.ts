@@ -5,7 +5,7 @@ import type { ApiContract } from './contract.js'
 import { decodeKeySegment } from './key-segment.js'
 import { validateParameters } from './request-parameters.js'
 import type { DeleteObjectQuery, GetObjectQuery, PutObjectQuery, VersionedObjectBody } from './api-types.js'
-import { decodeContext, encodeContext } from '../version/causal-context.js'
+import { decodeContext, encodeContext, type ContextSecrets } from '../version/causal-context.js'
 import type { Coordinator } from '../coordination/coordinator.js'
 import { GatewayError } from '../error/gateway-error.js'
 import type { BearerAuth } from './bearer-auth.js'
@@ -28,8 +28,8 @@ export interface QuorumDefaults {
 export interface KvRouteOptions {
   readonly coordinator: Coordinator
   readonly contract: ApiContract
-  /** Signs and checks X-Causal-Context tokens. */
-  readonly contextSecret: Uint8Array
+  /** Signs (with the first) and checks (with any) X-Causal-Context tokens. */
+  readonly contextSecret: ContextSecrets
   readonly maxValueBytes: number
   readonly defaults: QuorumDefaults
   readonly logger: Logger

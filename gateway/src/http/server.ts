@@ -24,7 +24,7 @@ export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly adminTokens?: readonly string[]
   readonly storage: string
   readonly stopping?: () => boolean
-  /** The internode endpoints (/internal/v1/), authenticated by the cluster token, not by bearer tokens. */
+  /** The internode endpoints (/internal/v1/), each call signed with the cluster secret (internode/internode-auth.ts), not opened by bearer tokens. */
   readonly internode?: InternodeHandler
   /** POST /v1/admin/repair: an anti-entropy round now (cluster members only; absent: 409). */
   readonly repair?: () => Promise<RepairReport>

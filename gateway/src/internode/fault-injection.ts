@@ -7,20 +7,18 @@
  *   GET /internal/v1/faults                   200 {"blocked": [ids]}
  *   PUT /internal/v1/faults {"blocked": [ids]} 200 {"blocked": [ids]}   ([] heals)
  *
- * Both need the cluster token, like every internode endpoint. While a member is blocked, every
+ * Both need a signed call, like every internode endpoint. While a member is blocked, every
  * internode call this node makes to it fails at once, as a refused connection would (nothing is
- * sent), and every internode call arriving from it (named by the CALLER_HEADER every call carries)
+ * sent), and every internode call arriving from it (named by the SIGNED_HEADERS.caller every call carries)
  * has its connection destroyed unanswered, as a dropped one would. Flip the switch on both sides
  * of the cut. Client traffic (/v1/) is never affected: clients on either side keep reaching their
  * node, which is the point of a partition test.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../error/gateway-error.js'
-import { readBody } from '../http/read-body.js'
+import { SIGNED_HEADERS } from './internode-auth.js'
 import { INTERNODE_PREFIX } from './internode-protocol.js'
-
-/** The header naming the member that makes an internode call. */
-export const CALLER_HEADER = 'x-levelring-caller'
+import type { BodyReader } from './internode-routes.js'
 
 export const FAULTS_PATH = `${INTERNODE_PREFIX}faults`
 
@@ -36,9 +34,9 @@ export class FaultInjector {
     return this.#blocked.has(id)
   }
 
-  /** True when the call's caller (CALLER_HEADER) is cut off. */
+  /** True when the call's caller (SIGNED_HEADERS.caller) is cut off. */
   refuses (headers: IncomingHttpHeaders): boolean {
-    const caller = headers[CALLER_HEADER]
+    const caller = headers[SIGNED_HEADERS.caller]
     return typeof caller === 'string' && this.#blocked.has(caller)
   }
 
@@ -53,10 +51,10 @@ export class FaultInjector {
 }
 
 /** The handler of FAULTS_PATH on a node with fault injection enabled. */
-export function faultRoutes (injector: FaultInjector): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return async function faults (req, res) {
+export function faultRoutes (injector: FaultInjector): (req: IncomingMessage, res: ServerResponse, readBody: BodyReader) => Promise<void> {
+  return async function faults (req, res, readBody) {
     if (req.method === 'PUT') {
-      const body = await readBody(req, FAULTS_BODY_LIMIT, '')
+      const body = await readBody(FAULTS_BODY_LIMIT)
       let parsed: unknown
       try { parsed = JSON.parse(body.toString('utf8')) } catch { parsed = undefined }
       const blocked = (parsed as { blocked?: unknown } | undefined)?.blocked

@@ -1,18 +1,18 @@
 import type { Logger } from 'pino'
 import { Pool } from 'undici'
 import type { CoordinatedWrite } from '../coordination/coordinator.js'
-import { GatewayError, type GatewayErrorCode } from '../error/gateway-error.js'
+import { GatewayError, hasCode, type GatewayErrorCode } from '../error/gateway-error.js'
 import { PROBLEM_KINDS } from '../http/problem.js'
 import type { Membership } from '../membership/membership.js'
 import type { PeerReachability } from '../membership/reachability.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
-import { CLUSTER_TOKEN_HEADER, type InternodeAuth } from './internode-auth.js'
+import { InternodeAuth, SIGNATURE_WINDOW_MS, SIGNED_HEADERS } from './internode-auth.js'
 import {
-  decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH,
-  WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer
+  decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH,
+  WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
-import { CALLER_HEADER, type FaultInjector } from './fault-injection.js'
+import type { FaultInjector } from './fault-injection.js'
 
 /** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
 export const CONNECTIONS_PER_PEER = 64
@@ -39,18 +39,19 @@ interface Answer {
   readonly body: Buffer
 }
 
-/** Errors of a connection that was never made: the request cannot have been received. */
 /**
  * An internode call that got no usable answer: the connection failed, the peer did not answer in
- * time, refused our cluster token, or answered something this node cannot read. It counts as a
- * replica that did not answer. `notApplied` is true when the peer certainly did not act on the call
- * (connection or token refused), so a write may go to another replica without risking a duplicate.
+ * time, refused our request signature, gave an answer not signed with the cluster secret, or
+ * answered something this node cannot read. It counts as a replica that did not answer.
+ * `notApplied` is true when the peer certainly did not act on the call (connection or signature
+ * refused), so a write may go to another replica without risking a duplicate.
  */
 export function replicaUnreachable (node: string, address: string, reason: string, notApplied: boolean, options?: { cause?: unknown }): GatewayError {
   return new GatewayError('LEVELRING_REPLICA_UNREACHABLE', `replica ${node} at ${address} did not answer: ${reason}`,
     { node, address, reason, notApplied }, options)
 }
 
+/** Errors of a connection that was never made: the request cannot have been received. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
 const CODE_OF_TYPE = new Map<string, GatewayErrorCode>(
@@ -61,19 +62,19 @@ const DETAIL_MEMBERS = ['key', 'parameter', 'limit', 'siblings', 'needed', 'answ
 
 /**
  * Calls other nodes' internode endpoints over undici keep-alive connection pools, one pool per
- * peer address. Every call carries the cluster token and a timeout; its outcome is reported to the
- * reachability tracker. A call resolves with the answer, rejects with a LEVELRING_REPLICA_UNREACHABLE error when
- * the peer gave none it could use, or with the GatewayError the peer answered (e.g. its 503).
+ * peer address. Every call is signed for the member it goes to and carries a timeout; its answer is
+ * used only once its signature shows it comes from that member (internode-auth.ts); its outcome is
+ * reported to the reachability tracker. A call resolves with the answer, rejects with a
+ * LEVELRING_REPLICA_UNREACHABLE error when the peer gave none it could use, or with the
+ * GatewayError the peer answered (e.g. its 503).
  */
 export class InternodeClient {
   readonly #options: InternodeClientOptions
   readonly #pools = new Map<string, Pool>()
-  readonly #headers: Record<string, string>
   #closed = false
 
   constructor (options: InternodeClientOptions) {
     this.#options = options
-    this.#headers = { [CLUSTER_TOKEN_HEADER]: options.auth.token, [CALLER_HEADER]: options.membership.selfId }
     // A member that moved gets a pool at its new address; drop pools nobody lives at.
     options.membership.onChange(() => {
       const live = new Set(options.membership.members().map((m) => m.address))
@@ -131,18 +132,24 @@ export class InternodeClient {
 
   /**
    * POST to a node known only by its address (a seed a joining node has not heard from yet), like
-   * post(): resolves with the answer's body, rejects with a LEVELRING_REPLICA_UNREACHABLE error when it gives none.
+   * post(). The seed first has to prove it knows the cluster secret (it signs a fresh challenge,
+   * PROVE_PATH); only then is the call signed, for the id it proved. So an address that is not a
+   * node of this cluster never receives a signed call, and cannot replay one anywhere. Resolves with
+   * the answer's body; rejects with a LEVELRING_REPLICA_UNREACHABLE error when it gives none, or
+   * cannot prove it knows the secret.
    */
   async postToAddress (address: string, path: string, body: Buffer, mediaType: string, timeoutMs: number): Promise<Buffer> {
     const seed = `seed ${address}`
     if (this.#closed) throw replicaUnreachable(seed, address, 'this node is shutting down', true)
     let answer: Answer
+    let id: string
     try {
-      const res = await this.#pool(address).request({
-        method: 'POST', path, headers: { ...this.#headers, 'content-type': mediaType }, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs
-      })
-      answer = { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
+      id = await this.#challenge(address, timeoutMs)
+      const headers = this.#options.auth.signRequest('POST', path, body, id)
+      const sent = await this.#send(address, 'POST', path, headers, { type: mediaType, bytes: body }, timeoutMs)
+      answer = this.#authenticated(seed, address, 'POST', path, headers, sent, id)
     } catch (err) {
+      if (hasCode(err, 'LEVELRING_REPLICA_UNREACHABLE')) throw err
       const code = (err as { code?: string }).code ?? ''
       throw replicaUnreachable(seed, address, `${code !== '' ? code + ': ' : ''}${(err as Error).message}`, NOT_CONNECTED.has(code), { cause: err })
     } finally {
@@ -156,7 +163,7 @@ export class InternodeClient {
     if (answer.status === 204) return Buffer.alloc(0)
     const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (answer.status !== 200 || type !== mediaType) {
-      throw replicaUnreachable(seed, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, answer.status === 401)
+      throw replicaUnreachable(`${id} (${seed})`, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, answer.status === 401)
     }
     return answer.body
   }
@@ -189,14 +196,10 @@ export class InternodeClient {
       if (this.#options.reachability.failed(node, reason, true) === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
       throw replicaUnreachable(node, member.address, reason, true)
     }
-    const pool = this.#pool(member.address)
-    const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': body.type }
+    const headers = this.#options.auth.signRequest(method, path, body?.bytes, node)
     let answer: Answer
     try {
-      const res = await pool.request({
-        method, path, headers, body: body?.bytes, headersTimeout: timeoutMs, bodyTimeout: timeoutMs
-      })
-      answer = { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
+      answer = await this.#send(member.address, method, path, headers, body, timeoutMs)
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
@@ -208,8 +211,51 @@ export class InternodeClient {
       else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')
       throw replicaUnreachable(node, member.address, reason, NOT_CONNECTED.has(code), { cause: err })
     }
+    answer = this.#authenticated(node, member.address, method, path, headers, answer, node)
     if (this.#options.reachability.answered(node)) this.#options.logger.info({ peer: node, address: member.address }, 'peer reachable')
     return answer
+  }
+
+  /** One request on the pool of `address`; rejects with undici's error when no answer came. */
+  async #send (address: string, method: string, path: string, headers: Record<string, string>, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
+    const res = await this.#pool(address).request({
+      method,
+      path,
+      headers: body === undefined ? headers : { ...headers, 'content-type': body.type },
+      body: body?.bytes,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs
+    })
+    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }
+  }
+
+  /**
+   * The answer to a call signed with `headers`, once its signature shows node `answerer` gave it; a
+   * LEVELRING_REPLICA_UNREACHABLE error otherwise (an unsigned 401: the peer refused our signature).
+   */
+  #authenticated (name: string, address: string, method: string, path: string, headers: Record<string, string>, answer: Answer, answerer: string): Answer {
+    const { auth, logger } = this.#options
+    if (auth.answerIsFrom(answerer, answer.status, method, path, headers[SIGNED_HEADERS.nonce]!, answer.body, answer.headers[SIGNED_HEADERS.signature])) return answer
+    if (answer.status === 401) throw this.#refused(name, address)
+    logger.warn({ peer: name, address, status: answer.status }, 'ignored an internode answer not signed with the cluster secret')
+    throw replicaUnreachable(name, address, `its answer (${answer.status}) is not signed by node ${answerer} with the cluster secret; nothing in it was used`, false)
+  }
+
+  /**
+   * Ask `address` to sign a fresh challenge: resolves with the node id it proved, rejects when the
+   * answer is not signed with a secret of this cluster. Sends nothing a listener could reuse.
+   */
+  async #challenge (address: string, timeoutMs: number): Promise<string> {
+    const nonce = InternodeAuth.nonce()
+    const answer = await this.#send(address, 'GET', PROVE_PATH, { [SIGNED_HEADERS.nonce]: nonce, [SIGNED_HEADERS.caller]: this.#options.auth.nodeId }, undefined, timeoutMs)
+    let id: unknown
+    try { id = (JSON.parse(answer.body.toString('utf8')) as ProveAnswer).node } catch { id = undefined }
+    if (answer.status !== 200 || typeof id !== 'string' || id === '' ||
+      !this.#options.auth.answerIsFrom(id, answer.status, 'GET', PROVE_PATH, nonce, answer.body, answer.headers[SIGNED_HEADERS.signature])) {
+      throw replicaUnreachable(`seed ${address}`, address,
+        `it could not prove it knows the cluster secret (its answer to a challenge is not signed with it: not a node of this cluster, or started with another --cluster-secret-file); nothing was sent to it`, true)
+    }
+    return id
   }
 
   /** Check an answer: the expected status and media type, or the peer's problem rethrown. */
@@ -217,10 +263,7 @@ export class InternodeClient {
     const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (answer.status === status && (mediaType === undefined || type === mediaType)) return
     const address = this.#options.membership.member(node)?.address ?? '?'
-    if (answer.status === 401) {
-      this.#options.logger.error({ peer: node, address }, 'peer refused our cluster token: the nodes were started with different --cluster-secret-file contents')
-      throw replicaUnreachable(node, address, 'it refused this node\'s cluster token (different cluster secret?)', true)
-    }
+    if (answer.status === 401) throw this.#refused(node, address)
     if (type === 'application/problem+json') {
       const problem = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>
       const code = CODE_OF_TYPE.get(String(problem.type))
@@ -234,6 +277,12 @@ export class InternodeClient {
       }
     }
     throw replicaUnreachable(node, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, false)
+  }
+
+  #refused (node: string, address: string): GatewayError {
+    this.#options.logger.error({ peer: node, address },
+      `peer refused our request signature: the nodes were started with different --cluster-secret-file contents, or their clocks differ by more than ${SIGNATURE_WINDOW_MS / 1000} s`)
+    return replicaUnreachable(node, address, 'it refused this node\'s request signature (different cluster secret, or clocks apart?)', true)
   }
 
   #pool (address: string): Pool {

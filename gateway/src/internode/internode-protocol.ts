@@ -1,8 +1,13 @@
 /**
  * The internode protocol: what nodes of one cluster ask each other, over HTTP/1.1 keep-alive
- * connections, every call carrying the cluster token (internode-auth.ts). Not part of the public
- * contract (openapi/levelring.yaml): clients never call these, and a call without the token is a 401.
+ * connections, every call and every answer signed with the cluster secret (internode-auth.ts). Not
+ * part of the public contract (openapi/levelring.yaml): clients never call these, and a call without
+ * a valid signature is a 401.
  *
+ *   GET  /internal/v1/prove                the one call that needs no signature: a challenge
+ *        (X-Levelring-Nonce: challenge)    200 application/json {"node": id}, the answer signed over
+ *                                          the challenge; a node that knows a seed only by address
+ *                                          calls this first and signs nothing for it unless it passes
  *   GET  /internal/v1/ping                 200 application/json {"node": id, "ring": digest | null}
  *   GET  /internal/v1/replicas/{key}       200 OBJECT_MEDIA_TYPE (the stored set, tombstones
  *                                          included) or 404: a replica-level read that never repairs
@@ -41,6 +46,7 @@ import type { ActorId, Dot } from '../version/dvv.js'
 /** Every internode path starts with this; the node's listener sends these to internode-routes.ts. */
 export const INTERNODE_PREFIX = '/internal/v1/'
 export const PING_PATH = `${INTERNODE_PREFIX}ping`
+export const PROVE_PATH = `${INTERNODE_PREFIX}prove`
 export const REPLICAS_PATH = `${INTERNODE_PREFIX}replicas/`
 export const WRITES_PATH = `${INTERNODE_PREFIX}writes/`
 
@@ -71,6 +77,11 @@ export interface ForwardedWrite {
 export interface PingAnswer {
   readonly node: string
   readonly ring: string | null
+}
+
+/** Answer to prove: the id of the node whose signature the answer carries. */
+export interface ProveAnswer {
+  readonly node: string
 }
 
 /** The internode path of `key` under `prefix` (REPLICAS_PATH or WRITES_PATH). */

@@ -6,10 +6,10 @@ import { readBody } from '../http/read-body.js'
 import { sendError } from '../http/problem.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
-import type { InternodeAuth } from './internode-auth.js'
+import { isNonce, SIGNED_HEADERS, type CheckedRequest, type InternodeAuth } from './internode-auth.js'
 import {
-  decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
-  WRITES_PATH, type PingAnswer
+  decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
+  WRITES_PATH, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
 import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
@@ -34,25 +34,35 @@ export interface InternodeRouteOptions {
   readonly extensions?: readonly InternodeExtension[]
 }
 
+/**
+ * Reads an authenticated call's body: at most `limit` bytes (413 past it, naming `key`), refused
+ * (401) unless it is the body the call's signature covers. The only way internode handlers read bodies.
+ */
+export type BodyReader = (limit: number, key?: string) => Promise<Buffer>
+
 /** Endpoints a later layer adds under one path prefix; the handler throws GatewayErrors like the built-in ones. */
 export interface InternodeExtension {
   readonly prefix: string
-  readonly handle: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>
+  readonly handle: (req: IncomingMessage, res: ServerResponse, path: string, body: BodyReader) => Promise<void>
 }
 
 /** A handler of the internode endpoints in node's own terms (see internode-protocol.ts). */
 export type InternodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
 
 /**
- * The internode endpoints. A call without this cluster's token is answered 401 before anything
- * else is looked at, so no client can read or write a replica directly. Errors are problem+json
- * like the public API's, so a coordinator can pass a replica's 503 on to its client.
+ * The internode endpoints. A call whose signature does not check out (internode-auth.ts: not from a
+ * node of this cluster, meant for another node, stale, or a replay) is answered 401 before anything
+ * else is looked at, so no client can read or write a replica directly; its body is refused (401)
+ * when it is not the one signed. Every answer to a call that passed is signed by this node. The one
+ * endpoint open without a signature is PROVE_PATH, whose answer only proves this node knows the
+ * secret. Errors are problem+json like the public API's, so a coordinator can pass a replica's 503
+ * on to its client.
  */
 export function internodeRoutes (options: InternodeRouteOptions): InternodeHandler {
   const { auth, store, stamper, logger, faults } = options
   const faultHandler = faults === undefined ? undefined : faultRoutes(faults)
 
-  async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string): Promise<void> {
+  async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string, readVerified: BodyReader): Promise<void> {
     const params = new URLSearchParams(query)
     if (req.method === 'GET') {
       // A read sent to a fallback also sees the hints it keeps for the key (sloppy quorum).
@@ -65,7 +75,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       return
     }
     if (req.method === 'PUT') {
-      const body = await readBody(req, options.maxBodyBytes, key)
+      const body = await readVerified(options.maxBodyBytes, key)
       const object = decodeBody(key, () => decodeObject(key, body), 'a stored object')
       const owner = params.get(HINT_FOR_QUERY)
       if (owner !== null) {
@@ -80,25 +90,45 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     notAllowed(res, 'GET, PUT')
   }
 
-  async function writes (req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+  async function writes (req: IncomingMessage, res: ServerResponse, key: string, readVerified: BodyReader): Promise<void> {
     if (req.method !== 'POST') { notAllowed(res, 'POST'); return }
     if (stamper === undefined) {
       throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${options.nodeId} is not a cluster member (started without --peers id=host:port); it stamps no forwarded writes`)
     }
-    const body = await readBody(req, options.maxBodyBytes, key)
+    const body = await readVerified(options.maxBodyBytes, key)
     const write = decodeBody(key, () => decodeForwardedWrite(body), 'a forwarded write')
     const result = encodeWriteResult(await stamper.stampHere(key, write))
     res.writeHead(200, { 'Content-Type': WRITE_RESULT_MEDIA_TYPE, 'Content-Length': String(result.length) }).end(result)
   }
 
+  /** PROVE_PATH: a caller that knows this node only by address asks it to sign its challenge (SIGNED_HEADERS.nonce). */
+  function prove (req: IncomingMessage, res: ServerResponse): void {
+    const nonce = req.headers[SIGNED_HEADERS.nonce]
+    if (req.method !== 'GET') { notAllowed(res, 'GET'); return }
+    if (!isNonce(nonce)) throw unauthorized('the challenge nonce is missing or malformed')
+    signAnswers(res, (status, body) => auth.signAnswer(status, 'GET', PROVE_PATH, nonce, body))
+    const body = Buffer.from(JSON.stringify({ node: options.nodeId } satisfies ProveAnswer))
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }).end(body)
+  }
+
+  function verifiedBodyReader (req: IncomingMessage, checked: CheckedRequest): BodyReader {
+    return async (limit, key = '') => {
+      const body = await readBody(req, limit, key)
+      if (!auth.bodyMatches(checked, body)) throw unauthorized('the body is not the one the request signature covers')
+      return body
+    }
+  }
+
   return async function internodeHandler (req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (!auth.accepts(req.headers)) {
-        throw new GatewayError('LEVELRING_UNAUTHORIZED',
-          'internode endpoints answer only the nodes of this cluster: the cluster token is missing or wrong (clients use /v1/)')
-      }
-      if (faults?.refuses(req.headers) === true) { req.socket.destroy(); return } // a cut link: dropped unanswered
+      const method = req.method ?? ''
       const url = req.url ?? ''
+      if (url === PROVE_PATH) { prove(req, res); return }
+      const checked = auth.checkRequest(method, url, req.headers)
+      if (typeof checked === 'string') throw unauthorized(checked)
+      signAnswers(res, (status, body) => auth.signAnswer(status, method, url, checked.nonce, body))
+      if (faults?.refuses(req.headers) === true) { req.socket.destroy(); return } // a cut link: dropped unanswered
+      const readVerified = verifiedBodyReader(req, checked)
       const mark = url.indexOf('?')
       const path = mark === -1 ? url : url.slice(0, mark)
       const query = mark === -1 ? '' : url.slice(mark + 1)
@@ -107,13 +137,13 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
         const body = Buffer.from(JSON.stringify({ node: options.nodeId, ring: options.ringDigest() ?? null } satisfies PingAnswer))
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }).end(body)
       } else if (path.startsWith(REPLICAS_PATH)) {
-        await replicas(req, res, decodeKeySegment(path.slice(REPLICAS_PATH.length)), query)
+        await replicas(req, res, decodeKeySegment(path.slice(REPLICAS_PATH.length)), query, readVerified)
       } else if (path.startsWith(WRITES_PATH)) {
-        await writes(req, res, decodeKeySegment(path.slice(WRITES_PATH.length)))
+        await writes(req, res, decodeKeySegment(path.slice(WRITES_PATH.length)), readVerified)
       } else if (path === FAULTS_PATH && faultHandler !== undefined) {
-        await faultHandler(req, res)
+        await faultHandler(req, res, readVerified)
       } else if (options.extensions?.some((e) => path.startsWith(e.prefix)) === true) {
-        await options.extensions.find((e) => path.startsWith(e.prefix))!.handle(req, res, path)
+        await options.extensions.find((e) => path.startsWith(e.prefix))!.handle(req, res, path, readVerified)
       } else {
         throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}`)
       }
@@ -121,6 +151,31 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       sendError(req, res, err, logger)
     }
   }
+}
+
+function unauthorized (reason: string): GatewayError {
+  return new GatewayError('LEVELRING_UNAUTHORIZED', `internode endpoints answer only the nodes of this cluster: ${reason} (clients use /v1/)`)
+}
+
+/**
+ * Make every answer written to `res` carry SIGNED_HEADERS.signature. Internode answers are whole buffers
+ * (writeHead then end, or setHeader then end), so the head is held back until end(), when the body
+ * is known and signed. Streaming answers (res.write) are not supported here.
+ */
+function signAnswers (res: ServerResponse, sign: (status: number, body: Uint8Array) => string): void {
+  const end = res.end.bind(res) as (body?: Uint8Array) => ServerResponse
+  const writeHead = res.writeHead
+  res.writeHead = ((status: number, headers?: Record<string, string>) => {
+    res.statusCode = status
+    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value)
+    return res
+  }) as ServerResponse['writeHead']
+  res.end = ((chunk?: Uint8Array | string) => {
+    const body = chunk === undefined ? Buffer.alloc(0) : typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    res.setHeader(SIGNED_HEADERS.signature, sign(res.statusCode, body))
+    res.writeHead = writeHead // end() writes the head through it
+    return end(body)
+  }) as ServerResponse['end']
 }
 
 function notAllowed (res: ServerResponse, allow: string): void {

@@ -1,6 +1,7 @@
 /**
- * The gossip exchange between two nodes, over the internode transport (authenticated by the
- * cluster token like every internode call). JSON bodies: a table is a few hundred bytes per member
+ * The gossip exchange between two nodes, over the internode transport (every call and answer
+ * signed with the cluster secret, internode-auth.ts: nothing from a peer that cannot sign is
+ * merged). JSON bodies: a table is a few hundred bytes per member
  * and a ring state a few KB, once a second to a few peers.
  *
  *   A -> B  POST /internal/v1/gossip           GossipSyn    A's digest and ring summary

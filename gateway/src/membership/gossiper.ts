@@ -2,15 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { MemberEntry } from './member-table.js'
 import { GatewayError } from '../error/gateway-error.js'
-import { readBody } from '../http/read-body.js'
 import type { InternodeClient } from '../internode/internode-client.js'
-import type { InternodeExtension } from '../internode/internode-routes.js'
+import type { BodyReader, InternodeExtension } from '../internode/internode-routes.js'
 import type { Membership, RingSummary } from './membership.js'
 import {
   compareSummaries, GOSSIP_ENTRIES_PATH, GOSSIP_PATH, parseAck, parseAck2, parseSyn, RING_PATH,
   type GossipAck, type GossipAck2, type GossipSyn
 } from './gossip-protocol.js'
-import { ringStateFromJSON, ringStateToJSON, type RingStateJSON } from '../ring/ring-state.js'
+import { assertPlausibleEpoch, ringStateFromJSON, ringStateToJSON, type RingStateJSON } from '../ring/ring-state.js'
 
 /** Peers a node gossips with per round: news reaches every member of n in about log_3(n) rounds. */
 export const GOSSIP_FANOUT = 3
@@ -121,11 +120,14 @@ export class Gossiper {
       .map(async (e) => { await this.exchange({ id: e.id, address: e.address }) }))
   }
 
-  /** Exchange with a seed now (POST /v1/admin/join); rejects with the reason the seed gave no answer. */
+  /**
+   * Exchange with a seed now (POST /v1/admin/join); rejects with the reason the seed gave no answer
+   * (or could not prove it knows the cluster secret), and only a seed that answered is kept.
+   */
   async joinThrough (address: string): Promise<void> {
-    this.#seeds.add(address)
     const member = this.#options.membership.memberAt(address)
     await this.exchange(member === undefined ? { address } : { id: member.id, address })
+    this.#seeds.add(address)
   }
 
   /** One SYN/ACK(/ACK2) exchange with `peer`; rejects when the peer gives no usable answer. */
@@ -175,8 +177,8 @@ export class Gossiper {
       const body = Buffer.from(JSON.stringify(value))
       res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': String(body.length) }).end(body)
     }
-    const readJson = async (req: IncomingMessage): Promise<unknown> => {
-      const body = await readBody(req, GOSSIP_BODY_LIMIT, '')
+    const readJson = async (readBody: BodyReader): Promise<unknown> => {
+      const body = await readBody(GOSSIP_BODY_LIMIT)
       try {
         return JSON.parse(body.toString('utf8'))
       } catch {
@@ -191,12 +193,12 @@ export class Gossiper {
     return [
       {
         prefix: GOSSIP_PATH,
-        handle: async (req, res, path) => {
+        handle: async (req, res, path, readBody) => {
           if (path === GOSSIP_PATH && post(req, res)) {
-            const syn = parseSyn(await readJson(req))
+            const syn = parseSyn(await readJson(readBody))
             json(res, 200, this.answer(syn))
           } else if (path === GOSSIP_ENTRIES_PATH && post(req, res)) {
-            const ack2 = parseAck2(await readJson(req))
+            const ack2 = parseAck2(await readJson(readBody))
             this.#receive(ack2.from, ack2.entries, ack2.ring)
             res.writeHead(204).end()
           } else {
@@ -223,7 +225,9 @@ export class Gossiper {
     if (outcome.selfSuperseded) this.#superseded(entries)
     if (ring === null) return
     try {
-      membership.adoptRing(ringStateFromJSON(ring))
+      const state = ringStateFromJSON(ring)
+      assertPlausibleEpoch(membership.ringState(), state)
+      membership.adoptRing(state)
     } catch (err) {
       logger.warn({ peer: from, err: (err as Error).message }, 'ignored a ring state gossiped by a peer')
     }

@@ -19,7 +19,7 @@ export function registerStart (program: Command): void {
     .option('--config <file>', 'YAML or JSON file of settings; flags override it')
     .option('--auth-token-file <file>', 'require a bearer token, one accepted token per line')
     .option('--admin-token-file <file>', 'require an admin bearer token on /v1/admin/, one per line (without it: loopback callers only)')
-    .option('--cluster-secret-file <file>', 'shared secret that signs causal contexts (and internode calls)')
+    .option('--cluster-secret-file <file>', 'shared secrets, one a line (signs with the first, accepts any): sign internode calls and causal contexts')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent')
     .option('--enable-fault-injection', 'test facility: accept /internal/v1/faults, which cuts internode traffic with chosen members')
     .action(async (flags: StartFlags) => {

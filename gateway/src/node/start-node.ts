@@ -51,13 +51,14 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
   try {
     const identity = await loadIdentity(storage.meta, config.nodeId)
     const counter = await DotCounter.open(storage.meta)
-    const secret = await loadContextSecret(storage.meta, config.clusterSecretFile === undefined ? undefined : await readSecret(config.clusterSecretFile))
+    const clusterSecrets = config.clusterSecretFile === undefined ? undefined : await readSecrets(config.clusterSecretFile)
+    const secret = await loadContextSecret(storage.meta, clusterSecrets?.[0])
     const authTokens = config.authTokenFile === undefined ? [] : await readTokens('authTokenFile', config.authTokenFile)
     const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
-    const auth = new InternodeAuth(secret)
+    const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
       : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage })
@@ -81,7 +82,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       nodeId: config.nodeId,
       coordinator,
       contract: ApiContract.load(),
-      contextSecret: secret,
+      contextSecret: clusterSecrets ?? secret,
       maxValueBytes: config.maxValueBytes,
       defaults: config.defaults,
       logger,
@@ -154,10 +155,17 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
   }
 }
 
-async function readSecret (path: string): Promise<Buffer> {
-  const secret = (await readFile(path)).toString('utf8').trim()
-  if (secret.length < 16) throw new Error(`cluster secret in ${path} is shorter than 16 characters; write a long random string there`)
-  return Buffer.from(secret, 'utf8')
+/**
+ * The cluster secrets in `path`, one a line (blank lines ignored): nodes sign with the first and
+ * accept any, so a secret is rotated by rolling restarts (docs/operations.md).
+ */
+async function readSecrets (path: string): Promise<Buffer[]> {
+  const lines = (await readFile(path, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  if (lines.length === 0) throw new Error(`${path} holds no cluster secret; write a long random string there (one secret a line)`)
+  for (const [i, line] of lines.entries()) {
+    if (line.length < 16) throw new Error(`cluster secret on line ${i + 1} of ${path} is shorter than 16 characters; write a long random string there`)
+  }
+  return lines.map((l) => Buffer.from(l, 'utf8'))
 }
 
 /** The bearer tokens of a token file (node/token-file.ts); unreadable or empty is LEVELRING_BAD_CONFIG naming `setting`. */

@@ -143,11 +143,35 @@ export function ringStateToJSON (state: RingState): RingStateJSON {
   }
 }
 
+/**
+ * Highest epoch a ring state may carry. The claimant advances the epoch by one per plan and one per
+ * promotion, so a cluster reaching 2^40 would have made a ring change every millisecond for 35 years;
+ * well below 2^53 - 1, so no state that passes can leave the claimant unable to count on.
+ */
+export const MAX_RING_EPOCH = 2 ** 40
+
+/**
+ * Most epochs a gossiped state may be ahead of the one a node holds. A join or a leave costs two
+ * (plan, promotion), a plan superseded while under way one more: a node away while the cluster made
+ * some two thousand such changes is still within it. A state further ahead is not one the claimant
+ * can have produced since; it is refused (and logged), so one bad state cannot run the epoch up.
+ */
+export const MAX_EPOCH_ADVANCE = 4_096
+
+/** Refuse (CLUSTER_INVALID_RING) a gossiped state whose epoch is further ahead of `local`'s than MAX_EPOCH_ADVANCE. */
+export function assertPlausibleEpoch (local: RingState | undefined, gossiped: RingState): void {
+  if (local === undefined || gossiped.epoch <= local.epoch + MAX_EPOCH_ADVANCE) return
+  throw new GatewayError('CLUSTER_INVALID_RING', `ring state rejected: epoch ${gossiped.epoch} is more than ${MAX_EPOCH_ADVANCE} ahead of this node's ` +
+    `${local.epoch}, more than the claimant can have produced since (a faulty or forged state; a node really that far behind is wiped and joined again)`)
+}
+
 /** Read a gossiped or stored state; throws CLUSTER_INVALID_RING naming what is wrong. */
 export function ringStateFromJSON (json: RingStateJSON): RingState {
   const invalid = (why: string): GatewayError => new GatewayError('CLUSTER_INVALID_RING', `ring state rejected: ${why}`)
   if (json === null || typeof json !== 'object') throw invalid('not an object')
-  if (!Number.isSafeInteger(json.epoch) || json.epoch < 0) throw invalid(`epoch ${String(json.epoch)} is not a non-negative integer`)
+  if (!Number.isSafeInteger(json.epoch) || json.epoch < 0 || json.epoch > MAX_RING_EPOCH) {
+    throw invalid(`epoch ${String(json.epoch)} is not an integer from 0 to ${MAX_RING_EPOCH}`)
+  }
   const plan = (p: RingPlanJSON, what: string): RingPlan => {
     if (p === null || typeof p !== 'object' || !Array.isArray(p.members)) throw invalid(`${what} has no members list`)
     for (const m of p.members) {

@@ -28,8 +28,14 @@ const DOMAIN = Buffer.from('levelring causal context v1\0')
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 
-/** Encode `context` as the token of `key`; every unseen dot must be at or below the vector. */
-export function encodeContext (key: string, context: CausalContext, secret: Uint8Array): string {
+/**
+ * The secrets contexts are signed with: one, or the cluster's list (--cluster-secret-file, one a
+ * line), which signs with the first and verifies with any, so contexts survive a secret rotation.
+ */
+export type ContextSecrets = Uint8Array | readonly Uint8Array[]
+
+/** Encode `context` as the token of `key` (signed with the first secret); every unseen dot must be at or below the vector. */
+export function encodeContext (key: string, context: CausalContext, secrets: ContextSecrets): string {
   const entries = [...context.vv].sort(([a], [b]) => compareActors(a, b))
   const index = new Map(entries.map(([actor], i) => [actor, i]))
   const w = new ByteWriter(16 + entries.length * 24)
@@ -42,21 +48,21 @@ export function encodeContext (key: string, context: CausalContext, secret: Uint
     w.varint(i).varint(dot.counter)
   }
   const payload = w.finish()
-  return Buffer.concat([payload, mac(key, payload, secret)]).toString('base64url')
+  return Buffer.concat([payload, mac(key, payload, listOf(secrets)[0]!)]).toString('base64url')
 }
 
 /**
  * Decode a token sent with a request for `key`. Throws LEVELRING_INVALID_CONTEXT (a 400) for a token
- * that is not base64url, is truncated, was altered, was signed with another secret, or belongs to
+ * that is not base64url, is truncated, was altered, was signed with none of `secrets`, or belongs to
  * another key: a damaged context must never be taken as "seen nothing" or "seen everything".
  */
-export function decodeContext (key: string, token: string, secret: Uint8Array): CausalContext {
+export function decodeContext (key: string, token: string, secrets: ContextSecrets): CausalContext {
   if (!BASE64URL.test(token)) throw invalid(key, 'is not base64url')
   const bytes = Buffer.from(token, 'base64url')
   if (bytes.length < 2 + CONTEXT_MAC_BYTES) throw invalid(key, 'is too short (truncated?)')
   const payload = bytes.subarray(0, bytes.length - CONTEXT_MAC_BYTES)
   const given = bytes.subarray(bytes.length - CONTEXT_MAC_BYTES)
-  if (!timingSafeEqual(given, mac(key, payload, secret))) {
+  if (!listOf(secrets).some((secret) => timingSafeEqual(given, mac(key, payload, secret)))) {
     throw invalid(key, 'does not verify: it was altered or truncated, comes from another cluster, or was read from another key')
   }
   try {
@@ -87,6 +93,10 @@ export function decodeContext (key: string, token: string, secret: Uint8Array): 
     if (err instanceof GatewayError) throw err
     throw invalid(key, `does not decode (${(err as Error).message})`)
   }
+}
+
+function listOf (secrets: ContextSecrets): readonly Uint8Array[] {
+  return secrets instanceof Uint8Array ? [secrets] : secrets
 }
 
 function mac (key: string, payload: Uint8Array, secret: Uint8Array): Buffer {

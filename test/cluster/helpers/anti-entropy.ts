@@ -25,8 +25,8 @@ export async function heal (cluster: TestCluster): Promise<void> {
 }
 
 async function setBlocked (cluster: TestCluster, node: ClusterNode, blocked: readonly string[]): Promise<void> {
-  const res = await fetch(node.url + FAULTS_PATH, {
-    method: 'PUT', headers: { ...cluster.internodeHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ blocked })
+  const res = await cluster.internodeFetch(node, FAULTS_PATH, {
+    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ blocked })
   })
   if (res.status !== 200) throw new Error(`faults at ${node.id}: ${res.status} ${await res.text()}`)
 }
@@ -46,9 +46,9 @@ export async function antiEntropyView (node: ClusterNode): Promise<AntiEntropyVi
 
 /** The node's Merkle roots of `partitions` (hex; 'not-ready' / 'not-replica' where it has none to compare). */
 export async function roots (cluster: TestCluster, node: ClusterNode, partitions: readonly number[]): Promise<string[]> {
-  const res = await fetch(node.url + ROOTS_PATH, {
+  const res = await cluster.internodeFetch(node, ROOTS_PATH, {
     method: 'POST',
-    headers: { ...cluster.internodeHeaders, 'content-type': ANTI_ENTROPY_MEDIA_TYPE },
+    headers: { 'content-type': ANTI_ENTROPY_MEDIA_TYPE },
     body: encodeRootsRequest({ shape: merkleShapeFor(cluster.partitions), partitions })
   })
   if (res.status !== 200) throw new Error(`roots at ${node.id}: ${res.status} ${await res.text()}`)
@@ -81,8 +81,8 @@ export async function storedObjects (cluster: TestCluster, node: ClusterNode, ke
   const out: Array<StoredObject | undefined> = []
   for (let i = 0; i < keys.length; i += 500) {
     const batch = keys.slice(i, i + 500)
-    const res = await fetch(node.url + OBJECTS_PATH, {
-      method: 'POST', headers: { ...cluster.internodeHeaders, 'content-type': ANTI_ENTROPY_MEDIA_TYPE }, body: encodeKeys(batch)
+    const res = await cluster.internodeFetch(node, OBJECTS_PATH, {
+      method: 'POST', headers: { 'content-type': ANTI_ENTROPY_MEDIA_TYPE }, body: encodeKeys(batch)
     })
     if (res.status !== 200) throw new Error(`objects at ${node.id}: ${res.status} ${await res.text()}`)
     out.push(...decodeObjectsAnswer(new Uint8Array(await res.arrayBuffer()), batch))
@@ -111,7 +111,7 @@ export async function seed (cluster: TestCluster, nodes: readonly ClusterNode[],
   for (let i = 0; i < objects.length; i += 1_000) {
     const body = encodeMergeRequest(objects.slice(i, i + 1_000))
     await Promise.all(nodes.map(async (node) => {
-      const res = await fetch(node.url + MERGE_PATH, { method: 'POST', headers: { ...cluster.internodeHeaders, 'content-type': ANTI_ENTROPY_MEDIA_TYPE }, body })
+      const res = await cluster.internodeFetch(node, MERGE_PATH, { method: 'POST', headers: { 'content-type': ANTI_ENTROPY_MEDIA_TYPE }, body })
       if (res.status !== 204) throw new Error(`seeding ${node.id}: ${res.status} ${await res.text()}`)
     }))
   }

@@ -45,9 +45,9 @@ export async function statusSeenBy (observer: ClusterNode, peer: string): Promis
   return (await viewOf(observer)).peers.find((p) => p.id === peer)?.status ?? 'missing'
 }
 
-/** The ring state `node` routes by (the internode ring endpoint, with the cluster token). */
+/** The ring state `node` routes by (the internode ring endpoint, signed with the cluster secret). */
 export async function ringStateOf (cluster: TestCluster, node: ClusterNode): Promise<RingState> {
-  const res = await fetch(node.url + RING_PATH, { headers: cluster.internodeHeaders })
+  const res = await cluster.internodeFetch(node, RING_PATH)
   if (res.status !== 200) throw new Error(`ring of ${node.id}: ${res.status} ${await res.text()}`)
   return ringStateFromJSON(await res.json() as RingStateJSON)
 }

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_CONFIG } from '../../../gateway/src/node/config.js'
 import { Ring } from '../../../gateway/src/ring/ring.js'
-import { CLUSTER_TOKEN_HEADER, InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
+import { InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
 import { keyPath, REPLICAS_PATH } from '../../../gateway/src/internode/internode-protocol.js'
 import { decodeObject } from '../../../gateway/src/replica/object-codec.js'
 import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
@@ -39,6 +39,8 @@ export interface ClusterOptions {
   readonly settings?: Readonly<Record<string, unknown>> | ((dir: string) => Readonly<Record<string, unknown>>)
   /** Turn client authentication on with this bearer token (--auth-token-file). */
   readonly bearerToken?: string
+  /** The cluster secret (default: one generated for the cluster). */
+  readonly secret?: string
 }
 
 /** One node process of a test cluster. */
@@ -114,7 +116,7 @@ export class TestCluster {
   readonly dir: string
   readonly replicas: number
   readonly partitions: number
-  readonly #auth: InternodeAuth
+  #secret: Buffer
   readonly #clientHeaders: Record<string, string>
 
   private constructor (nodes: ClusterNode[], dir: string, secret: string, replicas: number, partitions: number, bearer?: string) {
@@ -123,7 +125,7 @@ export class TestCluster {
     this.dir = dir
     this.replicas = replicas
     this.partitions = partitions
-    this.#auth = new InternodeAuth(Buffer.from(secret, 'utf8'))
+    this.#secret = Buffer.from(secret, 'utf8')
   }
 
   /** Start a cluster; rejects (after cleaning up) if a node fails to start. */
@@ -131,7 +133,7 @@ export class TestCluster {
     const size = options.size ?? 3
     const replicas = options.replicas ?? 3
     const dir = makeTempDir('levelring-cluster')
-    const secret = `test-secret-${process.pid}-${Date.now()}-0123456789`
+    const secret = options.secret ?? `test-secret-${process.pid}-${Date.now()}-0123456789`
     await writeFile(join(dir, 'secret'), secret)
     const settings = { ...(typeof options.settings === 'function' ? options.settings(dir) : options.settings) }
     if (options.bearerToken !== undefined) {
@@ -192,9 +194,30 @@ export class TestCluster {
     return node
   }
 
-  /** The headers of an internode call (the cluster token). */
-  get internodeHeaders (): Record<string, string> {
-    return { [CLUSTER_TOKEN_HEADER]: this.#auth.token }
+  /** Signs and checks internode calls with the cluster secret the harness signs with, as node `caller` would. */
+  signer (caller = 'test-harness', now?: () => number): InternodeAuth {
+    return new InternodeAuth([this.#secret], caller, { now })
+  }
+
+  /**
+   * Write `secrets` (one a line) into the secret file every node reads when it starts, and sign the
+   * harness's calls with the first from now on. Nodes see it only once restarted (a rolling restart).
+   */
+  async writeSecrets (secrets: readonly string[]): Promise<void> {
+    await writeFile(join(this.dir, 'secret'), secrets.join('\n') + '\n')
+    this.#secret = Buffer.from(secrets[0]!, 'utf8')
+  }
+
+  /**
+   * An internode call to `node`, signed with the cluster secret as a node would sign it (for
+   * `node`'s id, fresh timestamp and nonce; the caller is `caller`, by default 'test-harness').
+   * The answer's signature is not checked here.
+   */
+  async internodeFetch (node: ClusterNode, path: string, init: { method?: string, headers?: Record<string, string>, body?: Uint8Array | string, caller?: string } = {}): Promise<Response> {
+    const method = init.method ?? 'GET'
+    const body = typeof init.body === 'string' ? Buffer.from(init.body) : init.body
+    const signed = this.signer(init.caller).signRequest(method, path, body, node.id)
+    return fetch(node.url + path, { method, headers: { ...init.headers, ...signed }, body })
   }
 
   /** The ring every node derives (the same derivation as the nodes'). */
@@ -210,7 +233,7 @@ export class TestCluster {
 
   /** What `node` stores for `key`, read with the internode replica read (which never repairs). */
   async replicaRead (node: ClusterNode, key: string): Promise<StoredObject | undefined> {
-    const res = await fetch(node.url + keyPath(REPLICAS_PATH, key), { headers: this.internodeHeaders })
+    const res = await this.internodeFetch(node, keyPath(REPLICAS_PATH, key))
     if (res.status === 404) return undefined
     if (res.status !== 200) throw new Error(`replica read of ${key} at ${node.id}: ${res.status} ${await res.text()}`)
     return decodeObject(key, new Uint8Array(await res.arrayBuffer()))

@@ -72,6 +72,19 @@ describe('causal context tokens', () => {
     expect(() => decodeContext('k', token, Buffer.from('another secret of some length!!'))).toThrow(/does not verify/)
   })
 
+  test('across a secret rotation: signed with the first secret of a list, verified with any of it', () => {
+    const next = Buffer.from('the next secret, 0123456789abcdef')
+    const before = encodeContext('k', ctx, secret)
+    // First rolling restart: [old, new] still signs with the old secret; both read either.
+    expect(decodeContext('k', before, [secret, next])).toEqual(ctx)
+    // Second: [new, old] signs with the new one, which nodes still on [old, new] accept, and still reads the old.
+    const after = encodeContext('k', ctx, [next, secret])
+    expect(decodeContext('k', after, [secret, next])).toEqual(ctx)
+    expect(decodeContext('k', before, [next, secret])).toEqual(ctx)
+    // Once the old secret is dropped, what it signed no longer verifies.
+    expect(() => decodeContext('k', before, [next])).toThrow(/does not verify/)
+  })
+
   test('every single-byte change and every truncation is refused', () => {
     const bytes = Buffer.from(encodeContext('k', ctx, secret), 'base64url')
     for (let i = 0; i < bytes.length; i++) {

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { Ring, type RingMember } from '../../../gateway/src/ring/ring.js'
 import { claim } from '../../../gateway/src/ring/ring-claimant.js'
 import {
-  compareRingStates, gainingNodes, mergeRingStates, replicates, ringPlan, ringState, ringStateFromJSON, ringStateToJSON,
+  assertPlausibleEpoch, MAX_EPOCH_ADVANCE, MAX_RING_EPOCH, compareRingStates, gainingNodes, mergeRingStates, replicates, ringPlan, ringState, ringStateFromJSON, ringStateToJSON,
   transfersTo, waitingFor, withDone, type RingState
 } from '../../../gateway/src/ring/ring-state.js'
 import { seededRandom } from '../../support/random.mjs'
@@ -107,10 +107,24 @@ describe('merge', () => {
     const bad: unknown[] = [
       null,
       { ...json, epoch: -1 },
+      { ...json, epoch: MAX_RING_EPOCH + 1 },
+      { ...json, epoch: Number.MAX_SAFE_INTEGER },
       { ...json, current: { ...json.current, members: [{ id: 'a', weight: 0 }] } },
       { ...json, current: { members: json.current.members.filter((m) => m.id !== 'a'), ring: json.current.ring } },
       { ...json, pending: { ...json.pending!, done: 'd' } }
     ]
     for (const b of bad) expect(() => ringStateFromJSON(b as never), JSON.stringify(b)?.slice(0, 60)).toThrow(/ring state rejected/)
+  })
+
+  test('a gossiped epoch is plausible only within MAX_EPOCH_ADVANCE of the one held; a node without a ring takes any legal one', () => {
+    const s0 = bootstrap('a', 'b', 'c')
+    const at = (epoch: number): RingState => ringState(epoch, s0.current)
+    expect(() => assertPlausibleEpoch(s0, at(MAX_EPOCH_ADVANCE))).not.toThrow()
+    expect(() => assertPlausibleEpoch(at(10), at(10 + MAX_EPOCH_ADVANCE))).not.toThrow()
+    expect(() => assertPlausibleEpoch(at(10), at(11 + MAX_EPOCH_ADVANCE))).toThrow(/more than 4096 ahead/)
+    expect(() => assertPlausibleEpoch(s0, at(MAX_RING_EPOCH))).toThrow(/ring state rejected/)
+    expect(() => assertPlausibleEpoch(undefined, at(MAX_RING_EPOCH))).not.toThrow()
+    // Even at the ceiling the claimant can still count on: the epoch stays a safe integer for 2^52 more changes.
+    expect(Number.isSafeInteger(MAX_RING_EPOCH + 2 ** 52)).toBe(true)
   })
 })
