@@ -185,7 +185,9 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
 function parseRequest (body: Buffer): PartitionPageRequest {
   let parsed: Partial<PartitionPageRequest>
   try {
-    parsed = JSON.parse(body.toString('utf8')) as Partial<PartitionPageRequest>
+    const json: unknown = JSON.parse(body.toString('utf8'))
+    // JSON null (or any non-object) is as wrong as text that is not JSON: refused below, not a TypeError (500).
+    parsed = json !== null && typeof json === 'object' ? json as Partial<PartitionPageRequest> : {}
   } catch {
     parsed = {}
   }

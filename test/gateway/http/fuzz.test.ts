@@ -265,6 +265,14 @@ describe('internode endpoints', () => {
     expect(await snapshot(guarded, CLIENT_TOKEN)).toEqual(before)
   })
 
+  test('a partition page request whose body is JSON null is refused with a 400', async () => {
+    const member = new InternodeAuth([Buffer.from(SECRET)], 'fz-peer')
+    const path = '/internal/v1/partitions'
+    const body = Buffer.from('null')
+    const call = { method: 'POST', path, headers: member.signRequest('POST', path, body, 'fz-guarded'), body }
+    expectProblem(call, await send(guarded, call), [400])
+  })
+
   test('a truncated stored object is refused with a 400', async () => {
     const member = new InternodeAuth([Buffer.from(SECRET)], 'fz-peer')
     const path = `${REPLICAS_PATH}known-a`
