@@ -5,6 +5,8 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
 import { REPLICAS_PATH } from '../../../gateway/src/internode/internode-protocol.js'
+import { encodeKeys } from '../../../gateway/src/anti-entropy/anti-entropy-protocol.js'
+import { encodeHandover } from '../../../gateway/src/handoff/partition-stream.js'
 import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
 import { freePorts } from '../../support/process.js'
 import { tempRoot } from '../../support/temp-dir.js'
@@ -109,7 +111,8 @@ const pathPiece = fc.oneof(
 )
 /** Kept under 8,000 characters: a request head over 16 KiB is refused by node itself with a bare 431 (documented). */
 const junkPieces = fc.array(pathPiece, { maxLength: 8 }).map((pieces) => FUZZ_PREFIX + pieces.join('')).filter((s) => s.length < 8_000)
-const junkKey = junkPieces
+/** Half of the keys are plain, so that requests also get past the key check to the parameters, contexts and bodies. */
+const junkKey = fc.oneof(fc.stringMatching(/^[a-z0-9]{1,8}$/).map((k) => FUZZ_PREFIX + k), junkPieces)
 const queryName = fc.constantFrom('r', 'w', 'pr', 'pw', 'dw', 'timeout_ms', 'returnbody', 'hints', 'sync', 'zzz', '', 'r[]')
 const queryValue = fc.oneof(
   fc.constantFrom('', '-1', '0', '1', '3', '4', 'one', 'quorum', 'all', 'ALL', 'true', 'false', '1e3', '0x10', '9007199254740993', '600001', 'NaN', '+1', '%201', '%00', '%ff'),
@@ -118,12 +121,22 @@ const queryValue = fc.oneof(
 )
 const query = fc.array(fc.tuple(queryName, queryValue), { maxLength: 5 })
   .map((pairs) => pairs.length === 0 ? '' : `?${pairs.map(([n, v]) => `${n}=${v}`).join('&')}`)
-const method = fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND')
+const method = fc.oneof({ arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE'), weight: 3 }, fc.constantFrom('POST', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND'))
 const base64Junk = fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b).toString('base64'))
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,60}$/)
+/** Contexts a node really handed out (for the known keys, so foreign to every generated key), filled before the properties run. */
+const realContexts: string[] = []
+/** A real context, whole (foreign: bound to another key), truncated, with one character changed, or with junk appended. */
+const realContext = fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('whole', 'truncated', 'changed', 'appended')).map(([which, at, how]) => {
+  const context = realContexts[which % realContexts.length]!
+  const i = at % context.length
+  if (how === 'truncated') return context.slice(0, i)
+  if (how === 'changed') return context.slice(0, i) + (context[i] === 'A' ? 'B' : 'A') + context.slice(i + 1)
+  return how === 'appended' ? `${context}AAAA` : context
+})
 const headers = fc.record({
   'Content-Type': fc.oneof(headerValue, fc.constantFrom('application/json', 'text/plain; charset=utf-8', 'application/problem+json', '')),
-  'X-Causal-Context': fc.oneof(base64Junk, headerValue, fc.constantFrom('', 'AQES', 'AQESAAAA', '====', 'A'.repeat(3000))),
+  'X-Causal-Context': fc.oneof(base64Junk, headerValue, realContext, fc.constantFrom('', 'AQES', 'AQESAAAA', '====', 'A'.repeat(3000))),
   Authorization: fc.oneof(headerValue, fc.constantFrom('Bearer', 'Bearer ', `Bearer ${CLIENT_TOKEN.slice(1)}`, `Basic ${CLIENT_TOKEN}`, `bearer  ${'x'.repeat(200)}`)),
   Accept: fc.constantFrom('application/json', '*/*', 'text/html', '')
 }, { requiredKeys: [] })
@@ -134,7 +147,7 @@ const body = fc.oneof(
   fc.integer({ min: MAX_VALUE_BYTES - 2, max: MAX_VALUE_BYTES * 4 }).map((n) => new Uint8Array(n).fill(0xff))
 )
 const publicPath = fc.oneof(
-  fc.tuple(junkKey, query).map(([k, q]) => `/v1/kv/${k}${q}`),
+  { arbitrary: fc.tuple(junkKey, query).map(([k, q]) => `/v1/kv/${k}${q}`), weight: 3 },
   fc.tuple(fc.constantFrom('/v1/cluster', '/v1/health', '/v1/admin/repair', '/v1/admin/join', '/v1/admin/leave', '/v1/admin/', '/v1/admin/zzz', '/v1/kv', '/v1/kv/', '/v1', '/'), query),
   fc.tuple(fc.constantFrom('/v1/', '/v1/admin/', '/v1/kv/', '/'), junkPieces, query)
 ).map((parts) => typeof parts === 'string' ? parts : parts.join(''))
@@ -147,6 +160,8 @@ function legitimateSuccess (call: Call, answer: Answer): boolean {
   if (answer.status === 200 && call.method === 'GET' && ['/v1/health', '/v1/cluster'].includes(path)) return true
   if (!path.startsWith(`/v1/kv/${FUZZ_PREFIX}`)) return false
   if (call.method === 'GET') return answer.status === 200 || answer.status === 300
+  // No generated context is valid for a generated key (junk, or a known key's): a write may succeed only without one.
+  if ((call.headers?.['X-Causal-Context'] ?? '') !== '') return false
   if (call.method === 'PUT') return answer.status === 200 || answer.status === 204
   return call.method === 'DELETE' && answer.status === 204
 }
@@ -163,6 +178,7 @@ beforeAll(async () => {
   })
   await writeKnownKeys(open)
   await writeKnownKeys(guarded, CLIENT_TOKEN)
+  for (const key of KNOWN_KEYS) realContexts.push(String((await send(open, { method: 'GET', path: `/v1/kv/${encodeURIComponent(key)}` })).headers['x-causal-context']))
 })
 
 afterAll(async () => {
@@ -207,21 +223,27 @@ describe('internode endpoints', () => {
   const junkBody = fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 512 }),
     fc.constantFrom('{}', '[]', 'null', '{"digest":1}', '{"partitions":"x"}', '{"keys":[1]}').map((s) => Buffer.from(s)),
-    fc.integer({ min: 0, max: 1_000 }).map((cut) => ({ cut }))
+    fc.record({ cut: fc.integer({ min: 0, max: 1_000 }), of: fc.constantFrom('object', 'handover', 'keys') })
   )
   const signedCall = fc.record({
     method: fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH'),
     path: fc.tuple(internodePath, internodeQuery).map(([p, q]) => `/internal/v1/${p}${q}`),
     body: junkBody
   })
+  /** Valid encodings to truncate: a stored object, a hand-over batch, an anti-entropy key list. */
+  const realEncodings: Record<string, Uint8Array> = {}
   let realObject: Uint8Array
 
   beforeAll(async () => {
-    realObject = encodeObject((await guarded.store.read('known-a'))!)
+    const object = (await guarded.store.read('known-a'))!
+    realObject = encodeObject(object)
+    Object.assign(realEncodings, { object: realObject, handover: encodeHandover([{ key: 'known-a', object }]), keys: encodeKeys(KNOWN_KEYS) })
   })
 
-  function bodyOf (b: Uint8Array | { cut: number }): Uint8Array {
-    return b instanceof Uint8Array ? b : realObject.subarray(0, Math.min(b.cut, realObject.length - 1))
+  function bodyOf (b: Uint8Array | { cut: number, of: string }): Uint8Array {
+    if (b instanceof Uint8Array) return b
+    const real = realEncodings[b.of]!
+    return real.subarray(0, Math.min(b.cut, real.length - 1))
   }
 
   test('unsigned or wrongly signed calls are 401 problems', async () => {
