@@ -208,6 +208,17 @@ describe('public endpoints', () => {
     await expectHealthy(guarded)
     expect(await snapshot(guarded, CLIENT_TOKEN)).toEqual(before)
   })
+
+  test('on a node with admin tokens: a client token on any /v1/admin/ call is a 403 problem', async () => {
+    const before = await snapshot(guarded, CLIENT_TOKEN)
+    const adminPath = fc.tuple(fc.oneof(fc.constantFrom('repair', 'join', 'leave', ''), junkPieces), query).map(([p, q]) => `/v1/admin/${p}${q}`)
+    await fc.assert(fc.asyncProperty(method, adminPath, headers, body, async (m, path, h, b) => {
+      const call = { method: m, path, headers: { ...h, Authorization: `Bearer ${CLIENT_TOKEN}` }, body: b ?? undefined }
+      expectProblem(call, await send(guarded, call), [403])
+    }), PARAMS)
+    await expectHealthy(guarded)
+    expect(await snapshot(guarded, CLIENT_TOKEN)).toEqual(before)
+  })
 })
 
 describe('internode endpoints', () => {
