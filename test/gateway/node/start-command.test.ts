@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { afterAll, expect, test } from 'vitest'
+import { startNodeProcess } from '../../support/node-process.js'
+import { waitForExit } from '../../support/process.js'
 import { tempRoot } from '../../support/temp-dir.js'
 
 // Runs the built command (npm test builds first): bin/levelring.js -> dist/tools/src/cli.js.
@@ -15,31 +16,11 @@ afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
 })
 
-interface Started { child: ChildProcess, url: string, lines: Array<Record<string, any>>, exit: Promise<number | null> }
-
-/** Start `levelring start ...args` and wait for its "listening" log line (bounded by the test timeout). */
-async function start (args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, [bin, 'start', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  const lines: Array<Record<string, any>> = []
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, any>
-      lines.push(entry)
-      if (typeof entry.address === 'string' && /listening/.test(entry.msg)) resolve(`http://${entry.address}`)
-    })
-    let err = ''
-    child.stderr!.on('data', (d) => { err += String(d) })
-    child.on('exit', (code) => reject(new Error(`levelring start exited ${String(code)}: ${err}`)))
-  })
-  return { child, url, lines, exit }
-}
-
 test('levelring start serves, takes settings from --config and flags, and stops cleanly on SIGTERM after in-flight requests', async () => {
   const config = join(dir, 'node.yaml')
   await writeFile(config, 'nodeId: from-file\nreplicas: 3\ndefaults:\n  w: 1\n  r: 1\nmaxValueBytes: 2048\n')
-  const node = await start(['--config', config, '--node-id', 'cli1', '--data', join(dir, 'cli1'), '--peers', '127.0.0.1:7102,127.0.0.1:7103'])
+  const node = await startNodeProcess(['--config', config, '--node-id', 'cli1', '--data', join(dir, 'cli1'), '--peers', '127.0.0.1:7102,127.0.0.1:7103'])
+  children.push(node.child)
   const health = await (await fetch(`${node.url}/v1/health`)).json() as { nodeId: string, status: string }
   expect(health).toMatchObject({ nodeId: 'cli1', status: 'ok' })
   const cluster = await (await fetch(`${node.url}/v1/cluster`)).json() as { ring: { replicas: number }, peers: unknown[] }
@@ -59,7 +40,7 @@ test('levelring start serves, takes settings from --config and flags, and stops 
     }, 100)
   })
   expect(await answer).toBe(204)
-  expect(await node.exit).toBe(0)
+  expect((await waitForExit(node.child, 15_000)).code).toBe(0)
   expect(node.lines.some((l) => l.msg === 'node stopped')).toBe(true)
 })
 
@@ -75,7 +56,8 @@ test('a bad setting exits 1 naming it', async () => {
 
 test('acknowledged writes survive SIGKILL of the node process', async () => {
   const data = join(dir, 'crash')
-  const node = await start(['--node-id', 'crash', '--data', data])
+  const node = await startNodeProcess(['--node-id', 'crash', '--data', data])
+  children.push(node.child)
   const acked: string[] = []
   for (let i = 0; i < 60; i++) {
     const key = `k${i}`
@@ -84,13 +66,14 @@ test('acknowledged writes survive SIGKILL of the node process', async () => {
   }
   expect(acked).toHaveLength(60)
   node.child.kill('SIGKILL')
-  await node.exit
-  const again = await start(['--node-id', 'crash', '--data', data])
+  await waitForExit(node.child, 15_000)
+  const again = await startNodeProcess(['--node-id', 'crash', '--data', data])
+  children.push(again.child)
   for (const key of acked) {
     const res = await fetch(`${again.url}/v1/kv/${key}`)
     expect(res.status, key).toBe(200)
     expect(await res.text()).toBe(`value ${key.slice(1)}`)
   }
   again.child.kill('SIGTERM')
-  expect(await again.exit).toBe(0)
+  expect((await waitForExit(again.child, 15_000)).code).toBe(0)
 })
