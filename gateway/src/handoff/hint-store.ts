@@ -12,7 +12,6 @@
  * it was being delivered is delivered again.
  */
 import type { Logger } from 'pino'
-import type { ReplicaStore } from '../replica/replica-store.js'
 import { mergeReplicas } from '../replica/replica-merge.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import { KeyLock } from '../replica/key-lock.js'
@@ -32,11 +31,13 @@ export interface HintKeeper {
 }
 
 /**
- * What a replica answers for `key` when asked to include hints (a fallback's read, sloppy quorum):
- * its own object merged with every hint it keeps for the key.
+ * What a node answers for `key` when it serves as a fallback (sloppy quorum): the hints it keeps for
+ * the key, never its own stored object. It does not replicate the key, so whatever its own objects
+ * hold of it is a stray copy on its way to the replicas (an ownership sweep), maybe long superseded
+ * or deleted there, not the key's state.
  */
-export async function readWithHints (store: Pick<ReplicaStore, 'read'>, hints: HintKeeper, key: string): Promise<StoredObject | undefined> {
-  return mergeReplicas([await store.read(key), await hints.forKey(key)])
+export async function readAsFallback (hints: HintKeeper, key: string): Promise<StoredObject | undefined> {
+  return await hints.forKey(key)
 }
 
 /** One stored hint. */

@@ -133,18 +133,29 @@ export class ReplicaStore {
    */
   async write (key: string, value: NewValue | null, supersedes: Supersedes, options: ReplicaWriteOptions): Promise<StampedWrite> {
     return this.#lock.run(key, async () => {
-      const current = (await this.read(key)) ?? emptyDvvSet<StoredVersion>()
-      const now = this.#now()
-      const context = supersedes === 'current' ? readContext(current) : supersedes
-      const version: StoredVersion = value === null
-        ? tombstoneVersion(now)
-        : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
-      const dot = { actor: this.actor, counter: await this.#counter.next() }
-      const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
-      this.#checkSiblings(key, next)
-      await this.#store(key, current, next, options.sync)
-      return { object: next, dot }
+      const current = await this.read(key)
+      const stamped = await this.stamp(key, value, supersedes, current)
+      await this.#store(key, current, stamped.object, options.sync)
+      return stamped
     })
+  }
+
+  /**
+   * Stamp a client write over `base` without storing it: what a fallback does, which keeps the write
+   * only as a hint for the replica it stands in for (its own objects hold only keys it replicates).
+   * Same rules and errors as write().
+   */
+  async stamp (key: string, value: NewValue | null, supersedes: Supersedes, base: StoredObject | undefined): Promise<StampedWrite> {
+    const current = base ?? emptyDvvSet<StoredVersion>()
+    const now = this.#now()
+    const context = supersedes === 'current' ? readContext(current) : supersedes
+    const version: StoredVersion = value === null
+      ? tombstoneVersion(now)
+      : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
+    const dot = { actor: this.actor, counter: await this.#counter.next() }
+    const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
+    this.#checkSiblings(key, next)
+    return { object: next, dot }
   }
 
   /**
