@@ -153,20 +153,21 @@ export class ReplicaStore {
       ? tombstoneVersion(now)
       : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
     const dot = { actor: this.actor, counter: await this.#counter.next() }
-    const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
+    const next = this.#prune(normalise(update(current, context, dot, version, now)), now)
     this.#checkSiblings(key, next)
     return { object: next, dot }
   }
 
   /**
-   * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours.
+   * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours,
+   * pruning the clock as a write does (so clocks stay bounded on every replica, not only the stamping one).
    * Never refused for its sibling count: it only carries writes that were already acknowledged.
    * Returns the merged set; writes nothing when ours already holds everything it carries.
    */
   async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
     return this.#lock.run(key, async () => {
       const current = await this.read(key)
-      const merged = normalise(current === undefined ? incoming : sync(current, incoming))
+      const merged = this.#prune(normalise(current === undefined ? incoming : sync(current, incoming)), this.#now())
       if (current === undefined || !sameVersions(merged, current)) await this.#store(key, current, merged, options.sync)
       return merged
     })
@@ -220,6 +221,15 @@ export class ReplicaStore {
       this.#notify({ key, object: undefined, bytes: undefined })
       return true
     })
+  }
+
+  /**
+   * Keep the clock within the pruning bounds, except a deleted key's: its entries are what make the
+   * tombstone dominate the values it deleted, on replicas that missed the delete too; it is reaped
+   * (guarded) rather than pruned.
+   */
+  #prune (object: StoredObject, now: number): StoredObject {
+    return isDeleted(object) ? object : pruneClock(object, this.#pruning, now)
   }
 
   /** Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes. */
