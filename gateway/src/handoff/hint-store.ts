@@ -50,18 +50,20 @@ export interface Hint {
 /** The hints of one node, counted per owner. */
 export class HintStore implements HintKeeper {
   readonly #space: ByteSpace
+  readonly #storage: Pick<NodeStorage, 'syncBarrier'>
   readonly #logger: Logger
   readonly #lock = new KeyLock()
   readonly #counts = new Map<string, number>()
 
-  private constructor (space: ByteSpace, logger: Logger) {
+  private constructor (space: ByteSpace, storage: Pick<NodeStorage, 'syncBarrier'>, logger: Logger) {
     this.#space = space
+    this.#storage = storage
     this.#logger = logger
   }
 
   /** Open the node's hint space and count the hints it holds (one scan at start). */
   static async open (storage: NodeStorage, logger: Logger): Promise<HintStore> {
-    const store = new HintStore(storage.space(SPACES.hints), logger)
+    const store = new HintStore(storage.space(SPACES.hints), storage, logger)
     for await (const key of store.#space.keys()) {
       const owner = key.slice(0, key.indexOf(SEPARATOR))
       store.#counts.set(owner, (store.#counts.get(owner) ?? 0) + 1)
@@ -86,7 +88,10 @@ export class HintStore implements HintKeeper {
     await this.#lock.run(id, async () => {
       const held = await this.#read(id, key)
       const merged = mergeReplicas([held, object])!
-      if (held !== undefined && sameVersions(merged, held)) return
+      if (held !== undefined && sameVersions(merged, held)) {
+        if (fsync) await this.#storage.syncBarrier() // the hint held may have been stored without an fsync
+        return
+      }
       await this.#space.put(id, encodeObject(merged), durable(fsync))
       if (held === undefined) this.#counts.set(owner, (this.#counts.get(owner) ?? 0) + 1)
     })

@@ -162,13 +162,15 @@ export class ReplicaStore {
    * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours,
    * pruning the clock as a write does (so clocks stay bounded on every replica, not only the stamping one).
    * Never refused for its sibling count: it only carries writes that were already acknowledged.
-   * Returns the merged set; writes nothing when ours already holds everything it carries.
+   * Returns the merged set; writes nothing when ours already holds everything it carries (with `sync`,
+   * it still fsyncs: what we hold may have been stored without one).
    */
   async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
     return this.#lock.run(key, async () => {
       const current = await this.read(key)
       const merged = this.#prune(normalise(current === undefined ? incoming : sync(current, incoming)), this.#now())
       if (current === undefined || !sameVersions(merged, current)) await this.#store(key, current, merged, options.sync)
+      else if (options.sync) await this.#storage.syncBarrier() // what is acknowledged as durable must be
       return merged
     })
   }
