@@ -173,12 +173,14 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
 /**
  * Refuse (401) a call whose connection carries no client certificate the server verified against the
  * cluster's CA (--tls-ca): node's TLS server requests one from every client and lets the handshake
- * finish without it, so public clients need none and only /internal/v1/ insists.
+ * finish without it, so public clients need none and only /internal/v1/ insists. `authorized` alone
+ * is not enough: node counts a resumed TLS 1.3 session that never had a client certificate as
+ * authorized, so the certificate itself must be there too.
  */
 function checkClientCertificate (req: IncomingMessage): void {
   const socket = req.socket as TLSSocket
-  if (socket.authorized) return
   const presented = typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length > 0
+  if (socket.authorized && presented) return
   throw new GatewayError('LEVELRING_UNAUTHORIZED', presented
     ? `internode endpoints answer only the nodes of this cluster: the client certificate is not signed by the cluster's CA (${String(socket.authorizationError)}); give every node a certificate of the CA in --tls-ca (clients use /v1/)`
     : 'internode endpoints answer only the nodes of this cluster: they need a client certificate signed by the cluster\'s CA (--tls-ca), and this connection presented none (clients use /v1/)')
