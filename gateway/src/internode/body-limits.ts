@@ -64,9 +64,6 @@ export class InternodeBodyCaps {
     const buckets = shape.fanout ** shape.depth
     const cap = (endpoint: string, bytes: number): BodyCap => ({ endpoint, bytes: Math.ceil(bytes) })
     this.#exact = new Map([
-      // Everything a forwarded write carries came in one client request: one value, and a context
-      // and content type from its head; plus the fixed fields (flags, counts, timeout).
-      [WRITES_PATH, cap('writes', maxValueBytes + maxHeaderBytes + 64)],
       [GOSSIP_PATH, cap('gossip', GOSSIP_BODY_LIMIT)],
       [GOSSIP_ENTRIES_PATH, cap('gossip entries', GOSSIP_BODY_LIMIT)],
       // Every partition number of the ring in JSON (at most 6 characters and a comma each) and one
@@ -86,6 +83,9 @@ export class InternodeBodyCaps {
     ])
     this.#prefixed = [
       [REPLICAS_PATH, cap('replicas', this.objectBytes)], // PUT: one stored object
+      // Everything a forwarded write carries came in one client request: one value, and a context
+      // and content type from its head; plus the fixed fields (flags, counts, timeout).
+      [WRITES_PATH, cap('writes', maxValueBytes + maxHeaderBytes + 64)],
       [ANTI_ENTROPY_PREFIX, cap('anti-entropy', 0)] // no other anti-entropy endpoint takes a body
     ]
   }
