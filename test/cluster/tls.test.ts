@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
@@ -83,6 +84,18 @@ async function get (node: ClusterNode, path: string, dispatcher: Agent = client)
   try { json = JSON.parse(text) } catch { json = undefined }
   return { status: res.statusCode, json, text }
 }
+
+test('levelring certs signs more nodes with the CA it made, and their certificates chain to it', async () => {
+  const again = await makeCertificates(tlsDir, { nodes: ['node4'], hosts: ['db4.example.internal', '10.1.2.3'] })
+  expect(again.reusedCa).toBe(true)
+  const caCert = new X509Certificate(ca)
+  const node4 = new X509Certificate(readFileSync(again.nodes[0]!.certFile))
+  expect(node4.verify(caCert.publicKey)).toBe(true)
+  expect(node4.checkIssued(caCert)).toBe(true)
+  expect(node4.subjectAltName).toBe('DNS:node4, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:db4.example.internal, IP Address:10.1.2.3')
+  expect(statSync(again.nodes[0]!.keyFile).mode & 0o777).toBe(0o600)
+  await expect(makeCertificates(tlsDir, { nodes: ['bad name'] })).rejects.toThrow(/neither a host name nor an IP address/)
+})
 
 test('the nodes serve HTTPS and say so', () => {
   for (const node of nodes) {

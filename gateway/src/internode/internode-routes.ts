@@ -115,7 +115,8 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     if (!isNonce(nonce)) throw unauthorized('the challenge nonce is missing or malformed')
     signAnswers(res, (status, body) => auth.signAnswer(status, 'GET', PROVE_PATH, nonce, body))
     const body = Buffer.from(JSON.stringify({ node: options.nodeId } satisfies ProveAnswer))
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }).end(body)
+    // A challenge carries no body: one sent anyway is not read, and the connection closes after the answer.
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), ...(req.complete ? {} : { Connection: 'close' }) }).end(body)
   }
 
   /** Reads the body (at most the endpoint's cap, or the handler's `limit` when smaller) and checks it is the one signed. */
@@ -142,7 +143,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       const path = mark === -1 ? url : url.slice(0, mark)
       const query = mark === -1 ? '' : url.slice(mark + 1)
       const cap = options.bodyCap(method, path)
-      if (url === PROVE_PATH) { refuseOversize(req, cap); prove(req, res); return }
+      if (url === PROVE_PATH) { prove(req, res); return }
       const checked = auth.checkRequest(method, url, req.headers)
       if (typeof checked === 'string') throw unauthorized(checked)
       signAnswers(res, (status, body) => auth.signAnswer(status, method, url, checked.nonce, body))
