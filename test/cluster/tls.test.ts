@@ -147,6 +147,41 @@ test('the CLI talks to a TLS node with --ca', () => {
 
 describeSignedCalls()
 
+test('a node with a certificate of another CA cannot join: it is told its client certificate was refused, and the cluster keeps its members', async () => {
+  const other = await makeCertificates(join(dir, 'other-ca'), { nodes: ['node4'] })
+  // It trusts the cluster's CA (it can check the seed's certificate), but its own is another CA's.
+  await writeFile(join(dir, 'both-cas.pem'), Buffer.concat([ca, readFileSync(other.caFile)]))
+  const [port] = await freePorts(1)
+  const config = {
+    nodeId: 'node4',
+    listen: `127.0.0.1:${port!}`,
+    dataDir: join(dir, 'node4'),
+    seeds: [nodes[0]!.address],
+    clusterSecretFile: join(dir, 'secret'),
+    tlsCertFile: other.nodes[0]!.certFile,
+    tlsKeyFile: other.nodes[0]!.keyFile,
+    tlsCaFile: join(dir, 'both-cas.pem'),
+    logLevel: 'info'
+  }
+  await writeFile(join(dir, 'node4.json'), JSON.stringify(config))
+  const intruder = new ClusterNode('node4', config.listen, config.dataDir, join(dir, 'node4.json'))
+  try {
+    await intruder.start()
+    for (let i = 0; !intruder.lines.some((l) => String(l.msg).includes('peer refused our client certificate')); i++) {
+      if (i === 100) throw new Error(`node4 never logged the refusal: ${JSON.stringify(intruder.lines.slice(-5))}`)
+      await sleep(100)
+    }
+    const refusal = intruder.lines.find((l) => String(l.msg).includes('peer refused our client certificate'))!
+    expect(refusal.detail).toMatch(/not signed by the cluster's CA/)
+    for (const node of nodes) {
+      const view = (await get(node, '/v1/cluster')).json as { peers: Array<{ id: string }> }
+      expect(view.peers.map((p) => p.id).sort()).toEqual(IDS.filter((id) => id !== node.id))
+    }
+  } finally {
+    await intruder.stop()
+  }
+})
+
 /** Resolves with `socket` once its TLS handshake is done. */
 async function secureSocket (socket: TLSSocket): Promise<TLSSocket> {
   await new Promise<void>((resolve, reject) => { socket.once('secureConnect', resolve); socket.once('error', reject) })

@@ -58,6 +58,13 @@ export function replicaUnreachable (node: string, address: string, reason: strin
     { node, address, reason, notApplied }, options)
 }
 
+/** The detail of a 401 that refused this node's client certificate (mutual TLS), not its request signature. */
+function refusedCertificate (answer: Answer): string | undefined {
+  let detail = ''
+  try { detail = String((JSON.parse(answer.body.toString('utf8')) as { detail?: unknown }).detail ?? '') } catch { /* not a problem document */ }
+  return /client certificate/.test(detail) ? detail : undefined
+}
+
 /**
  * Errors of a connection that was never made, or whose TLS handshake failed (the peer's certificate
  * is not trusted, or it speaks no TLS): the request cannot have been received.
@@ -262,6 +269,7 @@ export class InternodeClient {
     const answer = await this.#send(address, 'GET', PROVE_PATH, { [SIGNED_HEADERS.nonce]: nonce, [SIGNED_HEADERS.caller]: this.#options.auth.nodeId }, undefined, timeoutMs)
     let id: unknown
     try { id = (JSON.parse(answer.body.toString('utf8')) as ProveAnswer).node } catch { id = undefined }
+    if (answer.status === 401 && refusedCertificate(answer) !== undefined) throw this.#refused(`seed ${address}`, address, answer)
     if (answer.status !== 200 || typeof id !== 'string' || id === '' ||
       !this.#options.auth.answerIsFrom(id, answer.status, 'GET', PROVE_PATH, nonce, answer.body, answer.headers[SIGNED_HEADERS.signature])) {
       throw replicaUnreachable(`seed ${address}`, address,
@@ -293,9 +301,8 @@ export class InternodeClient {
 
   /** A 401: the peer refused our request signature, or (mutual TLS) our client certificate, as its problem's detail says. */
   #refused (node: string, address: string, answer: Answer): GatewayError {
-    let detail = ''
-    try { detail = String((JSON.parse(answer.body.toString('utf8')) as { detail?: unknown }).detail ?? '') } catch { /* not a problem document */ }
-    if (detail.includes('certificate')) {
+    const detail = refusedCertificate(answer)
+    if (detail !== undefined) {
       this.#options.logger.error({ peer: node, address, detail },
         'peer refused our client certificate: every node needs a certificate signed by the CA the others were started with (--tls-ca)')
       return replicaUnreachable(node, address, `it refused this node's client certificate: ${detail}`, true)
