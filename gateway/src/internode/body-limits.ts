@@ -97,9 +97,4 @@ export class InternodeBodyCaps {
     if (exact !== undefined) return exact
     return this.#prefixed.find(([prefix]) => path.startsWith(prefix))?.[1] ?? { endpoint: path, bytes: 0 }
   }
-
-  /** The largest cap of the anti-entropy endpoints: what their handler reads at most. */
-  antiEntropyBytes (): number {
-    return Math.max(...[ROOTS_PATH, NODES_PATH, BUCKETS_PATH, OBJECTS_PATH, PARTITION_PATH, MERGE_PATH].map((p) => this.#exact.get(p)!.bytes))
-  }
 }

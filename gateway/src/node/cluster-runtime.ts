@@ -10,7 +10,6 @@ import { ClusterReplicaAccess } from '../coordination/replica-access.js'
 import type { NodeConfig } from './config.js'
 import { DistributedCoordinator } from '../coordination/distributed-coordinator.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
-import type { InternodeBodyCaps } from '../internode/body-limits.js'
 import type { NodeTls } from './node-tls.js'
 import { FaultInjector } from '../internode/fault-injection.js'
 import type { InternodeAuth } from '../internode/internode-auth.js'
@@ -67,8 +66,6 @@ export interface ClusterRuntimeOptions {
   readonly storage: NodeStorage
   /** The node's TLS material: internode calls go over https, presenting its certificate. */
   readonly tls: NodeTls | undefined
-  /** The largest body of each internode endpoint. */
-  readonly bodyCaps: InternodeBodyCaps
 }
 
 /**
@@ -117,7 +114,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     trees,
     store,
     replicates: (p) => antiEntropy.replicates(p),
-    maxBodyBytes: options.bodyCaps.antiEntropyBytes(), // each endpoint's own cap is applied by the internode router
+    maxBodyBytes: Infinity, // each endpoint's cap is the internode router's (internode/body-limits.ts)
     logger
   })
   warnAboutShape(config, membership, logger)

@@ -68,7 +68,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, tls, bodyCaps })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, tls })
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
