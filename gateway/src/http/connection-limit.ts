@@ -1,5 +1,4 @@
-import type { Server } from 'node:net'
-import type { Socket } from 'node:net'
+import type { Server, Socket } from 'node:net'
 
 /** What a listener's per-address limit has done so far. */
 export interface ConnectionLimitStats {

@@ -334,10 +334,11 @@ function peerId (setting: string, id: string): string {
  */
 function checkPeerSchemes (peers: readonly unknown[], seeds: readonly unknown[], tls: boolean): void {
   const wrong = tls ? 'http://' : 'https://'
-  for (const [i, spec] of [...peers.map((p) => ['peers', p] as const), ...seeds.map((s) => ['seeds', s] as const)].entries()) {
-    const text = typeof spec[1] === 'string' ? spec[1] : (spec[1] as { address?: unknown } | null)?.address
-    if (typeof text === 'string' && text.slice(text.indexOf('=') + 1).startsWith(wrong)) {
-      throw configError(`${spec[0]}`, `${JSON.stringify(text)} (entry ${i + 1}): ${tls
+  for (const [setting, list] of [['peers', peers], ['seeds', seeds]] as const) {
+    for (const [i, spec] of list.entries()) {
+      const text = typeof spec === 'string' ? spec : (spec as { address?: unknown } | null)?.address
+      if (typeof text !== 'string' || !text.slice(text.indexOf('=') + 1).startsWith(wrong)) continue
+      throw configError(`${setting}[${i}]`, `${JSON.stringify(text)}: ${tls
         ? 'this node serves TLS (--tls-cert), and TLS is cluster-wide: every peer is reached over https; write host:port or https://host:port'
         : 'this node has no TLS (--tls-cert), and TLS is cluster-wide: no peer is reached over https; give every node --tls-cert or none'}`)
     }

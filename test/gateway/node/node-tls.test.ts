@@ -40,8 +40,8 @@ test('flags and config keys; certificate and key come together, the CA only with
 test('TLS is cluster-wide: a peer or seed URL of the other scheme is refused', () => {
   const withTls = { tlsCert: tls('a.pem'), tlsKey: tls('a-key.pem'), clusterSecretFile: tls('secret'), nodeId: 'a' }
   expect(loadConfig({ ...withTls, peers: 'b=https://127.0.0.1:7102,c=127.0.0.1:7103' }).peers).toHaveLength(2)
-  badConfig(() => loadConfig({ ...withTls, peers: 'b=http://127.0.0.1:7102' }), /peers: .*this node serves TLS/)
-  badConfig(() => loadConfig({ ...withTls, seeds: 'http://127.0.0.1:7102' }), /seeds: .*every peer is reached over https/)
+  badConfig(() => loadConfig({ ...withTls, peers: 'b=http://127.0.0.1:7102' }), /peers\[0\]: .*this node serves TLS/)
+  badConfig(() => loadConfig({ ...withTls, seeds: 'http://127.0.0.1:7102' }), /seeds\[0\]: .*every peer is reached over https/)
   badConfig(() => loadConfig({ nodeId: 'a', clusterSecretFile: tls('secret'), peers: 'b=https://127.0.0.1:7102' }), /this node has no TLS/)
   expect(loadConfig({ nodeId: 'a', clusterSecretFile: tls('secret'), peers: PEERS }).peers).toHaveLength(2)
 })
