@@ -283,3 +283,34 @@ function describeSignedCalls (): void {
     expect(await heldBy(nodes[0]!, 'cluster-ca-key')).toBe(200)
   })
 }
+
+test('a node with a certificate of the cluster CA joins through a seed over mutual TLS', async () => {
+  const made = await makeCertificates(tlsDir, { nodes: ['node5'] })
+  const [port] = await freePorts(1)
+  const config = {
+    nodeId: 'node5',
+    listen: `127.0.0.1:${port!}`,
+    dataDir: join(dir, 'node5'),
+    seeds: [`https://${nodes[1]!.address}`],
+    clusterSecretFile: join(dir, 'secret'),
+    tlsCertFile: made.nodes[0]!.certFile,
+    tlsKeyFile: made.nodes[0]!.keyFile,
+    tlsCaFile: join(tlsDir, 'ca.pem'),
+    logLevel: 'info'
+  }
+  await writeFile(join(dir, 'node5.json'), JSON.stringify(config))
+  const joiner = new ClusterNode('node5', config.listen, config.dataDir, join(dir, 'node5.json'))
+  try {
+    await joiner.start()
+    // The seed proved itself over TLS, the gossip went through, and every member learns of the new one.
+    for (let i = 0; ; i++) {
+      const views = await Promise.all(nodes.map(async (n) => (await get(n, '/v1/cluster')).json as { peers: Array<{ id: string }> }))
+      if (views.every((v) => v.peers.some((p) => p.id === 'node5'))) break
+      if (i === 100) throw new Error(`the members did not learn of node5 within 10 s: ${JSON.stringify(views.map((v) => v.peers.map((p) => p.id)))}`)
+      await sleep(100)
+    }
+    expect(joiner.lines.some((l) => String(l.msg).includes('refused'))).toBe(false)
+  } finally {
+    await joiner.stop()
+  }
+})

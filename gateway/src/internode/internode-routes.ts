@@ -171,6 +171,9 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
   }
 }
 
+/** Connections whose client certificate passed: a keep-alive connection's later calls skip building it again. */
+const verifiedSockets = new WeakSet<TLSSocket>()
+
 /**
  * Refuse (401) a call whose connection carries no client certificate the server verified against the
  * cluster's CA (--tls-ca): node's TLS server requests one from every client and lets the handshake
@@ -180,8 +183,9 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
  */
 function checkClientCertificate (req: IncomingMessage): void {
   const socket = req.socket as TLSSocket
+  if (verifiedSockets.has(socket)) return
   const presented = typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length > 0
-  if (socket.authorized && presented) return
+  if (socket.authorized && presented) { verifiedSockets.add(socket); return }
   throw new GatewayError('LEVELRING_UNAUTHORIZED', presented
     ? `internode endpoints answer only the nodes of this cluster: the client certificate is not signed by the cluster's CA (${String(socket.authorizationError)}); give every node a certificate of the CA in --tls-ca (clients use /v1/)`
     : 'internode endpoints answer only the nodes of this cluster: they need a client certificate signed by the cluster\'s CA (--tls-ca), and this connection presented none (clients use /v1/)')
