@@ -46,7 +46,16 @@ const dir = mkdtempSync(join(tmpdir(), 'levelring-bench-cluster-'))
 const servers = new ServerProcesses()
 
 type Workload = 'put-durable' | 'put' | 'get'
-const WORKLOADS: readonly Workload[] = ['put-durable', 'put', 'get']
+const ALL_WORKLOADS: readonly Workload[] = ['put-durable', 'put', 'get']
+/** env LEVELRING_BENCH_WORKLOADS (comma-separated) runs only some of them, e.g. while profiling one. */
+const WORKLOADS = process.env.LEVELRING_BENCH_WORKLOADS === undefined
+  ? ALL_WORKLOADS
+  : ALL_WORKLOADS.filter((w) => process.env.LEVELRING_BENCH_WORKLOADS!.split(',').includes(w))
+/**
+ * env LEVELRING_BENCH_PROFILE=DIR: the 3-node cluster's processes write V8 CPU profiles there when they
+ * stop (summarise one with `node dist/tools/src/bench/profile-summary.js FILE`).
+ */
+const profileDir = process.env.LEVELRING_BENCH_PROFILE
 const TITLES: Record<Workload, string> = {
   'put-durable': 'PUT, durable (levelring dw=2: fsynced on two replicas; etcd: every write)',
   put: 'PUT, no fsync (levelring w=2)',
@@ -98,7 +107,8 @@ async function startCluster (name: string, levelring: string, subdir: string): P
   writeFileSync(secretFile, randomBytes(32).toString('base64url'))
   const ports = await freePorts(3)
   const ids = ['node1', 'node2', 'node3']
-  const addresses = await Promise.all(ids.map((id, i) => servers.start([levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
+  const profile = profileDir === undefined || levelring !== bin ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  const addresses = await Promise.all(ids.map((id, i) => servers.start([...profile, levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
     '--data', join(dir, subdir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
     '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info'])))
   return { name, kind: 'levelring', addresses, put: '?w=2', putDurable: '?w=2&dw=2', get: '?r=2' }
