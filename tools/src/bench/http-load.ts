@@ -17,10 +17,12 @@ export interface LoadFigures {
   readonly non2xx: number
 }
 
-/** One autocannon request template: method, and a path per request. */
+/** One autocannon request template: method, a path per request, and a body per request where the peer wants one (etcd's JSON). */
 export interface LoadRequest {
-  readonly method: 'GET' | 'PUT'
+  readonly method: 'GET' | 'PUT' | 'POST'
   readonly path: () => string
+  /** Overrides the shared PUT body; made once per request. */
+  readonly body?: () => string
 }
 
 /** How to reach a target: plain HTTP, or HTTPS with the CA that signed its certificates. */
@@ -46,9 +48,9 @@ export async function runLoad (addresses: readonly string[], requests: readonly 
     duration: seconds,
     requests: requests.map((r) => ({
       method: r.method,
-      headers: r.method === 'PUT' ? { 'content-type': 'application/octet-stream' } : {},
+      headers: r.body !== undefined ? { 'content-type': 'application/json' } : r.method === 'PUT' ? { 'content-type': 'application/octet-stream' } : {},
       body: r.method === 'PUT' ? body : undefined,
-      setupRequest: (req) => ({ ...req, path: r.path() })
+      setupRequest: (req) => r.body === undefined ? { ...req, path: r.path() } : { ...req, path: r.path(), body: r.body() }
     }))
   })
   return {
