@@ -13,8 +13,12 @@ import { GatewayError } from '../error/gateway-error.js'
  */
 export const DEFAULT_PARTITION_COUNT = 512
 
-/** Upper bound on Q: the ring is gossiped whole and the claim step costs O(moved x Q) (~0.3 s for a join at 4,096); 4,096 keeps 585 equal nodes within 15% of the mean, and Riak advises <= 1,024. */
-export const MAX_PARTITION_COUNT = 4096
+/**
+ * Upper bound on Q: the ring is gossiped whole (~50 KB of JSON at 16,384) and the claim step costs
+ * O(moved x Q). 16,384 keeps some 2,300 equal nodes within 15% of the mean share (Q >= 7 x nodes);
+ * `npm run simulate` shows the trade-off for a cluster size (docs/operations.md, "Picking Q").
+ */
+export const MAX_PARTITION_COUNT = 16384
 
 /** Bytes of the hash that select the partition: 32 bits cover every Q up to MAX_PARTITION_COUNT. */
 const PARTITION_HASH_BYTES = 4
