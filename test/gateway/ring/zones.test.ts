@@ -5,6 +5,7 @@ import { DEFAULT_ZONE, Ring, type RingMember } from '../../../gateway/src/ring/r
 import { ownershipMoves } from '../../../gateway/src/ring/ring-diff.js'
 import { ringPlan, ringState, ringStateFromJSON, ringStateToJSON } from '../../../gateway/src/ring/ring-state.js'
 import { claim } from '../../../gateway/src/ring/ring-claimant.js'
+import { MemberTable } from '../../../gateway/src/membership/member-table.js'
 
 const zoned = (count: number, zones: number, weight = 1): RingMember[] =>
   Array.from({ length: count }, (_, i) => ({ id: `node-${String(i).padStart(3, '0')}`, weight, zone: `z${i % zones}` }))
@@ -144,5 +145,18 @@ describe('zone-aware placement', () => {
     expect(claim(state, members, 3)).toBeUndefined()
     expect(errorCode(() => Ring.create([{ id: 'a', weight: 1, zone: 'bad zone' }]))).toBe('CLUSTER_INVALID_MEMBER')
     expect(errorCode(() => Ring.fromJSON({ ...ring.toJSON(), zones: ['z0'] }))).toBe('CLUSTER_INVALID_RING')
+  })
+})
+
+describe('zones in gossip', () => {
+  it('spreads a member\'s zone with its entry and refuses an entry with a bad zone', () => {
+    const a = new MemberTable({ id: 'a', address: '127.0.0.1:7001', generation: 1, zone: 'east' })
+    const b = new MemberTable({ id: 'b', address: '127.0.0.1:7002', generation: 1 })
+    const delta = a.deltaFor(b.digest())
+    b.merge(delta.entries)
+    expect(b.get('a')?.zone).toBe('east')
+    expect(b.get('b')?.zone).toBeUndefined()
+    expect(errorCode(() => b.merge([{ ...a.self, id: 'c', zone: '../x' }]))).toBe('CLUSTER_INVALID_MEMBER')
+    expect(b.get('c')).toBeUndefined()
   })
 })
