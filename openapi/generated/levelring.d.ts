@@ -79,6 +79,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/placement/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1–1024 bytes of UTF-8, URL-encoded as one path segment. */
+                key: components["parameters"]["Key"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a key lives - its partition and its n primary replicas, in preference order.
+         * @description The key's partition of the ring this node routes by, and the n nodes of its preference list
+         *     (the primaries, whether up or down right now), each with its zone and internode address. The
+         *     primaries are n distinct nodes in as many distinct zones as the cluster has (with fewer zones
+         *     than n, spread over the zones as evenly as their sizes allow).
+         */
+        get: operations["getPlacement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/repair": {
         parameters: {
             query?: never;
@@ -240,6 +266,19 @@ export interface components {
             /** @description The peer's generation (its start time in ms); a larger one means it restarted. */
             generation?: number;
             weight?: number;
+        };
+        Placement: {
+            key: string;
+            /** @description The key's partition (0 to Q - 1). */
+            partition: number;
+            /** @description The n primaries in preference order. */
+            replicas: {
+                node: string;
+                /** @description The node's zone (`default` for a node started without `--zone`). */
+                zone: string;
+                /** @description Its internode host:port (empty when this node does not know it). */
+                address: string;
+            }[];
         };
         ClusterView: {
             node: components["schemas"]["Member"] & Record<string, never>;
@@ -722,6 +761,33 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getPlacement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1–1024 bytes of UTF-8, URL-encoded as one path segment. */
+                key: components["parameters"]["Key"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's placement. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Placement"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["QuorumUnavailable"];
             default: components["responses"]["Error"];
         };
     };
