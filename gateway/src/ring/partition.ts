@@ -67,3 +67,16 @@ export function assertPartition (p: number, q: number): void {
     throw new GatewayError('CLUSTER_INVALID_PARTITION', `partition ${String(p)} is outside 0..${q - 1} of a ring of ${q} partitions`)
   }
 }
+
+/** Partitions per node that keep equal nodes within ~12.5% of the mean share (max/mean <= 1 + nodes/Q), zone rounding included within 15%. */
+export const PARTITIONS_PER_NODE = 8
+
+/**
+ * The Q to create a cluster with when it may grow to `nodes` nodes: the smallest power of two of at
+ * least PARTITIONS_PER_NODE per node (at least 64, at most MAX_PARTITION_COUNT).
+ */
+export function recommendedPartitionCount (nodes: number): number {
+  let q = 64
+  while (q < nodes * PARTITIONS_PER_NODE && q < MAX_PARTITION_COUNT) q *= 2
+  return q
+}
