@@ -538,6 +538,20 @@ export interface components {
         DW: components["schemas"]["OptionalReplicaCount"];
         /** @description Primary replicas (not fallbacks) that must acknowledge a write (default 0). */
         PW: components["schemas"]["OptionalReplicaCount"];
+        /**
+         * @description Zone-local read, for clusters spread over distant zones: replicas in the coordinating node's
+         *     zone that must answer, instead of `r` (`quorum` is a majority of the key's replicas in that
+         *     zone, `all` all of them). Only that zone's replicas are asked, so the read answers at local
+         *     latency. Without `lr`, `r` counts replicas in every zone.
+         */
+        LR: components["schemas"]["ReplicaCount"];
+        /**
+         * @description Zone-local write: replicas in the coordinating node's zone that must acknowledge, instead of
+         *     `w` (`quorum` is a majority of the key's replicas in that zone). The write still goes to all
+         *     n replicas, in every zone; only the answer waits for the local ones. Without `lw`, `w`
+         *     counts replicas in every zone.
+         */
+        LW: components["schemas"]["ReplicaCount"];
         /** @description Deadline for the quorum, in milliseconds (default 5000). */
         TimeoutMs: number;
         /** @description Answer `200` with the stored object instead of `204`. */
@@ -563,6 +577,13 @@ export interface operations {
                 r?: components["parameters"]["R"];
                 /** @description Primary replicas (not fallbacks) that must answer a read (default 0). */
                 pr?: components["parameters"]["PR"];
+                /**
+                 * @description Zone-local read, for clusters spread over distant zones: replicas in the coordinating node's
+                 *     zone that must answer, instead of `r` (`quorum` is a majority of the key's replicas in that
+                 *     zone, `all` all of them). Only that zone's replicas are asked, so the read answers at local
+                 *     latency. Without `lr`, `r` counts replicas in every zone.
+                 */
+                lr?: components["parameters"]["LR"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
             };
@@ -624,6 +645,13 @@ export interface operations {
                 dw?: components["parameters"]["DW"];
                 /** @description Primary replicas (not fallbacks) that must acknowledge a write (default 0). */
                 pw?: components["parameters"]["PW"];
+                /**
+                 * @description Zone-local write: replicas in the coordinating node's zone that must acknowledge, instead of
+                 *     `w` (`quorum` is a majority of the key's replicas in that zone). The write still goes to all
+                 *     n replicas, in every zone; only the answer waits for the local ones. Without `lw`, `w`
+                 *     counts replicas in every zone.
+                 */
+                lw?: components["parameters"]["LW"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
                 /** @description Answer `200` with the stored object instead of `204`. */
@@ -683,6 +711,13 @@ export interface operations {
                 dw?: components["parameters"]["DW"];
                 /** @description Primary replicas (not fallbacks) that must acknowledge a write (default 0). */
                 pw?: components["parameters"]["PW"];
+                /**
+                 * @description Zone-local write: replicas in the coordinating node's zone that must acknowledge, instead of
+                 *     `w` (`quorum` is a majority of the key's replicas in that zone). The write still goes to all
+                 *     n replicas, in every zone; only the answer waits for the local ones. Without `lw`, `w`
+                 *     counts replicas in every zone.
+                 */
+                lw?: components["parameters"]["LW"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
             };

@@ -73,6 +73,11 @@ export interface PutRequest {
   readonly fallbacks?: readonly string[]
   /** Nodes that also get the write, not counted toward w: a ring transition's new replicas (KeyPlacement.handoff). */
   readonly handoff?: readonly string[]
+  /**
+   * A zone-local write (lw, quorum.ts): only these nodes' acknowledgements count toward w and dw,
+   * and a write this node cannot stamp is forwarded only to one of them. Absent: every target counts.
+   */
+  readonly counted?: ReadonlySet<string>
 }
 
 export interface PutFsmContext {
@@ -151,7 +156,7 @@ export class PutFsm {
     const me = targets.find((t) => t.node === self)
     // A fallback that stamped keeps the write as a hint too; that (not the stamp) is its acknowledgement.
     const hintHere = me?.hintFor !== undefined
-    this.#acks = hintHere ? 0 : 1
+    this.#acks = hintHere || this.#request.counted?.has(self) === false ? 0 : 1
     this.#primaryAcks = me?.primary === true ? 1 : 0
     const others = targets.filter((t) => t.node !== self || hintHere)
     this.#pending = others.length
@@ -186,7 +191,7 @@ export class PutFsm {
   #acknowledged (target: ReplicaTarget, ok: boolean): void {
     this.#pending--
     if (ok) {
-      this.#acks++
+      if (this.#request.counted?.has(target.node) !== false) this.#acks++
       if (target.primary) this.#primaryAcks++
     } else {
       this.#failedNodes.push(target.node)
@@ -230,8 +235,9 @@ export class PutFsm {
     const { key, value, supersedes, counts, targets, n } = this.#request
     const { access, liveness } = this.#context
     const deadline = Date.now() + counts.timeoutMs
-    const up = targets.filter((t) => liveness.isUp(t.node))
-    const ordered = [...up.filter((t) => t.primary), ...up.filter((t) => !t.primary), ...targets.filter((t) => !liveness.isUp(t.node))]
+    const candidates = targets.filter((t) => this.#request.counted?.has(t.node) !== false)
+    const up = candidates.filter((t) => liveness.isUp(t.node))
+    const ordered = [...up.filter((t) => t.primary), ...up.filter((t) => !t.primary), ...candidates.filter((t) => !liveness.isUp(t.node))]
     const refused: string[] = []
     for (const target of ordered) {
       const left = deadline - Date.now()
@@ -260,7 +266,7 @@ export class PutFsm {
   /** The first count not met, for a 503. */
   #shortfall (): { parameter: string, needed: number, answered: number } {
     const { w, dw } = this.#request.counts
-    return { parameter: dw > w ? 'dw' : 'w', needed: this.#needed, answered: this.#acks }
+    return { parameter: this.#request.counted !== undefined ? 'lw' : dw > w ? 'dw' : 'w', needed: this.#needed, answered: this.#acks }
   }
 
   #fail (err: Error): void {
