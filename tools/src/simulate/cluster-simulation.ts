@@ -196,12 +196,13 @@ function maxOverMean (values: readonly number[]): number {
 /** Balance and placement figures of a ring for n replicas. */
 function ringFigures (ring: Ring, members: readonly RingMember[], n: number): Pick<SimulationResult, 'balance' | 'placement'> {
   const q = ring.partitionCount
-  const shares = members.map((m) => ring.shares().get(m.id) ?? 0)
+  const owned = ring.shares()
+  const shares = members.map((m) => owned.get(m.id) ?? 0)
   const zoneShare = new Map<string, number>()
   const zoneWeight = new Map<string, number>()
   const total = members.reduce((s, m) => s + m.weight, 0)
   for (const m of members) {
-    zoneShare.set(zoneOf(m), (zoneShare.get(zoneOf(m)) ?? 0) + (ring.shares().get(m.id) ?? 0))
+    zoneShare.set(zoneOf(m), (zoneShare.get(zoneOf(m)) ?? 0) + (owned.get(m.id) ?? 0))
     zoneWeight.set(zoneOf(m), (zoneWeight.get(zoneOf(m)) ?? 0) + m.weight)
   }
   const zoneRatios = [...zoneShare].map(([z, share]) => share / (q * zoneWeight.get(z)! / total))
