@@ -79,6 +79,23 @@ describe('six nodes in three zones', () => {
     expect(printed.replicas).toEqual((await placement(cluster.nodes[0]!.url, 'placed-7')).replicas)
   })
 
+  test('lr and lw beyond the zone\'s replicas are refused: above n a 400, above the zone\'s share a 503 before anything is sent', async () => {
+    const url = cluster.node('node1').url
+    for (const [res, parameter] of [[await getKey(url, 'k', 'lr=4'), 'lr'], [await putText(url, 'k', 'x', 'lw=4'), 'lw']] as const) {
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ type: 'urn:levelring:problem:invalid-parameter', parameter })
+    }
+    // With 3 zones and n = 3, each zone holds one replica of a key: two cannot answer from zone a.
+    for (const [res, parameter] of [[await getKey(url, 'k', 'lr=2'), 'lr'], [await putText(url, 'never-written', 'x', 'lw=2'), 'lw']] as const) {
+      expect(res.status).toBe(503)
+      expect(await res.json()).toMatchObject({ parameter, needed: 2, answered: 1 })
+    }
+    expect((await getKey(url, 'never-written', 'r=3')).status).toBe(404)
+    // The emulated distance is checked like every fault setting.
+    const bad = await cluster.internodeFetch(cluster.node('node1'), FAULTS_PATH, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"delayMs": {"node3": -5}}' })
+    expect(bad.status).toBe(400)
+  })
+
   test(`with ${DISTANCE_MS} ms between zones, lr and lw answer at local latency while r=2 and w=2 pay the distance`, async () => {
     await setDelays((from, to) => (ZONES[from] === ZONES[to] ? 0 : DISTANCE_MS))
     try {

@@ -64,11 +64,13 @@ export interface WriteCounts {
 
 /** `quorum` resolved against n, once per request; a count above n is a 400. */
 export function readCounts (key: string, quorum: ReadQuorum, n: number): ReadCounts {
+  if (quorum.lr !== undefined) resolveQuorum(key, 'lr', quorum.lr, n) // above n is a 400 here too; the count itself is the coordinator's (localQuorum)
   return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), timeoutMs: quorum.timeoutMs }
 }
 
 /** `quorum` resolved against n, once per request (and once more on a node a write is forwarded to: its n may differ); a count above n is a 400. */
 export function writeCounts (key: string, quorum: WriteQuorum, n: number): WriteCounts {
+  if (quorum.lw !== undefined) resolveQuorum(key, 'lw', quorum.lw, n)
   return {
     w: resolveQuorum(key, 'w', quorum.w, n),
     dw: resolveQuorum(key, 'dw', quorum.dw, n),

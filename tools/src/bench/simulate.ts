@@ -55,6 +55,7 @@ const rows: string[][] = [
   ['failure detection, first node (ms)', String(Math.round(result.failure.firstDetectionMs)), ''],
   ['failure detection, every node (ms)', String(Math.round(result.failure.lastDetectionMs)), ''],
   ['rounds until every node suspects the dead one', String(result.failure.roundsToDetect), ''],
+  ['gossip messages meanwhile', String(result.failure.messages), ''],
   ['false suspicions of live nodes', String(result.failure.falseSuspicions), '0'],
   ['partitions one join moves', pct(result.join.movedFraction), `<= ${pct(1.5 / (nodes + 1))} (1.5/(N+1))`],
   ['partitions one leave moves', pct(result.leave.movedFraction), `${pct(1 / nodes)} is 1/N`]

@@ -66,6 +66,8 @@ export interface SimulationResult {
   readonly failure: {
     /** Rounds from a node's death until every live node's detector suspects it (phi >= threshold). */
     readonly roundsToDetect: number
+    /** Gossip messages sent meanwhile. */
+    readonly messages: number
     /** Simulated ms from the death until the first node suspects it, and until the last does. */
     readonly firstDetectionMs: number
     readonly lastDetectionMs: number
@@ -282,6 +284,7 @@ export function simulate (options: SimulationOptions): SimulationResult {
   const deadNode = sim.nodes.get(victim)!
   deadNode.alive = false
   const diedAt = sim.now
+  const messagesAtDeath = sim.messages
   const detectedAt = new Map<string, number>()
   let roundsToDetect = 0
   for (;;) {
@@ -314,6 +317,7 @@ export function simulate (options: SimulationOptions): SimulationResult {
     gossip: { roundsToConverge, messages, ringRounds },
     failure: {
       roundsToDetect,
+      messages: sim.messages - messagesAtDeath,
       firstDetectionMs: Math.min(...times),
       lastDetectionMs: Math.max(...times),
       falseSuspicions: sim.falseSuspicions.size
