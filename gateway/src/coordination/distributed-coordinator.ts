@@ -146,7 +146,9 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
    */
   #zoneLocal (placement: KeyPlacement): { targets: ReplicaTarget[], primaries: number } {
     const { membership } = this.#options
-    const zoneOf = (node: string): string => membership.member(node)?.zone ?? DEFAULT_ZONE
+    const ring = membership.ring()
+    // The ring's zones are the ones placement used; a member that owns nothing yet (joining) has only its gossiped one.
+    const zoneOf = (node: string): string => ring.zoneOf(node) ?? membership.member(node)?.zone ?? DEFAULT_ZONE
     const here = zoneOf(membership.selfId)
     return {
       targets: placement.targets.filter((t) => zoneOf(t.node) === here),
@@ -168,7 +170,7 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
     if (all > targets) {
       const parameter = local ?? (needs.r !== undefined ? 'r' : (needs.dw ?? 0) > (needs.w ?? 0) ? 'dw' : 'w')
       throw quorumUnavailable(key, this.replicas, { parameter, needed: all, answered: targets },
-        local === undefined ? why(targets, 'replicas') : why(targets, `replicas up in zone ${this.#options.membership.member(this.#options.membership.selfId)?.zone ?? DEFAULT_ZONE}`))
+        local === undefined ? why(targets, 'replicas') : why(targets, 'replicas up in this node\'s zone'))
     }
     if (local !== undefined) return
     if (prim > primaries) {
