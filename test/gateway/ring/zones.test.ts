@@ -115,6 +115,11 @@ describe('zone-aware placement', () => {
   it('spreads 6 nodes of 3 zones so each key has one replica per zone, and a zone-less ring walks as before', () => {
     const ring = Ring.create(zoned(6, 3), { partitionCount: 64 })
     for (let p = 0; p < 64; p++) expect(new Set(ring.preferenceList(p, 3).map((node) => ring.zoneOf(node))).size).toBe(3)
+    // Dealt zone by zone, neighbouring partitions sit in different zones (64 is no multiple of 3: one zone has
+    // an extra partition, so a pair or two must touch); and a claim of the same members changes nothing.
+    const touching = Array.from({ length: 64 }, (_, p) => p).filter((p) => ring.zoneOf(ring.ownerOf(p)) === ring.zoneOf(ring.ownerOf((p + 1) % 64)))
+    expect(touching.length).toBeLessThanOrEqual(2)
+    expect(ring.rebalance(zoned(6, 3)).equals(ring)).toBe(true)
     const plain = Ring.create(zoned(6, 1).map(({ id, weight }) => ({ id, weight })), { partitionCount: 64 })
     expect(plain.toJSON().zones).toBeUndefined()
     for (let p = 0; p < 64; p++) expect(plain.preferenceList(p, 3)).toEqual(plain.walk(p).slice(0, 3))
