@@ -266,6 +266,8 @@ export interface components {
             /** @description The peer's generation (its start time in ms); a larger one means it restarted. */
             generation?: number;
             weight?: number;
+            /** @description The member's zone (`--zone`; `default` for a node started without one). */
+            zone?: string;
         };
         Placement: {
             key: string;

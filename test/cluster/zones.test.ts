@@ -72,6 +72,9 @@ describe('six nodes in three zones', () => {
       }
     }
     for (const node of cluster.nodes) expect(await placement(node.url, 'placed-7')).toEqual(await placement(cluster.nodes[0]!.url, 'placed-7'))
+    // Gossip carries every member's zone: GET /v1/cluster (and levelring members) shows them.
+    const view = (await client.get('/v1/cluster')).json as { node: { id: string, zone: string }, peers: Array<{ id: string, zone: string }> }
+    for (const m of [view.node, ...view.peers]) expect(m.zone).toBe(ZONES[m.id])
     expect((await client.get('/v1/placement/a%ZZ')).status).toBe(400)
 
     const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'placement', 'placed-7', '--node', cluster.nodes[2]!.url, '--json'])
