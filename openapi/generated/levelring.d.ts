@@ -79,6 +79,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/placement/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1–1024 bytes of UTF-8, URL-encoded as one path segment. */
+                key: components["parameters"]["Key"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a key lives - its partition and its n primary replicas, in preference order.
+         * @description The key's partition of the ring this node routes by, and the n nodes of its preference list
+         *     (the primaries, whether up or down right now), each with its zone and internode address. The
+         *     primaries are n distinct nodes in as many distinct zones as the cluster has (with fewer zones
+         *     than n, spread over the zones as evenly as their sizes allow).
+         */
+        get: operations["getPlacement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/repair": {
         parameters: {
             query?: never;
@@ -240,6 +266,21 @@ export interface components {
             /** @description The peer's generation (its start time in ms); a larger one means it restarted. */
             generation?: number;
             weight?: number;
+            /** @description The member's zone (`--zone`; `default` for a node started without one). */
+            zone?: string;
+        };
+        Placement: {
+            key: string;
+            /** @description The key's partition (0 to Q - 1). */
+            partition: number;
+            /** @description The n primaries in preference order. */
+            replicas: {
+                node: string;
+                /** @description The node's zone (`default` for a node started without `--zone`). */
+                zone: string;
+                /** @description Its internode host:port (empty when this node does not know it). */
+                address: string;
+            }[];
         };
         ClusterView: {
             node: components["schemas"]["Member"] & Record<string, never>;
@@ -499,6 +540,20 @@ export interface components {
         DW: components["schemas"]["OptionalReplicaCount"];
         /** @description Primary replicas (not fallbacks) that must acknowledge a write (default 0). */
         PW: components["schemas"]["OptionalReplicaCount"];
+        /**
+         * @description Zone-local read, for clusters spread over distant zones: replicas in the coordinating node's
+         *     zone that must answer, instead of `r` (`quorum` is a majority of the key's replicas in that
+         *     zone, `all` all of them). Only that zone's replicas are asked, so the read answers at local
+         *     latency. Without `lr`, `r` counts replicas in every zone.
+         */
+        LR: components["schemas"]["ReplicaCount"];
+        /**
+         * @description Zone-local write: replicas in the coordinating node's zone that must acknowledge, instead of
+         *     `w` (`quorum` is a majority of the key's replicas in that zone). The write still goes to all
+         *     n replicas, in every zone; only the answer waits for the local ones. Without `lw`, `w`
+         *     counts replicas in every zone.
+         */
+        LW: components["schemas"]["ReplicaCount"];
         /** @description Deadline for the quorum, in milliseconds (default 5000). */
         TimeoutMs: number;
         /** @description Answer `200` with the stored object instead of `204`. */
@@ -524,6 +579,13 @@ export interface operations {
                 r?: components["parameters"]["R"];
                 /** @description Primary replicas (not fallbacks) that must answer a read (default 0). */
                 pr?: components["parameters"]["PR"];
+                /**
+                 * @description Zone-local read, for clusters spread over distant zones: replicas in the coordinating node's
+                 *     zone that must answer, instead of `r` (`quorum` is a majority of the key's replicas in that
+                 *     zone, `all` all of them). Only that zone's replicas are asked, so the read answers at local
+                 *     latency. Without `lr`, `r` counts replicas in every zone.
+                 */
+                lr?: components["parameters"]["LR"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
             };
@@ -585,6 +647,13 @@ export interface operations {
                 dw?: components["parameters"]["DW"];
                 /** @description Primary replicas (not fallbacks) that must acknowledge a write (default 0). */
                 pw?: components["parameters"]["PW"];
+                /**
+                 * @description Zone-local write: replicas in the coordinating node's zone that must acknowledge, instead of
+                 *     `w` (`quorum` is a majority of the key's replicas in that zone). The write still goes to all
+                 *     n replicas, in every zone; only the answer waits for the local ones. Without `lw`, `w`
+                 *     counts replicas in every zone.
+                 */
+                lw?: components["parameters"]["LW"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
                 /** @description Answer `200` with the stored object instead of `204`. */
@@ -644,6 +713,13 @@ export interface operations {
                 dw?: components["parameters"]["DW"];
                 /** @description Primary replicas (not fallbacks) that must acknowledge a write (default 0). */
                 pw?: components["parameters"]["PW"];
+                /**
+                 * @description Zone-local write: replicas in the coordinating node's zone that must acknowledge, instead of
+                 *     `w` (`quorum` is a majority of the key's replicas in that zone). The write still goes to all
+                 *     n replicas, in every zone; only the answer waits for the local ones. Without `lw`, `w`
+                 *     counts replicas in every zone.
+                 */
+                lw?: components["parameters"]["LW"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
             };
@@ -722,6 +798,33 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getPlacement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1–1024 bytes of UTF-8, URL-encoded as one path segment. */
+                key: components["parameters"]["Key"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's placement. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Placement"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["QuorumUnavailable"];
             default: components["responses"]["Error"];
         };
     };

@@ -19,9 +19,9 @@ export const MAX_MERKLE_DEPTH = 4
  * the depth that brings Q x 16^depth nearest to RING_BUCKET_TARGET. Every replica derives the same
  * shape from Q (fixed for a cluster's life), so trees of one partition are always comparable.
  *
- *   Q        1..16   32..256   512..4096
- *   depth        4         3           2
- *   buckets  65,536     4,096         256   (per partition; Q = 512, the default: 256)
+ *   Q        1..16   32..256   512..4096   8192..16384
+ *   depth        4         3           2             1
+ *   buckets  65,536     4,096         256            16   (per partition; Q = 512, the default: 256)
  */
 export function merkleShapeFor (partitionCount: number): MerkleShape {
   const perPartition = RING_BUCKET_TARGET / partitionCount

@@ -1,14 +1,15 @@
 import type { Logger } from 'pino'
 import type { Liveness } from '../membership/liveness.js'
 import type { Membership } from '../membership/membership.js'
-import type { KeyPlacement, ReplicaPlacement } from '../ring/placement.js'
+import type { KeyPlacement, ReplicaPlacement, ReplicaTarget } from '../ring/placement.js'
 import { BackgroundWork } from './background-work.js'
 import { GetFsm } from './get-fsm.js'
 import { PutFsm } from './put-fsm.js'
 import type { ReplicaAccess } from './replica-access.js'
 import type { ClusterView, CoordinatedWrite, Coordinator } from './coordinator.js'
 import { DeadlineWheel } from './deadline-wheel.js'
-import { quorumUnavailable, readCounts, writeCounts, type ReadQuorum, type WriteCounts, type WriteQuorum } from './quorum.js'
+import { localQuorum, quorumUnavailable, readCounts, writeCounts, type ReadQuorum, type WriteCounts, type WriteQuorum } from './quorum.js'
+import { DEFAULT_ZONE } from '../ring/ring.js'
 import type { NewValue, ReplicaStore, Supersedes } from '../replica/replica-store.js'
 import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { WriteStamper } from '../internode/write-stamper.js'
@@ -58,9 +59,16 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
   async get (key: string, quorum: ReadQuorum): Promise<StoredObject | undefined> {
     const n = this.replicas
     const counts = readCounts(key, quorum, n)
-    const r = Math.max(counts.r, 1)
+    let r = Math.max(counts.r, 1)
     const pr = counts.pr
-    const placement = this.#options.placement.place(key)
+    let placement = this.#options.placement.place(key)
+    if (quorum.lr !== undefined) {
+      // Zone-local read (quorum.ts, localQuorum): only the replicas of this node's zone are asked.
+      const local = this.#zoneLocal(placement)
+      r = localQuorum(key, 'lr', quorum.lr, n, local.primaries)
+      placement = { ...placement, targets: local.targets }
+      this.#requirePlacement(key, placement, { r, pr }, 'lr')
+    }
     this.#requirePlacement(key, placement, { r, pr })
     const { access, logger, onRepaired } = this.#options
     return new GetFsm({ key, targets: placement.targets, r, pr, n, timeoutMs: counts.timeoutMs },
@@ -77,10 +85,11 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
 
   /** A write another node forwarded here: stamp it on this replica and replicate it to the key's targets. */
   async stampHere (key: string, write: ForwardedWrite): Promise<CoordinatedWrite> {
-    const counts = writeCounts(key, write.counts, this.replicas)
+    const counts = { ...writeCounts(key, write.counts, this.replicas), ...(write.counts.local === true ? { local: true } : {}) }
     const placement = this.#options.placement.place(key)
-    this.#requirePlacement(key, placement, counts)
-    return this.#runPut(key, write.value, write.supersedes, counts, placement, true)
+    const counted = counts.local === true ? this.#zoneLocal(placement).targets : undefined
+    this.#requirePlacement(key, counted === undefined ? placement : { ...placement, targets: counted }, counts, counted === undefined ? undefined : 'lw')
+    return this.#runPut(key, write.value, write.supersedes, counts, placement, true, counted)
   }
 
   clusterView (): ClusterView {
@@ -109,23 +118,49 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
   }
 
   async #write (key: string, value: NewValue | null, supersedes: Supersedes, quorum: WriteQuorum): Promise<CoordinatedWrite> {
-    const counts = writeCounts(key, quorum, this.replicas)
+    let counts = writeCounts(key, quorum, this.replicas)
     const placement = this.#options.placement.place(key)
-    this.#requirePlacement(key, placement, counts)
-    return this.#runPut(key, value, supersedes, counts, placement, false)
+    if (quorum.lw === undefined) {
+      this.#requirePlacement(key, placement, counts)
+      return this.#runPut(key, value, supersedes, counts, placement, false)
+    }
+    // Zone-local write (quorum.ts, localQuorum): replicated to every target, answered once lw of this zone's acknowledged.
+    const local = this.#zoneLocal(placement)
+    counts = { ...counts, w: localQuorum(key, 'lw', quorum.lw, this.replicas, local.primaries), local: true }
+    this.#requirePlacement(key, { ...placement, targets: local.targets }, counts, 'lw')
+    return this.#runPut(key, value, supersedes, counts, placement, false, local.targets)
   }
 
-  #runPut (key: string, value: NewValue | null, supersedes: Supersedes, counts: WriteCounts, placement: KeyPlacement, stampHere: boolean): Promise<CoordinatedWrite> {
+  #runPut (key: string, value: NewValue | null, supersedes: Supersedes, counts: WriteCounts, placement: KeyPlacement, stampHere: boolean,
+    counted?: readonly ReplicaTarget[]): Promise<CoordinatedWrite> {
     const { access, store, liveness, logger } = this.#options
-    return new PutFsm({ key, value, supersedes, counts, targets: placement.targets, n: this.replicas, stampHere, fallbacks: placement.fallbacks, handoff: placement.handoff },
-      { access, store, liveness, deadlines: this.#deadlines, background: this.#background, logger }).run()
+    return new PutFsm({
+      key, value, supersedes, counts, targets: placement.targets, n: this.replicas, stampHere, fallbacks: placement.fallbacks, handoff: placement.handoff,
+      ...(counted === undefined ? {} : { counted: new Set(counted.map((t) => t.node)) })
+    }, { access, store, liveness, deadlines: this.#deadlines, background: this.#background, logger }).run()
+  }
+
+  /**
+   * This node's zone's part of a key's placement: the targets in its zone, and how many of the key's
+   * primaries are in its zone (a fallback stands in for its primary's zone).
+   */
+  #zoneLocal (placement: KeyPlacement): { targets: ReplicaTarget[], primaries: number } {
+    const { membership } = this.#options
+    const ring = membership.ring()
+    // The ring's zones are the ones placement used; a member that owns nothing yet (joining) has only its gossiped one.
+    const zoneOf = (node: string): string => ring.zoneOf(node) ?? membership.member(node)?.zone ?? DEFAULT_ZONE
+    const here = zoneOf(membership.selfId)
+    return {
+      targets: placement.targets.filter((t) => zoneOf(t.node) === here),
+      primaries: placement.targets.filter((t) => zoneOf(t.hintFor ?? t.node) === here).length
+    }
   }
 
   /**
    * Refuse up front, writing nothing, a request needing more replicas (or primaries) than the key
    * has targets: a cluster with fewer members than n, or too few nodes up.
    */
-  #requirePlacement (key: string, placement: KeyPlacement, needs: { r?: number, pr?: number, w?: number, dw?: number, pw?: number }): void {
+  #requirePlacement (key: string, placement: KeyPlacement, needs: { r?: number, pr?: number, w?: number, dw?: number, pw?: number }, local?: 'lr' | 'lw'): void {
     const targets = placement.targets.length
     const primaries = placement.targets.filter((t) => t.primary).length
     const all = Math.max(needs.r ?? 0, needs.w ?? 0, needs.dw ?? 0, 1)
@@ -133,9 +168,11 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
     const why = (count: number, what: string): string =>
       `the key has only ${count} ${what} in a cluster of ${this.#options.membership.members().length} members; nothing was sent`
     if (all > targets) {
-      const parameter = needs.r !== undefined ? 'r' : (needs.dw ?? 0) > (needs.w ?? 0) ? 'dw' : 'w'
-      throw quorumUnavailable(key, this.replicas, { parameter, needed: all, answered: targets }, why(targets, 'replicas'))
+      const parameter = local ?? (needs.r !== undefined ? 'r' : (needs.dw ?? 0) > (needs.w ?? 0) ? 'dw' : 'w')
+      throw quorumUnavailable(key, this.replicas, { parameter, needed: all, answered: targets },
+        local === undefined ? why(targets, 'replicas') : why(targets, 'replicas up in this node\'s zone'))
     }
+    if (local !== undefined) return
     if (prim > primaries) {
       const parameter = needs.r !== undefined ? 'pr' : 'pw'
       throw quorumUnavailable(key, this.replicas, { parameter, needed: prim, answered: primaries }, why(primaries, 'primary replicas'))

@@ -75,6 +75,11 @@ export interface PutRequest {
   readonly fallbacks?: readonly string[]
   /** Nodes that also get the write, not counted toward w: a ring transition's new replicas (KeyPlacement.handoff). */
   readonly handoff?: readonly string[]
+  /**
+   * A zone-local write (lw, quorum.ts): only these nodes' acknowledgements count toward w and dw,
+   * and a write this node cannot stamp is forwarded only to one of them. Absent: every target counts.
+   */
+  readonly counted?: ReadonlySet<string>
 }
 
 export interface PutFsmContext {
@@ -159,10 +164,11 @@ export class PutFsm {
     const { key, counts, targets } = this.#request
     const self = this.#context.access.selfId
     const me = targets.find((t) => t.node === self)
-    // A primary's stored stamp is its acknowledgement; anything else that stamped stored nothing yet:
-    // a fallback keeps the write as a hint (sent to itself like to any target), which is its acknowledgement.
+    // A primary's stored stamp is its acknowledgement (when it counts: lw counts only the coordinator's
+    // zone); anything else that stamped stored nothing yet: a fallback keeps the write as a hint (sent to
+    // itself like to any target), which is its acknowledgement.
     const storedHere = me?.primary === true
-    this.#acks = storedHere ? 1 : 0
+    this.#acks = storedHere && this.#request.counted?.has(self) !== false ? 1 : 0
     this.#primaryAcks = storedHere ? 1 : 0
     const others = targets.filter((t) => t.node !== self || !storedHere)
     this.#pending = others.length
@@ -197,7 +203,7 @@ export class PutFsm {
   #acknowledged (target: ReplicaTarget, ok: boolean): void {
     this.#pending--
     if (ok) {
-      this.#acks++
+      if (this.#request.counted?.has(target.node) !== false) this.#acks++
       if (target.primary) this.#primaryAcks++
     } else {
       this.#failedNodes.push(target.node)
@@ -241,8 +247,9 @@ export class PutFsm {
     const { key, value, supersedes, counts, targets, n } = this.#request
     const { access, liveness } = this.#context
     const deadline = Date.now() + counts.timeoutMs
-    const up = targets.filter((t) => liveness.isUp(t.node))
-    const ordered = [...up.filter((t) => t.primary), ...up.filter((t) => !t.primary), ...targets.filter((t) => !liveness.isUp(t.node))]
+    const candidates = targets.filter((t) => this.#request.counted?.has(t.node) !== false)
+    const up = candidates.filter((t) => liveness.isUp(t.node))
+    const ordered = [...up.filter((t) => t.primary), ...up.filter((t) => !t.primary), ...candidates.filter((t) => !liveness.isUp(t.node))]
     const refused: string[] = []
     for (const target of ordered) {
       const left = deadline - Date.now()
@@ -271,7 +278,7 @@ export class PutFsm {
   /** The first count not met, for a 503. */
   #shortfall (): { parameter: string, needed: number, answered: number } {
     const { w, dw } = this.#request.counts
-    return { parameter: dw > w ? 'dw' : 'w', needed: this.#needed, answered: this.#acks }
+    return { parameter: this.#request.counted !== undefined ? 'lw' : dw > w ? 'dw' : 'w', needed: this.#needed, answered: this.#acks }
   }
 
   #fail (err: Error): void {

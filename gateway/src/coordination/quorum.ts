@@ -9,6 +9,8 @@ export interface ReadQuorum {
   readonly r: QuorumSpec
   /** Of those, primaries (not fallbacks) that must answer. */
   readonly pr: QuorumSpec
+  /** Zone-local read: replicas in the coordinator's zone that must answer, instead of r (see localQuorum). */
+  readonly lr?: QuorumSpec
   /** Deadline for the quorum, ms. */
   readonly timeoutMs: number
 }
@@ -21,6 +23,8 @@ export interface WriteQuorum {
   readonly dw: QuorumSpec
   /** Of those, primaries (not fallbacks). */
   readonly pw: QuorumSpec
+  /** Zone-local write: replicas in the coordinator's zone that must acknowledge, instead of w (see localQuorum). */
+  readonly lw?: QuorumSpec
   /** Deadline for the quorum, ms. */
   readonly timeoutMs: number
 }
@@ -54,21 +58,40 @@ export interface WriteCounts {
   readonly dw: number
   readonly pw: number
   readonly timeoutMs: number
+  /** True for a zone-local write (lw): w and dw count acknowledgements from the stamping replica's zone only. */
+  readonly local?: boolean
 }
 
 /** `quorum` resolved against n, once per request; a count above n is a 400. */
 export function readCounts (key: string, quorum: ReadQuorum, n: number): ReadCounts {
+  if (quorum.lr !== undefined) resolveQuorum(key, 'lr', quorum.lr, n) // above n is a 400 here too; the count itself is the coordinator's (localQuorum)
   return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), timeoutMs: quorum.timeoutMs }
 }
 
 /** `quorum` resolved against n, once per request (and once more on a node a write is forwarded to: its n may differ); a count above n is a 400. */
 export function writeCounts (key: string, quorum: WriteQuorum, n: number): WriteCounts {
+  if (quorum.lw !== undefined) resolveQuorum(key, 'lw', quorum.lw, n)
   return {
     w: resolveQuorum(key, 'w', quorum.w, n),
     dw: resolveQuorum(key, 'dw', quorum.dw, n),
     pw: resolveQuorum(key, 'pw', quorum.pw, n),
     timeoutMs: quorum.timeoutMs
   }
+}
+
+/**
+ * Zone-local quorums (lr, lw; Cassandra's LOCAL_QUORUM): for clusters spread over distant zones, a
+ * request may ask its count to be met by the key's replicas in the coordinator's zone alone, so it
+ * answers at local latency. `local` is how many of the key's n primaries are in that zone; `quorum`
+ * is a majority of those, `all` all of them, `one` one. A zone-local read asks only the local
+ * replicas; a zone-local write still goes to all n (durability across zones), but answers once the
+ * local count acknowledged. A count above n is a 400; one above `local` cannot be met (a 503, by the caller).
+ */
+export function localQuorum (key: string, parameter: string, spec: QuorumSpec, n: number, local: number): number {
+  if (spec === 'one') return 1
+  if (spec === 'quorum') return majority(Math.max(local, 1))
+  if (spec === 'all') return Math.max(local, 1)
+  return Math.max(resolveQuorum(key, parameter, spec, n), 1)
 }
 
 /** One requirement of a request and how far it got. */

@@ -87,7 +87,7 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
 
   async function get (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {
     const q = validateParameters(getOp, query, req.headers, key) as GetObjectQuery
-    const quorum: ReadQuorum = { r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, timeoutMs: q.timeout_ms ?? defaults.timeoutMs }
+    const quorum: ReadQuorum = { r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, timeoutMs: q.timeout_ms ?? defaults.timeoutMs, ...(q.lr === undefined ? {} : { lr: q.lr }) }
     const object = await coordinator.get(key, quorum)
     const live = object === undefined ? [] : liveSiblings(object)
     if (object === undefined || live.length === 0) {
@@ -127,8 +127,8 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
     send(res, 204, { 'X-Causal-Context': encodeContext(key, writeContext(object, dot), contextSecret) })
   }
 
-  function writeQuorum (q: { w?: QuorumSpec, dw?: QuorumSpec, pw?: QuorumSpec, timeout_ms?: number }): WriteQuorum {
-    return { w: q.w ?? defaults.w, dw: q.dw ?? defaults.dw, pw: q.pw ?? defaults.pw, timeoutMs: q.timeout_ms ?? defaults.timeoutMs }
+  function writeQuorum (q: { w?: QuorumSpec, dw?: QuorumSpec, pw?: QuorumSpec, lw?: QuorumSpec, timeout_ms?: number }): WriteQuorum {
+    return { w: q.w ?? defaults.w, dw: q.dw ?? defaults.dw, pw: q.pw ?? defaults.pw, timeoutMs: q.timeout_ms ?? defaults.timeoutMs, ...(q.lw === undefined ? {} : { lw: q.lw }) }
   }
 
   return async function kvHandler (req: IncomingMessage, res: ServerResponse): Promise<void> {

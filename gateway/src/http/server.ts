@@ -7,6 +7,8 @@ import { sendError } from './problem.js'
 import { repairRoute } from './repair-route.js'
 import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
 import { clusterRoute, healthRoute } from './node-info-routes.js'
+import { PLACEMENT_PREFIX, placementRoute } from './placement-route.js'
+import type { KeyReplicas } from '../ring/placement.js'
 import type { RepairReport } from '../anti-entropy/anti-entropy-service.js'
 import { KV_PREFIX, kvRoutes, type KvHandler, type KvRouteOptions } from './kv-routes.js'
 import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
@@ -30,6 +32,8 @@ export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly repair?: () => Promise<RepairReport>
   /** More sections of GET /v1/cluster (anti-entropy). */
   readonly clusterDetails?: () => Record<string, unknown>
+  /** GET /v1/placement/{key}: where a key lives (its partition and n primaries). */
+  readonly placement?: (key: string) => KeyReplicas
   /** POST /v1/admin/join and /leave: the gossip member's lifecycle (cluster members only; absent: 409). */
   readonly lifecycle?: MemberRoutesOptions['lifecycle']
 }
@@ -70,6 +74,7 @@ export function createApp (options: AppOptions): RequestListener {
     res.setHeader('Allow', 'GET, HEAD')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use GET`)
   })
+  if (options.placement !== undefined) app.use(PLACEMENT_PREFIX, placementRoute(options.placement))
   app.post('/v1/admin/repair', repairRoute({ nodeId: options.nodeId, repair: options.repair, stopping: info.stopping }))
   app.all('/v1/admin/repair', (req: Request, res: Response) => {
     res.setHeader('Allow', 'POST')

@@ -215,6 +215,8 @@ export class InternodeClient {
       if (this.#options.reachability.failed(node, reason, true) === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
       throw replicaUnreachable(node, member.address, reason, true)
     }
+    const delay = this.#options.faults?.delayFor(node) ?? 0
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay)) // emulated distance (a test facility)
     const headers = this.#options.auth.signRequest(method, path, body?.bytes, node)
     let answer: Answer
     try {

@@ -66,6 +66,8 @@ export const WIRE_FORMAT = 1
 
 const FLAG_TOMBSTONE = 1
 const FLAG_SUPERSEDE_CURRENT = 2
+/** A zone-local write (lw): w and dw count acknowledgements from the stamping replica's zone only. */
+const FLAG_ZONE_LOCAL = 4
 
 /** A client write handed to a replica of the key to stamp and replicate. */
 export interface ForwardedWrite {
@@ -95,7 +97,7 @@ export function encodeForwardedWrite (write: ForwardedWrite): Buffer {
   const { value, supersedes, counts } = write
   const w = new ByteWriter(64 + (value?.value.length ?? 0))
   w.u8(WIRE_FORMAT)
-    .u8((value === null ? FLAG_TOMBSTONE : 0) | (supersedes === 'current' ? FLAG_SUPERSEDE_CURRENT : 0))
+    .u8((value === null ? FLAG_TOMBSTONE : 0) | (supersedes === 'current' ? FLAG_SUPERSEDE_CURRENT : 0) | (counts.local === true ? FLAG_ZONE_LOCAL : 0))
     .varint(counts.w).varint(counts.dw).varint(counts.pw).varint(counts.timeoutMs)
   if (supersedes !== 'current') {
     const entries = [...supersedes.vv]
@@ -118,7 +120,7 @@ export function decodeForwardedWrite (bytes: Uint8Array): ForwardedWrite {
   const r = new ByteReader(bytes)
   checkFormat(r)
   const flags = r.u8()
-  const counts = { w: r.varint(), dw: r.varint(), pw: r.varint(), timeoutMs: r.varint() }
+  const counts = { w: r.varint(), dw: r.varint(), pw: r.varint(), timeoutMs: r.varint(), ...((flags & FLAG_ZONE_LOCAL) === 0 ? {} : { local: true }) }
   let supersedes: Supersedes = 'current'
   if ((flags & FLAG_SUPERSEDE_CURRENT) === 0) {
     const vv = new Map<ActorId, number>()

@@ -3,6 +3,7 @@ import type { HintedHandoff } from '../handoff/hinted-handoff.js'
 import type { Membership } from './membership.js'
 import type { Gossiper } from './gossiper.js'
 import { waitingFor } from '../ring/ring-state.js'
+import { DEFAULT_ZONE } from '../ring/ring.js'
 
 export interface ClusterViewOptions {
   readonly membership: Membership
@@ -27,6 +28,7 @@ interface PeerView extends MemberView {
   readonly heartbeat: number
   readonly generation: number
   readonly weight: number
+  readonly zone: string
 }
 
 /**
@@ -55,12 +57,13 @@ export function clusterView (options: ClusterViewOptions): ClusterView {
       phi: Math.round(membership.phi(e.id) * 100) / 100,
       heartbeat: e.heartbeat,
       generation: e.generation,
-      weight: e.weight
+      weight: e.weight,
+      zone: e.zone ?? DEFAULT_ZONE
     }
   })
   const owners = new Set([...shares.keys(), ...membership.members().map((m) => m.id)])
   const view = {
-    node: { id: self.id, address: self.address, status: self.status },
+    node: { id: self.id, address: self.address, status: self.status, zone: self.zone ?? DEFAULT_ZONE },
     peers,
     ring: {
       partitions: ring?.partitionCount ?? options.partitions,

@@ -24,6 +24,7 @@
  * each side merge()s what it receives.
  */
 import { GatewayError } from '../error/gateway-error.js'
+import { assertZoneName } from '../ring/ring.js'
 
 /** Lifecycle of a member: joining (receiving its partitions), up, leaving (handing them off), left (gone for good). */
 export type MemberStatus = 'joining' | 'up' | 'leaving' | 'left'
@@ -45,6 +46,8 @@ export interface MemberEntry {
   readonly status: MemberStatus
   /** Relative share of partitions (ring.ts). */
   readonly weight: number
+  /** Its zone (ring.ts; absent: DEFAULT_ZONE). Set when the member starts, so it changes only with its generation. */
+  readonly zone?: string
 }
 
 /** What a gossip digest says about one entry: enough to tell which side is newer. */
@@ -77,7 +80,7 @@ export interface MergeOutcome {
 }
 
 /** Who this node is, to start a table: its entry's identity; weight and status have defaults. */
-type SelfEntry = Pick<MemberEntry, 'id' | 'address' | 'generation'> & Partial<Pick<MemberEntry, 'weight' | 'status'>>
+type SelfEntry = Pick<MemberEntry, 'id' | 'address' | 'generation'> & Partial<Pick<MemberEntry, 'weight' | 'status' | 'zone'>>
 
 /** A uniform random number in [0, 1), injectable so simulations are reproducible. */
 export type RandomSource = () => number
@@ -111,6 +114,9 @@ export function assertMemberEntry (e: MemberEntry): void {
   }
   if (!Number.isSafeInteger(e.weight) || e.weight < 1) bad('weight must be a positive integer')
   if (!Object.hasOwn(STATUS_RANK, e.status)) bad(`status must be one of ${Object.keys(STATUS_RANK).join(', ')}`)
+  if (e.zone !== undefined) {
+    try { assertZoneName(e.zone) } catch (err) { bad((err as Error).message) }
+  }
 }
 
 /** Throws CLUSTER_INVALID_MEMBER unless the digest is well-formed. */
@@ -125,7 +131,8 @@ export function assertMemberDigest (d: MemberDigest): void {
 
 /** A copy holding exactly the entry's fields, so nothing else a peer sent is kept or gossiped on. */
 function ownEntry (e: MemberEntry): MemberEntry {
-  return { id: e.id, address: e.address, generation: e.generation, heartbeat: e.heartbeat, version: e.version, status: e.status, weight: e.weight }
+  const own = { id: e.id, address: e.address, generation: e.generation, heartbeat: e.heartbeat, version: e.version, status: e.status, weight: e.weight }
+  return e.zone === undefined ? own : { ...own, zone: e.zone }
 }
 
 /** This node's membership table. Not thread-safe by design: one event loop owns it. */
@@ -142,7 +149,8 @@ export class MemberTable {
       heartbeat: 0,
       version: 0,
       status: self.status ?? 'joining',
-      weight: self.weight ?? 1
+      weight: self.weight ?? 1,
+      ...(self.zone === undefined ? {} : { zone: self.zone })
     }
     assertMemberEntry(entry)
     this.selfId = self.id

@@ -77,7 +77,7 @@ export async function openMembership (options: OpenMembershipOptions): Promise<O
   const seeds = new Map<string, StoredMember>(stored.members.map((m) => [m.id, m]))
   for (const p of peers) seeds.set(p.id, { id: p.id, address: p.address, weight: p.weight, status: seeds.get(p.id)?.status ?? 'up' })
   const membership = new Membership({
-    self: { id: config.nodeId, address: `${config.listen.host}:${config.listen.port}`, weight: config.weight, generation, status },
+    self: { id: config.nodeId, address: `${config.listen.host}:${config.listen.port}`, weight: config.weight, zone: config.zone, generation, status },
     seeds: [...seeds.values()].filter((s) => s.id !== config.nodeId),
     ringState: ring,
     replicas: config.replicas,

@@ -19,6 +19,8 @@ export interface MembershipOptions {
     readonly id: string
     readonly address: string
     readonly weight: number
+    /** Its zone (ring.ts), gossiped with its entry; absent: DEFAULT_ZONE. */
+    readonly zone?: string
     readonly generation: number
     readonly status: MemberStatus
   }
@@ -64,6 +66,11 @@ export interface LivenessChange {
   readonly id: string
   readonly up: boolean
   readonly phi: number
+}
+
+/** A table entry as a Member (its zone only when it names one). */
+function asMember ({ id, address, weight, zone }: MemberEntry): Member {
+  return zone === undefined ? { id, address, weight } : { id, address, weight, zone }
 }
 
 /** The statuses that own partitions: a joining member is given its share, a leaving one gives its share away. */
@@ -124,12 +131,12 @@ export class Membership implements Liveness {
     const named = this.#ringNodes()
     return this.#table.entries()
       .filter((e) => e.status !== 'left' || named.has(e.id))
-      .map(({ id, address, weight }) => ({ id, address, weight }))
+      .map(asMember)
   }
 
   member (id: string): Member | undefined {
     const e = this.#table.get(id)
-    return e === undefined ? undefined : { id: e.id, address: e.address, weight: e.weight }
+    return e === undefined ? undefined : asMember(e)
   }
 
   /** The current ring; a 503 (naming this node) while it has none: it is joining and has not heard from a seed yet. */
@@ -212,9 +219,9 @@ export class Membership implements Liveness {
     return this.#table.entries().find((e) => e.address === address && e.id !== this.selfId)
   }
 
-  /** Members that own partitions (joining or up), with their weights, sorted by id. */
+  /** Members that own partitions (joining or up), with their weights and zones, sorted by id. */
   owners (): RingMember[] {
-    return this.#table.entries().filter((e) => OWNING.has(e.status)).map(({ id, weight }) => ({ id, weight }))
+    return this.#table.entries().filter((e) => OWNING.has(e.status)).map(({ id, weight, zone }) => zone === undefined ? { id, weight } : { id, weight, zone })
   }
 
   /** Starts a gossip round: bumps this node's heartbeat. */
@@ -266,7 +273,7 @@ export class Membership implements Liveness {
    */
   rebase (generation: number): void {
     const self = this.#table.self
-    const table = new MemberTable({ id: self.id, address: self.address, weight: self.weight, status: self.status, generation })
+    const table = new MemberTable({ id: self.id, address: self.address, weight: self.weight, status: self.status, generation, ...(self.zone === undefined ? {} : { zone: self.zone }) })
     table.merge(this.#table.entries().filter((e) => e.id !== self.id))
     this.#table = table
     this.#changed()

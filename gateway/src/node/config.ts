@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { parse } from 'yaml'
 import { GatewayError } from '../error/gateway-error.js'
 import type { Member } from '../membership/member.js'
-import { MAX_WEIGHT } from '../ring/ring.js'
+import { assertZoneName, DEFAULT_ZONE, MAX_WEIGHT } from '../ring/ring.js'
 import { assertPartitionCount } from '../ring/partition.js'
 import type { QuorumSpec } from '../coordination/quorum.js'
 import type { QuorumDefaults } from '../http/kv-routes.js'
@@ -39,6 +39,8 @@ export interface NodeConfig {
   readonly phiThreshold: number
   /** This node's ring weight: its share of partitions relative to the other members' (Dynamo's strategy 3). */
   readonly weight: number
+  /** This node's zone (data center, rack): a key's replicas go to as many distinct zones as there are. Every node in DEFAULT_ZONE: one zone. */
+  readonly zone: string
   /** Replication factor n. */
   readonly replicas: number
   /** Ring partitions Q: a power of two, the same on every node, fixed for the life of a cluster. */
@@ -110,6 +112,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   gossipIntervalMs: 1_000,
   phiThreshold: 8,
   weight: 1,
+  zone: DEFAULT_ZONE,
   replicas: 1,
   partitions: DEFAULT_CLUSTER_PARTITIONS,
   maxValueBytes: 1024 * 1024,
@@ -140,6 +143,7 @@ export interface StartFlags {
   readonly seeds?: string
   readonly phiThreshold?: string
   readonly weight?: string
+  readonly zone?: string
   readonly partitions?: string
   readonly config?: string
   readonly replicas?: string
@@ -171,6 +175,7 @@ export function loadConfig (flags: StartFlags): NodeConfig {
   if (flags.seeds !== undefined) merged.seeds = flags.seeds.split(',').map((p) => p.trim()).filter((p) => p !== '')
   if (flags.phiThreshold !== undefined) merged.phiThreshold = Number(flags.phiThreshold)
   if (flags.weight !== undefined) merged.weight = Number(flags.weight)
+  if (flags.zone !== undefined) merged.zone = flags.zone
   if (flags.partitions !== undefined) merged.partitions = Number(flags.partitions)
   if (flags.replicas !== undefined) merged.replicas = Number(flags.replicas)
   else if (file.replicas === undefined && ((merged.peers as unknown[]).length > 0 || (merged.seeds as unknown[]).length > 0)) merged.replicas = 3
@@ -216,6 +221,11 @@ function validate (c: Record<string, any>): NodeConfig {
   if (typeof c.dataDir !== 'string' || c.dataDir === '') throw configError('dataDir', 'must be a directory path')
   if (!Array.isArray(c.peers)) throw configError('peers', 'must be a list of id=host:port (or host:port)')
   positiveInteger(c, 'weight', MAX_WEIGHT)
+  try {
+    assertZoneName(c.zone)
+  } catch (err) {
+    throw configError('zone', (err as Error).message)
+  }
   positiveInteger(c, 'replicas', 255)
   positiveInteger(c, 'partitions', 65536)
   try {

@@ -15,6 +15,7 @@ export function registerStart (program: Command): void {
     .option('--phi-threshold <phi>', 'failure detector: suspicion level at which a silent member is taken for down (default 8)')
     .option('--replicas <n>', 'replication factor n (default 1, or 3 with --peers or --seeds)')
     .option('--weight <w>', 'this node\'s ring weight relative to the others (default 1)')
+    .option('--zone <name>', 'this node\'s zone (data center, rack): replicas of a key go to distinct zones (default: one zone, "default")')
     .option('--partitions <q>', 'ring partitions Q, a power of two, the same on every node (default 512)')
     .option('--config <file>', 'YAML or JSON file of settings; flags override it')
     .option('--auth-token-file <file>', 'require a bearer token, one accepted token per line')

@@ -22,6 +22,8 @@ import { DotCounter } from '../replica/dot-counter.js'
 import { loadIdentity, type NodeIdentity } from './node-identity.js'
 import { recordCleanStop } from './actor-epoch.js'
 import { NodeStorage } from '../replica/node-storage.js'
+import { keyReplicas } from '../ring/key-replicas.js'
+import { partitionOf } from '../ring/partition.js'
 
 /** A started node: listening, serving, reaping tombstones. */
 export interface RunningNode {
@@ -103,6 +105,9 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       stopping: () => stopping,
       internode,
       lifecycle: cluster?.lifecycle,
+      placement: (key) => cluster !== undefined
+        ? keyReplicas(cluster.membership.ring(), config.replicas, key, (node) => cluster.membership.member(node)?.address)
+        : { key, partition: partitionOf(key, config.partitions), replicas: [{ node: config.nodeId, zone: config.zone, address }] },
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
       clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
     })

@@ -13,8 +13,12 @@ import { GatewayError } from '../error/gateway-error.js'
  */
 export const DEFAULT_PARTITION_COUNT = 512
 
-/** Upper bound on Q: the ring is gossiped whole and the claim step costs O(moved x Q) (~0.3 s for a join at 4,096); 4,096 keeps 585 equal nodes within 15% of the mean, and Riak advises <= 1,024. */
-export const MAX_PARTITION_COUNT = 4096
+/**
+ * Upper bound on Q: the ring is gossiped whole (~50 KB of JSON at 16,384) and the claim step costs
+ * O(moved x Q). 16,384 keeps some 2,300 equal nodes within 15% of the mean share (Q >= 7 x nodes);
+ * `npm run simulate` shows the trade-off for a cluster size (docs/operations.md, "Picking Q").
+ */
+export const MAX_PARTITION_COUNT = 16384
 
 /** Bytes of the hash that select the partition: 32 bits cover every Q up to MAX_PARTITION_COUNT. */
 const PARTITION_HASH_BYTES = 4
@@ -62,4 +66,17 @@ export function assertPartition (p: number, q: number): void {
   if (!Number.isInteger(p) || p < 0 || p >= q) {
     throw new GatewayError('CLUSTER_INVALID_PARTITION', `partition ${String(p)} is outside 0..${q - 1} of a ring of ${q} partitions`)
   }
+}
+
+/** Partitions per node that keep equal nodes within ~12.5% of the mean share (max/mean <= 1 + nodes/Q), zone rounding included within 15%. */
+export const PARTITIONS_PER_NODE = 8
+
+/**
+ * The Q to create a cluster with when it may grow to `nodes` nodes: the smallest power of two of at
+ * least PARTITIONS_PER_NODE per node (at least 64, at most MAX_PARTITION_COUNT).
+ */
+export function recommendedPartitionCount (nodes: number): number {
+  let q = 64
+  while (q < nodes * PARTITIONS_PER_NODE && q < MAX_PARTITION_COUNT) q *= 2
+  return q
 }

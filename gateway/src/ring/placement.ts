@@ -32,3 +32,18 @@ export interface ReplicaPlacement {
   /** The targets of `key` under the current membership. */
   place (key: string): KeyPlacement
 }
+
+/** One primary replica of a key, as GET /v1/placement/{key} shows it. */
+export interface PlacedReplica {
+  readonly node: string
+  readonly zone: string
+  /** Its internode host:port; empty when this node does not know the member's address. */
+  readonly address: string
+}
+
+/** Where a key lives: its partition and its n primaries in preference order (the body of GET /v1/placement/{key}). */
+export interface KeyReplicas {
+  readonly key: string
+  readonly partition: number
+  readonly replicas: readonly PlacedReplica[]
+}

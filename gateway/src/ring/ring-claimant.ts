@@ -1,10 +1,10 @@
-import type { RingMember } from './ring.js'
+import { zoneOf, type RingMember } from './ring.js'
 import { ringPlan, ringState, waitingFor, type RingPlan, type RingState } from './ring-state.js'
 
 /**
  * The claim step one node (the claimant) runs after every gossip round: the next ring state, or
  * undefined when nothing is to be done. `owners` are the members that should own partitions
- * (status joining or up), with their weights.
+ * (status joining or up), with their weights and zones.
  *
  *  - The owners differ from the newest plan (the pending one, else the current one): plan a move
  *    to `newest.rebalance(owners)` as the pending ring at epoch + 1 (a transition already under way
@@ -27,9 +27,12 @@ export function claim (state: RingState, owners: readonly RingMember[], n: numbe
   return undefined
 }
 
-/** True when the plan was made for exactly these members and weights. */
+/** True when the plan was made for exactly these members, weights and zones. */
 function sameMembers (plan: RingPlan, members: readonly RingMember[]): boolean {
   if (plan.members.length !== members.length) return false
-  const weights = new Map(members.map((m) => [m.id, m.weight]))
-  return plan.members.every((m) => weights.get(m.id) === m.weight)
+  const byId = new Map(members.map((m) => [m.id, m]))
+  return plan.members.every((m) => {
+    const member = byId.get(m.id)
+    return member !== undefined && member.weight === m.weight && zoneOf(member) === zoneOf(m)
+  })
 }

@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto'
 import { GatewayError } from '../error/gateway-error.js'
 import { replicaChanges, type ReplicaChange } from './ring-diff.js'
-import { Ring, type RingJSON, type RingMember } from './ring.js'
+import { assertZoneName, DEFAULT_ZONE, Ring, type RingJSON, type RingMember } from './ring.js'
 
 /** A ring with the members (and weights) it was built for: the claimant compares these to membership. */
 export interface RingPlan {
@@ -52,7 +52,7 @@ export interface RingStateJSON {
 }
 
 export interface RingPlanJSON {
-  readonly members: ReadonlyArray<{ readonly id: string, readonly weight: number }>
+  readonly members: ReadonlyArray<{ readonly id: string, readonly weight: number, readonly zone?: string }>
   readonly ring: RingJSON
 }
 
@@ -60,15 +60,20 @@ function byId (a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
+/** A member as a plan records it: the zone only when it names one other than DEFAULT_ZONE (plans without zones keep their form and digest). */
+function planMember ({ id, weight, zone }: RingMember): RingMember {
+  return zone === undefined || zone === DEFAULT_ZONE ? { id, weight } : { id, weight, zone }
+}
+
 /** A plan for these members (sorted here) and ring. */
 export function ringPlan (members: readonly RingMember[], ring: Ring): RingPlan {
-  return { members: [...members].map(({ id, weight }) => ({ id, weight })).sort((a, b) => byId(a.id, b.id)), ring }
+  return { members: [...members].map(planMember).sort((a, b) => byId(a.id, b.id)), ring }
 }
 
 /** Build a state (computes its digest). */
 export function ringState (epoch: number, current: RingPlan, pending?: PendingRing): RingState {
   const hash = createHash('sha1')
-  const plan = (p: RingPlan): string => JSON.stringify([p.members.map((m) => [m.id, m.weight]), p.ring.digest()])
+  const plan = (p: RingPlan): string => JSON.stringify([p.members.map((m) => m.zone === undefined ? [m.id, m.weight] : [m.id, m.weight, m.zone]), p.ring.digest()])
   hash.update(plan(current))
   if (pending !== undefined) hash.update('|').update(plan(pending.plan))
   return Object.freeze({ epoch, current, pending, digest: hash.digest('hex') })
@@ -135,7 +140,7 @@ export function replicates (state: RingState, n: number, node: string, p: number
 }
 
 export function ringStateToJSON (state: RingState): RingStateJSON {
-  const plan = (p: RingPlan): RingPlanJSON => ({ members: p.members.map(({ id, weight }) => ({ id, weight })), ring: p.ring.toJSON() })
+  const plan = (p: RingPlan): RingPlanJSON => ({ members: p.members.map(planMember), ring: p.ring.toJSON() })
   return {
     epoch: state.epoch,
     current: plan(state.current),
@@ -177,6 +182,9 @@ export function ringStateFromJSON (json: RingStateJSON): RingState {
     for (const m of p.members) {
       if (m === null || typeof m !== 'object' || typeof m.id !== 'string' || m.id === '' || !Number.isSafeInteger(m.weight) || m.weight < 1) {
         throw invalid(`${what} lists a member ${JSON.stringify(m)} without an id and a positive integer weight`)
+      }
+      if (m.zone !== undefined) {
+        try { assertZoneName(m.zone, `member ${m.id}'s zone`) } catch (err) { throw invalid(`${what}: ${(err as Error).message}`) }
       }
     }
     const ring = Ring.fromJSON(p.ring)

@@ -1,14 +1,15 @@
 import type { Liveness } from '../membership/liveness.js'
 import type { KeyPlacement, ReplicaPlacement, ReplicaTarget } from './placement.js'
-import type { Ring } from './ring.js'
+import { pickFallback, type Ring } from './ring.js'
 import type { Membership } from '../membership/membership.js'
 
 /**
- * Sloppy quorum (Dynamo 4.6): a key's requests go to the first n healthy nodes of the ring walk
- * from its partition (Ring.sloppyTargets). Each primary believed up serves itself; each one
- * believed down (this node's failure detector) is replaced, in order, by the next node up past
- * the n primaries, which keeps the replica as a hint for it (`primary: false, hintFor`). The nodes
- * up beyond those are the fallbacks a write turns to when a target does not answer at all.
+ * Sloppy quorum (Dynamo 4.6): a key's requests go to its n primaries (Ring.preferenceList: distinct
+ * zones as far as zones allow), as Ring.sloppyTargets places them. Each primary believed up serves
+ * itself; each one believed down (this node's failure detector) is replaced by a node up that is not
+ * a primary, the first in walk order of another zone than the down primary's (a zone tends to fail
+ * as a whole), which keeps the replica as a hint for it (`primary: false, hintFor`). The other nodes
+ * up, in walk order, are the fallbacks a write turns to when a target does not answer at all.
  *
  * pr/pw count primaries only, so a request that needs them gets the strict behaviour: with a
  * primary down it is refused up front (503) instead of served by a stand-in.
@@ -22,7 +23,7 @@ export class SloppyPlacement implements ReplicaPlacement {
   readonly #n: number
   #ring: Ring | undefined
   #pending: Ring | undefined
-  #walks: Array<readonly string[] | undefined> = []
+  #walks: Array<{ readonly primaries: readonly string[], readonly others: readonly string[] } | undefined> = []
   #pendingLists: Array<readonly string[] | undefined> = []
 
   constructor (membership: Membership, liveness: Liveness, n: number) {
@@ -35,19 +36,17 @@ export class SloppyPlacement implements ReplicaPlacement {
     const ring = this.#membership.ring() // a 503 while this node has no ring yet
     this.#refresh(ring)
     const partition = ring.partitionOf(key)
-    const walk = this.#walk(ring, partition)
-    // Ring.sloppyTargets' rule over the cached walk (it would walk all Q partitions per request):
-    // each primary up serves itself; each one down is replaced, in order, by the next node up past the n primaries.
-    const up = walk.map((node) => this.#liveness.isUp(node))
+    const { primaries, others } = this.#lists(ring, partition)
+    // Ring.sloppyTargets' rule over the cached lists (it would walk all Q partitions per request).
+    const spare = others.filter((node) => this.#liveness.isUp(node))
     const targets: ReplicaTarget[] = []
-    let next = this.#n
-    for (let i = 0; i < Math.min(this.#n, walk.length); i++) {
-      if (up[i]!) { targets.push({ node: walk[i]!, primary: true }); continue }
-      while (next < walk.length && !up[next]!) next++
-      if (next < walk.length) targets.push({ node: walk[next++]!, primary: false, hintFor: walk[i]! })
+    for (const primary of primaries) {
+      if (this.#liveness.isUp(primary)) { targets.push({ node: primary, primary: true }); continue }
+      const i = pickFallback(spare, ring.zoneOf(primary), (node) => ring.zoneOf(node))
+      if (i >= 0) targets.push({ node: spare.splice(i, 1)[0]!, primary: false, hintFor: primary })
     }
     const used = new Set(targets.map((t) => t.node))
-    const fallbacks = walk.filter((node, i) => i >= this.#n && up[i]! && !used.has(node))
+    const fallbacks = spare.filter((node) => !used.has(node))
     const pending = this.#pending === undefined ? [] : this.#pendingList(this.#pending, partition).filter((node) => !used.has(node))
     return { partition, targets, fallbacks, ...(pending.length === 0 ? {} : { handoff: pending }) }
   }
@@ -59,10 +58,15 @@ export class SloppyPlacement implements ReplicaPlacement {
     if (pending !== this.#pending) { this.#pending = pending; this.#pendingLists = [] }
   }
 
-  #walk (ring: Ring, p: number): readonly string[] {
-    let walk = this.#walks[p]
-    if (walk === undefined) { walk = Object.freeze(ring.walk(p)); this.#walks[p] = walk }
-    return walk
+  /** p's primaries, and every other node in walk order. */
+  #lists (ring: Ring, p: number): { readonly primaries: readonly string[], readonly others: readonly string[] } {
+    let lists = this.#walks[p]
+    if (lists === undefined) {
+      const primaries = Object.freeze(ring.preferenceList(p, this.#n))
+      lists = Object.freeze({ primaries, others: Object.freeze(ring.walk(p).filter((node) => !primaries.includes(node))) })
+      this.#walks[p] = lists
+    }
+    return lists
   }
 
   #pendingList (ring: Ring, p: number): readonly string[] {

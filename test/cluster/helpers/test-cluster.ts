@@ -37,6 +37,8 @@ export interface ClusterOptions {
   readonly defaults?: Readonly<Record<string, string | number>>
   /** Extra settings of every node's config file (a function gets the cluster's directory). */
   readonly settings?: Readonly<Record<string, unknown>> | ((dir: string) => Readonly<Record<string, unknown>>)
+  /** Extra settings of one node's config file (e.g. its zone), by its id and index. */
+  readonly nodeSettings?: (id: string, index: number) => Readonly<Record<string, unknown>>
   /** Turn client authentication on with this bearer token (--auth-token-file). */
   readonly bearerToken?: string
   /** The cluster secret (default: one generated for the cluster). */
@@ -154,6 +156,7 @@ export class TestCluster {
         clusterSecretFile: join(dir, 'secret'),
         logLevel: 'info',
         ...settings,
+        ...options.nodeSettings?.(id, i),
         defaults: { r: 'quorum', w: 'quorum', timeoutMs: 3_000, ...options.defaults }
       }
       const file = join(dir, `${id}.json`)

@@ -31,8 +31,9 @@ test('bad memberships are LEVELRING_BAD_CONFIG errors naming the problem', () =>
     [{ ...base, peers: 'n2=127.0.0.1:0' }, /real port/],
     [{ nodeId: 'n1', peers: 'n2=127.0.0.1:7002' }, /--cluster-secret-file/],
     [{ ...base, partitions: '100' }, /power of two/],
-    [{ ...base, partitions: '8192' }, /power of two/],
-    [{ ...base, weight: '0' }, /weight/]
+    [{ ...base, partitions: '32768' }, /power of two/],
+    [{ ...base, weight: '0' }, /weight/],
+    [{ ...base, zone: 'east coast' }, /zone/]
   ]
   for (const [flags, message] of cases) {
     expect(() => loadConfig(flags), JSON.stringify(flags)).toThrow(expect.objectContaining({ code: 'LEVELRING_BAD_CONFIG' }))

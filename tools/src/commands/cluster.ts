@@ -4,6 +4,8 @@ import { parseTokenFile } from '../../../gateway/src/node/token-file.js'
 import { positiveInteger } from '../cli-kit/common-options.js'
 import { fieldLines } from '../cli-kit/field-lines.js'
 import { CliFailure } from '../cli-kit/failure.js'
+import { textTable } from '../cli-kit/text-table.js'
+import type { KeyReplicas } from '../../../gateway/src/ring/placement.js'
 import { Output } from '../cli-kit/output.js'
 import { type ClusterView, type Health, memberLines, ringLines, statusLines } from './cluster/cluster-view.js'
 import { failOnProblem, NodeClient, type NodeAnswer, type NodeTarget } from './cluster/node-client.js'
@@ -18,7 +20,7 @@ interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 const DEFAULT_NODE = '127.0.0.1:7001'
 
 /** Every cluster command's names: `levelring <name> --node URL`. */
-export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'repair', 'join', 'leave'] as const
+export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'placement', 'repair', 'join', 'leave'] as const
 
 /** Adds --node, --token, --timeout and --json. */
 function clusterCommand (program: Command, name: string, description: string): Command {
@@ -84,8 +86,8 @@ async function clusterView (client: NodeClient): Promise<ClusterView> {
 }
 
 /**
- * Register `levelring status|members|ring|repair|join|leave --node URL`: the cluster as one node sees it
- * (GET /v1/health, GET /v1/cluster) and the admin actions (POST /v1/admin/repair|join|leave).
+ * Register `levelring status|members|ring|placement|repair|join|leave --node URL`: the cluster as one node sees it
+ * (GET /v1/health, GET /v1/cluster, GET /v1/placement/{key}) and the admin actions (POST /v1/admin/repair|join|leave).
  */
 export function registerCluster (program: Command): void {
   clusterCommand(program, 'status', 'the node\'s health and its view of the cluster: members by state, ring, hints, anti-entropy')
@@ -118,6 +120,24 @@ export function registerCluster (program: Command): void {
         const out = new Output()
         if (flags.json === true) await out.json({ node: client.url, ring: view.ring })
         else await out.lines(ringLines(view))
+      })
+    })
+
+  clusterCommand(program, 'placement', 'where a key lives: its partition and its n primary replicas with their zones (GET /v1/placement/{key})')
+    .argument('<key>', 'the key (text, as in /v1/kv/{key})')
+    .action(async (key: string, flags: ClusterFlags) => {
+      await withNode(flags, async (client) => {
+        const path = `/v1/placement/${encodeURIComponent(key)}`
+        const answer = await client.get(path)
+        failOnProblem(client, `GET ${path}`, answer)
+        const placement = answer.body as KeyReplicas
+        const out = new Output()
+        if (flags.json === true) await out.json({ node: client.url, ...placement })
+        else {
+          await out.lines([`key ${JSON.stringify(placement.key)}: partition ${placement.partition}, ${placement.replicas.length} replicas in ${new Set(placement.replicas.map((r) => r.zone)).size} zones`,
+            ...textTable([{ header: '#', align: 'right' }, { header: 'node' }, { header: 'zone' }, { header: 'address' }],
+              placement.replicas.map((r, i) => [String(i + 1), r.node, r.zone, r.address]))])
+        }
       })
     })
 
