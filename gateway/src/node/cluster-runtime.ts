@@ -21,6 +21,7 @@ import { SloppyPlacement } from '../ring/sloppy-placement.js'
 import type { Membership } from '../membership/membership.js'
 import type { MemberLifecycle } from '../membership/member-lifecycle.js'
 import { MembershipService, openMembership } from '../membership/membership-service.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
 
 /** How long a stopping node waits for late replies, read repairs and replication in flight. */
 export const DRAIN_MS = 3_000
@@ -64,6 +65,8 @@ export interface ClusterRuntimeOptions {
   readonly objects: ByteSpace
   /** The node's engine: cluster state in its metadata, hints in their own space. */
   readonly storage: NodeStorage
+  /** Fed by the internode client and read repair; absent with --metrics off. */
+  readonly metrics?: NodeMetrics
 }
 
 /**
@@ -78,7 +81,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   const membership = opened.membership
   const faults = config.enableFaultInjection ? new FaultInjector() : undefined
   if (faults !== undefined) logger.warn('fault injection enabled (--enable-fault-injection): /internal/v1/faults can cut this node off; for tests only')
-  const client = new InternodeClient({ membership, auth, reachability, logger, faults })
+  const metrics = options.metrics
+  const client = new InternodeClient({ membership, auth, reachability, logger, faults, metrics })
   const hints = await HintStore.open(options.storage, logger)
   const placement = new SloppyPlacement(membership, membership, config.replicas)
   const access = new ClusterReplicaAccess(config.nodeId, store, client, hints)
@@ -94,7 +98,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     replicas: config.replicas,
     address,
     logger,
-    view: () => membershipService.view()
+    view: () => membershipService.view(),
+    onRepaired: metrics === undefined ? undefined : (_key, nodes) => { metrics.readRepaired(nodes.length) }
   })
   const trees = new PartitionTrees({ store, objects: options.objects, partitionCount: config.partitions, logger })
   const antiEntropy = new AntiEntropyService({
