@@ -21,6 +21,9 @@ export function registerStart (program: Command): void {
     .option('--admin-token-file <file>', 'require an admin bearer token on /v1/admin/, one per line (without it: loopback callers only)')
     .option('--cluster-secret-file <file>', 'shared secrets, one a line (signs with the first, accepts any): sign internode calls and causal contexts')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent')
+    .option('--metrics <on|off>', 'GET /metrics and the counters behind it (default on)')
+    .option('--access-log <on|off>', 'one info log line per request, with its X-Request-Id (default on)')
+    .option('--access-log-keys <mode>', 'how access log lines show keys: hash, redact or plain (default hash)')
     .option('--enable-fault-injection', 'test facility: accept /internal/v1/faults, which cuts internode traffic with chosen members')
     .action(async (flags: StartFlags) => {
       const node = await startNode(loadConfig(flags))

@@ -17,6 +17,11 @@ import { parseTokenFile } from './token-file.js'
 import { DotCounter } from '../replica/dot-counter.js'
 import { loadIdentity, type NodeIdentity } from './node-identity.js'
 import { NodeStorage } from '../replica/node-storage.js'
+import { NodeMetrics } from '../metrics/node-metrics.js'
+import { registerEngineMetrics, type EngineStats } from '../metrics/engine-metrics.js'
+import { registerClusterMetrics } from '../metrics/cluster-metrics.js'
+import { clusterReadiness } from '../http/readiness.js'
+import { ringBody } from '../http/ring-route.js'
 
 /** A started node: listening, serving, reaping tombstones. */
 export interface RunningNode {
@@ -35,6 +40,8 @@ export interface RunningNode {
   /** Resolves once a cluster member has left the cluster (POST /v1/admin/leave) and handed everything over: time to exit. */
   readonly left: Promise<void> | undefined
   readonly logger: Logger
+  /** The node's metrics (GET /metrics); undefined when started with --metrics off. */
+  readonly metrics: NodeMetrics | undefined
   /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
   close (graceMs?: number): Promise<void>
 }
@@ -56,12 +63,24 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const authTokens = config.authTokenFile === undefined ? [] : await readTokens('authTokenFile', config.authTokenFile)
     const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
+    const metrics = config.metrics ? new NodeMetrics(config.nodeId) : undefined
+    if (metrics !== undefined) registerEngineMetrics(metrics, { stats: () => storage.engineStats() as EngineStats | undefined, storedBytes: () => storage.storedBytes })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, metrics })
+    if (metrics !== undefined && cluster !== undefined) {
+      const { membershipService, antiEntropy } = cluster
+      registerClusterMetrics(metrics, {
+        membership: cluster.membership,
+        replicas: config.replicas,
+        hints: () => ({ pending: membershipService.hints.pending(), delivered: membershipService.handoff.delivered, failed: membershipService.handoff.failed }),
+        antiEntropy: () => antiEntropy.view(),
+        transfers: () => membershipService.transfer.counts
+      })
+    }
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
@@ -93,7 +112,14 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       internode,
       lifecycle: cluster?.lifecycle,
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
-      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
+      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() }),
+      metrics,
+      accessLog: config.accessLog,
+      accessLogKeys: config.accessLogKeys,
+      readiness: cluster === undefined ? undefined : () => clusterReadiness(cluster.membership),
+      ring: cluster === undefined
+        ? () => ({ epoch: 0, partitions: config.partitions, replicas: 1, members: [config.nodeId], owners: new Array<number>(config.partitions).fill(0) })
+        : () => ringBody(cluster.membership.ringState(), config.partitions, config.replicas)
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
@@ -128,6 +154,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const close = async (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
       closing ??= (async () => {
         stopping = true
+        // /v1/ready answers 503 from now on; serving a while longer lets load balancers notice first.
+        if (config.readinessDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.readinessDrainMs))
         clearInterval(reaper)
         const cut = setTimeout(() => server.closeAllConnections(), graceMs)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -148,7 +176,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
       ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
     }, `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }
+    return { address, url: `http://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, metrics, close }
   } catch (err) {
     await storage.close()
     throw err
