@@ -229,8 +229,6 @@ function drawRequests () {
 
 function drawEngine (metrics) {
   const one = (name) => metrics.find((m) => m.name === name)?.value
-  const levels = metrics.filter((m) => m.name === 'levelring_engine_level_bytes').map((m) => ({ level: Number(m.labels.level), bytes: m.value }))
-  const files = new Map(metrics.filter((m) => m.name === 'levelring_engine_level_files').map((m) => [Number(m.labels.level), m.value]))
   const amplification = one('levelring_engine_write_amplification')
   figures($('engine-figures'), [
     ['memtable', bytes(one('levelring_engine_memtable_bytes'))],
@@ -240,23 +238,34 @@ function drawEngine (metrics) {
     ['compactions', String(one('levelring_engine_compactions_total') ?? '–')],
     ['write stalls', `${(one('levelring_engine_write_stall_seconds_total') ?? 0).toFixed(1)} s`]
   ])
-  const svg = $('levels')
-  const max = Math.max(1, ...levels.map((l) => l.bytes))
-  const rowH = 140 / Math.max(levels.length, 1)
-  svg.replaceChildren(...levels.flatMap((l, i) => {
-    const y = i * rowH
-    const w = (l.bytes / max) * 200
-    const label = svgEl('text', { x: 0, y: y + rowH * 0.7, fill: '#8a96a3', 'font-size': 10 })
-    label.textContent = `L${l.level}`
-    const value = svgEl('text', { x: 28 + w + 4, y: y + rowH * 0.7, fill: '#d8dee6', 'font-size': 10 })
-    value.textContent = `${bytes(l.bytes)}, ${files.get(l.level) ?? 0} files`
-    return [label, svgEl('rect', { x: 24, y: y + 2, width: Math.max(w, l.bytes > 0 ? 1 : 0), height: rowH - 4, fill: '#58a6ff' }), value]
+}
+
+/** One small chart per member: bytes per LSM level (the bar) and files (the label). */
+function drawEngines (engines) {
+  $('engines').replaceChildren(...engines.nodes.map((node) => {
+    const box = el('div')
+    box.append(el('h3', {}, node.id))
+    if (node.error !== undefined) { box.append(el('p', { class: 'muted' }, `no answer: ${node.error}`)); return box }
+    const svg = el('svg', { class: 'levels', viewBox: '0 0 300 140', preserveAspectRatio: 'xMinYMin meet', 'aria-label': `LSM levels of ${node.id}` })
+    const max = Math.max(1, ...node.levels.map((l) => l.bytes))
+    const rowH = 140 / Math.max(node.levels.length, 1)
+    svg.append(...node.levels.flatMap((l, i) => {
+      const y = i * rowH
+      const w = (l.bytes / max) * 170
+      const label = svgEl('text', { x: 0, y: y + rowH * 0.7, fill: '#8a96a3', 'font-size': 12 })
+      label.textContent = `L${l.level}`
+      const value = svgEl('text', { x: 28 + w + 4, y: y + rowH * 0.7, fill: '#d8dee6', 'font-size': 12 })
+      value.textContent = `${bytes(l.bytes)}, ${l.files} files`
+      return [label, svgEl('rect', { x: 24, y: y + 2, width: Math.max(w, l.bytes > 0 ? 1 : 0), height: rowH - 4, fill: '#58a6ff' }), value]
+    }))
+    box.append(svg, el('p', { class: 'muted' }, `memtable ${bytes(node.memtableBytes)}, compaction backlog ${bytes(node.pendingCompactionBytes)}`))
+    return box
   }))
 }
 
 async function poll () {
   try {
-    const [cluster, ring, ready, metrics] = await Promise.all([getJson('/v1/cluster'), getJson('/v1/ring'), getJson('/v1/ready'), getJson('/metrics')])
+    const [cluster, ring, ready, metrics, engines] = await Promise.all([getJson('/v1/cluster'), getJson('/v1/ring'), getJson('/v1/ready'), getJson('/metrics'), getJson('/v1/engines')])
     drawMembers(cluster.body)
     drawRing(ring.body)
     drawHints(cluster.body.hints)
@@ -270,6 +279,7 @@ async function poll () {
       drawRequests()
       drawEngine(parsed)
     }
+    if (engines.status === 200) drawEngines(engines.body)
     $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`
     $('error').hidden = true
     document.body.dataset.loaded = 'true'

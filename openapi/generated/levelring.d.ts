@@ -104,6 +104,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/engines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The LSM shape of every member's storage engine (this node asks the others over internode calls). */
+        get: operations["getEngines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -134,7 +151,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The dashboard, a static page that polls this node's /v1/cluster, /v1/ring and /metrics (never needs a token itself).
+         * The dashboard, a static page that polls this node's /v1/cluster, /v1/ring, /v1/engines, /v1/ready and /metrics (never needs a token itself).
          * @description Its script and style sheet are `/ui/dashboard.js` and `/ui/dashboard.css`. The page asks for a
          *     bearer token when the node requires one.
          */
@@ -311,6 +328,20 @@ export interface components {
                 /** @description Nodes still receiving the partitions the pending ring gives them. */
                 waitingFor: string[];
             };
+        };
+        EngineShapes: {
+            nodes: {
+                id: string;
+                levels?: {
+                    level: number;
+                    files: number;
+                    bytes: number;
+                }[];
+                memtableBytes?: number;
+                pendingCompactionBytes?: number;
+                /** @description Why the member's shape could not be had (it did not answer in time, or refused). */
+                error?: string;
+            }[];
         };
         Health: {
             /** @enum {string} */
@@ -861,6 +892,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Ring"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getEngines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per member, or why it could not be had. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EngineShapes"];
                 };
             };
             401: components["responses"]["Unauthorized"];

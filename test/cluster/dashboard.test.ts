@@ -75,7 +75,9 @@ test.skipIf(!present)('the dashboard of a 3-node cluster shows its members and r
   }
   await page.waitForFunction(() => document.querySelectorAll('#rate-chart polyline').length > 0, undefined, { timeout: 10_000 })
   expect(await page.locator('#request-figures').textContent()).toMatch(/requests since start/)
-  expect(await page.locator('#levels rect').count()).toBeGreaterThan(0)
+  // Every member's engine, asked by this node over the internode endpoint.
+  expect(await page.locator('#engines h3').allTextContents()).toEqual(['node1', 'node2', 'node3'])
+  expect(await page.locator('#engines svg.levels').count()).toBe(3)
   await page.screenshot({ path: SCREENSHOT, fullPage: true })
 
   // A phone: everything stacks into one column; nothing is wider than the screen but the tables, which scroll.

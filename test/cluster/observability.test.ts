@@ -84,10 +84,13 @@ test('one request is followed by its id through the access logs of its coordinat
   expect(linesOf(node2, readId)[0]).toMatchObject({ method: 'GET', status: 200, caller: 'node1', path: `/internal/v1/replicas/${hash}` })
 
   // A request without an id gets one, answered in X-Request-Id and logged.
-  const anonymous = await fetch(`${node1.url}/v1/health`)
+  const anonymous = await fetch(`${node1.url}/v1/cluster`)
   const made = anonymous.headers.get('x-request-id')!
   expect(made).toMatch(/^[0-9a-f-]{36}$/)
   await eventually('the made id is logged', async () => linesOf(node1, made).length === 1)
+  // Probes and scrapes are not logged.
+  expect((await fetch(`${node1.url}/v1/ready`)).headers.get('x-request-id')).toBeNull()
+  expect(node1.lines.some((l) => l.msg === 'request' && ['/v1/health', '/v1/ready', '/metrics'].includes(String(l.path)))).toBe(false)
   // Background internode calls (gossip) carry no id and are not logged.
   expect(node2.lines.some((l) => l.msg === 'request' && String(l.path).startsWith('/internal/v1/gossip'))).toBe(false)
 })

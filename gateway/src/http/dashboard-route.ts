@@ -20,7 +20,7 @@ export const DASHBOARD_PATHS: readonly string[] = [...FILES.keys()]
 
 /**
  * GET /ui: the dashboard, a static page (HTML, one script, one style sheet, no build step, nothing
- * from elsewhere) that polls this node's /v1/cluster, /v1/ring and /metrics. The files are read
+ * from elsewhere) that polls this node's /v1/cluster, /v1/ring, /v1/engines, /v1/ready and /metrics. The files are read
  * once, when the node starts.
  */
 export function dashboardRoute () {
@@ -33,7 +33,7 @@ export function dashboardRoute () {
     res.setHeader('Content-Type', page.type)
     // The page and its script change together with the node: always ask.
     res.setHeader('Cache-Control', 'no-cache')
-    res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src *")
+    res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'")
     res.send(page.body)
   }
 }

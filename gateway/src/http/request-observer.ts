@@ -22,8 +22,11 @@ export interface RequestObserverOptions {
 const KEY_PREFIXES = ['/v1/kv/', '/internal/v1/replicas/', '/internal/v1/writes/'] as const
 
 const SIMPLE_ROUTES: ReadonlyMap<string, RequestOperation> = new Map([
-  ['/v1/health', 'health'], ['/v1/ready', 'ready'], ['/v1/cluster', 'cluster'], ['/v1/ring', 'ring'], ['/metrics', 'metrics']
+  ['/v1/health', 'health'], ['/v1/ready', 'ready'], ['/v1/cluster', 'cluster'], ['/v1/ring', 'ring'], ['/v1/engines', 'engines'], ['/metrics', 'metrics']
 ])
+
+/** Probes, scrapes and the dashboard's files: counted, never logged (they would drown the requests that matter). */
+const UNLOGGED: ReadonlySet<RequestOperation> = new Set(['health', 'ready', 'metrics', 'ui'])
 
 /** The operation a request is counted under: a fixed set of values, never the path itself. */
 export function operationOf (method: string | undefined, url: string): RequestOperation {
@@ -61,7 +64,8 @@ export function loggedPath (url: string, keys: AccessLogKeys): string {
  * access log line (method, path with the key hashed or redacted, status, duration, request id).
  * A client request keeps the X-Request-Id it came with (or gets one, answered in the same header);
  * the id is the async context of its work, so internode calls made for it carry it and the
- * replicas log it too. Internode calls without an id (gossip, anti-entropy, handoff) are not logged.
+ * replicas log it too. Internode calls without an id (gossip, anti-entropy, handoff) are not logged,
+ * nor are probes, scrapes and the dashboard's files.
  * With neither metrics nor access logs, the listener is returned as it is.
  */
 export function observeRequests (listener: RequestListener, options: RequestObserverOptions): RequestListener {
@@ -72,7 +76,7 @@ export function observeRequests (listener: RequestListener, options: RequestObse
     const url = req.url ?? '/'
     const operation = operationOf(req.method, url)
     let id: string | undefined
-    if (accessLog) {
+    if (accessLog && !UNLOGGED.has(operation)) {
       const given = req.headers[REQUEST_ID_HEADER]
       id = typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : operation === 'internode' ? undefined : randomUUID()
       if (id !== undefined && operation !== 'internode') res.setHeader('X-Request-Id', id)

@@ -16,6 +16,8 @@ import { readyRoute } from './ready-route.js'
 import type { NotReady } from './readiness.js'
 import { metricsRoute } from './metrics-route.js'
 import { ringRoute, type RingBody } from './ring-route.js'
+import { enginesRoute } from './engines-route.js'
+import type { EngineShapesBody } from '../metrics/engine-shapes.js'
 import { DASHBOARD_PATHS, dashboardRoute } from './dashboard-route.js'
 import { observeRequests, type AccessLogKeys } from './request-observer.js'
 
@@ -48,6 +50,8 @@ export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly readiness?: () => NotReady | undefined
   /** GET /v1/ring: the partition owners. */
   readonly ring?: () => RingBody
+  /** GET /v1/engines: every member's engine shape. */
+  readonly engines?: () => Promise<EngineShapesBody>
 }
 
 /** Paths that never need a token. */
@@ -85,9 +89,10 @@ export function createApp (options: AppOptions): RequestListener {
   app.get('/v1/cluster', clusterRoute(info))
   app.get('/v1/ready', readyRoute({ nodeId: options.nodeId, stopping: info.stopping, readiness: options.readiness }))
   if (options.ring !== undefined) app.get('/v1/ring', ringRoute(options.ring))
+  if (options.engines !== undefined) app.get('/v1/engines', enginesRoute(options.engines))
   app.get('/metrics', metricsRoute(metrics, options.nodeId))
   app.get([...DASHBOARD_PATHS], dashboardRoute())
-  app.all(['/v1/health', '/v1/cluster', '/v1/ready', '/v1/ring', '/metrics', ...DASHBOARD_PATHS], (req: Request, res: Response) => {
+  app.all(['/v1/health', '/v1/cluster', '/v1/ready', '/v1/ring', '/v1/engines', '/metrics', ...DASHBOARD_PATHS], (req: Request, res: Response) => {
     res.setHeader('Allow', 'GET, HEAD')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use GET`)
   })

@@ -4,7 +4,7 @@ import { HINT_FOR_QUERY, INTERNODE_PREFIX } from '../internode/internode-protoco
 const NESTED = new Set(['anti-entropy', 'gossip', 'partitions'])
 
 /** Endpoints named by their first path segment. */
-const KNOWN = new Set(['ping', 'prove', 'ring', 'faults', 'gossip', 'partitions', 'anti-entropy'])
+const KNOWN = new Set(['ping', 'prove', 'ring', 'faults', 'gossip', 'partitions', 'anti-entropy', 'engine-shape'])
 
 /**
  * The label an internode call is counted under: what it does, never the key in its path, from a

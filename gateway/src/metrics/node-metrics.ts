@@ -12,7 +12,7 @@ const QUORUM_PARAMETERS: readonly string[] = ['r', 'pr', 'w', 'dw', 'pw']
  * The client operations a request is counted under: a fixed set, so the label never carries a key
  * or an arbitrary path (Prometheus keeps one series per label value).
  */
-export type RequestOperation = 'get' | 'put' | 'delete' | 'health' | 'ready' | 'cluster' | 'ring' | 'metrics' | 'ui' | 'admin' | 'internode' | 'other'
+export type RequestOperation = 'get' | 'put' | 'delete' | 'health' | 'ready' | 'cluster' | 'ring' | 'engines' | 'metrics' | 'ui' | 'admin' | 'internode' | 'other'
 
 /** A counter whose value is read from a monotonic source at scrape time (a total kept elsewhere). */
 export interface ScrapedTotal { readonly name: string, readonly help: string, readonly labelNames?: readonly string[], read (): Iterable<[LabelValues<string>, number]> }

@@ -22,6 +22,7 @@ import { registerEngineMetrics, type EngineStats } from '../metrics/engine-metri
 import { registerClusterMetrics } from '../metrics/cluster-metrics.js'
 import { clusterReadiness } from '../http/readiness.js'
 import { ringBody } from '../http/ring-route.js'
+import { ENGINE_SHAPE_PATH, ENGINE_SHAPE_TIMEOUT_MS, engineShape, engineShapeRoute, engineShapes } from '../metrics/engine-shapes.js'
 
 /** A started node: listening, serving, reaping tombstones. */
 export interface RunningNode {
@@ -84,6 +85,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
+    const ownShape = (): ReturnType<typeof engineShape> => engineShape(storage.engineStats() as EngineStats | undefined)
     const internode = internodeRoutes({
       nodeId: config.nodeId,
       auth,
@@ -95,7 +97,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + 1024 * 1024,
       logger,
       faults: cluster?.faults,
-      extensions: cluster?.internodeExtensions
+      extensions: cluster === undefined ? undefined : [...cluster.internodeExtensions, engineShapeRoute(ownShape)]
     })
     const listener = createApp({
       nodeId: config.nodeId,
@@ -119,7 +121,9 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       readiness: cluster === undefined ? undefined : () => clusterReadiness(cluster.membership),
       ring: cluster === undefined
         ? () => ({ epoch: 0, partitions: config.partitions, replicas: 1, members: [config.nodeId], owners: new Array<number>(config.partitions).fill(0) })
-        : () => ringBody(cluster.membership.ringState(), config.partitions, config.replicas)
+        : () => ringBody(cluster.membership.ringState(), config.partitions, config.replicas),
+      engines: async () => await engineShapes(config.nodeId, cluster === undefined ? [config.nodeId] : cluster.membership.members().map((m) => m.id), ownShape,
+        async (node) => await cluster!.client.post(node, ENGINE_SHAPE_PATH, Buffer.alloc(0), 'application/json', ENGINE_SHAPE_TIMEOUT_MS))
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
