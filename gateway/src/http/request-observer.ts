@@ -71,35 +71,46 @@ export function loggedPath (url: string, keys: AccessLogKeys): string {
 export function observeRequests (listener: RequestListener, options: RequestObserverOptions): RequestListener {
   const { logger, metrics, accessLog, accessLogKeys } = options
   if (metrics === undefined && !accessLog) return listener
+  // One 'close' handler for every response (its state rides on the response): no closure per request.
+  function answered (this: ObservedResponse): void {
+    const { started, operation, id, req } = this[OBSERVED]!
+    const seconds = (performance.now() - started) / 1000
+    // 'close' without a finished answer: the client went away first.
+    const status = this.writableFinished ? this.statusCode : 'aborted'
+    if (metrics !== undefined) {
+      metrics.request(operation, status, seconds)
+      if (status === 503 || status === 409) countRefusal(metrics, operation, this)
+    }
+    if (id !== undefined) {
+      const caller = req.headers['x-levelring-caller']
+      logger.info({
+        reqId: id, method: req.method, path: loggedPath(req.url ?? '/', accessLogKeys), status, ms: Math.round(seconds * 10_000) / 10,
+        ...(operation === 'internode' && typeof caller === 'string' ? { caller } : {})
+      }, 'request')
+    }
+  }
   return function observed (req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now()
-    const url = req.url ?? '/'
-    const operation = operationOf(req.method, url)
+    const operation = operationOf(req.method, req.url ?? '/')
     let id: string | undefined
     if (accessLog && !UNLOGGED.has(operation)) {
       const given = req.headers[REQUEST_ID_HEADER]
       id = typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : operation === 'internode' ? undefined : randomUUID()
       if (id !== undefined && operation !== 'internode') res.setHeader('X-Request-Id', id)
     }
-    res.once('close', () => {
-      const seconds = (performance.now() - started) / 1000
-      // 'close' without a finished answer: the client went away first.
-      const status = res.writableFinished ? res.statusCode : 'aborted'
-      if (metrics !== undefined) {
-        metrics.request(operation, status, seconds)
-        if (status === 503 || status === 409) countRefusal(metrics, operation, res as ProblemResponse)
-      }
-      if (id !== undefined) {
-        const caller = req.headers['x-levelring-caller']
-        logger.info({
-          reqId: id, method: req.method, path: loggedPath(url, accessLogKeys), status, ms: Math.round(seconds * 10_000) / 10,
-          ...(operation === 'internode' && typeof caller === 'string' ? { caller } : {})
-        }, 'request')
-      }
-    })
+    const watched = res as ObservedResponse
+    watched[OBSERVED] = { started, operation, id, req }
+    watched.on('close', answered)
     if (id === undefined) listener(req, res)
     else runAsRequest(id, () => { listener(req, res) })
   }
+}
+
+/** Where a response keeps what its 'close' handler needs. */
+const OBSERVED = Symbol('levelring.observed')
+
+type ObservedResponse = ProblemResponse & {
+  [OBSERVED]?: { readonly started: number, readonly operation: RequestOperation, readonly id: string | undefined, readonly req: IncomingMessage }
 }
 
 /** A client read or write the coordinator refused: a missed quorum (by parameter) or the sibling limit. */
