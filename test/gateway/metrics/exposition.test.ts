@@ -81,6 +81,23 @@ test('after a known workload the exposition parses strictly, follows the convent
   }
 })
 
+test('a write refused for too many siblings is counted as a sibling-limit refusal, and the read of 100 siblings as such', async () => {
+  const before = parseExposition(await scrape(node.url))
+  const url = `${node.url}/v1/kv/crowded`
+  // Blind writes (no context) each add a sibling; the one past the limit of 100 is refused.
+  for (let i = 0; i < 100; i++) expect((await fetch(url, { method: 'PUT', body: String(i) })).status).toBe(204)
+  expect((await fetch(url, { method: 'PUT', body: 'one too many' })).status).toBe(409)
+  expect((await fetch(url)).status).toBe(300)
+  const after = parseExposition(await scrape(node.url))
+  const delta = (name: string, labels: Record<string, string> = {}): number => sampleValue(after, name, labels) - sampleValue(before, name, labels)
+  expect(delta('levelring_sibling_limit_refusals_total')).toBe(1)
+  expect(delta('levelring_http_requests_total', { operation: 'put', status: '409' })).toBe(1)
+  expect(delta('levelring_read_siblings_sum')).toBe(100)
+  expect(delta('levelring_read_siblings_bucket', { le: '50' })).toBe(0)
+  expect(delta('levelring_read_siblings_bucket', { le: '100' })).toBe(1)
+  for (const parameter of ['r', 'pr', 'w', 'dw', 'pw']) expect(delta('levelring_quorum_failures_total', { parameter })).toBe(0)
+})
+
 test('a node started with metrics off answers /metrics with a 404 problem saying so, and serves as usual', async () => {
   const res = await fetch(`${off.url}/metrics`)
   expect(res.status).toBe(404)
