@@ -62,6 +62,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness of this node to serve client requests (never needs a token).
+         * @description 200 only when the node can serve: it has the cluster's ring, it is an `up` member of it, and it
+         *     is not stopping. Otherwise 503 with a `not-ready` problem whose `reason` says why: `no-ring`
+         *     (joining through its seeds, no ring heard yet), `joining` (not planned in yet),
+         *     `receiving-partitions` (the claimant gave it partitions; it is receiving them), `leaving`,
+         *     `left` or `stopping`. The readiness probe of a load balancer or Kubernetes; `/v1/health` is
+         *     the liveness probe (200 while the process serves at all).
+         */
+        get: operations["getReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The owner of every partition, in the current ring and in the pending one during a join or leave. */
+        get: operations["getRing"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/engines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The LSM shape of every member's storage engine (this node asks the others over internode calls). */
+        get: operations["getEngines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This node's metrics in Prometheus text format.
+         * @description Requests, quorum failures, siblings, read repairs, internode calls, hints, anti-entropy,
+         *     gossip, the ring, the storage engine's statistics and process metrics; docs/operations.md
+         *     lists them. A node started with `--metrics off` answers 404.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dashboard, a static page that polls this node's /v1/cluster, /v1/ring, /v1/engines, /v1/ready and /metrics (never needs a token itself).
+         * @description Its script and style sheet are `/ui/dashboard.js` and `/ui/dashboard.css`. The page asks for a
+         *     bearer token when the node requires one.
+         */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/cluster": {
         parameters: {
             query?: never;
@@ -206,7 +308,7 @@ export interface components {
         /** @description RFC 9457 problem details, with extension members where they apply. */
         Problem: {
             /** @enum {string} */
-            type: "urn:levelring:problem:invalid-key" | "urn:levelring:problem:invalid-parameter" | "urn:levelring:problem:invalid-context" | "urn:levelring:problem:unauthorized" | "urn:levelring:problem:forbidden" | "urn:levelring:problem:not-found" | "urn:levelring:problem:route-not-found" | "urn:levelring:problem:method-not-allowed" | "urn:levelring:problem:too-many-siblings" | "urn:levelring:problem:value-too-large" | "urn:levelring:problem:quorum-unavailable" | "urn:levelring:problem:shutting-down" | "urn:levelring:problem:not-a-cluster-member" | "urn:levelring:problem:cluster-state" | "urn:levelring:problem:peer-unreachable" | "urn:levelring:problem:internal";
+            type: "urn:levelring:problem:invalid-key" | "urn:levelring:problem:invalid-parameter" | "urn:levelring:problem:invalid-context" | "urn:levelring:problem:unauthorized" | "urn:levelring:problem:forbidden" | "urn:levelring:problem:not-found" | "urn:levelring:problem:route-not-found" | "urn:levelring:problem:method-not-allowed" | "urn:levelring:problem:too-many-siblings" | "urn:levelring:problem:value-too-large" | "urn:levelring:problem:quorum-unavailable" | "urn:levelring:problem:shutting-down" | "urn:levelring:problem:not-ready" | "urn:levelring:problem:not-a-cluster-member" | "urn:levelring:problem:cluster-state" | "urn:levelring:problem:peer-unreachable" | "urn:levelring:problem:internal";
             title: string;
             status: number;
             detail?: string;
@@ -225,6 +327,47 @@ export interface components {
             answered?: number;
             /** @description The replication factor n. */
             replicas?: number;
+            /**
+             * @description Why the node is not ready (`not-ready` problems of GET /v1/ready).
+             * @enum {string}
+             */
+            reason?: "stopping" | "no-ring" | "joining" | "receiving-partitions" | "leaving" | "left";
+        };
+        Ready: {
+            /** @enum {string} */
+            status: "ready";
+            nodeId: string;
+        };
+        Ring: {
+            /** @description The ring's epoch; null while this node has no ring (it is joining). */
+            epoch: number | null;
+            /** @description Q, the number of partitions. */
+            partitions: number;
+            replicas: number;
+            /** @description Every owner of the current or pending ring, sorted; `owners` indexes into it. */
+            members: string[];
+            /** @description Per partition, clockwise from partition 0, the index in `members` of its owner (empty without a ring). */
+            owners: number[];
+            /** @description During a join or leave, the ring keys are moving to. */
+            pending?: {
+                owners: number[];
+                /** @description Nodes still receiving the partitions the pending ring gives them. */
+                waitingFor: string[];
+            };
+        };
+        EngineShapes: {
+            nodes: {
+                id: string;
+                levels?: {
+                    level: number;
+                    files: number;
+                    bytes: number;
+                }[];
+                memtableBytes?: number;
+                pendingCompactionBytes?: number;
+                /** @description Why the member's shape could not be had (it did not answer in time, or refused). */
+                error?: string;
+            }[];
         };
         Health: {
             /** @enum {string} */
@@ -774,6 +917,132 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The node serves client requests. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description The node is not ready; `reason` says why. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getRing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ring as this node routes by it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ring"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getEngines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per member, or why it could not be had. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EngineShapes"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The exposition (text format 0.0.4). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The node was started with `--metrics off`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
             default: components["responses"]["Error"];

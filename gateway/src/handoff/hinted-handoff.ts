@@ -52,6 +52,7 @@ export class HintedHandoff {
   #timer: NodeJS.Timeout | undefined
   #round: Promise<void> | undefined
   #delivered = 0
+  #failed = 0
 
   constructor (options: HintedHandoffOptions) {
     this.#options = options
@@ -71,6 +72,11 @@ export class HintedHandoff {
   /** Hints handed off since start. */
   get delivered (): number {
     return this.#delivered
+  }
+
+  /** Delivery batches that failed since start (each backs its owner off). */
+  get failed (): number {
+    return this.#failed
   }
 
   /** Per owner: hints pending here, and the last delivery error while it is backed off. */
@@ -148,6 +154,7 @@ export class HintedHandoff {
       }
       this.#owners.delete(owner)
     } catch (err) {
+      this.#failed++
       const state = this.#owners.get(owner) ?? { failures: 0, retryAt: 0 }
       state.failures++
       state.retryAt = Date.now() + Math.min(HANDOFF_MAX_BACKOFF_MS, HANDOFF_FIRST_BACKOFF_MS * 2 ** (state.failures - 1))

@@ -35,6 +35,8 @@ export interface KvRouteOptions {
   readonly logger: Logger
   /** Present when authentication is on. */
   readonly auth?: BearerAuth
+  /** Told how many live siblings each read answered (the node's metrics). */
+  readonly observeSiblings?: (count: number) => void
 }
 
 /** The path prefix this handler serves; what follows it is the key segment. */
@@ -54,7 +56,7 @@ export type KvHandler = (req: IncomingMessage, res: ServerResponse) => Promise<v
  * failure itself as problem+json.
  */
 export function kvRoutes (options: KvRouteOptions): KvHandler {
-  const { coordinator, contract, contextSecret, maxValueBytes, defaults, logger, auth } = options
+  const { coordinator, contract, contextSecret, maxValueBytes, defaults, logger, auth, observeSiblings } = options
   const getOp = contract.operation('getObject')
   const putOp = contract.operation('putObject')
   const deleteOp = contract.operation('deleteObject')
@@ -90,6 +92,7 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
     const quorum: ReadQuorum = { r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, timeoutMs: q.timeout_ms ?? defaults.timeoutMs, ...(q.lr === undefined ? {} : { lr: q.lr }) }
     const object = await coordinator.get(key, quorum)
     const live = object === undefined ? [] : liveSiblings(object)
+    observeSiblings?.(live.length)
     if (object === undefined || live.length === 0) {
       res.setHeader('Vary', 'Accept')
       if (object !== undefined && isDeleted(object)) res.setHeader('X-Causal-Context', encodeContext(key, readContext(object), contextSecret))

@@ -25,6 +25,7 @@ export const PROBLEM_KINDS: Readonly<Record<ProblemCode, ProblemKind>> = Object.
   LEVELRING_VALUE_TOO_LARGE: { type: 'urn:levelring:problem:value-too-large', title: 'Value too large', status: 413 },
   LEVELRING_QUORUM_UNAVAILABLE: { type: 'urn:levelring:problem:quorum-unavailable', title: 'Quorum unavailable', status: 503 },
   LEVELRING_SHUTTING_DOWN: { type: 'urn:levelring:problem:shutting-down', title: 'Node shutting down', status: 503 },
+  LEVELRING_NOT_READY: { type: 'urn:levelring:problem:not-ready', title: 'Node not ready to serve', status: 503 },
   LEVELRING_NOT_A_CLUSTER_MEMBER: { type: 'urn:levelring:problem:not-a-cluster-member', title: 'Not a cluster member', status: 409 },
   LEVELRING_CLUSTER_STATE: { type: 'urn:levelring:problem:cluster-state', title: 'Not possible in the cluster\'s current state', status: 409 },
   LEVELRING_PEER_UNREACHABLE: { type: 'urn:levelring:problem:peer-unreachable', title: 'Peer unreachable', status: 502 },
@@ -47,6 +48,12 @@ function internal (error: unknown): GatewayError {
   return new GatewayError('LEVELRING_INTERNAL', 'the node failed to serve the request; it is logged with this instance path')
 }
 
+/** Where sendProblem leaves the problem it answered, for the request's metrics (request-observer.ts). */
+export const SENT_PROBLEM = Symbol('levelring.sentProblem')
+
+/** A response that may carry the problem it answered. */
+export type ProblemResponse = ServerResponse & { [SENT_PROBLEM]?: Problem }
+
 /** Send `problem` as application/problem+json with its status (node's API: works under express and without). */
 export function sendProblem (res: ServerResponse, problem: Problem, headers: Readonly<Record<string, string>> = {}): void {
   const body = Buffer.from(JSON.stringify(problem))
@@ -54,6 +61,8 @@ export function sendProblem (res: ServerResponse, problem: Problem, headers: Rea
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
   res.setHeader('Content-Type', PROBLEM_MEDIA_TYPE)
   res.setHeader('Content-Length', body.length)
+  const sent: ProblemResponse = res
+  sent[SENT_PROBLEM] = problem
   res.end(body)
 }
 

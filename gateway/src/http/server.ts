@@ -13,6 +13,15 @@ import type { RepairReport } from '../anti-entropy/anti-entropy-service.js'
 import { KV_PREFIX, kvRoutes, type KvHandler, type KvRouteOptions } from './kv-routes.js'
 import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
 import type { InternodeHandler } from '../internode/internode-routes.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
+import { readyRoute } from './ready-route.js'
+import type { NotReady } from './readiness.js'
+import { metricsRoute } from './metrics-route.js'
+import { ringRoute, type RingBody } from './ring-route.js'
+import { enginesRoute } from './engines-route.js'
+import type { EngineShapesBody } from '../metrics/engine-shapes.js'
+import { DASHBOARD_PATHS, dashboardRoute } from './dashboard-route.js'
+import { observeRequests, type AccessLogKeys } from './request-observer.js'
 
 /** Everything the HTTP layer needs (the kv routes' options, and the rest); no storage, no sockets. */
 export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
@@ -36,10 +45,21 @@ export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly placement?: (key: string) => KeyReplicas
   /** POST /v1/admin/join and /leave: the gossip member's lifecycle (cluster members only; absent: 409). */
   readonly lifecycle?: MemberRoutesOptions['lifecycle']
+  /** GET /metrics and the request metrics; absent: the node keeps none (--metrics off). */
+  readonly metrics?: NodeMetrics
+  /** Access log lines at info (default on), and how they show keys (default hashed). */
+  readonly accessLog?: boolean
+  readonly accessLogKeys?: AccessLogKeys
+  /** GET /v1/ready: why a cluster member cannot serve yet (absent on a node that runs alone). */
+  readonly readiness?: () => NotReady | undefined
+  /** GET /v1/ring: the partition owners. */
+  readonly ring?: () => RingBody
+  /** GET /v1/engines: every member's engine shape. */
+  readonly engines?: () => Promise<EngineShapesBody>
 }
 
 /** Paths that never need a token. */
-const OPEN_PATHS = new Set(['/v1/health'])
+const OPEN_PATHS = new Set(['/v1/health', '/v1/ready', ...DASHBOARD_PATHS])
 
 /**
  * The node's HTTP surface: the request listener a server uses. Each request takes one path, chosen
@@ -52,7 +72,8 @@ export function createApp (options: AppOptions): RequestListener {
   const adminTokens = options.adminTokens ?? []
   const auth = options.authTokens !== undefined && options.authTokens.length > 0 ? new BearerAuth([...options.authTokens, ...adminTokens]) : undefined
   const adminAuth = new AdminAuth(adminTokens.length > 0 ? new BearerAuth(adminTokens) : undefined, auth)
-  const kv: KvHandler = kvRoutes({ ...options, auth })
+  const metrics = options.metrics
+  const kv: KvHandler = kvRoutes({ ...options, auth, observeSiblings: metrics === undefined ? undefined : (n) => { metrics.siblingsRead(n) } })
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag') // ETags name versions (dots); hashing bodies would only cost CPU
@@ -70,7 +91,12 @@ export function createApp (options: AppOptions): RequestListener {
   if (auth !== undefined) app.use(auth.middleware(OPEN_PATHS))
   app.get('/v1/health', healthRoute(info))
   app.get('/v1/cluster', clusterRoute(info))
-  app.all(['/v1/health', '/v1/cluster'], (req: Request, res: Response) => {
+  app.get('/v1/ready', readyRoute({ nodeId: options.nodeId, stopping: info.stopping, readiness: options.readiness }))
+  if (options.ring !== undefined) app.get('/v1/ring', ringRoute(options.ring))
+  if (options.engines !== undefined) app.get('/v1/engines', enginesRoute(options.engines))
+  app.get('/metrics', metricsRoute(metrics, options.nodeId))
+  app.get([...DASHBOARD_PATHS], dashboardRoute())
+  app.all(['/v1/health', '/v1/cluster', '/v1/ready', '/v1/ring', '/v1/engines', '/metrics', ...DASHBOARD_PATHS], (req: Request, res: Response) => {
     res.setHeader('Allow', 'GET, HEAD')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use GET`)
   })
@@ -94,9 +120,10 @@ export function createApp (options: AppOptions): RequestListener {
     sendError(req, res, err, options.logger)
   })
   const internode = options.internode
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url?.startsWith(KV_PREFIX) === true) void kv(req, res)
     else if (internode !== undefined && req.url?.startsWith(INTERNODE_PREFIX) === true) void internode(req, res)
     else app(req, res)
   }
+  return observeRequests(route, { logger: options.logger, metrics, accessLog: options.accessLog ?? true, accessLogKeys: options.accessLogKeys ?? 'hash' })
 }

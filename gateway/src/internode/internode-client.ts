@@ -13,6 +13,9 @@ import {
   WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
 import type { FaultInjector } from './fault-injection.js'
+import { currentRequestId, REQUEST_ID_HEADER } from '../http/request-context.js'
+import { internodeEndpoint } from '../metrics/internode-endpoint.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { NodeTls } from '../node/node-tls.js'
 
 /** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
@@ -32,6 +35,8 @@ export interface InternodeClientOptions {
   readonly logger: Logger
   /** The test facility that cuts this node off from chosen members (--enable-fault-injection). */
   readonly faults?: FaultInjector
+  /** Told each call's peer, endpoint, duration and outcome. */
+  readonly metrics?: Pick<NodeMetrics, 'internodeCall'>
   /**
    * TLS is cluster-wide: with it every peer is called over https, its server certificate verified
    * against `ca` (node's trusted roots without one), and this node's certificate presented as the
@@ -206,6 +211,21 @@ export class InternodeClient {
   }
 
   async #call (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
+    const metrics = this.#options.metrics
+    if (metrics === undefined) return this.#exchange(node, method, path, body, timeoutMs)
+    const started = performance.now()
+    try {
+      const answer = await this.#exchange(node, method, path, body, timeoutMs)
+      metrics.internodeCall(node, internodeEndpoint(method, path), (performance.now() - started) / 1000, answer.status >= 500 || answer.status === 401 ? 'error' : 'ok')
+      return answer
+    } catch (err) {
+      metrics.internodeCall(node, internodeEndpoint(method, path), (performance.now() - started) / 1000, 'unreachable')
+      throw err
+    }
+  }
+
+  /** One signed call to member `node` and its authenticated answer (see #call). */
+  async #exchange (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
     const member = this.#options.membership.member(node)
     if (member === undefined) throw replicaUnreachable(node, '?', 'it is not a member of the cluster', true)
     if (this.#closed) throw replicaUnreachable(node, member.address, 'this node is shutting down', true)
@@ -218,6 +238,8 @@ export class InternodeClient {
     const delay = this.#options.faults?.delayFor(node) ?? 0
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay)) // emulated distance (a test facility)
     const headers = this.#options.auth.signRequest(method, path, body?.bytes, node)
+    const requestId = currentRequestId() // the client request this call serves, for the peer's access log
+    if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId
     let answer: Answer
     try {
       answer = await this.#send(member.address, method, path, headers, body, timeoutMs)

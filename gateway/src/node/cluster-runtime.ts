@@ -21,6 +21,7 @@ import { SloppyPlacement } from '../ring/sloppy-placement.js'
 import type { Membership } from '../membership/membership.js'
 import type { MemberLifecycle } from '../membership/member-lifecycle.js'
 import { MembershipService, openMembership } from '../membership/membership-service.js'
+import type { NodeMetrics } from '../metrics/node-metrics.js'
 
 /** How long a stopping node waits for late replies, read repairs and replication in flight. */
 export const DRAIN_MS = 3_000
@@ -66,6 +67,8 @@ export interface ClusterRuntimeOptions {
   readonly storage: NodeStorage
   /** The node's TLS material: internode calls go over https, presenting its certificate. */
   readonly tls: NodeTls | undefined
+  /** Fed by the internode client and read repair; absent with --metrics off. */
+  readonly metrics?: NodeMetrics
 }
 
 /**
@@ -80,7 +83,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   const membership = opened.membership
   const faults = config.enableFaultInjection ? new FaultInjector() : undefined
   if (faults !== undefined) logger.warn('fault injection enabled (--enable-fault-injection): /internal/v1/faults can cut this node off; for tests only')
-  const client = new InternodeClient({ membership, auth, reachability, logger, faults, tls: options.tls })
+  const metrics = options.metrics
+  const client = new InternodeClient({ membership, auth, reachability, logger, faults, tls: options.tls, metrics })
   const hints = await HintStore.open(options.storage, logger)
   const placement = new SloppyPlacement(membership, membership, config.replicas)
   const access = new ClusterReplicaAccess(config.nodeId, store, client, hints)
@@ -98,7 +102,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     replicas: config.replicas,
     address,
     logger,
-    view: () => membershipService.view()
+    view: () => membershipService.view(),
+    onRepaired: metrics === undefined ? undefined : (_key, nodes) => { metrics.readRepaired(nodes.length) }
   })
   const trees = new PartitionTrees({ store, objects: options.objects, partitionCount: config.partitions, logger })
   const antiEntropy = new AntiEntropyService({

@@ -81,6 +81,14 @@ export interface NodeConfig {
   /** Test facility: the internode fault-injection switch (/internal/v1/faults, internode/fault-injection.ts). Never in production. */
   readonly enableFaultInjection: boolean
   readonly logLevel: string
+  /** GET /metrics and the counters behind it (on by default; off only to measure what they cost). */
+  readonly metrics: boolean
+  /** One info log line per client request (and per internode call serving one). */
+  readonly accessLog: boolean
+  /** How access log lines show keys: hash (the same on every node), redact, or plain. */
+  readonly accessLogKeys: 'hash' | 'redact' | 'plain'
+  /** On shutdown, how long the node keeps serving with /v1/ready answering 503, so load balancers take it out first (ms). */
+  readonly readinessDrainMs: number
 }
 
 /** A setting that cannot be used: LEVELRING_BAD_CONFIG, saying which and why. */
@@ -131,7 +139,12 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   antiEntropyIntervalMs: 5_000,
   antiEntropyPartitionsPerRound: 64,
   enableFaultInjection: false,
-  logLevel: 'info'
+  logLevel: 'info',
+  metrics: true,
+  accessLog: true,
+  // Hashed: requests can still be followed across nodes, and no key reaches the logs.
+  accessLogKeys: 'hash',
+  readinessDrainMs: 0
 })
 
 /** Flags of `levelring start`, as commander parses them. */
@@ -156,6 +169,9 @@ export interface StartFlags {
   readonly maxConnectionsPerPeer?: string
   readonly logLevel?: string
   readonly enableFaultInjection?: boolean
+  readonly metrics?: string
+  readonly accessLog?: string
+  readonly accessLogKeys?: string
 }
 
 /**
@@ -188,7 +204,17 @@ export function loadConfig (flags: StartFlags): NodeConfig {
   if (flags.maxConnectionsPerPeer !== undefined) merged.maxConnectionsPerPeer = Number(flags.maxConnectionsPerPeer)
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel
   if (flags.enableFaultInjection === true) merged.enableFaultInjection = true
+  if (flags.metrics !== undefined) merged.metrics = onOff('--metrics', flags.metrics)
+  if (flags.accessLog !== undefined) merged.accessLog = onOff('--access-log', flags.accessLog)
+  if (flags.accessLogKeys !== undefined) merged.accessLogKeys = flags.accessLogKeys
   return validate(merged)
+}
+
+/** A flag that is `on` or `off`. */
+function onOff (flag: string, value: string): boolean {
+  if (value === 'on') return true
+  if (value === 'off') return false
+  throw configError(flag, `${JSON.stringify(value)} must be on or off`)
 }
 
 /** Parse "host:port", "[v6]:port" or a bare port (loopback). */
@@ -273,6 +299,13 @@ function validate (c: Record<string, any>): NodeConfig {
   if (typeof c.enableFaultInjection !== 'boolean') throw configError('enableFaultInjection', `${JSON.stringify(c.enableFaultInjection)} must be true or false`)
   for (const name of ['r', 'pr', 'w', 'dw', 'pw'] as const) quorumSpec(`defaults.${name}`, c.defaults[name], c.replicas)
   positiveInteger(c.defaults, 'timeoutMs', 600_000, 'defaults.timeoutMs')
+  for (const name of ['metrics', 'accessLog']) {
+    if (typeof c[name] !== 'boolean') throw configError(name, `${JSON.stringify(c[name])} must be true or false`)
+  }
+  if (!['hash', 'redact', 'plain'].includes(c.accessLogKeys)) {
+    throw configError('accessLogKeys', `${JSON.stringify(c.accessLogKeys)} must be hash, redact or plain`)
+  }
+  if (c.readinessDrainMs !== 0) positiveInteger(c, 'readinessDrainMs', 600_000)
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(c.logLevel)) {
     throw configError('logLevel', `${JSON.stringify(c.logLevel)} is not a pino level`)
   }

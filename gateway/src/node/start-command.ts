@@ -26,6 +26,9 @@ export function registerStart (program: Command): void {
     .option('--tls-ca <file>', 'PEM CA: mutual TLS, /internal/v1/ needs a client certificate it signed (public clients need none)')
     .option('--max-connections-per-peer <n>', 'connections one remote address may hold open; more are closed at once (default 512)')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent')
+    .option('--metrics <on|off>', 'GET /metrics and the counters behind it (default on)')
+    .option('--access-log <on|off>', 'one info log line per request, with its X-Request-Id (default on)')
+    .option('--access-log-keys <mode>', 'how access log lines show keys: hash, redact or plain (default hash)')
     .option('--enable-fault-injection', 'test facility: accept /internal/v1/faults, which cuts internode traffic with chosen members')
     .action(async (flags: StartFlags) => {
       const node = await startNode(loadConfig(flags))

@@ -24,6 +24,12 @@ import { recordCleanStop } from './actor-epoch.js'
 import { NodeStorage } from '../replica/node-storage.js'
 import { keyReplicas } from '../ring/key-replicas.js'
 import { partitionOf } from '../ring/partition.js'
+import { NodeMetrics } from '../metrics/node-metrics.js'
+import { registerEngineMetrics, type EngineStats } from '../metrics/engine-metrics.js'
+import { registerClusterMetrics } from '../metrics/cluster-metrics.js'
+import { clusterReadiness } from '../http/readiness.js'
+import { ringBody } from '../http/ring-route.js'
+import { ENGINE_SHAPE_PATH, ENGINE_SHAPE_TIMEOUT_MS, engineShape, engineShapeRoute, engineShapes } from '../metrics/engine-shapes.js'
 
 /** A started node: listening, serving, reaping tombstones. */
 export interface RunningNode {
@@ -43,6 +49,8 @@ export interface RunningNode {
   /** Resolves once a cluster member has left the cluster (POST /v1/admin/leave) and handed everything over: time to exit. */
   readonly left: Promise<void> | undefined
   readonly logger: Logger
+  /** The node's metrics (GET /metrics); undefined when started with --metrics off. */
+  readonly metrics: NodeMetrics | undefined
   /** Stop accepting, let in-flight requests finish (at most `graceMs`), close the engine. Idempotent. */
   close (graceMs?: number): Promise<void>
 }
@@ -69,15 +77,28 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const tls = await loadNodeTls(config)
     const bodyCaps = new InternodeBodyCaps(config)
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
+    const metrics = config.metrics ? new NodeMetrics(config.nodeId) : undefined
+    if (metrics !== undefined) registerEngineMetrics(metrics, { stats: () => storage.engineStats() as EngineStats | undefined, storedBytes: () => storage.storedBytes })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, tls })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, tls, metrics })
+    if (metrics !== undefined && cluster !== undefined) {
+      const { membershipService, antiEntropy } = cluster
+      registerClusterMetrics(metrics, {
+        membership: cluster.membership,
+        replicas: config.replicas,
+        hints: () => ({ pending: membershipService.hints.pending(), delivered: membershipService.handoff.delivered, failed: membershipService.handoff.failed }),
+        antiEntropy: () => antiEntropy.view(),
+        transfers: () => membershipService.transfer.counts
+      })
+    }
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
+    const ownShape = (): ReturnType<typeof engineShape> => engineShape(storage.engineStats() as EngineStats | undefined)
     const internode = internodeRoutes({
       nodeId: config.nodeId,
       auth,
@@ -89,7 +110,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       requireClientCertificate: tls?.ca !== undefined,
       logger,
       faults: cluster?.faults,
-      extensions: cluster?.internodeExtensions
+      extensions: cluster === undefined ? undefined : [...cluster.internodeExtensions, engineShapeRoute(ownShape)]
     })
     const listener = createApp({
       nodeId: config.nodeId,
@@ -109,7 +130,16 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         ? keyReplicas(cluster.membership.ring(), config.replicas, key, (node) => cluster.membership.member(node)?.address)
         : { key, partition: partitionOf(key, config.partitions), replicas: [{ node: config.nodeId, zone: config.zone, address }] },
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
-      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
+      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() }),
+      metrics,
+      accessLog: config.accessLog,
+      accessLogKeys: config.accessLogKeys,
+      readiness: cluster === undefined ? undefined : () => clusterReadiness(cluster.membership),
+      ring: cluster === undefined
+        ? () => ({ epoch: 0, partitions: config.partitions, replicas: 1, members: [config.nodeId], owners: new Array<number>(config.partitions).fill(0) })
+        : () => ringBody(cluster.membership.ringState(), config.partitions, config.replicas),
+      engines: async () => await engineShapes(config.nodeId, cluster === undefined ? [config.nodeId] : cluster.membership.members().map((m) => m.id), ownShape,
+        async (node) => await cluster!.client.post(node, ENGINE_SHAPE_PATH, Buffer.alloc(0), 'application/json', ENGINE_SHAPE_TIMEOUT_MS))
     })
     const serverOptions = {
       maxHeaderSize: config.maxHeaderBytes,
@@ -153,6 +183,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const close = async (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
       closing ??= (async () => {
         stopping = true
+        // /v1/ready answers 503 from now on; serving a while longer lets load balancers notice first.
+        if (config.readinessDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.readinessDrainMs))
         clearInterval(reaper)
         const cut = setTimeout(() => server.closeAllConnections(), graceMs)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -177,7 +209,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       url: `${scheme}://${address}`,
       ...(tls === undefined ? {} : { tls: tls.ca === undefined ? 'https' : 'https, mutual TLS between nodes' })
     }, `levelring node ${config.nodeId} listening on ${scheme}://${address}`)
-    return { address, url: `${scheme}://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }
+    return { address, url: `${scheme}://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, metrics, close }
   } catch (err) {
     await storage.close()
     throw err

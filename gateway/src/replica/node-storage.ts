@@ -42,6 +42,8 @@ export class NodeStorage {
   readonly tombstones: TextSpace
   /** Node metadata: identity, dot counter lease, context secret. */
   readonly meta: TextSpace
+  /** Bytes of encoded objects handed to the engine since open (the user bytes of write amplification). */
+  storedBytes = 0
 
   private constructor (db: AbstractLevel<any, string, string>, engineName: string) {
     this.#db = db
@@ -57,6 +59,7 @@ export class NodeStorage {
    * is live, undefined to leave the index entry as it is (no change of state).
    */
   async writeObject (key: string, bytes: Uint8Array, deleted: number | null | undefined, sync: boolean): Promise<void> {
+    this.storedBytes += bytes.length
     if (deleted === undefined) { await this.objects.put(key, bytes, durable(sync)); return }
     await this.#db.batch([
       { type: 'put', sublevel: this.objects, key, value: bytes },
@@ -92,6 +95,12 @@ export class NodeStorage {
   /** A byte-valued sublevel for another component (hints, Merkle trees). */
   space (name: string): ByteSpace {
     return this.#db.sublevel<string, Uint8Array>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
+  /** The engine's statistics (lsm-level's 'lsm.stats' property); undefined while it is not open or for an engine without them. */
+  engineStats (): unknown {
+    const db = this.#db as { status: string, getProperty?: (name: string) => unknown }
+    return db.status === 'open' ? db.getProperty?.('lsm.stats') : undefined
   }
 
   /** Close the engine; waits for pending writes. */

@@ -10,6 +10,8 @@ export const VALUE_BYTES = 10 * 1024
 /** What one measured phase produced. */
 export interface LoadFigures {
   readonly rps: number
+  /** Requests answered in the phase. */
+  readonly requests: number
   readonly p50: number
   readonly p99: number
   readonly p999: number
@@ -55,6 +57,7 @@ export async function runLoad (addresses: readonly string[], requests: readonly 
   })
   return {
     rps: result.requests.average,
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     p999: result.latency.p99_9,

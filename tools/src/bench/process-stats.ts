@@ -77,3 +77,18 @@ export function directoryBytes (dir: string): number {
   }
   return total
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on every Linux architecture node runs on). */
+const USER_HZ = 100
+
+/** CPU time (user + system, all threads) pid has used, in seconds; null if the process is gone or /proc is missing. */
+export function readCpuSeconds (pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ
+  } catch {
+    return null
+  }
+}

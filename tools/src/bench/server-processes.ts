@@ -8,6 +8,12 @@ import { createInterface } from 'node:readline'
 /** Children started by one benchmark run; stopAll() ends them all. */
 export class ServerProcesses {
   readonly #children: ChildProcess[] = []
+  readonly #pids = new Map<string, number>()
+
+  /** The process id of the child that announced `address`. */
+  pid (address: string): number | undefined {
+    return this.#pids.get(address)
+  }
 
   /**
    * Start `node args...` and resolve with the address it announces: the first JSON line with an
@@ -20,7 +26,10 @@ export class ServerProcesses {
       createInterface({ input: child.stdout! }).on('line', (line) => {
         try {
           const entry = JSON.parse(line) as { address?: string, msg?: string }
-          if (entry.address !== undefined && (entry.msg === undefined || entry.msg.includes('listening'))) resolve(entry.address)
+          if (entry.address !== undefined && (entry.msg === undefined || entry.msg.includes('listening'))) {
+            if (child.pid !== undefined) this.#pids.set(entry.address, child.pid)
+            resolve(entry.address)
+          }
         } catch { /* not a JSON line */ }
       })
       child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${String(code)}`)))

@@ -1,0 +1,86 @@
+import type { Metric, MetricValueWithName, Registry } from 'prom-client'
+
+/**
+ * Counts and a histogram per label value, kept in plain arrays and numbers so that recording one
+ * observation is a few additions (no label object, no hashing, no validation): the request path
+ * records here. prom-client sees them as two ordinary families, a counter `<name>_total`-style
+ * family and a histogram, built only when scraped.
+ */
+export class FastHistogram {
+  readonly #buckets: readonly number[]
+  readonly #series = new Map<string, { counts: Float64Array, sum: number, count: number, labels: Record<string, string> }>()
+
+  /** Register the histogram `name` (label `labelName` if any, and `le`) in `registry`. */
+  constructor (registry: Registry, readonly name: string, readonly help: string, readonly labelName: string | undefined, buckets: readonly number[]) {
+    this.#buckets = buckets
+    const self = this
+    const metric = {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      async get (): Promise<unknown> {
+        return { name, help, type: 'histogram', aggregator: 'sum', values: self.#values() }
+      },
+      reset (): void { self.#series.clear() }
+    }
+    registry.registerMetric(metric as unknown as Metric)
+  }
+
+  /** Record `value` for label value `key` (from a small fixed set). */
+  observe (key: string, value: number): void {
+    let s = this.#series.get(key)
+    if (s === undefined) {
+      s = { counts: new Float64Array(this.#buckets.length), sum: 0, count: 0, labels: this.labelName === undefined ? {} : { [this.labelName]: key } }
+      this.#series.set(key, s)
+    }
+    const buckets = this.#buckets
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= buckets[i]!) { s.counts[i]!++; break }
+    }
+    s.sum += value
+    s.count++
+  }
+
+  #values (): Array<MetricValueWithName<string>> {
+    const values: Array<MetricValueWithName<string>> = []
+    for (const s of this.#series.values()) {
+      let cumulative = 0
+      for (let i = 0; i < this.#buckets.length; i++) {
+        cumulative += s.counts[i]!
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: this.#buckets[i]! }, value: cumulative })
+      }
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.count })
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum })
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count })
+    }
+    return values
+  }
+}
+
+/** A counter per label set, kept as plain numbers; prom-client reads it when scraped. */
+export class FastCounter {
+  readonly #series = new Map<string, { labels: Record<string, string>, value: number }>()
+
+  constructor (registry: Registry, readonly name: string, readonly help: string) {
+    const self = this
+    const metric = {
+      name,
+      help,
+      type: 'counter',
+      aggregator: 'sum',
+      async get (): Promise<unknown> {
+        return { name, help, type: 'counter', aggregator: 'sum', values: [...self.#series.values()].map(({ labels, value }) => ({ labels, value })) }
+      },
+      reset (): void { self.#series.clear() }
+    }
+    registry.registerMetric(metric as unknown as Metric)
+  }
+
+  /** Add one to the series `key` (a string made of the labels, by the caller), made from `labels` the first time. */
+  inc (key: string, labels: () => Record<string, string>): void {
+    const s = this.#series.get(key)
+    if (s !== undefined) { s.value++; return }
+    this.#series.set(key, { labels: labels(), value: 1 })
+  }
+}
