@@ -3,6 +3,8 @@ import type { FileMeta } from '../version/file-meta.js'
 import { type Version, NUM_LEVELS } from '../version/version.js'
 import { maxBytesForLevel } from '../compaction/limits.js'
 import type { DbState } from './state.js'
+import { crcImplementation } from '../crc.js'
+import { lz4Implementation } from '../sstable/compression.js'
 
 /** Approximate bytes on disk used by keys in [start, end). */
 export function approximateSize (s: DbState, start: Buffer, end: Buffer): number {
@@ -54,6 +56,7 @@ export function getProperty (s: DbState, name: string): unknown {
       ...s.stats
     }
     case 'lsm.compression': return [...s.options.compression]
+    case 'lsm.implementations': return { crc32c: crcImplementation(), lz4Encoder: lz4Implementation() }
     case 'leveldb.stats': return levelDbStats(s, v)
     case 'leveldb.sstables': return levelDbSstables(v)
     case 'leveldb.approximate-memory-usage': return String(s.memtableBytes() + cache.bytes)
