@@ -31,6 +31,22 @@ describe('a classic-level program', () => {
   }, 120_000)
 })
 
+describe('a classic-level directory', () => {
+  it('is refused with LEVEL_UNSUPPORTED_FORMAT naming the way to migrate, and left as it was', async () => {
+    const dir = freshDir()
+    const classic = new ClassicLevel(dir)
+    await classic.put('a', 'b')
+    await classic.close()
+    const db = new LsmLevel(dir)
+    const err = await db.open().then(() => null, (e: Error & { cause?: Error & { code?: string } }) => e)
+    expect(err?.cause?.code).toBe('LEVEL_UNSUPPORTED_FORMAT')
+    expect(err?.cause?.message).toMatch(/is a LevelDB \(classic-level\) database.*import-leveldb/)
+    const again = new ClassicLevel(dir)
+    expect(await again.get('a')).toBe('b')
+    await again.close()
+  })
+})
+
 describe("classic-level's options", () => {
   it('cacheSize is the block cache size; compression false writes raw blocks, true LZ4, per level with an array', async () => {
     const db = new LsmLevel(freshDir(), { cacheSize: 3 * 1024 * 1024, compression: ['none', 'none', 'lz4'] })
