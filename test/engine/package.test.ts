@@ -42,7 +42,7 @@ function project (name: string, tarball: string, extra: string[] = []): string {
   return dir
 }
 
-function runProgram (dir: string, env: NodeJS.ProcessEnv = process.env): { transcript: unknown, implementations: { crc32c: string, lz4Encoder: string } } {
+function runProgram (dir: string, env: NodeJS.ProcessEnv = process.env): { transcript: unknown, implementations: { crc32c: string, lz4: string } } {
   return JSON.parse(execFileSync(process.execPath, ['main.mjs', join(dir, 'db')], { cwd: dir, encoding: 'utf8', env }))
 }
 
@@ -76,7 +76,7 @@ describe('the lsm-level package', () => {
     const full = project('user', tarball)
     const native = runProgram(full)
     expect(native.transcript).toEqual(expected)
-    expect(native.implementations).toEqual({ crc32c: 'native', lz4Encoder: 'native' })
+    expect(native.implementations).toEqual({ crc32c: 'native', lz4: 'native' })
 
     // Without optional dependencies the addons are not there at all: the JavaScript implementations take over.
     const bare = project('user-no-addons', tarball, ['--omit=optional'])
@@ -84,7 +84,7 @@ describe('the lsm-level package', () => {
     expect(existsSync(join(bare, 'node_modules/lz4-napi'))).toBe(false)
     const js = runProgram(bare)
     expect(js.transcript).toEqual(expected)
-    expect(js.implementations).toEqual({ crc32c: 'javascript', lz4Encoder: 'javascript' })
+    expect(js.implementations).toEqual({ crc32c: 'javascript', lz4: 'javascript' })
 
     // Tables written by one install read in the other: both write and read the same format.
     writeFileSync(join(bare, 'read.mjs'), [

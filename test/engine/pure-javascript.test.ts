@@ -48,14 +48,14 @@ describe('the JavaScript fallbacks', () => {
   it('LSM_LEVEL_PURE_JS=1 writes with them; natively written and JavaScript-written tables read in either', async () => {
     const js = join(root, 'js')
     const written = child(WRITE(js), true)
-    expect(written.implementations).toEqual({ crc32c: 'javascript', lz4Encoder: 'javascript' })
+    expect(written.implementations).toEqual({ crc32c: 'javascript', lz4: 'javascript' })
     expect(written.files).toBeGreaterThan(0)
     // Compressed by lz4js's encoder: the 10,000 values of about 70 bytes take a fraction of their size.
     expect(written.bytes).toBeLessThan(10_000 * 70 / 3)
     expect(await readAll(js)).toBe(10_000)
 
     const native = join(root, 'native')
-    expect(child(WRITE(native), false).implementations).toEqual({ crc32c: 'native', lz4Encoder: 'native' })
+    expect(child(WRITE(native), false).implementations).toEqual({ crc32c: 'native', lz4: 'native' })
     const read = child(`
 const db = new LsmLevel(${JSON.stringify(native)})
 await db.open()

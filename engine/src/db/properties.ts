@@ -56,7 +56,7 @@ export function getProperty (s: DbState, name: string): unknown {
       ...s.stats
     }
     case 'lsm.compression': return [...s.options.compression]
-    case 'lsm.implementations': return { crc32c: crcImplementation(), lz4Encoder: lz4Implementation() }
+    case 'lsm.implementations': return { crc32c: crcImplementation(), lz4: lz4Implementation() }
     case 'leveldb.stats': return levelDbStats(s, v)
     case 'leveldb.sstables': return levelDbSstables(v)
     case 'leveldb.approximate-memory-usage': return String(s.memtableBytes() + cache.bytes)

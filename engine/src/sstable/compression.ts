@@ -4,11 +4,11 @@
  *
  *   LZ4 (type 4):  uncompressed length fixed32 | LZ4 block (the raw block format, no frame)
  *
- * which is lz4_flex's "size-prepended" layout, so the native encoder's output is stored as it is. The codec was
- * chosen by measurement on real data blocks (`npm run bench:codecs`): LZ4 decodes a 4 KiB block several
- * times faster than Snappy or Zstd, and every cache miss pays that. Decoding runs in JavaScript (lz4js: as
- * fast as the native call on a block this small, and no addon on the read path); encoding uses the native
- * lz4-napi when it loads and lz4js's encoder otherwise (same format, slower).
+ * which is lz4_flex's "size-prepended" layout, so the native codec's output is stored and read as it is. The
+ * codec was chosen by measurement on real data blocks (`npm run bench:codecs`): LZ4 decodes a 4 KiB block
+ * several times faster than Snappy or Zstd, and every cache miss pays that. Both directions use the native
+ * lz4-napi when it loads, and lz4js (the same format in JavaScript) where it does not: lz4js decodes at about
+ * half the native speed, and encodes much slower, as it must clear a 256 KiB hash table for every block.
  */
 import { createRequire } from 'node:module'
 import { corruption } from '../errors.js'
@@ -38,7 +38,10 @@ interface Lz4js {
   compressBlock: (src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array) => number
   decompressBlock: (src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number) => number
 }
-type NativeLz4 = (raw: Buffer) => Buffer
+interface NativeLz4 {
+  compressSync: (raw: Buffer) => Buffer
+  uncompressSync: (stored: Uint8Array) => Buffer
+}
 
 const require = createRequire(import.meta.url)
 const lz4js = require('lz4js') as Lz4js
@@ -46,23 +49,23 @@ const lz4js = require('lz4js') as Lz4js
 /** Set to 1 to use only the JavaScript implementations (CRC-32C and LZ4), as on a platform without the addons. */
 export const PURE_JS_ENV = 'LSM_LEVEL_PURE_JS'
 
-let nativeEncoder: NativeLz4 | null | undefined
+let nativeCodec: NativeLz4 | null | undefined
 let jsHashTable: Uint32Array | null = null
 
-/** lz4-napi's encoder, or null when the addon (an optional dependency) is missing or PURE_JS_ENV is set. */
+/** lz4-napi, or null when the addon (an optional dependency) is missing or PURE_JS_ENV is set. */
 function nativeLz4 (): NativeLz4 | null {
-  if (nativeEncoder === undefined) {
-    nativeEncoder = null
+  if (nativeCodec === undefined) {
+    nativeCodec = null
     if (process.env[PURE_JS_ENV] !== '1') {
       try {
-        nativeEncoder = (require('lz4-napi') as { compressSync: NativeLz4 }).compressSync
+        nativeCodec = require('lz4-napi') as NativeLz4
       } catch {}
     }
   }
-  return nativeEncoder
+  return nativeCodec
 }
 
-/** Which LZ4 encoder this process uses: 'native' (lz4-napi) or 'javascript' (lz4js). */
+/** Which LZ4 implementation this process uses: 'native' (lz4-napi) or 'javascript' (lz4js). */
 export function lz4Implementation (): 'native' | 'javascript' {
   return nativeLz4() !== null ? 'native' : 'javascript'
 }
@@ -82,7 +85,7 @@ export function compressBlock (raw: Buffer, type: number): Buffer | null {
   const native = nativeLz4()
   let out: Buffer
   if (native !== null) {
-    out = native(raw)
+    out = native.compressSync(raw)
   } else {
     out = Buffer.allocUnsafe(LZ4_HEADER + lz4js.compressBound(raw.length))
     out.writeUInt32LE(raw.length, 0)
@@ -106,6 +109,18 @@ export function decompressBlock (stored: Buffer, type: number, file: string, off
   if (stored.length < LZ4_HEADER) throw corruption(`LZ4 block of ${stored.length} bytes is too short`, { file, offset })
   const length = stored.readUInt32LE(0)
   if (length > MAX_BLOCK_BYTES) throw corruption(`LZ4 block announces ${length} bytes`, { file, offset })
+  const native = nativeLz4()
+  if (native !== null) {
+    // lz4_flex checks every offset and length against its buffers: damage is an error, never a stray write.
+    let out: Buffer
+    try {
+      out = native.uncompressSync(stored)
+    } catch (err) {
+      throw corruption(`LZ4 block does not decode (${(err as Error).message})`, { file, offset })
+    }
+    if (out.length !== length) throw corruption(`LZ4 block decodes to ${out.length} bytes, announced ${length}`, { file, offset })
+    return out
+  }
   const out = Buffer.allocUnsafeSlow(length)
   // Bytes past out's end are dropped by the typed array, and a bad offset reads zeros: a damaged block
   // cannot write outside out, and shows up as a length that differs from the announced one.

@@ -8,7 +8,7 @@ import { BATCH_SIZE, KeySpace, Permutation } from './key-space.js'
 // `npm run bench:codecs`: the block codecs lsm-level could use, measured on real data blocks of its own
 // tables (bench:engine's keys and values, written and compacted by the engine), one block at a time as a
 // cache miss decodes it. Prints, per codec: the ratio (stored / raw bytes, with blocks that do not shrink by
-// 12.5 % stored raw, as the engine does) and the time to decode and to encode one block. The candidates
+// 12.5 % stored raw, as the engine does) and the CPU time to decode and to encode one block. The candidates
 // are devDependencies, except zstd-napi, which has no prebuilt binary in the npm registry and compiles at
 // install (`npm install --no-save zstd-napi` with install scripts allowed); one that does not load is
 // listed as such, not measured.
@@ -68,14 +68,18 @@ function measure (codec: Codec, blocks: Buffer[]): string[] {
   return [codec.name, codec.kind, (total / raw).toFixed(3), (decode * 1000).toFixed(2), (raw / blocks.length / (decode * 1000)).toFixed(0), (encode * 1000).toFixed(2)]
 }
 
-/** Median wall time in ms of `passes` calls of f, after one warm-up call. */
+/**
+ * Median CPU time (user + system) in ms of `passes` calls of f, after one warm-up call. CPU time rather than
+ * wall time: on a shared machine, waiting for a core is not the codec's cost.
+ */
 function median (passes: number, f: () => void): number {
   f()
   const times: number[] = []
   for (let i = 0; i < passes; i++) {
-    const t = process.hrtime.bigint()
+    const t = process.cpuUsage()
     f()
-    times.push(Number(process.hrtime.bigint() - t) / 1e6)
+    const used = process.cpuUsage(t)
+    times.push((used.user + used.system) / 1000)
   }
   return times.sort((a, b) => a - b)[Math.floor(passes / 2)]
 }
@@ -189,7 +193,7 @@ async function main (): Promise<void> {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
     const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ')
     process.stdout.write(line(header) + '\n' + line(widths.map(w => '-'.repeat(w))) + '\n' + rows.map(line).join('\n') + '\n')
-    process.stdout.write('\nstored ÷ raw counts a block that does not shrink by 12.5 % at its raw size; times are medians of 5 passes over every block.\n')
+    process.stdout.write('\nstored ÷ raw counts a block that does not shrink by 12.5 % at its raw size; times are CPU time, medians of 5 passes over every block.\n')
   } finally {
     rmSync(root, { recursive: true, force: true })
   }
