@@ -126,7 +126,8 @@ function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOption
 
 /**
  * An abstract-level database on the lsm-level storage engine: a commit log, a memtable, SSTables with
- * bloom filters and leveled compaction, in TypeScript (one native addon, for CRC-32C). A drop-in for classic-level.
+ * bloom filters and leveled compaction, in TypeScript (optional native addons for CRC-32C and LZ4, with JavaScript
+ * fallbacks). A drop-in for classic-level.
  */
 export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> {
   readonly #location: string
