@@ -3,25 +3,57 @@ import type {
   AbstractDatabaseOptions, AbstractOpenOptions, AbstractIteratorOptions, AbstractKeyIteratorOptions,
   AbstractValueIteratorOptions, AbstractClearOptions, AbstractBatchOperation
 } from 'abstract-level'
+import ModuleError from 'module-error'
 import { notOpen } from './errors.js'
 import { Engine, type WriteOp } from './db/engine.js'
 import { DbIterator } from './iterator/db-iterator.js'
 import type { ValueSlice } from './iterator/internal-iterator.js'
 import { LsmIterator, LsmKeyIterator, LsmValueIterator } from './iterator/level-iterators.js'
 import { type Data, type Encoding, boundsOf, checkSize, fromSlice, toBuffer, toKey, toValue } from './data-encoding.js'
-import { type EngineOptions, DEFAULTS } from './options.js'
+import { type CompressionName, type CompressionOption, type EngineOptions, type EngineOptionsInput, isEngineOptionName, LEVEL_OPTION_NAMES } from './options.js'
 import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE } from './keys.js'
 import { RealFileSystem } from './fs/real.js'
 import type { FileSystem } from './fs/file-system.js'
 import { repairDatabase, type RepairReport } from './db/repair.js'
 
-export type { EngineOptions, RepairReport, FileSystem }
+export type { CompressionName, CompressionOption, EngineOptions, EngineOptionsInput, RepairReport, FileSystem }
 export { RealFileSystem }
 export { MemoryFileSystem } from './fs/memory.js'
 export { FaultInjectingFileSystem } from './fs/fault.js'
 
-/** Options of the LsmLevel constructor: abstract-level's, plus the engine's tuning (see EngineOptions). */
-export interface LsmLevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V>, Partial<EngineOptions> {}
+/**
+ * Options of the LsmLevel constructor: abstract-level's, classic-level's (`cacheSize`, `compression`,
+ * `multithreading: false`), and the engine's tuning (see EngineOptions).
+ */
+export interface LsmLevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V>, EngineOptionsInput {
+  /** classic-level's: opening one directory from several threads. Not supported: only false is accepted. */
+  multithreading?: boolean
+}
+
+/** Names already warned about in this process: each unknown option is reported once. */
+const warnedOptions = new Set<string>()
+
+/**
+ * Unknown options are warned about once per name (a process warning, code LSM_LEVEL_UNKNOWN_OPTION), not
+ * refused: abstract-level hands every constructor option to open hooks, where a plugin may read its own.
+ */
+function warnUnknownOption (name: string): void {
+  if (warnedOptions.has(name)) return
+  warnedOptions.add(name)
+  process.emitWarning(`lsm-level: option '${name}' is not one of lsm-level's, abstract-level's or classic-level's; it is ignored`, { code: 'LSM_LEVEL_UNKNOWN_OPTION' })
+}
+
+/** Splits options into the engine's (aliases included) and the rest; refuses what cannot be honoured. */
+function engineOptionsOf (options: Record<string, unknown>, warn: boolean): EngineOptionsInput {
+  const engine: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(options)) {
+    if (isEngineOptionName(k)) engine[k] = v
+    else if (k === 'multithreading') {
+      if (v === true) throw new ModuleError("lsm-level does not support multithreading: true (a directory is opened by one database at a time)", { code: 'LEVEL_NOT_SUPPORTED' })
+    } else if (warn && !LEVEL_OPTION_NAMES.has(k)) warnUnknownOption(k)
+  }
+  return engine as EngineOptionsInput
+}
 
 /** Options of LsmLevel.open(): abstract-level's open options. */
 export type LsmOpenOptions = AbstractOpenOptions
@@ -94,13 +126,14 @@ function openDbIterator (db: LsmLevel<any, any>, options: AbstractIteratorOption
 
 /**
  * An abstract-level database on the lsm-level storage engine: a commit log, a memtable, SSTables with
- * bloom filters and leveled compaction, in TypeScript (one native addon, for CRC-32C). A drop-in for classic-level.
+ * bloom filters and leveled compaction, in TypeScript (optional native addons for CRC-32C and LZ4, with JavaScript
+ * fallbacks). A drop-in for classic-level.
  */
 export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> {
   readonly #location: string
   /** Where this database's point reads put the value they found (reads are synchronous: one at a time). */
   readonly #found: ValueSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
-  readonly #engineOptions: Partial<EngineOptions>
+  readonly #engineOptions: EngineOptionsInput
   [kEngine]: Engine | null = null
 
   constructor (location: string, options?: LsmLevelOptions<K, V>) {
@@ -110,11 +143,8 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
     // Engine tuning stays here; everything else (encodings, open options, userland options) goes to
     // abstract-level, which hands it to open() and the postopen hooks.
     const levelOptions: Record<string, unknown> = {}
-    const engineOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(options ?? {})) {
-      if (k === 'fs' || Object.hasOwn(DEFAULTS, k)) engineOptions[k] = v
-      else levelOptions[k] = v
-    }
+    for (const [k, v] of Object.entries(options ?? {})) if (!isEngineOptionName(k)) levelOptions[k] = v
+    const engineOptions = engineOptionsOf((options ?? {}) as Record<string, unknown>, true)
     super({
       encodings: { buffer: true, view: true, utf8: true },
       seek: true,
@@ -135,7 +165,7 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
       }
     } as ConstructorParameters<typeof AbstractLevel>[0], levelOptions as AbstractDatabaseOptions<K, V>)
     this.#location = location
-    this.#engineOptions = engineOptions as Partial<EngineOptions>
+    this.#engineOptions = engineOptions
   }
 
   /** The directory of the database. */
@@ -148,8 +178,10 @@ export class LsmLevel<K = string, V = string> extends AbstractLevel<Data, K, V> 
   }
 
   async _open (options: AbstractOpenOptions): Promise<void> {
+    // classic-level also takes its options at open(): those given there override the constructor's.
     this[kEngine] = await Engine.open(this.#location, {
       ...this.#engineOptions,
+      ...engineOptionsOf(options as Record<string, unknown>, false),
       createIfMissing: options.createIfMissing !== false,
       errorIfExists: options.errorIfExists === true
     })

@@ -18,7 +18,7 @@ test('levelring --help lists every subcommand; each group lists its commands', a
   expect(commands(sst.stdout)).toEqual(['scan', 'check', 'verify', 'properties', 'layout', 'identify', 'help'])
   expect(commands(wal.stdout)).toEqual(['dump', 'help'])
   expect(commands(manifest.stdout)).toEqual(['dump', 'check', 'help'])
-  expect(commands(db.stdout)).toEqual(['get', 'put', 'del', 'scan', 'count', 'lsm', 'compact', 'approxsize', 'check', 'repair', 'help'])
+  expect(commands(db.stdout)).toEqual(['get', 'put', 'del', 'scan', 'count', 'lsm', 'compact', 'approxsize', 'check', 'repair', 'import-leveldb', 'help'])
 })
 
 test('a usage mistake names the problem and exits 1', async () => {

@@ -71,7 +71,7 @@ describe('on intact tables', () => {
       levelringJson(['sst', 'check', table])
     ])
     const p = props.tables[0].properties
-    expect(p.formatVersion).toBe(1)
+    expect(p.formatVersion).toBe(2)
     expect(p.filterBitsPerKey).toBe(10)
     expect(p.minSequence).toBeLessThanOrEqual(p.maxSequence)
     expect(p.smallestKey.key <= p.largestKey.key).toBe(true)

@@ -10,6 +10,8 @@ import { type FileMeta, tableFileName } from '../version/file-meta.js'
 import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
 import { asIoError } from '../errors.js'
 import { maxGrandparentOverlapBytes } from './limits.js'
+import type { CompressionName } from '../sstable/compression.js'
+import type { EngineOptions } from '../options.js'
 
 /** How tables are laid out: the part of the options a table writer needs. */
 export interface TableLayout {
@@ -17,6 +19,19 @@ export interface TableLayout {
   blockRestartInterval: number
   bloomBitsPerKey: number
   maxFileSize: number
+  /** Codec of the data blocks of the tables written. */
+  compression: CompressionName
+}
+
+/** The layout of tables written to level (its codec is the level's). */
+export function tableLayout (options: EngineOptions, level: number): TableLayout {
+  return {
+    blockSize: options.blockSize,
+    blockRestartInterval: options.blockRestartInterval,
+    bloomBitsPerKey: options.bloomBitsPerKey,
+    maxFileSize: options.maxFileSize,
+    compression: options.compression[level]
+  }
 }
 
 /**
@@ -97,7 +112,7 @@ export async function writeTable (fs: FileSystem, dir: string, number: number, s
 }
 
 function builderOptions (layout: TableLayout, path: string): ConstructorParameters<typeof TableBuilder>[1] {
-  return { blockSize: layout.blockSize, restartInterval: layout.blockRestartInterval, bitsPerKey: layout.bloomBitsPerKey, fileName: path }
+  return { blockSize: layout.blockSize, restartInterval: layout.blockRestartInterval, bitsPerKey: layout.bloomBitsPerKey, compression: layout.compression, fileName: path }
 }
 
 /** Whether no deeper file can hold userKey (so a deletion marker for it has nothing left to hide). */

@@ -6,7 +6,7 @@ import { tableFileName } from '../version/file-meta.js'
 import type { DbState } from '../db/state.js'
 import { mainThreadHooks } from '../db/table-output.js'
 import { deleteObsoleteFiles } from '../db/obsolete-files.js'
-import { runCompactionJob, JobAborted, type CompactionJob, type CompactionResult } from './job.js'
+import { runCompactionJob, JobAborted, tableLayout, type CompactionJob, type CompactionResult } from './job.js'
 import type { Compaction } from './pick.js'
 import { maxGrandparentOverlapBytes, outputNumbersToReserve } from './limits.js'
 
@@ -47,18 +47,14 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
     grandparents: c.grandparents,
     deeper: v.levels.slice(outLevel + 1).map((files) => files.map((f) => [userKeyOf(f.smallest), userKeyOf(f.largest)] as [Buffer, Buffer])),
     smallestSnapshot: s.oldestSnapshot(),
-    layout: {
-      blockSize: s.options.blockSize,
-      blockRestartInterval: s.options.blockRestartInterval,
-      bloomBitsPerKey: s.options.bloomBitsPerKey,
-      maxFileSize: s.options.maxFileSize
-    },
+    layout: tableLayout(s.options, outLevel),
     firstFileNumber: first,
     fileNumberCount: count
   }
   let recording = false
   v.ref()
   try {
+    const started = performance.now()
     let result: CompactionResult
     if (s.compactionThread !== null) {
       s.runningJob = s.compactionThread.compact(job)
@@ -70,6 +66,7 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
     if (result.outputs.length > 0) await s.syncDir()
     s.stats.bytesCompactedRead += result.bytesRead
     s.stats.bytesCompactedWritten += result.bytesWritten
+    s.levelStats[outLevel].add(performance.now() - started, result.bytesRead, result.bytesWritten)
     // From here a failure leaves it unknown whether the edit reached the MANIFEST (a failed fsync may still
     // have written it): the outputs must stay, or a reopen could find the edit naming deleted files.
     recording = true

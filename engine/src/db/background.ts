@@ -1,7 +1,7 @@
 import type { FileMeta } from '../version/file-meta.js'
 import type { VersionEdit } from '../version/version-edit.js'
 import { pickCompaction } from '../compaction/pick.js'
-import { JobAborted } from '../compaction/job.js'
+import { JobAborted, tableLayout } from '../compaction/job.js'
 import { runCompaction } from '../compaction/run.js'
 import { runManualCompaction } from '../compaction/manual.js'
 import { pickLevelForFlush } from '../compaction/flush-placement.js'
@@ -126,13 +126,15 @@ export class BackgroundWork {
   async #flushOldest (): Promise<void> {
     const s = this.#s
     const imm = s.imms[0].mem
+    const started = performance.now()
     let meta: FileMeta | null
     if (s.flushThread !== null) {
       const number = s.versions.newFileNumber()
       s.pendingOutputs.add(number)
       try {
         // The worker reads the frozen memtable's arena where it lies; imm stays referenced until it is done.
-        meta = await s.flushThread.flush(s.dir, number, imm.run(), s.options)
+        // A flush writes with level 0's codec, wherever pickLevelForFlush then places the table.
+        meta = await s.flushThread.flush(s.dir, number, imm.run(), tableLayout(s.options, 0))
         if (meta !== null) {
           await s.syncDir()
           s.stats.bytesFlushed += meta.size
@@ -146,7 +148,8 @@ export class BackgroundWork {
     }
     // Logs older than the next frozen memtable's (or the current one's) are no longer needed.
     const edit: VersionEdit = { logNumber: s.imms[1]?.logNumber ?? s.logNumber }
-    if (meta !== null) edit.newFiles = [{ level: pickLevelForFlush(s, meta), file: meta }]
+    const level = meta !== null ? pickLevelForFlush(s, meta) : 0
+    if (meta !== null) edit.newFiles = [{ level, file: meta }]
     if (imm.rangeTombstones.length > 0) edit.addedTombstones = [...imm.rangeTombstones]
     try {
       await s.versions.logAndApply(edit)
@@ -156,6 +159,7 @@ export class BackgroundWork {
     s.imms.shift()
     imm.unref()
     s.stats.flushes++
+    s.levelStats[level].add(performance.now() - started, 0, meta?.size ?? 0)
     s.wakeStalled()
     deleteObsoleteFiles(s)
   }

@@ -1,5 +1,5 @@
 import { notOpen } from '../errors.js'
-import { type EngineOptions, resolveOptions } from '../options.js'
+import { type EngineOptions, type EngineOptionsInput, resolveOptions } from '../options.js'
 import type { MemtableEntry } from '../memtable/memtable.js'
 import { LevelIterator } from '../sstable/table-cache.js'
 import type { TableGetResult } from '../sstable/table.js'
@@ -48,7 +48,7 @@ export class Engine {
    * Open (creating if allowed) the database in dir: take the lock, replay the MANIFEST and every commit log
    * newer than it into level-0 tables, and start a new commit log.
    */
-  static async open (dir: string, given: Partial<EngineOptions> & { createIfMissing?: boolean, errorIfExists?: boolean } = {}): Promise<Engine> {
+  static async open (dir: string, given: EngineOptionsInput & { createIfMissing?: boolean, errorIfExists?: boolean } = {}): Promise<Engine> {
     const { createIfMissing = true, errorIfExists = false, ...rest } = given
     const options = resolveOptions(rest)
     const engine = new Engine(dir, options)

@@ -1,8 +1,10 @@
-import { MAX_SEQUENCE, makeInternalKey, compareInternalKeys } from '../keys.js'
+import { MAX_SEQUENCE, makeInternalKey, compareInternalKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
 import type { FileMeta } from '../version/file-meta.js'
 import { type Version, NUM_LEVELS } from '../version/version.js'
 import { maxBytesForLevel } from '../compaction/limits.js'
 import type { DbState } from './state.js'
+import { crcImplementation } from '../crc.js'
+import { lz4Implementation } from '../sstable/compression.js'
 
 /** Approximate bytes on disk used by keys in [start, end). */
 export function approximateSize (s: DbState, start: Buffer, end: Buffer): number {
@@ -53,9 +55,18 @@ export function getProperty (s: DbState, name: string): unknown {
       backgroundError: s.bgError?.message ?? null,
       ...s.stats
     }
+    case 'lsm.compression': return [...s.options.compression]
+    case 'lsm.implementations': return { crc32c: crcImplementation(), lz4: lz4Implementation() }
+    case 'leveldb.stats': return levelDbStats(s, v)
+    case 'leveldb.sstables': return levelDbSstables(v)
+    case 'leveldb.approximate-memory-usage': return String(s.memtableBytes() + cache.bytes)
     default: {
-      const m = /^lsm\.num-files-at-level(\d+)$/.exec(name)
-      if (m !== null && Number(m[1]) < NUM_LEVELS) return v.levels[Number(m[1])].length
+      const m = /^(lsm|leveldb)\.num-files-at-level(\d+)$/.exec(name)
+      if (m !== null && Number(m[2]) < NUM_LEVELS) {
+        const files = v.levels[Number(m[2])].length
+        // leveldb.* properties answer strings, as LevelDB (and so classic-level) does.
+        return m[1] === 'leveldb' ? String(files) : files
+      }
       return undefined
     }
   }
@@ -77,4 +88,37 @@ export function liveTables (s: DbState): Array<{ level: number, file: FileMeta }
   const out: Array<{ level: number, file: FileMeta }> = []
   s.versions.current.levels.forEach((files, level) => { for (const file of files) out.push({ level, file }) })
   return out
+}
+
+/** LevelDB's `leveldb.stats` text: a row per level that has files or did work (DBImpl::GetProperty's format). */
+function levelDbStats (s: DbState, v: Version): string {
+  let out = '                               Compactions\n' +
+    'Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n' +
+    '--------------------------------------------------\n'
+  const mb = (bytes: number): string => (bytes / 1048576).toFixed(0)
+  for (let level = 0; level < NUM_LEVELS; level++) {
+    const files = v.levels[level].length
+    const work = s.levelStats[level]
+    if (files === 0 && work.ms === 0) continue
+    out += `${String(level).padStart(3)} ${String(files).padStart(8)} ${mb(v.levelBytes(level)).padStart(8)} ` +
+      `${(work.ms / 1000).toFixed(0).padStart(9)} ${mb(work.bytesRead).padStart(8)} ${mb(work.bytesWritten).padStart(9)}\n`
+  }
+  return out
+}
+
+/** LevelDB's `leveldb.sstables` text (Version::DebugString): per level, `number:size[smallest .. largest]`. */
+function levelDbSstables (v: Version): string {
+  let out = ''
+  for (let level = 0; level < NUM_LEVELS; level++) {
+    out += `--- level ${level} ---\n`
+    for (const f of v.levels[level]) out += ` ${f.number}:${f.size}[${debugKey(f.smallest)} .. ${debugKey(f.largest)}]\n`
+  }
+  return out
+}
+
+/** An internal key as LevelDB prints it: 'user key' @ sequence : kind, unprintable bytes as \xNN. */
+function debugKey (ik: Buffer): string {
+  let text = ''
+  for (const b of userKeyOf(ik)) text += b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`
+  return `'${text}' @ ${seqOf(ik)} : ${kindOf(ik)}`
 }

@@ -128,6 +128,7 @@ async function repairLocked (dir: string, fs: FileSystem): Promise<RepairReport>
         blockSize: DEFAULTS.blockSize,
         restartInterval: DEFAULTS.blockRestartInterval,
         bitsPerKey: DEFAULTS.bloomBitsPerKey,
+        compression: DEFAULTS.compression[0],
         fileName: path
       })
       for (; source.valid(); source.next()) builder.add(source.key(), source.value())

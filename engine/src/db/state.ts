@@ -8,6 +8,7 @@ import { LogWriter } from '../wal/log-writer.js'
 import { BlockCache } from '../sstable/block-cache.js'
 import { TableCache } from '../sstable/table-cache.js'
 import { VersionSet } from '../version/version-set.js'
+import { NUM_LEVELS } from '../version/version.js'
 import { logFileName } from '../version/file-meta.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import { asIoError } from '../errors.js'
@@ -39,6 +40,18 @@ export interface EngineStats {
   tombstonesRetired: number
   writeStallsMs: number
   slowdowns: number
+}
+
+/** Work that produced one level's tables (LevelDB's per-level compaction stats, in `leveldb.stats`). */
+export class LevelWorkStats {
+  ms = 0
+  bytesRead = 0
+  bytesWritten = 0
+  add (ms: number, bytesRead: number, bytesWritten: number): void {
+    this.ms += ms
+    this.bytesRead += bytesRead
+    this.bytesWritten += bytesWritten
+  }
 }
 
 /**
@@ -103,6 +116,9 @@ export class DbState {
     writeStallsMs: 0,
     slowdowns: 0
   }
+
+  /** Per output level: flushes and compactions that wrote tables there. */
+  readonly levelStats = Array.from({ length: NUM_LEVELS }, () => new LevelWorkStats())
 
   constructor (dir: string, options: EngineOptions) {
     this.dir = dir

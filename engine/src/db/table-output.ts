@@ -1,6 +1,6 @@
 import type { InternalIterator } from '../iterator/internal-iterator.js'
 import type { FileMeta } from '../version/file-meta.js'
-import { writeTable, MAIN_THREAD_SLICE, type JobHooks } from '../compaction/job.js'
+import { tableLayout, writeTable, MAIN_THREAD_SLICE, type JobHooks } from '../compaction/job.js'
 import type { DbState } from './state.js'
 
 /** Main-thread job hooks; only compactions stop early at close (a flush always completes). */
@@ -17,7 +17,7 @@ export async function buildTable (s: DbState, source: InternalIterator, yieldSli
   const number = s.versions.newFileNumber()
   s.pendingOutputs.add(number)
   try {
-    const meta = await writeTable(s.fs, s.dir, number, source, s.options, mainThreadHooks(s, yieldSlices))
+    const meta = await writeTable(s.fs, s.dir, number, source, tableLayout(s.options, 0), mainThreadHooks(s, yieldSlices))
     if (meta !== null) {
       await s.syncDir()
       s.stats.bytesFlushed += meta.size

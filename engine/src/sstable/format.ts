@@ -8,6 +8,7 @@
  *   [footer: FOOTER_SIZE bytes]
  *
  *   trailer := compression type uint8 | maskCrc(crc32c(block contents ++ type)) fixed32
+ *              (type: COMPRESSION_NONE, or COMPRESSION_LZ4 for a data block stored compressed: compression.ts)
  *   footer  := index handle | filter handle | properties handle   (each: offset fixed64, size fixed64)
  *              | format version fixed32 | maskCrc(crc32c(footer[0, 52))) fixed32 | magic (8 bytes)
  *
@@ -24,13 +25,14 @@ import { corruption, unsupportedFormat } from '../errors.js'
 export const TABLE_MAGIC = Buffer.from([0x89, 0x4c, 0x53, 0x4d, 0x0d, 0x0a, 0x1a, 0x0a])
 
 /**
- * Version 1: the layout above. Bump it on any incompatible change; readers refuse versions they do not
- * know (LEVEL_UNSUPPORTED_FORMAT) rather than misread them.
+ * Version 2: the layout above, data blocks possibly compressed (their trailer names the codec). Version 1 is
+ * the same layout with every block stored as is: this build still reads it. Bump it on any incompatible
+ * change; readers refuse versions they do not know (LEVEL_UNSUPPORTED_FORMAT) rather than misread them.
  */
-export const TABLE_FORMAT_VERSION = 1
+export const TABLE_FORMAT_VERSION = 2
 
-/** Highest version this build reads. */
-export const MAX_SUPPORTED_TABLE_FORMAT_VERSION = 1
+/** Highest version this build reads (it reads every version from 1 up). */
+export const MAX_SUPPORTED_TABLE_FORMAT_VERSION = 2
 
 /** Three fixed-width handles (16 bytes each), version (4), footer checksum (4), magic (8): fixed so it can be read blind from the end. */
 export const FOOTER_SIZE = 3 * 16 + 4 + 4 + 8
@@ -38,8 +40,7 @@ export const FOOTER_SIZE = 3 * 16 + 4 + 4 + 8
 /** Compression type (1) + masked crc32c (4) after every block. */
 export const BLOCK_TRAILER_SIZE = 5
 
-/** Blocks are stored as is. Other values are reserved for compression; readers reject them as unsupported. */
-export const COMPRESSION_NONE = 0
+export { COMPRESSION_NONE, COMPRESSION_LZ4 } from './compression.js'
 
 /** Where a block lives in the file: offset of its first byte and its size without the trailer. */
 export interface BlockHandle { offset: number, size: number }

@@ -12,6 +12,7 @@ import {
 } from '../keys.js'
 import { BlockBuilder } from './block-builder.js'
 import { BloomFilterBuilder } from './bloom.js'
+import { type CompressionName, compressBlock, compressionType } from './compression.js'
 import {
   BLOCK_TRAILER_SIZE, COMPRESSION_NONE, encodeFooter, encodeHandleVarint, TABLE_FORMAT_VERSION, type BlockHandle
 } from './format.js'
@@ -30,12 +31,19 @@ export interface TableBuilderOptions {
    * earlier versions, still read: tests write it to check that tables of those versions keep working).
    */
   filterKind?: 'cache-local' | 'classic'
+  /** Codec of the data blocks (default 'none'); a block that would not shrink by 1/8 is stored as is. */
+  compression?: CompressionName
+  /**
+   * The footer's format version (default TABLE_FORMAT_VERSION): tests write 1, with compression 'none', to
+   * check that tables of earlier versions keep opening.
+   */
+  formatVersion?: number
   /** Named in errors. */
   fileName: string
 }
 
-/** The crc32c of the compression-type byte alone, extended over nothing: blocks' checksums end with it. */
-const TYPE_BYTE = Buffer.from([COMPRESSION_NONE])
+/** The compression-type byte each block's checksum ends with, by type. */
+const TYPE_BYTES = Array.from({ length: 256 }, (_, type) => Buffer.from([type]))
 
 /** Index entries store whole separator keys: restart points would save little and cost a scan. */
 const INDEX_RESTART_INTERVAL = 1
@@ -69,6 +77,8 @@ export class TableBuilder {
   #handleScratch = Buffer.allocUnsafe(20)
   #trailer = Buffer.allocUnsafe(BLOCK_TRAILER_SIZE)
   #closed = false
+  readonly #compression: number
+  readonly #formatVersion: number
   #props: TableProperties = {
     entries: 0,
     deletions: 0,
@@ -96,6 +106,9 @@ export class TableBuilder {
     this.#data = new BlockBuilder(opts.restartInterval)
     this.#filter = opts.bitsPerKey > 0 ? new BloomFilterBuilder(opts.bitsPerKey, opts.filterKind ?? 'cache-local') : null
     this.#props.filterBitsPerKey = opts.bitsPerKey
+    this.#compression = compressionType(opts.compression ?? 'none')
+    this.#formatVersion = opts.formatVersion ?? TABLE_FORMAT_VERSION
+    this.#props.formatVersion = this.#formatVersion
   }
 
   /** Bytes written so far plus the open data block: what the file would roughly be if finished now. */
@@ -185,7 +198,7 @@ export class TableBuilder {
     p.creationTime = Date.now()
     const propertiesHandle = this.#writeBlock(encodeProperties(p))
     const indexHandle = this.#writeBlock(index)
-    const footer = encodeFooter({ index: indexHandle, filter: filterHandle, properties: propertiesHandle, formatVersion: TABLE_FORMAT_VERSION })
+    const footer = encodeFooter({ index: indexHandle, filter: filterHandle, properties: propertiesHandle, formatVersion: this.#formatVersion })
     this.#file.append(footer)
     this.#offset += footer.length
     this.#file.flush()
@@ -203,17 +216,19 @@ export class TableBuilder {
   }
 
   #flushDataBlock (): void {
-    this.#pendingHandle = this.#writeBlock(this.#data.finish())
+    const raw = this.#data.finish()
+    const compressed = this.#compression === COMPRESSION_NONE ? null : compressBlock(raw, this.#compression)
+    this.#pendingHandle = compressed === null ? this.#writeBlock(raw) : this.#writeBlock(compressed, this.#compression)
     this.#data.reset()
     this.#props.dataBlocks++
   }
 
   /** Appends contents and its trailer (type, masked crc32c over contents ++ type); returns its handle. */
-  #writeBlock (contents: Buffer): BlockHandle {
+  #writeBlock (contents: Buffer, type = COMPRESSION_NONE): BlockHandle {
     const handle = { offset: this.#offset, size: contents.length }
     const t = this.#trailer
-    t[0] = COMPRESSION_NONE
-    t.writeUInt32LE(maskCrc(crc32c(TYPE_BYTE, crc32c(contents))), 1)
+    t[0] = type
+    t.writeUInt32LE(maskCrc(crc32c(TYPE_BYTES[type], crc32c(contents))), 1)
     this.#file.append(contents)
     this.#file.append(t)
     this.#offset += contents.length + BLOCK_TRAILER_SIZE

@@ -13,6 +13,7 @@ import { Block, BlockEntry } from './block.js'
 import { IndexBlock, type IndexIterator } from './index-block.js'
 import type { BlockCache, FileBlocks } from './block-cache.js'
 import { type BloomProbe, bloomMayContain } from './bloom.js'
+import { decompressBlock } from './compression.js'
 import { BLOCK_TRAILER_SIZE, COMPRESSION_NONE, decodeFooter, FOOTER_SIZE, type BlockHandle, type Footer } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
 import { READ_AHEAD_BYTES, type ReadAhead, readAheadBuffers, TableIterator, type TableBlockSource } from './table-iterator.js'
@@ -217,7 +218,8 @@ export class Table implements TableBlockSource {
     const raw = ahead.buffer.subarray(at, at + need)
     const h = { offset, size }
     if (verifyChecksums) verifyBlock(raw, h, this.fileName, 'data')
-    else if (raw[size] !== COMPRESSION_NONE) throw unknownCompression(raw[size], h, this.fileName)
+    // A compressed block decodes into memory of its own; a raw one stays a view into the reused buffer.
+    if (raw[size] !== COMPRESSION_NONE) return new Block(decompressBlock(raw.subarray(0, size), raw[size], this.fileName, offset), this.fileName, offset)
     const block = new Block(raw, this.fileName, offset, size)
     block.transient = true
     return block
@@ -233,14 +235,22 @@ export class Table implements TableBlockSource {
     }
     const raw = readRange(this.file, this.fileName, h.offset, h.size + BLOCK_TRAILER_SIZE)
     if (verify) verifyBlock(raw, h, this.fileName, 'data')
-    else if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, this.fileName)
+    // The cache holds blocks uncompressed: a hit costs no decoding.
+    const type = raw[h.size]
+    const block = type !== COMPRESSION_NONE
+      ? new Block(decompressBlock(raw.subarray(0, h.size), type, this.fileName, h.offset), this.fileName, h.offset)
+      : null
     // Only verified blocks enter the cache: whoever finds a block there may rely on its checksum.
-    if (cache === undefined || slots === undefined || !fillCache || !verify) return new Block(raw, this.fileName, h.offset, h.size)
+    if (cache === undefined || slots === undefined || !fillCache || !verify) return block ?? new Block(raw, this.fileName, h.offset, h.size)
+    if (block !== null) {
+      cache.set(slots, i, block)
+      return block
+    }
     // A cached block must own its memory: a small read is a slice of Node's shared pool, which it would pin whole.
     const own = raw.byteOffset === 0 && raw.buffer.byteLength === raw.length ? raw : copyToOwnMemory(raw)
-    const block = new Block(own, this.fileName, h.offset, h.size)
-    cache.set(slots, i, block)
-    return block
+    const rawBlock = new Block(own, this.fileName, h.offset, h.size)
+    cache.set(slots, i, rawBlock)
+    return rawBlock
   }
 
   #lookupKey (userKey: Buffer, seq: number): Buffer {
@@ -292,20 +302,21 @@ function readRange (file: ReadableFile, fileName: string, offset: number, length
 }
 
 function unknownCompression (type: number, h: BlockHandle, fileName: string): Error {
-  return corruption(`block has unknown compression type ${type}`, { file: fileName, offset: h.offset + h.size })
+  return corruption(`meta block has compression type ${type}; only data blocks are compressed`, { file: fileName, offset: h.offset + h.size })
 }
 
-/** Throws LEVEL_CORRUPTION unless raw (contents ++ trailer) carries a matching checksum and a known type. */
+/** Throws LEVEL_CORRUPTION unless raw (contents ++ trailer) carries a matching checksum. */
 function verifyBlock (raw: Buffer, h: BlockHandle, fileName: string, what: string): void {
   const stored = unmaskCrc(readFixed32(raw, h.size + 1))
   if (stored !== crc32c(raw.subarray(0, h.size + 1))) {
     throw corruption(`${what} block checksum mismatch (block at ${h.offset}, ${h.size} bytes)`, { file: fileName, offset: h.offset })
   }
-  if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, fileName)
 }
 
+/** A meta block (index, filter, properties), verified; these are never compressed. */
 function readVerified (file: ReadableFile, fileName: string, h: BlockHandle, what: string): Buffer {
   const raw = readRange(file, fileName, h.offset, h.size + BLOCK_TRAILER_SIZE)
   verifyBlock(raw, h, fileName, what)
+  if (raw[h.size] !== COMPRESSION_NONE) throw unknownCompression(raw[h.size], h, fileName)
   return raw.subarray(0, h.size)
 }

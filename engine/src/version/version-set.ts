@@ -84,6 +84,7 @@ export class VersionSet {
     if (!this.#fs.exists(manifestPath)) {
       throw corruption(`CURRENT names ${name}, which does not exist`, { file: currentPath, offset: 0 })
     }
+    refuseLevelDb(this.#fs, manifestPath)
     const builder = new VersionBuilder(Version.empty())
     let sawComparator = false
     let sawNextFile = false
@@ -300,5 +301,28 @@ export class VersionBuilder {
     })
     const tombstones = [...this.#tombstones.values()].sort((a, b) => a.seq - b.seq)
     return new Version(levels, tombstones)
+  }
+}
+
+/** The comparator name LevelDB records in every MANIFEST (classic-level's, leveldown's databases). */
+const LEVELDB_COMPARATOR = Buffer.from('leveldb.BytewiseComparator')
+
+/**
+ * Throws LEVEL_UNSUPPORTED_FORMAT, saying how to migrate, when the MANIFEST is LevelDB's: its first record
+ * names LevelDB's comparator near its start. Without this, such a directory would fail with a corruption
+ * error whose advice (repair) does not apply.
+ */
+function refuseLevelDb (fs: FileSystem, manifestPath: string): void {
+  const file = fs.openReadable(manifestPath)
+  try {
+    const head = file.read(0, Math.min(file.size, 64))
+    if (head.includes(LEVELDB_COMPARATOR)) {
+      const err = unsupportedFormat(manifestPath, 'LevelDB')
+      err.message = `${manifestPath.slice(0, manifestPath.lastIndexOf('/'))} is a LevelDB (classic-level) database, whose format lsm-level does not read; ` +
+        'copy it into a new lsm-level database with `levelring db import-leveldb SRC DST` (see "Differences from classic-level" in lsm-level\'s README)'
+      throw err
+    }
+  } finally {
+    file.close()
   }
 }

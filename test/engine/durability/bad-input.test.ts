@@ -222,14 +222,14 @@ describe('a database directory from a future format version', () => {
     expect(snapshotFiles(dir)).toEqual(before)
   })
 
-  it('an SSTable of format version 2: reads that need it are LEVEL_UNSUPPORTED_FORMAT naming it, other data reads fine, the table is kept', async () => {
+  it('an SSTable of format version 3: reads that need it are LEVEL_UNSUPPORTED_FORMAT naming it, other data reads fine, the table is kept', async () => {
     const dir = freshDir()
     const { db, entries } = await populated(dir)
     await db.close()
     const [table] = liveTables(dir)
     const bytes = nodeFs.readFileSync(table)
     const footer = bytes.length - 64
-    bytes.writeUInt32LE(2, footer + 48)
+    bytes.writeUInt32LE(3, footer + 48)
     bytes.writeUInt32LE(maskCrc(crc32c(bytes.subarray(footer, footer + 52))), footer + 52)
     nodeFs.writeFileSync(table, bytes)
     const again = new LsmLevel<string, string>(dir)

@@ -1,7 +1,7 @@
 // Damage at chosen offsets of the newest commit log, an SSTable (data block, index, filter, properties,
 // footer), the MANIFEST and CURRENT: the outcome is what the recovery mode promises, a read never returns a
 // wrong value, and LsmLevel.repair salvages what is readable and says what it dropped.
-import { describe, it, expect } from 'vitest'
+import { afterAll, beforeAll, describe, it, expect } from 'vitest'
 import * as nodeFs from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
@@ -14,6 +14,7 @@ import { decodeBatch, encodeBatch } from '../../../engine/src/wal/batch.js'
 import { KIND_VALUE } from '../../../engine/src/keys.js'
 import { RealFileSystem } from '../../../engine/src/fs/real.js'
 import { BLOCK_TRAILER_SIZE } from '../../../engine/src/sstable/format.js'
+import { Table } from '../../../engine/src/sstable/table.js'
 import { tempRoot } from '../../support/temp-dir.js'
 
 const root = tempRoot('lsm-corruption')
@@ -38,10 +39,16 @@ async function logOnlyDb (count = 20, size = 40): Promise<{ dir: string, expecte
 /** Options that make small data span many blocks and tables, and keep one level-0 table out of compaction. */
 const SMALL = { blockSize: 256, maxFileSize: 8 * 1024, level0CompactionTrigger: 8, level0SlowdownTrigger: 8, level0StopTrigger: 12 }
 
+/**
+ * How the tables of the current describe block are written (blocks raw, or LZ4-compressed): merged over SMALL.
+ * Compressed tables are smaller, so their maxFileSize is too, to keep several tables.
+ */
+let tableOptions: object = { compression: false }
+
 /** A database whose data is all in tables (compacted below level 0), nothing in its commit logs. */
 async function tablesOnlyDb (count = 400): Promise<{ dir: string, expected: Map<string, string> }> {
   const dir = freshDir()
-  const db = new LsmLevel<string, string>(dir, SMALL)
+  const db = new LsmLevel<string, string>(dir, { ...SMALL, ...tableOptions })
   const expected = new Map<string, string>()
   // Four interleaved flushes overlap one another, so the compaction merges them into several tables.
   for (let r = 0; r < 4; r++) {
@@ -60,7 +67,7 @@ async function tablesOnlyDb (count = 400): Promise<{ dir: string, expected: Map<
 }
 
 async function opened (dir: string, options: object = {}): Promise<LsmLevel<string, string>> {
-  const db = new LsmLevel<string, string>(dir, { ...SMALL, ...options })
+  const db = new LsmLevel<string, string>(dir, { ...SMALL, ...tableOptions, ...options })
   await db.open()
   return db
 }
@@ -172,7 +179,30 @@ describe('the newest commit log', () => {
   })
 })
 
-describe('an SSTable', () => {
+const TABLE_VARIANTS = [
+  ['raw blocks', { compression: false }],
+  ['LZ4-compressed blocks', { compression: 'lz4', maxFileSize: 3 * 1024 }]
+] as const
+
+for (const [variant, options] of TABLE_VARIANTS) describe(`an SSTable with ${variant}`, () => {
+  beforeAll(() => { tableOptions = options })
+  afterAll(() => { tableOptions = { compression: false } })
+
+  it('the tables are written as this block says: compressed blocks take fewer bytes on disk than in memory', async () => {
+    const { dir } = await tablesOnlyDb()
+    const file = new RealFileSystem().openReadable(liveTables(dir)[0])
+    const table = Table.open(file, { fileNumber: 1 })
+    const it = table.newIndexIterator()
+    it.seekToFirst()
+    const first = table.dataBlockAt(it, true, false, null)
+    it.next()
+    const second = table.dataBlockAt(it, true, false, null)
+    const onDisk = second.fileOffset - first.fileOffset - BLOCK_TRAILER_SIZE
+    if (options.compression === 'lz4') expect(onDisk).toBeLessThan(first.size * 7 / 8)
+    else expect(onDisk).toBe(first.size)
+    file.close()
+  })
+
   /** Damages one table at the offset chosen from its footer; returns the table and what a reopened db reads. */
   async function damageTable (pick: (path: string) => number): Promise<{ dir: string, table: string, expected: Map<string, string> }> {
     const { dir, expected } = await tablesOnlyDb()

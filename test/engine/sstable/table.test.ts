@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import { randomBytes } from 'node:crypto'
 import { compareInternalKeys, KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE, lookupKey, seqOf, kindOf, userKeyOf } from '../../../engine/src/keys.js'
 import { BlockCache } from '../../../engine/src/sstable/block-cache.js'
 import { TableBuilder } from '../../../engine/src/sstable/table-builder.js'
@@ -133,7 +134,7 @@ describe('table builder and reader', () => {
     expect(p.minSequence).toBe(1)
     expect(p.maxSequence).toBe(60)
     expect(p.filterBitsPerKey).toBe(10)
-    expect(p.formatVersion).toBe(1)
+    expect(p.formatVersion).toBe(2)
     expect(p.creationTime).toBeGreaterThanOrEqual(before)
     expect(p.dataBlocks).toBe(props.dataBlocks)
     expect(p.filterBytes).toBeGreaterThan(0)
@@ -207,6 +208,32 @@ describe('table builder and reader', () => {
       expect(found).toBe(0)
       expect(passed).toBeLessThan(60)
     }
+  })
+
+  it('LZ4 tables round-trip; a block that would not shrink by 1/8 is stored raw; version-1 tables (raw blocks) still open', () => {
+    // Half the values repeat a pattern (compressible), half are random bytes (not): both kinds of block in one table.
+    const random = (n: number): Buffer => randomBytes(n)
+    const entries = sortEntries(Array.from({ length: 600 }, (_, i) => ({
+      key: ik(`key${String(i).padStart(5, '0')}`, i + 1),
+      value: i < 300 ? Buffer.from(`value ${i} `.repeat(20)) : random(200 + i)
+    })))
+    const raw = buildTable(entries, { blockSize: 4096, compression: 'none' })
+    const lz4 = buildTable(entries, { blockSize: 4096, compression: 'lz4' })
+    const v1 = buildTable(entries, { blockSize: 4096, compression: 'none', formatVersion: 1 })
+    expect(lz4.props.fileSize).toBeLessThan(raw.props.fileSize * 0.8)
+    // The random half stays raw: the table shrinks by no more than what the compressible half held.
+    const compressibleBytes = entries.slice(0, 300).reduce((n, e) => n + e.key.length + e.value.length, 0)
+    expect(raw.props.fileSize - lz4.props.fileSize).toBeLessThan(compressibleBytes)
+    for (const { fs, path } of [raw, lz4, v1]) {
+      const t = openTable(fs, path, { blockCache: new BlockCache({ capacityBytes: 1 << 20 }) })
+      expect(sameEntries(collectForward(t.newIterator()), entries)).toBe(true)
+      expect(sameEntries(collectBackward(t.newIterator()), [...entries].reverse())).toBe(true)
+      expect(sameEntries(collectForward(t.newIterator({ readAhead: true, fillCache: false })), entries)).toBe(true)
+      for (const e of entries) expect(t.get(userKeyOf(e.key), 10_000)?.value.equals(e.value)).toBe(true)
+      expect(t.checkAllBlocks().entries).toBe(entries.length)
+    }
+    expect(openTable(v1.fs, v1.path).properties.formatVersion).toBe(1)
+    expect(openTable(lz4.fs, lz4.path).properties.formatVersion).toBe(2)
   })
 
   it('reads through the block cache: hits, misses, fillCache=false, evictFile', () => {

@@ -5,12 +5,14 @@ import { dbApproxSize } from './db/approxsize.js'
 import { dbCheck } from './db/check.js'
 import { dbCompact } from './db/compact.js'
 import { dbLsm } from './db/lsm.js'
+import { dbImportLevelDb } from './db/import-leveldb.js'
 import { dbDel, dbGet, dbPut } from './db/point-ops.js'
 import { dbRepair } from './db/repair.js'
 import { dbCount, dbScan } from './db/scan.js'
 
 /**
- * Register `levelring db get|put|del|scan|count|lsm|compact|approxsize|check|repair DIR`: work on a closed
+ * Register `levelring db get|put|del|scan|count|lsm|compact|approxsize|check|repair DIR` and
+ * `db import-leveldb SRC DST`: work on a closed
  * database directory. Every command takes the database's LOCK, so one a running process holds is refused.
  */
 export function registerDb (program: Command): void {
@@ -74,4 +76,10 @@ export function registerDb (program: Command): void {
     .description('salvage a damaged database: keep what is readable, write a new MANIFEST, move the rest to lost/')
     .argument('<dir>', 'database directory')))
     .action(async (dir: string, flags) => { await dbRepair(dir, { ...flags, encoding: 'utf8' }, new Output()) })
+
+  withProgress(withJson(db.command('import-leveldb')
+    .description('copy a LevelDB (classic-level) database into a new lsm-level database, flushed and compacted')
+    .argument('<src>', 'the LevelDB database directory (opened with classic-level; not changed)')
+    .argument('<dst>', 'an empty or missing directory for the new database')))
+    .action(async (src: string, dst: string, flags) => { await dbImportLevelDb(src, dst, flags, new Output()) })
 }
