@@ -47,7 +47,9 @@ export const SHUTDOWN_GRACE_MS = 10_000
 
 /** Open the node's storage and start serving `config.listen`. */
 export async function startNode (config: NodeConfig, logger: Logger = createLogger(config.nodeId, config.logLevel)): Promise<RunningNode> {
-  const storage = await NodeStorage.open(config.dataDir)
+  const storage = await NodeStorage.open(config.dataDir, {
+    writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
+  })
   try {
     const identity = await loadIdentity(storage.meta, config.nodeId)
     const counter = await DotCounter.open(storage.meta)
@@ -57,11 +59,13 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
     let address = `${config.listen.host}:${config.listen.port}`
+    // What the other members dial: the bound address unless the operator names another (a pod's DNS name).
+    const advertised = (): string => config.advertise ?? address
     let stopping = false
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: advertised, logger, objects: storage.objects, storage })
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
@@ -145,7 +149,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       return closing
     }
     logger.info({
-      address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
+      address, ...(config.advertise === undefined ? {} : { advertise: config.advertise }), actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
       ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
     }, `levelring node ${config.nodeId} listening on http://${address}`)
     return { address, url: `http://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }

@@ -1,5 +1,5 @@
 import type { AbstractLevel, AbstractPutOptions, AbstractSublevel } from 'abstract-level'
-import { openEngine } from './open-engine.js'
+import { openEngine, type EngineTuning } from './open-engine.js'
 
 /**
  * Put options with `sync` (classic-level's and lsm-level's fsync-before-resolve flag, not in
@@ -70,9 +70,9 @@ export class NodeStorage {
     ])
   }
 
-  /** Open (creating if needed) the engine in `dataDir`. */
-  static async open (dataDir: string): Promise<NodeStorage> {
-    const { db, name } = await openEngine(dataDir)
+  /** Open (creating if needed) the engine in `dataDir`, with the engine tuning given (undefined: the engine's defaults). */
+  static async open (dataDir: string, tuning: EngineTuning = {}): Promise<NodeStorage> {
+    const { db, name } = await openEngine(dataDir, tuning)
     return new NodeStorage(db, name)
   }
 

@@ -8,13 +8,24 @@ export interface OpenedEngine {
   readonly name: string
 }
 
+/** The engine options an operator may set (node/config-schema.ts); undefined keeps lsm-level's default. */
+export interface EngineTuning {
+  readonly writeBufferSize?: number
+  readonly blockCacheSize?: number
+  readonly maxOpenFiles?: number
+}
+
 /**
  * Open the node's lsm-level database in `dataDir` (created if missing). The one place that names the
  * engine: everything else sees an abstract-level database.
  */
-export async function openEngine (dataDir: string): Promise<OpenedEngine> {
+export async function openEngine (dataDir: string, tuning: EngineTuning = {}): Promise<OpenedEngine> {
   await mkdir(dataDir, { recursive: true })
-  const db = new LsmLevel<string, string>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const db = new LsmLevel<string, string>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'utf8', ...definedOnly(tuning) })
   await db.open()
   return { db, name: 'lsm-level' }
+}
+
+function definedOnly (tuning: EngineTuning): EngineTuning {
+  return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined))
 }
