@@ -19,6 +19,7 @@ type Subcommands = { names: readonly string[] } & ({ register: Register } | { lo
  */
 const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['start'], load: async () => (await import('../../gateway/src/node/start-command.js')).registerStart },
+  { names: ['config'], load: async () => (await import('./commands/config.js')).registerConfig },
   { names: ['sst'], register: registerSst },
   { names: ['wal'], register: registerWal },
   { names: ['manifest'], register: registerManifest },
