@@ -1,7 +1,9 @@
-import { Command } from 'commander'
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError } from 'commander'
 import { CliFailure, describeFailure } from './cli-kit/failure.js'
 import { CLUSTER_COMMANDS, registerCluster } from './commands/cluster.js'
 import { registerDb } from './commands/db.js'
+import { KV_COMMANDS, registerKv } from './commands/kv.js'
 import { registerManifest } from './commands/manifest.js'
 import { registerSst } from './commands/sst.js'
 import { registerWal } from './commands/wal.js'
@@ -24,7 +26,8 @@ const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['wal'], register: registerWal },
   { names: ['manifest'], register: registerManifest },
   { names: ['db'], register: registerDb },
-  { names: CLUSTER_COMMANDS, register: registerCluster }
+  { names: CLUSTER_COMMANDS, register: registerCluster },
+  { names: KV_COMMANDS, register: registerKv }
 ]
 
 /**
@@ -34,7 +37,10 @@ const SUBCOMMANDS: readonly Subcommands[] = [
 export async function buildProgram (argv?: readonly string[]): Promise<Command> {
   const program = new Command('levelring')
     .description('levelring: a Dynamo-style key-value store on the lsm-level engine')
+    .version(packageVersion(), '-V, --version', 'print the version of levelring')
     .showHelpAfterError()
+    // A usage mistake exits EXIT_USAGE (commander has printed what it was), not 1: see main().
+    .exitOverride()
   const named = argv?.slice(2).find((a) => !a.startsWith('-'))
   const only = SUBCOMMANDS.find((s) => named !== undefined && s.names.includes(named))
   for (const s of only === undefined ? SUBCOMMANDS : [only]) {
@@ -42,6 +48,18 @@ export async function buildProgram (argv?: readonly string[]): Promise<Command> 
     register(program)
   }
   return program
+}
+
+/** Exit code of a usage mistake (unknown command or option, bad option value): 2, as for most Unix tools. */
+export const EXIT_USAGE = 2
+
+/** The version in package.json (two levels above dist/tools/src: the package root, in a clone and in the image). */
+function packageVersion (): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
 }
 
 /**
@@ -57,6 +75,11 @@ export async function main (argv: readonly string[] = process.argv): Promise<voi
   try {
     await (await buildProgram(argv)).parseAsync([...argv])
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end in a CommanderError too, with exit code 0.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE
+      return
+    }
     process.stderr.write(`levelring: ${describeFailure(err)}\n`)
     process.exitCode = err instanceof CliFailure ? err.exitCode : 1
   }

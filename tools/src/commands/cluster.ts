@@ -1,33 +1,23 @@
-import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
-import { parseTokenFile } from '../../../gateway/src/node/token-file.js'
-import { positiveInteger } from '../cli-kit/common-options.js'
 import { fieldLines } from '../cli-kit/field-lines.js'
 import { CliFailure } from '../cli-kit/failure.js'
 import { Output } from '../cli-kit/output.js'
 import { type ClusterView, type Health, memberLines, ringLines, statusLines } from './cluster/cluster-view.js'
-import { failOnProblem, NodeClient, type NodeAnswer, type NodeTarget } from './cluster/node-client.js'
+import { failOnProblem, type NodeAnswer, type NodeClient } from './cluster/node-client.js'
+import { clientCommand, clientToken, readTokenFile, withNode, type ClientFlags } from './cluster/client-flags.js'
 
 /** The flags every cluster command takes. */
-interface ClusterFlags { node: string, token?: string, timeout: number, json?: boolean }
+type ClusterFlags = ClientFlags
 
 /** The membership and repair actions take an operator credential as well. */
 interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 
-/** Where a node is when --node is not given: the first node of `npm start`'s local cluster. */
-const DEFAULT_NODE = 'http://127.0.0.1:7001'
-
 /** Every cluster command's names: `levelring <name> --node URL`. */
 export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'repair', 'join', 'leave'] as const
 
-/** Adds --node, --token, --timeout and --json. */
+/** Adds --node, --token-file, --timeout and --json (cluster/client-flags.ts). */
 function clusterCommand (program: Command, name: string, description: string): Command {
-  return program.command(name)
-    .description(description)
-    .addOption(new Option('--node <url>', 'the node to ask: URL or host:port').env('LEVELRING_NODE').default(DEFAULT_NODE))
-    .addOption(new Option('--token <token>', 'bearer token, when the node runs with --auth-token-file').env('LEVELRING_TOKEN'))
-    .addOption(new Option('--timeout <ms>', 'milliseconds to wait for the node').default(5000).argParser(positiveInteger))
-    .option('--json', 'print what the node answered as one JSON document')
+  return clientCommand(program, name, description)
 }
 
 /**
@@ -42,25 +32,7 @@ function adminCommand (program: Command, name: string, description: string): Com
 
 /** The token to send from --admin-token-file: the file's first token (node/token-file.ts's format). */
 async function readAdminToken (path: string): Promise<string> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new CliFailure(`--admin-token-file ${path}: cannot read it: ${(err as Error).message}`, { code: 'LEVELRING_BAD_ARGUMENT' })
-  }
-  const token = parseTokenFile(text)[0]
-  if (token === undefined) throw new CliFailure(`--admin-token-file ${path} holds no token; write the admin token on its first line`, { code: 'LEVELRING_BAD_ARGUMENT' })
-  return token
-}
-
-/** Runs fn with a client for the node the flags name, closing it afterwards; `target` overrides what the flags say. */
-async function withNode<T> (flags: ClusterFlags, fn: (client: NodeClient) => Promise<T>, target: Partial<NodeTarget> = {}): Promise<T> {
-  const client = new NodeClient({ url: flags.node, token: flags.token, timeoutMs: flags.timeout, ...target })
-  try {
-    return await fn(client)
-  } finally {
-    await client.close()
-  }
+  return await readTokenFile('--admin-token-file', path)
 }
 
 async function clusterView (client: NodeClient): Promise<ClusterView> {
@@ -127,7 +99,7 @@ const ADMIN_TOKEN_HINT = 'pass --admin-token-file FILE (or set LEVELRING_ADMIN_T
  * 403) and a node without the endpoint (404) are one clear line.
  */
 async function admin (flags: AdminFlags, action: string, path: string, body: unknown): Promise<void> {
-  const token = flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? flags.token : await readAdminToken(flags.adminTokenFile)
+  const token = flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? await clientToken(flags) : await readAdminToken(flags.adminTokenFile)
   await withNode(flags, async (client) => {
     const answer: NodeAnswer = await client.post(path, body)
     if (answer.status === 403) {
@@ -143,7 +115,7 @@ async function admin (flags: AdminFlags, action: string, path: string, body: unk
     const out = new Output()
     if (flags.json === true) await out.json({ node: client.url, action, status: answer.status, answer: answer.body })
     else await out.lines([`${action}: ${client.url} answered ${answer.status}`, ...(answer.body === null ? [] : fieldLines(answer.body, '  '))])
-  }, { token, tokenHint: `${ADMIN_TOKEN_HINT} (a node without admin tokens wants --token, from its own machine)` })
+  }, { token, tokenHint: `${ADMIN_TOKEN_HINT} (a node without admin tokens wants the client token, --token-file or LEVELRING_TOKEN, from its own machine)` })
 }
 
 /** A 404 that means "no such endpoint" (the gateway's route-not-found problem, or no problem type at all). */
