@@ -4,6 +4,7 @@ import { CliFailure, describeFailure } from './cli-kit/failure.js'
 import { CLUSTER_COMMANDS, registerCluster } from './commands/cluster.js'
 import { registerDb } from './commands/db.js'
 import { KV_COMMANDS, registerKv } from './commands/kv.js'
+import { BACKUP_COMMANDS, registerBackup } from './commands/backup.js'
 import { registerManifest } from './commands/manifest.js'
 import { registerSst } from './commands/sst.js'
 import { registerWal } from './commands/wal.js'
@@ -27,7 +28,8 @@ const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['manifest'], register: registerManifest },
   { names: ['db'], register: registerDb },
   { names: CLUSTER_COMMANDS, register: registerCluster },
-  { names: KV_COMMANDS, register: registerKv }
+  { names: KV_COMMANDS, register: registerKv },
+  { names: BACKUP_COMMANDS, register: registerBackup }
 ]
 
 /**

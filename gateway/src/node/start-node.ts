@@ -97,7 +97,14 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       internode,
       lifecycle: cluster?.lifecycle,
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
-      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
+      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() }),
+      dump: {
+        nodeId: config.nodeId,
+        entries: () => storage.snapshotEntries(),
+        objects: () => storage.objects.iterator(),
+        contextSecret: clusterSecrets ?? secret,
+        logger
+      }
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,

@@ -81,6 +81,23 @@ export class NodeStorage {
     return this.#db.sublevel<string, Uint8Array>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
   }
 
+  /**
+   * Every entry of the engine, every sublevel, raw (prefixed key, value bytes), in key order, as of one
+   * snapshot taken when the iteration starts: a consistent copy of the node while it keeps serving.
+   */
+  async * snapshotEntries (): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const it = this.#db.iterator<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })
+    try {
+      for (;;) {
+        const page = await it.nextv(1000)
+        if (page.length === 0) return
+        for (const entry of page) yield entry
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
   /** Close the engine; waits for pending writes. */
   async close (): Promise<void> {
     await this.#db.close()

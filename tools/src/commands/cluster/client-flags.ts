@@ -60,3 +60,15 @@ export async function withNode<T> (flags: ClientFlags, fn: (client: NodeClient) 
     await client.close()
   }
 }
+
+/** A client command that needs the operator credential too: adds --admin-token-file (LEVELRING_ADMIN_TOKEN_FILE). */
+export function adminClientCommand (program: Command, name: string, description: string): Command {
+  return clientCommand(program, name, description)
+    .addOption(new Option('--admin-token-file <file>', 'file holding an admin token of the node (its --admin-token-file) on its first line; ' +
+      'needed unless the node runs without admin tokens and this command runs on its machine').env('LEVELRING_ADMIN_TOKEN_FILE'))
+}
+
+/** The token an admin call sends: the admin token file's, else the client token (a node without admin tokens answers its loopback callers with the client check alone). */
+export async function adminToken (flags: ClientFlags & { adminTokenFile?: string }): Promise<string | undefined> {
+  return flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? await clientToken(flags) : await readTokenFile('--admin-token-file', flags.adminTokenFile)
+}
