@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander'
+import { positiveInteger } from '../cli-kit/common-options.js'
 import { fieldLines } from '../cli-kit/field-lines.js'
 import { CliFailure } from '../cli-kit/failure.js'
 import { Output } from '../cli-kit/output.js'
@@ -87,7 +88,12 @@ export function registerCluster (program: Command): void {
     .action(async (flags: AdminFlags & { seed: string }) => { await admin(flags, 'join', '/v1/admin/join', { seed: flags.seed }) })
 
   adminCommand(program, 'leave', 'make the node leave the cluster, handing its partitions over (POST /v1/admin/leave)')
-    .action(async (flags: AdminFlags) => { await admin(flags, 'leave', '/v1/admin/leave', {}) })
+    .option('--wait', 'return only once the node has handed everything over and exited (a Kubernetes preStop hook)')
+    .option('--wait-timeout <ms>', 'with --wait: give up (exit 1) after this long', positiveInteger, 600_000)
+    .action(async (flags: AdminFlags & { wait?: boolean, waitTimeout: number }) => {
+      await admin(flags, 'leave', '/v1/admin/leave', {})
+      if (flags.wait === true) await waitUntilGone(flags)
+    })
 }
 
 /** What to do when the node refuses an admin action for want of the operator credential. */
@@ -116,6 +122,35 @@ async function admin (flags: AdminFlags, action: string, path: string, body: unk
     if (flags.json === true) await out.json({ node: client.url, action, status: answer.status, answer: answer.body })
     else await out.lines([`${action}: ${client.url} answered ${answer.status}`, ...(answer.body === null ? [] : fieldLines(answer.body, '  '))])
   }, { token, tokenHint: `${ADMIN_TOKEN_HINT} (a node without admin tokens wants the client token, --token-file or LEVELRING_TOKEN, from its own machine)` })
+}
+
+/** How often `leave --wait` asks whether the node is still there. */
+const LEAVE_POLL_MS = 1_000
+
+/**
+ * After a leave: poll the node until it no longer answers (it exits once it has left) or says it has
+ * left; a CliFailure after `waitTimeout`.
+ */
+async function waitUntilGone (flags: AdminFlags & { waitTimeout: number }): Promise<void> {
+  const deadline = Date.now() + flags.waitTimeout
+  for (;;) {
+    let status: string | undefined
+    try {
+      status = await withNode(flags, async (client) => {
+        const answer = await client.get('/v1/cluster')
+        return (answer.body as { node?: { status?: string } } | null)?.node?.status
+      })
+    } catch (err) {
+      if (err instanceof CliFailure && err.code === 'LEVELRING_NODE_UNREACHABLE') break
+      throw err
+    }
+    if (status === 'left') break
+    if (Date.now() > deadline) {
+      throw new CliFailure(`node ${flags.node} is still ${status ?? 'there'} after ${flags.waitTimeout} ms of leaving; it keeps handing over: watch levelring status`, { code: 'LEVELRING_TIMEOUT' })
+    }
+    await new Promise((resolve) => setTimeout(resolve, LEAVE_POLL_MS))
+  }
+  if (flags.json !== true) await new Output().lines([`left: ${flags.node} has handed everything over and stopped`])
 }
 
 /** A 404 that means "no such endpoint" (the gateway's route-not-found problem, or no problem type at all). */
