@@ -119,22 +119,25 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
   await settledRing(ids.slice(0, 3))
   const writers = Promise.all(Array.from({ length: 4 }, async (_, w) => { await writer(w) }))
   const figures: string[] = []
-  const step = async (name: string, owners: string[]): Promise<void> => {
-    const s = performance.now()
+  const step = async (name: string, owners: string[], began: number): Promise<void> => {
     const ring = await settledRing(owners)
-    const settled = performance.now() - s
+    const settled = performance.now() - began
+    const [tried, notAcknowledged] = [attempted, failed]
     const checked = await everyWriteOnItsReplicas(ring, name)
-    figures.push(`${name}: ring settled in ${(settled / 1000).toFixed(1)} s; ${checked} acknowledged writes all on their ${N} replicas (${attempted} attempted, ${failed} failed so far)`)
+    figures.push(`${name}: ring settled ${(settled / 1000).toFixed(1)} s after the step began; all ${checked} writes acknowledged by then on their ${N} replicas ` +
+      `(${tried} attempted, ${notAcknowledged} not acknowledged)`)
   }
 
   for (let cycle = 1; cycle <= 2; cycle++) {
     await sleep(2_000)
     // Scale up: two pods start (a restarted pod of the first cycle rejoins with its old data directory).
+    const up = performance.now()
     await Promise.all([3, 4].map(start))
     for (const id of ids.slice(3)) targets.add(id)
-    await step(`cycle ${cycle}: 3 -> 5`, ids)
+    await step(`cycle ${cycle}: 3 -> 5`, ids, up)
 
     // Scale down, highest ordinal first, one at a time: out of the endpoints, preStop leave --wait, SIGTERM.
+    const down = performance.now()
     for (const i of [4, 3]) {
       const id = ids[i]!
       targets.delete(id)
@@ -143,7 +146,7 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
       await running.get(id)!.stop()
       running.delete(id)
     }
-    await step(`cycle ${cycle}: 5 -> 3`, ids.slice(0, 3))
+    await step(`cycle ${cycle}: 5 -> 3`, ids.slice(0, 3), down)
 
     // A scale-down below n is refused, says why, and changes nothing.
     const refused = await levelring(['leave', '--node', running.get(ids[2]!)!.url, '--wait'])
