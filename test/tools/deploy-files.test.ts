@@ -165,5 +165,6 @@ test('what the image runs: its ENTRYPOINT and CMD with its ENV and env-only sett
   child.kill('SIGTERM')
   expect(await waitForExit(child, 15_000)).toEqual({ code: 0, signal: null })
   expect(out).toMatch(/node stopped/)
+  expect(existsSync(join(data, 'LOCK')), 'the engine was closed (its LOCK removed)').toBe(false)
   expect(await healthcheck('/v1/health')).toBe(1)
 })

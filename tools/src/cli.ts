@@ -69,11 +69,14 @@ function packageVersion (): string {
  * the file and offset or node, what to do) and sets a non-zero exit code; no stack trace for expected failures.
  */
 export async function main (argv: readonly string[] = process.argv): Promise<void> {
-  // A reader that goes away (`levelring sst scan f | head`) ends the output, not in an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-    throw err
-  })
+  // A reader that goes away (`levelring sst scan f | head`) ends the output, not in an error. Not for
+  // `start`: a node whose log reader went away keeps serving, and stops only by a signal, cleanly.
+  if (argv.slice(2).find((a) => !a.startsWith('-')) !== 'start') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw err
+    })
+  }
   try {
     await (await buildProgram(argv)).parseAsync([...argv])
   } catch (err) {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { createInterface } from 'node:readline'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, expect, test } from 'vitest'
@@ -48,7 +49,8 @@ test('a node whose log reader went away (closed stdout and stderr pipes) still s
   const stopMs = performance.now() - t0
   expect(exit).toEqual({ code: 0, signal: null })
   expect(stopMs).toBeLessThan(12_000)
-  // Exit 0 means the engine was closed; the next start finds every acknowledged write.
+  // The engine was closed: it removes its LOCK file only then (a process that just exits leaves it behind).
+  expect(existsSync(join(data, 'LOCK'))).toBe(false)
   const again = await startNodeProcess(['--node-id', 'quiet', '--data-dir', data])
   children.push(again.child)
   expect(await (await fetch(`${again.url}/v1/kv/before`)).text()).toBe('kept')
