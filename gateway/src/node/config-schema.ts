@@ -12,6 +12,9 @@
  */
 import { MAX_WEIGHT } from '../ring/ring.js'
 
+/** Node ids are short and URL-, log- and ETag-safe. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+
 /** How a flag's or an environment variable's text becomes the value the schema checks. */
 export type SettingKind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'quorum' | 'peers'
 
@@ -51,7 +54,7 @@ const address = { type: 'string', minLength: 1, maxLength: 300 }
 
 /** The settings, in the order the reference lists them. */
 export const SETTINGS: readonly Setting[] = [
-  { name: 'nodeId', kind: 'string', arg: '<id>', default: 'n1', schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' }, description: 'node id: 1-64 of A-Z a-z 0-9 . _ - ; stable for the life of the data directory' },
+  { name: 'nodeId', kind: 'string', arg: '<id>', default: 'n1', schema: { type: 'string', pattern: NODE_ID_PATTERN.source }, description: 'node id: 1-64 of A-Z a-z 0-9 . _ - ; stable for the life of the data directory' },
   { name: 'listen', kind: 'string', arg: '<host:port>', default: '127.0.0.1:7001', schema: address, description: 'address to serve HTTP (clients and internode) on; port 0 picks a free one' },
   { name: 'advertise', kind: 'string', arg: '<host:port>', schema: address, defaultText: 'the bound address', description: 'address the other nodes reach this one at (a pod\'s DNS name when listening on 0.0.0.0)' },
   { name: 'dataDir', kind: 'string', arg: '<dir>', schema: path, defaultText: './data/<nodeId>', flagAliases: ['data'], description: 'data directory (the engine\'s files, the node\'s identity and cluster state)' },

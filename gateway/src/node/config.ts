@@ -8,7 +8,7 @@ import { MAX_WEIGHT } from '../ring/ring.js'
 import { assertPartitionCount } from '../ring/partition.js'
 import type { QuorumSpec } from '../coordination/quorum.js'
 import type { QuorumDefaults } from '../http/kv-routes.js'
-import { camel, envName, fileSchema, flagKey, flagName, SETTINGS, type Setting } from './config-schema.js'
+import { camel, envName, fileSchema, flagKey, flagName, NODE_ID_PATTERN, SETTINGS, type Setting } from './config-schema.js'
 
 /**
  * One other node as configured: `id=host:port` (a cluster member), a bare `host:port` (a peer known
@@ -87,8 +87,7 @@ export function configError (setting: string, problem: string): GatewayError {
   return new GatewayError('LEVELRING_BAD_CONFIG', `configuration ${setting}: ${problem}`, { setting })
 }
 
-/** Node ids are short and URL-, log- and ETag-safe. */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+export { NODE_ID_PATTERN } from './config-schema.js'
 
 export { DEFAULT_CLUSTER_PARTITIONS } from './config-schema.js'
 
@@ -140,8 +139,9 @@ function fileLayer (path: string, raw: Record<string, unknown>): Layer {
       const near = nearestSetting(key)
       throw configError(`${key} in ${path}`, `unknown setting${near === undefined ? '' : `; did you mean ${near}?`} (levelring config reference lists them)`)
     }
-    const name = SETTINGS.find((s) => where === s.name || where.startsWith(`${s.name}.`))?.name ?? where
-    throw configError(`${name} in ${path}`, `${JSON.stringify(valueAt(normal, name))} ${err.message ?? 'is not valid'}`)
+    const setting = SETTINGS.find((s) => where === s.name || where.startsWith(`${s.name}.`))
+    const name = setting?.name ?? where
+    throw configError(`${name} in ${path}`, `${JSON.stringify(valueAt(normal, name))} ${err.message ?? 'is not valid'}${hintOf(setting)}`)
   }
   const values: Record<string, unknown> = {}
   for (const s of SETTINGS) {
@@ -160,11 +160,16 @@ function textLayer (source: Readonly<Record<string, string | boolean | undefined
     if (text === undefined) continue
     const value = typeof text === 'boolean' ? text : parseText(s, text)
     const check = ajv().compile(s.schema)
-    if (!check(value)) throw configError(`${s.name} (${label(s)})`, `${JSON.stringify(text)} ${check.errors?.[0]?.message ?? 'is not valid'}`)
+    if (!check(value)) throw configError(`${s.name} (${label(s)})`, `${JSON.stringify(text)} ${check.errors?.[0]?.message ?? 'is not valid'}${hintOf(s)}`)
     values[s.name] = value
   }
   const byName = new Map(SETTINGS.map((s) => [s.name, s]))
   return { values, label: (name, sub = '') => `${name}${sub} (${label(byName.get(name)!)})` }
+}
+
+/** What a valid value looks like, after ajv's message: the setting's placeholder and meaning. */
+function hintOf (s: Setting | undefined): string {
+  return s === undefined ? '' : ` (${flagName(s.name)}${s.arg === undefined ? '' : ` ${s.arg}`}: ${s.description})`
 }
 
 function parseText (s: Setting, text: string): unknown {
@@ -276,7 +281,6 @@ function readConfigFile (path: string): Record<string, unknown> {
 
 /** The checks one setting's schema cannot make: formats, and settings that depend on each other. */
 function validate (c: Record<string, any>, label: (name: string, sub?: string) => string): NodeConfig {
-  if (c.weight > MAX_WEIGHT) throw configError(label('weight'), `${JSON.stringify(c.weight)} must be an integer from 1 to ${MAX_WEIGHT}`)
   try {
     assertPartitionCount(c.partitions)
   } catch (err) {
