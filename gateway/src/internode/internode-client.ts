@@ -86,7 +86,7 @@ export class InternodeClient {
 
   /**
    * The node's stored set of `key` (tombstones included), or undefined when it holds none. Never repairs.
-   * With `includeHints` (the node is a fallback for the key) merged with the hints it keeps for the key.
+   * With `includeHints` (the node is a fallback for the key) the hints it keeps for the key instead.
    */
   async readReplica (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
     const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key) + (includeHints ? `?${HINTS_QUERY}` : ''), undefined, timeoutMs)

@@ -52,7 +52,7 @@ export const WRITES_PATH = `${INTERNODE_PREFIX}writes/`
 
 /** Query of a replica PUT that makes it a hint for the named node. */
 export const HINT_FOR_QUERY = 'hint-for'
-/** Query of a replica GET that merges the node's hints for the key in. */
+/** Query of a replica GET sent to a fallback: it answers the hints it keeps for the key. */
 export const HINTS_QUERY = 'hints=1'
 
 export const OBJECT_MEDIA_TYPE = 'application/vnd.levelring.object'

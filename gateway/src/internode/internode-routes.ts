@@ -12,7 +12,7 @@ import {
   WRITES_PATH, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
-import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
+import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
 import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
 
 export interface InternodeRouteOptions {
@@ -65,9 +65,9 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
   async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string, readVerified: BodyReader): Promise<void> {
     const params = new URLSearchParams(query)
     if (req.method === 'GET') {
-      // A read sent to a fallback also sees the hints it keeps for the key (sloppy quorum).
-      const object = params.get('hints') === '1' && options.hints !== undefined
-        ? await readWithHints(store, options.hints, key)
+      // A read sent to a fallback answers the hints it keeps for the key (sloppy quorum).
+      const object = params.get('hints') === '1'
+        ? (options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
         : await store.read(key)
       if (object === undefined) { res.writeHead(404, { 'Content-Length': '0' }).end(); return }
       const body = encodeObject(object)

@@ -82,8 +82,10 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   const hints = await HintStore.open(options.storage, logger)
   const placement = new SloppyPlacement(membership, membership, config.replicas)
   const access = new ClusterReplicaAccess(config.nodeId, store, client, hints)
-  // The reaper asks every primary of the key, including one the failure detector takes for down.
-  const guard = new ReapGuard(placement, access, (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) })
+  // The reaper asks every primary of the key and every other member (hints, stray copies), including those taken for down.
+  const guard = new ReapGuard(placement, access,
+    (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) },
+    () => membership.members().map((m) => m.id))
   const membershipService = new MembershipService({ config, opened, storage: options.storage, store, client, hints, placement, access, address, logger })
   const coordinator = new DistributedCoordinator({
     membership,

@@ -16,6 +16,7 @@ import { loadContextSecret } from './context-secret.js'
 import { parseTokenFile } from './token-file.js'
 import { DotCounter } from '../replica/dot-counter.js'
 import { loadIdentity, type NodeIdentity } from './node-identity.js'
+import { recordCleanStop } from './actor-epoch.js'
 import { NodeStorage } from '../replica/node-storage.js'
 
 /** A started node: listening, serving, reaping tombstones. */
@@ -47,11 +48,14 @@ export const SHUTDOWN_GRACE_MS = 10_000
 
 /** Open the node's storage and start serving `config.listen`. */
 export async function startNode (config: NodeConfig, logger: Logger = createLogger(config.nodeId, config.logLevel)): Promise<RunningNode> {
-  const storage = await NodeStorage.open(config.dataDir, {
+  const storage = await NodeStorage.open(config.dataDir, undefined, {
     writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
   })
   try {
-    const identity = await loadIdentity(storage.meta, config.nodeId)
+    const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
+    if (identity.epochRenewed !== undefined) {
+      logger.warn({ actor: identity.actor, reason: identity.epochRenewed }, 'stamping writes with a new actor epoch')
+    }
     const counter = await DotCounter.open(storage.meta)
     const clusterSecrets = config.clusterSecretFile === undefined ? undefined : await readSecrets(config.clusterSecretFile)
     const secret = await loadContextSecret(storage.meta, clusterSecrets?.[0])
@@ -150,6 +154,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         clearTimeout(cut)
         await cluster?.close() // late replies and read repairs still write to the engine
         await reaping
+        // Last: no dot is stamped after this, so the next start may keep the actor epoch.
+        await recordCleanStop(storage.meta, config.dataDir, identity.epoch)
         await storage.close()
         logger.info('node stopped')
       })()
