@@ -13,9 +13,9 @@ import { TestCluster } from './helpers/test-cluster.js'
 // Backup while a writer runs, the node's disk lost, the backup restored into its new data
 // directory: the cluster converges and no acknowledged write is lost. Then export and import: a
 // node's keys, siblings and contexts, written into another cluster.
-// That a restored node never reuses a dot it handed out before its disk was lost is the dot
-// counter's matter (a restored directory takes a new actor epoch); this test writes through the
-// restored node and checks only that nothing is lost.
+// That a restored node never reuses a dot it handed out before its disk was lost is the actor
+// epoch's matter (node/actor-epoch.ts, its own tests); this test checks that a restored backup takes
+// a new epoch, writes through the restored node, and checks that nothing is lost.
 
 const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
 const dir = tempRoot('levelring-backup')
@@ -59,6 +59,8 @@ test('a backup taken while writing, restored into a node whose disk was lost: th
   await cp(out, node3.dataDir, { recursive: true })
   await sleep(500)
   await node3.start()
+  // The backup of a running node holds no clean-stop record: the restored node stamps with a new actor epoch.
+  expect(node3.lines.some((l) => l.msg === 'stamping writes with a new actor epoch')).toBe(true)
   await sleep(1_500) // writes also go through the restored node now
   const report = await load.stop()
   console.log(`backup/restore: ${report.acknowledged} acknowledged of ${report.attempted} writes, ${report.failed} failed (${JSON.stringify(report.causes)}); backup held ${manifest.entries} engine entries`)
