@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { CliFailure, describeFailure } from './cli-kit/failure.js'
+import { registerCerts } from './commands/certs.js'
 import { CLUSTER_COMMANDS, registerCluster } from './commands/cluster.js'
 import { registerDb } from './commands/db.js'
 import { KV_COMMANDS, registerKv } from './commands/kv.js'
@@ -28,6 +29,7 @@ const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['manifest'], register: registerManifest },
   { names: ['db'], register: registerDb },
   { names: CLUSTER_COMMANDS, register: registerCluster },
+  { names: ['certs'], register: registerCerts },
   { names: KV_COMMANDS, register: registerKv },
   { names: BACKUP_COMMANDS, register: registerBackup }
 ]

@@ -1,6 +1,8 @@
 /**
  * The internode protocol: what nodes of one cluster ask each other, over HTTP/1.1 keep-alive
- * connections, every call and every answer signed with the cluster secret (internode-auth.ts). Not
+ * connections (HTTPS when the cluster runs TLS, with each node's certificate as its client certificate),
+ * every call and every answer signed with the cluster secret (internode-auth.ts). Every body is capped
+ * at what a legal call to its endpoint carries (body-limits.ts). Not
  * part of the public contract (openapi/levelring.yaml): clients never call these, and a call without
  * a valid signature is a 401.
  *

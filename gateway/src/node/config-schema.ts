@@ -68,6 +68,12 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'clusterSecretFile', kind: 'string', arg: '<file>', schema: path, description: 'shared secrets, one a line (signs with the first, accepts any): internode calls and causal contexts; needed with peers or seeds' },
   { name: 'authTokenFile', kind: 'string', arg: '<file>', schema: path, description: 'client bearer tokens, one a line: every request but GET /v1/health needs one' },
   { name: 'adminTokenFile', kind: 'string', arg: '<file>', schema: path, description: 'operator bearer tokens, one a line, for /v1/admin/ (without it: loopback callers only)' },
+  { name: 'tlsCertFile', kind: 'string', arg: '<file>', schema: path, flagAliases: ['tls-cert'], description: 'PEM certificate: serve HTTPS (clients and peers, one port) and call peers over https; TLS is cluster-wide (every node or none); needs tlsKeyFile' },
+  { name: 'tlsKeyFile', kind: 'string', arg: '<file>', schema: path, flagAliases: ['tls-key'], description: 'PEM private key of tlsCertFile' },
+  { name: 'tlsCaFile', kind: 'string', arg: '<file>', schema: path, flagAliases: ['tls-ca'], description: 'PEM CA: mutual TLS, /internal/v1/ needs a client certificate it signed (public clients need none); needs tlsCertFile' },
+  // A peer node's internode pool (CONNECTIONS_PER_PEER, 64) and the clients on its machine, with room
+  // to spare; one machine (a proxy, or every node and client of a loopback cluster) may need more.
+  { name: 'maxConnectionsPerPeer', kind: 'integer', arg: '<n>', default: 512, schema: { type: 'integer', minimum: 1, maximum: 1_000_000 }, description: 'connections one remote address may hold open; more are closed as soon as they are accepted' },
   { name: 'maxValueBytes', kind: 'integer', arg: '<bytes>', default: 1024 * 1024, schema: bytes(512 * 1024 * 1024), description: 'largest value a client may store' },
   { name: 'maxHeaderBytes', kind: 'integer', arg: '<bytes>', default: 16 * 1024, schema: bytes(1024 * 1024), description: 'largest request head; over it: 431' },
   { name: 'requestTimeoutMs', kind: 'integer', arg: '<ms>', default: 30_000, schema: ms(3_600_000), description: 'a request must arrive whole within this (408 otherwise)' },

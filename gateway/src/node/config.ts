@@ -65,6 +65,16 @@ export interface NodeConfig {
   /** Operator bearer tokens, one per line: /v1/admin/ needs one; without the file it answers loopback callers only. */
   readonly adminTokenFile?: string
   readonly clusterSecretFile?: string
+  /**
+   * PEM certificate and key: the node serves HTTPS (clients and peers, one port; plain HTTP is then
+   * refused) and calls every peer over https. TLS is cluster-wide: every node has it or none.
+   */
+  readonly tlsCertFile?: string
+  readonly tlsKeyFile?: string
+  /** PEM CA (needs tlsCertFile): mutual TLS, /internal/v1/ wants a client certificate it signed; peers' certificates are checked against it. */
+  readonly tlsCaFile?: string
+  /** Connections one remote address may hold open at once; further ones are closed as soon as they are accepted. */
+  readonly maxConnectionsPerPeer: number
   /** Tombstones older than this are reaped. */
   readonly tombstoneGraceMs: number
   /** How often the reaper runs. */
@@ -286,6 +296,7 @@ function validate (c: Record<string, any>, label: (name: string, sub?: string) =
   } catch (err) {
     throw configError(label('partitions'), (err as Error).message)
   }
+  checkPeerSchemes(c.peers, c.seeds, c.tlsCertFile !== undefined)
   c.seeds = c.seeds.map((seed: string, i: number) => peerAddress(label('seeds', `[${i}]`), seed))
   const members = peerMembers(c as NodeConfig)
   if (c.seeds.length > 0 && c.clusterSecretFile === undefined) {
@@ -294,6 +305,12 @@ function validate (c: Record<string, any>, label: (name: string, sub?: string) =
   if (members !== undefined && c.clusterSecretFile === undefined) {
     throw configError('clusterSecretFile', 'a node with cluster members (--peers id=host:port) needs --cluster-secret-file: ' +
       'the same secret file on every node authenticates internode calls and signs causal contexts')
+  }
+  if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) {
+    throw configError(c.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile', 'TLS needs both --tls-cert and --tls-key (PEM files)')
+  }
+  if (c.tlsCaFile !== undefined && c.tlsCertFile === undefined) {
+    throw configError('tlsCaFile', 'mutual TLS (--tls-ca) needs the node\'s own certificate too: give --tls-cert and --tls-key')
   }
   for (const name of ['r', 'pr', 'w', 'dw', 'pw'] as const) quorumSpec(label(`defaults.${name}`), c.defaults[name], c.replicas)
   return c as NodeConfig
@@ -358,9 +375,27 @@ function peerId (setting: string, id: string): string {
   return id
 }
 
-/** host:port, also accepted as http://host:port (internode calls are plain HTTP). */
+/**
+ * TLS is cluster-wide, so a node reaches every peer with its own scheme: a peer or seed written as a
+ * URL must use it (http:// on a node without TLS, https:// on one with).
+ */
+function checkPeerSchemes (peers: readonly unknown[], seeds: readonly unknown[], tls: boolean): void {
+  const wrong = tls ? 'http://' : 'https://'
+  for (const [setting, list] of [['peers', peers], ['seeds', seeds]] as const) {
+    for (const [i, spec] of list.entries()) {
+      const text = typeof spec === 'string' ? spec : (spec as { address?: unknown } | null)?.address
+      if (typeof text !== 'string' || !text.slice(text.indexOf('=') + 1).startsWith(wrong)) continue
+      throw configError(`${setting}[${i}]`, `${JSON.stringify(text)}: ${tls
+        ? 'this node serves TLS (--tls-cert), and TLS is cluster-wide: every peer is reached over https; write host:port or https://host:port'
+        : 'this node has no TLS (--tls-cert), and TLS is cluster-wide: no peer is reached over https; give every node --tls-cert or none'}`)
+    }
+  }
+}
+
+/** host:port, also accepted as http://host:port or https://host:port (the scheme is the cluster's: checkPeerSchemes). */
 export function peerAddress (setting: string, value: string): string {
-  const bare = value.startsWith('http://') ? value.slice('http://'.length).replace(/\/$/, '') : value
+  const scheme = /^https?:\/\//.exec(value)?.[0] ?? ''
+  const bare = value.slice(scheme.length).replace(/\/$/, '')
   const { host, port } = parseListen(setting, bare)
   if (port === 0) throw configError(setting, `${JSON.stringify(value)} needs a real port, not 0`)
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`

@@ -6,13 +6,13 @@ import { CliFailure } from '../../cli-kit/failure.js'
 import { NodeClient, type NodeTarget } from './node-client.js'
 
 /** The flags every command that talks to a running node takes. */
-export interface ClientFlags { node: string, tokenFile?: string, token?: string, timeout: number, json?: boolean }
+export interface ClientFlags { node: string, tokenFile?: string, token?: string, ca?: string, timeout: number, json?: boolean }
 
-/** Where a node is when --node is not given: the first node of `npm start`'s local cluster. */
-export const DEFAULT_NODE = 'http://127.0.0.1:7001'
+/** Where a node is when --node is not given: the first node of `npm start`'s local cluster (over https with --ca). */
+export const DEFAULT_NODE = '127.0.0.1:7001'
 
 /**
- * Adds --node (LEVELRING_NODE), --token-file (LEVELRING_TOKEN_FILE), --timeout and --json. The client
+ * Adds --node (LEVELRING_NODE), --token-file (LEVELRING_TOKEN_FILE), --ca (LEVELRING_CA), --timeout and --json. The client
  * token comes from a file or the LEVELRING_TOKEN variable, never from the command line, where every
  * user of the machine could read it in the process list; `--token` is refused saying so.
  */
@@ -22,6 +22,7 @@ export function clientCommand (program: Command, name: string, description: stri
     .addOption(new Option('--node <url>', 'the node to ask: URL or host:port').env('LEVELRING_NODE').default(DEFAULT_NODE))
     .addOption(new Option('--token-file <file>', 'file holding the client bearer token on its first line, when the node runs with --auth-token-file (or set LEVELRING_TOKEN)').env('LEVELRING_TOKEN_FILE'))
     .addOption(new Option('--token <token>').hideHelp())
+    .addOption(new Option('--ca <file>', 'PEM CA that signed the node\'s TLS certificate (its --tls-ca): talk https, a bare host:port included').env('LEVELRING_CA'))
     .addOption(new Option('--timeout <ms>', 'milliseconds to wait for the node').default(5000).argParser(positiveInteger))
     .option('--json', 'print what the node answered as one JSON document')
 }
@@ -53,7 +54,8 @@ export async function readTokenFile (flag: string, path: string): Promise<string
 /** Runs fn with a client for the node the flags name, closing it afterwards; `target` overrides what the flags say. */
 export async function withNode<T> (flags: ClientFlags, fn: (client: NodeClient) => Promise<T>, target: Partial<NodeTarget> = {}): Promise<T> {
   const token = 'token' in target ? target.token : await clientToken(flags)
-  const client = new NodeClient({ url: flags.node, timeoutMs: flags.timeout, ...target, token })
+  const ca = flags.ca === undefined || flags.ca === '' ? undefined : await readCa(flags.ca)
+  const client = new NodeClient({ url: flags.node, timeoutMs: flags.timeout, ca, ...target, token })
   try {
     return await fn(client)
   } finally {
@@ -71,4 +73,16 @@ export function adminClientCommand (program: Command, name: string, description:
 /** The token an admin call sends: the admin token file's, else the client token (a node without admin tokens answers its loopback callers with the client check alone). */
 export async function adminToken (flags: ClientFlags & { adminTokenFile?: string }): Promise<string | undefined> {
   return flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? await clientToken(flags) : await readTokenFile('--admin-token-file', flags.adminTokenFile)
+}
+
+/** The PEM of --ca; unreadable or not PEM is a CliFailure. */
+async function readCa (path: string): Promise<Buffer> {
+  let pem: Buffer
+  try {
+    pem = await readFile(path)
+  } catch (err) {
+    throw new CliFailure(`--ca ${path}: cannot read it: ${(err as Error).message}`, { code: 'LEVELRING_BAD_ARGUMENT' })
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliFailure(`--ca ${path} holds no PEM certificate`, { code: 'LEVELRING_BAD_ARGUMENT' })
+  return pem
 }
