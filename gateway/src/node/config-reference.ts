@@ -8,7 +8,8 @@ export const REFERENCE_END = '<!-- config-reference end -->'
 export function configReference (): string {
   const rows = SETTINGS.map((s) => {
     const shown = s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : (s.defaultText ?? 'none')
-    const flag = `\`${flagName(s.name)}${s.arg === undefined ? '' : ` ${s.arg}`}\``
+    const aliases = (s.flagAliases ?? []).map((a) => `\`--${a}\``).join(', ')
+    const flag = `\`${flagName(s.name)}${s.arg === undefined ? '' : ` ${s.arg}`}\`${aliases === '' ? '' : ` (or ${aliases})`}`
     return `| \`${s.name}\` | ${flag} | \`${envName(s.name)}\` | ${shown} | ${s.description.replaceAll('|', '\\|')} |`
   })
   return [
