@@ -232,6 +232,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream a consistent copy of this node's whole engine (for `levelring backup`).
+         * @description Every raw entry of the node's engine (objects, tombstone index, metadata, hints) as of one
+         *     engine snapshot taken when the answer starts, while the node keeps serving. NDJSON: a header
+         *     line `{"format":"levelring-backup","version":1,"node","createdAt"}`, one `{"k","v"}` line per
+         *     entry (base64 of the raw key and value), then `{"end":true,"entries":N}`. A stream without the
+         *     end line was cut and must not be restored. `levelring backup --node URL --out DIR` writes it
+         *     into a fresh lsm-level directory; docs/operations.md says how to restore one.
+         */
+        get: operations["backup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream every key this node stores with its siblings and causal context (for `levelring export`).
+         * @description NDJSON: a header line `{"format":"levelring-export","version":1,"node","createdAt"}`, one line
+         *     per key in the shape of `VersionedObject` plus `key` (a deleted key has no siblings and the
+         *     delete's context), then `{"end":true,"entries":N}`, as of one engine snapshot. The contexts are
+         *     signed with the cluster secret: `levelring import` writes each key back with its context, so a
+         *     cluster with the same secret keeps anything newer as it is.
+         */
+        get: operations["exportObjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/join": {
         parameters: {
             query?: never;
@@ -1135,6 +1184,52 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            default: components["responses"]["Error"];
+        };
+    };
+    backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            default: components["responses"]["Error"];
+        };
+    };
+    exportObjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
             default: components["responses"]["Error"];
         };
     };

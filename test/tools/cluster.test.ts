@@ -17,12 +17,13 @@ const PEER = '127.0.0.1:9'
 
 const root = tempRoot('levelring-cluster')
 const adminTokens = join(root, 'admin-tokens')
+const tokenFile = join(root, 'tokens')
 let node: NodeProcess // runs alone, client tokens only
 let url: string
 let member: NodeProcess // a cluster member (its other member never starts) with client and admin tokens
 
 beforeAll(async () => {
-  const tokens = join(root, 'tokens')
+  const tokens = tokenFile
   writeFileSync(tokens, `${TOKEN}\n`)
   writeFileSync(adminTokens, `# the operator's\n${ADMIN_TOKEN}\n`)
   writeFileSync(join(root, 'secret'), 'tools-test-cluster-secret\n')
@@ -39,13 +40,13 @@ afterAll(async () => {
 
 describe('the cluster as one node sees it', () => {
   test('status: health, members by state, ring, and what the node does not report yet', async () => {
-    const json = await levelringJson(['status', '--node', url, '--token', TOKEN])
+    const json = await levelringJson(['status', '--node', url, '--token-file', tokenFile])
     expect(json.node).toBe(url)
     expect(json.health).toMatchObject({ status: 'ok', nodeId: 'tools1', storage: 'lsm-level' })
     expect(json.cluster.node).toMatchObject({ id: 'tools1', status: 'up' })
     expect(json.cluster.ring.replicas).toBe(3)
 
-    const text = await levelring(['status', '--node', url.replace('http://', ''), '--token', TOKEN])
+    const text = await levelring(['status', '--node', url.replace('http://', ''), '--token-file', tokenFile])
     expect(text.code).toBe(0)
     const address = url.replace('http://', '')
     expect(text.stdout).toMatch(new RegExp(`^node\\s+tools1 at ${address} \\(${url}\\)$`, 'm'))
@@ -81,13 +82,13 @@ describe('the cluster as one node sees it', () => {
 describe('failures are one line', () => {
   test('no token: the node\'s 401 and what to do', async () => {
     const r = await levelring(['members', '--node', url], { env: { LEVELRING_TOKEN: '' } })
-    expectOneLineFailure(r, new RegExp(`LEVELRING_UNAUTHORIZED: node ${url} refused GET /v1/cluster: 401 .*; pass --token or set LEVELRING_TOKEN`))
+    expectOneLineFailure(r, new RegExp(`LEVELRING_UNAUTHORIZED: node ${url} refused GET /v1/cluster: 401 .*; pass --token-file FILE or set LEVELRING_TOKEN \\(or LEVELRING_TOKEN_FILE\\)`))
   })
 
   test('join and leave on a node that is not a cluster member: its 409, in one line', async () => {
     const runs = await Promise.all([
-      levelring(['join', '--node', url, '--token', TOKEN, '--seed', PEER]),
-      levelring(['leave', '--node', url, '--token', TOKEN])
+      levelring(['join', '--node', url, '--token-file', tokenFile, '--seed', PEER]),
+      levelring(['leave', '--node', url, '--token-file', tokenFile])
     ])
     for (const [r, action] of runs.map((r, i) => [r, ['join', 'leave'][i]] as const)) {
       expectOneLineFailure(r, new RegExp(`LEVELRING_NODE_ERROR: node ${url}: POST /v1/admin/${action} answered 409 Not a cluster member: node tools1 runs alone`))
@@ -95,7 +96,7 @@ describe('failures are one line', () => {
   })
 
   test('repair on a node that is not a cluster member: its 409, in one line', async () => {
-    const r = await levelring(['repair', '--node', url, '--token', TOKEN])
+    const r = await levelring(['repair', '--node', url, '--token-file', tokenFile])
     expectOneLineFailure(r, new RegExp(`LEVELRING_NODE_ERROR: node ${url}: POST /v1/admin/repair answered 409 Not a cluster member: node tools1 is not a cluster member`))
   })
 
@@ -128,10 +129,10 @@ describe('the membership and repair actions take an operator credential', () => 
 
   test('with a client token only: the node\'s 403, and what to pass; the read-only commands take the client token', async () => {
     for (const action of [['repair'], ['leave'], ['join', '--seed', PEER]]) {
-      const r = await levelring([...action, '--node', member.url, '--token', TOKEN], { env: { LEVELRING_ADMIN_TOKEN_FILE: '' } })
+      const r = await levelring([...action, '--node', member.url, '--token-file', tokenFile], { env: { LEVELRING_ADMIN_TOKEN_FILE: '' } })
       expectOneLineFailure(r, new RegExp(`LEVELRING_FORBIDDEN: node ${member.url} refused ${action[0]!} \\(POST /v1/admin/${action[0]!}\\): 403 .*client token.*; pass --admin-token-file FILE`))
     }
-    expect((await levelring(['members', '--node', member.url, '--token', TOKEN])).code).toBe(0)
+    expect((await levelring(['members', '--node', member.url, '--token-file', tokenFile])).code).toBe(0)
   })
 
   test('a token file that cannot be read or holds no token: one line naming it', async () => {

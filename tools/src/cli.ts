@@ -1,8 +1,11 @@
-import { Command } from 'commander'
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError } from 'commander'
 import { CliFailure, describeFailure } from './cli-kit/failure.js'
 import { registerCerts } from './commands/certs.js'
 import { CLUSTER_COMMANDS, registerCluster } from './commands/cluster.js'
 import { registerDb } from './commands/db.js'
+import { KV_COMMANDS, registerKv } from './commands/kv.js'
+import { BACKUP_COMMANDS, registerBackup } from './commands/backup.js'
 import { registerManifest } from './commands/manifest.js'
 import { registerSst } from './commands/sst.js'
 import { registerWal } from './commands/wal.js'
@@ -20,12 +23,15 @@ type Subcommands = { names: readonly string[] } & ({ register: Register } | { lo
  */
 const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['start'], load: async () => (await import('../../gateway/src/node/start-command.js')).registerStart },
+  { names: ['config'], load: async () => (await import('./commands/config.js')).registerConfig },
   { names: ['sst'], register: registerSst },
   { names: ['wal'], register: registerWal },
   { names: ['manifest'], register: registerManifest },
   { names: ['db'], register: registerDb },
   { names: CLUSTER_COMMANDS, register: registerCluster },
-  { names: ['certs'], register: registerCerts }
+  { names: ['certs'], register: registerCerts },
+  { names: KV_COMMANDS, register: registerKv },
+  { names: BACKUP_COMMANDS, register: registerBackup }
 ]
 
 /**
@@ -35,7 +41,10 @@ const SUBCOMMANDS: readonly Subcommands[] = [
 export async function buildProgram (argv?: readonly string[]): Promise<Command> {
   const program = new Command('levelring')
     .description('levelring: a Dynamo-style key-value store on the lsm-level engine')
+    .version(packageVersion(), '-V, --version', 'print the version of levelring')
     .showHelpAfterError()
+    // A usage mistake exits EXIT_USAGE (commander has printed what it was), not 1: see main().
+    .exitOverride()
   const named = argv?.slice(2).find((a) => !a.startsWith('-'))
   const only = SUBCOMMANDS.find((s) => named !== undefined && s.names.includes(named))
   for (const s of only === undefined ? SUBCOMMANDS : [only]) {
@@ -45,19 +54,39 @@ export async function buildProgram (argv?: readonly string[]): Promise<Command> 
   return program
 }
 
+/** Exit code of a usage mistake (unknown command or option, bad option value): 2, as for most Unix tools. */
+export const EXIT_USAGE = 2
+
+/** The version in package.json (two levels above dist/tools/src: the package root, in a clone and in the image). */
+function packageVersion (): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
+}
+
 /**
  * Run the program on `argv` (process.argv by default). A failed command prints one line (what failed,
  * the file and offset or node, what to do) and sets a non-zero exit code; no stack trace for expected failures.
  */
 export async function main (argv: readonly string[] = process.argv): Promise<void> {
-  // A reader that goes away (`levelring sst scan f | head`) ends the output, not in an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-    throw err
-  })
+  // A reader that goes away (`levelring sst scan f | head`) ends the output, not in an error. Not for
+  // `start`: a node whose log reader went away keeps serving, and stops only by a signal, cleanly.
+  if (argv.slice(2).find((a) => !a.startsWith('-')) !== 'start') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw err
+    })
+  }
   try {
     await (await buildProgram(argv)).parseAsync([...argv])
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end in a CommanderError too, with exit code 0.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE
+      return
+    }
     process.stderr.write(`levelring: ${describeFailure(err)}\n`)
     process.exitCode = err instanceof CliFailure ? err.exitCode : 1
   }

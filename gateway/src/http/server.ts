@@ -5,6 +5,7 @@ import { BearerAuth } from './bearer-auth.js'
 import { ADMIN_PREFIX, AdminAuth } from './admin-auth.js'
 import { sendError } from './problem.js'
 import { repairRoute } from './repair-route.js'
+import { backupRoute, exportRoute, type NodeDump } from './backup-routes.js'
 import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
 import { clusterRoute, healthRoute } from './node-info-routes.js'
 import { PLACEMENT_PREFIX, placementRoute } from './placement-route.js'
@@ -56,6 +57,8 @@ export interface AppOptions extends Omit<KvRouteOptions, 'auth'> {
   readonly ring?: () => RingBody
   /** GET /v1/engines: every member's engine shape. */
   readonly engines?: () => Promise<EngineShapesBody>
+  /** GET /v1/admin/backup and /export: the node's engine and objects, streamed (absent: 404). */
+  readonly dump?: NodeDump
 }
 
 /** Paths that never need a token. */
@@ -112,6 +115,12 @@ export function createApp (options: AppOptions): RequestListener {
   app.all(['/v1/admin/join', '/v1/admin/leave'], (req: Request, res: Response) => {
     res.setHeader('Allow', 'POST')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
+  })
+  app.get('/v1/admin/backup', backupRoute(options.dump))
+  app.get('/v1/admin/export', exportRoute(options.dump))
+  app.all(['/v1/admin/backup', '/v1/admin/export'], (req: Request, res: Response) => {
+    res.setHeader('Allow', 'GET')
+    throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use GET`)
   })
   app.use((req: Request) => {
     throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no endpoint ${req.method} ${req.path}; see openapi/levelring.yaml`)

@@ -38,6 +38,8 @@ export interface GossiperOptions {
   readonly logger: Logger
   /** Gossip shows this node's id at `generation` or above: persist a higher generation and rebase the table on it. */
   readonly onSuperseded: (generation: number) => Promise<void>
+  /** Runs at the start of every round, after the heartbeat (seed founding: membership/seed-founding.ts). */
+  readonly onRound?: () => void
   readonly random?: () => number
 }
 
@@ -53,6 +55,8 @@ export class Gossiper {
   readonly #random: () => number
   readonly #inFlight = new Map<string, Promise<void>>()
   readonly #seeds: Set<string>
+  /** Seed address -> the member id that answered gossip there. */
+  readonly #answeredAt = new Map<string, string>()
   #timer: NodeJS.Timeout | undefined
   #synced = false
   #superseding: Promise<void> | undefined
@@ -66,6 +70,11 @@ export class Gossiper {
   /** True once an exchange with some peer succeeded (this node has seen the cluster's ring and table). */
   get synced (): boolean {
     return this.#synced
+  }
+
+  /** The member id that last answered gossip at seed `address`, if one has. */
+  answeredAt (address: string): string | undefined {
+    return this.#answeredAt.get(address)
   }
 
   /** The seed addresses this node knows. */
@@ -108,6 +117,7 @@ export class Gossiper {
       if (change.up) logger.info({ peer: change.id }, 'member up again (heartbeats arriving)')
       else logger.warn({ peer: change.id, phi: Number(change.phi.toFixed(2)) }, 'member down (phi over the threshold)')
     }
+    this.#options.onRound?.()
     if (this.#synced) membership.claimIfClaimant()
     for (const peer of this.#choosePeers()) void this.#exchangeOnce(peer).catch(() => {})
   }
@@ -140,7 +150,9 @@ export class Gossiper {
       : await client.post(peer.id, GOSSIP_PATH, body, JSON_TYPE, GOSSIP_TIMEOUT_MS)
     const ack: GossipAck = parseAck(JSON.parse(answer.toString('utf8')))
     this.#receive(ack.from, ack.entries, ack.ring)
-    this.#synced = true
+    if (this.#seeds.has(peer.address)) this.#answeredAt.set(peer.address, ack.from)
+    // A seed list that names this node itself reaches it too; that is not hearing from the cluster.
+    if (ack.from !== membership.selfId) this.#synced = true
     if (ack.requests.length === 0 && !ack.wantRing) return
     const state = membership.ringState()
     const ack2: GossipAck2 = {
@@ -254,7 +266,8 @@ export class Gossiper {
     // Cassandra's rule: now and then one that is down, so its return is noticed even if it gossips to no one.
     if (down.length > 0 && this.#random() < down.length / (up.length + 1)) picks.push(down[Math.floor(this.#random() * down.length)]!)
     const peers: GossipPeer[] = picks.map((e) => ({ id: e.id, address: e.address }))
-    if (!this.#synced || up.length === 0) {
+    // Without a ring (joining, or founding from seeds) every seed is asked each round: founding waits for all of them.
+    if (!this.#synced || up.length === 0 || membership.ringState() === undefined) {
       for (const address of this.#seeds) {
         if (peers.some((p) => p.address === address)) continue
         const member = membership.memberAt(address)

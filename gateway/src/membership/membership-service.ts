@@ -19,6 +19,7 @@ import { nextGeneration, raiseGeneration } from './generation.js'
 import { Membership, type StoredMember } from './membership.js'
 import { Gossiper } from './gossiper.js'
 import { MemberLifecycle } from './member-lifecycle.js'
+import { SeedFounding } from './seed-founding.js'
 import { partitionStreamRoute } from '../handoff/partition-stream.js'
 import { PartitionTransfer } from '../handoff/partition-transfer.js'
 import { ringPlan, ringState, type RingState } from '../ring/ring-state.js'
@@ -117,6 +118,8 @@ export class MembershipService {
   readonly handoff: HintedHandoff
   readonly transfer: PartitionTransfer
   readonly lifecycle: MemberLifecycle
+  /** Founding the first ring from --seeds alone; `founding.waitingFor` says what a node without a ring waits for. */
+  readonly founding: SeedFounding
   readonly hints: HintStore
   readonly #options: MembershipServiceOptions
   readonly #stateStore: ClusterStateStore
@@ -137,7 +140,11 @@ export class MembershipService {
       logger,
       onSuperseded: async (seen) => {
         membership.rebase(await raiseGeneration(storage.meta, Math.max(seen, Date.now())))
-      }
+      },
+      onRound: () => { this.founding.step() }
+    })
+    this.founding = new SeedFounding({
+      membership, seeds: config.seeds, answeredAt: (address) => this.gossiper.answeredAt(address), partitions: config.partitions, logger
     })
     this.handoff = new HintedHandoff({ hints, membership, access, store, replicas: config.replicas, logger })
     this.transfer = new PartitionTransfer({

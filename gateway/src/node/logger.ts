@@ -1,6 +1,10 @@
 import { pino, type Logger } from 'pino'
+import { stdoutSink, type LogSink } from './log-sink.js'
 
-/** The node's logger: JSON lines on stdout (pino), every line tagged with the node id. */
-export function createLogger (nodeId: string, level: string): Logger {
-  return pino({ level, base: { node: nodeId } })
+/**
+ * The node's logger: JSON lines (pino), every line tagged with the node id, written to `sink`
+ * (stdout by default) without ever blocking: see log-sink.ts.
+ */
+export function createLogger (nodeId: string, level: string, sink: LogSink = stdoutSink()): Logger {
+  return pino({ level, base: { node: nodeId } }, sink)
 }

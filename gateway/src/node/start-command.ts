@@ -1,49 +1,60 @@
 import type { Command } from 'commander'
 import { loadConfig, type StartFlags } from './config.js'
-import { startNode } from './start-node.js'
+import { flagName, SETTINGS } from './config-schema.js'
+import { startNode, type RunningNode } from './start-node.js'
+import { createLogger } from './logger.js'
+import { ignoreClosedStdio, stdoutSink } from './log-sink.js'
 
 /** Register `levelring start`: run one node in the foreground until SIGTERM or SIGINT. */
 export function registerStart (program: Command): void {
-  program
+  const command = program
     .command('start')
-    .description('start one levelring node (embedded lsm-level storage in --data)')
-    .option('--node-id <id>', 'node id: 1-64 of A-Z a-z 0-9 . _ - (default n1)')
-    .option('--listen <host:port>', 'address to serve HTTP on (default 127.0.0.1:7001)')
-    .option('--data <dir>', 'data directory (default ./data/<node-id>)')
-    .option('--peers <list>', 'the other cluster members, comma-separated id=host:port (the same membership on every node)')
-    .option('--seeds <list>', 'join a running cluster through these members, comma-separated host:port (needs --cluster-secret-file)')
-    .option('--phi-threshold <phi>', 'failure detector: suspicion level at which a silent member is taken for down (default 8)')
-    .option('--replicas <n>', 'replication factor n (default 1, or 3 with --peers or --seeds)')
-    .option('--weight <w>', 'this node\'s ring weight relative to the others (default 1)')
-    .option('--zone <name>', 'this node\'s zone (data center, rack): replicas of a key go to distinct zones (default: one zone, "default")')
-    .option('--partitions <q>', 'ring partitions Q, a power of two, the same on every node (default 512)')
-    .option('--config <file>', 'YAML or JSON file of settings; flags override it')
-    .option('--auth-token-file <file>', 'require a bearer token, one accepted token per line')
-    .option('--admin-token-file <file>', 'require an admin bearer token on /v1/admin/, one per line (without it: loopback callers only)')
-    .option('--cluster-secret-file <file>', 'shared secrets, one a line (signs with the first, accepts any): sign internode calls and causal contexts')
-    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (clients and peers, one port) and call peers over https; TLS is cluster-wide')
-    .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--tls-ca <file>', 'PEM CA: mutual TLS, /internal/v1/ needs a client certificate it signed (public clients need none)')
-    .option('--max-connections-per-peer <n>', 'connections one remote address may hold open; more are closed at once (default 512)')
-    .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent')
-    .option('--metrics <on|off>', 'GET /metrics and the counters behind it (default on)')
-    .option('--access-log <on|off>', 'one info log line per request, with its X-Request-Id (default on)')
-    .option('--access-log-keys <mode>', 'how access log lines show keys: hash, redact or plain (default hash)')
-    .option('--enable-fault-injection', 'test facility: accept /internal/v1/faults, which cuts internode traffic with chosen members')
+    .description('start one levelring node (embedded lsm-level storage in --data-dir); every flag is also LEVELRING_<FLAG> and a config file key')
+    .option('--config <file>', 'YAML or JSON file of settings (env LEVELRING_CONFIG); env and flags override it')
+  for (const s of SETTINGS) {
+    const shown = s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : s.defaultText !== undefined ? ` (default ${s.defaultText})` : ''
+    command.option(`${flagName(s.name)}${s.arg === undefined ? '' : ` ${s.arg}`}`, `${s.description}${shown}`)
+    for (const alias of s.flagAliases ?? []) command.option(`--${alias}${s.arg === undefined ? '' : ` ${s.arg}`}`, `same as ${flagName(s.name)}`)
+  }
+  command
     .action(async (flags: StartFlags) => {
-      const node = await startNode(loadConfig(flags))
-      let signals = 0
-      const stop = (signal: NodeJS.Signals): void => {
-        if (++signals > 1) { node.logger.warn({ signal }, 'second signal: exiting now'); process.exit(1) }
-        node.logger.info({ signal }, 'stopping: finishing in-flight requests')
-        node.close().then(() => process.exit(0), (err: unknown) => {
-          node.logger.error({ err }, 'unclean shutdown')
-          process.exit(1)
-        })
-      }
-      process.on('SIGTERM', stop)
-      process.on('SIGINT', stop)
-      // A node that left the cluster (POST /v1/admin/leave) has handed everything over: it exits.
-      void node.left?.then(() => { node.logger.info('left the cluster: exiting'); stop('SIGTERM') })
+      ignoreClosedStdio()
+      const config = loadConfig(flags)
+      const node = await startNode(config, createLogger(config.nodeId, config.logLevel, stdoutSink()))
+      stopOnSignals(node, config.shutdownGraceMs)
     })
+}
+
+/** Time beyond the in-flight grace for the cluster side to drain and the engine to close before the process exits regardless. */
+export const CLOSE_MARGIN_MS = 10_000
+
+/** How long the last log lines may take to reach a slow reader before the process exits anyway. */
+const LOG_FLUSH_MS = 1_000
+
+/**
+ * SIGTERM or SIGINT: stop accepting, finish in-flight requests (at most `graceMs`), close the engine,
+ * exit 0. Whatever happens (a hung close, a log reader gone), a timer ends the process (exit 1)
+ * `graceMs + CLOSE_MARGIN_MS` after the signal; a second signal ends it at once (exit 1).
+ */
+export function stopOnSignals (node: RunningNode, graceMs: number): void {
+  let signals = 0
+  const stop = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) { node.logger.warn({ signal }, 'second signal: exiting now'); process.exit(1) }
+    node.logger.info({ signal, graceMs }, 'stopping: finishing in-flight requests')
+    setTimeout(() => {
+      node.logger.error({ graceMs, marginMs: CLOSE_MARGIN_MS }, 'shutdown took too long: exiting without a clean close')
+      process.exit(1)
+    }, graceMs + CLOSE_MARGIN_MS)
+    node.close(graceMs).then(async () => {
+      await stdoutSink().flush(LOG_FLUSH_MS)
+      process.exit(0)
+    }, (err: unknown) => {
+      node.logger.error({ err }, 'unclean shutdown')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  // A node that left the cluster (POST /v1/admin/leave) has handed everything over: it exits.
+  void node.left?.then(() => { node.logger.info('left the cluster: exiting'); stop('SIGTERM') })
 }

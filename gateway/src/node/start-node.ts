@@ -63,7 +63,9 @@ export const SHUTDOWN_GRACE_MS = 10_000
 
 /** Open the node's storage and start serving `config.listen`. */
 export async function startNode (config: NodeConfig, logger: Logger = createLogger(config.nodeId, config.logLevel)): Promise<RunningNode> {
-  const storage = await NodeStorage.open(config.dataDir)
+  const storage = await NodeStorage.open(config.dataDir, undefined, {
+    writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
+  })
   try {
     const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
     if (identity.epochRenewed !== undefined) {
@@ -80,11 +82,13 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const metrics = config.metrics ? new NodeMetrics(config.nodeId) : undefined
     if (metrics !== undefined) registerEngineMetrics(metrics, { stats: () => storage.engineStats() as EngineStats | undefined, storedBytes: () => storage.storedBytes })
     let address = `${config.listen.host}:${config.listen.port}`
+    // What the other members dial: the bound address unless the operator names another (a pod's DNS name).
+    const advertised = (): string => config.advertise ?? address
     let stopping = false
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, tls, metrics })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: advertised, logger, objects: storage.objects, storage, tls, metrics })
     if (metrics !== undefined && cluster !== undefined) {
       const { membershipService, antiEntropy } = cluster
       registerClusterMetrics(metrics, {
@@ -139,7 +143,14 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         ? () => ({ epoch: 0, partitions: config.partitions, replicas: 1, members: [config.nodeId], owners: new Array<number>(config.partitions).fill(0) })
         : () => ringBody(cluster.membership.ringState(), config.partitions, config.replicas),
       engines: async () => await engineShapes(config.nodeId, cluster === undefined ? [config.nodeId] : cluster.membership.members().map((m) => m.id), ownShape,
-        async (node) => await cluster!.client.post(node, ENGINE_SHAPE_PATH, Buffer.alloc(0), 'application/json', ENGINE_SHAPE_TIMEOUT_MS))
+        async (node) => await cluster!.client.post(node, ENGINE_SHAPE_PATH, Buffer.alloc(0), 'application/json', ENGINE_SHAPE_TIMEOUT_MS)),
+      dump: {
+        nodeId: config.nodeId,
+        entries: () => storage.snapshotEntries(),
+        objects: () => storage.objects.iterator(),
+        contextSecret: clusterSecrets ?? secret,
+        logger
+      }
     })
     const serverOptions = {
       maxHeaderSize: config.maxHeaderBytes,
@@ -204,7 +215,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       return closing
     }
     logger.info({
-      address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
+      address, ...(config.advertise === undefined ? {} : { advertise: config.advertise }), actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
       ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions }),
       url: `${scheme}://${address}`,
       ...(tls === undefined ? {} : { tls: tls.ca === undefined ? 'https' : 'https, mutual TLS between nodes' })

@@ -1,6 +1,6 @@
 import type { AbstractLevel, AbstractPutOptions, AbstractSublevel } from 'abstract-level'
 import type { FileSystem } from 'lsm-level'
-import { openEngine } from './open-engine.js'
+import { openEngine, type EngineTuning } from './open-engine.js'
 
 /**
  * Put options with `sync` (classic-level's and lsm-level's fsync-before-resolve flag, not in
@@ -77,9 +77,9 @@ export class NodeStorage {
     ])
   }
 
-  /** Open (creating if needed) the engine in `dataDir`; `fs` as for openEngine. */
-  static async open (dataDir: string, fs?: FileSystem): Promise<NodeStorage> {
-    const { db, name } = await openEngine(dataDir, fs)
+  /** Open (creating if needed) the engine in `dataDir`; `fs` and `tuning` as for openEngine. */
+  static async open (dataDir: string, fs?: FileSystem, tuning: EngineTuning = {}): Promise<NodeStorage> {
+    const { db, name } = await openEngine(dataDir, fs, tuning)
     return new NodeStorage(db, name)
   }
 
@@ -101,6 +101,23 @@ export class NodeStorage {
   engineStats (): unknown {
     const db = this.#db as { status: string, getProperty?: (name: string) => unknown }
     return db.status === 'open' ? db.getProperty?.('lsm.stats') : undefined
+  }
+
+  /**
+   * Every entry of the engine, every sublevel, raw (prefixed key, value bytes), in key order, as of one
+   * snapshot taken when the iteration starts: a consistent copy of the node while it keeps serving.
+   */
+  async * snapshotEntries (): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const it = this.#db.iterator<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })
+    try {
+      for (;;) {
+        const page = await it.nextv(1000)
+        if (page.length === 0) return
+        for (const entry of page) yield entry
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   /** Close the engine; waits for pending writes. */

@@ -40,3 +40,43 @@ test('every bad setting is a LEVELRING_BAD_CONFIG error naming it', async () => 
   await writeFile(bad, '- just\n- a list\n')
   expect(() => loadConfig({ config: bad })).toThrow(/mapping/)
 })
+
+test('an unknown key in the file is refused naming it and the setting it likely meant; kebab-case keys are the flags\' names', async () => {
+  const typo = join(dir, 'typo.yaml')
+  await writeFile(typo, 'nodeId: a\nreplica: 3\n')
+  expect(() => loadConfig({ config: typo }, {})).toThrow(/configuration replica in .*typo\.yaml: unknown setting; did you mean replicas\?/)
+  await writeFile(typo, 'defaults:\n  wq: 1\n')
+  expect(() => loadConfig({ config: typo }, {})).toThrow(/defaults\.wq in .*unknown setting/)
+  await writeFile(typo, 'replicas: "3"\n')
+  expect(() => loadConfig({ config: typo }, {})).toThrow(/configuration replicas in .*typo\.yaml: "3" must be integer/)
+  await writeFile(typo, 'node-id: kebab\nblock-cache-size: 1048576\ndefaults: { timeout-ms: 900 }\n')
+  expect(loadConfig({ config: typo }, {})).toMatchObject({ nodeId: 'kebab', blockCacheSize: 1048576, defaults: { timeoutMs: 900 } })
+  await writeFile(typo, 'node-id: a\nnodeId: b\n')
+  expect(() => loadConfig({ config: typo }, {})).toThrow(/nodeId in .* is given twice/)
+})
+
+test('every setting can come from LEVELRING_<FLAG> alone; precedence is flag > env > file > default', async () => {
+  const env = {
+    LEVELRING_NODE_ID: 'from-env',
+    LEVELRING_LISTEN: '0.0.0.0:7400',
+    LEVELRING_SEEDS: 'a.svc:7001, b.svc:7001',
+    LEVELRING_CLUSTER_SECRET_FILE: '/run/secret',
+    LEVELRING_DEFAULTS_W: 'all',
+    LEVELRING_BLOCK_CACHE_SIZE: '8388608',
+    LEVELRING_ENABLE_FAULT_INJECTION: 'true',
+    LEVELRING_ADVERTISE: 'pod-0.levelring:7400'
+  }
+  expect(loadConfig({}, env)).toMatchObject({
+    nodeId: 'from-env', listen: { host: '0.0.0.0', port: 7400 }, seeds: ['a.svc:7001', 'b.svc:7001'], replicas: 3,
+    dataDir: './data/from-env', clusterSecretFile: '/run/secret', defaults: { w: 'all' }, blockCacheSize: 8388608,
+    enableFaultInjection: true, advertise: 'pod-0.levelring:7400'
+  })
+  const file = join(dir, 'layers.yaml')
+  await writeFile(file, 'nodeId: from-file\nreplicas: 2\nlogLevel: warn\nweight: 3\n')
+  const layered = loadConfig({ config: file, nodeId: 'from-flag' }, { LEVELRING_NODE_ID: 'from-env', LEVELRING_REPLICAS: '1', LEVELRING_WEIGHT: '2' })
+  expect(layered).toMatchObject({ nodeId: 'from-flag', replicas: 1, weight: 2, logLevel: 'warn' })
+  expect(loadConfig({}, { LEVELRING_CONFIG: file })).toMatchObject({ nodeId: 'from-file', replicas: 2 })
+  expect(() => loadConfig({}, { LEVELRING_REPLICAS: 'three' })).toThrow(/configuration replicas \(LEVELRING_REPLICAS\): "three" must be integer/)
+  expect(() => loadConfig({}, { LEVELRING_LISTEN: 'a:b:c' })).toThrow(/listen \(LEVELRING_LISTEN\)/)
+  expect(() => loadConfig({ replicas: '0' }, {})).toThrow(/replicas \(--replicas\)/)
+})

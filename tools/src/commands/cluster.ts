@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
-import { parseTokenFile } from '../../../gateway/src/node/token-file.js'
 import { positiveInteger } from '../cli-kit/common-options.js'
 import { fieldLines } from '../cli-kit/field-lines.js'
 import { CliFailure } from '../cli-kit/failure.js'
@@ -8,29 +6,21 @@ import { textTable } from '../cli-kit/text-table.js'
 import type { KeyReplicas } from '../../../gateway/src/ring/placement.js'
 import { Output } from '../cli-kit/output.js'
 import { type ClusterView, type Health, memberLines, ringLines, statusLines } from './cluster/cluster-view.js'
-import { failOnProblem, NodeClient, type NodeAnswer, type NodeTarget } from './cluster/node-client.js'
+import { failOnProblem, type NodeAnswer, type NodeClient } from './cluster/node-client.js'
+import { clientCommand, clientToken, readTokenFile, withNode, type ClientFlags } from './cluster/client-flags.js'
 
 /** The flags every cluster command takes. */
-interface ClusterFlags { node: string, token?: string, ca?: string, timeout: number, json?: boolean }
+type ClusterFlags = ClientFlags
 
 /** The membership and repair actions take an operator credential as well. */
 interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 
-/** Where a node is when --node is not given: the first node of `npm start`'s local cluster (over https with --ca). */
-const DEFAULT_NODE = '127.0.0.1:7001'
-
 /** Every cluster command's names: `levelring <name> --node URL`. */
 export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'placement', 'repair', 'join', 'leave'] as const
 
-/** Adds --node, --token, --timeout and --json. */
+/** Adds --node, --token-file, --timeout and --json (cluster/client-flags.ts). */
 function clusterCommand (program: Command, name: string, description: string): Command {
-  return program.command(name)
-    .description(description)
-    .addOption(new Option('--node <url>', 'the node to ask: URL or host:port').env('LEVELRING_NODE').default(DEFAULT_NODE))
-    .addOption(new Option('--token <token>', 'bearer token, when the node runs with --auth-token-file').env('LEVELRING_TOKEN'))
-    .addOption(new Option('--ca <file>', 'PEM CA that signed the node\'s TLS certificate (its --tls-ca): talk https, a bare host:port included').env('LEVELRING_CA'))
-    .addOption(new Option('--timeout <ms>', 'milliseconds to wait for the node').default(5000).argParser(positiveInteger))
-    .option('--json', 'print what the node answered as one JSON document')
+  return clientCommand(program, name, description)
 }
 
 /**
@@ -45,38 +35,7 @@ function adminCommand (program: Command, name: string, description: string): Com
 
 /** The token to send from --admin-token-file: the file's first token (node/token-file.ts's format). */
 async function readAdminToken (path: string): Promise<string> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new CliFailure(`--admin-token-file ${path}: cannot read it: ${(err as Error).message}`, { code: 'LEVELRING_BAD_ARGUMENT' })
-  }
-  const token = parseTokenFile(text)[0]
-  if (token === undefined) throw new CliFailure(`--admin-token-file ${path} holds no token; write the admin token on its first line`, { code: 'LEVELRING_BAD_ARGUMENT' })
-  return token
-}
-
-/** Runs fn with a client for the node the flags name, closing it afterwards; `target` overrides what the flags say. */
-async function withNode<T> (flags: ClusterFlags, fn: (client: NodeClient) => Promise<T>, target: Partial<NodeTarget> = {}): Promise<T> {
-  const ca = flags.ca === undefined || flags.ca === '' ? undefined : await readCa(flags.ca)
-  const client = new NodeClient({ url: flags.node, token: flags.token, timeoutMs: flags.timeout, ca, ...target })
-  try {
-    return await fn(client)
-  } finally {
-    await client.close()
-  }
-}
-
-/** The PEM of --ca; unreadable or not PEM is a CliFailure. */
-async function readCa (path: string): Promise<Buffer> {
-  let pem: Buffer
-  try {
-    pem = await readFile(path)
-  } catch (err) {
-    throw new CliFailure(`--ca ${path}: cannot read it: ${(err as Error).message}`, { code: 'LEVELRING_BAD_ARGUMENT' })
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliFailure(`--ca ${path} holds no PEM certificate`, { code: 'LEVELRING_BAD_ARGUMENT' })
-  return pem
+  return await readTokenFile('--admin-token-file', path)
 }
 
 async function clusterView (client: NodeClient): Promise<ClusterView> {
@@ -149,7 +108,12 @@ export function registerCluster (program: Command): void {
     .action(async (flags: AdminFlags & { seed: string }) => { await admin(flags, 'join', '/v1/admin/join', { seed: flags.seed }) })
 
   adminCommand(program, 'leave', 'make the node leave the cluster, handing its partitions over (POST /v1/admin/leave)')
-    .action(async (flags: AdminFlags) => { await admin(flags, 'leave', '/v1/admin/leave', {}) })
+    .option('--wait', 'return only once the node has handed everything over and exited (a Kubernetes preStop hook)')
+    .option('--wait-timeout <ms>', 'with --wait: give up (exit 1) after this long', positiveInteger, 600_000)
+    .action(async (flags: AdminFlags & { wait?: boolean, waitTimeout: number }) => {
+      await admin(flags, 'leave', '/v1/admin/leave', {})
+      if (flags.wait === true) await waitUntilGone(flags)
+    })
 }
 
 /** What to do when the node refuses an admin action for want of the operator credential. */
@@ -161,7 +125,7 @@ const ADMIN_TOKEN_HINT = 'pass --admin-token-file FILE (or set LEVELRING_ADMIN_T
  * 403) and a node without the endpoint (404) are one clear line.
  */
 async function admin (flags: AdminFlags, action: string, path: string, body: unknown): Promise<void> {
-  const token = flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? flags.token : await readAdminToken(flags.adminTokenFile)
+  const token = flags.adminTokenFile === undefined || flags.adminTokenFile === '' ? await clientToken(flags) : await readAdminToken(flags.adminTokenFile)
   await withNode(flags, async (client) => {
     const answer: NodeAnswer = await client.post(path, body)
     if (answer.status === 403) {
@@ -177,7 +141,36 @@ async function admin (flags: AdminFlags, action: string, path: string, body: unk
     const out = new Output()
     if (flags.json === true) await out.json({ node: client.url, action, status: answer.status, answer: answer.body })
     else await out.lines([`${action}: ${client.url} answered ${answer.status}`, ...(answer.body === null ? [] : fieldLines(answer.body, '  '))])
-  }, { token, tokenHint: `${ADMIN_TOKEN_HINT} (a node without admin tokens wants --token, from its own machine)` })
+  }, { token, tokenHint: `${ADMIN_TOKEN_HINT} (a node without admin tokens wants the client token, --token-file or LEVELRING_TOKEN, from its own machine)` })
+}
+
+/** How often `leave --wait` asks whether the node is still there. */
+const LEAVE_POLL_MS = 1_000
+
+/**
+ * After a leave: poll the node until it no longer answers (it exits once it has left) or says it has
+ * left; a CliFailure after `waitTimeout`.
+ */
+async function waitUntilGone (flags: AdminFlags & { waitTimeout: number }): Promise<void> {
+  const deadline = Date.now() + flags.waitTimeout
+  for (;;) {
+    let status: string | undefined
+    try {
+      status = await withNode(flags, async (client) => {
+        const answer = await client.get('/v1/cluster')
+        return (answer.body as { node?: { status?: string } } | null)?.node?.status
+      })
+    } catch (err) {
+      if (err instanceof CliFailure && err.code === 'LEVELRING_NODE_UNREACHABLE') break
+      throw err
+    }
+    if (status === 'left') break
+    if (Date.now() > deadline) {
+      throw new CliFailure(`node ${flags.node} is still ${status ?? 'there'} after ${flags.waitTimeout} ms of leaving; it keeps handing over: watch levelring status`, { code: 'LEVELRING_TIMEOUT' })
+    }
+    await new Promise((resolve) => setTimeout(resolve, LEAVE_POLL_MS))
+  }
+  if (flags.json !== true) await new Output().lines([`left: ${flags.node} has handed everything over and stopped`])
 }
 
 /** A 404 that means "no such endpoint" (the gateway's route-not-found problem, or no problem type at all). */

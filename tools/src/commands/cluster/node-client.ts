@@ -15,6 +15,19 @@ export interface NodeTarget {
   timeoutMs: number
 }
 
+/** An answer of the key-value endpoints: status, headers, raw body. */
+export interface RawAnswer { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
+
+/** The problem document in `body`, if it holds one. */
+export function parseProblem (body: Buffer): Problem | undefined {
+  try {
+    const p = JSON.parse(body.toString('utf8')) as unknown
+    return p !== null && typeof p === 'object' ? p as Problem : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** A 2xx answer: its status and parsed JSON body. */
 export interface NodeAnswer { status: number, body: unknown }
 
@@ -53,7 +66,7 @@ export class NodeClient {
   constructor (target: NodeTarget) {
     this.url = normalizeNodeUrl(target.url, target.ca === undefined ? 'http' : 'https')
     this.#token = target.token
-    this.#tokenHint = target.tokenHint ?? 'pass --token or set LEVELRING_TOKEN'
+    this.#tokenHint = target.tokenHint ?? 'pass --token-file FILE or set LEVELRING_TOKEN (or LEVELRING_TOKEN_FILE)'
     this.#timeoutMs = target.timeoutMs
     // A private agent, closed when done: the command exits at once instead of holding a keep-alive socket.
     this.#agent = new Agent({ connect: { timeout: target.timeoutMs, ...(target.ca === undefined ? {} : { ca: target.ca }) } })
@@ -67,6 +80,52 @@ export class NodeClient {
   /** POST path with a JSON body. */
   async post (path: string, body: unknown): Promise<NodeAnswer> {
     return await this.#send('POST', path, body)
+  }
+
+  /**
+   * Any request with raw bytes both ways (the key-value endpoints): the status, headers and body of any
+   * answer but 401 (a CliFailure naming the token flags), or a CliFailure when the node cannot be reached.
+   */
+  async raw (method: 'GET' | 'PUT' | 'DELETE' | 'POST', path: string, headers: Record<string, string>, body?: Uint8Array | NodeJS.ReadableStream): Promise<RawAnswer> {
+    const sent: Record<string, string> = { ...headers }
+    if (this.#token !== undefined && this.#token !== '') sent.authorization = `Bearer ${this.#token}`
+    let res
+    try {
+      res = await request(this.url + path, {
+        method, headers: sent, body: body as any, dispatcher: this.#agent, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs
+      })
+    } catch (err) {
+      throw this.#unreachable(method, path, err)
+    }
+    const bytes = Buffer.from(await res.body.arrayBuffer())
+    const answer: RawAnswer = { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: bytes }
+    if (res.statusCode === 401) {
+      const p = parseProblem(bytes)
+      throw new CliFailure(`node ${this.url} refused ${method} ${path}: 401 ${p?.detail ?? p?.title ?? 'unauthorized'}; ${this.#tokenHint}`, { code: 'LEVELRING_UNAUTHORIZED' })
+    }
+    return answer
+  }
+
+  /**
+   * GET path, answering the body as a stream (large exports): the status and headers, and the body
+   * unread. The caller must consume or dump it.
+   */
+  async stream (method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: NodeJS.ReadableStream): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: NodeJS.ReadableStream & AsyncIterable<Buffer> }> {
+    const sent: Record<string, string> = { ...headers }
+    if (this.#token !== undefined && this.#token !== '') sent.authorization = `Bearer ${this.#token}`
+    let res
+    try {
+      res = await request(this.url + path, { method, headers: sent, body: body as any, dispatcher: this.#agent, headersTimeout: this.#timeoutMs, bodyTimeout: 0 })
+    } catch (err) {
+      throw this.#unreachable(method, path, err)
+    }
+    return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: res.body as any }
+  }
+
+  #unreachable (method: string, path: string, err: unknown): CliFailure {
+    const code = (err as { code?: string }).code ?? ''
+    return new CliFailure(`cannot reach node ${this.url} (${method} ${path}): ${UNREACHABLE[code] ?? (err as Error).message}${code === '' ? '' : ` (${code})`}; is it running, and is --node right?`,
+      { code: 'LEVELRING_NODE_UNREACHABLE' })
   }
 
   async close (): Promise<void> {
@@ -88,9 +147,7 @@ export class NodeClient {
         bodyTimeout: this.#timeoutMs
       })
     } catch (err) {
-      const code = (err as { code?: string }).code ?? ''
-      throw new CliFailure(`cannot reach node ${this.url} (${method} ${path}): ${UNREACHABLE[code] ?? (err as Error).message}${code === '' ? '' : ` (${code})`}; is it running, and is --node right?`,
-        { code: 'LEVELRING_NODE_UNREACHABLE' })
+      throw this.#unreachable(method, path, err)
     }
     const text = await res.body.text()
     let parsed: unknown
