@@ -145,6 +145,8 @@ export class NodeMetrics {
 
   /** The exposition, in Prometheus text format. */
   async exposition (): Promise<string> {
-    return this.registry.metrics()
+    // prom-client spells NaN "Nan" (the event-loop lag mean between two scrapes with no sample in
+    // between), which the text format does not allow: scrapers would refuse the whole exposition.
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN')
   }
 }

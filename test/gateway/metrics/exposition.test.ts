@@ -128,3 +128,8 @@ test('the strict parser refuses what the text format does not allow', () => {
   ]
   for (const text of bad) expect(() => parseExposition(text), JSON.stringify(text)).toThrow()
 })
+
+test('two scrapes in a row both parse strictly, though no event-loop sample fell between them', async () => {
+  const [first, second] = await Promise.all([scrape(node.url), scrape(node.url)])
+  for (const text of [first, second]) expect(() => parseExposition(text)).not.toThrow()
+})
