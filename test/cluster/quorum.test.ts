@@ -65,7 +65,7 @@ describe('three nodes, all up', () => {
     const views = await Promise.all(cluster.nodes.map(async (n) => (await new ContractClient(n.url).get('/v1/cluster')).json))
     for (const [i, view] of views.entries()) {
       const node = cluster.nodes[i]!
-      expect(view.node).toEqual({ id: node.id, address: node.address, status: 'up' })
+      expect(view.node).toEqual({ id: node.id, address: node.address, status: 'up', zone: 'default' })
       expect(view.peers.map((p: any) => p.id).sort()).toEqual(cluster.nodes.filter((n) => n !== node).map((n) => n.id))
       expect(view.ring.partitions).toBe(cluster.partitions)
       expect(view.ring.replicas).toBe(3)
