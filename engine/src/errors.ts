@@ -106,6 +106,6 @@ export function databaseNotFound (location: string): ModuleError {
 }
 
 /** Opening a database that is there, with errorIfExists true. */
-export function databaseExists (location: string): ModuleError {
-  return new ModuleError(`Database ${location} already exists (errorIfExists is true)`, { code: 'LEVEL_DATABASE_EXISTS' })
+export function databaseExists (location: string, why = 'errorIfExists is true'): ModuleError {
+  return new ModuleError(`Database ${location} already exists (${why})`, { code: 'LEVEL_DATABASE_EXISTS' })
 }

@@ -14,6 +14,7 @@ import { BackgroundWork } from './background.js'
 import { WriteQueue, type WriteOp } from './write-queue.js'
 import { openDatabase } from './recovery.js'
 import { deleteObsoleteFiles } from './obsolete-files.js'
+import { writeCheckpoint } from './checkpoint.js'
 import { approximateSize, getProperty, liveTables } from './properties.js'
 
 export type { WriteOp }
@@ -201,6 +202,12 @@ export class Engine {
     }
     while (s.imms.length > 0 && s.bgError === null && !s.closed) await this.#background.waitForProgress()
     if (s.bgError !== null) throw s.bgError
+  }
+
+  /** A checkpoint in `target` (db/checkpoint.ts): flush, then link the live tables beside a new MANIFEST. */
+  async checkpoint (target: string): Promise<{ tables: number, linked: number, bytes: number }> {
+    await this.flush()
+    return await writeCheckpoint(this.#s, target)
   }
 
   /** Approximate bytes on disk used by keys in [start, end). */

@@ -8,7 +8,7 @@ import type { FileLock, FileSystem, ReadableFile, WritableFile } from './file-sy
  * Operations a fault can target. 'open' covers openWritable and openReadable, 'create' openWritable alone;
  * 'sync' covers sync and syncSync; 'read' covers ReadableFile.read and readFile; 'lock' the LOCK file.
  */
-export type FaultOp = 'open' | 'create' | 'append' | 'flush' | 'sync' | 'rename' | 'unlink' | 'syncDir' | 'read' | 'readdir' | 'lock'
+export type FaultOp = 'open' | 'create' | 'append' | 'flush' | 'sync' | 'rename' | 'link' | 'unlink' | 'syncDir' | 'read' | 'readdir' | 'lock'
 
 /** Which calls fail and how. */
 export interface FaultRule {
@@ -32,7 +32,7 @@ interface ActiveRule { rule: FaultRule, seen: number, fired: number }
 export class FaultInjectingFileSystem implements FileSystem {
   readonly inner: FileSystem
   /** Calls seen per op (faulted ones included). */
-  readonly calls: Record<FaultOp, number> = { open: 0, create: 0, append: 0, flush: 0, sync: 0, rename: 0, unlink: 0, syncDir: 0, read: 0, readdir: 0, lock: 0 }
+  readonly calls: Record<FaultOp, number> = { open: 0, create: 0, append: 0, flush: 0, sync: 0, rename: 0, link: 0, unlink: 0, syncDir: 0, read: 0, readdir: 0, lock: 0 }
   /** Faults raised so far. */
   injected = 0
   #rules: ActiveRule[] = []
@@ -102,6 +102,12 @@ export class FaultInjectingFileSystem implements FileSystem {
   rename (from: string, to: string): void {
     this.check('rename', from, to)
     this.inner.rename(from, to)
+  }
+
+  link (from: string, to: string): void {
+    this.check('link', from, to)
+    if (this.inner.link === undefined) throw Object.assign(new Error('link is not supported'), { code: 'ENOTSUP' })
+    this.inner.link(from, to)
   }
 
   unlink (p: string): void {

@@ -24,6 +24,11 @@ export interface FileSystem {
   openReadable(path: string): ReadableFile
   /** Atomically replaces `to` with `from` (durable only after syncDir of the directory). */
   rename(from: string, to: string): void
+  /**
+   * Optional: make `to` a second name of the existing file `from` (a hard link), for checkpoints; throws
+   * when the two cannot share the file (another device), and the caller copies instead.
+   */
+  link?(from: string, to: string): void
   unlink(path: string): void
   /**
    * Optional: remove a file without waiting (deleting a large file can take milliseconds); failures are

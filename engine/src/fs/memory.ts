@@ -209,6 +209,16 @@ export class MemoryFileSystem implements FileSystem {
     this.#entries.set(t, inode)
   }
 
+  link (from: string, to: string): void {
+    const f = this.#norm(from)
+    const t = this.#norm(to)
+    const inode = this.#entries.get(f)
+    if (inode === undefined) throw errno('ENOENT', 'no such file', f)
+    if (this.#entries.has(t)) throw errno('EEXIST', 'file exists', t)
+    this.#requireParent(t)
+    this.#entries.set(t, inode)
+  }
+
   unlink (p: string): void {
     const n = this.#norm(p)
     if (!this.#entries.delete(n)) throw errno('ENOENT', 'no such file', n)

@@ -288,6 +288,10 @@ export class RealFileSystem implements FileSystem {
     nodeFs.renameSync(from, to)
   }
 
+  link (from: string, to: string): void {
+    nodeFs.linkSync(from, to)
+  }
+
   unlinkInBackground (p: string): void {
     const done = new Promise<void>((resolve) => { nodeFs.unlink(p, () => resolve()) })
     this.#unlinking.add(done)

@@ -1,7 +1,7 @@
+import type { TextSpace } from '../replica/node-storage.js'
 import { randomBytes } from 'node:crypto'
 import { open, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AbstractLevel } from 'abstract-level'
 import { durable } from '../replica/node-storage.js'
 
 /**
@@ -42,7 +42,7 @@ export interface OpenedEpoch {
   readonly renewed: string | undefined
 }
 
-type Meta = AbstractLevel<any, string, string>
+type Meta = TextSpace
 
 /**
  * Decide this process's actor epoch: the stored one after a verified clean stop, else a new random

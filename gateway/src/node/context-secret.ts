@@ -1,5 +1,5 @@
+import type { TextSpace } from '../replica/node-storage.js'
 import { randomBytes } from 'node:crypto'
-import type { AbstractLevel } from 'abstract-level'
 import { durable } from '../replica/node-storage.js'
 
 const SECRET_KEY = 'context-secret'
@@ -12,7 +12,7 @@ const GENERATED_SECRET_BYTES = 32
  * from one node is accepted by another; a lone node without one generates a secret once and keeps it
  * in its data directory, so tokens stay valid across restarts.
  */
-export async function loadContextSecret (meta: AbstractLevel<any, string, string>, configured?: Buffer): Promise<Buffer> {
+export async function loadContextSecret (meta: TextSpace, configured?: Buffer): Promise<Buffer> {
   if (configured !== undefined) return configured
   const stored = await meta.get(SECRET_KEY)
   if (stored !== undefined) return Buffer.from(stored, 'base64')

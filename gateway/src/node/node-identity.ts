@@ -1,5 +1,5 @@
+import type { TextSpace } from '../replica/node-storage.js'
 import { randomBytes } from 'node:crypto'
-import type { AbstractLevel } from 'abstract-level'
 import { GatewayError } from '../error/gateway-error.js'
 import { durable } from '../replica/node-storage.js'
 import type { ActorId } from '../version/dvv.js'
@@ -34,7 +34,7 @@ function dataDirectoryMismatch (stored: string, configured: string): GatewayErro
  * Read the identity of the data directory in `dataDir`, creating it (synced) on first open, and
  * settle this process's actor epoch (before any dot is stamped).
  */
-export async function loadIdentity (meta: AbstractLevel<any, string, string>, nodeId: string, dataDir: string): Promise<NodeIdentity> {
+export async function loadIdentity (meta: TextSpace, nodeId: string, dataDir: string): Promise<NodeIdentity> {
   const stored = await meta.get(IDENTITY_KEY)
   if (stored !== undefined) {
     const parsed = JSON.parse(stored) as { nodeId: string, incarnation: string }

@@ -1,4 +1,4 @@
-import type { AbstractLevel } from 'abstract-level'
+import type { TextSpace } from './node-storage.js'
 import { durable } from './node-storage.js'
 
 /**
@@ -16,19 +16,19 @@ const LEASE_KEY = 'dot-counter-lease'
  * lets a key be reaped and written again without a client's old context swallowing the new write.
  */
 export class DotCounter {
-  readonly #meta: AbstractLevel<any, string, string>
+  readonly #meta: TextSpace
   #next: number
   #leasedUpTo: number
   #extending: Promise<void> | null = null
 
-  private constructor (meta: AbstractLevel<any, string, string>, lastLease: number) {
+  private constructor (meta: TextSpace, lastLease: number) {
     this.#meta = meta
     this.#next = lastLease + 1
     this.#leasedUpTo = lastLease
   }
 
   /** Resume from the lease persisted in `meta` (0 for a new data directory) and take a fresh lease. */
-  static async open (meta: AbstractLevel<any, string, string>): Promise<DotCounter> {
+  static async open (meta: TextSpace): Promise<DotCounter> {
     const stored = await meta.get(LEASE_KEY)
     const last = stored === undefined ? 0 : Number(stored)
     if (!Number.isSafeInteger(last) || last < 0) {

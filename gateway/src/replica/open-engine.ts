@@ -25,7 +25,8 @@ export async function openEngine (dataDir: string, fs?: FileSystem, tuning: Engi
   if (fs === undefined) await mkdir(dataDir, { recursive: true })
   const db = new LsmLevel<string, string>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'utf8', ...definedOnly(tuning), ...(fs === undefined ? {} : { fs }) })
   await db.open()
-  return { db, name: 'lsm-level' }
+  // Seen as any abstract-level database from here on (TypeScript cannot always prove the subclass fits).
+  return { db: db as unknown as AbstractLevel<any, string, string>, name: 'lsm-level' }
 }
 
 function definedOnly (tuning: EngineTuning): EngineTuning {
