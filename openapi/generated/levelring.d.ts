@@ -240,13 +240,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Stream a consistent copy of this node's whole engine (for `levelring backup`).
-         * @description Every raw entry of the node's engine (objects, tombstone index, metadata, hints) as of one
-         *     engine snapshot taken when the answer starts, while the node keeps serving. NDJSON: a header
-         *     line `{"format":"levelring-backup","version":1,"node","createdAt"}`, one `{"k","v"}` line per
-         *     entry (base64 of the raw key and value), then `{"end":true,"entries":N}`. A stream without the
-         *     end line was cut and must not be restored. `levelring backup --node URL --out DIR` writes it
-         *     into a fresh lsm-level directory; docs/operations.md says how to restore one.
+         * Stream a checkpoint of this node's whole engine (for `levelring backup`).
+         * @description The node's engine (objects, tombstone index, metadata, hints) as of one engine checkpoint taken
+         *     when the answer starts, while the node keeps serving: a tar of the engine's files (its tables,
+         *     hard-linked on the node, and the MANIFEST and CURRENT naming them), then `BACKUP.json`
+         *     (`{"format":"levelring-backup","version":2,"node","createdAt","files","tables","bytes"}`) as the
+         *     last member. A tar without it was cut and must not be restored. `levelring backup --node URL
+         *     --out DIR` unpacks it into a directory that is a data directory as it stands; docs/operations.md
+         *     says how to restore one.
          */
         get: operations["backup"];
         put?: never;
@@ -1196,13 +1197,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The stream. */
+            /** @description The tar stream. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": string;
+                    "application/x-tar": string;
                 };
             };
             401: components["responses"]["AdminUnauthorized"];

@@ -1,13 +1,21 @@
+import { randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import type { Request, Response } from 'express'
 import type { Logger } from 'pino'
+import { pack } from 'tar-stream'
 import { GatewayError } from '../error/gateway-error.js'
 import { decodeObject } from '../replica/object-codec.js'
 import { liveSiblings } from '../replica/stored-object.js'
 import { encodeContext, type ContextSecrets } from '../version/causal-context.js'
 import { readContext } from '../version/dvv.js'
 
-/** The first line of a backup stream names its format; a reader refuses any other. */
+/** A backup's last tar member, `BACKUP.json`, names its format; a reader refuses any other, and a tar without it is a cut stream. */
 export const BACKUP_FORMAT = 'levelring-backup'
+export const BACKUP_MANIFEST = 'BACKUP.json'
+export const BACKUP_VERSION = 2
 /** The first line of an export stream. */
 export const EXPORT_FORMAT = 'levelring-export'
 export const DUMP_VERSION = 1
@@ -17,8 +25,10 @@ const NDJSON = 'application/x-ndjson'
 /** What the backup and export endpoints read: the node's engine, as of one snapshot per stream. */
 export interface NodeDump {
   readonly nodeId: string
-  /** Every raw engine entry (all sublevels), as of a snapshot taken when iteration starts. */
-  readonly entries: () => AsyncIterable<[Uint8Array, Uint8Array]>
+  /** Where checkpoints go while they are streamed: a directory on the data directory's file system (tables are hard-linked). */
+  readonly checkpointRoot: string
+  /** Write an engine checkpoint into a new directory (NodeStorage.checkpoint). */
+  readonly checkpoint: (dir: string) => Promise<{ tables: number, linked: number, bytes: number }>
   /** Every stored object (key, encoded object), as of a snapshot taken when iteration starts. */
   readonly objects: () => AsyncIterable<[string, Uint8Array]>
   readonly contextSecret: ContextSecrets
@@ -26,18 +36,44 @@ export interface NodeDump {
 }
 
 /**
- * GET /v1/admin/backup: the node's whole engine (objects, tombstone index, metadata, hints) as
- * NDJSON, one `{"k","v"}` line of base64 per raw entry, as of one engine snapshot: a consistent
- * point-in-time copy taken while the node keeps serving. A header line names the format and node;
- * a last `{"end":true,"entries":N}` line tells a whole stream from a cut one. `levelring backup`
- * writes it into a fresh lsm-level directory.
+ * GET /v1/admin/backup: the node's whole engine (objects, tombstone index, metadata, hints) as a tar
+ * of an engine checkpoint: the tables as of one moment, hard-linked (no copy on the node), and the
+ * MANIFEST and CURRENT naming them, taken while the node keeps serving; then `BACKUP.json` (node,
+ * time, files, bytes) as the last member, so a reader tells a whole stream from a cut one. The
+ * checkpoint is deleted once streamed. `levelring backup` unpacks it into a directory that is a data
+ * directory as it stands.
  */
 export function backupRoute (dump: NodeDump | undefined) {
   return async function backup (_req: Request, res: Response): Promise<void> {
     if (dump === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', 'this node has no backup endpoint')
-    await stream(dump, res, { format: BACKUP_FORMAT, version: DUMP_VERSION, node: dump.nodeId, createdAt: new Date().toISOString() }, async function * () {
-      for await (const [k, v] of dump.entries()) yield { k: Buffer.from(k).toString('base64'), v: Buffer.from(v).toString('base64') }
-    })
+    const dir = join(dump.checkpointRoot, `backup-${Date.now()}-${randomBytes(4).toString('hex')}`)
+    const createdAt = new Date().toISOString()
+    try {
+      const made = await dump.checkpoint(dir)
+      const names = (await readdir(dir)).sort()
+      res.status(200).setHeader('Content-Type', 'application/x-tar')
+      const tar = pack()
+      const sent = pipeline(tar, res)
+      for (const name of names) {
+        const path = join(dir, name)
+        const entry = tar.entry({ name, size: (await stat(path)).size, mode: 0o600 })
+        await pipeline(createReadStream(path), entry)
+      }
+      const manifest = { format: BACKUP_FORMAT, version: BACKUP_VERSION, node: dump.nodeId, createdAt, files: names.length, tables: made.tables, bytes: made.bytes }
+      tar.entry({ name: BACKUP_MANIFEST, mode: 0o600 }, `${JSON.stringify(manifest, null, 2)}\n`)
+      tar.finalize()
+      await sent
+    } catch (err) {
+      // Once the head is sent, a cut stream (no BACKUP.json) is the only way left to say it failed.
+      if (res.headersSent) {
+        dump.logger.error({ err }, 'backup stream failed')
+        res.destroy(err as Error)
+      } else {
+        throw err
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   }
 }
 

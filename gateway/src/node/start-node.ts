@@ -146,7 +146,9 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         async (node) => await cluster!.client.post(node, ENGINE_SHAPE_PATH, Buffer.alloc(0), 'application/json', ENGINE_SHAPE_TIMEOUT_MS)),
       dump: {
         nodeId: config.nodeId,
-        entries: () => storage.snapshotEntries(),
+        // Inside the engine's directory (same file system, so tables link); the engine ignores names that are not its own.
+        checkpointRoot: config.dataDir,
+        checkpoint: async (dir) => await storage.checkpoint(dir),
         objects: () => storage.objects.iterator(),
         contextSecret: clusterSecrets ?? secret,
         logger

@@ -104,20 +104,14 @@ export class NodeStorage {
   }
 
   /**
-   * Every entry of the engine, every sublevel, raw (prefixed key, value bytes), in key order, as of one
-   * snapshot taken when the iteration starts: a consistent copy of the node while it keeps serving.
+   * A checkpoint of the engine in `dir` (a new directory on the data directory's file system): the
+   * engine's files as of one moment, tables hard-linked, taken while the node keeps serving. Throws
+   * LEVELRING_UNSUPPORTED for an engine without checkpoints.
    */
-  async * snapshotEntries (): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    const it = this.#db.iterator<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })
-    try {
-      for (;;) {
-        const page = await it.nextv(1000)
-        if (page.length === 0) return
-        for (const entry of page) yield entry
-      }
-    } finally {
-      await it.close()
-    }
+  async checkpoint (dir: string): Promise<{ tables: number, linked: number, bytes: number }> {
+    const db = this.#db as { checkpoint?: (dir: string) => Promise<{ tables: number, linked: number, bytes: number }> }
+    if (db.checkpoint === undefined) throw new Error(`the ${this.engineName} engine cannot write checkpoints`)
+    return await db.checkpoint(dir)
   }
 
   /** Close the engine; waits for pending writes. */

@@ -1,10 +1,11 @@
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, open, readdir, rm } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Readable, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
-import { LsmLevel } from 'lsm-level'
+import { extract } from 'tar-stream'
 import { positiveInteger } from '../cli-kit/common-options.js'
 import { CliFailure } from '../cli-kit/failure.js'
 import { Output } from '../cli-kit/output.js'
@@ -16,11 +17,8 @@ import { kvPath } from './kv.js'
 const BACKUP_FORMAT = 'levelring-backup'
 const EXPORT_FORMAT = 'levelring-export'
 
-/** What `levelring backup` writes beside the engine's files: where and when the copy was taken. */
+/** The backup's last member, beside the engine's files: whose copy, taken when, of how many files (gateway/src/http/backup-routes.ts). */
 export const BACKUP_MANIFEST = 'BACKUP.json'
-
-/** Entries written to the backup's engine per batch. */
-const BATCH_ENTRIES = 1_000
 
 export const BACKUP_COMMANDS = ['backup', 'export', 'import'] as const
 
@@ -38,41 +36,51 @@ interface ExportRecord { key: string, context: string, siblings: Array<{ value: 
  * NDJSON with causal contexts) and `levelring import FILE` (writes an export back through any node).
  */
 export function registerBackup (program: Command): void {
-  adminClientCommand(program, 'backup', 'copy a running node\'s whole engine, as of one snapshot, into a new data directory (GET /v1/admin/backup)')
+  adminClientCommand(program, 'backup', 'copy a running node\'s whole engine, as of one checkpoint, into a new data directory (GET /v1/admin/backup)')
     .requiredOption('--out <dir>', 'the directory to create (must not exist, or be empty)')
     .action(async (flags: BackupFlags) => {
       await assertEmptyDir(flags.out)
       const token = await adminToken(flags)
       await withNode(flags, async (client) => {
-        const lines = await openDump(client, '/v1/admin/backup', BACKUP_FORMAT)
-        const db = new LsmLevel<Uint8Array, Uint8Array>(flags.out, { keyEncoding: 'view', valueEncoding: 'view' })
-        await db.open({ createIfMissing: true, errorIfExists: false })
-        let header: Record<string, unknown> | undefined
-        let entries = 0
-        let ended: number | undefined
+        const answer = await client.stream('GET', '/v1/admin/backup', { accept: 'application/x-tar' })
+        if (answer.status !== 200) await failWith(client, '/v1/admin/backup', answer)
+        let manifest: Record<string, unknown> | undefined
+        let files = 0
         try {
-          let batch = db.batch()
-          for await (const line of lines) {
-            const record = JSON.parse(line) as { k?: string, v?: string, end?: boolean, entries?: number, format?: string }
-            if (header === undefined) { header = record; continue }
-            if (record.end === true) { ended = record.entries; break }
-            batch.put(Buffer.from(record.k!, 'base64'), Buffer.from(record.v!, 'base64'))
-            if (++entries % BATCH_ENTRIES === 0) { await batch.write({ sync: false } as never); batch = db.batch() }
-          }
-          await batch.write({ sync: true } as never)
-        } finally {
-          await db.close()
-        }
-        if (ended !== entries) {
+          const tar = extract()
+          const unpacked = (async () => {
+            for await (const entry of tar) {
+              const name = entry.header.name
+              // Only plain names: a member cannot write outside --out.
+              if (name !== basename(name) || name.startsWith('.') || entry.header.type !== 'file') throw new Error(`unexpected member ${JSON.stringify(name)}`)
+              if (name === BACKUP_MANIFEST) {
+                const chunks: Buffer[] = []
+                for await (const c of entry) chunks.push(c as Buffer)
+                manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>
+                if (manifest.format !== BACKUP_FORMAT) throw new Error(`${BACKUP_MANIFEST} names format ${JSON.stringify(manifest.format)}`)
+              } else if (manifest !== undefined) {
+                throw new Error(`member ${name} after ${BACKUP_MANIFEST}`)
+              }
+              const path = join(flags.out, name)
+              if (name !== BACKUP_MANIFEST) {
+                await pipeline(entry, createWriteStream(path, { mode: 0o600 }))
+                files++
+              }
+              await fsyncFile(path, name === BACKUP_MANIFEST ? `${JSON.stringify(manifest, null, 2)}\n` : undefined)
+            }
+          })().catch((err: unknown) => { tar.destroy(err as Error); throw err })
+          await Promise.all([pipeline(Readable.from(answer.body), tar), unpacked])
+          if (manifest === undefined) throw new Error(`no ${BACKUP_MANIFEST} at its end`)
+          await fsyncFile(flags.out)
+        } catch (err) {
           await rm(flags.out, { recursive: true, force: true })
-          throw new CliFailure(`node ${client.url}: the backup stream was cut after ${entries} entries (no end line); nothing was kept in ${flags.out}; try again`,
+          throw new CliFailure(`node ${client.url}: the backup stream was cut or damaged after ${files} files (${(err as Error).message}); nothing was kept in ${flags.out}; try again`,
             { code: 'LEVELRING_BACKUP_INCOMPLETE' })
         }
-        const manifest = { format: BACKUP_FORMAT, node: header?.node, from: client.url, createdAt: header?.createdAt, entries }
-        await writeFile(join(flags.out, BACKUP_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`)
+        const report = { ...manifest, from: client.url, out: flags.out }
         const out = new Output()
-        if (flags.json === true) await out.json(manifest)
-        else await out.lines([`backup of node ${String(header?.node)} (${client.url}) as of ${String(header?.createdAt)}: ${entries} engine entries in ${flags.out}`])
+        if (flags.json === true) await out.json(report)
+        else await out.lines([`backup of node ${String(manifest.node)} (${client.url}) as of ${String(manifest.createdAt)}: ${String(manifest.tables)} tables, ${String(manifest.bytes)} bytes in ${flags.out}`])
       }, { token, tokenHint: 'pass --admin-token-file FILE with one of the node\'s admin tokens' })
     })
 
@@ -139,16 +147,30 @@ export function registerBackup (program: Command): void {
     })
 }
 
+/** Throw the CliFailure for an answer that is not a 200, with the problem it carries. */
+async function failWith (client: NodeClient, path: string, answer: { status: number, body: AsyncIterable<Buffer> }): Promise<never> {
+  const chunks: Buffer[] = []
+  for await (const c of answer.body) chunks.push(c)
+  const p = parseProblem(Buffer.concat(chunks))
+  throw new CliFailure(`node ${client.url}: GET ${path} answered ${answer.status}${p?.title === undefined ? '' : ` ${p.title}`}${p?.detail === undefined ? '' : `: ${p.detail}`}`,
+    { code: answer.status === 403 ? 'LEVELRING_FORBIDDEN' : 'LEVELRING_NODE_ERROR' })
+}
+
+/** Make a written file (or, with `text`, write it first) or a directory durable. */
+async function fsyncFile (path: string, text?: string): Promise<void> {
+  const handle = await open(path, text === undefined ? 'r' : 'w')
+  try {
+    if (text !== undefined) await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
 /** The lines of a dump endpoint's answer, after checking its status and header line's format. */
 async function openDump (client: NodeClient, path: string, format: string): Promise<AsyncIterable<string>> {
   const answer = await client.stream('GET', path, { accept: 'application/x-ndjson' })
-  if (answer.status !== 200) {
-    const chunks: Buffer[] = []
-    for await (const c of answer.body) chunks.push(c)
-    const p = parseProblem(Buffer.concat(chunks))
-    throw new CliFailure(`node ${client.url}: GET ${path} answered ${answer.status}${p?.title === undefined ? '' : ` ${p.title}`}${p?.detail === undefined ? '' : `: ${p.detail}`}`,
-      { code: answer.status === 403 ? 'LEVELRING_FORBIDDEN' : 'LEVELRING_NODE_ERROR' })
-  }
+  if (answer.status !== 200) await failWith(client, path, answer)
   // The iterator is taken now: lines read before the caller's for-await starts would be lost.
   const lines = createInterface({ input: Readable.from(answer.body), crlfDelay: Infinity })[Symbol.asyncIterator]()
   return (async function * () {
