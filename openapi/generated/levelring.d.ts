@@ -493,6 +493,16 @@ export interface components {
         R: components["schemas"]["ReplicaCount"];
         /** @description Primary replicas (not fallbacks) that must answer a read (default 0). */
         PR: components["schemas"]["OptionalReplicaCount"];
+        /**
+         * @description Whether a "not found" from a replica that is rebuilding counts toward `r` (default `true`).
+         *     A replica is rebuilding when it lost its data (it came back with an empty data directory)
+         *     until anti-entropy has compared each of its partitions with every other replica of it; its
+         *     answers say so. No answer of a rebuilding replica ever counts toward `pr`, so a read with
+         *     `pr` overlapping the write's `pw` never answers `404` for an acknowledged write; with
+         *     `notfound_ok=false` a read with only `r` gets the same protection against rebuilding replicas
+         *     (it answers the value, or `503` until enough replicas that hold their data answer).
+         */
+        NotfoundOk: boolean;
         /** @description Replicas that must acknowledge a write (default `quorum`). */
         W: components["schemas"]["ReplicaCount"];
         /** @description Replicas that must have fsynced the write to disk before the answer (default 0). */
@@ -524,6 +534,16 @@ export interface operations {
                 r?: components["parameters"]["R"];
                 /** @description Primary replicas (not fallbacks) that must answer a read (default 0). */
                 pr?: components["parameters"]["PR"];
+                /**
+                 * @description Whether a "not found" from a replica that is rebuilding counts toward `r` (default `true`).
+                 *     A replica is rebuilding when it lost its data (it came back with an empty data directory)
+                 *     until anti-entropy has compared each of its partitions with every other replica of it; its
+                 *     answers say so. No answer of a rebuilding replica ever counts toward `pr`, so a read with
+                 *     `pr` overlapping the write's `pw` never answers `404` for an acknowledged write; with
+                 *     `notfound_ok=false` a read with only `r` gets the same protection against rebuilding replicas
+                 *     (it answers the value, or `503` until enough replicas that hold their data answer).
+                 */
+                notfound_ok?: components["parameters"]["NotfoundOk"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
             };

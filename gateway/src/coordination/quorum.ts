@@ -9,6 +9,8 @@ export interface ReadQuorum {
   readonly r: QuorumSpec
   /** Of those, primaries (not fallbacks) that must answer. */
   readonly pr: QuorumSpec
+  /** Whether a "not found" from a replica that is rebuilding (it lost its data) counts toward r (default true). */
+  readonly notfoundOk?: boolean
   /** Deadline for the quorum, ms. */
   readonly timeoutMs: number
 }
@@ -45,6 +47,7 @@ export function resolveQuorum (key: string, parameter: string, spec: QuorumSpec,
 export interface ReadCounts {
   readonly r: number
   readonly pr: number
+  readonly notfoundOk: boolean
   readonly timeoutMs: number
 }
 
@@ -58,7 +61,7 @@ export interface WriteCounts {
 
 /** `quorum` resolved against n, once per request; a count above n is a 400. */
 export function readCounts (key: string, quorum: ReadQuorum, n: number): ReadCounts {
-  return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), timeoutMs: quorum.timeoutMs }
+  return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), notfoundOk: quorum.notfoundOk ?? true, timeoutMs: quorum.timeoutMs }
 }
 
 /** `quorum` resolved against n, once per request (and once more on a node a write is forwarded to: its n may differ); a count above n is a 400. */

@@ -87,7 +87,9 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
 
   async function get (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {
     const q = validateParameters(getOp, query, req.headers, key) as GetObjectQuery
-    const quorum: ReadQuorum = { r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, timeoutMs: q.timeout_ms ?? defaults.timeoutMs }
+    const quorum: ReadQuorum = {
+      r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, notfoundOk: q.notfound_ok ?? true, timeoutMs: q.timeout_ms ?? defaults.timeoutMs
+    }
     const object = await coordinator.get(key, quorum)
     const live = object === undefined ? [] : liveSiblings(object)
     if (object === undefined || live.length === 0) {

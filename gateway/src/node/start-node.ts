@@ -76,7 +76,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + 1024 * 1024,
       logger,
       faults: cluster?.faults,
-      extensions: cluster?.internodeExtensions
+      extensions: cluster?.internodeExtensions,
+      rebuilding: cluster === undefined ? undefined : (key) => cluster.recovery.rebuildingKey(key)
     })
     const listener = createApp({
       nodeId: config.nodeId,
@@ -93,7 +94,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       internode,
       lifecycle: cluster?.lifecycle,
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
-      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() })
+      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view(), recovery: cluster.recovery.view() })
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,
