@@ -139,7 +139,9 @@ export class MembershipService {
         membership.rebase(await raiseGeneration(storage.meta, Math.max(seen, Date.now())))
       }
     })
-    this.handoff = new HintedHandoff({ hints, membership, access, store, replicas: config.replicas, logger })
+    this.handoff = new HintedHandoff({
+      hints, membership, access, store, replicas: config.replicas, logger, hintWindowMs: config.hintWindowMs, hintsPerMemberMax: config.hintsPerMemberMax
+    })
     this.transfer = new PartitionTransfer({
       membership, store, objects: storage.objects, client, placement, access, replicas: config.replicas, settleMs, synced: () => this.gossiper.synced, logger
     })
@@ -186,6 +188,7 @@ export class MembershipService {
 
   /** Stop every loop and store the state a last time. */
   async stop (): Promise<void> {
+    this.lifecycle.stop()
     await this.gossiper.stop()
     await this.transfer.stop()
     await this.handoff.stop()

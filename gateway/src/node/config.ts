@@ -66,6 +66,10 @@ export interface NodeConfig {
   readonly antiEntropyIntervalMs: number
   /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
   readonly antiEntropyPartitionsPerRound: number
+  /** Hints for a member down longer than this go to the key's other replicas instead of waiting for it. */
+  readonly hintWindowMs: number
+  /** Hints kept for one member at most; past it, its hints go to the key's other replicas. */
+  readonly hintsPerMemberMax: number
   /** Test facility: the internode fault-injection switch (/internal/v1/faults, internode/fault-injection.ts). Never in production. */
   readonly enableFaultInjection: boolean
   readonly logLevel: string
@@ -114,6 +118,9 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   // node's ~300 partitions (Q = 512, 5 nodes, n = 3) in under 30 s.
   antiEntropyIntervalMs: 5_000,
   antiEntropyPartitionsPerRound: 64,
+  // Cassandra's max_hint_window: past it, anti-entropy is the cheaper way to catch the member up.
+  hintWindowMs: 10_800_000,
+  hintsPerMemberMax: 1_000_000,
   enableFaultInjection: false,
   logLevel: 'info'
 })
@@ -231,6 +238,8 @@ function validate (c: Record<string, any>): NodeConfig {
   positiveInteger(c, 'reapIntervalMs', 86_400_000)
   if (c.antiEntropyIntervalMs !== 0) positiveInteger(c, 'antiEntropyIntervalMs', 86_400_000)
   positiveInteger(c, 'antiEntropyPartitionsPerRound', 65536)
+  positiveInteger(c, 'hintWindowMs', 30 * 86_400_000)
+  positiveInteger(c, 'hintsPerMemberMax', 1_000_000_000)
   if (typeof c.enableFaultInjection !== 'boolean') throw configError('enableFaultInjection', `${JSON.stringify(c.enableFaultInjection)} must be true or false`)
   for (const name of ['r', 'pr', 'w', 'dw', 'pw'] as const) quorumSpec(`defaults.${name}`, c.defaults[name], c.replicas)
   positiveInteger(c.defaults, 'timeoutMs', 600_000, 'defaults.timeoutMs')

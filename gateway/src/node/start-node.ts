@@ -94,7 +94,10 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       internode,
       lifecycle: cluster?.lifecycle,
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
-      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view(), recovery: cluster.recovery.view() })
+      clusterDetails: cluster === undefined ? undefined : () => {
+        const leaving = cluster.lifecycle.leaveProgress()
+        return { antiEntropy: cluster.antiEntropy.view(), recovery: cluster.recovery.view(), ...(leaving === undefined ? {} : { leaving }) }
+      }
     })
     const server = createServer({
       maxHeaderSize: config.maxHeaderBytes,

@@ -18,7 +18,7 @@ interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 const DEFAULT_NODE = 'http://127.0.0.1:7001'
 
 /** Every cluster command's names: `levelring <name> --node URL`. */
-export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'repair', 'join', 'leave'] as const
+export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'repair', 'join', 'leave', 'remove', 'replace'] as const
 
 /** Adds --node, --token, --timeout and --json. */
 function clusterCommand (program: Command, name: string, description: string): Command {
@@ -70,8 +70,8 @@ async function clusterView (client: NodeClient): Promise<ClusterView> {
 }
 
 /**
- * Register `levelring status|members|ring|repair|join|leave --node URL`: the cluster as one node sees it
- * (GET /v1/health, GET /v1/cluster) and the admin actions (POST /v1/admin/repair|join|leave).
+ * Register `levelring status|members|ring|repair|join|leave|remove|replace --node URL`: the cluster as one
+ * node sees it (GET /v1/health, GET /v1/cluster) and the admin actions (POST /v1/admin/repair|join|leave|remove|replace).
  */
 export function registerCluster (program: Command): void {
   clusterCommand(program, 'status', 'the node\'s health and its view of the cluster: members by state, ring, hints, anti-entropy')
@@ -116,6 +116,15 @@ export function registerCluster (program: Command): void {
 
   adminCommand(program, 'leave', 'make the node leave the cluster, handing its partitions over (POST /v1/admin/leave)')
     .action(async (flags: AdminFlags) => { await admin(flags, 'leave', '/v1/admin/leave', {}) })
+
+  adminCommand(program, 'remove', 'take a dead member out of the cluster; ask any other member (POST /v1/admin/remove)')
+    .argument('<member>', 'the id of the member that will not come back')
+    .action(async (member: string, flags: AdminFlags) => { await admin(flags, 'remove', '/v1/admin/remove', { member }) })
+
+  adminCommand(program, 'replace', 'take a dead member out in favour of a new member that has joined (POST /v1/admin/replace)')
+    .argument('<old>', 'the id of the dead member')
+    .argument('<new>', 'the id of the member that takes its share (started with --seeds)')
+    .action(async (old: string, replacement: string, flags: AdminFlags) => { await admin(flags, 'replace', '/v1/admin/replace', { old, new: replacement }) })
 }
 
 /** What to do when the node refuses an admin action for want of the operator credential. */
