@@ -187,7 +187,10 @@ export class HintedHandoff {
       await store.merge(hint.key, hint.object, { sync: true })
     } else if (destination === 'replicas' || destination === 'others') {
       const ring = membership.ring()
-      const targets = ring.preferenceList(ring.partitionOf(hint.key), replicas)
+      const pending = membership.pendingRing()
+      // During a move the pending ring's replicas get it too: one may have streamed the partition already.
+      const targets = [...new Set([...ring.preferenceList(ring.partitionOf(hint.key), replicas),
+        ...(pending?.preferenceList(pending.partitionOf(hint.key), replicas) ?? [])])]
         .filter((node) => node !== hint.owner && membership.entry(node)?.status !== 'left')
       if (targets.length === 0) throw new Error(`no replica of ${hint.key} but ${hint.owner} to hand its hint to`)
       await Promise.all(targets.map(async (node) => {
