@@ -121,6 +121,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     partitionsPerRound: config.antiEntropyPartitionsPerRound,
     tombstoneGraceMs: config.tombstoneGraceMs,
     logger,
+    ...(config.clockOffsetMs === 0 ? {} : { now: () => Date.now() + config.clockOffsetMs }),
     priority: () => recovery.priority(),
     onInSync: (p, peer) => recovery.inSync(p, peer)
   })

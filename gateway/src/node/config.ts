@@ -72,6 +72,8 @@ export interface NodeConfig {
   readonly hintsPerMemberMax: number
   /** Test facility: the internode fault-injection switch (/internal/v1/faults, internode/fault-injection.ts). Never in production. */
   readonly enableFaultInjection: boolean
+  /** Test facility: added to the wall clock the replica store and anti-entropy age tombstones by (clock skew). Never in production. */
+  readonly clockOffsetMs: number
   readonly logLevel: string
 }
 
@@ -122,6 +124,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   hintWindowMs: 10_800_000,
   hintsPerMemberMax: 1_000_000,
   enableFaultInjection: false,
+  clockOffsetMs: 0,
   logLevel: 'info'
 })
 
@@ -240,6 +243,9 @@ function validate (c: Record<string, any>): NodeConfig {
   positiveInteger(c, 'antiEntropyPartitionsPerRound', 65536)
   positiveInteger(c, 'hintWindowMs', 30 * 86_400_000)
   positiveInteger(c, 'hintsPerMemberMax', 1_000_000_000)
+  if (!Number.isSafeInteger(c.clockOffsetMs) || Math.abs(c.clockOffsetMs) > 30 * 86_400_000) {
+    throw configError('clockOffsetMs', `${JSON.stringify(c.clockOffsetMs)} must be an integer of ms within ±30 days`)
+  }
   if (typeof c.enableFaultInjection !== 'boolean') throw configError('enableFaultInjection', `${JSON.stringify(c.enableFaultInjection)} must be true or false`)
   for (const name of ['r', 'pr', 'w', 'dw', 'pw'] as const) quorumSpec(`defaults.${name}`, c.defaults[name], c.replicas)
   positiveInteger(c.defaults, 'timeoutMs', 600_000, 'defaults.timeoutMs')

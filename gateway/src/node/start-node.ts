@@ -55,7 +55,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const secret = await loadContextSecret(storage.meta, clusterSecrets?.[0])
     const authTokens = config.authTokenFile === undefined ? [] : await readTokens('authTokenFile', config.authTokenFile)
     const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
-    const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
+    // clockOffsetMs is a test facility (clock skew between nodes); 0 otherwise.
+    const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger, ...(config.clockOffsetMs === 0 ? {} : { now: () => Date.now() + config.clockOffsetMs }) })
     let address = `${config.listen.host}:${config.listen.port}`
     let stopping = false
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
