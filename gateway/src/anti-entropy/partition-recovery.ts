@@ -115,7 +115,10 @@ export class PartitionRecovery {
   /** The rebuilding partitions this node replicates: what anti-entropy should compare first. */
   priority (): number[] {
     if (this.#state !== 'rebuilding') return []
-    return this.#replicated().filter((p) => !this.#done.has(p))
+    const left = this.#replicated().filter((p) => !this.#done.has(p))
+    // A ring change can leave it no partition to rebuild (it was given none, or they moved away).
+    if (left.length === 0 && this.#options.membership.ringState() !== undefined) this.#current()
+    return left
   }
 
   /** Anti-entropy found partition `p` equal to `peer`'s (or brought it up to it). */
@@ -129,12 +132,19 @@ export class PartitionRecovery {
     this.#done.add(p)
     this.#synced.delete(p)
     const left = this.priority().length
-    if (left === 0) {
-      this.#state = 'current'
-      this.#options.logger.info('every partition this node replicates is current again: its replies are authoritative')
-    } else {
+    if (left > 0) {
       this.#options.logger.debug({ partition: p, left }, 'partition current again')
+      this.#save()
     }
+  }
+
+  #current (): void {
+    this.#state = 'current'
+    this.#options.logger.info('every partition this node replicates is current again: its replies are authoritative')
+    this.#save()
+  }
+
+  #save (): void {
     void this.#store().catch((err: unknown) => this.#options.logger.error({ err }, 'could not store the recovery state'))
   }
 

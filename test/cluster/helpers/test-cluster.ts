@@ -41,6 +41,8 @@ export interface ClusterOptions {
   readonly bearerToken?: string
   /** The cluster secret (default: one generated for the cluster). */
   readonly secret?: string
+  /** How long each node may take to start listening (default START_TIMEOUT_MS; long runs on a loaded machine give more). */
+  readonly startTimeoutMs?: number
 }
 
 /** One node process of a test cluster. */
@@ -49,6 +51,8 @@ export class ClusterNode {
   readonly address: string
   readonly dataDir: string
   readonly #configFile: string
+  /** How long start() waits for the process to listen. */
+  startTimeoutMs = START_TIMEOUT_MS
   #child: ChildProcess | undefined
   #exited: Promise<number | null> = Promise.resolve(null)
   /** Every JSON log line of the current process. */
@@ -76,7 +80,7 @@ export class ClusterNode {
     this.#exited = new Promise((resolve) => child.once('exit', (code) => { everyChild.delete(child); resolve(code) }))
     child.stderr!.on('data', (d) => { this.stderr += String(d) })
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${this.id} did not listen within ${START_TIMEOUT_MS} ms: ${this.stderr}`)), START_TIMEOUT_MS)
+      const timer = setTimeout(() => reject(new Error(`node ${this.id} did not listen within ${this.startTimeoutMs} ms: ${this.stderr}`)), this.startTimeoutMs)
       createInterface({ input: child.stdout! }).on('line', (line) => {
         let entry: Record<string, any>
         try { entry = JSON.parse(line) as Record<string, any> } catch { return }
@@ -161,6 +165,7 @@ export class TestCluster {
       nodes.push(new ClusterNode(id, address, config.dataDir, file))
     }
     const partitions = (settings.partitions as number | undefined) ?? DEFAULT_CONFIG.partitions
+    if (options.startTimeoutMs !== undefined) for (const n of nodes) n.startTimeoutMs = options.startTimeoutMs
     const cluster = new TestCluster(nodes, dir, secret, replicas, partitions, options.bearerToken)
     try {
       await Promise.all(nodes.map((n) => n.start()))
