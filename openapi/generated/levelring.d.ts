@@ -907,6 +907,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is over 16 KiB (a join request is one short JSON object); it is not read further. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The seed gave no gossip answer (not running, another cluster secret). */
             502: {
                 headers: {

@@ -34,15 +34,15 @@ test('a hint its owner refuses every time does not hold back the owner\'s later 
   await waitUntil('node4 down', async () => (await viewOf(node1)).peers.find((p) => p.id === 'node4')?.status === 'down', 20_000, 200)
   // Named to sort first among node4's hints: before the fix, a failing first hint stopped every later one.
   const [big, ...small] = keysReplicatedBy(cluster, 'node4', 'a-hint', 41)
-  // Two blind writes: two siblings, about 2 MiB.
-  for (const v of ['x', 'z']) {
+  // Four blind writes: four siblings, about 4 MiB.
+  for (const v of ['w', 'x', 'y', 'z']) {
     const write = await putText(node1.url, big!, v.repeat(MIB - 64), 'w=2')
     expect(write.status, await write.text()).toBe(204)
   }
   for (const key of small) expect((await putText(node1.url, key, `v-${key}`, 'w=2')).status).toBe(204)
   expect(await hintsFor(others, 'node4')).toBe(41)
 
-  // node4 comes back taking internode bodies of about 1 MiB at most: the big hint is refused every time.
+  // node4 comes back with maxValueBytes 1, taking replica bodies of about 3.3 MB at most: the big hint is refused every time.
   await reconfigure(cluster, node4, { maxValueBytes: 1 })
   await node4.start()
   await waitUntil('every small hint delivered', async () => await hintsFor(others, 'node4') === 1, 30_000, 250)
@@ -80,8 +80,8 @@ test('a leaving node whose new owners refuse its keys stays, showing its progres
   const c = cluster
   const [node1, node2, node3, node4] = c.nodes as [ClusterNode, ClusterNode, ClusterNode, ClusterNode]
   const stayers = [node1, node2, node3]
-  // The others take internode bodies of about 1 MiB at most (4 MiB for a hand-over batch): node4
-  // keeps the only whole copy of a 5 MiB key (five blind writes of 1 MiB with w=1 through node4, a
+  // The others run with maxValueBytes 1, taking hand-over batches of about 7.8 MB at most: node4
+  // keeps the only whole copy of a 9 MiB key (nine blind writes of 1 MiB with w=1 through node4, a
   // replica of the key), which the others can stream from it but not be pushed.
   for (const node of stayers) {
     await node.stop()
@@ -90,7 +90,7 @@ test('a leaving node whose new owners refuse its keys stays, showing its progres
   }
   await c.settled()
   const big = keysReplicatedBy(c, 'node4', 'big', 1)[0]!
-  const values = ['a', 'b', 'c', 'd', 'e'].map((v) => v.repeat(MIB - 64))
+  const values = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((v) => v.repeat(MIB - 64))
   for (const value of values) expect((await putText(node4.url, big, value, 'w=1')).status).toBe(204)
   for (const key of keysReplicatedBy(c, 'node4', 'small', 20)) expect((await putText(node4.url, key, `v-${key}`, 'w=3')).status).toBe(204)
 

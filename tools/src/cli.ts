@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { CliFailure, describeFailure } from './cli-kit/failure.js'
+import { registerCerts } from './commands/certs.js'
 import { CLUSTER_COMMANDS, registerCluster } from './commands/cluster.js'
 import { registerDb } from './commands/db.js'
 import { registerManifest } from './commands/manifest.js'
@@ -23,7 +24,8 @@ const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['wal'], register: registerWal },
   { names: ['manifest'], register: registerManifest },
   { names: ['db'], register: registerDb },
-  { names: CLUSTER_COMMANDS, register: registerCluster }
+  { names: CLUSTER_COMMANDS, register: registerCluster },
+  { names: ['certs'], register: registerCerts }
 ]
 
 /**

@@ -7,6 +7,7 @@ import { join, relative, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { CA_CERT_FILE, certFile, keyFile, makeCertificates } from './commands/certs/certificate-authority.js'
 
 // `npm start`: a local cluster of three levelring nodes, each its own process (`levelring start`)
 // on 127.0.0.1:7001-7003 with its data under ./data/node1..3, n=3 and the default quorums
@@ -14,8 +15,10 @@ import { parseArgs } from 'node:util'
 // ./data/nodeN.log (warnings and errors are echoed here). Ctrl-C (SIGINT) or SIGTERM stops all
 // three cleanly: each gets one SIGTERM, finishes its in-flight requests and closes its engine,
 // and this process exits once all have. A second Ctrl-C makes them exit at once.
+// With --tls, the nodes serve HTTPS with mutual TLS between them: a cluster CA and a certificate per
+// node are made once into ./data/tls (`levelring certs`' files) and reused afterwards.
 //
-//   node dist/tools/src/local-cluster.js [--ports 7001,7002,7003] [--data ./data]
+//   node dist/tools/src/local-cluster.js [--ports 7001,7002,7003] [--data ./data] [--tls]
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const BIN = join(ROOT, 'bin', 'levelring.js')
@@ -39,7 +42,8 @@ interface LocalNode {
 const { values: args } = parseArgs({
   options: {
     ports: { type: 'string', default: '7001,7002,7003' },
-    data: { type: 'string', default: './data' }
+    data: { type: 'string', default: './data' },
+    tls: { type: 'boolean', default: false }
   }
 })
 const ports = args.ports.split(',').map(Number)
@@ -59,12 +63,17 @@ for (const port of ports) {
   if (!(await portFree(port))) fail(`127.0.0.1:${port} is in use (a cluster from an earlier npm start still running?); stop it or pass --ports`)
 }
 const secretFile = await clusterSecret(join(dataRoot, 'cluster-secret'))
+const tlsDir = join(dataRoot, 'tls')
+if (args.tls) await certificates(tlsDir, ids)
+const tlsArgs = (id: string): string[] => args.tls
+  ? ['--tls-cert', join(tlsDir, certFile(id)), '--tls-key', join(tlsDir, keyFile(id)), '--tls-ca', join(tlsDir, CA_CERT_FILE)]
+  : []
 
 for (const [i, id] of ids.entries()) {
   const dataDir = join(dataRoot, id)
   const peers = ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(',')
   const child = spawn(process.execPath, [BIN, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`, '--data', dataDir,
-    '--peers', peers, '--replicas', '3', '--cluster-secret-file', secretFile], {
+    '--peers', peers, '--replicas', '3', '--cluster-secret-file', secretFile, ...tlsArgs(id)], {
     // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGTERM.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe']
@@ -90,16 +99,18 @@ try {
   await stop('SIGTERM', 1)
 }
 
-const url = (n: LocalNode): string => `http://127.0.0.1:${n.port}`
+const url = (n: LocalNode): string => `${args.tls ? 'https' : 'http'}://127.0.0.1:${n.port}`
+const curl = args.tls ? `curl --cacert ${shown(join(tlsDir, CA_CERT_FILE))}` : 'curl'
 process.stdout.write([
   '',
-  `levelring: 3 nodes up (n=3, r=w=2), data in ${shown(dataRoot)}, logs in ${shown(join(dataRoot, 'node*.log'))}`,
+  `levelring: 3 nodes up (n=3, r=w=2${args.tls ? ', HTTPS, mutual TLS between nodes' : ''}), data in ${shown(dataRoot)}, logs in ${shown(join(dataRoot, 'node*.log'))}`,
   ...nodes.map((n) => `  ${n.id}  ${url(n)}`),
   '',
   'Any node serves any request, e.g.:',
-  `  curl -i -X PUT --data-binary 'hello' -H 'Content-Type: text/plain' ${url(nodes[0]!)}/v1/kv/greeting`,
-  `  curl -i ${url(nodes[1]!)}/v1/kv/greeting`,
-  `  curl ${url(nodes[2]!)}/v1/cluster`,
+  `  ${curl} -i -X PUT --data-binary 'hello' -H 'Content-Type: text/plain' ${url(nodes[0]!)}/v1/kv/greeting`,
+  `  ${curl} -i ${url(nodes[1]!)}/v1/kv/greeting`,
+  `  ${curl} ${url(nodes[2]!)}/v1/cluster`,
+  ...(args.tls ? [`  levelring status --node ${url(nodes[0]!)} --ca ${shown(join(tlsDir, CA_CERT_FILE))}`] : []),
   '',
   'Ctrl-C stops all three.',
   ''
@@ -147,6 +158,12 @@ async function clusterSecret (file: string): Promise<string> {
     await writeFile(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 })
   }
   return file
+}
+
+/** The cluster CA and the nodes' certificates in `dir`, made the first time (a node without its files gets new ones). */
+async function certificates (dir: string, names: readonly string[]): Promise<void> {
+  const missing = names.filter((id) => !existsSync(join(dir, certFile(id))) || !existsSync(join(dir, keyFile(id))))
+  if (missing.length > 0 || !existsSync(join(dir, CA_CERT_FILE))) await makeCertificates(dir, { nodes: missing.length > 0 ? missing : names })
 }
 
 async function portFree (port: number): Promise<boolean> {

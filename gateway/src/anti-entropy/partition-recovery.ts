@@ -15,6 +15,9 @@ const HEARD_KEY = 'heard-generations'
 /** Internode endpoint a node with an empty data directory asks: "did you know me before?" */
 export const RECOVERY_PATH = '/internal/v1/recovery/known'
 
+/** Largest body of a probe: {"member": id, "generation": n}. */
+export const RECOVERY_BODY_LIMIT = 4096
+
 /** How often a probing node asks its peers again (ms). */
 export const PROBE_INTERVAL_MS = 1_000
 
@@ -212,7 +215,7 @@ export class PartitionRecovery {
         if (path !== RECOVERY_PATH || req.method !== 'POST') throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}`)
         let asked: { member?: unknown, generation?: unknown }
         try {
-          asked = JSON.parse((await body(4096)).toString('utf8')) as typeof asked
+          asked = JSON.parse((await body(RECOVERY_BODY_LIMIT)).toString('utf8')) as typeof asked
         } catch {
           throw new GatewayError('LEVELRING_INVALID_PARAMETER', 'the body must be JSON {"member", "generation"}')
         }

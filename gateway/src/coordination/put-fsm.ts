@@ -28,8 +28,10 @@ export const FORWARD_MARGIN_MS = 50
  * prepare:     pick the stamping replica: this node when it is one of the key's primary targets
  *              (or a fallback target while no primary is up), else the first target believed up,
  *              primaries first, forwarded to.
- * stamping:    the local replica store stamps the write (a fresh dot of this node's actor) and
- *              stores it (fsynced when dw > 0). It is the first acknowledgement.
+ * stamping:    the local replica store stamps the write (a fresh dot of this node's actor); a
+ *              primary stores it (fsynced when dw > 0), its first acknowledgement. A fallback
+ *              stores nothing of its own: it stamps over its hints for the key and keeps the
+ *              result only as a hint, sent to itself like to any other target.
  * replicating: the stamped set goes to every other target at once (fsynced there when dw > 0);
  *              each acknowledgement counts toward w (and dw), a primary's toward pw. A target that
  *              does not acknowledge is replaced by the next fallback (sloppy quorum), which keeps
@@ -133,8 +135,16 @@ export class PutFsm {
   }
 
   #stamp (): void {
-    const { key, value, supersedes, counts } = this.#request
-    const work = this.#context.store.write(key, value, supersedes, { sync: counts.dw > 0 }).then(
+    const { key, value, supersedes, counts, targets } = this.#request
+    const { access, store } = this.#context
+    const self = access.selfId
+    // Only a primary stores the stamp in its own objects. A fallback (or a node outside the key's
+    // targets) stamps over the hints it keeps for the key and keeps the write only as a hint: a copy
+    // in its own objects would outlive the hint's delivery and could bring back a later delete.
+    const stamping = targets.find((t) => t.node === self)?.primary === true
+      ? store.write(key, value, supersedes, { sync: counts.dw > 0 })
+      : access.read(self, key, counts.timeoutMs, true).then(async (base) => await store.stamp(key, value, supersedes, base))
+    const work = stamping.then(
       (stamped) => this.#replicate(stamped),
       (err: unknown) => {
         if (this.#state === 'stamping') this.#fail(err as Error)
@@ -149,11 +159,12 @@ export class PutFsm {
     const { key, counts, targets } = this.#request
     const self = this.#context.access.selfId
     const me = targets.find((t) => t.node === self)
-    // A fallback that stamped keeps the write as a hint too; that (not the stamp) is its acknowledgement.
-    const hintHere = me?.hintFor !== undefined
-    this.#acks = hintHere ? 0 : 1
-    this.#primaryAcks = me?.primary === true ? 1 : 0
-    const others = targets.filter((t) => t.node !== self || hintHere)
+    // A primary's stored stamp is its acknowledgement; anything else that stamped stored nothing yet:
+    // a fallback keeps the write as a hint (sent to itself like to any target), which is its acknowledgement.
+    const storedHere = me?.primary === true
+    this.#acks = storedHere ? 1 : 0
+    this.#primaryAcks = storedHere ? 1 : 0
+    const others = targets.filter((t) => t.node !== self || !storedHere)
     this.#pending = others.length
     if (this.#state === 'stamping') this.#to('replicating')
     const timeout = counts.timeoutMs + LATE_REPLY_MS

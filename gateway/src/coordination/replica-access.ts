@@ -4,7 +4,7 @@ import type { ReplicaStore } from '../replica/replica-store.js'
 import type { InternodeClient, ReplicaAnswer } from '../internode/internode-client.js'
 import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { StoredObject } from '../replica/stored-object.js'
-import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
+import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
@@ -15,7 +15,7 @@ export interface ReplicaAccess {
   readonly selfId: string
   /**
    * The replica's stored set of `key`, tombstones included; undefined when it holds none. With
-   * `includeHints` (the node is a fallback for the key) merged with the hints it keeps for the key.
+   * `includeHints` (the node is a fallback for the key) the hints it keeps for the key instead.
    */
   read (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<StoredObject | undefined>
   /** Like read, and whether the replica said its copy may be missing acknowledged writes (it is rebuilding). */
@@ -56,8 +56,8 @@ export class ClusterReplicaAccess implements ReplicaAccess {
 
   async read (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
     if (node !== this.selfId) return this.#client.readReplica(node, key, timeoutMs, includeHints)
-    if (!includeHints || this.#hints === undefined) return this.#store.read(key)
-    return readWithHints(this.#store, this.#hints, key)
+    if (!includeHints) return this.#store.read(key)
+    return this.#hints === undefined ? undefined : readAsFallback(this.#hints, key)
   }
 
   async apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {

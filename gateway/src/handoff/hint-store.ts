@@ -12,7 +12,6 @@
  * it was being delivered is delivered again.
  */
 import type { Logger } from 'pino'
-import type { ReplicaStore } from '../replica/replica-store.js'
 import { mergeReplicas } from '../replica/replica-merge.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import { KeyLock } from '../replica/key-lock.js'
@@ -32,11 +31,13 @@ export interface HintKeeper {
 }
 
 /**
- * What a replica answers for `key` when asked to include hints (a fallback's read, sloppy quorum):
- * its own object merged with every hint it keeps for the key.
+ * What a node answers for `key` when it serves as a fallback (sloppy quorum): the hints it keeps for
+ * the key, never its own stored object. It does not replicate the key, so whatever its own objects
+ * hold of it is a stray copy on its way to the replicas (an ownership sweep), maybe long superseded
+ * or deleted there, not the key's state.
  */
-export async function readWithHints (store: Pick<ReplicaStore, 'read'>, hints: HintKeeper, key: string): Promise<StoredObject | undefined> {
-  return mergeReplicas([await store.read(key), await hints.forKey(key)])
+export async function readAsFallback (hints: HintKeeper, key: string): Promise<StoredObject | undefined> {
+  return await hints.forKey(key)
 }
 
 /** One stored hint. */
@@ -49,18 +50,20 @@ export interface Hint {
 /** The hints of one node, counted per owner. */
 export class HintStore implements HintKeeper {
   readonly #space: ByteSpace
+  readonly #storage: Pick<NodeStorage, 'syncBarrier'>
   readonly #logger: Logger
   readonly #lock = new KeyLock()
   readonly #counts = new Map<string, number>()
 
-  private constructor (space: ByteSpace, logger: Logger) {
+  private constructor (space: ByteSpace, storage: Pick<NodeStorage, 'syncBarrier'>, logger: Logger) {
     this.#space = space
+    this.#storage = storage
     this.#logger = logger
   }
 
   /** Open the node's hint space and count the hints it holds (one scan at start). */
   static async open (storage: NodeStorage, logger: Logger): Promise<HintStore> {
-    const store = new HintStore(storage.space(SPACES.hints), logger)
+    const store = new HintStore(storage.space(SPACES.hints), storage, logger)
     for await (const key of store.#space.keys()) {
       const owner = key.slice(0, key.indexOf(SEPARATOR))
       store.#counts.set(owner, (store.#counts.get(owner) ?? 0) + 1)
@@ -85,7 +88,10 @@ export class HintStore implements HintKeeper {
     await this.#lock.run(id, async () => {
       const held = await this.#read(id, key)
       const merged = mergeReplicas([held, object])!
-      if (held !== undefined && sameVersions(merged, held)) return
+      if (held !== undefined && sameVersions(merged, held)) {
+        if (fsync) await this.#storage.syncBarrier() // the hint held may have been stored without an fsync
+        return
+      }
       await this.#space.put(id, encodeObject(merged), durable(fsync))
       if (held === undefined) this.#counts.set(owner, (this.#counts.get(owner) ?? 0) + 1)
     })

@@ -23,7 +23,7 @@ import type { BodyReader } from './internode-routes.js'
 export const FAULTS_PATH = `${INTERNODE_PREFIX}faults`
 
 /** Largest body of a faults PUT: a list of member ids. */
-const FAULTS_BODY_LIMIT = 64 * 1024
+export const FAULTS_BODY_LIMIT = 64 * 1024
 
 /** The members this node is cut off from. */
 export class FaultInjector {

@@ -14,6 +14,7 @@ import {
   REBUILDING_STATUS
 } from './internode-protocol.js'
 import type { FaultInjector } from './fault-injection.js'
+import type { NodeTls } from '../node/node-tls.js'
 
 /** A replica's answer to a read: its stored object (undefined: none) and whether it may be missing acknowledged writes. */
 export interface ReplicaAnswer {
@@ -38,6 +39,12 @@ export interface InternodeClientOptions {
   readonly logger: Logger
   /** The test facility that cuts this node off from chosen members (--enable-fault-injection). */
   readonly faults?: FaultInjector
+  /**
+   * TLS is cluster-wide: with it every peer is called over https, its server certificate verified
+   * against `ca` (node's trusted roots without one), and this node's certificate presented as the
+   * client certificate (which peers started with --tls-ca require on /internal/v1/).
+   */
+  readonly tls?: NodeTls
 }
 
 interface Answer {
@@ -58,8 +65,20 @@ export function replicaUnreachable (node: string, address: string, reason: strin
     { node, address, reason, notApplied }, options)
 }
 
-/** Errors of a connection that was never made: the request cannot have been received. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+/** The detail of a 401 that refused this node's client certificate (mutual TLS), not its request signature. */
+function refusedCertificate (answer: Answer): string | undefined {
+  let detail = ''
+  try { detail = String((JSON.parse(answer.body.toString('utf8')) as { detail?: unknown }).detail ?? '') } catch { /* not a problem document */ }
+  return /client certificate/.test(detail) ? detail : undefined
+}
+
+/**
+ * Errors of a connection that was never made, or whose TLS handshake failed (the peer's certificate
+ * is not trusted, or it speaks no TLS): the request cannot have been received.
+ */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE'])
 
 const CODE_OF_TYPE = new Map<string, GatewayErrorCode>(
   Object.entries(PROBLEM_KINDS).map(([code, kind]) => [kind.type, code as GatewayErrorCode]))
@@ -93,7 +112,7 @@ export class InternodeClient {
 
   /**
    * The node's stored set of `key` (tombstones included), or undefined when it holds none. Never repairs.
-   * With `includeHints` (the node is a fallback for the key) merged with the hints it keeps for the key.
+   * With `includeHints` (the node is a fallback for the key) the hints it keeps for the key instead.
    */
   async readReplica (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
     return (await this.readReplicaAnswer(node, key, timeoutMs, includeHints)).object
@@ -249,7 +268,7 @@ export class InternodeClient {
   #authenticated (name: string, address: string, method: string, path: string, headers: Record<string, string>, answer: Answer, answerer: string): Answer {
     const { auth, logger } = this.#options
     if (auth.answerIsFrom(answerer, answer.status, method, path, headers[SIGNED_HEADERS.nonce]!, answer.body, answer.headers[SIGNED_HEADERS.signature])) return answer
-    if (answer.status === 401) throw this.#refused(name, address)
+    if (answer.status === 401) throw this.#refused(name, address, answer)
     logger.warn({ peer: name, address, status: answer.status }, 'ignored an internode answer not signed with the cluster secret')
     throw replicaUnreachable(name, address, `its answer (${answer.status}) is not signed by node ${answerer} with the cluster secret; nothing in it was used`, false)
   }
@@ -263,6 +282,7 @@ export class InternodeClient {
     const answer = await this.#send(address, 'GET', PROVE_PATH, { [SIGNED_HEADERS.nonce]: nonce, [SIGNED_HEADERS.caller]: this.#options.auth.nodeId }, undefined, timeoutMs)
     let id: unknown
     try { id = (JSON.parse(answer.body.toString('utf8')) as ProveAnswer).node } catch { id = undefined }
+    if (answer.status === 401 && refusedCertificate(answer) !== undefined) throw this.#refused(`seed ${address}`, address, answer)
     if (answer.status !== 200 || typeof id !== 'string' || id === '' ||
       !this.#options.auth.answerIsFrom(id, answer.status, 'GET', PROVE_PATH, nonce, answer.body, answer.headers[SIGNED_HEADERS.signature])) {
       throw replicaUnreachable(`seed ${address}`, address,
@@ -276,7 +296,7 @@ export class InternodeClient {
     const type = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (answer.status === status && (mediaType === undefined || type === mediaType)) return
     const address = this.#options.membership.member(node)?.address ?? '?'
-    if (answer.status === 401) throw this.#refused(node, address)
+    if (answer.status === 401) throw this.#refused(node, address, answer)
     if (type === 'application/problem+json') {
       const problem = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>
       const code = CODE_OF_TYPE.get(String(problem.type))
@@ -292,7 +312,14 @@ export class InternodeClient {
     throw replicaUnreachable(node, address, `it answered ${answer.status} ${type || '(no type)'}: ${answer.body.subarray(0, 200).toString('utf8')}`, false)
   }
 
-  #refused (node: string, address: string): GatewayError {
+  /** A 401: the peer refused our request signature, or (mutual TLS) our client certificate, as its problem's detail says. */
+  #refused (node: string, address: string, answer: Answer): GatewayError {
+    const detail = refusedCertificate(answer)
+    if (detail !== undefined) {
+      this.#options.logger.error({ peer: node, address, detail },
+        'peer refused our client certificate: every node needs a certificate signed by the CA the others were started with (--tls-ca)')
+      return replicaUnreachable(node, address, `it refused this node's client certificate: ${detail}`, true)
+    }
     this.#options.logger.error({ peer: node, address },
       `peer refused our request signature: the nodes were started with different --cluster-secret-file contents, or their clocks differ by more than ${SIGNATURE_WINDOW_MS / 1000} s`)
     return replicaUnreachable(node, address, 'it refused this node\'s request signature (different cluster secret, or clocks apart?)', true)
@@ -301,7 +328,9 @@ export class InternodeClient {
   #pool (address: string): Pool {
     let pool = this.#pools.get(address)
     if (pool === undefined) {
-      pool = new Pool(`http://${address}`, {
+      const tls = this.#options.tls
+      pool = new Pool(`${tls === undefined ? 'http' : 'https'}://${address}`, {
+        ...(tls === undefined ? {} : { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } }),
         connections: CONNECTIONS_PER_PEER,
         connectTimeout: CONNECT_TIMEOUT_MS,
         keepAliveTimeout: IDLE_CONNECTION_MS,

@@ -1,6 +1,8 @@
 /**
  * The internode protocol: what nodes of one cluster ask each other, over HTTP/1.1 keep-alive
- * connections, every call and every answer signed with the cluster secret (internode-auth.ts). Not
+ * connections (HTTPS when the cluster runs TLS, with each node's certificate as its client certificate),
+ * every call and every answer signed with the cluster secret (internode-auth.ts). Every body is capped
+ * at what a legal call to its endpoint carries (body-limits.ts). Not
  * part of the public contract (openapi/levelring.yaml): clients never call these, and a call without
  * a valid signature is a 401.
  *
@@ -52,7 +54,7 @@ export const WRITES_PATH = `${INTERNODE_PREFIX}writes/`
 
 /** Query of a replica PUT that makes it a hint for the named node. */
 export const HINT_FOR_QUERY = 'hint-for'
-/** Query of a replica GET that merges the node's hints for the key in. */
+/** Query of a replica GET sent to a fallback: it answers the hints it keeps for the key. */
 export const HINTS_QUERY = 'hints=1'
 
 /**

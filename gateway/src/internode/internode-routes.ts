@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { decodeKeySegment } from '../http/key-segment.js'
 import { GatewayError, hasCode } from '../error/gateway-error.js'
@@ -12,8 +13,9 @@ import {
   WRITES_PATH, REBUILDING_STATUS, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
-import { readWithHints, type HintKeeper } from '../handoff/hint-store.js'
+import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
 import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
+import type { BodyCap } from './body-limits.js'
 
 export interface InternodeRouteOptions {
   readonly nodeId: string
@@ -23,8 +25,13 @@ export interface InternodeRouteOptions {
   readonly stamper?: WriteStamper
   /** The digest of the ring this node routes by, for ping; undefined without a cluster. */
   readonly ringDigest: () => string | undefined
-  /** Largest body accepted: a whole sibling set can be bigger than one value. */
-  readonly maxBodyBytes: number
+  /** The largest body each endpoint accepts (body-limits.ts): over it, a 413 before anything else is done. */
+  readonly bodyCap: (method: string, path: string) => BodyCap
+  /**
+   * Mutual TLS (--tls-ca): every internode call must come over a connection whose client certificate
+   * the server verified against the cluster's CA; others are refused (401) before anything else.
+   */
+  readonly requireClientCertificate?: boolean
   readonly logger: Logger
   /** The fault-injection switch, on a node started with --enable-fault-injection (a test facility). */
   readonly faults?: FaultInjector
@@ -67,9 +74,9 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
   async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string, readVerified: BodyReader): Promise<void> {
     const params = new URLSearchParams(query)
     if (req.method === 'GET') {
-      // A read sent to a fallback also sees the hints it keeps for the key (sloppy quorum).
-      const object = params.get('hints') === '1' && options.hints !== undefined
-        ? await readWithHints(store, options.hints, key)
+      // A read sent to a fallback answers the hints it keeps for the key (sloppy quorum).
+      const object = params.get('hints') === '1'
+        ? (options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
         : await store.read(key)
       const rebuilding = options.rebuilding?.(key) === true
       if (object === undefined) { res.writeHead(rebuilding ? REBUILDING_STATUS : 404, { 'Content-Length': '0' }).end(); return }
@@ -78,7 +85,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       return
     }
     if (req.method === 'PUT') {
-      const body = await readVerified(options.maxBodyBytes, key)
+      const body = await readVerified(Infinity, key)
       const object = decodeBody(key, () => decodeObject(key, body), 'a stored object')
       const owner = params.get(HINT_FOR_QUERY)
       if (owner !== null) {
@@ -98,7 +105,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     if (stamper === undefined) {
       throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${options.nodeId} is not a cluster member (started without --peers id=host:port); it stamps no forwarded writes`)
     }
-    const body = await readVerified(options.maxBodyBytes, key)
+    const body = await readVerified(Infinity, key)
     const write = decodeBody(key, () => decodeForwardedWrite(body), 'a forwarded write')
     const result = encodeWriteResult(await stamper.stampHere(key, write))
     res.writeHead(200, { 'Content-Type': WRITE_RESULT_MEDIA_TYPE, 'Content-Length': String(result.length) }).end(result)
@@ -111,12 +118,20 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     if (!isNonce(nonce)) throw unauthorized('the challenge nonce is missing or malformed')
     signAnswers(res, (status, body) => auth.signAnswer(status, 'GET', PROVE_PATH, nonce, body))
     const body = Buffer.from(JSON.stringify({ node: options.nodeId } satisfies ProveAnswer))
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }).end(body)
+    // A challenge carries no body: one sent anyway is not read, and the connection closes after the answer.
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), ...(req.complete ? {} : { Connection: 'close' }) }).end(body)
   }
 
-  function verifiedBodyReader (req: IncomingMessage, checked: CheckedRequest): BodyReader {
+  /** Reads the body (at most the endpoint's cap, or the handler's `limit` when smaller) and checks it is the one signed. */
+  function verifiedBodyReader (req: IncomingMessage, checked: CheckedRequest, cap: BodyCap): BodyReader {
     return async (limit, key = '') => {
-      const body = await readBody(req, limit, key)
+      let body: Buffer
+      try {
+        body = await readBody(req, Math.min(limit, cap.bytes), key)
+      } catch (err) {
+        if (hasCode(err, 'LEVELRING_VALUE_TOO_LARGE')) throw tooLarge({ endpoint: cap.endpoint, bytes: Math.min(limit, cap.bytes) }, key)
+        throw err
+      }
       if (!auth.bodyMatches(checked, body)) throw unauthorized('the body is not the one the request signature covers')
       return body
     }
@@ -126,15 +141,18 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     try {
       const method = req.method ?? ''
       const url = req.url ?? ''
+      if (options.requireClientCertificate === true) checkClientCertificate(req)
+      const mark = url.indexOf('?')
+      const path = mark === -1 ? url : url.slice(0, mark)
+      const query = mark === -1 ? '' : url.slice(mark + 1)
+      const cap = options.bodyCap(method, path)
       if (url === PROVE_PATH) { prove(req, res); return }
       const checked = auth.checkRequest(method, url, req.headers)
       if (typeof checked === 'string') throw unauthorized(checked)
       signAnswers(res, (status, body) => auth.signAnswer(status, method, url, checked.nonce, body))
+      refuseOversize(req, cap)
       if (faults?.refuses(req.headers) === true) { req.socket.destroy(); return } // a cut link: dropped unanswered
-      const readVerified = verifiedBodyReader(req, checked)
-      const mark = url.indexOf('?')
-      const path = mark === -1 ? url : url.slice(0, mark)
-      const query = mark === -1 ? '' : url.slice(mark + 1)
+      const readVerified = verifiedBodyReader(req, checked, cap)
       if (path === PING_PATH) {
         if (req.method !== 'GET') { notAllowed(res, 'GET'); return }
         const body = Buffer.from(JSON.stringify({ node: options.nodeId, ring: options.ringDigest() ?? null } satisfies PingAnswer))
@@ -154,6 +172,38 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       sendError(req, res, err, logger)
     }
   }
+}
+
+/** Connections whose client certificate passed: a keep-alive connection's later calls skip building it again. */
+const verifiedSockets = new WeakSet<TLSSocket>()
+
+/**
+ * Refuse (401) a call whose connection carries no client certificate the server verified against the
+ * cluster's CA (--tls-ca): node's TLS server requests one from every client and lets the handshake
+ * finish without it, so public clients need none and only /internal/v1/ insists. `authorized` alone
+ * is not enough: node counts a resumed TLS 1.3 session that never had a client certificate as
+ * authorized, so the certificate itself must be there too.
+ */
+function checkClientCertificate (req: IncomingMessage): void {
+  const socket = req.socket as TLSSocket
+  if (verifiedSockets.has(socket)) return
+  const presented = typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length > 0
+  if (socket.authorized && presented) { verifiedSockets.add(socket); return }
+  throw new GatewayError('LEVELRING_UNAUTHORIZED', presented
+    ? `internode endpoints answer only the nodes of this cluster: the client certificate is not signed by the cluster's CA (${String(socket.authorizationError)}); give every node a certificate of the CA in --tls-ca (clients use /v1/)`
+    : 'internode endpoints answer only the nodes of this cluster: they need a client certificate signed by the cluster\'s CA (--tls-ca), and this connection presented none (clients use /v1/)')
+}
+
+/** A 413 from the declared Content-Length, before anything of the body is read; a chunked body is cut by the reader. */
+function refuseOversize (req: IncomingMessage, cap: BodyCap): void {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > cap.bytes) throw tooLarge(cap, '')
+}
+
+function tooLarge (cap: BodyCap, key: string): GatewayError {
+  return new GatewayError('LEVELRING_VALUE_TOO_LARGE',
+    `the body is larger than the most a legal ${cap.endpoint} call carries (${cap.bytes} bytes); nothing of it was used`,
+    { ...(key === '' ? {} : { key }), limit: cap.bytes })
 }
 
 function unauthorized (reason: string): GatewayError {

@@ -9,7 +9,7 @@ import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { HintStore } from '../handoff/hint-store.js'
 import { HintedHandoff } from '../handoff/hinted-handoff.js'
 import type { SloppyPlacement } from '../ring/sloppy-placement.js'
-import { SIBLING_LIMIT, type ReplicaStore } from '../replica/replica-store.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import type { InternodeExtension } from '../internode/internode-routes.js'
 import { durable, type NodeStorage } from '../replica/node-storage.js'
@@ -19,7 +19,7 @@ import { nextGeneration, raiseGeneration } from './generation.js'
 import { Membership, type StoredMember } from './membership.js'
 import { Gossiper } from './gossiper.js'
 import { MemberLifecycle } from './member-lifecycle.js'
-import { HANDOVER_BYTES, partitionStreamRoute } from '../handoff/partition-stream.js'
+import { partitionStreamRoute } from '../handoff/partition-stream.js'
 import { PartitionTransfer } from '../handoff/partition-transfer.js'
 import { ringPlan, ringState, type RingState } from '../ring/ring-state.js'
 
@@ -151,13 +151,13 @@ export class MembershipService {
 
   /** The internode endpoints of gossip and partition streaming. */
   routes (): InternodeExtension[] {
-    const { storage, store, config } = this.#options
+    const { storage, store } = this.#options
     return [...this.gossiper.routes(), partitionStreamRoute({
       objects: storage.objects,
       store,
       // One fsynced write makes every earlier one durable: the engine's commit log is one sequence.
       syncLog: async () => { await storage.meta.put(HANDOVER_SYNC_KEY, String(Date.now()), durable(true)) },
-      maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + HANDOVER_BYTES
+      maxBodyBytes: Infinity // each endpoint's cap is the internode router's (internode/body-limits.ts)
     })]
   }
 

@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import { ANTI_ENTROPY_PREFIX } from '../anti-entropy/anti-entropy-protocol.js'
 import { antiEntropyRoutes } from '../anti-entropy/anti-entropy-routes.js'
 import { AntiEntropyService } from '../anti-entropy/anti-entropy-service.js'
-import { MERGE_BATCH_BYTES } from '../anti-entropy/partition-exchange.js'
 import { PartitionTrees } from '../anti-entropy/partition-trees.js'
 import { PartitionRecovery } from '../anti-entropy/partition-recovery.js'
 import { PeerReachability } from '../membership/reachability.js'
@@ -11,7 +10,8 @@ import { ReapGuard } from '../coordination/reap-guard.js'
 import { ClusterReplicaAccess } from '../coordination/replica-access.js'
 import type { NodeConfig } from './config.js'
 import { DistributedCoordinator } from '../coordination/distributed-coordinator.js'
-import { SIBLING_LIMIT, type ReplicaStore } from '../replica/replica-store.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
+import type { NodeTls } from './node-tls.js'
 import { FaultInjector } from '../internode/fault-injection.js'
 import type { InternodeAuth } from '../internode/internode-auth.js'
 import { InternodeClient } from '../internode/internode-client.js'
@@ -67,6 +67,8 @@ export interface ClusterRuntimeOptions {
   readonly objects: ByteSpace
   /** The node's engine: cluster state in its metadata, hints in their own space. */
   readonly storage: NodeStorage
+  /** The node's TLS material: internode calls go over https, presenting its certificate. */
+  readonly tls: NodeTls | undefined
 }
 
 /**
@@ -83,7 +85,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   const membership = opened.membership
   const faults = config.enableFaultInjection ? new FaultInjector() : undefined
   if (faults !== undefined) logger.warn('fault injection enabled (--enable-fault-injection): /internal/v1/faults can cut this node off; for tests only')
-  const client = new InternodeClient({ membership, auth, reachability, logger, faults })
+  const client = new InternodeClient({ membership, auth, reachability, logger, faults, tls: options.tls })
   const hints = await HintStore.open(options.storage, logger)
   const recovery = await PartitionRecovery.open({
     meta: options.storage.meta,
@@ -96,8 +98,10 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   })
   const placement = new SloppyPlacement(membership, membership, config.replicas)
   const access = new ClusterReplicaAccess(config.nodeId, store, client, hints, (key) => recovery.rebuildingKey(key))
-  // The reaper asks every primary of the key, including one the failure detector takes for down.
-  const guard = new ReapGuard(placement, access, (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) })
+  // The reaper asks every primary of the key and every other member (hints, stray copies), including those taken for down.
+  const guard = new ReapGuard(placement, access,
+    (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) },
+    () => membership.members().map((m) => m.id))
   const membershipService = new MembershipService({ config, opened, storage: options.storage, store, client, hints, placement, access, address, logger })
   const coordinator = new DistributedCoordinator({
     membership,
@@ -129,8 +133,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     trees,
     store,
     replicates: (p) => antiEntropy.replicates(p),
-    // A merge batch: MERGE_BATCH_BYTES, or one whole sibling set of the largest values.
-    maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + MERGE_BATCH_BYTES,
+    maxBodyBytes: Infinity, // each endpoint's cap is the internode router's (internode/body-limits.ts)
     logger
   })
   warnAboutShape(config, membership, logger)

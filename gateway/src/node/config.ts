@@ -58,6 +58,16 @@ export interface NodeConfig {
   /** Operator bearer tokens, one per line: /v1/admin/ needs one; without the file it answers loopback callers only. */
   readonly adminTokenFile?: string
   readonly clusterSecretFile?: string
+  /**
+   * PEM certificate and key: the node serves HTTPS (clients and peers, one port; plain HTTP is then
+   * refused) and calls every peer over https. TLS is cluster-wide: every node has it or none.
+   */
+  readonly tlsCertFile?: string
+  readonly tlsKeyFile?: string
+  /** PEM CA (needs tlsCertFile): mutual TLS, /internal/v1/ wants a client certificate it signed; peers' certificates are checked against it. */
+  readonly tlsCaFile?: string
+  /** Connections one remote address may hold open at once; further ones are closed as soon as they are accepted. */
+  readonly maxConnectionsPerPeer: number
   /** Tombstones older than this are reaped. */
   readonly tombstoneGraceMs: number
   /** How often the reaper runs. */
@@ -113,6 +123,9 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze<NodeConfig>({
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
+  // A peer node's internode pool (CONNECTIONS_PER_PEER, 64) and the clients on its machine, with room
+  // to spare; one machine (a proxy, or every node and client of a loopback cluster) may need more.
+  maxConnectionsPerPeer: 512,
   defaults: { r: 'quorum', pr: 0, w: 'quorum', dw: 0, pw: 0, timeoutMs: 5_000 },
   tombstoneGraceMs: 86_400_000,
   reapIntervalMs: 60_000,
@@ -143,6 +156,10 @@ export interface StartFlags {
   readonly authTokenFile?: string
   readonly adminTokenFile?: string
   readonly clusterSecretFile?: string
+  readonly tlsCert?: string
+  readonly tlsKey?: string
+  readonly tlsCa?: string
+  readonly maxConnectionsPerPeer?: string
   readonly logLevel?: string
   readonly enableFaultInjection?: boolean
 }
@@ -170,6 +187,10 @@ export function loadConfig (flags: StartFlags): NodeConfig {
   if (flags.authTokenFile !== undefined) merged.authTokenFile = flags.authTokenFile
   if (flags.adminTokenFile !== undefined) merged.adminTokenFile = flags.adminTokenFile
   if (flags.clusterSecretFile !== undefined) merged.clusterSecretFile = flags.clusterSecretFile
+  if (flags.tlsCert !== undefined) merged.tlsCertFile = flags.tlsCert
+  if (flags.tlsKey !== undefined) merged.tlsKeyFile = flags.tlsKey
+  if (flags.tlsCa !== undefined) merged.tlsCaFile = flags.tlsCa
+  if (flags.maxConnectionsPerPeer !== undefined) merged.maxConnectionsPerPeer = Number(flags.maxConnectionsPerPeer)
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel
   if (flags.enableFaultInjection === true) merged.enableFaultInjection = true
   return validate(merged)
@@ -213,6 +234,7 @@ function validate (c: Record<string, any>): NodeConfig {
     throw configError('partitions', (err as Error).message)
   }
   if (!Array.isArray(c.seeds)) throw configError('seeds', 'must be a list of host:port')
+  checkPeerSchemes(c.peers, c.seeds, c.tlsCertFile !== undefined)
   c.seeds = c.seeds.map((seed: unknown, i: number) => {
     if (typeof seed !== 'string') throw configError(`seeds[${i}]`, 'must be host:port')
     return peerAddress(`seeds[${i}]`, seed)
@@ -229,9 +251,16 @@ function validate (c: Record<string, any>): NodeConfig {
     throw configError('clusterSecretFile', 'a node with cluster members (--peers id=host:port) needs --cluster-secret-file: ' +
       'the same secret file on every node authenticates internode calls and signs causal contexts')
   }
-  for (const name of ['authTokenFile', 'adminTokenFile', 'clusterSecretFile']) {
+  for (const name of ['authTokenFile', 'adminTokenFile', 'clusterSecretFile', 'tlsCertFile', 'tlsKeyFile', 'tlsCaFile']) {
     if (c[name] !== undefined && (typeof c[name] !== 'string' || c[name] === '')) throw configError(name, 'must be a file path')
   }
+  if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) {
+    throw configError(c.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile', 'TLS needs both --tls-cert and --tls-key (PEM files)')
+  }
+  if (c.tlsCaFile !== undefined && c.tlsCertFile === undefined) {
+    throw configError('tlsCaFile', 'mutual TLS (--tls-ca) needs the node\'s own certificate too: give --tls-cert and --tls-key')
+  }
+  positiveInteger(c, 'maxConnectionsPerPeer', 1_000_000)
   positiveInteger(c, 'maxValueBytes', 512 * 1024 * 1024)
   positiveInteger(c, 'maxHeaderBytes', 1024 * 1024)
   positiveInteger(c, 'requestTimeoutMs', 3_600_000)
@@ -314,9 +343,27 @@ function peerId (setting: string, id: string): string {
   return id
 }
 
-/** host:port, also accepted as http://host:port (internode calls are plain HTTP). */
+/**
+ * TLS is cluster-wide, so a node reaches every peer with its own scheme: a peer or seed written as a
+ * URL must use it (http:// on a node without TLS, https:// on one with).
+ */
+function checkPeerSchemes (peers: readonly unknown[], seeds: readonly unknown[], tls: boolean): void {
+  const wrong = tls ? 'http://' : 'https://'
+  for (const [setting, list] of [['peers', peers], ['seeds', seeds]] as const) {
+    for (const [i, spec] of list.entries()) {
+      const text = typeof spec === 'string' ? spec : (spec as { address?: unknown } | null)?.address
+      if (typeof text !== 'string' || !text.slice(text.indexOf('=') + 1).startsWith(wrong)) continue
+      throw configError(`${setting}[${i}]`, `${JSON.stringify(text)}: ${tls
+        ? 'this node serves TLS (--tls-cert), and TLS is cluster-wide: every peer is reached over https; write host:port or https://host:port'
+        : 'this node has no TLS (--tls-cert), and TLS is cluster-wide: no peer is reached over https; give every node --tls-cert or none'}`)
+    }
+  }
+}
+
+/** host:port, also accepted as http://host:port or https://host:port (the scheme is the cluster's: checkPeerSchemes). */
 function peerAddress (setting: string, value: string): string {
-  const bare = value.startsWith('http://') ? value.slice('http://'.length).replace(/\/$/, '') : value
+  const scheme = /^https?:\/\//.exec(value)?.[0] ?? ''
+  const bare = value.slice(scheme.length).replace(/\/$/, '')
   const { host, port } = parseListen(setting, bare)
   if (port === 0) throw configError(setting, `${JSON.stringify(value)} needs a real port, not 0`)
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`

@@ -3,6 +3,7 @@ import type { AbstractLevel } from 'abstract-level'
 import { GatewayError } from '../error/gateway-error.js'
 import { durable } from '../replica/node-storage.js'
 import type { ActorId } from '../version/dvv.js'
+import { openActorEpoch } from './actor-epoch.js'
 
 const IDENTITY_KEY = 'identity'
 
@@ -11,7 +12,14 @@ export interface NodeIdentity {
   readonly nodeId: string
   /** Random, made when the data directory was created: a wiped directory gets a new one. */
   readonly incarnation: string
-  /** `nodeId@incarnation`: dots from an earlier life of the node can never collide with new ones. */
+  /**
+   * Random, renewed whenever the directory may have gone back in time (node/actor-epoch.ts); a new
+   * directory starts with its incarnation.
+   */
+  readonly epoch: string
+  /** Why this process stamps with a new epoch; undefined when it kept the previous one. */
+  readonly epochRenewed: string | undefined
+  /** `nodeId@epoch`: dots from an earlier life of the node can never collide with new ones. */
   readonly actor: ActorId
 }
 
@@ -22,20 +30,23 @@ function dataDirectoryMismatch (stored: string, configured: string): GatewayErro
     'start with --node-id ' + stored + ' or point --data at another directory', { stored, configured })
 }
 
-/** Read this data directory's identity, creating it (synced) on first open. */
-export async function loadIdentity (meta: AbstractLevel<any, string, string>, nodeId: string): Promise<NodeIdentity> {
+/**
+ * Read the identity of the data directory in `dataDir`, creating it (synced) on first open, and
+ * settle this process's actor epoch (before any dot is stamped).
+ */
+export async function loadIdentity (meta: AbstractLevel<any, string, string>, nodeId: string, dataDir: string): Promise<NodeIdentity> {
   const stored = await meta.get(IDENTITY_KEY)
   if (stored !== undefined) {
     const parsed = JSON.parse(stored) as { nodeId: string, incarnation: string }
     if (parsed.nodeId !== nodeId) throw dataDirectoryMismatch(parsed.nodeId, nodeId)
-    return identity(parsed.nodeId, parsed.incarnation)
+    return identity(parsed.nodeId, parsed.incarnation, await openActorEpoch(meta, dataDir, undefined))
   }
   // 48 random bits: two incarnations of one node id colliding is a one-in-10^14 event.
   const incarnation = randomBytes(6).toString('hex')
   await meta.put(IDENTITY_KEY, JSON.stringify({ nodeId, incarnation, createdAt: new Date().toISOString() }), durable(true))
-  return identity(nodeId, incarnation)
+  return identity(nodeId, incarnation, await openActorEpoch(meta, dataDir, incarnation))
 }
 
-function identity (nodeId: string, incarnation: string): NodeIdentity {
-  return { nodeId, incarnation, actor: `${nodeId}@${incarnation}` }
+function identity (nodeId: string, incarnation: string, { epoch, renewed }: { epoch: string, renewed: string | undefined }): NodeIdentity {
+  return { nodeId, incarnation, epoch, epochRenewed: renewed, actor: `${nodeId}@${epoch}` }
 }

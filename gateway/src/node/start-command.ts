@@ -20,6 +20,10 @@ export function registerStart (program: Command): void {
     .option('--auth-token-file <file>', 'require a bearer token, one accepted token per line')
     .option('--admin-token-file <file>', 'require an admin bearer token on /v1/admin/, one per line (without it: loopback callers only)')
     .option('--cluster-secret-file <file>', 'shared secrets, one a line (signs with the first, accepts any): sign internode calls and causal contexts')
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (clients and peers, one port) and call peers over https; TLS is cluster-wide')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--tls-ca <file>', 'PEM CA: mutual TLS, /internal/v1/ needs a client certificate it signed (public clients need none)')
+    .option('--max-connections-per-peer <n>', 'connections one remote address may hold open; more are closed at once (default 512)')
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent')
     .option('--enable-fault-injection', 'test facility: accept /internal/v1/faults, which cuts internode traffic with chosen members')
     .action(async (flags: StartFlags) => {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { ApiContract } from '../http/contract.js'
@@ -7,21 +8,26 @@ import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
 import { configError, isClusterMember, peerAddresses, peerMembers, type NodeConfig } from './config.js'
 import type { Coordinator } from '../coordination/coordinator.js'
 import { createLogger } from './logger.js'
-import { ReplicaStore, SIBLING_LIMIT } from '../replica/replica-store.js'
+import { ReplicaStore } from '../replica/replica-store.js'
 import { InternodeAuth } from '../internode/internode-auth.js'
 import { internodeRoutes } from '../internode/internode-routes.js'
+import { InternodeBodyCaps } from '../internode/body-limits.js'
+import { limitConnectionsPerAddress } from '../http/connection-limit.js'
+import { loadNodeTls } from './node-tls.js'
 import { createApp } from '../http/server.js'
 import { SingleNodeCoordinator } from '../coordination/single-node-coordinator.js'
 import { loadContextSecret } from './context-secret.js'
 import { parseTokenFile } from './token-file.js'
 import { DotCounter } from '../replica/dot-counter.js'
 import { loadIdentity, type NodeIdentity } from './node-identity.js'
+import { recordCleanStop } from './actor-epoch.js'
 import { NodeStorage } from '../replica/node-storage.js'
 
 /** A started node: listening, serving, reaping tombstones. */
 export interface RunningNode {
   /** host:port actually bound (the port is real even when 0 was asked for). */
   readonly address: string
+  /** http://address, or https://address when the node serves TLS. */
   readonly url: string
   readonly identity: NodeIdentity
   readonly store: ReplicaStore
@@ -49,12 +55,17 @@ export const SHUTDOWN_GRACE_MS = 10_000
 export async function startNode (config: NodeConfig, logger: Logger = createLogger(config.nodeId, config.logLevel)): Promise<RunningNode> {
   const storage = await NodeStorage.open(config.dataDir)
   try {
-    const identity = await loadIdentity(storage.meta, config.nodeId)
+    const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
+    if (identity.epochRenewed !== undefined) {
+      logger.warn({ actor: identity.actor, reason: identity.epochRenewed }, 'stamping writes with a new actor epoch')
+    }
     const counter = await DotCounter.open(storage.meta)
     const clusterSecrets = config.clusterSecretFile === undefined ? undefined : await readSecrets(config.clusterSecretFile)
     const secret = await loadContextSecret(storage.meta, clusterSecrets?.[0])
     const authTokens = config.authTokenFile === undefined ? [] : await readTokens('authTokenFile', config.authTokenFile)
     const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
+    const tls = await loadNodeTls(config)
+    const bodyCaps = new InternodeBodyCaps(config)
     // clockOffsetMs is a test facility (clock skew between nodes); 0 otherwise.
     const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger, ...(config.clockOffsetMs === 0 ? {} : { now: () => Date.now() + config.clockOffsetMs }) })
     let address = `${config.listen.host}:${config.listen.port}`
@@ -62,7 +73,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: () => address, logger, objects: storage.objects, storage, tls })
     const coordinator: Coordinator = cluster?.coordinator ?? new SingleNodeCoordinator(store, {
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
@@ -73,8 +84,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       stamper: cluster?.coordinator,
       ringDigest: () => cluster?.ringDigest(),
       hints: cluster?.membershipService.hints,
-      // A whole sibling set travels in one body: up to the sibling limit of the largest values.
-      maxBodyBytes: config.maxValueBytes * (SIBLING_LIMIT + 1) + 1024 * 1024,
+      bodyCap: (method, path) => bodyCaps.capFor(method, path),
+      requireClientCertificate: tls?.ca !== undefined,
       logger,
       faults: cluster?.faults,
       extensions: cluster?.internodeExtensions,
@@ -100,18 +111,27 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         return { antiEntropy: cluster.antiEntropy.view(), recovery: cluster.recovery.view(), ...(leaving === undefined ? {} : { leaving }) }
       }
     })
-    const server = createServer({
+    const serverOptions = {
       maxHeaderSize: config.maxHeaderBytes,
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.headersTimeoutMs,
       keepAliveTimeout: config.keepAliveTimeoutMs,
       // How often node looks for requests past their timeouts (its default, 30 s, lets slow clients linger).
       connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs, config.requestTimeoutMs)
-    }, listener)
+    }
+    // With a CA, every client is asked for a certificate but the handshake never fails for want of
+    // one: public clients need none, and /internal/v1/ refuses calls without a verified one.
+    const server: Server = tls === undefined
+      ? createServer(serverOptions, listener)
+      : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false }, listener)
+    limitConnectionsPerAddress(server, config.maxConnectionsPerPeer, (peer, open) => {
+      logger.warn({ peer, open, limit: config.maxConnectionsPerPeer }, 'closed connections over the per-address limit (maxConnectionsPerPeer)')
+    })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(config.listen.port, config.listen.host, () => { server.off('error', reject); resolve() })
     })
+    const scheme = tls === undefined ? 'http' : 'https'
     const bound = server.address() as AddressInfo
     address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
     await cluster?.start()
@@ -144,6 +164,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         clearTimeout(cut)
         await cluster?.close() // late replies and read repairs still write to the engine
         await reaping
+        // Last: no dot is stamped after this, so the next start may keep the actor epoch.
+        await recordCleanStop(storage.meta, config.dataDir, identity.epoch)
         await storage.close()
         logger.info('node stopped')
       })()
@@ -151,9 +173,11 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     }
     logger.info({
       address, actor: identity.actor, storage: storage.engineName, dataDir: config.dataDir, replicas: config.replicas,
-      ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions })
-    }, `levelring node ${config.nodeId} listening on http://${address}`)
-    return { address, url: `http://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }
+      ...(cluster === undefined ? {} : { members: cluster.membership.members().map((m) => m.id), partitions: config.partitions }),
+      url: `${scheme}://${address}`,
+      ...(tls === undefined ? {} : { tls: tls.ca === undefined ? 'https' : 'https, mutual TLS between nodes' })
+    }, `levelring node ${config.nodeId} listening on ${scheme}://${address}`)
+    return { address, url: `${scheme}://${address}`, identity, store, storage, server, listener, cluster, left: cluster?.left, logger, close }
   } catch (err) {
     await storage.close()
     throw err

@@ -1,4 +1,5 @@
 import type { AbstractLevel, AbstractPutOptions, AbstractSublevel } from 'abstract-level'
+import type { FileSystem } from 'lsm-level'
 import { openEngine } from './open-engine.js'
 
 /**
@@ -13,6 +14,9 @@ export function durable (sync: boolean): DurablePutOptions {
 }
 
 type Root = AbstractLevel<any, string, string>
+
+/** The metadata key syncBarrier() writes. */
+const SYNC_BARRIER_KEY = 'sync-barrier'
 /** A keyspace of the node's engine: string keys, byte values. */
 export type ByteSpace = AbstractSublevel<Root, any, string, Uint8Array>
 /** A keyspace of the node's engine: string keys, string values (small metadata). */
@@ -70,10 +74,19 @@ export class NodeStorage {
     ])
   }
 
-  /** Open (creating if needed) the engine in `dataDir`. */
-  static async open (dataDir: string): Promise<NodeStorage> {
-    const { db, name } = await openEngine(dataDir)
+  /** Open (creating if needed) the engine in `dataDir`; `fs` as for openEngine. */
+  static async open (dataDir: string, fs?: FileSystem): Promise<NodeStorage> {
+    const { db, name } = await openEngine(dataDir, fs)
     return new NodeStorage(db, name)
+  }
+
+  /**
+   * Make every write made so far durable: an fsynced write of a metadata key, which syncs the one
+   * WAL holding all earlier writes. For a durable acknowledgement (dw, a hint's delivery) of a write
+   * that changed nothing: the state it rests on may have been stored without an fsync.
+   */
+  async syncBarrier (): Promise<void> {
+    await this.meta.put(SYNC_BARRIER_KEY, '', durable(true))
   }
 
   /** A byte-valued sublevel for another component (hints, Merkle trees). */

@@ -133,30 +133,44 @@ export class ReplicaStore {
    */
   async write (key: string, value: NewValue | null, supersedes: Supersedes, options: ReplicaWriteOptions): Promise<StampedWrite> {
     return this.#lock.run(key, async () => {
-      const current = (await this.read(key)) ?? emptyDvvSet<StoredVersion>()
-      const now = this.#now()
-      const context = supersedes === 'current' ? readContext(current) : supersedes
-      const version: StoredVersion = value === null
-        ? tombstoneVersion(now)
-        : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
-      const dot = { actor: this.actor, counter: await this.#counter.next() }
-      const next = pruneClock(normalise(update(current, context, dot, version, now)), this.#pruning, now)
-      this.#checkSiblings(key, next)
-      await this.#store(key, current, next, options.sync)
-      return { object: next, dot }
+      const current = await this.read(key)
+      const stamped = await this.stamp(key, value, supersedes, current)
+      await this.#store(key, current, stamped.object, options.sync)
+      return stamped
     })
   }
 
   /**
-   * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours.
+   * Stamp a client write over `base` without storing it: what a fallback does, which keeps the write
+   * only as a hint for the replica it stands in for (its own objects hold only keys it replicates).
+   * Same rules and errors as write().
+   */
+  async stamp (key: string, value: NewValue | null, supersedes: Supersedes, base: StoredObject | undefined): Promise<StampedWrite> {
+    const current = base ?? emptyDvvSet<StoredVersion>()
+    const now = this.#now()
+    const context = supersedes === 'current' ? readContext(current) : supersedes
+    const version: StoredVersion = value === null
+      ? tombstoneVersion(now)
+      : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
+    const dot = { actor: this.actor, counter: await this.#counter.next() }
+    const next = this.#prune(normalise(update(current, context, dot, version, now)), now)
+    this.#checkSiblings(key, next)
+    return { object: next, dot }
+  }
+
+  /**
+   * Merge a set received from another replica (read repair, hinted handoff, anti-entropy) into ours,
+   * pruning the clock as a write does (so clocks stay bounded on every replica, not only the stamping one).
    * Never refused for its sibling count: it only carries writes that were already acknowledged.
-   * Returns the merged set; writes nothing when ours already holds everything it carries.
+   * Returns the merged set; writes nothing when ours already holds everything it carries (with `sync`,
+   * it still fsyncs: what we hold may have been stored without one).
    */
   async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
     return this.#lock.run(key, async () => {
       const current = await this.read(key)
-      const merged = normalise(current === undefined ? incoming : sync(current, incoming))
+      const merged = this.#prune(normalise(current === undefined ? incoming : sync(current, incoming)), this.#now())
       if (current === undefined || !sameVersions(merged, current)) await this.#store(key, current, merged, options.sync)
+      else if (options.sync) await this.#storage.syncBarrier() // what is acknowledged as durable must be
       return merged
     })
   }
@@ -209,6 +223,15 @@ export class ReplicaStore {
       this.#notify({ key, object: undefined, bytes: undefined })
       return true
     })
+  }
+
+  /**
+   * Keep the clock within the pruning bounds, except a deleted key's: its entries are what make the
+   * tombstone dominate the values it deleted, on replicas that missed the delete too; it is reaped
+   * (guarded) rather than pruned.
+   */
+  #prune (object: StoredObject, now: number): StoredObject {
+    return isDeleted(object) ? object : pruneClock(object, this.#pruning, now)
   }
 
   /** Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes. */

@@ -27,7 +27,11 @@
  * All functions are pure: they return new sets and never mutate their arguments.
  */
 
-/** A writer's identity: one incarnation of one node (its id plus a data-directory epoch). */
+/**
+ * A writer's identity: one epoch of one node (`nodeId@epoch`). The epoch is renewed whenever the
+ * node's data may have gone back in time (node/actor-epoch.ts): the soundness of a dot rests on its
+ * actor's key history never losing a write it stamped.
+ */
 export type ActorId = string
 
 /** The event that made one version: its actor and that actor's counter at the time. */
@@ -148,7 +152,7 @@ export function update<V> (set: DvvSet<V>, context: CausalContext, dot: Dot, val
   if (previous !== undefined && previous.counter >= dot.counter) {
     throw new RangeError(
       `dot ${dot.actor}:${dot.counter} is not fresh: the key has already seen ${dot.actor}:${previous.counter}; ` +
-      'the actor counter went backwards (a data directory restored without a new incarnation?)'
+      'the actor counter went backwards (a data directory restored without a new actor epoch?)'
     )
   }
   const clock = new Map(base.clock)

@@ -13,7 +13,9 @@ import type { ActorId, ClockEntry, DvvSet } from './dvv.js'
  * The cost of pruning is never a lost write: a replica or client context that still holds the
  * dropped entry may later present an already-superseded version as a sibling again (a false
  * conflict that the next write with a context resolves). Dots stay unique regardless, since each
- * actor's counter is node-wide and never goes back.
+ * actor's counter is node-wide and never goes back. A deleted key's clock is never pruned
+ * (replica-store.ts): there a dropped entry would let the deleted value win over the tombstone.
+ * Replicas prune on write and on merge alike, so clocks stay bounded wherever they are stored.
  */
 export interface PruningBounds {
   /** At or below this many entries a clock is left alone. */

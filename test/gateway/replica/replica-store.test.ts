@@ -5,9 +5,9 @@ import { ReplicaStore } from '../../../gateway/src/replica/replica-store.js'
 import { COUNTER_LEASE, DotCounter } from '../../../gateway/src/replica/dot-counter.js'
 import { decodeObject, encodeObject } from '../../../gateway/src/replica/object-codec.js'
 import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
-import { liveSiblings, type StoredObject } from '../../../gateway/src/replica/stored-object.js'
+import { isDeleted, liveSiblings, type StoredObject } from '../../../gateway/src/replica/stored-object.js'
 import { NOTHING_SEEN, readContext, writeContext, type CausalContext } from '../../../gateway/src/version/dvv.js'
-import { DEFAULT_PRUNING } from '../../../gateway/src/version/pruning.js'
+import { DEFAULT_PRUNING, type PruningBounds } from '../../../gateway/src/version/pruning.js'
 import { makeTempDir, removeDir } from '../../support/temp-dir.js'
 
 const opened: Array<{ storage: NodeStorage, dir: string }> = []
@@ -19,12 +19,12 @@ afterEach(async () => {
 })
 
 /** A replica store over real node storage in a temp dir, with a controllable clock. */
-async function replica (actor: string, clock = { now: 1_700_000_000_000 }) {
+async function replica (actor: string, clock = { now: 1_700_000_000_000 }, pruning?: PruningBounds) {
   const dir = makeTempDir('levelring-rs')
   const storage = await NodeStorage.open(dir)
   opened.push({ storage, dir })
   const counter = await DotCounter.open(storage.meta)
-  const store = new ReplicaStore(storage, { actor, counter, logger: pino({ level: 'silent' }), now: () => clock.now })
+  const store = new ReplicaStore(storage, { actor, counter, logger: pino({ level: 'silent' }), now: () => clock.now, pruning })
   return { store, storage, clock }
 }
 
@@ -189,5 +189,42 @@ describe('replica store', () => {
     expect(after.object.clock.size).toBe(DEFAULT_PRUNING.small)
     expect(after.object.clock.has('target@1')).toBe(true)
     expect(text(after.object)).toEqual(['later'])
+  })
+
+  test('pruning never drops the clock entry that makes a delete dominate: a replica that missed the delete gets the tombstone, not the value back', async () => {
+    const clock = { now: 1_700_000_000_000 }
+    const tight: PruningBounds = { small: 1, big: 1, youngMs: 1_000, oldMs: 1_000 }
+    const writer = await replica('writer@1', clock, tight)
+    const deleter = await replica('deleter@1', clock, tight)
+    const missed = await replica('missed@1', clock, tight)
+    const put = await writer.store.write('k', value('deleted value'), NOTHING_SEEN, { sync: false })
+    await deleter.store.merge('k', put.object, { sync: false })
+    await missed.store.merge('k', put.object, { sync: false })
+    clock.now += 10_000 // the writer's entry is old now: prunable under these bounds
+    const del = await deleter.store.write('k', null, readContext(put.object), { sync: false })
+    const merged = await missed.store.merge('k', del.object, { sync: false })
+    expect(text(merged)).toEqual([])
+    expect(isDeleted(merged)).toBe(true)
+    expect(del.object.clock.has('writer@1')).toBe(true)
+  })
+
+  test('merge prunes too: a set arriving with a clock past the bounds is stored within them', async () => {
+    const clock = { now: 1_700_000_000_000 }
+    const bounds: PruningBounds = { small: 2, big: 3, youngMs: 1_000, oldMs: 86_400_000 }
+    const target = await replica('target@1', clock, bounds)
+    let incoming: StoredObject | undefined
+    for (let i = 0; i < 8; i++) {
+      const other = await replica(`writer${i}@1`, clock)
+      const w = await other.store.write('k', value(`w${i}`), incoming === undefined ? NOTHING_SEEN : readContext(incoming), { sync: false })
+      incoming = w.object
+    }
+    expect(incoming!.clock.size).toBe(8)
+    clock.now += 10_000
+    const stored = await target.store.merge('k', incoming!, { sync: false })
+    // Entries folded in from contexts carry no timestamp (the oldest): past `old`, dropped down to `small`.
+    expect(stored.clock.size).toBe(bounds.small)
+    expect(stored.clock.has('writer7@1')).toBe(true)
+    expect((await target.store.read('k'))!.clock.size).toBe(bounds.small)
+    expect(text(stored)).toEqual(['w7'])
   })
 })

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fill, median, ms, runLoad, VALUE_BYTES, type LoadFigures } from './http-load.js'
+import { readFileSync } from 'node:fs'
+import { fill, median, ms, PLAIN_HTTP, runLoad, VALUE_BYTES, type LoadFigures, type Transport } from './http-load.js'
+import { CA_CERT_FILE, certFile, keyFile, makeCertificates } from '../commands/certs/certificate-authority.js'
 import { freePorts, ServerProcesses } from './server-processes.js'
 
 // `npm run bench:cluster`: a 50/50 mix of PUT (a fresh key each) and GET (1,000 preloaded keys) of
@@ -11,7 +13,9 @@ import { freePorts, ServerProcesses } from './server-processes.js'
 // the three nodes) beside one node alone (n=1, the gateway benchmark's target), in the same run with
 // the same load. Every node is its own process over lsm-level files in a temp directory; loopback
 // only; every phase bounded by DURATION_S. The targets alternate for ROUNDS rounds and medians are
-// reported, so drift of a shared machine falls on both alike.
+// reported, so drift of a shared machine falls on both alike. With LEVELRING_BENCH_TLS=1 a third
+// target joins: the same cluster over HTTPS with mutual TLS between its nodes (certificates from
+// `levelring certs`), so the cost of TLS is measured beside plain HTTP in the same run.
 
 /** Keys the GETs read (written before the run). */
 const READ_KEYS = 1000
@@ -33,10 +37,15 @@ const bin = join(here, '..', '..', '..', '..', 'bin', 'levelring.js')
  * alternation as a third target, so two builds are measured side by side in one run.
  */
 const baselineBin = process.env.LEVELRING_BENCH_BASELINE_BIN === '' ? undefined : process.env.LEVELRING_BENCH_BASELINE_BIN
+/** Add the cluster over HTTPS with mutual TLS as a target (env LEVELRING_BENCH_TLS=1). */
+const withTls = process.env.LEVELRING_BENCH_TLS === '1'
 const dir = mkdtempSync(join(tmpdir(), 'levelring-bench-cluster-'))
 const servers = new ServerProcesses()
 
-interface Target { readonly name: string, readonly addresses: readonly string[] }
+interface Target { readonly name: string, readonly addresses: readonly string[], readonly transport: Transport }
+const TLS_TARGET = '3 nodes over TLS (mutual between nodes)'
+const BASELINE_TARGET = '3 nodes, baseline build'
+
 interface Phase extends LoadFigures { readonly target: string }
 
 const putCounters = new Map<string, number>()
@@ -48,25 +57,28 @@ async function mixed (target: Target, body: Buffer, seconds = DURATION_S): Promi
   const figures = await runLoad(target.addresses, [
     { method: 'PUT', path: () => `/v1/kv/put-${puts++}` },
     { method: 'GET', path: () => `/v1/kv/hot-${gets++ % READ_KEYS}` }
-  ], body, CONNECTIONS, seconds)
+  ], body, CONNECTIONS, seconds, target.transport)
   putCounters.set(target.name, puts)
   return { target: target.name, ...figures }
 }
 
 async function startSingle (): Promise<Target> {
   const address = await servers.start([bin, 'start', '--node-id', 'single', '--listen', '127.0.0.1:0', '--data', join(dir, 'single'), '--log-level', 'info'])
-  return { name: 'one node (n=1)', addresses: [address] }
+  return { name: 'one node (n=1)', addresses: [address], transport: PLAIN_HTTP }
 }
 
-async function startCluster (name: string, levelring: string, subdir: string): Promise<Target> {
+async function startCluster (name: string, levelring: string, subdir: string, tls = false): Promise<Target> {
   const secretFile = join(dir, `${subdir}-secret`)
   writeFileSync(secretFile, randomBytes(32).toString('base64url'))
   const ports = await freePorts(3)
   const ids = ['node1', 'node2', 'node3']
+  const tlsDir = join(dir, `${subdir}-tls`)
+  if (tls) await makeCertificates(tlsDir, { nodes: ids })
   const addresses = await Promise.all(ids.map((id, i) => servers.start([levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
     '--data', join(dir, subdir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
-    '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info'])))
-  return { name, addresses }
+    '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info',
+    ...(tls ? ['--tls-cert', join(tlsDir, certFile(id)), '--tls-key', join(tlsDir, keyFile(id)), '--tls-ca', join(tlsDir, CA_CERT_FILE)] : [])])))
+  return { name, addresses, transport: tls ? { scheme: 'https', ca: readFileSync(join(tlsDir, CA_CERT_FILE)) } : PLAIN_HTTP }
 }
 
 function report (targets: readonly Target[], all: readonly Phase[]): void {
@@ -98,7 +110,11 @@ function report (targets: readonly Target[], all: readonly Phase[]): void {
   const cluster = medians[1]!
   process.stdout.write(`cluster: ${cluster.rps.toFixed(0)} req/s = ${(cluster.rps / single.rps).toFixed(2)} x one node (${single.rps.toFixed(0)} req/s); ` +
     `p99.9 ${ms(cluster.p999)} ms against Dynamo's bar of ${DYNAMO_P999_MS} ms: ${cluster.p999 < DYNAMO_P999_MS ? 'met' : 'NOT met'}\n`)
-  const baseline = medians[2]
+  const tls = medians.find((m) => m.target === TLS_TARGET)
+  if (tls !== undefined) {
+    process.stdout.write(`TLS (HTTPS, mutual TLS between nodes) ÷ plain HTTP: ${(tls.rps / cluster.rps).toFixed(2)}x req/s, p99 ${ms(tls.p99)} against ${ms(cluster.p99)} ms\n`)
+  }
+  const baseline = medians.find((m) => m.target === BASELINE_TARGET)
   if (baseline !== undefined) {
     process.stdout.write(`this build ÷ baseline build: ${(cluster.rps / baseline.rps).toFixed(2)}x req/s, p99 ${ms(cluster.p99)} against ${ms(baseline.p99)} ms\n`)
   }
@@ -107,8 +123,9 @@ function report (targets: readonly Target[], all: readonly Phase[]): void {
 try {
   const body = Buffer.alloc(VALUE_BYTES, 'levelring ')
   const targets = [await startSingle(), await startCluster('3 nodes (n=3, r=w=2)', bin, 'cluster')]
-  if (baselineBin !== undefined) targets.push(await startCluster('3 nodes, baseline build', baselineBin, 'baseline'))
-  for (const target of targets) await fill(target.addresses[0]!, 'hot-', READ_KEYS, body)
+  if (withTls) targets.push(await startCluster(TLS_TARGET, bin, 'tls', true))
+  if (baselineBin !== undefined) targets.push(await startCluster(BASELINE_TARGET, baselineBin, 'baseline'))
+  for (const target of targets) await fill(target.addresses[0]!, 'hot-', READ_KEYS, body, target.transport)
   for (const target of targets) await mixed(target, body, WARMUP_S) // JIT, caches, connection pools
   const phases: Phase[] = []
   for (let round = 0; round < ROUNDS; round++) {

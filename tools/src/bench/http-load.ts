@@ -1,4 +1,5 @@
 import autocannon from 'autocannon'
+import { Agent, request } from 'undici'
 
 // Pieces the HTTP benchmarks share: the workload's value size, loading keys before a run, a run
 // of autocannon reduced to the figures we report, and how figures are printed.
@@ -22,15 +23,25 @@ export interface LoadRequest {
   readonly path: () => string
 }
 
+/** How to reach a target: plain HTTP, or HTTPS with the CA that signed its certificates. */
+export interface Transport {
+  readonly scheme: 'http' | 'https'
+  /** PEM CA the targets' certificates chain to (https). */
+  readonly ca?: Buffer
+}
+
+export const PLAIN_HTTP: Transport = { scheme: 'http' }
+
 /**
  * Drive `addresses` (connections spread over them round-robin) for `seconds` with `connections`
- * connections, each cycling through `requests` in order (so [PUT, GET] is a 50/50 mix).
+ * connections, each cycling through `requests` in order (so [PUT, GET] is a 50/50 mix). Over https
+ * autocannon does the handshakes but does not check certificates (the load's figures are the point).
  */
 export async function runLoad (addresses: readonly string[], requests: readonly LoadRequest[], body: Buffer,
-  connections: number, seconds: number): Promise<LoadFigures> {
+  connections: number, seconds: number, transport: Transport = PLAIN_HTTP): Promise<LoadFigures> {
   const result = await autocannon({
     // autocannon takes several URLs (its types say one) and gives each connection the next one.
-    url: addresses.map((a) => `http://${a}`) as unknown as string,
+    url: addresses.map((a) => `${transport.scheme}://${a}`) as unknown as string,
     connections,
     duration: seconds,
     requests: requests.map((r) => ({
@@ -51,10 +62,19 @@ export async function runLoad (addresses: readonly string[], requests: readonly 
 }
 
 /** PUT `body` under /v1/kv/{prefix}{i} for i < count through `address`; throws on any answer but 204. */
-export async function fill (address: string, prefix: string, count: number, body: Buffer): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const res = await fetch(`http://${address}/v1/kv/${prefix}${i}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } })
-    if (res.status !== 204) throw new Error(`filling ${prefix}${i}: ${res.status} ${await res.text()}`)
+export async function fill (address: string, prefix: string, count: number, body: Buffer, transport: Transport = PLAIN_HTTP): Promise<void> {
+  // Over https the node's certificate is checked against the transport's CA.
+  const dispatcher = new Agent({ connect: transport.ca === undefined ? {} : { ca: transport.ca } })
+  try {
+    for (let i = 0; i < count; i++) {
+      const res = await request(`${transport.scheme}://${address}/v1/kv/${prefix}${i}`, {
+        method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' }, dispatcher
+      })
+      const text = await res.body.text()
+      if (res.statusCode !== 204) throw new Error(`filling ${prefix}${i}: ${res.statusCode} ${text}`)
+    }
+  } finally {
+    await dispatcher.close()
   }
 }
 

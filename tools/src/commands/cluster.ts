@@ -9,13 +9,13 @@ import { type ClusterView, type Health, memberLines, ringLines, statusLines } fr
 import { failOnProblem, NodeClient, type NodeAnswer, type NodeTarget } from './cluster/node-client.js'
 
 /** The flags every cluster command takes. */
-interface ClusterFlags { node: string, token?: string, timeout: number, json?: boolean }
+interface ClusterFlags { node: string, token?: string, ca?: string, timeout: number, json?: boolean }
 
 /** The membership and repair actions take an operator credential as well. */
 interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 
-/** Where a node is when --node is not given: the first node of `npm start`'s local cluster. */
-const DEFAULT_NODE = 'http://127.0.0.1:7001'
+/** Where a node is when --node is not given: the first node of `npm start`'s local cluster (over https with --ca). */
+const DEFAULT_NODE = '127.0.0.1:7001'
 
 /** Every cluster command's names: `levelring <name> --node URL`. */
 export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'repair', 'join', 'leave', 'remove', 'replace'] as const
@@ -26,6 +26,7 @@ function clusterCommand (program: Command, name: string, description: string): C
     .description(description)
     .addOption(new Option('--node <url>', 'the node to ask: URL or host:port').env('LEVELRING_NODE').default(DEFAULT_NODE))
     .addOption(new Option('--token <token>', 'bearer token, when the node runs with --auth-token-file').env('LEVELRING_TOKEN'))
+    .addOption(new Option('--ca <file>', 'PEM CA that signed the node\'s TLS certificate (its --tls-ca): talk https, a bare host:port included').env('LEVELRING_CA'))
     .addOption(new Option('--timeout <ms>', 'milliseconds to wait for the node').default(5000).argParser(positiveInteger))
     .option('--json', 'print what the node answered as one JSON document')
 }
@@ -55,12 +56,25 @@ async function readAdminToken (path: string): Promise<string> {
 
 /** Runs fn with a client for the node the flags name, closing it afterwards; `target` overrides what the flags say. */
 async function withNode<T> (flags: ClusterFlags, fn: (client: NodeClient) => Promise<T>, target: Partial<NodeTarget> = {}): Promise<T> {
-  const client = new NodeClient({ url: flags.node, token: flags.token, timeoutMs: flags.timeout, ...target })
+  const ca = flags.ca === undefined || flags.ca === '' ? undefined : await readCa(flags.ca)
+  const client = new NodeClient({ url: flags.node, token: flags.token, timeoutMs: flags.timeout, ca, ...target })
   try {
     return await fn(client)
   } finally {
     await client.close()
   }
+}
+
+/** The PEM of --ca; unreadable or not PEM is a CliFailure. */
+async function readCa (path: string): Promise<Buffer> {
+  let pem: Buffer
+  try {
+    pem = await readFile(path)
+  } catch (err) {
+    throw new CliFailure(`--ca ${path}: cannot read it: ${(err as Error).message}`, { code: 'LEVELRING_BAD_ARGUMENT' })
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliFailure(`--ca ${path} holds no PEM certificate`, { code: 'LEVELRING_BAD_ARGUMENT' })
+  return pem
 }
 
 async function clusterView (client: NodeClient): Promise<ClusterView> {

@@ -3,8 +3,10 @@ import { CliFailure } from '../../cli-kit/failure.js'
 
 /** Where and how to reach a node: what every cluster command's flags resolve to. */
 export interface NodeTarget {
-  /** Base URL, e.g. http://127.0.0.1:7001 (a bare host:port gets http://). */
+  /** Base URL, e.g. http://127.0.0.1:7001 (a bare host:port gets http://, or https:// with `ca`). */
   url: string
+  /** PEM CA to verify an https node's certificate with (the cluster's --tls-ca, or whatever signed the node's --tls-cert). */
+  ca?: Buffer
   /** Bearer token, sent as `Authorization: Bearer <token>` when set. */
   token?: string
   /** How the operator gives the token, said when the node answers 401 (default: the client token's flags). */
@@ -28,7 +30,13 @@ const UNREACHABLE: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'timed out connecting',
   UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the answer',
   UND_ERR_BODY_TIMEOUT: 'timed out reading the answer',
-  UND_ERR_SOCKET: 'the connection failed'
+  UND_ERR_SOCKET: 'the connection failed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate is not signed by a CA this command trusts (pass --ca with the cluster\'s CA)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its TLS certificate is not signed by a CA this command trusts (pass --ca with the cluster\'s CA)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed (pass it as --ca)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is not valid for this host name or address',
+  EPROTO: 'the TLS handshake failed (does the node serve TLS? http:// vs https://)',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'it does not speak TLS (use http://)'
 }
 
 /**
@@ -43,12 +51,12 @@ export class NodeClient {
   readonly #agent: Agent
 
   constructor (target: NodeTarget) {
-    this.url = normalizeNodeUrl(target.url)
+    this.url = normalizeNodeUrl(target.url, target.ca === undefined ? 'http' : 'https')
     this.#token = target.token
     this.#tokenHint = target.tokenHint ?? 'pass --token or set LEVELRING_TOKEN'
     this.#timeoutMs = target.timeoutMs
     // A private agent, closed when done: the command exits at once instead of holding a keep-alive socket.
-    this.#agent = new Agent({ connect: { timeout: target.timeoutMs } })
+    this.#agent = new Agent({ connect: { timeout: target.timeoutMs, ...(target.ca === undefined ? {} : { ca: target.ca }) } })
   }
 
   /** GET path; the answer of any status (404 included), or a CliFailure for other failures. */
@@ -109,9 +117,9 @@ export function failOnProblem (client: NodeClient, what: string, answer: NodeAns
     { code: 'LEVELRING_NODE_ERROR' })
 }
 
-/** "host:port" or a URL, as a base URL without a trailing slash; a CliFailure if it is neither. */
-export function normalizeNodeUrl (given: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`
+/** "host:port" (given `scheme`) or a URL, as a base URL without a trailing slash; a CliFailure if it is neither. */
+export function normalizeNodeUrl (given: string, scheme: 'http' | 'https' = 'http'): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `${scheme}://${given}`
   let url: URL
   try {
     url = new URL(withScheme)
