@@ -5,6 +5,7 @@ import type { InternodeExtension } from '../internode/internode-routes.js'
 import type { Membership } from '../membership/membership.js'
 import { durable, type TextSpace } from '../replica/node-storage.js'
 import { partitionOf } from '../ring/partition.js'
+import type { Ring } from '../ring/ring.js'
 
 /** Metadata key of the recovery state; absent once every partition is current. */
 const RECOVERY_KEY = 'recovery'
@@ -74,6 +75,7 @@ export class PartitionRecovery {
   readonly #synced = new Map<number, Set<string>>()
   /** Member -> the first generation (a real process's, above 0) this node heard gossip of; stored. */
   readonly #heard: Map<string, number>
+  #replicatedFor: { ring: Ring, partitions: number[] } | undefined
   #timer: NodeJS.Timeout | undefined
   #probing: Promise<void> | undefined
 
@@ -250,15 +252,18 @@ export class PartitionRecovery {
     return state.current.ring.preferenceList(p, replicas).filter((id) => id !== membership.selfId)
   }
 
+  /** The partitions this node replicates in the current ring (computed once per ring). */
   #replicated (): number[] {
     const { membership, replicas, partitionCount } = this.#options
-    const state = membership.ringState()
-    if (state === undefined) return []
-    const out: number[] = []
+    const ring = membership.ringState()?.current.ring
+    if (ring === undefined) return []
+    if (this.#replicatedFor?.ring === ring) return this.#replicatedFor.partitions
+    const partitions: number[] = []
     for (let p = 0; p < partitionCount; p++) {
-      if (state.current.ring.preferenceList(p, replicas).includes(membership.selfId)) out.push(p)
+      if (ring.preferenceList(p, replicas).includes(membership.selfId)) partitions.push(p)
     }
-    return out
+    this.#replicatedFor = { ring, partitions }
+    return partitions
   }
 
   async #store (): Promise<void> {
