@@ -281,8 +281,11 @@ test(`set-add and delete under a seeded nemesis (seed ${SEED}, ${SECONDS} s): no
       await sleep(1_000 + random() * 3_000)
       await start(victim)
     } else if (dice < 0.77) {
-      const snapshot = snapshots.get(victim.id)
-      if (snapshot === undefined) continue
+      // Restore a node that has a copy (taken at one of its kills).
+      const restorable = active.filter((n) => snapshots.has(n.id))
+      if (restorable.length === 0) continue
+      const victim = restorable[Math.floor(random() * restorable.length)]!
+      const snapshot = snapshots.get(victim.id)!
       if (!await until('replicas current before a restore', async () => await calm(active), 60_000)) continue
       await victim.stop('SIGKILL')
       await rm(victim.dataDir, { recursive: true, force: true })
