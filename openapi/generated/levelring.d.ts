@@ -323,11 +323,63 @@ export interface paths {
          * @description The node becomes `leaving`: the claimant plans a ring without it, the nodes that gain its
          *     replicas stream them (it keeps serving meanwhile), and once that ring is current the node
          *     pushes every key it still holds to the key's replicas, hands off its hints (passing those of
-         *     members that are down on to another member), gossips `left` and exits. Answers at once;
-         *     asking again while it leaves is harmless. Refused when fewer than n members would remain.
+         *     members that are down on to another member), gossips `left` and exits. It never exits
+         *     holding a key or hint its new owners have not acknowledged: it retries pass after pass, with
+         *     its progress in `GET /v1/cluster` (`leaving`) and its log. Answers at once; asking again
+         *     while it leaves is harmless. Refused when fewer than n members would remain.
          *     No body is needed.
          */
         post: operations["leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a member that will not come back out of the cluster.
+         * @description Ask any other member. The member's entry becomes `left` (gossiped, so every node agrees); the
+         *     claimant plans a ring without it; the nodes that gain its replicas stream them from the
+         *     surviving replicas (every one that is up, since a write acknowledged by w of n may be missing
+         *     from any one); once they have, that ring is current: reads and writes with `pr`/`pw` = n
+         *     succeed again, and hints kept for it are handed to the keys' new replicas. Refused when the
+         *     member is up (make it leave instead, or stop it first), names the node asked, or fewer than
+         *     n owners would remain. A removed node that is started again with its old data directory
+         *     rejoins as a new member (it is given partitions and streams them); wipe it to be safe.
+         */
+        post: operations["removeMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/replace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a dead member out in favour of a new one that has joined.
+         * @description `new` must be a member that is up and has joined (started with `--seeds`, or
+         *     `POST /v1/admin/join`); `old` is removed as `POST /v1/admin/remove` does. The one rebalance that
+         *     follows gives the partitions of `old` to `new` first (the member furthest under its share),
+         *     which streams them from their surviving replicas.
+         */
+        post: operations["replaceMember"];
         delete?: never;
         options?: never;
         head?: never;
@@ -529,6 +581,32 @@ export interface components {
                 dropped: number;
             };
             antiEntropy?: components["schemas"]["AntiEntropyView"];
+            /** @description A leaving node's hand-over of its keys and hints (present while it leaves). */
+            leaving?: {
+                /**
+                 * @description waiting for a ring without this node to become current; handing over; done (about to exit).
+                 * @enum {string}
+                 */
+                phase: "waiting" | "handing-over" | "done";
+                passes: number;
+                /** @description Keys the last pass could not hand over (a new replica did not take them); retried. */
+                keysLeft: number;
+                hintsLeft: number;
+                /** Format: date-time */
+                since: string;
+            };
+            /**
+             * @description Whether this node's replicas hold every write they acknowledged (cluster members only).
+             *     `probing`: it started with an empty data directory and asks its peers whether its id
+             *     lived before; `rebuilding`: it did, so it lost data, and its replica answers say so until
+             *     anti-entropy has compared each partition with every other replica of it; `current`: its
+             *     answers are authoritative.
+             */
+            recovery?: {
+                /** @enum {string} */
+                state: "current" | "probing" | "rebuilding";
+                partitionsRebuilding: number;
+            };
         };
         /** @description Hinted handoff on this node (cluster members only). */
         HintsView: {
@@ -545,7 +623,7 @@ export interface components {
                 lastError?: string;
             }[];
         };
-        /** @description What a join or leave request did. */
+        /** @description What a join, leave, remove or replace request did (`node` is the member it concerns). */
         MembershipChange: {
             node: string;
             /** @enum {string} */
@@ -699,7 +777,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Too few replicas answered before the deadline; `needed` and `answered` say how many. */
+        /**
+         * @description Too few replicas answered before the deadline; `needed` and `answered` say how many. For a
+         *     write (PUT, DELETE) a `503` does not mean nothing was stored: the write may have been applied
+         *     by some replicas, or by all of them after the deadline, and then spreads to the others by
+         *     hinted handoff, read repair and anti-entropy. Read the key to see, or retry with the same
+         *     causal context: at worst both attempts are kept, as two siblings of the same value.
+         */
         QuorumUnavailable: {
             headers: {
                 [name: string]: unknown;
@@ -727,6 +811,16 @@ export interface components {
         R: components["schemas"]["ReplicaCount"];
         /** @description Primary replicas (not fallbacks) that must answer a read (default 0). */
         PR: components["schemas"]["OptionalReplicaCount"];
+        /**
+         * @description Whether a "not found" from a replica that is rebuilding counts toward `r` (default `true`).
+         *     A replica is rebuilding when it lost its data (it came back with an empty data directory)
+         *     until anti-entropy has compared each of its partitions with every other replica of it; its
+         *     answers say so. No answer of a rebuilding replica ever counts toward `pr`, so a read with
+         *     `pr` overlapping the write's `pw` never answers `404` for an acknowledged write; with
+         *     `notfound_ok=false` a read with only `r` gets the same protection against rebuilding replicas
+         *     (it answers the value, or `503` until enough replicas that hold their data answer).
+         */
+        NotfoundOk: boolean;
         /** @description Replicas that must acknowledge a write (default `quorum`). */
         W: components["schemas"]["ReplicaCount"];
         /** @description Replicas that must have fsynced the write to disk before the answer (default 0). */
@@ -779,6 +873,16 @@ export interface operations {
                  *     latency. Without `lr`, `r` counts replicas in every zone.
                  */
                 lr?: components["parameters"]["LR"];
+                /**
+                 * @description Whether a "not found" from a replica that is rebuilding counts toward `r` (default `true`).
+                 *     A replica is rebuilding when it lost its data (it came back with an empty data directory)
+                 *     until anti-entropy has compared each of its partitions with every other replica of it; its
+                 *     answers say so. No answer of a rebuilding replica ever counts toward `pr`, so a read with
+                 *     `pr` overlapping the write's `pw` never answers `404` for an acknowledged write; with
+                 *     `notfound_ok=false` a read with only `r` gets the same protection against rebuilding replicas
+                 *     (it answers the value, or `503` until enough replicas that hold their data answer).
+                 */
+                notfound_ok?: components["parameters"]["NotfoundOk"];
                 /** @description Deadline for the quorum, in milliseconds (default 5000). */
                 timeout_ms?: components["parameters"]["TimeoutMs"];
             };
@@ -1322,6 +1426,104 @@ export interface operations {
             401: components["responses"]["AdminUnauthorized"];
             403: components["responses"]["AdminForbidden"];
             /** @description The node runs alone, has not joined yet, or fewer than n members would remain. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node is shutting down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The id of the member to remove. */
+                    member: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The member is out; the ring moves on once its replicas are streamed (watch `GET /v1/cluster`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            /** @description The node runs alone or has no ring yet, the member is up, or fewer than n owners would remain. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node is shutting down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    replaceMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    old: string;
+                    new: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The old member is out; the new one receives its partitions. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            /** @description As for remove, or the new member is down or not a joined member. */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -14,7 +14,7 @@ test('levelring --help lists every subcommand; each group lists its commands', a
   ])
   expect(top.code).toBe(0)
   const commands = (help: string): string[] => [...help.split('Commands:')[1].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1])
-  expect(commands(top.stdout)).toEqual(['start', 'config', 'sst', 'wal', 'manifest', 'db', 'status', 'members', 'ring', 'placement', 'repair', 'join', 'leave', 'certs', 'get', 'put', 'del', 'backup', 'export', 'import', 'help'])
+  expect(commands(top.stdout)).toEqual(['start', 'config', 'sst', 'wal', 'manifest', 'db', 'status', 'members', 'ring', 'placement', 'repair', 'join', 'leave', 'remove', 'replace', 'certs', 'get', 'put', 'del', 'backup', 'export', 'import', 'help'])
   expect(commands(sst.stdout)).toEqual(['scan', 'check', 'verify', 'properties', 'layout', 'identify', 'help'])
   expect(commands(wal.stdout)).toEqual(['dump', 'help'])
   expect(commands(manifest.stdout)).toEqual(['dump', 'check', 'help'])

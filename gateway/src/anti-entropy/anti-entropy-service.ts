@@ -38,6 +38,10 @@ export interface AntiEntropyOptions {
   readonly logger: Logger
   /** Wall clock (ms); tests may pass another. */
   readonly now?: () => number
+  /** Partitions a periodic round compares before its round-robin share (a rebuilding node's, partition-recovery.ts). */
+  readonly priority?: () => readonly number[]
+  /** Told each time partition p here was found equal to `peer`'s, or was brought up to it by a complete exchange. */
+  readonly onInSync?: (p: number, peer: string) => void
 }
 
 /** What one round did with one peer. */
@@ -201,8 +205,9 @@ export class AntiEntropyService {
       const { partitions } = this.#layout()
       if (partitions.length === 0) return
       const count = Math.min(this.#options.partitionsPerRound, partitions.length)
-      const chosen = Array.from({ length: count }, (_, i) => partitions[(this.#cursor + i) % partitions.length]!)
-      this.#cursor = (this.#cursor + count) % partitions.length
+      const urgent = (this.#options.priority?.() ?? []).filter((p) => this.replicates(p)).slice(0, count)
+      const chosen = urgent.length > 0 ? urgent : Array.from({ length: count }, (_, i) => partitions[(this.#cursor + i) % partitions.length]!)
+      if (urgent.length === 0) this.#cursor = (this.#cursor + count) % partitions.length
       await this.#round(chosen, 'periodic', PERIODIC_MAX_KEYS)
     }).catch((err: unknown) => this.#options.logger.error({ err }, 'anti-entropy round failed'))
   }
@@ -249,7 +254,7 @@ export class AntiEntropyService {
             if (root === 'not-ready') { s.notReady++; continue }
             if (root === 'not-replica') continue // the peer routes by another ring (membership changing): not ours to compare
             s.compared++
-            if (trees.tree(p).root().equals(root)) continue
+            if (trees.tree(p).root().equals(root)) { this.#options.onInSync?.(p, peer); continue }
             s.differingPartitions++
             let peers = theirRoots.get(p)
             if (peers === undefined) theirRoots.set(p, peers = new Map())
@@ -273,8 +278,9 @@ export class AntiEntropyService {
           const s = stats.get(peer)!
           if (s.error !== undefined) continue
           const tree = trees.tree(p)
-          if (tree.root().equals(root)) continue // what an earlier peer sent made us equal to this one
+          if (tree.root().equals(root)) { this.#options.onInSync?.(p, peer); continue } // what an earlier peer sent made us equal to this one
           try {
+            let complete = false
             // A repair goes on until nothing differs; a periodic round handles maxKeys and leaves the rest to the next.
             for (let pass = 0; pass < 1_000; pass++) {
               const result = await exchangePartition(p, tree, s.remote, store, { peerRoot: root, maxKeys: Math.min(maxKeys, 50_000), reapable })
@@ -282,8 +288,10 @@ export class AntiEntropyService {
               s.pulled += result.pulled
               s.pushed += result.pushed
               if ((result.damaged ?? 0) > 0) logger.error({ peer, partition: p, keys: result.damaged }, 'anti-entropy skipped keys whose stored set here does not decode: delete them or restore them from a replica')
+              if (!result.truncated) complete = true
               if (!result.truncated || maxKeys !== Infinity) break
             }
+            if (complete) this.#options.onInSync?.(p, peer)
           } catch (err) {
             s.error = (err as Error).message
             logger.warn({ peer, partition: p, err: (err as Error).message }, 'anti-entropy exchange failed')

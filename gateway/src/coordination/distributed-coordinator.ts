@@ -71,7 +71,7 @@ export class DistributedCoordinator implements Coordinator, WriteStamper {
     }
     this.#requirePlacement(key, placement, { r, pr })
     const { access, logger, onRepaired } = this.#options
-    return new GetFsm({ key, targets: placement.targets, r, pr, n, timeoutMs: counts.timeoutMs },
+    return new GetFsm({ key, targets: placement.targets, r, pr, notfoundOk: counts.notfoundOk, n, timeoutMs: counts.timeoutMs },
       { access, deadlines: this.#deadlines, background: this.#background, logger, onRepaired }).run()
   }
 

@@ -21,7 +21,11 @@ export const REPAIR_TIMEOUT_MS = 5_000
  *      └──(deadline, or all replied short of r or pr)─────▶ failed ┘
  *
  * waiting:   the read went to every target at once; each reply (a set, "not found", or an error) is
- *            counted. "Not found" is an answer: it counts toward r.
+ *            counted. "Not found" is an answer: it counts toward r. A replica that is rebuilding
+ *            (it lost its data; anti-entropy/partition-recovery.ts) may be missing acknowledged
+ *            writes, so no answer of it counts toward pr, and its "not found" counts toward r only
+ *            with notfound_ok (Riak's name): otherwise two such replicas could outvote the one
+ *            holding an acknowledged write and answer 404.
  * answered:  the client got the merge of the replies so far. Later replies are still collected.
  * failed:    the client got a 503 saying how many replicas answered: at the deadline, or once every
  *            target replied (some with errors) without meeting r or pr. Later replies are still
@@ -46,6 +50,8 @@ export interface GetRequest {
   /** Replies needed (>= 1) and, of those, from primaries. */
   readonly r: number
   readonly pr: number
+  /** Whether a rebuilding replica's "not found" counts toward r (it never counts toward pr). */
+  readonly notfoundOk?: boolean
   /** The replication factor, for error messages. */
   readonly n: number
   readonly timeoutMs: number
@@ -64,6 +70,8 @@ interface Reply {
   readonly target: ReplicaTarget
   status: 'pending' | 'ok' | 'error'
   object?: StoredObject
+  /** The replica said its copy may be missing acknowledged writes. */
+  rebuilding?: boolean
 }
 
 /** One coordinated read; `run()` once. */
@@ -75,6 +83,8 @@ export class GetFsm {
   #ok = 0
   #okPrimaries = 0
   #errors = 0
+  /** Replies in that count toward nothing: rebuilding replicas' "not found" without notfound_ok. */
+  #uncounted = 0
   #resolve: (value: StoredObject | undefined) => void = () => {}
   #reject: (err: Error) => void = () => {}
   #allIn: () => void = () => {}
@@ -98,8 +108,8 @@ export class GetFsm {
     const rpcTimeout = timeoutMs + LATE_REPLY_MS
     this.#replies.forEach((reply) => {
       // A fallback is asked for its hints of the key as well: it may hold the only copy of a recent write.
-      this.#context.access.read(reply.target.node, key, rpcTimeout, !reply.target.primary).then(
-        (object) => this.#settle(reply, 'ok', object),
+      this.#context.access.readAnswer(reply.target.node, key, rpcTimeout, !reply.target.primary).then(
+        ({ object, rebuilding }) => { reply.rebuilding = rebuilding; this.#settle(reply, 'ok', object) },
         (err: unknown) => {
           this.#context.logger.debug({ key, replica: reply.target.node, err }, 'replica read failed')
           this.#settle(reply, 'error', undefined)
@@ -113,13 +123,19 @@ export class GetFsm {
     reply.status = status
     reply.object = object
     if (status === 'ok') {
-      this.#ok++
-      if (reply.target.primary) this.#okPrimaries++
+      if (reply.rebuilding !== true) {
+        this.#ok++
+        if (reply.target.primary) this.#okPrimaries++
+      } else if (object !== undefined || this.#request.notfoundOk !== false) {
+        this.#ok++
+      } else {
+        this.#uncounted++
+      }
     } else {
       this.#errors++
     }
     this.#evaluate()
-    if (this.#ok + this.#errors === this.#replies.length) this.#allIn()
+    if (this.#ok + this.#errors + this.#uncounted === this.#replies.length) this.#allIn()
   }
 
   #evaluate (): void {
@@ -130,11 +146,13 @@ export class GetFsm {
       this.#resolve(mergeReplicas(this.#replies.filter((x) => x.status === 'ok').map((x) => x.object)))
       return
     }
-    if (this.#ok + this.#errors < this.#replies.length) return
+    if (this.#ok + this.#errors + this.#uncounted < this.#replies.length) return
     // Every reply is in and the quorum was not met. (Failing only now, not as soon as it is certain,
     // costs the time of the slowest answering replica and makes the counts say how far the read got.)
     this.#to('failed')
-    const failed = `${this.#errors} of ${this.#replies.length} replicas failed to answer`
+    const rebuilding = this.#replies.filter((x) => x.rebuilding === true).length
+    const failed = `${this.#errors} of ${this.#replies.length} replicas failed to answer` +
+      (rebuilding > 0 ? `, ${rebuilding} answered but are rebuilding lost data and do not count toward pr` : '')
     this.#reject(this.#ok < r
       ? quorumUnavailable(key, n, { parameter: 'r', needed: r, answered: this.#ok }, failed)
       : quorumUnavailable(key, n, { parameter: 'pr', needed: pr, answered: this.#okPrimaries }, failed))

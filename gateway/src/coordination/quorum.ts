@@ -11,6 +11,8 @@ export interface ReadQuorum {
   readonly pr: QuorumSpec
   /** Zone-local read: replicas in the coordinator's zone that must answer, instead of r (see localQuorum). */
   readonly lr?: QuorumSpec
+  /** Whether a "not found" from a replica that is rebuilding (it lost its data) counts toward r (default true). */
+  readonly notfoundOk?: boolean
   /** Deadline for the quorum, ms. */
   readonly timeoutMs: number
 }
@@ -49,6 +51,7 @@ export function resolveQuorum (key: string, parameter: string, spec: QuorumSpec,
 export interface ReadCounts {
   readonly r: number
   readonly pr: number
+  readonly notfoundOk: boolean
   readonly timeoutMs: number
 }
 
@@ -65,7 +68,7 @@ export interface WriteCounts {
 /** `quorum` resolved against n, once per request; a count above n is a 400. */
 export function readCounts (key: string, quorum: ReadQuorum, n: number): ReadCounts {
   if (quorum.lr !== undefined) resolveQuorum(key, 'lr', quorum.lr, n) // above n is a 400 here too; the count itself is the coordinator's (localQuorum)
-  return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), timeoutMs: quorum.timeoutMs }
+  return { r: resolveQuorum(key, 'r', quorum.r, n), pr: resolveQuorum(key, 'pr', quorum.pr, n), notfoundOk: quorum.notfoundOk ?? true, timeoutMs: quorum.timeoutMs }
 }
 
 /** `quorum` resolved against n, once per request (and once more on a node a write is forwarded to: its n may differ); a count above n is a 400. */

@@ -1,7 +1,7 @@
 import type { ReplicaTarget } from '../ring/placement.js'
 import type { CoordinatedWrite } from './coordinator.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
-import type { InternodeClient } from '../internode/internode-client.js'
+import type { InternodeClient, ReplicaAnswer } from '../internode/internode-client.js'
 import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
@@ -18,6 +18,8 @@ export interface ReplicaAccess {
    * `includeHints` (the node is a fallback for the key) the hints it keeps for the key instead.
    */
   read (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<StoredObject | undefined>
+  /** Like read, and whether the replica said its copy may be missing acknowledged writes (it is rebuilding). */
+  readAnswer (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<ReplicaAnswer>
   /**
    * Merge `object` into the target's replica of `key` (with `sync`: fsynced before resolving); a
    * target with `hintFor` keeps it as a hint for that node instead (sloppy quorum).
@@ -33,13 +35,23 @@ export class ClusterReplicaAccess implements ReplicaAccess {
   readonly #store: ReplicaStore
   readonly #client: InternodeClient
   readonly #hints: HintKeeper | undefined
+  readonly #rebuilding: (key: string) => boolean
 
-  /** `hints`: where this node keeps hints when it is a fallback (sloppy quorum); without it a hinted write is refused. */
-  constructor (selfId: string, store: ReplicaStore, client: InternodeClient, hints?: HintKeeper) {
+  /**
+   * `hints`: where this node keeps hints when it is a fallback (sloppy quorum); without it a hinted
+   * write is refused. `rebuilding`: whether this node's own copy of a key may be missing acknowledged writes.
+   */
+  constructor (selfId: string, store: ReplicaStore, client: InternodeClient, hints?: HintKeeper, rebuilding: (key: string) => boolean = () => false) {
     this.selfId = selfId
     this.#store = store
     this.#client = client
     this.#hints = hints
+    this.#rebuilding = rebuilding
+  }
+
+  async readAnswer (node: string, key: string, timeoutMs: number, includeHints = false): Promise<ReplicaAnswer> {
+    if (node !== this.selfId) return this.#client.readReplicaAnswer(node, key, timeoutMs, includeHints)
+    return { object: await this.read(node, key, timeoutMs, includeHints), rebuilding: this.#rebuilding(key) }
   }
 
   async read (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {

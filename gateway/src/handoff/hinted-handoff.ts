@@ -29,6 +29,10 @@ export interface HintedHandoffOptions {
   readonly replicas: number
   readonly logger: Logger
   readonly intervalMs?: number
+  /** Hints for a member down longer than this (ms) go to the key's other replicas (default: never). */
+  readonly hintWindowMs?: number
+  /** Hints kept for one member at most; past it, its hints go to the key's other replicas (default: no cap). */
+  readonly hintsPerMemberMax?: number
 }
 
 /** What one owner's deliveries look like, for GET /v1/cluster. */
@@ -43,8 +47,12 @@ interface OwnerState {
  * failure detector says the owner is up again (gossip shows its heartbeat advancing), send it its
  * hints, a batch per round, a few at a time, each fsynced by the owner (sync) before the hint is
  * removed here (and only if it did not grow meanwhile). A failed delivery backs the owner off
- * (1 s doubling to 30 s). Hints for a member that has left the cluster go to the key's current
- * replicas instead; hints a node keeps for itself (it was taken for down) merge into its store.
+ * (1 s doubling to 30 s). Hints for a member that has left the cluster (or was removed) go to the
+ * key's current replicas instead; so do the hints of a member down longer than the hint window, or
+ * with more hints than the cap, but to the key's other replicas: the member catches up from them by
+ * anti-entropy when it returns, and hints never pile up without bound. Hints a node keeps for
+ * itself (it was taken for down) merge into its store. A hint that fails is retried in a later
+ * round; it does not stop the owner's later hints.
  */
 export class HintedHandoff {
   readonly #options: HintedHandoffOptions
@@ -53,6 +61,7 @@ export class HintedHandoff {
   #round: Promise<void> | undefined
   #delivered = 0
   #failed = 0
+  readonly #startedAt = Date.now()
 
   constructor (options: HintedHandoffOptions) {
     this.#options = options
@@ -125,29 +134,42 @@ export class HintedHandoff {
     return hints.total
   }
 
-  /** Where an owner's hints go: to it ('owner'), to the keys' current replicas ('replicas': it left), or nowhere yet ('wait': down). */
-  #destination (owner: string): 'owner' | 'replicas' | 'self' | 'wait' {
-    const { membership } = this.#options
+  /**
+   * Where an owner's hints go: to it ('owner'), to the keys' current replicas ('replicas': it left
+   * or was removed), to the keys' other replicas ('others': down past the hint window, or over the
+   * cap), or nowhere yet ('wait': down).
+   */
+  #destination (owner: string): 'owner' | 'replicas' | 'others' | 'self' | 'wait' {
+    const { membership, hints, hintWindowMs, hintsPerMemberMax } = this.#options
     if (owner === membership.selfId) return 'self'
     const entry = membership.entry(owner)
     if (entry === undefined || entry.status === 'left') return 'replicas'
-    return membership.isUp(owner) ? 'owner' : 'wait'
+    if (membership.isUp(owner)) return 'owner'
+    const downFor = Date.now() - (membership.lastSeen(owner) ?? this.#startedAt)
+    if (hintWindowMs !== undefined && downFor > hintWindowMs) return 'others'
+    if (hintsPerMemberMax !== undefined && (hints.pending().get(owner) ?? 0) > hintsPerMemberMax) return 'others'
+    return 'wait'
   }
 
   async #deliverBatch (owner: string, limit: number): Promise<void> {
     const { hints, logger } = this.#options
     let after: string | undefined
     let sent = 0
+    let failed = 0
+    let lastError: unknown
     try {
       while (sent < limit) {
         const batch = await hints.list(owner, Math.min(HANDOFF_CONCURRENCY * 8, limit - sent), after)
         if (batch.length === 0) break
         for (let i = 0; i < batch.length; i += HANDOFF_CONCURRENCY) {
-          await Promise.all(batch.slice(i, i + HANDOFF_CONCURRENCY).map(async (hint) => { await this.#deliver(hint) }))
+          // A hint that fails stays for a later round; the ones after it still go now.
+          const results = await Promise.allSettled(batch.slice(i, i + HANDOFF_CONCURRENCY).map(async (hint) => { await this.#deliver(hint) }))
+          for (const r of results) if (r.status === 'rejected') { failed++; lastError = r.reason }
         }
         sent += batch.length
         after = batch[batch.length - 1]!.key
       }
+      if (failed > 0) throw new Error(`${failed} of ${sent} hints failed: ${(lastError as Error).message}`)
       if (sent > 0) {
         if (this.#owners.has(owner)) logger.info({ owner }, 'hinted handoff: owner reachable again')
         logger.debug({ owner, sent, left: hints.pending().get(owner) ?? 0 }, 'hinted handoff: delivered hints')
@@ -170,9 +192,14 @@ export class HintedHandoff {
     const destination = this.#destination(hint.owner)
     if (destination === 'self') {
       await store.merge(hint.key, hint.object, { sync: true })
-    } else if (destination === 'replicas') {
+    } else if (destination === 'replicas' || destination === 'others') {
       const ring = membership.ring()
-      const targets = ring.preferenceList(ring.partitionOf(hint.key), replicas)
+      const pending = membership.pendingRing()
+      // During a move the pending ring's replicas get it too: one may have streamed the partition already.
+      const targets = [...new Set([...ring.preferenceList(ring.partitionOf(hint.key), replicas),
+        ...(pending?.preferenceList(pending.partitionOf(hint.key), replicas) ?? [])])]
+        .filter((node) => node !== hint.owner && membership.entry(node)?.status !== 'left')
+      if (targets.length === 0) throw new Error(`no replica of ${hint.key} but ${hint.owner} to hand its hint to`)
       await Promise.all(targets.map(async (node) => {
         await access.apply({ node, primary: true }, hint.key, hint.object, true, HANDOFF_TIMEOUT_MS)
       }))

@@ -89,7 +89,10 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
 
   async function get (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {
     const q = validateParameters(getOp, query, req.headers, key) as GetObjectQuery
-    const quorum: ReadQuorum = { r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, timeoutMs: q.timeout_ms ?? defaults.timeoutMs, ...(q.lr === undefined ? {} : { lr: q.lr }) }
+    const quorum: ReadQuorum = {
+      r: q.r ?? defaults.r, pr: q.pr ?? defaults.pr, notfoundOk: q.notfound_ok ?? true, timeoutMs: q.timeout_ms ?? defaults.timeoutMs,
+      ...(q.lr === undefined ? {} : { lr: q.lr })
+    }
     const object = await coordinator.get(key, quorum)
     const live = object === undefined ? [] : liveSiblings(object)
     observeSiblings?.(live.length)

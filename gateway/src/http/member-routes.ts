@@ -9,6 +9,8 @@ export interface MemberRoutesOptions {
   readonly lifecycle: {
     join (seed: unknown): Promise<LifecycleAnswer>
     leave (): LifecycleAnswer
+    remove (member: unknown): Promise<LifecycleAnswer>
+    replace (old: unknown, replacement: unknown): Promise<LifecycleAnswer>
   } | undefined
   readonly stopping: () => boolean
 }
@@ -30,15 +32,36 @@ function member (options: MemberRoutesOptions, action: string): NonNullable<Memb
 export function joinRoute (options: MemberRoutesOptions) {
   return async function join (req: Request, res: Response): Promise<void> {
     const lifecycle = member(options, 'join a cluster')
-    const body = await readBody(req, JOIN_BODY_LIMIT, '')
-    let parsed: unknown
-    try {
-      parsed = body.length === 0 ? {} : JSON.parse(body.toString('utf8'))
-    } catch {
-      throw new GatewayError('LEVELRING_INVALID_PARAMETER', 'the body must be JSON: {"seed": "host:port"}', { parameter: 'seed' })
-    }
-    const seed = (parsed as { seed?: unknown } | null)?.seed
+    const seed = (await jsonBody(req, '{"seed": "host:port"}', 'seed'))?.seed
     res.status(200).json(await lifecycle.join(seed))
+  }
+}
+
+/** The JSON object body of an admin request (empty: {}); anything else is a 400 naming `parameter`. */
+async function jsonBody (req: Request, shape: string, parameter: string): Promise<Record<string, unknown> | null> {
+  const body = await readBody(req, JOIN_BODY_LIMIT, '')
+  try {
+    return body.length === 0 ? {} : JSON.parse(body.toString('utf8')) as Record<string, unknown> | null
+  } catch {
+    throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body must be JSON: ${shape}`, { parameter })
+  }
+}
+
+/** POST /v1/admin/remove {"member": "<id>"}: take a dead member out of the cluster; 202, the ring moves on once its replicas are streamed. */
+export function removeRoute (options: MemberRoutesOptions) {
+  return async function remove (req: Request, res: Response): Promise<void> {
+    const lifecycle = member(options, 'remove a member')
+    const body = await jsonBody(req, '{"member": "<id>"}', 'member')
+    res.status(202).json(await lifecycle.remove(body?.member))
+  }
+}
+
+/** POST /v1/admin/replace {"old": "<id>", "new": "<id>"}: remove a dead member in favour of one that joined; 202. */
+export function replaceRoute (options: MemberRoutesOptions) {
+  return async function replace (req: Request, res: Response): Promise<void> {
+    const lifecycle = member(options, 'replace a member')
+    const body = await jsonBody(req, '{"old": "<id>", "new": "<id>"}', 'old')
+    res.status(202).json(await lifecycle.replace(body?.old, body?.new))
   }
 }
 

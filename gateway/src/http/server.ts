@@ -6,7 +6,7 @@ import { ADMIN_PREFIX, AdminAuth } from './admin-auth.js'
 import { sendError } from './problem.js'
 import { repairRoute } from './repair-route.js'
 import { backupRoute, exportRoute, type NodeDump } from './backup-routes.js'
-import { joinRoute, leaveRoute, type MemberRoutesOptions } from './member-routes.js'
+import { joinRoute, leaveRoute, removeRoute, replaceRoute, type MemberRoutesOptions } from './member-routes.js'
 import { clusterRoute, healthRoute } from './node-info-routes.js'
 import { PLACEMENT_PREFIX, placementRoute } from './placement-route.js'
 import type { KeyReplicas } from '../ring/placement.js'
@@ -112,7 +112,9 @@ export function createApp (options: AppOptions): RequestListener {
   const membershipAdmin: MemberRoutesOptions = { nodeId: options.nodeId, lifecycle: options.lifecycle, stopping: info.stopping }
   app.post('/v1/admin/join', joinRoute(membershipAdmin))
   app.post('/v1/admin/leave', leaveRoute(membershipAdmin))
-  app.all(['/v1/admin/join', '/v1/admin/leave'], (req: Request, res: Response) => {
+  app.post('/v1/admin/remove', removeRoute(membershipAdmin))
+  app.post('/v1/admin/replace', replaceRoute(membershipAdmin))
+  app.all(['/v1/admin/join', '/v1/admin/leave', '/v1/admin/remove', '/v1/admin/replace'], (req: Request, res: Response) => {
     res.setHeader('Allow', 'POST')
     throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use POST`)
   })

@@ -8,6 +8,7 @@ import { GOSSIP_ENTRIES_PATH, GOSSIP_PATH } from '../membership/gossip-protocol.
 import { SIBLING_LIMIT } from '../replica/replica-store.js'
 import { DEFAULT_PRUNING } from '../version/pruning.js'
 import { FAULTS_BODY_LIMIT, FAULTS_PATH } from './fault-injection.js'
+import { RECOVERY_BODY_LIMIT, RECOVERY_PATH } from '../anti-entropy/partition-recovery.js'
 import { REPLICAS_PATH, WRITES_PATH } from './internode-protocol.js'
 
 /**
@@ -79,7 +80,8 @@ export class InternodeBodyCaps {
       [PARTITION_PATH, cap('anti-entropy partition page request', 32 + keyBytes)],
       // Sent once the batch's count reaches MERGE_BATCH_BYTES: at most that, plus the object that passed it.
       [MERGE_PATH, cap('anti-entropy merge batch', MERGE_BATCH_BYTES + keyBytes + this.objectBytes)],
-      [FAULTS_PATH, cap('faults', FAULTS_BODY_LIMIT)]
+      [FAULTS_PATH, cap('faults', FAULTS_BODY_LIMIT)],
+      [RECOVERY_PATH, cap('recovery probe', RECOVERY_BODY_LIMIT)]
     ])
     this.#prefixed = [
       [REPLICAS_PATH, cap('replicas', this.objectBytes)], // PUT: one stored object

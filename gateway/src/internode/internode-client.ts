@@ -10,13 +10,20 @@ import type { StoredObject } from '../replica/stored-object.js'
 import { InternodeAuth, SIGNATURE_WINDOW_MS, SIGNED_HEADERS } from './internode-auth.js'
 import {
   decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH,
-  WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer, type ProveAnswer
+  WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer, type ProveAnswer,
+  REBUILDING_STATUS
 } from './internode-protocol.js'
 import type { FaultInjector } from './fault-injection.js'
 import { currentRequestId, REQUEST_ID_HEADER } from '../http/request-context.js'
 import { internodeEndpoint } from '../metrics/internode-endpoint.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { NodeTls } from '../node/node-tls.js'
+
+/** A replica's answer to a read: its stored object (undefined: none) and whether it may be missing acknowledged writes. */
+export interface ReplicaAnswer {
+  readonly object: StoredObject | undefined
+  readonly rebuilding: boolean
+}
 
 /** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
 export const CONNECTIONS_PER_PEER = 64
@@ -113,10 +120,16 @@ export class InternodeClient {
    * With `includeHints` (the node is a fallback for the key) the hints it keeps for the key instead.
    */
   async readReplica (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {
+    return (await this.readReplicaAnswer(node, key, timeoutMs, includeHints)).object
+  }
+
+  /** Like readReplica, and whether the node said its copy may be missing acknowledged writes (REBUILDING_STATUS). */
+  async readReplicaAnswer (node: string, key: string, timeoutMs: number, includeHints = false): Promise<ReplicaAnswer> {
     const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key) + (includeHints ? `?${HINTS_QUERY}` : ''), undefined, timeoutMs)
-    if (answer.status === 404) return undefined
-    this.#expect(node, answer, 200, OBJECT_MEDIA_TYPE)
-    return decodeObject(key, answer.body)
+    if (answer.status === 404) return { object: undefined, rebuilding: false }
+    if (answer.status === REBUILDING_STATUS && answer.body.length === 0) return { object: undefined, rebuilding: true }
+    this.#expect(node, answer, answer.status === REBUILDING_STATUS ? REBUILDING_STATUS : 200, OBJECT_MEDIA_TYPE)
+    return { object: decodeObject(key, answer.body), rebuilding: answer.status === REBUILDING_STATUS }
   }
 
   /** Merge `object` into the node's replica of `key`; with `sync`, resolves only once the node fsynced it. */

@@ -57,6 +57,14 @@ export const HINT_FOR_QUERY = 'hint-for'
 /** Query of a replica GET sent to a fallback: it answers the hints it keeps for the key. */
 export const HINTS_QUERY = 'hints=1'
 
+/**
+ * The status of a replica read answered by a node whose copy of the key's partition may be missing
+ * acknowledged writes (it lost its data and is rebuilding, anti-entropy/partition-recovery.ts):
+ * "Non-Authoritative Information", with the stored object as body, or an empty body for none.
+ * The status is covered by the answer's signature, unlike a header.
+ */
+export const REBUILDING_STATUS = 203
+
 export const OBJECT_MEDIA_TYPE = 'application/vnd.levelring.object'
 export const WRITE_MEDIA_TYPE = 'application/vnd.levelring.write'
 export const WRITE_RESULT_MEDIA_TYPE = 'application/vnd.levelring.write-result'

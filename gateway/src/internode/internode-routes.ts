@@ -10,7 +10,7 @@ import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import { isNonce, SIGNED_HEADERS, type CheckedRequest, type InternodeAuth } from './internode-auth.js'
 import {
   decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
-  WRITES_PATH, type PingAnswer, type ProveAnswer
+  WRITES_PATH, REBUILDING_STATUS, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
 import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
@@ -39,6 +39,8 @@ export interface InternodeRouteOptions {
   readonly hints?: HintKeeper
   /** Endpoints of later layers (anti-entropy), each owning the paths under its prefix. */
   readonly extensions?: readonly InternodeExtension[]
+  /** True when this node's replica of `key` may be missing acknowledged writes (it is rebuilding): reads answer REBUILDING_STATUS. */
+  readonly rebuilding?: (key: string) => boolean
 }
 
 /**
@@ -76,9 +78,10 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       const object = params.get('hints') === '1'
         ? (options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
         : await store.read(key)
-      if (object === undefined) { res.writeHead(404, { 'Content-Length': '0' }).end(); return }
+      const rebuilding = options.rebuilding?.(key) === true
+      if (object === undefined) { res.writeHead(rebuilding ? REBUILDING_STATUS : 404, { 'Content-Length': '0' }).end(); return }
       const body = encodeObject(object)
-      res.writeHead(200, { 'Content-Type': OBJECT_MEDIA_TYPE, 'Content-Length': String(body.length) }).end(body)
+      res.writeHead(rebuilding ? REBUILDING_STATUS : 200, { 'Content-Type': OBJECT_MEDIA_TYPE, 'Content-Length': String(body.length) }).end(body)
       return
     }
     if (req.method === 'PUT') {

@@ -146,7 +146,9 @@ export class MembershipService {
     this.founding = new SeedFounding({
       membership, seeds: config.seeds, answeredAt: (address) => this.gossiper.answeredAt(address), partitions: config.partitions, logger
     })
-    this.handoff = new HintedHandoff({ hints, membership, access, store, replicas: config.replicas, logger })
+    this.handoff = new HintedHandoff({
+      hints, membership, access, store, replicas: config.replicas, logger, hintWindowMs: config.hintWindowMs, hintsPerMemberMax: config.hintsPerMemberMax
+    })
     this.transfer = new PartitionTransfer({
       membership, store, objects: storage.objects, client, placement, access, replicas: config.replicas, settleMs, synced: () => this.gossiper.synced, logger
     })
@@ -193,6 +195,7 @@ export class MembershipService {
 
   /** Stop every loop and store the state a last time. */
   async stop (): Promise<void> {
+    this.lifecycle.stop()
     await this.gossiper.stop()
     await this.transfer.stop()
     await this.handoff.stop()

@@ -286,6 +286,16 @@ export class Membership implements Liveness {
     if (after !== before) this.#changed()
   }
 
+  /**
+   * An administrative status change of another member (`left`: an operator removed a node that
+   * will not come back); bumps its entry's version so gossip spreads it and it wins everywhere.
+   */
+  setMemberStatus (id: string, status: MemberStatus): void {
+    const before = this.#table.get(id)
+    const after = this.#table.setStatus(id, status)
+    if (after !== before) this.#changed()
+  }
+
   // ---- the ring ----
 
   /** The agreed ring state, or undefined before this node has one (joining). */

@@ -3,6 +3,7 @@ import { ANTI_ENTROPY_PREFIX } from '../anti-entropy/anti-entropy-protocol.js'
 import { antiEntropyRoutes } from '../anti-entropy/anti-entropy-routes.js'
 import { AntiEntropyService } from '../anti-entropy/anti-entropy-service.js'
 import { PartitionTrees } from '../anti-entropy/partition-trees.js'
+import { PartitionRecovery } from '../anti-entropy/partition-recovery.js'
 import { PeerReachability } from '../membership/reachability.js'
 import type { Member } from '../membership/member.js'
 import { ReapGuard } from '../coordination/reap-guard.js'
@@ -36,6 +37,8 @@ export interface ClusterRuntime {
   readonly mayReap: ReapGuard['mayReap']
   /** Merkle anti-entropy: the partition trees, periodic rounds and POST /v1/admin/repair. */
   readonly antiEntropy: AntiEntropyService
+  /** Whether this node lost its data and which partitions are still rebuilding (its replica reads say so). */
+  readonly recovery: PartitionRecovery
   /** The internode fault-injection switch, when started with --enable-fault-injection (a test facility). */
   readonly faults: FaultInjector | undefined
   /** Internode endpoints beyond the replica ones (gossip, partitions, anti-entropy), for the internode router. */
@@ -79,6 +82,8 @@ export interface ClusterRuntimeOptions {
 export async function createClusterRuntime (options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
   const { config, peers, store, auth, address, logger } = options
   const reachability = new PeerReachability(config.nodeId)
+  // Read before openMembership stores a generation: no generation yet means an empty data directory.
+  const fresh = (await options.storage.meta.get('generation')) === undefined
   const opened = await openMembership({ config, peers, storage: options.storage, reachability, logger })
   const membership = opened.membership
   const faults = config.enableFaultInjection ? new FaultInjector() : undefined
@@ -86,8 +91,17 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   const metrics = options.metrics
   const client = new InternodeClient({ membership, auth, reachability, logger, faults, tls: options.tls, metrics })
   const hints = await HintStore.open(options.storage, logger)
+  const recovery = await PartitionRecovery.open({
+    meta: options.storage.meta,
+    membership,
+    replicas: config.replicas,
+    partitionCount: config.partitions,
+    fresh,
+    post: async (node, path, body, type, timeoutMs) => await client.post(node, path, body, type, timeoutMs),
+    logger
+  })
   const placement = new SloppyPlacement(membership, membership, config.replicas)
-  const access = new ClusterReplicaAccess(config.nodeId, store, client, hints)
+  const access = new ClusterReplicaAccess(config.nodeId, store, client, hints, (key) => recovery.rebuildingKey(key))
   // The reaper asks every primary of the key and every other member (hints, stray copies), including those taken for down.
   const guard = new ReapGuard(placement, access,
     (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) },
@@ -115,7 +129,10 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     intervalMs: config.antiEntropyIntervalMs,
     partitionsPerRound: config.antiEntropyPartitionsPerRound,
     tombstoneGraceMs: config.tombstoneGraceMs,
-    logger
+    logger,
+    ...(config.clockOffsetMs === 0 ? {} : { now: () => Date.now() + config.clockOffsetMs }),
+    priority: () => recovery.priority(),
+    onInSync: (p, peer) => recovery.inSync(p, peer)
   })
   const antiEntropyHandler = antiEntropyRoutes({
     trees,
@@ -132,14 +149,16 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     client,
     mayReap: async (key, object) => guard.mayReap(key, object),
     antiEntropy,
+    recovery,
     faults,
-    internodeExtensions: [{ prefix: ANTI_ENTROPY_PREFIX, handle: antiEntropyHandler }, ...membershipService.routes()],
+    internodeExtensions: [{ prefix: ANTI_ENTROPY_PREFIX, handle: antiEntropyHandler }, recovery.route(), ...membershipService.routes()],
     membershipService,
     lifecycle: membershipService.lifecycle,
     left: membershipService.lifecycle.left,
     ringDigest: () => membership.ringState()?.current.ring.digest(),
-    start: async () => { await membershipService.start(); antiEntropy.start() },
+    start: async () => { recovery.start(); await membershipService.start(); antiEntropy.start() },
     close: async () => {
+      await recovery.stop()
       await membershipService.stop()
       await antiEntropy.close()
       await coordinator.drain(DRAIN_MS)

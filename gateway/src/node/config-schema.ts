@@ -91,6 +91,9 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'reapIntervalMs', kind: 'integer', arg: '<ms>', default: 60_000, schema: ms(86_400_000), description: 'how often the tombstone reaper runs' },
   { name: 'antiEntropyIntervalMs', kind: 'integer', arg: '<ms>', default: 5_000, schema: { type: 'integer', minimum: 0, maximum: 86_400_000 }, description: 'time between anti-entropy rounds; 0 turns them off' },
   { name: 'antiEntropyPartitionsPerRound', kind: 'integer', arg: '<n>', default: 64, schema: { type: 'integer', minimum: 1, maximum: 65536 }, description: 'partitions one anti-entropy round compares (round robin)' },
+  // Cassandra's max_hint_window: past it, anti-entropy is the cheaper way to catch the member up.
+  { name: 'hintWindowMs', kind: 'integer', arg: '<ms>', default: 10_800_000, schema: ms(30 * 86_400_000), description: 'hints for a member down longer than this go to the key\'s other replicas instead of waiting for it' },
+  { name: 'hintsPerMemberMax', kind: 'integer', arg: '<n>', default: 1_000_000, schema: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }, description: 'hints kept for one member at most; past it, its hints go to the key\'s other replicas' },
   { name: 'writeBufferSize', kind: 'integer', arg: '<bytes>', schema: bytes(1024 * 1024 * 1024), defaultText: 'the engine\'s (4 MiB)', description: 'engine: memtable bytes before a flush to a level-0 table' },
   { name: 'blockCacheSize', kind: 'integer', arg: '<bytes>', schema: bytes(64 * 1024 * 1024 * 1024), defaultText: 'the engine\'s (128 MiB)', description: 'engine: bytes of uncompressed data blocks kept in the block cache' },
   { name: 'maxOpenFiles', kind: 'integer', arg: '<n>', schema: { type: 'integer', minimum: 16, maximum: 1_000_000 }, defaultText: 'the engine\'s (1000)', description: 'engine: tables kept open in the table cache' },
@@ -100,6 +103,7 @@ export const SETTINGS: readonly Setting[] = [
   // Hashed by default: requests can still be followed across nodes, and no key reaches the logs.
   { name: 'accessLogKeys', kind: 'string', arg: '<how>', default: 'hash', schema: { enum: ['hash', 'redact', 'plain'] }, description: 'keys in access logs: hash, redact or plain' },
   { name: 'readinessDrainMs', kind: 'integer', arg: '<ms>', default: 0, schema: { type: 'integer', minimum: 0, maximum: 600_000 }, description: 'after SIGTERM, answer /v1/ready 503 and keep serving this long, so load balancers take the node out first' },
+  { name: 'clockOffsetMs', kind: 'integer', arg: '<ms>', default: 0, schema: { type: 'integer', minimum: -30 * 86_400_000, maximum: 30 * 86_400_000 }, description: 'test facility: added to the clock tombstones are aged by (clock skew); never in production' },
   { name: 'enableFaultInjection', kind: 'boolean', default: false, schema: { type: 'boolean' }, description: 'test facility: accept /internal/v1/faults, which cuts internode traffic with chosen members; never in production' }
 ]
 

@@ -89,8 +89,14 @@ export interface NodeConfig {
   readonly writeBufferSize?: number
   readonly blockCacheSize?: number
   readonly maxOpenFiles?: number
+  /** Hints for a member down longer than this go to the key's other replicas instead of waiting for it. */
+  readonly hintWindowMs: number
+  /** Hints kept for one member at most; past it, its hints go to the key's other replicas. */
+  readonly hintsPerMemberMax: number
   /** Test facility: the internode fault-injection switch (/internal/v1/faults, internode/fault-injection.ts). Never in production. */
   readonly enableFaultInjection: boolean
+  /** Test facility: added to the wall clock the replica store and anti-entropy age tombstones by (clock skew). Never in production. */
+  readonly clockOffsetMs: number
   readonly logLevel: string
   /** GET /metrics and the counters behind it (on by default; off only to measure what they cost). */
   readonly metrics: boolean

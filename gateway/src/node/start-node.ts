@@ -78,7 +78,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const adminTokens = config.adminTokenFile === undefined ? [] : await readTokens('adminTokenFile', config.adminTokenFile)
     const tls = await loadNodeTls(config)
     const bodyCaps = new InternodeBodyCaps(config)
-    const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger })
+    // clockOffsetMs is a test facility (clock skew between nodes); 0 otherwise.
+    const store = new ReplicaStore(storage, { actor: identity.actor, counter, logger, ...(config.clockOffsetMs === 0 ? {} : { now: () => Date.now() + config.clockOffsetMs }) })
     const metrics = config.metrics ? new NodeMetrics(config.nodeId) : undefined
     if (metrics !== undefined) registerEngineMetrics(metrics, { stats: () => storage.engineStats() as EngineStats | undefined, storedBytes: () => storage.storedBytes })
     let address = `${config.listen.host}:${config.listen.port}`
@@ -114,7 +115,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       requireClientCertificate: tls?.ca !== undefined,
       logger,
       faults: cluster?.faults,
-      extensions: cluster === undefined ? undefined : [...cluster.internodeExtensions, engineShapeRoute(ownShape)]
+      extensions: cluster === undefined ? undefined : [...cluster.internodeExtensions, engineShapeRoute(ownShape)],
+      rebuilding: cluster === undefined ? undefined : (key) => cluster.recovery.rebuildingKey(key)
     })
     const listener = createApp({
       nodeId: config.nodeId,
@@ -134,7 +136,10 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         ? keyReplicas(cluster.membership.ring(), config.replicas, key, (node) => cluster.membership.member(node)?.address)
         : { key, partition: partitionOf(key, config.partitions), replicas: [{ node: config.nodeId, zone: config.zone, address }] },
       repair: cluster === undefined ? undefined : async () => cluster.antiEntropy.repair(),
-      clusterDetails: cluster === undefined ? undefined : () => ({ antiEntropy: cluster.antiEntropy.view() }),
+      clusterDetails: cluster === undefined ? undefined : () => {
+        const leaving = cluster.lifecycle.leaveProgress()
+        return { antiEntropy: cluster.antiEntropy.view(), recovery: cluster.recovery.view(), ...(leaving === undefined ? {} : { leaving }) }
+      },
       metrics,
       accessLog: config.accessLog,
       accessLogKeys: config.accessLogKeys,

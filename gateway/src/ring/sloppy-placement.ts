@@ -47,7 +47,10 @@ export class SloppyPlacement implements ReplicaPlacement {
     }
     const used = new Set(targets.map((t) => t.node))
     const fallbacks = spare.filter((node) => !used.has(node))
-    const pending = this.#pending === undefined ? [] : this.#pendingList(this.#pending, partition).filter((node) => !used.has(node))
+    // A pending replica that is a target only as a hint holder keeps the write as a hint, not in
+    // its own store: it needs the handoff copy as much as any other new replica.
+    const stores = new Set(targets.filter((t) => t.hintFor === undefined).map((t) => t.node))
+    const pending = this.#pending === undefined ? [] : this.#pendingList(this.#pending, partition).filter((node) => !stores.has(node))
     return { partition, targets, fallbacks, ...(pending.length === 0 ? {} : { handoff: pending }) }
   }
 

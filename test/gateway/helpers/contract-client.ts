@@ -68,7 +68,7 @@ export function operationFor (method: string, path: string): string | undefined 
   if (path === '/v1/health' && m === 'GET') return 'getHealth'
   if (path === '/v1/cluster' && m === 'GET') return 'getCluster'
   if (path.startsWith('/v1/placement/') && m === 'GET') return 'getPlacement'
-  if (m === 'POST') return ({ '/v1/admin/join': 'join', '/v1/admin/leave': 'leave', '/v1/admin/repair': 'repair' } as Record<string, string>)[path]
+  if (m === 'POST') return ({ '/v1/admin/join': 'join', '/v1/admin/leave': 'leave', '/v1/admin/repair': 'repair', '/v1/admin/remove': 'removeMember', '/v1/admin/replace': 'replaceMember' } as Record<string, string>)[path]
   return undefined
 }
 

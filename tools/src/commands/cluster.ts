@@ -16,7 +16,7 @@ type ClusterFlags = ClientFlags
 interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 
 /** Every cluster command's names: `levelring <name> --node URL`. */
-export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'placement', 'repair', 'join', 'leave'] as const
+export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'placement', 'repair', 'join', 'leave', 'remove', 'replace'] as const
 
 /** Adds --node, --token-file, --timeout and --json (cluster/client-flags.ts). */
 function clusterCommand (program: Command, name: string, description: string): Command {
@@ -45,8 +45,9 @@ async function clusterView (client: NodeClient): Promise<ClusterView> {
 }
 
 /**
- * Register `levelring status|members|ring|placement|repair|join|leave --node URL`: the cluster as one node sees it
- * (GET /v1/health, GET /v1/cluster, GET /v1/placement/{key}) and the admin actions (POST /v1/admin/repair|join|leave).
+ * Register `levelring status|members|ring|placement|repair|join|leave|remove|replace --node URL`: the cluster as
+ * one node sees it (GET /v1/health, GET /v1/cluster, GET /v1/placement/{key}) and the admin actions
+ * (POST /v1/admin/repair|join|leave|remove|replace).
  */
 export function registerCluster (program: Command): void {
   clusterCommand(program, 'status', 'the node\'s health and its view of the cluster: members by state, ring, hints, anti-entropy')
@@ -114,6 +115,15 @@ export function registerCluster (program: Command): void {
       await admin(flags, 'leave', '/v1/admin/leave', {})
       if (flags.wait === true) await waitUntilGone(flags)
     })
+
+  adminCommand(program, 'remove', 'take a dead member out of the cluster; ask any other member (POST /v1/admin/remove)')
+    .argument('<member>', 'the id of the member that will not come back')
+    .action(async (member: string, flags: AdminFlags) => { await admin(flags, 'remove', '/v1/admin/remove', { member }) })
+
+  adminCommand(program, 'replace', 'take a dead member out in favour of a new member that has joined (POST /v1/admin/replace)')
+    .argument('<old>', 'the id of the dead member')
+    .argument('<new>', 'the id of the member that takes its share (started with --seeds)')
+    .action(async (old: string, replacement: string, flags: AdminFlags) => { await admin(flags, 'replace', '/v1/admin/replace', { old, new: replacement }) })
 }
 
 /** What to do when the node refuses an admin action for want of the operator credential. */
