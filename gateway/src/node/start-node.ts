@@ -21,6 +21,7 @@ import { parseTokenFile } from './token-file.js'
 import { DotCounter } from '../replica/dot-counter.js'
 import { loadIdentity, type NodeIdentity } from './node-identity.js'
 import { recordCleanStop } from './actor-epoch.js'
+import { aliveMarkIntervalMs, assertNotStale, markAlive } from './alive-mark.js'
 import { NodeStorage } from '../replica/node-storage.js'
 import { keyReplicas } from '../ring/key-replicas.js'
 import { partitionOf } from '../ring/partition.js'
@@ -68,9 +69,11 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
   })
   try {
     const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
+    await assertNotStale(storage.meta, config.dataDir, identity.epochRenewed, config.tombstoneGraceMs)
     if (identity.epochRenewed !== undefined) {
       logger.warn({ actor: identity.actor, reason: identity.epochRenewed }, 'stamping writes with a new actor epoch')
     }
+    await markAlive(storage.meta)
     const counter = await DotCounter.open(storage.meta)
     const clusterSecrets = config.clusterSecretFile === undefined ? undefined : await readSecrets(config.clusterSecretFile)
     const secret = await loadContextSecret(storage.meta, clusterSecrets?.[0])
@@ -196,6 +199,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         (err: unknown) => logger.error({ err }, 'tombstone reaping failed')).finally(() => { reaping = undefined })
     }, config.reapIntervalMs)
     reaper.unref()
+    const aliveMark = setInterval(() => { markAlive(storage.meta).catch((err: unknown) => logger.warn({ err }, 'could not renew the alive mark')) }, aliveMarkIntervalMs(config.tombstoneGraceMs))
+    aliveMark.unref()
 
     let closing: Promise<void> | undefined
     const close = async (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
@@ -204,6 +209,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         // /v1/ready answers 503 from now on; serving a while longer lets load balancers notice first.
         if (config.readinessDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.readinessDrainMs))
         clearInterval(reaper)
+        clearInterval(aliveMark)
         const cut = setTimeout(() => server.closeAllConnections(), graceMs)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         // Connections whose in-flight request just finished turn idle (keep-alive): close them as they do.
@@ -214,6 +220,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         clearTimeout(cut)
         await cluster?.close() // late replies and read repairs still write to the engine
         await reaping
+        await markAlive(storage.meta)
         // Last: no dot is stamped after this, so the next start may keep the actor epoch.
         await recordCleanStop(storage.meta, config.dataDir, identity.epoch)
         await storage.close()
