@@ -293,6 +293,12 @@ test(`set-add and delete under a seeded nemesis (seed ${SEED}, ${SECONDS} s): no
       snapshots.delete(victim.id)
       faults.restore = (faults.restore ?? 0) + 1
       await start(victim)
+      if (!victim.running && /longer than the tombstone grace/.test(victim.stderr)) {
+        // The node refused a copy older than the grace, as an operator is told to: it starts empty instead.
+        faults.staleRestoreRefused = (faults.staleRestoreRefused ?? 0) + 1
+        await rm(victim.dataDir, { recursive: true, force: true })
+        await start(victim)
+      }
     } else if (dice < 0.84 && !joined) {
       const node = await joiningNode(cluster, `node${spares++}`, [active[0]!])
       extra.push(node)
