@@ -37,6 +37,7 @@ import { FAULTS_PATH } from '../../gateway/src/internode/fault-injection.js'
 import { joiningNode, reconfigure, viewOf } from '../cluster/helpers/membership.js'
 import { TestCluster, type ClusterNode } from '../cluster/helpers/test-cluster.js'
 import { sleep } from '../support/process.js'
+import { seededRandom as prng } from '../support/random.mjs'
 
 const SECONDS = Number(process.env.STRESS_SECONDS ?? 180)
 const SEED = Number(process.env.STRESS_SEED ?? Math.floor(Math.random() * 2 ** 31))
@@ -48,18 +49,6 @@ const SET_KEYS = 8
 const START_TIMEOUT_MS = 90_000
 /** Every client request gives up after this (a paused node answers nothing). */
 const REQUEST_TIMEOUT_MS = 8_000
-
-/** mulberry32: a small seeded PRNG, so one seed gives one schedule. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 let cluster: TestCluster
 const extra: ClusterNode[] = []

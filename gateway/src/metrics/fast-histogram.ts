@@ -13,18 +13,7 @@ export class FastHistogram {
   /** Register the histogram `name` (label `labelName` if any, and `le`) in `registry`. */
   constructor (registry: Registry, readonly name: string, readonly help: string, readonly labelName: string | undefined, buckets: readonly number[]) {
     this.#buckets = buckets
-    const self = this
-    const metric = {
-      name,
-      help,
-      type: 'histogram',
-      aggregator: 'sum',
-      async get (): Promise<unknown> {
-        return { name, help, type: 'histogram', aggregator: 'sum', values: self.#values() }
-      },
-      reset (): void { self.#series.clear() }
-    }
-    registry.registerMetric(metric as unknown as Metric)
+    registerReadOnScrape(registry, name, help, 'histogram', () => this.#values(), () => { this.#series.clear() })
   }
 
   /** Record `value` for label value `key` (from a small fixed set). */
@@ -63,18 +52,8 @@ export class FastCounter {
   readonly #series = new Map<string, { labels: Record<string, string>, value: number }>()
 
   constructor (registry: Registry, readonly name: string, readonly help: string) {
-    const self = this
-    const metric = {
-      name,
-      help,
-      type: 'counter',
-      aggregator: 'sum',
-      async get (): Promise<unknown> {
-        return { name, help, type: 'counter', aggregator: 'sum', values: [...self.#series.values()].map(({ labels, value }) => ({ labels, value })) }
-      },
-      reset (): void { self.#series.clear() }
-    }
-    registry.registerMetric(metric as unknown as Metric)
+    registerReadOnScrape(registry, name, help, 'counter',
+      () => [...this.#series.values()].map(({ labels, value }) => ({ labels, value })), () => { this.#series.clear() })
   }
 
   /** Add one to the series `key` (a string made of the labels, by the caller), made from `labels` the first time. */
@@ -83,4 +62,17 @@ export class FastCounter {
     if (s !== undefined) { s.value++; return }
     this.#series.set(key, { labels: labels(), value: 1 })
   }
+}
+
+/** Register a family prom-client reads only when scraped: `values` builds its samples then. */
+function registerReadOnScrape (registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => unknown, reset: () => void): void {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    async get (): Promise<unknown> { return { name, help, type, aggregator: 'sum', values: values() } },
+    reset
+  }
+  registry.registerMetric(metric as unknown as Metric)
 }
