@@ -1,5 +1,6 @@
 import { createHmac, hash, randomFillSync, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { frameKeys, type FrameKeys } from './frame-codec.js'
 import { ReplayCache } from './replay-cache.js'
 
 /**
@@ -56,6 +57,10 @@ let noncePoolOffset = noncePool.length
 export interface CheckedRequest {
   readonly nonce: string
   readonly bodyDigest: string
+  /** The member that signed it. */
+  readonly caller: string
+  /** Which of this node's secrets verified it (0: the first). */
+  readonly secret: number
 }
 
 /**
@@ -141,11 +146,20 @@ export class InternodeAuth {
       return `the request timestamp is ${Math.round((now - at) / 1000)} s off this node's clock (at most ${SIGNATURE_WINDOW_MS / 1000} s either way)`
     }
     const given = macBytes(signature)
-    if (given === undefined || !this.#requestKeys.some((key) => timingSafeEqual(given, requestMac(key, method, path, bodyDigest, target, caller, timestamp, nonce)))) {
-      return 'the request signature does not verify under this cluster\'s secret'
-    }
+    const secret = given === undefined ? -1 : this.#requestKeys.findIndex((key) => timingSafeEqual(given, requestMac(key, method, path, bodyDigest, target, caller, timestamp, nonce)))
+    if (secret === -1) return 'the request signature does not verify under this cluster\'s secret'
     if (!this.#seen.admit(at, nonce, now)) return 'the request was already received, or signed before this node\'s replay cache reaches back (a replay?)'
-    return { nonce, bodyDigest }
+    return { nonce, bodyDigest, caller, secret }
+  }
+
+  /** The keys of a frame connection this node opens to `target` with an upgrade signed with `nonce` (frame-codec.ts). */
+  callerFrameKeys (nonce: string, target: string): FrameKeys {
+    return frameKeys(this.#requestKeys[0]!, nonce, this.nodeId, target)
+  }
+
+  /** The keys of a frame connection opened by the checked (accepted) upgrade `request`: under the secret that verified it. */
+  acceptedFrameKeys (request: CheckedRequest): FrameKeys {
+    return frameKeys(this.#requestKeys[request.secret]!, request.nonce, request.caller, this.nodeId)
   }
 
   /** True when `body` is the body the checked request's signature covers. */

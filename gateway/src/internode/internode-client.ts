@@ -14,6 +14,7 @@ import {
   REBUILDING_STATUS
 } from './internode-protocol.js'
 import type { FaultInjector } from './fault-injection.js'
+import { ChannelError, FRAME_REFUSED, FRAME_TIMEOUT, FrameChannel } from './frame-channel.js'
 import { currentRequestId, REQUEST_ID_HEADER } from '../http/request-context.js'
 import { internodeEndpoint } from '../metrics/internode-endpoint.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
@@ -50,6 +51,11 @@ export interface InternodeClientOptions {
    * client certificate (which peers started with --tls-ca require on /internal/v1/).
    */
   readonly tls?: NodeTls
+  /**
+   * How replica reads and writes, hints and forwarded writes travel: over one frame connection per
+   * peer (frame-codec.ts; the default), or each as its own HTTP/1.1 request. Every other call is HTTP.
+   */
+  readonly transport?: 'frames' | 'http'
 }
 
 interface Answer {
@@ -85,6 +91,8 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOST
   'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE'])
 
+const EMPTY = Buffer.alloc(0)
+
 const CODE_OF_TYPE = new Map<string, GatewayErrorCode>(
   Object.entries(PROBLEM_KINDS).map(([code, kind]) => [kind.type, code as GatewayErrorCode]))
 
@@ -102,15 +110,24 @@ const DETAIL_MEMBERS = ['key', 'parameter', 'limit', 'siblings', 'needed', 'answ
 export class InternodeClient {
   readonly #options: InternodeClientOptions
   readonly #pools = new Map<string, Pool>()
+  /** Frame connections by `node@address`: the upgrade is signed for the node. */
+  readonly #channels = new Map<string, FrameChannel>()
+  readonly #framed: boolean
   #closed = false
 
   constructor (options: InternodeClientOptions) {
     this.#options = options
+    this.#framed = (options.transport ?? 'frames') === 'frames'
     // A member that moved gets a pool at its new address; drop pools nobody lives at.
     options.membership.onChange(() => {
-      const live = new Set(options.membership.members().map((m) => m.address))
+      const members = options.membership.members()
+      const live = new Set(members.map((m) => m.address))
       for (const [address, pool] of this.#pools) {
         if (!live.has(address)) { this.#pools.delete(address); void pool.close() }
+      }
+      const channels = new Set(members.map((m) => `${m.id}@${m.address}`))
+      for (const [at, channel] of this.#channels) {
+        if (!channels.has(at)) { this.#channels.delete(at); channel.close() }
       }
     })
   }
@@ -125,7 +142,7 @@ export class InternodeClient {
 
   /** Like readReplica, and whether the node said its copy may be missing acknowledged writes (REBUILDING_STATUS). */
   async readReplicaAnswer (node: string, key: string, timeoutMs: number, includeHints = false): Promise<ReplicaAnswer> {
-    const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key) + (includeHints ? `?${HINTS_QUERY}` : ''), undefined, timeoutMs)
+    const answer = await this.#call(node, 'GET', keyPath(REPLICAS_PATH, key) + (includeHints ? `?${HINTS_QUERY}` : ''), undefined, timeoutMs, this.#framed)
     if (answer.status === 404) return { object: undefined, rebuilding: false }
     if (answer.status === REBUILDING_STATUS && answer.body.length === 0) return { object: undefined, rebuilding: true }
     this.#expect(node, answer, answer.status === REBUILDING_STATUS ? REBUILDING_STATUS : 200, OBJECT_MEDIA_TYPE)
@@ -135,7 +152,7 @@ export class InternodeClient {
   /** Merge `object` into the node's replica of `key`; with `sync`, resolves only once the node fsynced it. */
   async applyReplica (node: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
     const path = keyPath(REPLICAS_PATH, key) + (sync ? '?sync=1' : '')
-    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs)
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs, this.#framed)
     this.#expect(node, answer, 204)
   }
 
@@ -145,13 +162,13 @@ export class InternodeClient {
    */
   async applyHint (node: string, owner: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
     const path = `${keyPath(REPLICAS_PATH, key)}?${HINT_FOR_QUERY}=${encodeURIComponent(owner)}${sync ? '&sync=1' : ''}`
-    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs)
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs, this.#framed)
     this.#expect(node, answer, 204)
   }
 
   /** Ask the node to stamp a write of `key` and replicate it; resolves once its W replicas acknowledged. */
   async forwardWrite (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite> {
-    const answer = await this.#call(node, 'POST', keyPath(WRITES_PATH, key), { type: WRITE_MEDIA_TYPE, bytes: encodeForwardedWrite(write) }, timeoutMs)
+    const answer = await this.#call(node, 'POST', keyPath(WRITES_PATH, key), { type: WRITE_MEDIA_TYPE, bytes: encodeForwardedWrite(write) }, timeoutMs, this.#framed)
     this.#expect(node, answer, 200, WRITE_RESULT_MEDIA_TYPE)
     return decodeWriteResult(key, answer.body)
   }
@@ -212,23 +229,26 @@ export class InternodeClient {
     return JSON.parse(answer.body.toString('utf8')) as PingAnswer
   }
 
-  /** Close every pool: waits for calls in flight at most `graceMs`, then cuts them. */
+  /** Close every pool and frame connection: waits for calls in flight at most `graceMs`, then cuts them. */
   async close (graceMs = 1_000): Promise<void> {
     this.#closed = true
     const pools = [...this.#pools.values()]
     this.#pools.clear()
+    const channels = [...this.#channels.values()]
+    this.#channels.clear()
+    for (const channel of channels) channel.close()
     await Promise.all(pools.map(async (pool) => {
       const cut = setTimeout(() => { void pool.destroy() }, graceMs)
       try { await pool.close() } catch { /* destroyed */ } finally { clearTimeout(cut) }
     }))
   }
 
-  async #call (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
+  async #call (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number, framed = false): Promise<Answer> {
     const metrics = this.#options.metrics
-    if (metrics === undefined) return this.#exchange(node, method, path, body, timeoutMs)
+    if (metrics === undefined) return this.#exchange(node, method, path, body, timeoutMs, framed)
     const started = performance.now()
     try {
-      const answer = await this.#exchange(node, method, path, body, timeoutMs)
+      const answer = await this.#exchange(node, method, path, body, timeoutMs, framed)
       metrics.internodeCall(node, internodeEndpoint(method, path), (performance.now() - started) / 1000, answer.status >= 500 || answer.status === 401 ? 'error' : 'ok')
       return answer
     } catch (err) {
@@ -237,8 +257,8 @@ export class InternodeClient {
     }
   }
 
-  /** One signed call to member `node` and its authenticated answer (see #call). */
-  async #exchange (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number): Promise<Answer> {
+  /** One authenticated call to member `node` and its authenticated answer (see #call), on its frame connection when `framed`. */
+  async #exchange (node: string, method: string, path: string, body: { type: string, bytes: Buffer } | undefined, timeoutMs: number, framed: boolean): Promise<Answer> {
     const member = this.#options.membership.member(node)
     if (member === undefined) throw replicaUnreachable(node, '?', 'it is not a member of the cluster', true)
     if (this.#closed) throw replicaUnreachable(node, member.address, 'this node is shutting down', true)
@@ -250,24 +270,37 @@ export class InternodeClient {
     }
     const delay = this.#options.faults?.delayFor(node) ?? 0
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay)) // emulated distance (a test facility)
-    const headers = this.#options.auth.signRequest(method, path, body?.bytes, node)
     const requestId = currentRequestId() // the client request this call serves, for the peer's access log
-    if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId
     let answer: Answer
+    let headers: Record<string, string> | undefined
     try {
-      answer = await this.#send(member.address, method, path, headers, body, timeoutMs)
+      if (framed) {
+        answer = await this.#channel(node, member.address).call(
+          { method, path, requestId: requestId ?? '', contentType: body?.type ?? '', body: body?.bytes ?? EMPTY }, timeoutMs)
+      } else {
+        headers = this.#options.auth.signRequest(method, path, body?.bytes, node)
+        if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId
+        answer = await this.#send(member.address, method, path, headers, body, timeoutMs)
+      }
     } catch (err) {
+      if (err instanceof ChannelError && err.code === FRAME_REFUSED && err.answer !== undefined) {
+        if (err.answer.status === 401) throw this.#refused(node, member.address, err.answer)
+        this.#options.logger.warn({ peer: node, address: member.address, status: err.answer.status }, 'a peer refused or did not authenticate a frame connection')
+        throw replicaUnreachable(node, member.address, `it did not open a frame connection: ${err.message}`, true)
+      }
       const code = (err as { code?: string }).code ?? ''
-      const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+      const notApplied = err instanceof ChannelError ? !err.sent || NOT_CONNECTED.has(code) : NOT_CONNECTED.has(code)
+      const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === FRAME_TIMEOUT
         ? `no answer within ${timeoutMs} ms`
         : `${code !== '' ? code + ': ' : ''}${(err as Error).message}`
-      const before = this.#options.reachability.failed(node, reason, NOT_CONNECTED.has(code))
+      const before = this.#options.reachability.failed(node, reason, notApplied)
       // A peer that was up and stops answering is news; one not reached yet (still starting) is not.
       if (before === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
       else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')
-      throw replicaUnreachable(node, member.address, reason, NOT_CONNECTED.has(code), { cause: err })
+      throw replicaUnreachable(node, member.address, reason, notApplied, { cause: err })
     }
-    answer = this.#authenticated(node, member.address, method, path, headers, answer, node)
+    // A frame's MAC already showed the member answered it; an HTTP answer carries its own signature.
+    if (headers !== undefined) answer = this.#authenticated(node, member.address, method, path, headers, answer, node)
     if (this.#options.reachability.answered(node)) this.#options.logger.info({ peer: node, address: member.address }, 'peer reachable')
     return answer
   }
@@ -347,6 +380,17 @@ export class InternodeClient {
     this.#options.logger.error({ peer: node, address },
       `peer refused our request signature: the nodes were started with different --cluster-secret-file contents, or their clocks differ by more than ${SIGNATURE_WINDOW_MS / 1000} s`)
     return replicaUnreachable(node, address, 'it refused this node\'s request signature (different cluster secret, or clocks apart?)', true)
+  }
+
+  /** The frame connection to member `node` at `address`, opened when there is none usable. */
+  #channel (node: string, address: string): FrameChannel {
+    const at = `${node}@${address}`
+    let channel = this.#channels.get(at)
+    if (channel === undefined || !channel.usable) {
+      channel = new FrameChannel({ auth: this.#options.auth, node, address, tls: this.#options.tls, connectTimeoutMs: CONNECT_TIMEOUT_MS })
+      this.#channels.set(at, channel)
+    }
+    return channel
   }
 
   #pool (address: string): Pool {

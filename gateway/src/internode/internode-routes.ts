@@ -184,7 +184,7 @@ const verifiedSockets = new WeakSet<TLSSocket>()
  * is not enough: node counts a resumed TLS 1.3 session that never had a client certificate as
  * authorized, so the certificate itself must be there too.
  */
-function checkClientCertificate (req: IncomingMessage): void {
+export function checkClientCertificate (req: IncomingMessage): void {
   const socket = req.socket as TLSSocket
   if (verifiedSockets.has(socket)) return
   const presented = typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length > 0
@@ -206,7 +206,7 @@ function tooLarge (cap: BodyCap, key: string): GatewayError {
     { ...(key === '' ? {} : { key }), limit: cap.bytes })
 }
 
-function unauthorized (reason: string): GatewayError {
+export function unauthorized (reason: string): GatewayError {
   return new GatewayError('LEVELRING_UNAUTHORIZED', `internode endpoints answer only the nodes of this cluster: ${reason} (clients use /v1/)`)
 }
 
@@ -237,7 +237,7 @@ function notAllowed (res: ServerResponse, allow: string): void {
 }
 
 /** Run `decode`, turning bytes that do not decode into a 400 naming the key. */
-function decodeBody<T> (key: string, decode: () => T, what: string): T {
+export function decodeBody<T> (key: string, decode: () => T, what: string): T {
   try {
     return decode()
   } catch (err) {

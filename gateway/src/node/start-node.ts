@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { ApiContract } from '../http/contract.js'
 import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
@@ -10,7 +11,8 @@ import type { Coordinator } from '../coordination/coordinator.js'
 import { createLogger } from './logger.js'
 import { ReplicaStore } from '../replica/replica-store.js'
 import { InternodeAuth } from '../internode/internode-auth.js'
-import { internodeRoutes } from '../internode/internode-routes.js'
+import { internodeRoutes, type InternodeRouteOptions } from '../internode/internode-routes.js'
+import { FrameServer } from '../internode/frame-server.js'
 import { InternodeBodyCaps } from '../internode/body-limits.js'
 import { limitConnectionsPerAddress } from '../http/connection-limit.js'
 import { loadNodeTls } from './node-tls.js'
@@ -107,7 +109,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       nodeId: config.nodeId, address: () => address, peers: peerAddresses(config), replicas: config.replicas, partitions: config.partitions
     })
     const ownShape = (): ReturnType<typeof engineShape> => engineShape(storage.engineStats() as EngineStats | undefined)
-    const internode = internodeRoutes({
+    const internodeOptions: InternodeRouteOptions = {
       nodeId: config.nodeId,
       auth,
       store,
@@ -120,7 +122,10 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       faults: cluster?.faults,
       extensions: cluster === undefined ? undefined : [...cluster.internodeExtensions, engineShapeRoute(ownShape)],
       rebuilding: cluster === undefined ? undefined : (key) => cluster.recovery.rebuildingKey(key)
-    })
+    }
+    const internode = internodeRoutes(internodeOptions)
+    // Replica calls between members travel as frames on one upgraded connection per peer (internode/frame-codec.ts).
+    const frames = new FrameServer({ ...internodeOptions, metrics, accessLog: config.accessLog, accessLogKeys: config.accessLogKeys })
     const listener = createApp({
       nodeId: config.nodeId,
       coordinator,
@@ -175,6 +180,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const server: Server = tls === undefined
       ? createServer(serverOptions, listener)
       : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false }, listener)
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { frames.upgrade(req, socket, head) })
     limitConnectionsPerAddress(server, config.maxConnectionsPerPeer, (peer, open) => {
       logger.warn({ peer, open, limit: config.maxConnectionsPerPeer }, 'closed connections over the per-address limit (maxConnectionsPerPeer)')
     })
@@ -215,6 +221,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         // Connections whose in-flight request just finished turn idle (keep-alive): close them as they do.
         const sweep = setInterval(() => server.closeIdleConnections(), 50)
         server.closeIdleConnections()
+        await frames.close(graceMs) // upgraded connections are not the HTTP server's to close
         await closed
         clearInterval(sweep)
         clearTimeout(cut)

@@ -1,0 +1,179 @@
+/**
+ * The frames of an internode frame connection (docs/architecture.md, "Internode transport"): a
+ * connection is opened by one signed HTTP/1.1 upgrade (FRAMES_PATH, authenticated like any internode
+ * call, its 101 answer signed like any answer), after which both sides exchange length-prefixed
+ * frames, each carrying the call's sequence number and a MAC under a key of that connection alone.
+ *
+ *   u32     length of what follows
+ *   u32     id: the call's sequence number on this connection (requests: 1, 2, 3, ... in order;
+ *           an answer carries the id of the request it answers)
+ *   ...     payload
+ *   16 B    MAC: HMAC-SHA256(direction key, length | id | payload), first 16 bytes
+ *
+ * Request payload: string method | string path and query | string request id ('' for none) |
+ *                  string content type ('' for none) | body (the rest)
+ * Answer payload:  u16 status | string content type ('' for none) | body (the rest)
+ * A string is a u16 byte length and UTF-8 bytes.
+ *
+ * The direction keys are derived from the cluster secret that verified the upgrade and from its
+ * nonce, which the receiver's replay cache admits once: every connection has keys of its own, so a
+ * frame captured on one is worth nothing on another, and the sequence number refuses it on its own.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { INTERNODE_PREFIX } from './internode-protocol.js'
+
+/** The upgrade that opens a frame connection; a GET signed like every internode call. */
+export const FRAMES_PATH = `${INTERNODE_PREFIX}frames`
+
+/** The Upgrade token of the protocol; bumped with any change of the layout above. */
+export const FRAMES_PROTOCOL = 'levelring-frames/1'
+
+/** Bytes of the MAC each frame ends with: 128 bits, as the causal contexts' MAC. */
+export const FRAME_MAC_BYTES = 16
+
+/** Bytes before the payload: length and id. */
+export const FRAME_HEAD_BYTES = 8
+
+const REQUEST_LABEL = 'levelring frames request v1'
+const ANSWER_LABEL = 'levelring frames answer v1'
+
+/** The keys of one connection: requests are MACed under one, answers under the other. */
+export interface FrameKeys {
+  readonly request: Buffer
+  readonly answer: Buffer
+}
+
+/** The keys of the connection opened by the upgrade signed with `nonce` by `caller` for `target`, under request key `key`. */
+export function frameKeys (key: Buffer, nonce: string, caller: string, target: string): FrameKeys {
+  const derive = (label: string): Buffer => createHmac('sha256', key).update(`${label}\n${nonce}\n${caller}\n${target}`).digest()
+  return { request: derive(REQUEST_LABEL), answer: derive(ANSWER_LABEL) }
+}
+
+/** A request carried by a frame. */
+export interface FrameRequest {
+  readonly method: string
+  readonly path: string
+  readonly requestId: string
+  readonly contentType: string
+  readonly body: Buffer
+}
+
+/** An answer carried by a frame. */
+export interface FrameAnswer {
+  readonly status: number
+  readonly contentType: string
+  readonly body: Buffer
+}
+
+export function encodeRequestFrame (key: Buffer, id: number, request: FrameRequest): Buffer {
+  const strings = [request.method, request.path, request.requestId, request.contentType]
+  let size = FRAME_HEAD_BYTES + request.body.length + FRAME_MAC_BYTES
+  for (const s of strings) {
+    const n = Buffer.byteLength(s)
+    if (n > 0xffff) throw new RangeError(`a frame string of ${n} bytes (at most 65535)`)
+    size += 2 + n
+  }
+  const frame = Buffer.allocUnsafe(size)
+  let at = FRAME_HEAD_BYTES
+  for (const s of strings) at = writeString(frame, at, s)
+  request.body.copy(frame, at)
+  return seal(key, frame, id)
+}
+
+export function encodeAnswerFrame (key: Buffer, id: number, answer: FrameAnswer): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEAD_BYTES + 2 + 2 + Buffer.byteLength(answer.contentType) + answer.body.length + FRAME_MAC_BYTES)
+  frame.writeUInt16BE(answer.status, FRAME_HEAD_BYTES)
+  const at = writeString(frame, FRAME_HEAD_BYTES + 2, answer.contentType)
+  answer.body.copy(frame, at)
+  return seal(key, frame, id)
+}
+
+/** The payload of a whole `frame` (head included) whose MAC verifies under `key`; undefined when it does not. */
+export function openFrame (key: Buffer, frame: Buffer): Buffer | undefined {
+  if (frame.length < FRAME_HEAD_BYTES + FRAME_MAC_BYTES) return undefined
+  const end = frame.length - FRAME_MAC_BYTES
+  const mac = createHmac('sha256', key).update(frame.subarray(0, end)).digest().subarray(0, FRAME_MAC_BYTES)
+  if (!timingSafeEqual(mac, frame.subarray(end))) return undefined
+  return frame.subarray(FRAME_HEAD_BYTES, end)
+}
+
+/** Decode a verified request payload; throws RangeError when it is not one. */
+export function decodeRequest (payload: Buffer): FrameRequest {
+  const cursor = { at: 0 }
+  const method = readString(payload, cursor)
+  const path = readString(payload, cursor)
+  const requestId = readString(payload, cursor)
+  const contentType = readString(payload, cursor)
+  return { method, path, requestId, contentType, body: payload.subarray(cursor.at) }
+}
+
+/** Decode a verified answer payload; throws RangeError when it is not one. */
+export function decodeAnswer (payload: Buffer): FrameAnswer {
+  if (payload.length < 2) throw new RangeError('an answer frame shorter than its status')
+  const cursor = { at: 2 }
+  const contentType = readString(payload, cursor)
+  return { status: payload.readUInt16BE(0), contentType, body: payload.subarray(cursor.at) }
+}
+
+/**
+ * Splits a byte stream into whole frames: push() what arrived, take each frame it completes. A frame
+ * longer than `maxFrameBytes` is an error (the peer is broken or hostile: the connection is closed).
+ */
+export class FrameReader {
+  readonly #maxFrameBytes: number
+  #chunks: Buffer[] = []
+  #buffered = 0
+
+  constructor (maxFrameBytes: number) {
+    this.#maxFrameBytes = maxFrameBytes
+  }
+
+  /** Add `chunk` and return the frames now complete, each whole (head and MAC included). */
+  push (chunk: Buffer): Buffer[] {
+    this.#chunks.push(chunk)
+    this.#buffered += chunk.length
+    const frames: Buffer[] = []
+    while (this.#buffered >= 4) {
+      const head = this.#chunks[0]!.length >= 4 ? this.#chunks[0]! : this.#join()
+      const size = 4 + head.readUInt32BE(0)
+      if (size > this.#maxFrameBytes) throw new RangeError(`a frame of ${size} bytes, more than the ${this.#maxFrameBytes} any call carries`)
+      if (this.#buffered < size) break
+      const all = this.#chunks.length === 1 ? this.#chunks[0]! : this.#join()
+      frames.push(all.subarray(0, size))
+      const rest = all.subarray(size)
+      this.#chunks = rest.length === 0 ? [] : [rest]
+      this.#buffered = rest.length
+    }
+    return frames
+  }
+
+  #join (): Buffer {
+    const all = Buffer.concat(this.#chunks, this.#buffered)
+    this.#chunks = [all]
+    return all
+  }
+}
+
+function seal (key: Buffer, frame: Buffer, id: number): Buffer {
+  const end = frame.length - FRAME_MAC_BYTES
+  frame.writeUInt32BE(frame.length - 4, 0)
+  frame.writeUInt32BE(id, 4)
+  createHmac('sha256', key).update(frame.subarray(0, end)).digest().copy(frame, end, 0, FRAME_MAC_BYTES)
+  return frame
+}
+
+function writeString (frame: Buffer, at: number, s: string): number {
+  const n = frame.write(s, at + 2, 'utf8')
+  frame.writeUInt16BE(n, at)
+  return at + 2 + n
+}
+
+function readString (payload: Buffer, cursor: { at: number }): string {
+  if (cursor.at + 2 > payload.length) throw new RangeError('a frame ends inside a string length')
+  const n = payload.readUInt16BE(cursor.at)
+  const end = cursor.at + 2 + n
+  if (end > payload.length) throw new RangeError('a frame ends inside a string')
+  const s = payload.toString('utf8', cursor.at + 2, end)
+  cursor.at = end
+  return s
+}
