@@ -4,7 +4,7 @@ import type { NodeTls } from '../node/node-tls.js'
 import type { InternodeAuth } from './internode-auth.js'
 import { SIGNED_HEADERS } from './internode-auth.js'
 import {
-  decodeAnswer, encodeRequestFrame, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openFrame, type FrameKeys, type FrameRequest
+  decodeAnswer, encodeRequestFrame, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openReceived, type FrameKeys, type ReceivedFrame, type FrameRequest
 } from './frame-codec.js'
 
 /**
@@ -181,13 +181,13 @@ export class FrameChannel {
   #listen (first: Buffer): void {
     const reader = new FrameReader(MAX_ANSWER_FRAME_BYTES)
     const onData = (chunk: Buffer): void => {
-      let frames: Buffer[]
+      let frames: ReceivedFrame[]
       try { frames = reader.push(chunk) } catch (err) { this.#fail(new ChannelError((err as Error).message, 'EPROTO', true)); return }
       for (const frame of frames) {
-        const payload = openFrame(this.#keys!.answer, frame)
+        const payload = openReceived(this.#keys!.answer, frame)
         // An answer that does not verify ends the connection: nothing in it is used.
         if (payload === undefined) { this.#fail(new ChannelError(`an answer frame not signed by node ${this.#options.node} for this connection`, 'EPROTO', true)); return }
-        const id = frame.readUInt32BE(4)
+        const id = frame.id
         const pending = this.#pending.get(id)
         if (pending === undefined) continue // its call timed out (an answer is accepted once)
         this.#pending.delete(id)

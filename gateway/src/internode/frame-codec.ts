@@ -122,15 +122,34 @@ export function encodeAnswerFrame (key: MacKey, id: number, answer: FrameAnswer)
   return seal(key, frame, id)
 }
 
-/** The payload of a whole `frame` (head included) whose MAC verifies under `key`; undefined when it does not. */
+/** A frame as the reader hands it out: in a buffer of its own, after BLOCK_BYTES free for the MAC's inner block. */
+export interface ReceivedFrame {
+  /** Free bytes, then the frame. */
+  readonly bytes: Buffer
+  /** The frame's id (a request's sequence number, or the id of the request an answer answers). */
+  readonly id: number
+}
+
+/** `frame` (head and MAC included) copied as the reader would hand it out. */
+export function received (frame: Buffer): ReceivedFrame {
+  const bytes = Buffer.allocUnsafe(BLOCK_BYTES + frame.length)
+  frame.copy(bytes, BLOCK_BYTES)
+  return { bytes, id: frame.length >= FRAME_HEAD_BYTES ? frame.readUInt32BE(4) : 0 }
+}
+
+/** The payload of a received frame whose MAC verifies under `key`; undefined when it does not. */
+export function openReceived (key: MacKey, frame: ReceivedFrame): Buffer | undefined {
+  const bytes = frame.bytes
+  if (bytes.length < BLOCK_BYTES + FRAME_HEAD_BYTES + FRAME_MAC_BYTES) return undefined
+  const end = bytes.length - FRAME_MAC_BYTES
+  const mac = hmacInPlace(key, bytes.subarray(0, end)).subarray(0, FRAME_MAC_BYTES)
+  if (!timingSafeEqual(mac, bytes.subarray(end))) return undefined
+  return bytes.subarray(BLOCK_BYTES + FRAME_HEAD_BYTES, end)
+}
+
+/** The payload of a whole `frame` (head and MAC included) whose MAC verifies under `key`; undefined when it does not. */
 export function openFrame (key: MacKey, frame: Buffer): Buffer | undefined {
-  if (frame.length < FRAME_HEAD_BYTES + FRAME_MAC_BYTES) return undefined
-  const end = frame.length - FRAME_MAC_BYTES
-  const signed = Buffer.allocUnsafe(BLOCK_BYTES + end)
-  frame.copy(signed, BLOCK_BYTES, 0, end)
-  const mac = hmacInPlace(key, signed).subarray(0, FRAME_MAC_BYTES)
-  if (!timingSafeEqual(mac, frame.subarray(end))) return undefined
-  return signed.subarray(BLOCK_BYTES + FRAME_HEAD_BYTES)
+  return openReceived(key, received(frame))
 }
 
 /** Decode a verified request payload; throws RangeError when it is not one. */
@@ -152,45 +171,65 @@ export function decodeAnswer (payload: Buffer): FrameAnswer {
 }
 
 /**
- * Splits a byte stream into whole frames: push() what arrived, take each frame it completes. A frame
- * longer than `maxFrameBytes` is an error (the peer is broken or hostile: the connection is closed).
+ * Splits a byte stream into whole frames: push() what arrived, take each frame it completes, copied
+ * once into a buffer of its own (with the room openReceived needs). A frame longer than
+ * `maxFrameBytes` is an error (the peer is broken or hostile: the connection is closed).
  */
 export class FrameReader {
   readonly #maxFrameBytes: number
-  #chunks: Buffer[] = []
+  readonly #chunks: Buffer[] = []
+  /** Bytes of the first chunk already taken. */
+  #offset = 0
   #buffered = 0
 
   constructor (maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes
   }
 
-  /** Add `chunk` and return the frames now complete, each whole (head and MAC included). */
-  push (chunk: Buffer): Buffer[] {
+  /** Add `chunk` and return the frames now complete. */
+  push (chunk: Buffer): ReceivedFrame[] {
     this.#chunks.push(chunk)
     this.#buffered += chunk.length
-    const frames: Buffer[] = []
-    while (this.#buffered >= 4) {
-      const head = this.#chunks[0]!.length >= 4 ? this.#chunks[0]! : this.#join()
-      const size = 4 + head.readUInt32BE(0)
+    const frames: ReceivedFrame[] = []
+    while (this.#buffered >= FRAME_HEAD_BYTES) {
+      const size = 4 + this.#peekU32(0)
       if (size > this.#maxFrameBytes) throw new RangeError(`a frame of ${size} bytes, more than the ${this.#maxFrameBytes} any call carries`)
+      if (size < FRAME_HEAD_BYTES + FRAME_MAC_BYTES) throw new RangeError(`a frame of ${size} bytes, shorter than its head and MAC`)
       if (this.#buffered < size) break
-      const all = this.#chunks.length === 1 ? this.#chunks[0]! : this.#join()
-      frames.push(all.subarray(0, size))
-      const rest = all.subarray(size)
-      this.#chunks = rest.length === 0 ? [] : [rest]
-      this.#buffered = rest.length
+      const id = this.#peekU32(4)
+      const bytes = Buffer.allocUnsafe(BLOCK_BYTES + size)
+      this.#take(bytes, BLOCK_BYTES, size)
+      frames.push({ bytes, id })
     }
     return frames
   }
 
-  #join (): Buffer {
-    const all = Buffer.concat(this.#chunks, this.#buffered)
-    this.#chunks = [all]
-    return all
+  /** The u32 `at` bytes into what is buffered (at + 4 <= buffered). */
+  #peekU32 (at: number): number {
+    let value = 0
+    let chunk = 0
+    let offset = this.#offset + at
+    for (let i = 0; i < 4; i++) {
+      while (offset >= this.#chunks[chunk]!.length) { offset -= this.#chunks[chunk++]!.length }
+      value = value * 256 + this.#chunks[chunk]![offset++]!
+    }
+    return value
+  }
+
+  /** Move the next `n` buffered bytes into `target` at `at`. */
+  #take (target: Buffer, at: number, n: number): void {
+    while (n > 0) {
+      const first = this.#chunks[0]!
+      const copied = first.copy(target, at, this.#offset, Math.min(first.length, this.#offset + n))
+      at += copied
+      n -= copied
+      this.#offset += copied
+      this.#buffered -= copied
+      if (this.#offset === first.length) { this.#chunks.shift(); this.#offset = 0 }
+    }
   }
 }
 
-/** Fill in the head and the MAC of `bytes` (BLOCK_BYTES free, then the frame) and return the frame. */
 function seal (key: MacKey, bytes: Buffer, id: number): Buffer {
   const end = bytes.length - FRAME_MAC_BYTES
   bytes.writeUInt32BE(bytes.length - BLOCK_BYTES - 4, BLOCK_BYTES)

@@ -10,8 +10,8 @@ import { readAsFallback } from '../handoff/hint-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import { SIGNED_HEADERS } from './internode-auth.js'
 import {
-  decodeRequest, encodeAnswerFrame, FRAME_HEAD_BYTES, FRAME_MAC_BYTES, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openFrame,
-  type FrameAnswer, type FrameKeys, type FrameRequest
+  decodeRequest, encodeAnswerFrame, FRAME_HEAD_BYTES, FRAME_MAC_BYTES, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openReceived,
+  type FrameAnswer, type FrameKeys, type ReceivedFrame, type FrameRequest
 } from './frame-codec.js'
 import {
   decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, REBUILDING_STATUS, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH
@@ -181,12 +181,12 @@ class FrameConnection {
   }
 
   receive (chunk: Buffer): void {
-    let frames: Buffer[]
+    let frames: ReceivedFrame[]
     try { frames = this.#reader.push(chunk) } catch { this.#socket.destroy(); return }
     for (const frame of frames) {
       // A frame that does not verify, or out of sequence (a replay, a drop), ends the connection: nothing of it is served.
-      const payload = openFrame(this.#keys.request, frame)
-      const id = frame.readUInt32BE(4)
+      const payload = openReceived(this.#keys.request, frame)
+      const id = frame.id
       if (payload === undefined || id !== this.#expected || this.#closing || this.#server.refuses(this.#caller)) { this.#socket.destroy(); return }
       this.#expected++
       let request: FrameRequest

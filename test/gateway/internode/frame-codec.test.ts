@@ -65,7 +65,8 @@ describe('frame codec', () => {
       const reader = new FrameReader(1 << 20)
       const out: Buffer[] = []
       for (let at = 0; at < stream.length; at += size) out.push(...reader.push(stream.subarray(at, at + size)))
-      expect(out.map((f) => Buffer.from(f)), `chunks of ${size}`).toEqual(frames)
+      expect(out.map((f) => Buffer.from(f.bytes.subarray(64))), `chunks of ${size}`).toEqual(frames)
+      expect(out.map((f) => f.id)).toEqual([1, 2, 3])
     }
     expect(() => new FrameReader(1_000).push(frames[0]!)).toThrow(/more than the 1000/)
   })
