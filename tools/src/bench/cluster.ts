@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { EtcdCluster, etcdFill, etcdPutBody, etcdRangeBody, etcdVersion, findEtcd } from './etcd.js'
 import { CA_CERT_FILE, certFile, keyFile, makeCertificates } from '../commands/certs/certificate-authority.js'
 import { fill, median, ms, PLAIN_HTTP, runLoad, VALUE_BYTES, type LoadFigures, type LoadRequest, type Transport } from './http-load.js'
+import { readCpuSeconds } from './process-stats.js'
 import { freePorts, ServerProcesses } from './server-processes.js'
 
 // `npm run bench:cluster`: levelring's 3-node cluster beside a 3-member etcd cluster, one levelring
@@ -76,7 +77,8 @@ interface Target {
   readonly putDurable?: string
   readonly get?: string
 }
-interface Phase extends LoadFigures { readonly target: string, readonly workload: Workload }
+/** `cpuUs`: CPU time all the target's processes used per request answered (µs); NaN where it cannot be read (etcd, no /proc). */
+interface Phase extends LoadFigures { readonly target: string, readonly workload: Workload, readonly cpuUs: number }
 
 let putSerial = 0
 
@@ -94,8 +96,21 @@ function requestsFor (target: Target, workload: Workload, valueBase64: string): 
 }
 
 async function phase (target: Target, workload: Workload, body: Buffer, valueBase64: string, seconds = DURATION_S): Promise<Phase> {
+  const cpu = (): number | null => {
+    let total = 0
+    for (const address of target.addresses) {
+      const pid = servers.pid(address)
+      const seconds = pid === undefined ? null : readCpuSeconds(pid)
+      if (seconds === null) return null
+      total += seconds
+    }
+    return total
+  }
+  const before = cpu()
   const figures = await runLoad(target.addresses, requestsFor(target, workload, valueBase64), body, CONNECTIONS, seconds, target.transport)
-  return { target: target.name, workload, ...figures }
+  const after = cpu()
+  const cpuUs = before === null || after === null || figures.requests === 0 ? NaN : (after - before) * 1e6 / figures.requests
+  return { target: target.name, workload, ...figures, cpuUs }
 }
 
 async function startCeiling (): Promise<Target> {
@@ -125,7 +140,7 @@ async function startCluster (name: string, levelring: string, subdir: string, tl
   return { name, kind: 'levelring', addresses, transport, put: '?w=2', putDurable: '?w=2&dw=2', get: '?r=2' }
 }
 
-interface Row { target: string, rps: number, p50: number, p99: number, p999: number, rounds: number[], failed: number }
+interface Row { target: string, rps: number, cpuUs: number, p50: number, p99: number, p999: number, rounds: number[], failed: number }
 
 function rows (targets: readonly Target[], all: readonly Phase[], workload: Workload): Row[] {
   return targets.flatMap((t) => {
@@ -134,6 +149,7 @@ function rows (targets: readonly Target[], all: readonly Phase[], workload: Work
     return [{
       target: t.name,
       rps: median(runs.map((p) => p.rps)),
+      cpuUs: median(runs.map((p) => p.cpuUs)),
       p50: median(runs.map((p) => p.p50)),
       p99: median(runs.map((p) => p.p99)),
       p999: median(runs.map((p) => p.p999)),
@@ -157,6 +173,7 @@ function report (targets: readonly Target[], all: readonly Phase[], version: str
     console.table(table.map((r) => ({
       target: r.target,
       'req/s': r.rps.toFixed(0),
+      'CPU µs/req': Number.isNaN(r.cpuUs) ? '–' : r.cpuUs.toFixed(0),
       'p50 ms': ms(r.p50),
       'p99 ms': ms(r.p99),
       'p99.9 ms': ms(r.p999),
@@ -164,7 +181,7 @@ function report (targets: readonly Target[], all: readonly Phase[], version: str
       'vs etcd': etcd === undefined ? '–' : (r.rps / etcd.rps).toFixed(2),
       errors: r.failed
     })))
-    summary[workload] = Object.fromEntries(table.map((r) => [r.target, { rps: Math.round(r.rps), p50: r.p50, p99: r.p99, p999: r.p999 }]))
+    summary[workload] = Object.fromEntries(table.map((r) => [r.target, { rps: Math.round(r.rps), ...(Number.isNaN(r.cpuUs) ? {} : { cpuUs: Math.round(r.cpuUs) }), p50: r.p50, p99: r.p99, p999: r.p999 }]))
   }
   const ratios: Record<string, number> = {}
   for (const workload of ['put-durable', 'get'] as const) {
