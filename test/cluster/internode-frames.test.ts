@@ -162,3 +162,17 @@ test('an upgrade replayed, signed for another node, without a signature or under
   const foreign = new InternodeAuth([Buffer.from('another cluster entirely, 0123456789')], 'node2')
   expect(statusOf(await sendRaw(node1.address, upgradeBytes(foreign, node1.id).bytes))).toBe(401)
 })
+
+test('a client request offering another upgrade (h2c) is served as the HTTP/1.1 request it also is, its body included', async () => {
+  const node1 = cluster.nodes[0]!
+  const offer = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n'
+  const body = 'x'.repeat(100_000) // more than the first packet: the rest arrives after the upgrade event
+  const put = await sendRaw(node1.address, Buffer.from(`PUT /v1/kv/offered?w=3 HTTP/1.1\r\nHost: x\r\n${offer}Content-Length: ${body.length}\r\n\r\n${body}`))
+  expect(statusOf(put)).toBe(204)
+  const got = await sendRaw(node1.address, Buffer.from(`GET /v1/kv/offered HTTP/1.1\r\nHost: x\r\n${offer}\r\n`))
+  expect(statusOf(got)).toBe(200)
+  expect(got.toString('latin1')).toContain(body)
+  const chunked = await sendRaw(node1.address, Buffer.from(`PUT /v1/kv/chunked HTTP/1.1\r\nHost: x\r\n${offer}Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n`))
+  expect(statusOf(chunked)).toBe(400)
+  expect((await fetch(`${node1.url}/v1/kv/chunked?r=3`)).status).toBe(404)
+})

@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http'
+import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError, hasCode } from '../error/gateway-error.js'
 import { decodeKeySegment } from '../http/key-segment.js'
@@ -219,6 +220,43 @@ class FrameConnection {
       process.nextTick(() => { this.#corked = false; this.#socket.uncork() })
     }
     this.#socket.write(encodeAnswerFrame(this.#keys.answer, id, answer))
+  }
+}
+
+/**
+ * The listener's 'upgrade' handler: FRAMES_PATH opens a frame connection; any other request that asks
+ * for an upgrade (a client offering h2c, a WebSocket) is served by `listener` as the plain HTTP/1.1
+ * request it also is, as node does when nobody listens for upgrades, on a connection closed after the
+ * answer. Its body is what its Content-Length says; a chunked one is refused (501).
+ */
+export function upgradeListener (frames: FrameServer, listener: RequestListener): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    if (req.url === FRAMES_PATH) { frames.upgrade(req, socket, head); return }
+    socket.on('error', () => { socket.destroy() })
+    if (req.headers['transfer-encoding'] !== undefined) {
+      writeProblem(socket, problemFor(new GatewayError('LEVELRING_INVALID_PARAMETER',
+        'a chunked body with an Upgrade header is not served: send the request without Upgrade, or with a Content-Length', { parameter: 'Upgrade' }), (req.url ?? '/').split('?')[0]!))
+      return
+    }
+    // node ends an upgrade request at its head: the body goes to a request of our own.
+    const plain = new IncomingMessage(socket as Socket)
+    Object.assign(plain, {
+      method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders,
+      httpVersion: req.httpVersion, httpVersionMajor: req.httpVersionMajor, httpVersionMinor: req.httpVersionMinor
+    })
+    const res = new ServerResponse(plain)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as Socket)
+    res.once('finish', () => { res.detachSocket(socket as Socket); socket.end() })
+    let missing = Number(req.headers['content-length'] ?? 0)
+    const feed = (chunk: Buffer): void => {
+      const part = chunk.subarray(0, missing)
+      missing -= part.length
+      if (part.length > 0) plain.push(part)
+      if (missing === 0) { socket.off('data', feed); plain.complete = true; plain.push(null) }
+    }
+    if (!Number.isSafeInteger(missing) || missing <= 0) { plain.complete = true; plain.push(null) } else { socket.on('data', feed); if (head.length > 0) feed(head) }
+    listener(plain, res)
   }
 }
 

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { ApiContract } from '../http/contract.js'
 import { createClusterRuntime, type ClusterRuntime } from './cluster-runtime.js'
@@ -12,7 +11,7 @@ import { createLogger } from './logger.js'
 import { ReplicaStore } from '../replica/replica-store.js'
 import { InternodeAuth } from '../internode/internode-auth.js'
 import { internodeRoutes, type InternodeRouteOptions } from '../internode/internode-routes.js'
-import { FrameServer } from '../internode/frame-server.js'
+import { FrameServer, upgradeListener } from '../internode/frame-server.js'
 import { InternodeBodyCaps } from '../internode/body-limits.js'
 import { limitConnectionsPerAddress } from '../http/connection-limit.js'
 import { loadNodeTls } from './node-tls.js'
@@ -180,7 +179,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const server: Server = tls === undefined
       ? createServer(serverOptions, listener)
       : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false }, listener)
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { frames.upgrade(req, socket, head) })
+    server.on('upgrade', upgradeListener(frames, listener))
     limitConnectionsPerAddress(server, config.maxConnectionsPerPeer, (peer, open) => {
       logger.warn({ peer, open, limit: config.maxConnectionsPerPeer }, 'closed connections over the per-address limit (maxConnectionsPerPeer)')
     })
