@@ -227,7 +227,7 @@ class FrameConnection {
  * The listener's 'upgrade' handler: FRAMES_PATH opens a frame connection; any other request that asks
  * for an upgrade (a client offering h2c, a WebSocket) is served by `listener` as the plain HTTP/1.1
  * request it also is, as node does when nobody listens for upgrades, on a connection closed after the
- * answer. Its body is what its Content-Length says; a chunked one is refused (501).
+ * answer. Its body is what its Content-Length says; a chunked one is refused (400).
  */
 export function upgradeListener (frames: FrameServer, listener: RequestListener): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
