@@ -184,6 +184,7 @@ export class FrameChannel {
       let frames: ReceivedFrame[]
       try { frames = reader.push(chunk) } catch (err) { this.#fail(new ChannelError((err as Error).message, 'EPROTO', true)); return }
       for (const frame of frames) {
+        if (frame.skipped !== undefined) { this.#fail(new ChannelError(`an answer frame of ${frame.skipped} bytes, more than ${MAX_ANSWER_FRAME_BYTES}`, 'EPROTO', true)); return }
         const payload = openReceived(this.#keys!.answer, frame)
         // An answer that does not verify ends the connection: nothing in it is used.
         if (payload === undefined) { this.#fail(new ChannelError(`an answer frame not signed by node ${this.#options.node} for this connection`, 'EPROTO', true)); return }

@@ -122,12 +122,19 @@ export function encodeAnswerFrame (key: MacKey, id: number, answer: FrameAnswer)
   return seal(key, frame, id)
 }
 
+const EMPTY_BYTES = Buffer.alloc(0)
+
 /** A frame as the reader hands it out: in a buffer of its own, after BLOCK_BYTES free for the MAC's inner block. */
 export interface ReceivedFrame {
   /** Free bytes, then the frame. */
   readonly bytes: Buffer
   /** The frame's id (a request's sequence number, or the id of the request an answer answers). */
   readonly id: number
+  /**
+   * Set on a frame longer than the reader's limit: its length. Its bytes were skipped, not read
+   * (`bytes` is empty), so nothing of it is verified, its id included.
+   */
+  readonly skipped?: number
 }
 
 /** `frame` (head and MAC included) copied as the reader would hand it out. */
@@ -173,7 +180,9 @@ export function decodeAnswer (payload: Buffer): FrameAnswer {
 /**
  * Splits a byte stream into whole frames: push() what arrived, take each frame it completes, copied
  * once into a buffer of its own (with the room openReceived needs). A frame longer than
- * `maxFrameBytes` is an error (the peer is broken or hostile: the connection is closed).
+ * `maxFrameBytes` is not held: its bytes are skipped as they arrive, and it is handed out as
+ * `skipped` once they all did (so a call too large for the receiver can be refused like its HTTP
+ * twin, with a 413, instead of costing the connection).
  */
 export class FrameReader {
   readonly #maxFrameBytes: number
@@ -181,6 +190,8 @@ export class FrameReader {
   /** Bytes of the first chunk already taken. */
   #offset = 0
   #buffered = 0
+  /** The frame being skipped: its id and length, and how many of its bytes are still to come. */
+  #skipping: { id: number, size: number, left: number } | undefined
 
   constructor (maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes
@@ -191,12 +202,23 @@ export class FrameReader {
     this.#chunks.push(chunk)
     this.#buffered += chunk.length
     const frames: ReceivedFrame[] = []
-    while (this.#buffered >= FRAME_HEAD_BYTES) {
+    for (;;) {
+      const skipping = this.#skipping
+      if (skipping !== undefined) {
+        const n = Math.min(skipping.left, this.#buffered)
+        this.#take(undefined, 0, n)
+        skipping.left -= n
+        if (skipping.left > 0) break
+        this.#skipping = undefined
+        frames.push({ bytes: EMPTY_BYTES, id: skipping.id, skipped: skipping.size })
+        continue
+      }
+      if (this.#buffered < FRAME_HEAD_BYTES) break
       const size = 4 + this.#peekU32(0)
-      if (size > this.#maxFrameBytes) throw new RangeError(`a frame of ${size} bytes, more than the ${this.#maxFrameBytes} any call carries`)
       if (size < FRAME_HEAD_BYTES + FRAME_MAC_BYTES) throw new RangeError(`a frame of ${size} bytes, shorter than its head and MAC`)
-      if (this.#buffered < size) break
       const id = this.#peekU32(4)
+      if (size > this.#maxFrameBytes) { this.#skipping = { id, size, left: size }; continue }
+      if (this.#buffered < size) break
       const bytes = Buffer.allocUnsafe(BLOCK_BYTES + size)
       this.#take(bytes, BLOCK_BYTES, size)
       frames.push({ bytes, id })
@@ -216,11 +238,12 @@ export class FrameReader {
     return value
   }
 
-  /** Move the next `n` buffered bytes into `target` at `at`. */
-  #take (target: Buffer, at: number, n: number): void {
+  /** Move the next `n` buffered bytes into `target` at `at` (drop them without one). */
+  #take (target: Buffer | undefined, at: number, n: number): void {
     while (n > 0) {
       const first = this.#chunks[0]!
-      const copied = first.copy(target, at, this.#offset, Math.min(first.length, this.#offset + n))
+      const end = Math.min(first.length, this.#offset + n)
+      const copied = target === undefined ? end - this.#offset : first.copy(target, at, this.#offset, end)
       at += copied
       n -= copied
       this.#offset += copied

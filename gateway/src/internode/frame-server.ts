@@ -96,6 +96,14 @@ export class FrameServer {
     return answer
   }
 
+  /** The answer to a request frame of `bytes` bytes, longer than any call this node takes. */
+  tooLarge (bytes: number): FrameAnswer {
+    const limit = this.#maxFrameBytes
+    const problem = problemFor(new GatewayError('LEVELRING_VALUE_TOO_LARGE',
+      `the call is larger (${bytes} bytes) than the most a legal internode call to this node carries (${limit} bytes); nothing of it was used`, { limit }), FRAMES_PATH)
+    return { status: problem.status, contentType: PROBLEM_MEDIA_TYPE, body: Buffer.from(JSON.stringify(problem)) }
+  }
+
   /** True when calls from `caller` are cut by fault injection: its connection is dropped unanswered. */
   refuses (caller: string): boolean {
     return this.#options.faults?.blocks(caller) === true
@@ -185,9 +193,16 @@ class FrameConnection {
     let frames: ReceivedFrame[]
     try { frames = this.#reader.push(chunk) } catch { this.#socket.destroy(); return }
     for (const frame of frames) {
+      const id = frame.id
+      if (frame.skipped !== undefined) {
+        // Longer than any call this node takes: refused like its HTTP twin (413), in sequence; its bytes were never read.
+        if (id !== this.#expected || this.#closing) { this.#socket.destroy(); return }
+        this.#expected++
+        this.#send(id, this.#server.tooLarge(frame.skipped))
+        continue
+      }
       // A frame that does not verify, or out of sequence (a replay, a drop), ends the connection: nothing of it is served.
       const payload = openReceived(this.#keys.request, frame)
-      const id = frame.id
       if (payload === undefined || id !== this.#expected || this.#closing || this.#server.refuses(this.#caller)) { this.#socket.destroy(); return }
       this.#expected++
       let request: FrameRequest
