@@ -1,7 +1,9 @@
 /**
  * The internode protocol: what nodes of one cluster ask each other, over HTTP/1.1 keep-alive
  * connections (HTTPS when the cluster runs TLS, with each node's certificate as its client certificate),
- * every call and every answer signed with the cluster secret (internode-auth.ts). Every body is capped
+ * every call and every answer signed with the cluster secret (internode-auth.ts). The replica and
+ * write endpoints below are also served as frames on one authenticated connection per peer
+ * (frame-codec.ts), which is how members call them. Every body is capped
  * at what a legal call to its endpoint carries (body-limits.ts). Not
  * part of the public contract (openapi/levelring.yaml): clients never call these, and a call without
  * a valid signature is a 401.
