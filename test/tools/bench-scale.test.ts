@@ -52,5 +52,10 @@ test('bench:scale loads three nodes, samples their memory, restarts one and repa
   expect(results.wipedRepair.keysPulled).toBeGreaterThan(0)
   expect(results.wipedRepair.keysPulled).toBeLessThanOrEqual(KEYS)
   expect(results.wipedRepair.wireBytes).toBeGreaterThan(0)
+  expect(Object.keys(summary.targets).sort()).toEqual(['peakRssInLoad', 'quietRepairMs', 'quietRepairWireOverData', 'restartFirstRoundMs',
+    'restartServingMs', 'rssFullOverHalf', 'wipedRepairWireOverData'])
+  for (const [name, t] of Object.entries(summary.targets) as Array<[string, { measured: number, target: number, met: boolean }]>) {
+    expect(t.met, name).toBe(name === 'quietRepairWireOverData' ? t.measured < t.target : t.measured <= t.target)
+  }
   expect(stdout).toMatch(/repair finding nothing/)
 }, 600_000)

@@ -25,6 +25,22 @@ const root = join(here, '..', '..', '..', '..')
 const SAMPLE_MS = 200
 /** How long a phase waiting on a node (serving, first round, a repair) may take before the run fails. */
 const PHASE_TIMEOUT_MS = 15 * 60_000
+/**
+ * The issue's targets, the reference each figure is printed beside: peak RSS per node during the load
+ * (300 MiB at 1M keys of 100 B, 512 MiB at 10M keys of 1 KiB: the `--large` budget when values are 1 KiB
+ * or more), RSS at N over RSS at N/2, restart to serving and to the first repair round, a repair that
+ * finds nothing (share of the data on the wire) and a wiped replica's repair (wire bytes over its data).
+ */
+const TARGETS = {
+  peakRssBytes: (valueBytes: number): number => (valueBytes >= 1024 ? 512 : 300) * 1024 * 1024,
+  fullOverHalf: 1.15,
+  servingMs: 3_000,
+  firstRoundMs: 30_000,
+  quietRepairMs: 30_000,
+  quietWireOverData: 0.001,
+  wipedWireOverData: 1.1
+} as const
+
 /** Attempts per PUT: a write refused under overload is retried, and counted as failed only after these. */
 const PUT_ATTEMPTS = 5
 
@@ -192,6 +208,13 @@ const seconds = (ms: number): string => (ms / 1000).toFixed(1)
 
 const nodes: NodeHandle[] = []
 let sampler: NodeJS.Timeout | undefined
+// A long run interrupted (Ctrl-C) takes its nodes and their data with it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    clearInterval(sampler)
+    void servers.stopAll().finally(() => { rmSync(dir, { recursive: true, force: true }); process.exit(130) })
+  })
+}
 try {
   const secretFile = join(dir, 'secret')
   writeFileSync(secretFile, randomBytes(32).toString('base64url'))
@@ -281,6 +304,17 @@ try {
     }
   }
 
+  const peak = Math.max(...loadPeak)
+  const targets = {
+    peakRssInLoad: { measured: peak, target: TARGETS.peakRssBytes(VALUE_BYTES), met: peak <= TARGETS.peakRssBytes(VALUE_BYTES) },
+    rssFullOverHalf: { measured: results.rssFullOverHalf, target: TARGETS.fullOverHalf, met: results.rssFullOverHalf <= TARGETS.fullOverHalf },
+    restartServingMs: { measured: results.restart.servingMs, target: TARGETS.servingMs, met: results.restart.servingMs <= TARGETS.servingMs },
+    restartFirstRoundMs: { measured: results.restart.firstRoundMs, target: TARGETS.firstRoundMs, met: results.restart.firstRoundMs <= TARGETS.firstRoundMs },
+    quietRepairMs: { measured: results.quietRepair.durationMs, target: TARGETS.quietRepairMs, met: results.quietRepair.durationMs <= TARGETS.quietRepairMs },
+    quietRepairWireOverData: { measured: results.quietRepair.wireOverData, target: TARGETS.quietWireOverData, met: results.quietRepair.wireOverData < TARGETS.quietWireOverData },
+    wipedRepairWireOverData: { measured: results.wipedRepair.wireOverData, target: TARGETS.wipedWireOverData, met: results.wipedRepair.wireOverData <= TARGETS.wipedWireOverData }
+  }
+
   process.stdout.write(`\nbench:scale — ${KEYS} keys of ${VALUE_BYTES} B per node (3 nodes, n=3), ${CONCURRENCY} in flight, ` +
     `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`)
   process.stdout.write(`load: ${results.load.seconds} s, ${results.load.keysPerSecond} keys/s, ${loaded.failed} failed\n`)
@@ -300,9 +334,16 @@ try {
     `${quietBytes} B on the wire = ${(results.quietRepair.wireOverData * 100).toFixed(3)}% of the data, ${quiet.keysExchanged} keys exchanged\n`)
   process.stdout.write(`wiped replica's repair (${third.id}): ${seconds(wiped.durationMs)} s, ${wiped.keysPulled} keys pulled, ${wiped.requests} requests, ` +
     `${mib(wireBytes)} MiB on the wire = ${results.wipedRepair.wireOverData} x its data on disk (${mib(dataBytes)} MiB), ${results.wipedRepair.wireOverLogical} x keys + values\n`)
+  process.stdout.write('\nagainst the targets (the RSS target is the one for 1M keys of 100 B, or 10M of 1 KiB with --large values):\n')
+  console.table(Object.entries(targets).map(([figure, t]) => ({
+    figure,
+    measured: figure.startsWith('peakRss') ? `${mib(t.measured)} MiB` : String(t.measured),
+    target: figure.startsWith('peakRss') ? `<= ${mib(t.target)} MiB` : `${figure === 'quietRepairWireOverData' ? '<' : '<='} ${t.target}`,
+    met: t.met ? 'met' : 'NOT met'
+  })))
   process.stdout.write(JSON.stringify({
     bench: 'scale', date: new Date().toISOString().slice(0, 10), cores: cpus().length, node: process.version,
-    keys: KEYS, valueBytes: VALUE_BYTES, concurrency: CONCURRENCY, nodeArgs, results
+    keys: KEYS, valueBytes: VALUE_BYTES, concurrency: CONCURRENCY, nodeArgs, results, targets
   }) + '\n')
   if (loaded.failed > 0) process.exitCode = 1
 } finally {
