@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes, randomFillSync } from 'node:crypto'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -17,7 +17,8 @@ import { freePorts, ServerProcesses } from './server-processes.js'
 // and bytes, from the node's own report and metrics) and a wiped replica's full repair (time, bytes on
 // the wire against its data). The last stdout line is a JSON summary. `--keys`, `--value-size`,
 // `--concurrency`, `--large` (10M keys of 1 KiB), `--bin` (another build's bin/levelring.js, for a
-// before/after on the same machine); arguments after `--` go to every node (`-- --block-cache-size 8388608`).
+// before/after on the same machine), `--heap-snapshots DIR` (node1's heap, empty and loaded, for
+// `node dist/tools/src/bench/heap-diff.js`: what grows with keys); arguments after `--` go to every node (`-- --block-cache-size 8388608`).
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..', '..')
@@ -51,13 +52,16 @@ const { values: flags, positionals: nodeArgs } = parseArgs({
     'value-size': { type: 'string' },
     concurrency: { type: 'string', default: '48' },
     large: { type: 'boolean', default: false },
-    bin: { type: 'string', default: join(root, 'bin', 'levelring.js') }
+    bin: { type: 'string', default: join(root, 'bin', 'levelring.js') },
+    'heap-snapshots': { type: 'string' }
   }
 })
 const KEYS = positiveInteger('keys', flags.keys ?? (flags.large ? '10000000' : '1000000'))
 const VALUE_BYTES = positiveInteger('value-size', flags['value-size'] ?? (flags.large ? '1024' : '100'))
 const CONCURRENCY = positiveInteger('concurrency', flags.concurrency!)
 const bin = flags.bin!
+/** `--heap-snapshots DIR`: V8 heap snapshots of node1 there, empty and at N keys (compare them with heap-diff.js). */
+const heapDir = flags['heap-snapshots']
 
 function positiveInteger (name: string, text: string): number {
   const n = Number(text.replaceAll('_', ''))
@@ -132,6 +136,19 @@ async function until (what: string, check: () => Promise<boolean>, everyMs = 100
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
+}
+
+/** Have `node` write a heap snapshot into heapDir (SIGUSR2) and wait until it has: the file is there and the node answers again. */
+async function heapSnapshot (node: NodeHandle): Promise<void> {
+  const count = (): number => readdirSync(heapDir!).filter((f) => f.endsWith('.heapsnapshot')).length
+  const before = count()
+  process.kill(node.pid, 'SIGUSR2')
+  await until('a heap snapshot', async () => {
+    if (count() <= before) return false
+    const res = await request(`http://${node.address}/v1/health`)
+    await res.body.dump()
+    return res.statusCode === 200
+  }, 200)
 }
 
 /** PUT keys 0..KEYS-1 through all nodes round-robin, CONCURRENCY in flight; RSS is taken at the half. */
@@ -216,6 +233,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 try {
+  if (heapDir !== undefined) mkdirSync(heapDir, { recursive: true })
   const secretFile = join(dir, 'secret')
   writeFileSync(secretFile, randomBytes(32).toString('base64url'))
   const ids = ['node1', 'node2', 'node3']
@@ -229,7 +247,7 @@ try {
       address: '',
       pid: 0,
       peakRss: 0,
-      args: [bin, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`, '--data', dataDir,
+      args: [...(heapDir === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]), bin, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`, '--data', dataDir,
         '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
         '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info', '--access-log', 'off', ...nodeArgs]
     })
@@ -237,11 +255,13 @@ try {
   await Promise.all(nodes.map(launch))
   sampler = setInterval(() => sampleRss(nodes), SAMPLE_MS)
   const rssEmpty = rssOf(nodes)
+  if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
 
   const loaded = await load(nodes)
   const rssFull = rssOf(nodes)
   const loadPeak = nodes.map((n) => n.peakRss)
   const diskBytes = nodes.map((n) => directoryBytes(n.dataDir))
+  if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
 
   // A repair that finds nothing: every replica has every key (anti-entropy may have caught a straggler already).
   const [first, second, third] = nodes as [NodeHandle, NodeHandle, NodeHandle]
