@@ -8,11 +8,15 @@ interface ProfileNode { id: number, callFrame: { functionName: string, url: stri
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
 
 process.stdout.on('error', () => process.exit(0)) // a closed pipe (`| head`) ends the listing
-const [file, topArg] = process.argv.slice(2)
+const args = process.argv.slice(2)
+// A node writes two profiles (its main thread and the engine worker): a glob passes both, so TOP is the one number.
+const [file, ...others] = args.filter((a) => !/^[0-9]+$/.test(a))
+const topArg = args.find((a) => /^[0-9]+$/.test(a))
 if (file === undefined) {
   process.stderr.write('usage: profile-summary FILE.cpuprofile [TOP]\n')
   process.exit(2)
 }
+if (others.length > 0) process.stderr.write(`summing ${file} only (one profile at a time; also given: ${others.join(' ')})\n`)
 const top = Number(topArg ?? 30)
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
