@@ -1,3 +1,4 @@
+import { userKeyOf } from '../replica/storage-keys.js'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { MerkleTree, type MerkleShape } from './merkle-tree.js'
@@ -132,7 +133,8 @@ export class PartitionTrees {
         for (;;) {
           const entries = await iterator.nextv(BUILD_CHUNK)
           if (entries.length === 0 || this.state === 'closed') break
-          for (const [key, bytes] of entries) {
+          for (const [engineKey, bytes] of entries) {
+            const key = userKeyOf(engineKey) // the object space is keyed by storageKey
             if (touched.has(key)) continue
             let hash
             try {

@@ -1,3 +1,4 @@
+import { ensureStorageFormat } from '../replica/storage-format.js'
 import { readFile } from 'node:fs/promises'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -68,6 +69,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
   })
   try {
+    // Before anything reads objects or hints: they must be in this release's layout.
+    await ensureStorageFormat(storage, config.dataDir, logger)
     const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
     await assertNotStale(storage.meta, config.dataDir, identity.epochRenewed, config.tombstoneGraceMs)
     if (identity.epochRenewed !== undefined) {
@@ -157,7 +160,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         // Inside the engine's directory (same file system, so tables link); the engine ignores names that are not its own.
         checkpointRoot: config.dataDir,
         checkpoint: async (dir) => await storage.checkpoint(dir),
-        objects: () => storage.objects.iterator(),
+        objects: () => storage.objectEntries(),
         contextSecret: clusterSecrets ?? secret,
         logger
       }
