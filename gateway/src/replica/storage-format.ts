@@ -34,6 +34,13 @@ export interface MigrationReport {
   readonly moved: number
 }
 
+export interface MigrationOptions {
+  /** Keys per batch (MIGRATION_BATCH). */
+  readonly batchKeys?: number
+  /** Stop after this many batches, as a crash between two batches would (tests of resuming). */
+  readonly stopAfterBatches?: number
+}
+
 /** Hint keys: owner | 0x00 | key (hint-store.ts); only the key part is re-keyed. */
 const HINT_SEPARATOR = '\u0000'
 
@@ -46,7 +53,7 @@ function newHintKey (old: string): string {
  * Bring the directory to STORAGE_FORMAT: record it on a new directory, migrate one of format 0,
  * refuse (LEVELRING_STORAGE_FORMAT, nothing changed) one of a newer format than this release knows.
  */
-export async function ensureStorageFormat (storage: NodeStorage, dataDir: string, logger: Logger): Promise<MigrationReport> {
+export async function ensureStorageFormat (storage: NodeStorage, dataDir: string, logger: Logger, options: MigrationOptions = {}): Promise<MigrationReport> {
   const recorded = await storage.meta.get(FORMAT_KEY)
   const format = recorded === undefined ? 0 : Number(recorded)
   if (!Number.isInteger(format) || format > STORAGE_FORMAT || format < 0) {
@@ -61,12 +68,15 @@ export async function ensureStorageFormat (storage: NodeStorage, dataDir: string
     { name: 'hints', from: storage.space(LEGACY_SPACES.hints), to: storage.hints, rekey: newHintKey }
   ]
   let moved = 0
+  let batches = 0
   let logged = false
+  const batchKeys = options.batchKeys ?? MIGRATION_BATCH
   for (const space of spaces) {
     let done = 0
     for (;;) {
       // From the start each time: moved keys are gone from the legacy space, so its first key is the resume point.
-      const entries = await space.from.iterator({ limit: MIGRATION_BATCH }).all()
+      if (batches === options.stopAfterBatches) return { from: format, to: format, moved }
+      const entries = await space.from.iterator({ limit: batchKeys }).all()
       if (entries.length === 0) break
       if (!logged) {
         logger.info({ dataDir, from: format, to: STORAGE_FORMAT }, 'migrating the data directory to the partition-ordered layout before serving')
@@ -76,9 +86,10 @@ export async function ensureStorageFormat (storage: NodeStorage, dataDir: string
         { type: 'put' as const, sublevel: space.to, key: space.rekey(key), value: space.to === storage.tombstones ? Buffer.from(value).toString('utf8') : value },
         { type: 'del' as const, sublevel: space.from, key }
       ]))
+      batches++
       done += entries.length
       moved += entries.length
-      if (done % (MIGRATION_BATCH * 10) === 0) logger.info({ space: space.name, moved: done }, 'migrating the data directory')
+      if (batches % 10 === 0) logger.info({ space: space.name, moved: done }, 'migrating the data directory')
     }
     if (done > 0) logger.info({ space: space.name, moved: done }, 'migrated a space to the partition-ordered layout')
   }
