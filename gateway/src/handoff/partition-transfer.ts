@@ -153,9 +153,13 @@ export class PartitionTransfer {
     if (transfers.length === 0) return true
     const before = this.#streamed
     let whole = 0
-    await inBatches(transfers, async (t) => {
-      if (await this.#streamPartition(state, t.partition, t.sources)) whole++
-    }, STREAM_CONCURRENCY)
+    let next = 0
+    await Promise.all(Array.from({ length: Math.min(STREAM_CONCURRENCY, transfers.length) }, async () => {
+      while (next < transfers.length) {
+        const t = transfers[next++]!
+        if (await this.#streamPartition(state, t.partition, t.sources)) whole++
+      }
+    }))
     const complete = whole === transfers.length
     logger.info({ epoch: state.epoch, partitions: transfers.length, whole, keys: this.#streamed - before, complete },
       complete ? 'received every partition this node gains' : 'partition stream incomplete; retrying')
@@ -306,9 +310,9 @@ export class PartitionTransfer {
   }
 }
 
-/** Run `fn` over `items`, `concurrency` at a time. */
-async function inBatches<T> (items: readonly T[], fn: (item: T) => Promise<void>, concurrency = CONCURRENCY): Promise<void> {
-  for (let i = 0; i < items.length; i += concurrency) {
-    await Promise.all(items.slice(i, i + concurrency).map(fn))
+/** Run `fn` over `items`, CONCURRENCY at a time. */
+async function inBatches<T> (items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += CONCURRENCY) {
+    await Promise.all(items.slice(i, i + CONCURRENCY).map(fn))
   }
 }
