@@ -129,17 +129,6 @@ export class NodeStorage {
     for await (const [at, deletedAt] of this.tombstones.iterator(walkOptions(walk))) yield [userKeyOf(at), deletedAt]
   }
 
-  /**
-   * Drop every object and tombstone-index entry of `range` (a range delete: the engine writes range
-   * tombstones, not one per key): what a node does with a partition it no longer replicates once
-   * every key of it was handed over.
-   */
-  async clearRange (range: KeyRange): Promise<void> {
-    const bounds = range.lt === undefined ? { gte: range.gte } : { gte: range.gte, lt: range.lt }
-    await this.objects.clear(bounds)
-    await this.tombstones.clear(bounds)
-  }
-
   /** Open (creating if needed) the engine in `dataDir`; `fs` and `tuning` as for openEngine. */
   static async open (dataDir: string, fs?: FileSystem, tuning: EngineTuning = {}): Promise<NodeStorage> {
     const { db, name } = await openEngine(dataDir, fs, tuning)
