@@ -157,7 +157,7 @@ export class PartitionTransfer {
     await Promise.all(Array.from({ length: Math.min(STREAM_CONCURRENCY, transfers.length) }, async () => {
       while (next < transfers.length) {
         const t = transfers[next++]!
-        if (await this.#streamPartition(state, t.partition, t.sources)) whole++
+        if (await this.#streamPartition(state, t.partition, t.sources, t.lost)) whole++
       }
     }))
     const complete = whole === transfers.length
@@ -169,16 +169,20 @@ export class PartitionTransfer {
   /**
    * Pull partition p from its current replicas `sources`, one at a time from the persisted cursor:
    * a source that fails hands the walk to the next (engine order is the same on every replica).
-   * Starts at a source chosen by p, so the partitions of one join spread over their replicas.
+   * A replica that loses the partition (`lost`: the leaving or replaced one) comes first: what it
+   * alone holds (a write acknowledged by w of n that missed the others) arrives with the stream, not
+   * only with its later hand-over; the replicas that keep the partition keep what they hold. Among
+   * equals the start is chosen by p, so the partitions of one change spread over their replicas.
    */
-  async #streamPartition (state: RingState, p: number, sources: readonly string[]): Promise<boolean> {
+  async #streamPartition (state: RingState, p: number, sources: readonly string[], lost: readonly string[]): Promise<boolean> {
     const { membership, client, store, storage, logger } = this.#options
     const cursorKey = STREAM_CURSOR_PREFIX + String(p)
     const stored = await storage.meta.get(cursorKey)
     let cursor: StreamCursor = stored === undefined ? {} : JSON.parse(stored) as StreamCursor
     if (cursor.done === true) return true
     const up = sources.filter((s) => s !== membership.selfId && membership.isUp(s))
-    const order = up.map((_, i) => up[(i + p) % up.length]!)
+    const rotated = up.map((_, i) => up[(i + p) % up.length]!)
+    const order = [...rotated.filter((s) => lost.includes(s)), ...rotated.filter((s) => !lost.includes(s))]
     const q = state.current.ring.partitionCount
     for (const source of order) {
       try {
@@ -249,6 +253,9 @@ export class PartitionTransfer {
       if (replicates(state, replicas, self, p)) continue
       for await (const [key, value] of storage.objectEntries({ range: partitionRange(p, q) })) {
         if (this.#closed) break
+        // An object that would overflow the batch goes in the next one: one the receiver refuses as too
+        // large then travels alone, and fails alone.
+        if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
         batch.push({ key, object: decodeObject(key, value) })
         bytes += value.length
         if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
