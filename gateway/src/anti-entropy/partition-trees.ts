@@ -1,4 +1,3 @@
-import { userKeyOf } from '../replica/storage-keys.js'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { MerkleTree, type MerkleShape } from './merkle-tree.js'
@@ -8,6 +7,7 @@ import type { ByteSpace } from '../replica/node-storage.js'
 import { merkleShapeFor } from './merkle-shape.js'
 import { versionHash } from './version-hash.js'
 import { hasCode } from '../error/gateway-error.js'
+import { userKeyOf } from '../replica/storage-keys.js'
 
 /**
  * Keys read from the engine per step of a build. Between steps the event loop serves requests, so
