@@ -7,8 +7,9 @@ import { NUM_LEVELS } from './version/version.js'
 export type { CompressionName }
 
 /**
- * What the `compression` option takes: classic-level's boolean (true: LZ4, false: none), a codec name, or
- * an array with one such setting per level (level 0 first; the last one also applies to deeper levels).
+ * What the `compression` option takes: classic-level's boolean (true: LZ4 on every level, false: none), a
+ * codec name, or an array with one such setting per level (level 0 first; the last one also applies to
+ * deeper levels). Left out, the default is the per-level list in DEFAULTS.
  */
 export type CompressionOption = boolean | CompressionName | Array<boolean | CompressionName>
 
@@ -87,8 +88,10 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   blockSize: 4096,
   blockRestartInterval: 16,
   bloomBitsPerKey: 10,
-  // LevelDB compresses every block with Snappy by default; LZ4 decodes faster at a similar ratio (bench:codecs).
-  compression: Array.from({ length: NUM_LEVELS }, () => 'lz4' as const),
+  // LZ4 (it decodes faster than Snappy at a similar ratio: bench:codecs) on every level but 0, as RocksDB
+  // recommends: level 0 holds a few memtables' worth of bytes, rewritten soon by the compaction into level 1,
+  // so compressing flushes would cost the write path CPU for little disk. Most bytes live deeper, compressed.
+  compression: Array.from({ length: NUM_LEVELS }, (_, level) => level === 0 ? 'none' as const : 'lz4' as const),
   // LevelDB uses 8 MiB; index and filter blocks live outside this cache here, so data blocks get it all.
   blockCacheSize: 128 * 1024 * 1024,
   maxOpenFiles: 1000,

@@ -47,8 +47,8 @@ export async function runManualCompaction (s: DbState): Promise<void> {
 
 /**
  * Moves every file of `level` (the bottom level: nothing deeper) to the shallowest deeper level whose target
- * its bytes fit, in one edit and without rewriting a byte. Nothing when it already fits, or while a flush
- * runs (the background compactions then move it as usual).
+ * its bytes fit, in one edit and without rewriting a byte. Nothing when it already fits, when that level
+ * has another codec, or while a flush runs (the background compactions then move it as usual).
  */
 async function moveBottomLevelDown (s: DbState, level: number): Promise<void> {
   // Not beside a flush: one that places its table below level 0 chose its level against the old shape.
@@ -57,7 +57,8 @@ async function moveBottomLevelDown (s: DbState, level: number): Promise<void> {
   const bytes = v.levelBytes(level)
   let target = level
   while (target < NUM_LEVELS - 1 && bytes > maxBytesForLevel(target, s.options)) target++
-  if (target === level) return
+  // A move keeps the tables' codec: to a level with another, the background compactions rewrite them instead.
+  if (target === level || s.options.compression[target] !== s.options.compression[level]) return
   const files = v.levels[level]
   await s.versions.logAndApply({
     deletedFiles: files.map((f) => ({ level, number: f.number })),

@@ -12,7 +12,7 @@ import { maxGrandparentOverlapBytes, outputNumbersToReserve } from './limits.js'
 
 /**
  * Carry out a compaction: a single input file that overlaps nothing below (and few grandparents) is moved
- * to level+1 instead of rewritten; otherwise the inputs are merged into level+1 (see job.ts), on the
+ * to level+1 instead of rewritten, when both levels have the same codec; otherwise the inputs are merged into level+1 (see job.ts), on the
  * background thread when there is one.
  */
 export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove = true): Promise<void> {
@@ -21,7 +21,9 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
   const v = s.versions.current
   let gpBytes = 0
   for (const f of c.grandparents) gpBytes += f.size
-  if (allowTrivialMove && inputs0.length === 1 && inputs1.length === 0 && gpBytes <= maxGrandparentOverlapBytes(s.options)) {
+  // A move keeps the table's bytes: between levels of different codecs the table is rewritten instead.
+  const sameCodec = s.options.compression[c.level] === s.options.compression[outLevel]
+  if (allowTrivialMove && sameCodec && inputs0.length === 1 && inputs1.length === 0 && gpBytes <= maxGrandparentOverlapBytes(s.options)) {
     const f = inputs0[0]
     await s.versions.logAndApply({
       deletedFiles: [{ level: c.level, number: f.number }],

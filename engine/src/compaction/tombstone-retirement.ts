@@ -34,7 +34,7 @@ export async function retireTombstone (s: DbState, t: RangeTombstone): Promise<v
         if (f.maxSeq < t.seq && tombstoneContainsRange(t, smallest, largest)) continue
         const source = new FilteringIterator(s.tables.iterator(f, { fillCache: false }), (key) =>
           !tombstoneCovers(t, userKeyOf(key), seqOf(key), MAX_SEQUENCE))
-        const meta = await buildTable(s, source)
+        const meta = await buildTable(s, source, true, level)
         if (meta !== null) {
           outputs.push(meta.number)
           edit.newFiles!.push({ level, file: meta })

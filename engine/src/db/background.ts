@@ -4,9 +4,11 @@ import { pickCompaction } from '../compaction/pick.js'
 import { JobAborted, tableLayout } from '../compaction/job.js'
 import { runCompaction } from '../compaction/run.js'
 import { runManualCompaction } from '../compaction/manual.js'
-import { pickLevelForFlush } from '../compaction/flush-placement.js'
+import { pickLevelForFlush, pickLevelForRange } from '../compaction/flush-placement.js'
 import { retirableTombstone, retireTombstone } from '../compaction/tombstone-retirement.js'
 import type { DbState } from './state.js'
+import type { Memtable } from '../memtable/memtable.js'
+import { userKeyOf } from '../keys.js'
 import { buildTable } from './table-output.js'
 import { deleteObsoleteFiles } from './obsolete-files.js'
 
@@ -127,14 +129,17 @@ export class BackgroundWork {
     const s = this.#s
     const imm = s.imms[0].mem
     const started = performance.now()
+    // The codec is that of the level the table would be placed at now: a table pushed below level 0 is
+    // moved later, never rewritten, so it must not keep level 0's (by default none) codec.
+    const predicted = predictedFlushLevel(s, imm)
+    const layout = tableLayout(s.options, predicted)
     let meta: FileMeta | null
     if (s.flushThread !== null) {
       const number = s.versions.newFileNumber()
       s.pendingOutputs.add(number)
       try {
         // The worker reads the frozen memtable's arena where it lies; imm stays referenced until it is done.
-        // A flush writes with level 0's codec, wherever pickLevelForFlush then places the table.
-        meta = await s.flushThread.flush(s.dir, number, imm.run(), tableLayout(s.options, 0))
+        meta = await s.flushThread.flush(s.dir, number, imm.run(), layout)
         if (meta !== null) {
           await s.syncDir()
           s.stats.bytesFlushed += meta.size
@@ -144,11 +149,11 @@ export class BackgroundWork {
         throw err
       }
     } else {
-      meta = await buildTable(s, imm.iterator())
+      meta = await buildTable(s, imm.iterator(), true, predicted)
     }
     // Logs older than the next frozen memtable's (or the current one's) are no longer needed.
     const edit: VersionEdit = { logNumber: s.imms[1]?.logNumber ?? s.logNumber }
-    const level = meta !== null ? pickLevelForFlush(s, meta) : 0
+    const level = meta !== null ? pickLevelForFlush(s, meta, layout.compression) : 0
     if (meta !== null) edit.newFiles = [{ level, file: meta }]
     if (imm.rangeTombstones.length > 0) edit.addedTombstones = [...imm.rangeTombstones]
     try {
@@ -162,5 +167,20 @@ export class BackgroundWork {
     s.levelStats[level].add(performance.now() - started, 0, meta?.size ?? 0)
     s.wakeStalled()
     deleteObsoleteFiles(s)
+  }
+}
+
+/** The level a flush of mem would place its table at now (0 for an empty memtable): see pickLevelForRange. */
+function predictedFlushLevel (s: DbState, mem: Memtable): number {
+  const it = mem.iterator()
+  try {
+    it.seekToFirst()
+    if (!it.valid()) return 0
+    // A copy: the cursor may reuse its key buffer when it moves.
+    const start = Buffer.from(userKeyOf(it.key()))
+    it.seekToLast()
+    return pickLevelForRange(s, start, userKeyOf(it.key()))
+  } finally {
+    it.close()
   }
 }

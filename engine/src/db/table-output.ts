@@ -9,15 +9,16 @@ export function mainThreadHooks (s: DbState, yieldSlices: boolean, abortable = f
 }
 
 /**
- * Write a sorted source to a new table file (synced, directory synced), or nothing when it is empty, on
- * the main thread, yielding to the event loop between slices so foreground reads and writes go on. The
- * table's number stays in pendingOutputs until the caller has recorded it in a version.
+ * Write a sorted source to a new table file (synced, directory synced) with the codec of `level` (where the
+ * caller means to place it), or nothing when the source is empty, on the main thread, yielding to the event
+ * loop between slices so foreground reads and writes go on. The table's number stays in pendingOutputs
+ * until the caller has recorded it in a version.
  */
-export async function buildTable (s: DbState, source: InternalIterator, yieldSlices = true): Promise<FileMeta | null> {
+export async function buildTable (s: DbState, source: InternalIterator, yieldSlices = true, level = 0): Promise<FileMeta | null> {
   const number = s.versions.newFileNumber()
   s.pendingOutputs.add(number)
   try {
-    const meta = await writeTable(s.fs, s.dir, number, source, tableLayout(s.options, 0), mainThreadHooks(s, yieldSlices))
+    const meta = await writeTable(s.fs, s.dir, number, source, tableLayout(s.options, level), mainThreadHooks(s, yieldSlices))
     if (meta !== null) {
       await s.syncDir()
       s.stats.bytesFlushed += meta.size

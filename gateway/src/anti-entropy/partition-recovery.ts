@@ -31,8 +31,9 @@ const PROBE_TIMEOUT_MS = 2_000
  *   current     nothing lost: a "not found" here is authoritative.
  *   probing     the data directory was empty at start: until peers say whether this node id lived
  *               before (it did: its data was lost) or not (a new member), nothing here is trusted.
- *   rebuilding  this node lost its data: a partition is trusted again once anti-entropy has found
- *               it equal to (or brought it up to) every other replica of it in the current ring.
+ *   rebuilding  this node lost its data, or its directory may be behind the writes it acknowledged
+ *               (a restored copy, a machine crash): a partition is trusted again once anti-entropy
+ *               has found it equal to (or brought it up to) every other replica of it in the current ring.
  */
 export type RecoveryState = 'current' | 'probing' | 'rebuilding'
 
@@ -49,6 +50,11 @@ export interface PartitionRecoveryOptions {
   readonly partitionCount: number
   /** True when the data directory held nothing at start (a new member, or one that lost its disk). */
   readonly fresh: boolean
+  /**
+   * Why the data directory, not empty, may be missing writes it acknowledged (a restored copy, a
+   * machine crash: node/actor-epoch.ts); undefined when it cannot be. Every partition starts rebuilding.
+   */
+  readonly behind?: string
   /** Ask peer `node` (internode POST, JSON) the probe question. */
   readonly post: (node: string, path: string, body: Buffer, mediaType: string, timeoutMs: number) => Promise<Buffer>
   readonly logger: Logger
@@ -91,6 +97,14 @@ export class PartitionRecovery {
   static async open (options: PartitionRecoveryOptions): Promise<PartitionRecovery> {
     const heardJson = await options.meta.get(HEARD_KEY)
     const heard = new Map<string, number>(Object.entries(heardJson === undefined ? {} : JSON.parse(heardJson) as Record<string, number>))
+    if (options.behind !== undefined && !options.fresh) {
+      // Even mid-rebuild: partitions already found current may have gone back with the directory.
+      const recovery = new PartitionRecovery(options, 'rebuilding', [], heard)
+      options.logger.warn({ reason: options.behind }, 'this data directory may be behind the writes it acknowledged: its partitions count as rebuilding ' +
+        'until anti-entropy has compared each with every other replica')
+      await recovery.#store()
+      return recovery
+    }
     const stored = await options.meta.get(RECOVERY_KEY)
     if (stored !== undefined) {
       const parsed = JSON.parse(stored) as Persisted

@@ -36,7 +36,8 @@ export const FORWARD_MARGIN_MS = 50
  *              each acknowledgement counts toward w (and dw), a primary's toward pw. A target that
  *              does not acknowledge is replaced by the next fallback (sloppy quorum), which keeps
  *              the write as a hint for it and whose acknowledgement counts toward w, not pw.
- *              During a join or leave the pending ring's new replicas get a copy, not counted.
+ *              During a join or leave the pending ring's new replicas get a copy, not counted;
+ *              a copy a new replica does not acknowledge is kept here as a hint for it.
  * forwarding:  the write goes to the chosen replica, which runs this machine from `stamping` and
  *              answers once its counts are met. A target that certainly did not get the call
  *              (connection refused) is skipped for the next one; any other failure is the answer,
@@ -175,14 +176,28 @@ export class PutFsm {
     if (this.#state === 'stamping') this.#to('replicating')
     const timeout = counts.timeoutMs + LATE_REPLY_MS
     for (const target of others) this.#send(target, stamped, timeout)
-    for (const node of this.#request.handoff ?? []) {
-      const work = this.#context.access.apply({ node, primary: false }, key, stamped.object, counts.dw > 0, timeout).catch((err: unknown) => {
-        this.#context.logger.debug({ key, replica: node, err }, 'handoff copy of a write failed (the partition stream or the old owner covers it)')
-      })
-      this.#context.background.track(work)
-    }
+    for (const node of this.#request.handoff ?? []) this.#copyToPending(node, stamped, timeout)
     this.#evaluate()
     if (this.#pending === 0) this.#finish()
+  }
+
+  /**
+   * Send the stamped set to a ring transition's new replica (not counted). One that does not
+   * acknowledge gets it later as a hint kept here: its partition stream may already have passed
+   * the key, and the old owners' sweep and anti-entropy are not sure to follow.
+   */
+  #copyToPending (node: string, stamped: StampedWrite, timeout: number): void {
+    const { key, counts } = this.#request
+    const { access, logger } = this.#context
+    const sync = counts.dw > 0
+    const work = access.apply({ node, primary: false }, key, stamped.object, sync, timeout).catch(async (err: unknown) => {
+      if (node === access.selfId) throw err
+      logger.debug({ key, replica: node, err }, 'copy of a write to a pending replica failed: kept here as a hint for it')
+      await access.apply({ node: access.selfId, primary: false, hintFor: node }, key, stamped.object, sync, timeout)
+    }).catch((err: unknown) => {
+      logger.warn({ key, replica: node, err }, 'a pending replica missed a write and no hint could be kept for it (anti-entropy repairs it)')
+    })
+    this.#context.background.track(work)
   }
 
   /** Send the stamped set to one target; one that does not acknowledge is replaced by the next fallback, as a hint. */

@@ -72,6 +72,8 @@ export interface ClusterRuntimeOptions {
   readonly tls: NodeTls | undefined
   /** Fed by the internode client and read repair; absent with --metrics off. */
   readonly metrics?: NodeMetrics
+  /** Why the data directory may be missing writes it acknowledged (node/actor-epoch.ts): its partitions start rebuilding. */
+  readonly behind?: string
 }
 
 /**
@@ -97,6 +99,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     replicas: config.replicas,
     partitionCount: config.partitions,
     fresh,
+    behind: options.behind,
     post: async (node, path, body, type, timeoutMs) => await client.post(node, path, body, type, timeoutMs),
     logger
   })

@@ -85,7 +85,7 @@ export interface NodeConfig {
   readonly antiEntropyIntervalMs: number
   /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
   readonly antiEntropyPartitionsPerRound: number
-  /** Engine tuning; undefined: lsm-level's defaults. */
+  /** Engine tuning (the node's defaults are in config-schema.ts; undefined only in configs built by hand: lsm-level's defaults). */
   readonly writeBufferSize?: number
   readonly blockCacheSize?: number
   readonly maxOpenFiles?: number

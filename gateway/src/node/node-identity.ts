@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../error/gateway-error.js'
 import { durable } from '../replica/node-storage.js'
 import type { ActorId } from '../version/dvv.js'
-import { openActorEpoch } from './actor-epoch.js'
+import { openActorEpoch, type OpenedEpoch } from './actor-epoch.js'
 
 const IDENTITY_KEY = 'identity'
 
@@ -19,6 +19,8 @@ export interface NodeIdentity {
   readonly epoch: string
   /** Why this process stamps with a new epoch; undefined when it kept the previous one. */
   readonly epochRenewed: string | undefined
+  /** Why the directory may be missing writes it acknowledged (a copy, a restore, a machine crash); undefined when it cannot be. */
+  readonly behind: string | undefined
   /** `nodeId@epoch`: dots from an earlier life of the node can never collide with new ones. */
   readonly actor: ActorId
 }
@@ -47,6 +49,6 @@ export async function loadIdentity (meta: TextSpace, nodeId: string, dataDir: st
   return identity(nodeId, incarnation, await openActorEpoch(meta, dataDir, incarnation))
 }
 
-function identity (nodeId: string, incarnation: string, { epoch, renewed }: { epoch: string, renewed: string | undefined }): NodeIdentity {
-  return { nodeId, incarnation, epoch, epochRenewed: renewed, actor: `${nodeId}@${epoch}` }
+function identity (nodeId: string, incarnation: string, { epoch, renewed, behind }: OpenedEpoch): NodeIdentity {
+  return { nodeId, incarnation, epoch, epochRenewed: renewed, behind, actor: `${nodeId}@${epoch}` }
 }

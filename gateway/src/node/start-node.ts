@@ -95,7 +95,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     const auth = new InternodeAuth(clusterSecrets ?? [secret], config.nodeId)
     const cluster = !isClusterMember(config)
       ? undefined
-      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: advertised, logger, objects: storage.objects, storage, tls, metrics })
+      : await createClusterRuntime({ config, peers: peerMembers(config) ?? [], store, auth, address: advertised, logger, objects: storage.objects, storage, tls, metrics, behind: identity.behind })
     if (metrics !== undefined && cluster !== undefined) {
       const { membershipService, antiEntropy } = cluster
       registerClusterMetrics(metrics, {

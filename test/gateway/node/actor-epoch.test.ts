@@ -1,7 +1,7 @@
 import { copyFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
-import { CLEAN_STOP_FILE, openActorEpoch, recordCleanStop } from '../../../gateway/src/node/actor-epoch.js'
+import { CLEAN_STOP_FILE, openActorEpoch, recordCleanStop, RUNNING_FILE, type OpenedEpoch } from '../../../gateway/src/node/actor-epoch.js'
 import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { makeTempDir, removeDir } from '../../support/temp-dir.js'
 
@@ -16,9 +16,9 @@ async function withMeta<T> (dir: string, fn: (storage: NodeStorage) => Promise<T
   try { return await fn(storage) } finally { await storage.close() }
 }
 
-async function life (dir: string, initial: string | undefined, clean: boolean): Promise<{ epoch: string, renewed: string | undefined }> {
+async function life (dir: string, initial: string | undefined, clean: boolean, boot = 'boot-1'): Promise<OpenedEpoch> {
   return await withMeta(dir, async (storage) => {
-    const opened = await openActorEpoch(storage.meta, dir, initial)
+    const opened = await openActorEpoch(storage.meta, dir, initial, async () => boot === '' ? undefined : boot)
     if (clean) await recordCleanStop(storage.meta, dir, opened.epoch)
     return opened
   })
@@ -28,13 +28,14 @@ test('a new directory starts with the given epoch; clean stops keep it; an uncle
   const dir = makeTempDir('levelring-epoch')
   dirs.push(dir)
   const first = await life(dir, 'abc', true)
-  expect(first).toEqual({ epoch: 'abc', renewed: undefined })
-  expect(await life(dir, undefined, false)).toEqual({ epoch: 'abc', renewed: undefined }) // after a clean stop
+  expect(first).toEqual({ epoch: 'abc', renewed: undefined, behind: undefined })
+  expect(await life(dir, undefined, false)).toEqual({ epoch: 'abc', renewed: undefined, behind: undefined }) // after a clean stop
   const crashed = await life(dir, undefined, true) // the previous life did not stop cleanly
   expect(crashed.epoch).not.toBe('abc')
   expect(crashed.epoch).toMatch(/^[0-9a-f]{12}$/)
   expect(crashed.renewed).toMatch(/not clean/)
-  expect(await life(dir, undefined, true)).toEqual({ epoch: crashed.epoch, renewed: undefined })
+  expect(crashed.behind).toBeUndefined() // a process crash in place, same boot: the OS kept every write
+  expect(await life(dir, undefined, true)).toEqual({ epoch: crashed.epoch, renewed: undefined, behind: undefined })
 })
 
 test('a marker file that is not the one the clean stop wrote (a copy), or none, renews the epoch', async () => {
@@ -48,6 +49,7 @@ test('a marker file that is not the one the clean stop wrote (a copy), or none, 
   const copied = await life(dir, undefined, true)
   expect(copied.epoch).not.toBe('abc')
   expect(copied.renewed).toMatch(/copied or restored/)
+  expect(copied.behind).toBe(copied.renewed)
   await rm(marker)
   const missing = await life(dir, undefined, true)
   expect(missing.epoch).not.toBe(copied.epoch)
@@ -60,4 +62,34 @@ test('a directory that never had an epoch gets a new one', async () => {
   const opened = await life(dir, undefined, false)
   expect(opened.epoch).toMatch(/^[0-9a-f]{12}$/)
   expect(opened.renewed).toMatch(/no actor epoch/)
+})
+
+test('an unclean stop leaves the directory behind unless it was a process crash in place within one boot', async () => {
+  const dir = makeTempDir('levelring-epoch')
+  dirs.push(dir)
+  await life(dir, 'abc', false)
+  const inPlace = await life(dir, undefined, false)
+  expect(inPlace.renewed).toMatch(/not clean/)
+  expect(inPlace.behind).toBeUndefined()
+
+  // The machine rebooted since (a power loss may have dropped writes the OS had not flushed).
+  const rebooted = await life(dir, undefined, false, 'boot-2')
+  expect(rebooted.behind).toMatch(/not clean/)
+
+  // A copy of the running directory: same bytes, a new RUNNING file.
+  const marker = join(dir, RUNNING_FILE)
+  await copyFile(marker, `${marker}.copy`)
+  await rm(marker)
+  await copyFile(`${marker}.copy`, marker)
+  expect((await life(dir, undefined, false, 'boot-2')).behind).toMatch(/not clean/)
+  await rm(marker)
+  expect((await life(dir, undefined, false, 'boot-2')).behind).toMatch(/not clean/)
+
+  // No boot id to compare (not Linux): an unclean stop may have lost writes.
+  await life(dir, undefined, false, '')
+  expect((await life(dir, undefined, false, '')).behind).toMatch(/not clean/)
+  // Back in place on a known boot, and a clean stop: nothing behind.
+  await life(dir, undefined, false, 'boot-2')
+  expect((await life(dir, undefined, true, 'boot-2')).behind).toBeUndefined()
+  expect(await life(dir, undefined, false, 'boot-2')).toMatchObject({ renewed: undefined, behind: undefined })
 })

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline'
 export class ServerProcesses {
   readonly #children: ChildProcess[] = []
   readonly #pids = new Map<string, number>()
+  readonly #byAddress = new Map<string, ChildProcess>()
 
   /** The process id of the child that announced `address`. */
   pid (address: string): number | undefined {
@@ -28,6 +29,7 @@ export class ServerProcesses {
           const entry = JSON.parse(line) as { address?: string, msg?: string }
           if (entry.address !== undefined && (entry.msg === undefined || entry.msg.includes('listening'))) {
             if (child.pid !== undefined) this.#pids.set(entry.address, child.pid)
+            this.#byAddress.set(entry.address, child)
             resolve(entry.address)
           }
         } catch { /* not a JSON line */ }
@@ -36,10 +38,21 @@ export class ServerProcesses {
     })
   }
 
+  /** SIGTERM the child that announced `address` and wait until it has exited (its address may then be started again). */
+  async stop (address: string): Promise<void> {
+    const child = this.#byAddress.get(address)
+    if (child === undefined) throw new Error(`no server started at ${address}`)
+    this.#byAddress.delete(address)
+    this.#pids.delete(address)
+    const exited = new Promise((resolve) => { if (child.exitCode !== null || child.signalCode !== null) resolve(null); else child.on('exit', resolve) })
+    child.kill('SIGTERM')
+    await exited
+  }
+
   /** SIGTERM every child and wait until all have exited. */
   async stopAll (): Promise<void> {
     for (const child of this.#children) child.kill('SIGTERM')
-    await Promise.all(this.#children.map((c) => new Promise((resolve) => { if (c.exitCode !== null) resolve(null); else c.on('exit', resolve) })))
+    await Promise.all(this.#children.map((c) => new Promise((resolve) => { if (c.exitCode !== null || c.signalCode !== null) resolve(null); else c.on('exit', resolve) })))
   }
 }
 

@@ -1,0 +1,61 @@
+// bench:scale runs end to end on three real nodes with a few thousand keys and writes a complete
+// summary whose figures hang together (memory sampled, data on disk, a restart measured, a repair that
+// finds nothing sends less than the data, a wiped replica is filled by its repair). No timings are
+// asserted: a benchmark is not a test.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect, test } from 'vitest'
+
+const SCRIPT = join(fileURLToPath(new URL('../../', import.meta.url)), 'dist/tools/src/bench/scale.js')
+const KEYS = 2000
+const VALUE_BYTES = 100
+const MiB = 1024 * 1024
+
+function run (args: readonly string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+test('bench:scale loads three nodes, samples their memory, restarts one and repairs a wiped one, and prints a sane summary', async () => {
+  const { code, stdout, stderr } = await run(['--keys', String(KEYS), '--value-size', String(VALUE_BYTES), '--concurrency', '16'])
+  expect(code, stderr.slice(-2000)).toBe(0)
+  const summary = JSON.parse(stdout.trim().split('\n').at(-1)!)
+  expect(summary).toMatchObject({ bench: 'scale', keys: KEYS, valueBytes: VALUE_BYTES, concurrency: 16 })
+  const { results } = summary
+  expect(results.load.failed).toBe(0)
+  expect(results.load.keysPerSecond).toBeGreaterThan(0)
+  expect(results.nodes.map((n: { id: string }) => n.id)).toEqual(['node1', 'node2', 'node3'])
+  for (const n of results.nodes) {
+    for (const field of ['rssEmptyBytes', 'rssHalfBytes', 'rssFullBytes', 'rssPeakLoadBytes', 'rssPeakBytes']) {
+      expect(n[field], `${n.id} ${field}`).toBeGreaterThan(20 * MiB)
+      expect(n[field], `${n.id} ${field}`).toBeLessThan(4096 * MiB)
+    }
+    expect(n.rssPeakBytes).toBeGreaterThanOrEqual(n.rssPeakLoadBytes)
+    // Values are random bytes: the disk holds at least the values once (n=3: every node holds every key).
+    expect(n.diskBytes).toBeGreaterThan(KEYS * VALUE_BYTES)
+  }
+  expect(results.restart.listenMs).toBeGreaterThan(0)
+  expect(results.restart.servingMs).toBeGreaterThanOrEqual(results.restart.listenMs)
+  expect(results.restart.firstRoundMs).toBeGreaterThan(0)
+  expect(results.quietRepair.keysExchanged).toBe(0)
+  expect(results.quietRepair.comparisons).toBeGreaterThan(0)
+  expect(results.quietRepair.requests).toBeGreaterThan(0)
+  expect(results.quietRepair.internodeCalls).toBeGreaterThanOrEqual(results.quietRepair.requests)
+  expect(results.quietRepair.wireBytes).toBeLessThan(results.wipedRepair.dataBytes)
+  expect(results.wipedRepair.keysPulled).toBeGreaterThan(0)
+  expect(results.wipedRepair.keysPulled).toBeLessThanOrEqual(KEYS)
+  expect(results.wipedRepair.wireBytes).toBeGreaterThan(0)
+  expect(Object.keys(summary.targets).sort()).toEqual(['peakRssInLoad', 'quietRepairMs', 'quietRepairWireOverData', 'restartFirstRoundMs',
+    'restartServingMs', 'rssFullOverHalf', 'wipedRepairWireOverData'])
+  for (const [name, t] of Object.entries(summary.targets) as Array<[string, { measured: number, target: number, met: boolean }]>) {
+    expect(t.met, name).toBe(name === 'quietRepairWireOverData' ? t.measured < t.target : t.measured <= t.target)
+  }
+  expect(stdout).toMatch(/repair finding nothing/)
+}, 600_000)

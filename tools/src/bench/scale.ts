@@ -1,0 +1,373 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes, randomFillSync } from 'node:crypto'
+import { cpus, totalmem, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { Pool, request } from 'undici'
+import { Progress, progressWanted } from '../cli-kit/progress.js'
+import { directoryBytes, readResidentBytes } from './process-stats.js'
+import { freePorts, ServerProcesses } from './server-processes.js'
+
+// `npm run bench:scale`: what a node's memory and start-up cost as its key count grows. Three nodes
+// on loopback (n=3, so every node holds every key) are loaded with N keys through the REST API with
+// many requests in flight; each node's RSS is sampled from /proc all along (figures at N/2, at N and
+// the peak), then: data on disk, a restart (until it serves reads, until its first anti-entropy round
+// compared partitions with its peers), a repair round that finds nothing (time, internode requests
+// and bytes, from the node's own report and metrics) and a wiped replica's full repair (time, bytes on
+// the wire against its data). The last stdout line is a JSON summary. `--keys`, `--value-size`,
+// `--concurrency`, `--large` (10M keys of 1 KiB), `--bin` (another build's bin/levelring.js, for a
+// before/after on the same machine), `--heap-snapshots DIR` (node1's heap, empty and loaded, for
+// `node dist/tools/src/bench/heap-diff.js`: what grows with keys); arguments after `--` go to every node (`-- --block-cache-size 8388608`).
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..', '..', '..')
+/** How often every node's RSS is read. */
+const SAMPLE_MS = 200
+/** How long a phase waiting on a node (serving, first round, a repair) may take before the run fails. */
+const PHASE_TIMEOUT_MS = 15 * 60_000
+/**
+ * The issue's targets, the reference each figure is printed beside: peak RSS per node during the load
+ * (300 MiB at 1M keys of 100 B, 512 MiB at 10M keys of 1 KiB: the `--large` budget when values are 1 KiB
+ * or more), RSS at N over RSS at N/2, restart to serving and to the first repair round, a repair that
+ * finds nothing (share of the data on the wire) and a wiped replica's repair (wire bytes over its data).
+ */
+const TARGETS = {
+  peakRssBytes: (valueBytes: number): number => (valueBytes >= 1024 ? 512 : 300) * 1024 * 1024,
+  fullOverHalf: 1.15,
+  servingMs: 3_000,
+  firstRoundMs: 30_000,
+  quietRepairMs: 30_000,
+  quietWireOverData: 0.001,
+  wipedWireOverData: 1.1
+} as const
+
+/** Attempts per PUT: a write refused under overload is retried, and counted as failed only after these. */
+const PUT_ATTEMPTS = 5
+
+const { values: flags, positionals: nodeArgs } = parseArgs({
+  allowPositionals: true,
+  options: {
+    keys: { type: 'string' },
+    'value-size': { type: 'string' },
+    concurrency: { type: 'string', default: '48' },
+    large: { type: 'boolean', default: false },
+    bin: { type: 'string', default: join(root, 'bin', 'levelring.js') },
+    'heap-snapshots': { type: 'string' }
+  }
+})
+const KEYS = positiveInteger('keys', flags.keys ?? (flags.large ? '10000000' : '1000000'))
+const VALUE_BYTES = positiveInteger('value-size', flags['value-size'] ?? (flags.large ? '1024' : '100'))
+const CONCURRENCY = positiveInteger('concurrency', flags.concurrency!)
+const bin = flags.bin!
+/** `--heap-snapshots DIR`: V8 heap snapshots of node1 there, empty and at N keys (compare them with heap-diff.js). */
+const heapDir = flags['heap-snapshots']
+
+function positiveInteger (name: string, text: string): number {
+  const n = Number(text.replaceAll('_', ''))
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${text}`)
+  return n
+}
+
+interface NodeHandle {
+  readonly id: string
+  readonly port: number
+  readonly dataDir: string
+  readonly args: readonly string[]
+  address: string
+  pid: number
+  peakRss: number
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'levelring-bench-scale-'))
+const servers = new ServerProcesses()
+const MiB = 1024 * 1024
+
+/** The key of the i-th loaded object: fixed width, so every key costs the same. */
+const keyOf = (i: number): string => `k${String(i).padStart(10, '0')}`
+
+/** Start (or restart) a node with its fixed arguments; the time from spawn to its listening line. */
+async function launch (node: NodeHandle): Promise<number> {
+  const started = performance.now()
+  node.address = await servers.start(node.args)
+  node.pid = servers.pid(node.address)!
+  return performance.now() - started
+}
+
+function sampleRss (nodes: readonly NodeHandle[]): void {
+  for (const n of nodes) {
+    const rss = readResidentBytes(n.pid)
+    if (rss !== null && rss > n.peakRss) n.peakRss = rss
+  }
+}
+
+const rssOf = (nodes: readonly NodeHandle[]): number[] => nodes.map((n) => readResidentBytes(n.pid) ?? 0)
+
+async function getJson (address: string, path: string, method: 'GET' | 'POST' = 'GET'): Promise<any> {
+  const res = await request(`http://${address}${path}`, { method, headersTimeout: PHASE_TIMEOUT_MS, bodyTimeout: PHASE_TIMEOUT_MS })
+  const text = await res.body.text()
+  if (res.statusCode !== 200) throw new Error(`${method} ${path} on ${address}: ${res.statusCode} ${text}`)
+  return JSON.parse(text)
+}
+
+/** Sum of a Prometheus counter's series whose labels match `filter`, from GET /metrics. */
+async function counterSum (address: string, name: string, filter: (labels: string) => boolean = () => true): Promise<number> {
+  const res = await request(`http://${address}/metrics`)
+  const text = await res.body.text()
+  let total = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const match = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line)
+    if (match === null || match[1] !== name || !filter(match[2] ?? '')) continue
+    total += Number(match[3])
+  }
+  return total
+}
+
+/** Anti-entropy internode calls (roots, segments, keys...) a node has made so far. */
+const antiEntropyCalls = (address: string): Promise<number> =>
+  counterSum(address, 'levelring_internode_calls_total', (labels) => labels.includes('endpoint="anti-entropy'))
+
+/** Poll `check` until it returns true; fails after PHASE_TIMEOUT_MS. */
+async function until (what: string, check: () => Promise<boolean>, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + PHASE_TIMEOUT_MS
+  for (;;) {
+    try { if (await check()) return } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
+/** Have `node` write a heap snapshot into heapDir (SIGUSR2) and wait until it has: the file is there and the node answers again. */
+async function heapSnapshot (node: NodeHandle): Promise<void> {
+  const count = (): number => readdirSync(heapDir!).filter((f) => f.endsWith('.heapsnapshot')).length
+  const before = count()
+  process.kill(node.pid, 'SIGUSR2')
+  await until('a heap snapshot', async () => {
+    if (count() <= before) return false
+    const res = await request(`http://${node.address}/v1/health`)
+    await res.body.dump()
+    return res.statusCode === 200
+  }, 200)
+}
+
+/** PUT keys 0..KEYS-1 through all nodes round-robin, CONCURRENCY in flight; RSS is taken at the half. */
+async function load (nodes: NodeHandle[]): Promise<{ seconds: number, failed: number, rssHalf: number[] }> {
+  const pools = nodes.map((n) => new Pool(`http://${n.address}`, { connections: Math.ceil(CONCURRENCY / nodes.length), pipelining: 1 }))
+  // Values are slices of random bytes, so compression does not flatter the figures on disk.
+  const pool = randomFillSync(Buffer.alloc(4 * MiB))
+  const bar = Progress.start(progressWanted({}), `loading ${KEYS} keys`, KEYS)
+  const half = Math.floor(KEYS / 2)
+  let rssHalf: number[] = []
+  let next = 0
+  let done = 0
+  let failed = 0
+  const started = performance.now()
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < KEYS; i = next++) {
+      const offset = (i * 7919) % (pool.length - VALUE_BYTES)
+      const body = pool.subarray(offset, offset + VALUE_BYTES)
+      let ok = false
+      for (let attempt = 0; attempt < PUT_ATTEMPTS && !ok; attempt++) {
+        try {
+          const res = await pools[(i + attempt) % pools.length]!.request({ method: 'PUT', path: `/v1/kv/${keyOf(i)}`, body, headers: { 'content-type': 'application/octet-stream' } })
+          await res.body.dump()
+          ok = res.statusCode === 204
+        } catch { /* retried */ }
+      }
+      if (!ok) failed++
+      done++
+      if (done === half) rssHalf = rssOf(nodes)
+      if (done % 256 === 0) bar.set(done)
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  } finally {
+    bar.stop()
+    await Promise.all(pools.map((p) => p.close()))
+  }
+  return { seconds: (performance.now() - started) / 1000, failed, rssHalf }
+}
+
+/** The anti-entropy part of GET /v1/cluster. */
+async function antiEntropyView (address: string): Promise<any> {
+  const body = await getJson(address, '/v1/cluster')
+  return body.antiEntropy ?? body.cluster?.antiEntropy
+}
+
+/** SIGTERM a node, wait until it is gone, optionally wipe its data, start it again; the phases' times. */
+async function restart (node: NodeHandle, wipe: boolean): Promise<{ listenMs: number, servingMs: number }> {
+  await servers.stop(node.address)
+  if (wipe) rmSync(node.dataDir, { recursive: true, force: true })
+  const started = performance.now()
+  const listenMs = await launch(node)
+  // Serving reads: a GET through this node of a key every replica holds answers 200 (a wiped node's reads are answered by its peers).
+  await until('reads', async () => {
+    const res = await request(`http://${node.address}/v1/kv/${keyOf(0)}`)
+    await res.body.dump()
+    return res.statusCode === 200
+  }, 20)
+  return { listenMs, servingMs: performance.now() - started }
+}
+
+/** Time from a (re)start until this node has finished an anti-entropy round that compared partitions with a peer. */
+async function firstRound (node: NodeHandle, since: number): Promise<number> {
+  await until('the first anti-entropy round', async () => {
+    const view = await antiEntropyView(node.address)
+    return view.rounds > 0 && (view.lastExchanges as any[]).some((r) => r.partitionsCompared > 0 && r.error === undefined)
+  }, 100)
+  return performance.now() - since
+}
+
+const mib = (bytes: number): string => (bytes / MiB).toFixed(0)
+const seconds = (ms: number): string => (ms / 1000).toFixed(1)
+
+const nodes: NodeHandle[] = []
+let sampler: NodeJS.Timeout | undefined
+// A long run interrupted (Ctrl-C) takes its nodes and their data with it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    clearInterval(sampler)
+    void servers.stopAll().finally(() => { rmSync(dir, { recursive: true, force: true }); process.exit(130) })
+  })
+}
+try {
+  if (heapDir !== undefined) mkdirSync(heapDir, { recursive: true })
+  const secretFile = join(dir, 'secret')
+  writeFileSync(secretFile, randomBytes(32).toString('base64url'))
+  const ids = ['node1', 'node2', 'node3']
+  const ports = await freePorts(3)
+  for (const [i, id] of ids.entries()) {
+    const dataDir = join(dir, id)
+    nodes.push({
+      id,
+      port: ports[i]!,
+      dataDir,
+      address: '',
+      pid: 0,
+      peakRss: 0,
+      args: [...(heapDir === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]), bin, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`, '--data', dataDir,
+        '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
+        '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info', '--access-log', 'off', ...nodeArgs]
+    })
+  }
+  await Promise.all(nodes.map(launch))
+  sampler = setInterval(() => sampleRss(nodes), SAMPLE_MS)
+  const rssEmpty = rssOf(nodes)
+  if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
+
+  const loaded = await load(nodes)
+  const rssFull = rssOf(nodes)
+  const loadPeak = nodes.map((n) => n.peakRss)
+  const diskBytes = nodes.map((n) => directoryBytes(n.dataDir))
+  if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
+
+  // A repair that finds nothing: every replica has every key (anti-entropy may have caught a straggler already).
+  const [first, second, third] = nodes as [NodeHandle, NodeHandle, NodeHandle]
+  await getJson(first.address, '/v1/admin/repair', 'POST')
+  const callsBefore = await antiEntropyCalls(first.address)
+  const quiet = await getJson(first.address, '/v1/admin/repair', 'POST')
+  const quietCalls = await antiEntropyCalls(first.address) - callsBefore
+
+  // Restart of an intact node: until it serves reads, until its first round with its peers.
+  const restartStarted = performance.now()
+  const restarted = await restart(third, false)
+  const firstRoundMs = await firstRound(third, restartStarted)
+  const rssRestarted = readResidentBytes(third.pid) ?? 0
+
+  // A wiped replica restored by one repair round of its own.
+  const dataBytes = directoryBytes(third.dataDir)
+  await restart(third, true)
+  const wipeCallsBefore = await antiEntropyCalls(third.address)
+  const wiped = await getJson(third.address, '/v1/admin/repair', 'POST')
+  const wipedCalls = await antiEntropyCalls(third.address) - wipeCallsBefore
+  const wireBytes = (wiped.bytesSent as number) + (wiped.bytesReceived as number)
+  const quietBytes = (quiet.bytesSent as number) + (quiet.bytesReceived as number)
+  clearInterval(sampler)
+  sampleRss(nodes)
+
+  const logicalBytes = KEYS * (keyOf(0).length + VALUE_BYTES)
+  const results = {
+    load: { seconds: Number(loaded.seconds.toFixed(1)), keysPerSecond: Math.round(KEYS / loaded.seconds), failed: loaded.failed },
+    nodes: nodes.map((n, i) => ({
+      id: n.id,
+      rssEmptyBytes: rssEmpty[i]!,
+      rssHalfBytes: loaded.rssHalf[i]!,
+      rssFullBytes: rssFull[i]!,
+      rssPeakLoadBytes: loadPeak[i]!,
+      rssPeakBytes: n.peakRss,
+      diskBytes: diskBytes[i]!
+    })),
+    rssFullOverHalf: Number((Math.max(...rssFull) / Math.max(...loaded.rssHalf)).toFixed(2)),
+    restart: { node: third.id, listenMs: Math.round(restarted.listenMs), servingMs: Math.round(restarted.servingMs), firstRoundMs: Math.round(firstRoundMs), rssBytes: rssRestarted },
+    quietRepair: {
+      node: first.id,
+      durationMs: quiet.durationMs as number,
+      comparisons: quiet.comparisons as number,
+      keysExchanged: quiet.keysExchanged as number,
+      requests: quiet.requests as number,
+      internodeCalls: quietCalls,
+      wireBytes: quietBytes,
+      wireOverData: Number((quietBytes / dataBytes).toFixed(5))
+    },
+    wipedRepair: {
+      node: third.id,
+      durationMs: wiped.durationMs as number,
+      keysPulled: wiped.keysPulled as number,
+      requests: wiped.requests as number,
+      internodeCalls: wipedCalls,
+      wireBytes,
+      dataBytes,
+      wireOverData: Number((wireBytes / dataBytes).toFixed(3)),
+      wireOverLogical: Number((wireBytes / logicalBytes).toFixed(3))
+    }
+  }
+
+  const peak = Math.max(...loadPeak)
+  const targets = {
+    peakRssInLoad: { measured: peak, target: TARGETS.peakRssBytes(VALUE_BYTES), met: peak <= TARGETS.peakRssBytes(VALUE_BYTES) },
+    rssFullOverHalf: { measured: results.rssFullOverHalf, target: TARGETS.fullOverHalf, met: results.rssFullOverHalf <= TARGETS.fullOverHalf },
+    restartServingMs: { measured: results.restart.servingMs, target: TARGETS.servingMs, met: results.restart.servingMs <= TARGETS.servingMs },
+    restartFirstRoundMs: { measured: results.restart.firstRoundMs, target: TARGETS.firstRoundMs, met: results.restart.firstRoundMs <= TARGETS.firstRoundMs },
+    quietRepairMs: { measured: results.quietRepair.durationMs, target: TARGETS.quietRepairMs, met: results.quietRepair.durationMs <= TARGETS.quietRepairMs },
+    quietRepairWireOverData: { measured: results.quietRepair.wireOverData, target: TARGETS.quietWireOverData, met: results.quietRepair.wireOverData < TARGETS.quietWireOverData },
+    wipedRepairWireOverData: { measured: results.wipedRepair.wireOverData, target: TARGETS.wipedWireOverData, met: results.wipedRepair.wireOverData <= TARGETS.wipedWireOverData }
+  }
+
+  process.stdout.write(`\nbench:scale — ${KEYS} keys of ${VALUE_BYTES} B per node (3 nodes, n=3), ${CONCURRENCY} in flight, ` +
+    `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`)
+  process.stdout.write(`load: ${results.load.seconds} s, ${results.load.keysPerSecond} keys/s, ${loaded.failed} failed\n`)
+  console.table(results.nodes.map((n) => ({
+    node: n.id,
+    'RSS empty MiB': mib(n.rssEmptyBytes),
+    [`RSS at ${Math.floor(KEYS / 2)} MiB`]: mib(n.rssHalfBytes),
+    [`RSS at ${KEYS} MiB`]: mib(n.rssFullBytes),
+    'peak in load MiB': mib(n.rssPeakLoadBytes),
+    'peak MiB': mib(n.rssPeakBytes),
+    'disk MiB': mib(n.diskBytes)
+  })))
+  process.stdout.write(`RSS at N / RSS at N/2 (largest node): ${results.rssFullOverHalf}\n`)
+  process.stdout.write(`restart ${third.id}: listening ${seconds(restarted.listenMs)} s, serving reads ${seconds(restarted.servingMs)} s, ` +
+    `first anti-entropy round ${seconds(firstRoundMs)} s, then RSS ${mib(rssRestarted)} MiB\n`)
+  process.stdout.write(`repair finding nothing (${first.id}): ${seconds(quiet.durationMs)} s, ${quiet.requests} requests (${quietCalls} anti-entropy calls in metrics), ` +
+    `${quietBytes} B on the wire = ${(results.quietRepair.wireOverData * 100).toFixed(3)}% of the data, ${quiet.keysExchanged} keys exchanged\n`)
+  process.stdout.write(`wiped replica's repair (${third.id}): ${seconds(wiped.durationMs)} s, ${wiped.keysPulled} keys pulled, ${wiped.requests} requests, ` +
+    `${mib(wireBytes)} MiB on the wire = ${results.wipedRepair.wireOverData} x its data on disk (${mib(dataBytes)} MiB), ${results.wipedRepair.wireOverLogical} x keys + values\n`)
+  process.stdout.write('\nagainst the targets (the RSS target is the one for 1M keys of 100 B, or 10M of 1 KiB with --large values):\n')
+  console.table(Object.entries(targets).map(([figure, t]) => ({
+    figure,
+    measured: figure.startsWith('peakRss') ? `${mib(t.measured)} MiB` : String(t.measured),
+    target: figure.startsWith('peakRss') ? `<= ${mib(t.target)} MiB` : `${figure === 'quietRepairWireOverData' ? '<' : '<='} ${t.target}`,
+    met: t.met ? 'met' : 'NOT met'
+  })))
+  process.stdout.write(JSON.stringify({
+    bench: 'scale', date: new Date().toISOString().slice(0, 10), cores: cpus().length, node: process.version,
+    keys: KEYS, valueBytes: VALUE_BYTES, concurrency: CONCURRENCY, nodeArgs, results, targets
+  }) + '\n')
+  if (loaded.failed > 0) process.exitCode = 1
+} finally {
+  clearInterval(sampler)
+  await servers.stopAll()
+  rmSync(dir, { recursive: true, force: true })
+}
