@@ -125,6 +125,11 @@ export class ReplicaStore {
     return bytes === undefined ? undefined : decodeObject(key, bytes)
   }
 
+  /** The key's stored set in the object codec's bytes, undecoded (a digest read hashes them); undefined when it holds nothing. */
+  async readEncoded (key: string): Promise<Uint8Array | undefined> {
+    return this.#storage.objects.get(key)
+  }
+
   /**
    * Stamp a client write here: discard what `supersedes` names, add the value (or a tombstone when
    * `value` is null) under a fresh dot of this replica's actor, prune the clock, and store.
