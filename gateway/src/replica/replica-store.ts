@@ -127,7 +127,7 @@ export class ReplicaStore {
 
   /** The key's stored set in the object codec's bytes, undecoded (a digest read hashes them); undefined when it holds nothing. */
   async readEncoded (key: string): Promise<Uint8Array | undefined> {
-    return this.#storage.objects.get(key)
+    return this.#storage.getObject(key)
   }
 
   /**
