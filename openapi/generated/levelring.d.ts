@@ -579,6 +579,12 @@ export interface components {
                 streamed: number;
                 /** @description Keys handed over to their new replicas and dropped here. */
                 dropped: number;
+                /** @description Pages of partitions this node pulled from sources while gaining them. */
+                pagesFetched?: number;
+                /** @description Pages of partitions this node served to nodes gaining them. */
+                pagesServed?: number;
+                /** @description Partition walks this node began from the partition's first key while serving pages (a resumed walk does not count). */
+                partitionsRead?: number;
             };
             antiEntropy?: components["schemas"]["AntiEntropyView"];
             /** @description A leaving node's hand-over of its keys and hints (present while it leaves). */

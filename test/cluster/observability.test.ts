@@ -139,11 +139,13 @@ test('/metrics after a known workload: requests, siblings, read repair, quorum f
   expect(d1('levelring_quorum_failures_total', { parameter: 'pr' })).toBe(1)
   expect(d1('levelring_quorum_failures_total', { parameter: 'pw' })).toBe(1)
   for (const parameter of ['r', 'w', 'dw']) expect(d1('levelring_quorum_failures_total', { parameter })).toBe(0)
-  // node1 stamped every write of its keys and sent each to node2; it read node2 for each read of them.
+  // node1 stamped every write of its keys and sent each to node2; it asked node2 for its digest on each read of
+  // them, and for its set only where the digests differed (the version only node2 held).
   expect(d1('levelring_internode_calls_total', { peer: 'node2', endpoint: 'replica_write', outcome: 'ok' })).toBe(5 + 2)
-  expect(d1('levelring_internode_calls_total', { peer: 'node2', endpoint: 'replica_read', outcome: 'ok' })).toBe(5 + 1 + 1)
+  expect(d1('levelring_internode_calls_total', { peer: 'node2', endpoint: 'replica_digest', outcome: 'ok' })).toBe(5 + 1 + 1)
+  expect(d1('levelring_internode_calls_total', { peer: 'node2', endpoint: 'replica_read', outcome: 'ok' })).toBe(1)
   expect(d1('levelring_internode_calls_total', { peer: 'node2', endpoint: 'hint_write', outcome: 'ok' })).toBe(withNode3.length)
-  expect(d1('levelring_internode_call_duration_seconds_count', { peer: 'node2', endpoint: 'replica_read' })).toBe(7)
+  expect(d1('levelring_internode_call_duration_seconds_count', { peer: 'node2', endpoint: 'replica_digest' })).toBe(7)
   expect(sampleValue(after1, 'levelring_members', { status: 'down' })).toBe(1)
   expect(sampleValue(after1, 'levelring_members', { status: 'up' })).toBe(2)
   expect(sampleValue(after1, 'levelring_ring_epoch')).toBe(0)

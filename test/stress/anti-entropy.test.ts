@@ -17,6 +17,7 @@ import { eventually } from '../cluster/helpers/http.js'
 import { ClusterNode } from '../cluster/helpers/test-cluster.js'
 import { freePorts } from '../support/process.js'
 import { tempRoot } from '../support/temp-dir.js'
+import { storageKey } from '../../gateway/src/replica/storage-keys.js'
 
 const STRESS = process.env.STRESS === '1'
 /** AE_STRESS_KEYS overrides the key count (a quick try of the same code under STRESS=1). */
@@ -55,7 +56,7 @@ async function prepare (dir: string): Promise<number> {
       for (let i = first; i < Math.min(KEYS, first + BATCH); i++) {
         const value = encodeObject(version(SEED_ACTOR, i + 1, seededValue(i), SEEDED_AT))
         bytes += Buffer.byteLength(keyOf(i)) + value.length
-        ops.push({ type: 'put' as const, key: keyOf(i), value })
+        ops.push({ type: 'put' as const, key: storageKey(keyOf(i)), value })
       }
       await storage.objects.batch(ops)
     }
@@ -70,7 +71,7 @@ async function damage (dir: string, keys: readonly string[]): Promise<void> {
   const storage = await NodeStorage.open(dir)
   try {
     for (const [j, key] of keys.entries()) {
-      if (j % 2 === 0) { await storage.objects.del(key); continue }
+      if (j % 2 === 0) { await storage.objects.del(storageKey(key)); continue }
       const i = Number(key.slice('stress/'.length))
       const seeded = version(SEED_ACTOR, i + 1, seededValue(i), SEEDED_AT)
       const concurrent = version('writer@ffffffffffff', j + 1, `concurrent ${key}`, Date.now())
@@ -78,7 +79,7 @@ async function damage (dir: string, keys: readonly string[]): Promise<void> {
         clock: new Map([...seeded.clock, ...concurrent.clock]),
         siblings: [...seeded.siblings, ...concurrent.siblings]
       }
-      await storage.objects.put(key, encodeObject(both))
+      await storage.objects.put(storageKey(key), encodeObject(both))
     }
   } finally {
     await storage.close()

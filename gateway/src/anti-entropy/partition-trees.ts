@@ -7,6 +7,7 @@ import type { ByteSpace } from '../replica/node-storage.js'
 import { merkleShapeFor } from './merkle-shape.js'
 import { versionHash } from './version-hash.js'
 import { hasCode } from '../error/gateway-error.js'
+import { userKeyOf } from '../replica/storage-keys.js'
 
 /**
  * Keys read from the engine per step of a build. Between steps the event loop serves requests, so
@@ -132,7 +133,8 @@ export class PartitionTrees {
         for (;;) {
           const entries = await iterator.nextv(BUILD_CHUNK)
           if (entries.length === 0 || this.state === 'closed') break
-          for (const [key, bytes] of entries) {
+          for (const [engineKey, bytes] of entries) {
+            const key = userKeyOf(engineKey) // the object space is keyed by storageKey
             if (touched.has(key)) continue
             let hash
             try {

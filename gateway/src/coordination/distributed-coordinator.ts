@@ -38,7 +38,8 @@ export interface DistributedCoordinatorOptions {
 
 /**
  * The coordinator of a cluster member: any node coordinates any request. A read goes to the key's
- * n targets at once and answers with the merge of the first r replies (GetFsm), then read-repairs;
+ * n targets at once, one asked for its set and the others for digests of theirs, and answers with
+ * the merge of the first r replies (GetFsm), then read-repairs;
  * a write is stamped by one replica of the key, this node when it is one, and replicated from
  * there until w acknowledge (PutFsm). Requirements above n are a 400, and requirements the
  * placement cannot meet at all (more than the key has targets) a 503 before anything is sent.

@@ -6,6 +6,7 @@ import type { BackgroundWork } from './background-work.js'
 import { quorumUnavailable } from './quorum.js'
 import type { ReplicaAccess } from './replica-access.js'
 import { mergeReplicas, needsRepair } from '../replica/replica-merge.js'
+import { digestOf, NO_DIGEST, type ReplicaDigest } from './replica-digest.js'
 
 /** How long after the client's deadline replies are still collected for read repair (ms). */
 export const LATE_REPLY_MS = 5_000
@@ -14,19 +15,33 @@ export const LATE_REPLY_MS = 5_000
 export const REPAIR_TIMEOUT_MS = 5_000
 
 /**
+ * How long a read waits for its data replica, when that is another node, before it asks the
+ * replicas that answered digests for their sets (Cassandra's speculative retry): far above a
+ * replica's read on a healthy LAN, far under a client's deadline, so a data replica that hangs
+ * costs the read this much, not the deadline.
+ */
+export const SPECULATIVE_DATA_MS = 100
+
+/**
  * The states of one coordinated read, after Riak's get FSM:
  *
  *   waiting ──(r replies, pr of them from primaries)──▶ answered ──┐
  *      │                                                          ├─(every reply in)─▶ repairing ─▶ done
  *      └──(deadline, or all replied short of r or pr)─────▶ failed ┘
  *
- * waiting:   the read went to every target at once; each reply (a set, "not found", or an error) is
- *            counted. "Not found" is an answer: it counts toward r. A replica that is rebuilding
+ * waiting:   the read went to every target at once, Cassandra's way: one replica (this node when it
+ *            is one, else the first primary) is asked for its set, the others for their digest
+ *            (replica-digest.ts). A digest equal to that of a set in hand stands for that set; a
+ *            digest saying "nothing" stands for nothing; any other digest, or every digest when the
+ *            data replica failed (or is SPECULATIVE_DATA_MS late), is followed by a read of that
+ *            replica's set. Only a reply whose set is known this way is counted: a set, "not found",
+ *            or an error. "Not found" is an answer: it counts toward r. A replica that is rebuilding
  *            (it lost its data; anti-entropy/partition-recovery.ts) may be missing acknowledged
  *            writes, so no answer of it counts toward pr, and its "not found" counts toward r only
  *            with notfound_ok (Riak's name): otherwise two such replicas could outvote the one
  *            holding an acknowledged write and answer 404.
- * answered:  the client got the merge of the replies so far. Later replies are still collected.
+ * answered:  the client got the merge of the replies so far. Later replies are still collected
+ *            (digests that differ still fetch the set, for repair).
  * failed:    the client got a 503 saying how many replicas answered: at the deadline, or once every
  *            target replied (some with errors) without meeting r or pr. Later replies are still
  *            collected.
@@ -68,8 +83,13 @@ export interface GetFsmContext {
 
 interface Reply {
   readonly target: ReplicaTarget
-  status: 'pending' | 'ok' | 'error'
+  /** What the replica was last asked for: its set, or only its digest. */
+  asked: 'data' | 'digest'
+  /** 'digest': its digest is in, matching no set in hand yet. */
+  status: 'pending' | 'digest' | 'ok' | 'error'
   object?: StoredObject
+  /** The digest of its set: from its digest answer, or of the set it answered. */
+  digest?: ReplicaDigest
   /** The replica said its copy may be missing acknowledged writes. */
   rebuilding?: boolean
 }
@@ -88,11 +108,16 @@ export class GetFsm {
   #resolve: (value: StoredObject | undefined) => void = () => {}
   #reject: (err: Error) => void = () => {}
   #allIn: () => void = () => {}
+  /** When replica calls give up: the client's deadline plus LATE_REPLY_MS. */
+  #rpcDeadline = 0
+  #speculation: NodeJS.Timeout | undefined
+  /** The data replica is SPECULATIVE_DATA_MS late: unmatched digests no longer wait for it. */
+  #speculate = false
 
   constructor (request: GetRequest, context: GetFsmContext) {
     this.#request = request
     this.#context = context
-    this.#replies = request.targets.map((target) => ({ target, status: 'pending' }))
+    this.#replies = request.targets.map((target) => ({ target, asked: 'digest', status: 'pending' }))
   }
 
   get state (): GetState {
@@ -101,22 +126,90 @@ export class GetFsm {
 
   /** Resolve with the merged set once the quorum is met; reject with a 503 (counts) when it cannot be. */
   run (): Promise<StoredObject | undefined> {
-    const { key, timeoutMs } = this.#request
+    const { timeoutMs } = this.#request
     const answer = new Promise<StoredObject | undefined>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
     const allIn = new Promise<void>((resolve) => { this.#allIn = resolve })
     this.#context.background.track(allIn.then(() => this.#repair()))
-    const rpcTimeout = timeoutMs + LATE_REPLY_MS
-    this.#replies.forEach((reply) => {
-      // A fallback is asked for its hints of the key as well: it may hold the only copy of a recent write.
-      this.#context.access.readAnswer(reply.target.node, key, rpcTimeout, !reply.target.primary).then(
-        ({ object, rebuilding }) => { reply.rebuilding = rebuilding; this.#settle(reply, 'ok', object) },
-        (err: unknown) => {
-          this.#context.logger.debug({ key, replica: reply.target.node, err }, 'replica read failed')
-          this.#settle(reply, 'error', undefined)
-        })
-    })
+    this.#rpcDeadline = Date.now() + timeoutMs + LATE_REPLY_MS
+    const data = this.#dataReplica()
+    this.#replies.forEach((reply) => { if (reply === data) this.#askData(reply); else this.#askDigest(reply) })
+    if (data.target.node !== this.#context.access.selfId) {
+      this.#speculation = setTimeout(() => { this.#speculate = true; this.#match() }, SPECULATIVE_DATA_MS).unref()
+    }
     this.#evaluate()
     return this.#context.deadlines.race(answer, timeoutMs, () => this.#timedOut())
+  }
+
+  /** The replica asked for its set: this node when it is a target (its read costs no hop), else the first primary. */
+  #dataReplica (): Reply {
+    const self = this.#context.access.selfId
+    return this.#replies.find((x) => x.target.node === self) ?? this.#replies.find((x) => x.target.primary) ?? this.#replies[0]!
+  }
+
+  /** Ask the replica for its set (a fallback for its hints of the key: it may hold the only copy of a recent write). */
+  #askData (reply: Reply): void {
+    const { key } = this.#request
+    reply.asked = 'data'
+    reply.status = 'pending'
+    this.#context.access.readAnswer(reply.target.node, key, this.#rpcTimeLeft(), !reply.target.primary).then(
+      ({ object, rebuilding, digest }) => {
+        reply.rebuilding = rebuilding
+        reply.digest = digest ?? digestOf(object)
+        this.#dataIn()
+        this.#settle(reply, 'ok', object)
+        this.#match()
+      },
+      (err: unknown) => {
+        this.#context.logger.debug({ key, replica: reply.target.node, err }, 'replica read failed')
+        this.#dataIn()
+        this.#settle(reply, 'error', undefined)
+        this.#match()
+      })
+  }
+
+  /** Ask the replica for its digest only; #match decides what it stands for. */
+  #askDigest (reply: Reply): void {
+    const { key } = this.#request
+    this.#context.access.readDigest(reply.target.node, key, this.#rpcTimeLeft(), !reply.target.primary).then(
+      ({ digest, rebuilding }) => {
+        reply.rebuilding = rebuilding
+        reply.digest = digest
+        reply.status = 'digest'
+        this.#match()
+      },
+      (err: unknown) => {
+        this.#context.logger.debug({ key, replica: reply.target.node, err }, 'replica digest read failed')
+        this.#settle(reply, 'error', undefined)
+      })
+  }
+
+  /**
+   * Settle every digest that stands for a known set: "nothing", or the digest of a set in hand. A
+   * digest matching none is followed by a read of that replica's set, unless a read in flight may
+   * still bring the set it stands for (the first data read, until it is SPECULATIVE_DATA_MS late,
+   * or a read of another replica with the same digest).
+   */
+  #match (): void {
+    for (const reply of this.#replies) {
+      if (reply.status !== 'digest') continue
+      if (reply.digest === NO_DIGEST) { this.#settle(reply, 'ok', undefined); continue }
+      const same = this.#replies.find((x) => x.status === 'ok' && x.digest === reply.digest)
+      if (same !== undefined) { this.#settle(reply, 'ok', same.object); continue }
+      const coming = this.#replies.some((x) => x.asked === 'data' && x.status === 'pending' &&
+        (x.digest === undefined ? !this.#speculate : x.digest === reply.digest))
+      if (!coming) this.#askData(reply)
+    }
+  }
+
+  /** The first data read settled: no speculation is needed any more. */
+  #dataIn (): void {
+    clearTimeout(this.#speculation)
+    this.#speculation = undefined
+  }
+
+  /** A replica call's timeout: what is left of the client's deadline plus LATE_REPLY_MS. */
+  #rpcTimeLeft (): number {
+    return Math.max(1, this.#rpcDeadline - Date.now())
   }
 
   #settle (reply: Reply, status: 'ok' | 'error', object: StoredObject | undefined): void {

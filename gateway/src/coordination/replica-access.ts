@@ -1,10 +1,12 @@
 import type { ReplicaTarget } from '../ring/placement.js'
 import type { CoordinatedWrite } from './coordinator.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
-import type { InternodeClient, ReplicaAnswer } from '../internode/internode-client.js'
+import type { DigestAnswer, InternodeClient, ReplicaAnswer } from '../internode/internode-client.js'
 import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
+import { decodeObject } from '../replica/object-codec.js'
+import { digestOf, digestOfStored, type ReplicaDigest } from './replica-digest.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
@@ -18,8 +20,13 @@ export interface ReplicaAccess {
    * `includeHints` (the node is a fallback for the key) the hints it keeps for the key instead.
    */
   read (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<StoredObject | undefined>
-  /** Like read, and whether the replica said its copy may be missing acknowledged writes (it is rebuilding). */
-  readAnswer (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<ReplicaAnswer>
+  /**
+   * Like read, and whether the replica said its copy may be missing acknowledged writes (it is
+   * rebuilding); with the set's digest when it came cheaply (this node's own stored bytes).
+   */
+  readAnswer (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<ReplicaRead>
+  /** The replica's digest of what read would answer (replica-digest.ts), and whether it is rebuilding: a digest read. */
+  readDigest (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<DigestAnswer>
   /**
    * Merge `object` into the target's replica of `key` (with `sync`: fsynced before resolving); a
    * target with `hintFor` keeps it as a hint for that node instead (sloppy quorum).
@@ -27,6 +34,11 @@ export interface ReplicaAccess {
   apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void>
   /** Have `node` (a replica of `key`) stamp and replicate a client write. */
   forward (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite>
+}
+
+/** A replica's answer to a read, and the digest of its set when the answer came with it. */
+export interface ReplicaRead extends ReplicaAnswer {
+  readonly digest?: ReplicaDigest
 }
 
 /** ReplicaAccess over this node's store and the internode client. */
@@ -49,9 +61,17 @@ export class ClusterReplicaAccess implements ReplicaAccess {
     this.#rebuilding = rebuilding
   }
 
-  async readAnswer (node: string, key: string, timeoutMs: number, includeHints = false): Promise<ReplicaAnswer> {
+  async readAnswer (node: string, key: string, timeoutMs: number, includeHints = false): Promise<ReplicaRead> {
     if (node !== this.selfId) return this.#client.readReplicaAnswer(node, key, timeoutMs, includeHints)
-    return { object: await this.read(node, key, timeoutMs, includeHints), rebuilding: this.#rebuilding(key) }
+    if (includeHints) return { object: await this.read(node, key, timeoutMs, includeHints), rebuilding: this.#rebuilding(key) }
+    const stored = await this.#store.readEncoded(key)
+    return { object: stored === undefined ? undefined : decodeObject(key, stored), digest: digestOfStored(stored), rebuilding: this.#rebuilding(key) }
+  }
+
+  async readDigest (node: string, key: string, timeoutMs: number, includeHints = false): Promise<DigestAnswer> {
+    if (node !== this.selfId) return this.#client.readReplicaDigest(node, key, timeoutMs, includeHints)
+    const digest = includeHints ? digestOf(await this.read(node, key, timeoutMs, true)) : digestOfStored(await this.#store.readEncoded(key))
+    return { digest, rebuilding: this.#rebuilding(key) }
   }
 
   async read (node: string, key: string, timeoutMs: number, includeHints = false): Promise<StoredObject | undefined> {

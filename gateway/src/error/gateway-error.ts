@@ -31,6 +31,8 @@ export type InternalCode =
   | 'LEVELRING_BAD_CONFIG'
   /** The data directory belongs to another node id. */
   | 'LEVELRING_DATA_DIR_MISMATCH'
+  /** The data directory's storage format is newer than this release reads. */
+  | 'LEVELRING_STORAGE_FORMAT'
   /** An internode call got no usable answer (details.node, address, reason, notApplied). */
   | 'LEVELRING_REPLICA_UNREACHABLE'
   /** Stored bytes of a key do not decode (details.key). */

@@ -3,7 +3,8 @@
  * sent to it (sloppy quorum, Dynamo 4.6). Stored in the engine's `hint` sublevel, so they share
  * the objects' WAL and survive a restart like any write:
  *
- *   key    owner id | 0x00 | object key        (node ids never contain 0x00)
+ *   key    owner id | 0x00 | storageKey(object key)   (node ids never contain 0x00; one owner's
+ *          hints of one partition are one range, storage-keys.ts)
  *   value  the object codec's bytes of the DVV set kept for the owner
  *
  * Two hints for one owner and key merge (DVV sync) into one, so a hint is always the whole of
@@ -15,12 +16,18 @@ import type { Logger } from 'pino'
 import { mergeReplicas } from '../replica/replica-merge.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import { KeyLock } from '../replica/key-lock.js'
-import { durable, SPACES, type ByteSpace, type NodeStorage } from '../replica/node-storage.js'
+import { durable, type ByteSpace, type NodeStorage } from '../replica/node-storage.js'
+import { storageKey, userKeyOf } from '../replica/storage-keys.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { sameVersions } from '../version/dvv.js'
 
 /** Separates the owner from the key in a hint's engine key. */
 const SEPARATOR = '\u0000'
+
+/** The engine key of `owner`'s hint for `key`. */
+function hintId (owner: string, key: string): string {
+  return owner + SEPARATOR + storageKey(key)
+}
 
 /** What the internode routes and the replica access need of a node's hints. */
 export interface HintKeeper {
@@ -63,7 +70,7 @@ export class HintStore implements HintKeeper {
 
   /** Open the node's hint space and count the hints it holds (one scan at start). */
   static async open (storage: NodeStorage, logger: Logger): Promise<HintStore> {
-    const store = new HintStore(storage.space(SPACES.hints), storage, logger)
+    const store = new HintStore(storage.hints, storage, logger)
     for await (const key of store.#space.keys()) {
       const owner = key.slice(0, key.indexOf(SEPARATOR))
       store.#counts.set(owner, (store.#counts.get(owner) ?? 0) + 1)
@@ -84,7 +91,7 @@ export class HintStore implements HintKeeper {
   }
 
   async add (owner: string, key: string, object: StoredObject, fsync: boolean): Promise<void> {
-    const id = owner + SEPARATOR + key
+    const id = hintId(owner, key)
     await this.#lock.run(id, async () => {
       const held = await this.#read(id, key)
       const merged = mergeReplicas([held, object])!
@@ -99,22 +106,22 @@ export class HintStore implements HintKeeper {
 
   async forKey (key: string): Promise<StoredObject | undefined> {
     if (this.#counts.size === 0) return undefined
-    const held = await Promise.all([...this.#counts.keys()].map(async (owner) => await this.#read(owner + SEPARATOR + key, key)))
+    const held = await Promise.all([...this.#counts.keys()].map(async (owner) => await this.#read(hintId(owner, key), key)))
     return mergeReplicas(held)
   }
 
   /** The hint kept for `owner` of `key`, if any. */
   async get (owner: string, key: string): Promise<StoredObject | undefined> {
-    return await this.#read(owner + SEPARATOR + key, key)
+    return await this.#read(hintId(owner, key), key)
   }
 
-  /** Up to `limit` hints for `owner`, in key order, after key `after` (exclusive) when given. */
+  /** Up to `limit` hints for `owner`, in engine order (storageKey), after key `after` (exclusive) when given. */
   async list (owner: string, limit: number, after?: string): Promise<Hint[]> {
     const prefix = owner + SEPARATOR
-    const range = after === undefined ? { gte: prefix } : { gt: prefix + after }
+    const range = after === undefined ? { gte: prefix } : { gt: hintId(owner, after) }
     const hints: Hint[] = []
     for await (const [id, bytes] of this.#space.iterator({ ...range, lt: owner + '\u0001', limit })) {
-      const key = id.slice(prefix.length)
+      const key = userKeyOf(id.slice(prefix.length))
       try {
         hints.push({ owner, key, object: decodeObject(key, bytes) })
       } catch (err) {
@@ -130,7 +137,7 @@ export class HintStore implements HintKeeper {
    * that); a hint that grew meanwhile stays for the next delivery. True when it was removed.
    */
   async removeIfUnchanged (owner: string, key: string, delivered: StoredObject): Promise<boolean> {
-    const id = owner + SEPARATOR + key
+    const id = hintId(owner, key)
     return await this.#lock.run(id, async () => {
       const held = await this.#read(id, key)
       if (held === undefined || !sameVersions(held, delivered)) return false

@@ -1,14 +1,17 @@
 /**
  * Streaming partitions during a join or leave: a node that gains replicas of some partitions asks
- * each current replica of them for their keys, a page at a time (the engine is keyed by key, not
- * by partition, so a source scans its keys once per stream, a bounded slice per page).
+ * a current replica of each for its keys, a page at a time. The engine is ordered by partition
+ * (storage-keys.ts), so a page is a walk of the requested partitions' ranges from the cursor: a
+ * source reads each partition it sends once, and no key of another partition. Keys come in engine
+ * order (partition, then hash), the same on every replica, so a cursor taken from one source
+ * resumes on another.
  *
  *   POST /internal/v1/partitions   PartitionPageRequest as JSON (sent as PAGE_MEDIA_TYPE: the
  *                                  internode client's post() names one type for both directions)
  *   200 PAGE_MEDIA_TYPE:
  *     u8      format (PAGE_FORMAT)
  *     u8      flags: bit 0 more pages follow
- *     [string next key to resume after]          when bit 0 is set
+ *     [string next key to resume after]          when bit 0 is set (a key of the partitions asked)
  *     varint  count
  *     count x string key | bytes stored object (object codec)
  *
@@ -20,11 +23,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
 import { assertPartitionCount, partitionOf } from '../ring/partition.js'
+import { partitionRange } from '../replica/storage-keys.js'
 import { GatewayError } from '../error/gateway-error.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import { INTERNODE_PREFIX } from '../internode/internode-protocol.js'
 import type { BodyReader, InternodeExtension } from '../internode/internode-routes.js'
-import type { ByteSpace } from '../replica/node-storage.js'
+import type { NodeStorage } from '../replica/node-storage.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
@@ -37,8 +41,6 @@ export const PAGE_MEDIA_TYPE = 'application/vnd.levelring.partition-page'
 const PAGE_FORMAT = 1
 const FLAG_MORE = 1
 
-/** Keys a source examines for one page at most: bounds a page's time whatever the partitions hold. */
-export const PAGE_SCAN_LIMIT = 20_000
 /** Keys per page at most. */
 export const PAGE_KEYS = 500
 /** Bytes of objects per page at most (a page may exceed it by one object). */
@@ -65,26 +67,44 @@ export interface PartitionPage {
   readonly next: string | undefined
 }
 
-/** The source side: a page of the keys of `objects` in the requested partitions. */
-export async function readPartitionPage (objects: ByteSpace, request: PartitionPageRequest): Promise<Buffer> {
+/** What a source counts of the pages it serves (GET /v1/cluster `transfers`). */
+export class StreamCounters {
+  /** Pages served to receivers. */
+  pagesServed = 0
+  /** Partitions whose walk a page began from their first key (a resumed walk does not count). */
+  partitionsRead = 0
+  /** Pages received from sources. */
+  pagesFetched = 0
+}
+
+/**
+ * The source side: a page of the stored objects of the requested partitions, walked in ascending
+ * partition order from `after` (a key of one of them): the range of `after`'s partition from after
+ * it, then the next partitions' ranges whole.
+ */
+export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntries'>, request: PartitionPageRequest, counters?: StreamCounters): Promise<Buffer> {
   const q = request.partitionCount
-  const wanted = new Set(request.partitions)
-  const w = new ByteWriter(64 * 1024)
+  let partitions = [...new Set(request.partitions)].sort((a, b) => a - b)
+  if (request.after !== undefined) {
+    const from = partitionOf(request.after, q)
+    partitions = partitions.filter((p) => p >= from)
+  }
   const found: Array<[string, Uint8Array]> = []
   let bytes = 0
-  let examined = 0
-  let last: string | undefined
   let more = false
-  for await (const [key, value] of objects.iterator(request.after === undefined ? {} : { gt: request.after })) {
-    if (found.length >= PAGE_KEYS || bytes >= PAGE_BYTES || examined >= PAGE_SCAN_LIMIT) { more = true; break }
-    examined++
-    last = key
-    if (!wanted.has(partitionOf(key, q))) continue
-    found.push([key, value])
-    bytes += value.length
+  walk: for (const [i, p] of partitions.entries()) {
+    const resumed = i === 0 && request.after !== undefined && partitionOf(request.after, q) === p
+    if (!resumed && counters !== undefined) counters.partitionsRead++
+    for await (const entry of storage.objectEntries({ range: partitionRange(p, q), ...(resumed ? { after: request.after } : {}) })) {
+      if (found.length >= PAGE_KEYS || bytes >= PAGE_BYTES) { more = true; break walk }
+      found.push(entry)
+      bytes += entry[1].length
+    }
   }
+  if (counters !== undefined) counters.pagesServed++
+  const w = new ByteWriter(64 * 1024 + bytes)
   w.u8(PAGE_FORMAT).u8(more ? FLAG_MORE : 0)
-  if (more) w.string(last!)
+  if (more) w.string(found[found.length - 1]![0])
   w.varint(found.length)
   for (const [key, value] of found) w.string(key).bytes(value)
   return w.finish()
@@ -141,9 +161,11 @@ export async function handOver (client: InternodeClient, node: string, entries: 
   await client.post(node, HANDOVER_PATH, encodeHandover(entries), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
 }
 
-/** What the endpoints need of the node: its object space to scan, its store to merge into, a way to fsync. */
+/** What the endpoints need of the node: its storage to walk, its store to merge into, a way to fsync. */
 export interface PartitionStreamRouteOptions {
-  readonly objects: ByteSpace
+  readonly storage: Pick<NodeStorage, 'objectEntries'>
+  /** Where served pages are counted. */
+  readonly counters?: StreamCounters
   readonly store: ReplicaStore
   /** Make every write so far durable (one fsynced write: the commit log is one sequence). */
   readonly syncLog: () => Promise<void>
@@ -153,7 +175,7 @@ export interface PartitionStreamRouteOptions {
 
 /** The internode endpoints of partition streaming and hand-over. */
 export function partitionStreamRoute (options: PartitionStreamRouteOptions): InternodeExtension {
-  const { objects, store } = options
+  const { storage, store } = options
   return {
     prefix: PARTITIONS_PATH,
     handle: async (req: IncomingMessage, res: ServerResponse, path: string, readBody: BodyReader) => {
@@ -176,7 +198,7 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
         throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
       }
       const request = parseRequest(await readBody(1024 * 1024))
-      const page = await readPartitionPage(objects, request)
+      const page = await readPartitionPage(storage, request, options.counters)
       res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(page.length) }).end(page)
     }
   }

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino'
 import type { ReplicaPlacement, ReplicaTarget } from '../ring/placement.js'
-import { partitionOf } from '../ring/partition.js'
 import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import type { InternodeClient } from '../internode/internode-client.js'
-import type { ByteSpace } from '../replica/node-storage.js'
+import { durable, type NodeStorage } from '../replica/node-storage.js'
+import { partitionRange } from '../replica/storage-keys.js'
 import { decodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import type { Membership } from '../membership/membership.js'
-import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS } from './partition-stream.js'
+import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from '../ring/ring-state.js'
 
 /** How often the transfer checks for work (ms). */
@@ -17,13 +17,31 @@ export const TRANSFER_CHECK_MS = 1_000
 /** Keys merged or pushed at once. */
 const CONCURRENCY = 16
 
+/** Partitions streamed at once (each from one source). */
+export const STREAM_CONCURRENCY = 4
+
+/**
+ * Metadata key prefix of the stream cursors: STREAM_CURSOR_PREFIX + partition -> JSON StreamCursor.
+ * Written (fsynced, after the page's merges) once per page received, so a restart, a timeout or a
+ * new pending ring that still gives this node the partition resumes after the last key held;
+ * removed by the sweep once the partition is no longer being gained (held for good, or dropped).
+ */
+export const STREAM_CURSOR_PREFIX = 'stream-cursor/'
+
+/** How far a partition's stream got: `after` the last key merged, or `done` once whole. */
+interface StreamCursor {
+  readonly after?: string
+  readonly done?: true
+}
+
 /** Per-push timeout when a node hands a key to its new replicas (ms). */
 const PUSH_TIMEOUT_MS = 10_000
 
 export interface PartitionTransferOptions {
   readonly membership: Membership
   readonly store: ReplicaStore
-  readonly objects: ByteSpace
+  /** Objects to walk by partition, metadata for stream cursors. */
+  readonly storage: Pick<NodeStorage, 'objectEntries' | 'meta'>
   readonly client: InternodeClient
   /** Where a dropped key's versions go first: the key's current targets (sloppy) plus pending replicas. */
   readonly placement: ReplicaPlacement
@@ -50,14 +68,16 @@ export interface SweepResult {
  * Moves data when the ring changes (join or leave):
  *
  *  - Stream: while a pending ring exists in which this node gains replicas of some partitions and
- *    it has not reported done, it fetches those partitions from every current replica believed up
- *    (all of them, not one: a write acknowledged by w of n may be missing from any one), merges
- *    every key into its store, and then reports done through the ring state (gossiped). Writes made
- *    meanwhile reach it directly (SloppyPlacement's `handoff` targets).
+ *    it has not reported done, it pulls each of those partitions as one range walk from one current
+ *    replica believed up (another one if that one fails), a page at a time, merging every key into
+ *    its store and persisting a cursor per partition, and then reports done through the ring state
+ *    (gossiped). Writes made meanwhile reach it directly (SloppyPlacement's `handoff` targets); a
+ *    write acknowledged by w of n that the chosen source missed is on the replicas that keep the
+ *    partition, and anti-entropy brings it.
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
  *    current targets and pending replicas, then dropped here if it did not change meanwhile. A key
- *    that could not be pushed stays for the next sweep.
+ *    that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
   readonly #options: PartitionTransferOptions
@@ -72,6 +92,8 @@ export class PartitionTransfer {
   #dropped = 0
   #closed = false
   #sweeping: Promise<SweepResult> | undefined
+  /** Pages fetched here and served from here (the endpoints count into it too). */
+  readonly streamCounters = new StreamCounters()
 
   constructor (options: PartitionTransferOptions) {
     this.#options = options
@@ -89,9 +111,10 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start. */
-  get counts (): { streamed: number, dropped: number } {
-    return { streamed: this.#streamed, dropped: this.#dropped }
+  /** Keys received by streams and dropped by sweeps since start, and pages streamed in and out. */
+  get counts (): { streamed: number, dropped: number, pagesFetched: number, pagesServed: number, partitionsRead: number } {
+    const { pagesFetched, pagesServed, partitionsRead } = this.streamCounters
+    return { streamed: this.#streamed, dropped: this.#dropped, pagesFetched, pagesServed, partitionsRead }
   }
 
   /** Check for work: stream if this node gains replicas, sweep if the current ring changed. */
@@ -121,46 +144,73 @@ export class PartitionTransfer {
   }
 
   /**
-   * Fetch every partition this node gains in `state`'s pending ring from its current replicas that
-   * are up. True when every partition came whole from at least one replica and no replica asked failed.
+   * Pull every partition this node gains in `state`'s pending ring from one of its current replicas
+   * that are up, resuming each from its persisted cursor. True when every partition is whole here.
    */
   async stream (state: RingState): Promise<boolean> {
-    const { membership, client, store, replicas, logger } = this.#options
-    const self = membership.selfId
-    const transfers = transfersTo(state, replicas, self)
+    const { membership, replicas, logger } = this.#options
+    const transfers = transfersTo(state, replicas, membership.selfId)
     if (transfers.length === 0) return true
-    const bySource = new Map<string, number[]>()
-    for (const t of transfers) {
-      for (const source of t.sources) {
-        if (source === self || !membership.isUp(source)) continue
-        bySource.set(source, [...(bySource.get(source) ?? []), t.partition])
-      }
-    }
-    const covered = new Set<number>()
-    let failed = false
-    const q = state.current.ring.partitionCount
-    let keys = 0
-    await Promise.all([...bySource].map(async ([source, partitions]) => {
-      try {
-        let after: string | undefined
-        do {
-          if (this.#closed || membership.ringState()?.digest !== state.digest) { failed = true; return }
-          const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions, ...(after === undefined ? {} : { after }) })
-          await inBatches(page.entries, async ({ key, object }) => { await store.merge(key, object, { sync: false }) })
-          keys += page.entries.length
-          after = page.next
-        } while (after !== undefined)
-        for (const p of partitions) covered.add(p)
-      } catch (err) {
-        failed = true
-        logger.warn({ source, err: (err as Error).message }, 'streaming partitions from a replica failed; retrying')
+    const before = this.#streamed
+    let whole = 0
+    let next = 0
+    await Promise.all(Array.from({ length: Math.min(STREAM_CONCURRENCY, transfers.length) }, async () => {
+      while (next < transfers.length) {
+        const t = transfers[next++]!
+        if (await this.#streamPartition(state, t.partition, t.sources, t.lost)) whole++
       }
     }))
-    this.#streamed += keys
-    const complete = !failed && transfers.every((t) => covered.has(t.partition))
-    logger.info({ epoch: state.epoch, partitions: transfers.length, sources: [...bySource.keys()], keys, complete },
+    const complete = whole === transfers.length
+    logger.info({ epoch: state.epoch, partitions: transfers.length, whole, keys: this.#streamed - before, complete },
       complete ? 'received every partition this node gains' : 'partition stream incomplete; retrying')
     return complete
+  }
+
+  /**
+   * Pull partition p from its current replicas `sources`, one at a time from the persisted cursor:
+   * a source that fails hands the walk to the next (engine order is the same on every replica).
+   * A replica that loses the partition (`lost`: the leaving or replaced one) comes first: what it
+   * alone holds (a write acknowledged by w of n that missed the others) arrives with the stream, not
+   * only with its later hand-over; the replicas that keep the partition keep what they hold. Among
+   * equals the start is chosen by p, so the partitions of one change spread over their replicas.
+   */
+  async #streamPartition (state: RingState, p: number, sources: readonly string[], lost: readonly string[]): Promise<boolean> {
+    const { membership, client, store, storage, logger } = this.#options
+    const cursorKey = STREAM_CURSOR_PREFIX + String(p)
+    const stored = await storage.meta.get(cursorKey)
+    let cursor: StreamCursor = stored === undefined ? {} : JSON.parse(stored) as StreamCursor
+    if (cursor.done === true) return true
+    const up = sources.filter((s) => s !== membership.selfId && membership.isUp(s))
+    const rotated = up.map((_, i) => up[(i + p) % up.length]!)
+    const order = [...rotated.filter((s) => lost.includes(s)), ...rotated.filter((s) => !lost.includes(s))]
+    const q = state.current.ring.partitionCount
+    for (const source of order) {
+      try {
+        for (;;) {
+          if (this.#closed || membership.ringState()?.digest !== state.digest) return false
+          const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions: [p], ...(cursor.after === undefined ? {} : { after: cursor.after }) })
+          this.streamCounters.pagesFetched++
+          await inBatches(page.entries, async ({ key, object }) => { await store.merge(key, object, { sync: false }) })
+          this.#streamed += page.entries.length
+          cursor = page.next === undefined ? { done: true } : { after: page.next }
+          // Fsynced: it makes the page's merges durable too (one commit log), so the cursor never runs ahead of them.
+          await storage.meta.put(cursorKey, JSON.stringify(cursor), durable(true))
+          if (page.next === undefined) return true
+        }
+      } catch (err) {
+        logger.warn({ source, partition: p, after: cursor.after, err: (err as Error).message }, 'streaming a partition from a replica failed; trying another')
+      }
+    }
+    return false
+  }
+
+  /** Forget the stream cursors of partitions this node is not gaining now (held for good, or dropped). */
+  async #forgetCursors (state: RingState): Promise<void> {
+    const { storage, replicas, membership } = this.#options
+    const gaining = new Set(transfersTo(state, replicas, membership.selfId).map((t) => t.partition))
+    for await (const key of storage.meta.keys({ gte: STREAM_CURSOR_PREFIX, lt: STREAM_CURSOR_PREFIX + '\uffff' })) {
+      if (!gaining.has(Number(key.slice(STREAM_CURSOR_PREFIX.length)))) await storage.meta.del(key)
+    }
   }
 
   /**
@@ -182,17 +232,12 @@ export class PartitionTransfer {
   }
 
   async #sweep (): Promise<SweepResult> {
-    const { membership, objects, replicas, logger } = this.#options
+    const { membership, storage, replicas, logger } = this.#options
     const state = membership.ringState()
     if (state === undefined) return { dropped: 0, kept: 0 }
     const self = membership.selfId
     const q = state.current.ring.partitionCount
-    const mine = new Map<number, boolean>()
-    const owned = (p: number): boolean => {
-      let v = mine.get(p)
-      if (v === undefined) { v = replicates(state, replicas, self, p); mine.set(p, v) }
-      return v
-    }
+    await this.#forgetCursors(state)
     let dropped = 0
     let kept = 0
     let batch: Array<{ key: string, object: StoredObject }> = []
@@ -204,12 +249,17 @@ export class PartitionTransfer {
       batch = []
       bytes = 0
     }
-    for await (const [key, value] of objects.iterator()) {
-      if (this.#closed) break
-      if (owned(partitionOf(key, q))) continue
-      batch.push({ key, object: decodeObject(key, value) })
-      bytes += value.length
-      if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
+    for (let p = 0; p < q && !this.#closed; p++) {
+      if (replicates(state, replicas, self, p)) continue
+      for await (const [key, value] of storage.objectEntries({ range: partitionRange(p, q) })) {
+        if (this.#closed) break
+        // An object that would overflow the batch goes in the next one: one the receiver refuses as too
+        // large then travels alone, and fails alone.
+        if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
+        batch.push({ key, object: decodeObject(key, value) })
+        bytes += value.length
+        if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
+      }
     }
     if (batch.length > 0) await flush()
     this.#dropped += dropped

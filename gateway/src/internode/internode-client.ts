@@ -9,7 +9,7 @@ import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { InternodeAuth, SIGNATURE_WINDOW_MS, SIGNED_HEADERS } from './internode-auth.js'
 import {
-  decodeWriteResult, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH,
+  decodeWriteResult, DIGEST_MEDIA_TYPE, DIGEST_QUERY, encodeForwardedWrite, HINT_FOR_QUERY, HINTS_QUERY, keyPath, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH,
   WRITE_MEDIA_TYPE, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH, type ForwardedWrite, type PingAnswer, type ProveAnswer,
   REBUILDING_STATUS
 } from './internode-protocol.js'
@@ -19,12 +19,22 @@ import { currentRequestId, REQUEST_ID_HEADER } from '../http/request-context.js'
 import { internodeEndpoint } from '../metrics/internode-endpoint.js'
 import type { NodeMetrics } from '../metrics/node-metrics.js'
 import type { NodeTls } from '../node/node-tls.js'
+import { NO_DIGEST, type ReplicaDigest } from '../coordination/replica-digest.js'
 
 /** A replica's answer to a read: its stored object (undefined: none) and whether it may be missing acknowledged writes. */
 export interface ReplicaAnswer {
   readonly object: StoredObject | undefined
   readonly rebuilding: boolean
 }
+
+/** A replica's answer to a digest read: its digest of the key (NO_DIGEST: it holds nothing) and whether it is rebuilding. */
+export interface DigestAnswer {
+  readonly digest: ReplicaDigest
+  readonly rebuilding: boolean
+}
+
+/** A digest's length on the wire: a SHA-1. */
+const DIGEST_BYTES = 20
 
 /** Connections kept per peer: more than the concurrent calls one node makes to another under load, fewer than a peer's socket budget. */
 export const CONNECTIONS_PER_PEER = 64
@@ -147,6 +157,18 @@ export class InternodeClient {
     if (answer.status === REBUILDING_STATUS && answer.body.length === 0) return { object: undefined, rebuilding: true }
     this.#expect(node, answer, answer.status === REBUILDING_STATUS ? REBUILDING_STATUS : 200, OBJECT_MEDIA_TYPE)
     return { object: decodeObject(key, answer.body), rebuilding: answer.status === REBUILDING_STATUS }
+  }
+
+  /** The node's digest of `key` (coordination/replica-digest.ts) instead of its set, and whether it is rebuilding. */
+  async readReplicaDigest (node: string, key: string, timeoutMs: number, includeHints = false): Promise<DigestAnswer> {
+    const answer = await this.#call(node, 'GET', `${keyPath(REPLICAS_PATH, key)}?${DIGEST_QUERY}${includeHints ? `&${HINTS_QUERY}` : ''}`, undefined, timeoutMs)
+    if (answer.status === 404) return { digest: NO_DIGEST, rebuilding: false }
+    if (answer.status === REBUILDING_STATUS && answer.body.length === 0) return { digest: NO_DIGEST, rebuilding: true }
+    this.#expect(node, answer, answer.status === REBUILDING_STATUS ? REBUILDING_STATUS : 200, DIGEST_MEDIA_TYPE)
+    if (answer.body.length !== DIGEST_BYTES) {
+      throw replicaUnreachable(node, this.#options.membership.member(node)?.address ?? '?', `it answered a digest of ${answer.body.length} bytes, not ${DIGEST_BYTES}`, false)
+    }
+    return { digest: answer.body.toString('hex'), rebuilding: answer.status === REBUILDING_STATUS }
   }
 
   /** Merge `object` into the node's replica of `key`; with `sync`, resolves only once the node fsynced it. */

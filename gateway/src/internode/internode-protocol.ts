@@ -21,6 +21,9 @@
  *                                          (sloppy quorum; handoff/hint-store.ts), not merged here
  *   GET  /internal/v1/replicas/{key}?hints=1   the stored set merged with this node's hints for
  *                                          the key (a read sent to a fallback)
+ *   GET  /internal/v1/replicas/{key}?digest=1[&hints=1]   200 DIGEST_MEDIA_TYPE: instead of the set,
+ *                                          its 20-byte version hash (coordination/replica-digest.ts),
+ *                                          or 404 for none; statuses as for the set (203: rebuilding)
  *   POST /internal/v1/writes/{key}         body WRITE_MEDIA_TYPE: stamp a client write at this node
  *                                          and replicate it; 200 WRITE_RESULT_MEDIA_TYPE once W
  *                                          replicas acknowledged, else a problem+json (503 with counts)
@@ -58,6 +61,8 @@ export const WRITES_PATH = `${INTERNODE_PREFIX}writes/`
 export const HINT_FOR_QUERY = 'hint-for'
 /** Query of a replica GET sent to a fallback: it answers the hints it keeps for the key. */
 export const HINTS_QUERY = 'hints=1'
+/** Query of a replica GET that asks for the set's digest instead of the set (a digest read). */
+export const DIGEST_QUERY = 'digest=1'
 
 /**
  * The status of a replica read answered by a node whose copy of the key's partition may be missing
@@ -68,6 +73,7 @@ export const HINTS_QUERY = 'hints=1'
 export const REBUILDING_STATUS = 203
 
 export const OBJECT_MEDIA_TYPE = 'application/vnd.levelring.object'
+export const DIGEST_MEDIA_TYPE = 'application/vnd.levelring.digest'
 export const WRITE_MEDIA_TYPE = 'application/vnd.levelring.write'
 export const WRITE_RESULT_MEDIA_TYPE = 'application/vnd.levelring.write-result'
 

@@ -9,13 +9,14 @@ import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import { isNonce, SIGNED_HEADERS, type CheckedRequest, type InternodeAuth } from './internode-auth.js'
 import {
-  decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
+  decodeForwardedWrite, DIGEST_MEDIA_TYPE, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, PING_PATH, PROVE_PATH, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE,
   WRITES_PATH, REBUILDING_STATUS, type PingAnswer, type ProveAnswer
 } from './internode-protocol.js'
 import type { WriteStamper } from './write-stamper.js'
 import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
 import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
 import type { BodyCap } from './body-limits.js'
+import { digestOf, digestOfStored, NO_DIGEST } from '../coordination/replica-digest.js'
 
 export interface InternodeRouteOptions {
   readonly nodeId: string
@@ -74,6 +75,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
   async function replicas (req: IncomingMessage, res: ServerResponse, key: string, query: string, readVerified: BodyReader): Promise<void> {
     const params = new URLSearchParams(query)
     if (req.method === 'GET') {
+      if (params.get('digest') === '1') { await digest(res, key, params.get('hints') === '1'); return }
       // A read sent to a fallback answers the hints it keeps for the key (sloppy quorum).
       const object = params.get('hints') === '1'
         ? (options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
@@ -98,6 +100,17 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
       return
     }
     notAllowed(res, 'GET, PUT')
+  }
+
+  /** A digest read: the version hash of what a read of the key would answer (the stored bytes hashed as they are). */
+  async function digest (res: ServerResponse, key: string, hints: boolean): Promise<void> {
+    const held = hints
+      ? digestOf(options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
+      : digestOfStored(await store.readEncoded(key))
+    const rebuilding = options.rebuilding?.(key) === true
+    if (held === NO_DIGEST) { res.writeHead(rebuilding ? REBUILDING_STATUS : 404, { 'Content-Length': '0' }).end(); return }
+    const body = Buffer.from(held, 'hex')
+    res.writeHead(rebuilding ? REBUILDING_STATUS : 200, { 'Content-Type': DIGEST_MEDIA_TYPE, 'Content-Length': String(body.length) }).end(body)
   }
 
   async function writes (req: IncomingMessage, res: ServerResponse, key: string, readVerified: BodyReader): Promise<void> {

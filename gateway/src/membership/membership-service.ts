@@ -150,7 +150,7 @@ export class MembershipService {
       hints, membership, access, store, replicas: config.replicas, logger, hintWindowMs: config.hintWindowMs, hintsPerMemberMax: config.hintsPerMemberMax
     })
     this.transfer = new PartitionTransfer({
-      membership, store, objects: storage.objects, client, placement, access, replicas: config.replicas, settleMs, synced: () => this.gossiper.synced, logger
+      membership, store, storage, client, placement, access, replicas: config.replicas, settleMs, synced: () => this.gossiper.synced, logger
     })
     this.lifecycle = new MemberLifecycle({ membership, gossiper: this.gossiper, transfer: this.transfer, handoff: this.handoff, replicas: config.replicas, logger })
     membership.onChange(() => this.#save())
@@ -160,7 +160,8 @@ export class MembershipService {
   routes (): InternodeExtension[] {
     const { storage, store } = this.#options
     return [...this.gossiper.routes(), partitionStreamRoute({
-      objects: storage.objects,
+      storage,
+      counters: this.transfer.streamCounters,
       store,
       // One fsynced write makes every earlier one durable: the engine's commit log is one sequence.
       syncLog: async () => { await storage.meta.put(HANDOVER_SYNC_KEY, String(Date.now()), durable(true)) },

@@ -24,6 +24,7 @@ import { loadIdentity, type NodeIdentity } from './node-identity.js'
 import { recordCleanStop } from './actor-epoch.js'
 import { aliveMarkIntervalMs, assertNotStale, markAlive } from './alive-mark.js'
 import { NodeStorage } from '../replica/node-storage.js'
+import { ensureStorageFormat } from '../replica/storage-format.js'
 import { keyReplicas } from '../ring/key-replicas.js'
 import { partitionOf } from '../ring/partition.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
@@ -69,6 +70,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
   })
   try {
+    // Before anything reads objects or hints: they must be in this release's layout.
+    await ensureStorageFormat(storage, config.dataDir, logger)
     const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
     await assertNotStale(storage.meta, config.dataDir, identity.epochRenewed, config.tombstoneGraceMs)
     if (identity.epochRenewed !== undefined) {
@@ -161,7 +164,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
         // Inside the engine's directory (same file system, so tables link); the engine ignores names that are not its own.
         checkpointRoot: config.dataDir,
         checkpoint: async (dir) => await storage.checkpoint(dir),
-        objects: () => storage.objects.iterator(),
+        objects: () => storage.objectEntries(),
         contextSecret: clusterSecrets ?? secret,
         logger
       }

@@ -1,6 +1,7 @@
-import type { AbstractLevel, AbstractPutOptions, AbstractSublevel } from 'abstract-level'
+import type { AbstractBatchOperation, AbstractLevel, AbstractPutOptions, AbstractSublevel } from 'abstract-level'
 import type { FileSystem } from 'lsm-level'
 import { openEngine, type EngineTuning } from './open-engine.js'
+import { storageKey, userKeyOf, type KeyRange } from './storage-keys.js'
 
 /**
  * Put options with `sync` (classic-level's and lsm-level's fsync-before-resolve flag, not in
@@ -25,23 +26,48 @@ export type TextSpace = AbstractSublevel<Root, any, string, string>
 /**
  * Sublevel names, kept short because the engine stores the prefix with every key. Objects, metadata
  * and (in the cluster) hints and Merkle trees share one engine, so one WAL and one fsync cover them.
+ * Objects, the tombstone index and hints are keyed by storageKey (storage-keys.ts: a partition is one
+ * range); storage-format.ts moves a directory of the earlier layout (LEGACY_SPACES) into them.
  */
-export const SPACES = Object.freeze({ objects: 'obj', tombstones: 'tomb', meta: 'meta', hints: 'hint' })
+export const SPACES = Object.freeze({ objects: 'o', tombstones: 't', meta: 'meta', hints: 'h' })
+
+/** The spaces of storage format 0, keyed by the user key. */
+export const LEGACY_SPACES = Object.freeze({ objects: 'obj', tombstones: 'tomb', hints: 'hint' })
+
+/** Where an object walk starts and stops. */
+export interface ObjectWalk {
+  /** Only this engine range (partitionRange, bucketRange); the whole keyspace when absent. */
+  readonly range?: KeyRange
+  /** Start after this user key (the last one a previous walk of the same range gave). */
+  readonly after?: string
+}
+
+/** Iterator options of `walk` over a space keyed by storageKey. */
+export function walkOptions (walk: ObjectWalk): { gt?: string, gte?: string, lt?: string } {
+  const lt = walk.range?.lt === undefined ? {} : { lt: walk.range.lt }
+  if (walk.after !== undefined) return { gt: storageKey(walk.after), ...lt }
+  return walk.range === undefined ? {} : { gte: walk.range.gte, ...lt }
+}
 
 /** One node's engine, split into sublevels by purpose. */
 export class NodeStorage {
   readonly #db: AbstractLevel<any, string, string>
   /** The engine's name, as /v1/health reports it. */
   readonly engineName: string
-  /** Key → encoded StoredObject (see object-codec.ts). */
+  /**
+   * storageKey(key) -> encoded StoredObject (see object-codec.ts): engine keys, so that a partition
+   * is one range. Read and write user keys through getObject/objectEntries/writeObject.
+   */
   readonly objects: ByteSpace
   /**
-   * Index of deleted keys: key -> time (ms) of its newest tombstone, for every key whose versions
-   * are all tombstones. Kept in the same atomic batch as the object, so the reaper reads only this.
+   * Index of deleted keys: storageKey(key) -> time (ms) of its newest tombstone, for every key whose
+   * versions are all tombstones. Kept in the same atomic batch as the object, so the reaper reads only this.
    */
   readonly tombstones: TextSpace
-  /** Node metadata: identity, dot counter lease, context secret. */
+  /** Node metadata: identity, dot counter lease, context secret, storage format. */
   readonly meta: TextSpace
+  /** Hints (hint-store.ts): owner | 0x00 | storageKey(key) -> encoded StoredObject. */
+  readonly hints: ByteSpace
   /** Bytes of encoded objects handed to the engine since open (the user bytes of write amplification). */
   storedBytes = 0
 
@@ -51,6 +77,12 @@ export class NodeStorage {
     this.objects = db.sublevel<string, Uint8Array>(SPACES.objects, { keyEncoding: 'utf8', valueEncoding: 'view' })
     this.tombstones = db.sublevel<string, string>(SPACES.tombstones, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
     this.meta = db.sublevel<string, string>(SPACES.meta, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    this.hints = this.space(SPACES.hints)
+  }
+
+  /** One atomic engine batch of operations on this storage's sublevels. */
+  async batch (ops: Array<AbstractBatchOperation<Root, any, any>>, sync = false): Promise<void> {
+    await this.#db.batch(ops, durable(sync))
   }
 
   /**
@@ -60,21 +92,41 @@ export class NodeStorage {
    */
   async writeObject (key: string, bytes: Uint8Array, deleted: number | null | undefined, sync: boolean): Promise<void> {
     this.storedBytes += bytes.length
-    if (deleted === undefined) { await this.objects.put(key, bytes, durable(sync)); return }
+    const at = storageKey(key)
+    if (deleted === undefined) { await this.objects.put(at, bytes, durable(sync)); return }
     await this.#db.batch([
-      { type: 'put', sublevel: this.objects, key, value: bytes },
+      { type: 'put', sublevel: this.objects, key: at, value: bytes },
       deleted === null
-        ? { type: 'del', sublevel: this.tombstones, key }
-        : { type: 'put', sublevel: this.tombstones, key, value: String(deleted) }
+        ? { type: 'del', sublevel: this.tombstones, key: at }
+        : { type: 'put', sublevel: this.tombstones, key: at, value: String(deleted) }
     ], durable(sync))
   }
 
   /** Remove a key's object and its tombstone-index entry atomically (reaping). */
   async removeObject (key: string): Promise<void> {
+    const at = storageKey(key)
     await this.#db.batch([
-      { type: 'del', sublevel: this.objects, key },
-      { type: 'del', sublevel: this.tombstones, key }
+      { type: 'del', sublevel: this.objects, key: at },
+      { type: 'del', sublevel: this.tombstones, key: at }
     ])
+  }
+
+  /** The encoded object stored for user key `key`, if any. */
+  async getObject (key: string): Promise<Uint8Array | undefined> {
+    return await this.objects.get(storageKey(key))
+  }
+
+  /**
+   * The stored objects of `walk`'s range as [user key, encoded object], in engine order (partition
+   * by partition, by hash within one): a range walk reads only that range's bytes.
+   */
+  async * objectEntries (walk: ObjectWalk = {}): AsyncGenerator<[string, Uint8Array]> {
+    for await (const [at, bytes] of this.objects.iterator(walkOptions(walk))) yield [userKeyOf(at), bytes]
+  }
+
+  /** The tombstone index of `walk`'s range as [user key, time of the newest tombstone], in engine order. */
+  async * tombstoneEntries (walk: ObjectWalk = {}): AsyncGenerator<[string, string]> {
+    for await (const [at, deletedAt] of this.tombstones.iterator(walkOptions(walk))) yield [userKeyOf(at), deletedAt]
   }
 
   /** Open (creating if needed) the engine in `dataDir`; `fs` and `tuning` as for openEngine. */

@@ -121,8 +121,13 @@ export class ReplicaStore {
 
   /** The key's stored set, tombstones included; undefined when the key holds nothing (never written or reaped). */
   async read (key: string): Promise<StoredObject | undefined> {
-    const bytes = await this.#storage.objects.get(key)
+    const bytes = await this.#storage.getObject(key)
     return bytes === undefined ? undefined : decodeObject(key, bytes)
+  }
+
+  /** The key's stored set in the object codec's bytes, undecoded (a digest read hashes them); undefined when it holds nothing. */
+  async readEncoded (key: string): Promise<Uint8Array | undefined> {
+    return this.#storage.getObject(key)
   }
 
   /**
@@ -188,7 +193,7 @@ export class ReplicaStore {
     let lastInspected: string | undefined
     let more = false
     // Only deleted keys are in the index, so a pass costs O(tombstones), not O(keys).
-    for await (const [key, deletedAt] of this.#storage.tombstones.iterator(options.after === undefined ? {} : { gt: options.after })) {
+    for await (const [key, deletedAt] of this.#storage.tombstoneEntries(options.after === undefined ? {} : { after: options.after })) {
       if (inspected === max) { more = true; break }
       inspected++
       lastInspected = key

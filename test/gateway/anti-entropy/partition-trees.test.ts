@@ -7,6 +7,7 @@ import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
 import { NOTHING_SEEN } from '../../../gateway/src/version/dvv.js'
 import { tempDirPerTest } from '../../support/temp-dir.js'
+import { storageKey } from '../../../gateway/src/replica/storage-keys.js'
 
 // The Merkle trees of a node on a real lsm-level engine: built by a background scan while writes
 // keep landing (the scan's snapshot may predate them), kept current by stored-change events, and
@@ -55,7 +56,7 @@ test('a build racing with writes, merges and deletes ends equal to a build from 
     for (let i = first; i < first + 5_000; i++) {
       const dot = { actor: 'seed@000000000000', counter: i + 1 }
       const object = { clock: new Map([[dot.actor, { counter: dot.counter, timestamp: clock.now }]]), siblings: [{ dot, value: { tombstone: false, ...value(`v${i}`), lastModified: clock.now } }] }
-      ops.push({ type: 'put' as const, key: `pre-${i}`, value: encodeObject(object) })
+      ops.push({ type: 'put' as const, key: storageKey(`pre-${i}`), value: encodeObject(object) })
     }
     await storage.objects.batch(ops)
   }
@@ -91,7 +92,7 @@ test('a build racing with writes, merges and deletes ends equal to a build from 
 
 test('a stored object that does not decode is left out of the trees (a peer sends its copy), the rest is built', async () => {
   await store.write('good', value('fine'), NOTHING_SEEN, { sync: false })
-  await storage.objects.put('damaged', new Uint8Array([1, 200]))
+  await storage.objects.put(storageKey('damaged'), new Uint8Array([1, 200]))
   const trees = await freshTrees()
   expect(trees.stats()).toMatchObject({ state: 'ready', keys: 1 })
   await trees.close()

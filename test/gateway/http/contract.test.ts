@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ContractClient, kvPath, type CheckedResponse } from '../helpers/contract-client.js'
 import { startTestNode, type TestNode } from '../helpers/test-node.js'
 import { DEFAULT_CONFIG } from '../../../gateway/src/node/config.js'
+import { storageKey } from '../../../gateway/src/replica/storage-keys.js'
 
 const LIMIT = 4096
 const TOKEN = 'test-token-0123456789'
@@ -383,7 +384,7 @@ describe('an upload the client abandons', () => {
 
 describe('a damaged stored object', () => {
   test('is a 500 problem naming the key; the node keeps serving other keys', async () => {
-    await plain.storage.objects.put('damaged', Uint8Array.from([1, 200, 200]))
+    await plain.storage.objects.put(storageKey('damaged'), Uint8Array.from([1, 200, 200]))
     const res = await c.get(kvPath('damaged'))
     problemOf(res, 'internal', 500)
     expect(res.json.key).toBe('damaged')

@@ -33,6 +33,7 @@ test('access log paths hash the key alike however it was encoded, redact it, or 
 
 test('internode calls are labelled by what they do, from a fixed set, never by the key in their path', () => {
   expect(internodeEndpoint('GET', '/internal/v1/replicas/some-key?hints=1')).toBe('replica_read')
+  expect(internodeEndpoint('GET', '/internal/v1/replicas/some-key?digest=1&hints=1')).toBe('replica_digest')
   expect(internodeEndpoint('PUT', '/internal/v1/replicas/some-key?sync=1')).toBe('replica_write')
   expect(internodeEndpoint('PUT', '/internal/v1/replicas/some-key?hint-for=n2&sync=1')).toBe('hint_write')
   expect(internodeEndpoint('POST', '/internal/v1/writes/some-key')).toBe('forward_write')

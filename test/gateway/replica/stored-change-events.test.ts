@@ -24,7 +24,7 @@ test('stamps, merges and reaps are reported with the stored bytes; no-op merges 
       expect(changes).toHaveLength(1)
       expect(changes[0]!.key).toBe('k')
       expect(Buffer.from(changes[0]!.bytes!)).toEqual(encodeObject(first.object))
-      expect(Buffer.from(changes[0]!.bytes!)).toEqual(Buffer.from((await storage.objects.get('k'))!))
+      expect(Buffer.from(changes[0]!.bytes!)).toEqual(Buffer.from((await storage.getObject('k'))!))
 
       await store.merge('k', first.object, { sync: false }) // holds it already: nothing stored, nothing reported
       expect(changes).toHaveLength(1)

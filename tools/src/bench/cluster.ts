@@ -133,8 +133,9 @@ async function startCluster (name: string, levelring: string, subdir: string, tl
   const addresses = await Promise.all(ids.map((id, i) => servers.start([...profile, levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
     '--data', join(dir, subdir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
     '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info',
-    // Access log lines would go down the pipe this process reads (a baseline build is started as it is).
-    ...(levelring === bin ? ['--access-log', 'off'] : []),
+    // Access log lines would go down the pipe this process reads, a cost on every request: off for every
+    // build alike, so an A/B compares the builds, not their logging (a baseline build must know --access-log).
+    '--access-log', 'off',
     ...(tls ? ['--tls-cert', join(tlsDir, certFile(id)), '--tls-key', join(tlsDir, keyFile(id)), '--tls-ca', join(tlsDir, CA_CERT_FILE)] : [])])))
   const transport: Transport = tls ? { scheme: 'https', ca: readFileSync(join(tlsDir, CA_CERT_FILE)) } : PLAIN_HTTP
   return { name, kind: 'levelring', addresses, transport, put: '?w=2', putDurable: '?w=2&dw=2', get: '?r=2' }
