@@ -14,8 +14,9 @@ import {
   decodeRequest, encodeAnswerFrame, FRAME_HEAD_BYTES, FRAME_MAC_BYTES, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openReceived,
   type FrameAnswer, type FrameKeys, type ReceivedFrame, type FrameRequest
 } from './frame-codec.js'
+import { digestOf, digestOfStored, NO_DIGEST } from '../coordination/replica-digest.js'
 import {
-  decodeForwardedWrite, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, REBUILDING_STATUS, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH
+  decodeForwardedWrite, DIGEST_MEDIA_TYPE, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, REBUILDING_STATUS, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH
 } from './internode-protocol.js'
 import { checkClientCertificate, decodeBody, unauthorized, type InternodeRouteOptions } from './internode-routes.js'
 
@@ -35,8 +36,8 @@ export interface FrameServerOptions extends InternodeRouteOptions {
  * is checked like every internode call (mutual TLS when required, then the request signature: target,
  * time window, replay cache) and answered 101 with a signed answer; from then on each request frame
  * must carry the next sequence number and a MAC under the connection's request key, or the
- * connection is closed. Frames carry the hot replica calls (replica reads and writes, hints, forwarded
- * writes), served exactly as their HTTP endpoints serve them; every other call stays on HTTP.
+ * connection is closed. Frames carry the hot replica calls (replica and digest reads, replica writes, hints,
+ * forwarded writes), served exactly as their HTTP endpoints serve them; every other call stays on HTTP.
  */
 export class FrameServer {
   readonly #options: FrameServerOptions
@@ -130,6 +131,15 @@ export class FrameServer {
 
   async #replicas (method: string, key: string, params: URLSearchParams, body: Buffer): Promise<FrameAnswer> {
     const { store, hints, rebuilding } = this.#options
+    if (method === 'GET' && params.get('digest') === '1') {
+      // A digest read: the version hash of what a read of the key would answer (the stored bytes hashed as they are).
+      const held = params.get('hints') === '1'
+        ? digestOf(hints === undefined ? undefined : await readAsFallback(hints, key))
+        : digestOfStored(await store.readEncoded(key))
+      const behind = rebuilding?.(key) === true
+      if (held === NO_DIGEST) return { status: behind ? REBUILDING_STATUS : 404, contentType: '', body: EMPTY }
+      return { status: behind ? REBUILDING_STATUS : 200, contentType: DIGEST_MEDIA_TYPE, body: Buffer.from(held, 'hex') }
+    }
     if (method === 'GET') {
       // A read sent to a fallback answers the hints it keeps for the key (sloppy quorum).
       const object = params.get('hints') === '1'

@@ -161,7 +161,7 @@ export class InternodeClient {
 
   /** The node's digest of `key` (coordination/replica-digest.ts) instead of its set, and whether it is rebuilding. */
   async readReplicaDigest (node: string, key: string, timeoutMs: number, includeHints = false): Promise<DigestAnswer> {
-    const answer = await this.#call(node, 'GET', `${keyPath(REPLICAS_PATH, key)}?${DIGEST_QUERY}${includeHints ? `&${HINTS_QUERY}` : ''}`, undefined, timeoutMs)
+    const answer = await this.#call(node, 'GET', `${keyPath(REPLICAS_PATH, key)}?${DIGEST_QUERY}${includeHints ? `&${HINTS_QUERY}` : ''}`, undefined, timeoutMs, this.#framed)
     if (answer.status === 404) return { digest: NO_DIGEST, rebuilding: false }
     if (answer.status === REBUILDING_STATUS && answer.body.length === 0) return { digest: NO_DIGEST, rebuilding: true }
     this.#expect(node, answer, answer.status === REBUILDING_STATUS ? REBUILDING_STATUS : 200, DIGEST_MEDIA_TYPE)
