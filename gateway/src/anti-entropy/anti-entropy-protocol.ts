@@ -54,7 +54,7 @@ export const PARTITION_PATH = `${ANTI_ENTROPY_PREFIX}partition`
 export const ANTI_ENTROPY_MEDIA_TYPE = 'application/vnd.levelring.anti-entropy'
 
 /** Bumped when a layout above changes; a node refuses formats it does not know (400). */
-export const ANTI_ENTROPY_FORMAT = 1
+export const ANTI_ENTROPY_FORMAT = 2
 
 export const ROOT_OK = 0
 export const ROOT_NOT_REPLICA = 1

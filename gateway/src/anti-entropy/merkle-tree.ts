@@ -62,7 +62,8 @@ export function assertMerkleShape (shape: MerkleShape): void {
   }
 }
 
-function entryHash (key: Uint8Array, valueHash: Uint8Array): Buffer {
+/** The hash of one (key, value hash) entry; a bucket hash is the XOR of its entries' hashes. */
+export function entryHash (key: Uint8Array, valueHash: Uint8Array): Buffer {
   const input = Buffer.allocUnsafe(4 + key.length + valueHash.length)
   input.writeUInt32BE(key.length, 0)
   input.set(key, 4)

@@ -86,6 +86,8 @@ export interface NodeConfig {
   /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
   readonly antiEntropyPartitionsPerRound: number
   /** Engine tuning; undefined: lsm-level's defaults. */
+  /** Anti-entropy buckets per partition (a power of two); unset: derived from Q (merkle-shape.ts defaultBucketCount). */
+  readonly aaeBuckets?: number
   readonly writeBufferSize?: number
   readonly blockCacheSize?: number
   readonly maxOpenFiles?: number

@@ -23,6 +23,7 @@ import { loadIdentity, type NodeIdentity } from './node-identity.js'
 import { recordCleanStop } from './actor-epoch.js'
 import { aliveMarkIntervalMs, assertNotStale, markAlive } from './alive-mark.js'
 import { NodeStorage } from '../replica/node-storage.js'
+import { KeyHashIndex } from '../anti-entropy/key-hash-index.js'
 import { keyReplicas } from '../ring/key-replicas.js'
 import { partitionOf } from '../ring/partition.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
@@ -67,6 +68,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
   const storage = await NodeStorage.open(config.dataDir, undefined, {
     writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
   })
+  // Every mode keeps anti-entropy's key hash index, so a directory that served alone has it when it joins a cluster.
+  KeyHashIndex.attach(storage)
   try {
     const identity = await loadIdentity(storage.meta, config.nodeId, config.dataDir)
     await assertNotStale(storage.meta, config.dataDir, identity.epochRenewed, config.tombstoneGraceMs)
