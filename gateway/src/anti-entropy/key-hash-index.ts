@@ -122,8 +122,10 @@ export class KeyHashIndex {
       // Writes handed to the engine before the watch began are applied before the build reads anything.
       await this.#storage.writeBarrier()
       // Stale entries: index keys of these partitions whose object is gone (removed while no index was kept).
-      for (const p of partitions) {
-        for await (const { key } of this.entries(partitionRange(p, q))) {
+      // One range per partition, or the whole index when every partition is being built.
+      const ranges = wanted.size === q ? [{ gte: '' }] : partitions.map((p) => partitionRange(p, q))
+      for (const range of ranges) {
+        for await (const { key } of this.entries(range)) {
           if (stop()) return false
           if (touched.has(key)) continue
           // Checked and handed to the engine in one tick, after the read: a write landing later is applied after this.

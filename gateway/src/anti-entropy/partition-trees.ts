@@ -279,13 +279,48 @@ export class PartitionTrees {
     if (this.#state === 'closed') return
     this.#setState('ready')
     // Warm the cache in the background so a peer's first roots call finds the trees computed.
-    for (let p = 0; p < Math.min(q, this.#maxCached) && this.#state === 'ready'; p++) {
-      try {
-        if (!this.#cache.has(p)) await this.local(p)
-      } catch (err) {
-        if (this.#state === 'ready') logger.warn({ err, partition: p }, 'anti-entropy: computing a partition tree failed; it is computed again when needed')
-      }
+    if (this.#maxCached < q) return
+    try {
+      await this.#computeAll()
+    } catch (err) {
+      if (this.#state === 'ready') logger.warn({ err }, 'anti-entropy: computing the partition trees failed; each is computed when needed')
     }
+  }
+
+  /**
+   * Compute the tree of every partition not in memory by one scan of the whole index (one iterator,
+   * rather than one per partition): what warming the cache costs at start.
+   */
+  async #computeAll (): Promise<void> {
+    const q = this.partitionCount
+    const fresh = new Map<number, BucketTree>()
+    for (let p = 0; p < q; p++) {
+      if (this.#cache.has(p) || this.#refreshing.has(p)) continue
+      const tree = this.#cached(p)
+      tree.takeStale() // every bucket is computed below; a change landing meanwhile marks its bucket stale again
+      fresh.set(p, tree)
+    }
+    if (fresh.size === 0) return
+    const sums = new Map<number, BucketHash>()
+    const work = (async () => {
+      for await (const { key, valueHash } of this.#options.index.entries({ gte: '' })) {
+        const { partition, bucket } = bucketOf(key, q, this.bucketCount)
+        if (!fresh.has(partition)) continue
+        const at = partition * this.bucketCount + bucket
+        let sum = sums.get(at)
+        if (sum === undefined) sums.set(at, sum = new BucketHash())
+        sum.add(Buffer.from(key, 'utf8'), valueHash)
+      }
+      const zero = Buffer.alloc(20)
+      for (const [p, tree] of fresh) {
+        for (let b = 0; b < this.bucketCount; b++) {
+          const sum = sums.get(p * this.bucketCount + b)
+          tree.setBucket(b, sum?.hash ?? zero, sum?.keys ?? 0)
+        }
+      }
+    })()
+    for (const p of fresh.keys()) this.#refreshing.set(p, work)
+    try { await work } finally { for (const p of fresh.keys()) if (this.#refreshing.get(p) === work) this.#refreshing.delete(p) }
   }
 
   #setState (state: TreesState): void {
