@@ -85,9 +85,9 @@ export interface NodeConfig {
   readonly antiEntropyIntervalMs: number
   /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
   readonly antiEntropyPartitionsPerRound: number
-  /** Engine tuning; undefined: lsm-level's defaults. */
   /** Anti-entropy buckets per partition (a power of two); unset: derived from Q (merkle-shape.ts defaultBucketCount). */
   readonly aaeBuckets?: number
+  /** Engine tuning; undefined: lsm-level's defaults. */
   readonly writeBufferSize?: number
   readonly blockCacheSize?: number
   readonly maxOpenFiles?: number
