@@ -72,7 +72,7 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
       const request = decodeRootsRequest(body)
       if (request.shape.fanout !== trees.shape.fanout || request.shape.depth !== trees.shape.depth) {
         throw invalid(`Merkle trees here are ${trees.shape.fanout}x${trees.shape.depth}, the caller's ${request.shape.fanout}x${request.shape.depth}: ` +
-          'the nodes were started with different --partitions')
+          'the nodes were started with different --partitions or --aae-buckets')
       }
       if (trees.state === 'closed') throw new GatewayError('LEVELRING_SHUTTING_DOWN', 'this node is shutting down; compare trees with another replica or later')
       return encodeRootsAnswer(await rootsOf(request.partitions))
