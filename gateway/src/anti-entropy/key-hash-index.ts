@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { ByteSpace, NodeStorage, SpaceOperation } from '../replica/node-storage.js'
-import { partitionRange, storageKey, userKeyOf, type KeyRange } from '../replica/storage-keys.js'
+import { PREFIX_CHARS, partitionRange, storageKey, userKeyOf, type KeyRange } from '../replica/storage-keys.js'
 import { partitionOf } from '../ring/partition.js'
 import { versionHash } from './version-hash.js'
 import { hasCode } from '../error/gateway-error.js'
@@ -27,10 +27,12 @@ export const INDEX_STATE_KEY = 'aae-index'
 /** Objects read per build step; the event loop serves requests between steps. */
 export const BUILD_CHUNK = 1_000
 
-/** One index entry: a user key and the version hash of its stored set. */
+/** One index entry: a user key, the version hash of its stored set, and the key's 32-bit ring-hash prefix. */
 export interface KeyHashEntry {
   readonly key: string
   readonly valueHash: Uint8Array
+  /** The prefix number (storage-keys.ts prefixNumber), read from the entry's key rather than hashed again. */
+  readonly prefix: number
 }
 
 const attached = new WeakMap<NodeStorage, KeyHashIndex>()
@@ -74,14 +76,19 @@ export class KeyHashIndex {
     return [{ type: 'put', sublevel: this.space, key: at, value: hash }]
   }
 
-  /** The entries of one engine range of the index (a partition's or a bucket's), in index order. */
+  /**
+   * The entries of one engine range of the index (a partition's or a bucket's), in index order. The
+   * event loop is let go between pages, so a scan of millions of entries delays no request by more
+   * than one page.
+   */
   async * entries (range: KeyRange): AsyncGenerator<KeyHashEntry> {
     const iterator = this.space.iterator(range)
     try {
-      for (;;) {
+      for (let pages = 0; ; pages++) {
+        if (pages > 0) await yieldToEventLoop()
         const page = await iterator.nextv(BUILD_CHUNK)
         if (page.length === 0) return
-        for (const [at, valueHash] of page) yield { key: userKeyOf(at), valueHash }
+        for (const [at, valueHash] of page) yield { key: userKeyOf(at), valueHash, prefix: Number.parseInt(at.slice(0, PREFIX_CHARS), 16) }
       }
     } finally {
       await iterator.close()

@@ -172,6 +172,13 @@ export class PartitionTrees {
     this.#cache.get(partition)?.markStale(bucket)
   }
 
+  /** bucketOf (storage-keys.ts) from a key's prefix number, without hashing the key again. */
+  #bucketOfPrefix (prefix: number): { partition: number, bucket: number } {
+    const width = 2 ** 32 / this.partitionCount
+    const partition = Math.floor(prefix / width)
+    return { partition, bucket: Math.floor((prefix - partition * width) / (width / this.bucketCount)) }
+  }
+
   /** p's tree from the cache (most recently used now), or a new one with every bucket stale. */
   #cached (p: number): BucketTree {
     let tree = this.#cache.get(p)
@@ -210,8 +217,8 @@ export class PartitionTrees {
       const wanted = new Uint8Array(this.bucketCount)
       for (const b of stale) wanted[b] = 1
       const sums = new Map<number, BucketHash>(stale.map((b) => [b, new BucketHash()]))
-      for await (const { key, valueHash } of index.entries(partitionRange(p, q))) {
-        const { bucket } = bucketOf(key, q, this.bucketCount)
+      for await (const { key, valueHash, prefix } of index.entries(partitionRange(p, q))) {
+        const { bucket } = this.#bucketOfPrefix(prefix)
         if (wanted[bucket] === 1) sums.get(bucket)!.add(Buffer.from(key, 'utf8'), valueHash)
       }
       for (const [b, sum] of sums) tree.setBucket(b, sum.hash, sum.keys)
@@ -303,8 +310,8 @@ export class PartitionTrees {
     if (fresh.size === 0) return
     const sums = new Map<number, BucketHash>()
     const work = (async () => {
-      for await (const { key, valueHash } of this.#options.index.entries({ gte: '' })) {
-        const { partition, bucket } = bucketOf(key, q, this.bucketCount)
+      for await (const { key, valueHash, prefix } of this.#options.index.entries({ gte: '' })) {
+        const { partition, bucket } = this.#bucketOfPrefix(prefix)
         if (!fresh.has(partition)) continue
         const at = partition * this.bucketCount + bucket
         let sum = sums.get(at)
