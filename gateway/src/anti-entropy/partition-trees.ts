@@ -13,8 +13,9 @@ import type { KeyHashIndex } from './key-hash-index.js'
 export const TREE_CACHE_BYTES = 64 * 1024 * 1024
 
 /**
- * building: the key hash index of some partitions is being built (exchanges of those are skipped);
- * ready: the index of every partition is complete; failed: building it failed (start() retries).
+ * building: the key hash index of some partitions is being built (exchanges of those are skipped),
+ * or the trees are being computed at start; ready: every partition is indexed and, when they fit the
+ * cache, every tree computed; failed: building the index failed (start() retries).
  */
 export type TreesState = 'building' | 'ready' | 'failed' | 'closed'
 
@@ -89,6 +90,8 @@ export class PartitionTrees {
   readonly #maxCached: number
   /** Per partition, the refresh in progress: refreshes of one tree never overlap. */
   readonly #refreshing = new Map<number, Promise<void>>()
+  /** Partitions whose tree the start-up scan (computeAll) is computing. */
+  readonly #warming = new Set<number>()
   readonly #unsubscribe: () => void
   #built = new Set<number>()
   #state: TreesState = 'building'
@@ -137,7 +140,12 @@ export class PartitionTrees {
 
   /** Whether p's tree is in memory now (reading it costs no scan of the whole partition). */
   isCached (p: number): boolean {
-    return this.#cache.has(p)
+    return this.#cache.has(p) && !this.#warming.has(p)
+  }
+
+  /** Whether p's tree is being computed by the start-up scan of the whole index (reading it waits for that scan). */
+  isWarming (p: number): boolean {
+    return this.#warming.has(p)
   }
 
   stats (): TreesStats {
@@ -283,15 +291,17 @@ export class PartitionTrees {
       logger.error({ err }, 'anti-entropy: building the key hash index failed; the next round retries')
       return
     }
+    // Warm the cache so a peer's first roots call finds the trees computed; exchanges of indexed
+    // partitions (isReady) do not wait for it, and `ready` then means every tree is in memory.
+    if (this.#maxCached >= q) {
+      try {
+        await this.#computeAll()
+      } catch (err) {
+        if (this.#state !== 'closed') logger.warn({ err }, 'anti-entropy: computing the partition trees failed; each is computed when needed')
+      }
+    }
     if (this.#state === 'closed') return
     this.#setState('ready')
-    // Warm the cache in the background so a peer's first roots call finds the trees computed.
-    if (this.#maxCached < q) return
-    try {
-      await this.#computeAll()
-    } catch (err) {
-      if (this.#state === 'ready') logger.warn({ err }, 'anti-entropy: computing the partition trees failed; each is computed when needed')
-    }
   }
 
   /**
@@ -311,6 +321,7 @@ export class PartitionTrees {
     const sums = new Map<number, BucketHash>()
     const work = (async () => {
       for await (const { key, valueHash, prefix } of this.#options.index.entries({ gte: '' })) {
+        if (this.#state === 'closed') return
         const { partition, bucket } = this.#bucketOfPrefix(prefix)
         if (!fresh.has(partition)) continue
         const at = partition * this.bucketCount + bucket
@@ -326,8 +337,15 @@ export class PartitionTrees {
         }
       }
     })()
-    for (const p of fresh.keys()) this.#refreshing.set(p, work)
-    try { await work } finally { for (const p of fresh.keys()) if (this.#refreshing.get(p) === work) this.#refreshing.delete(p) }
+    for (const p of fresh.keys()) { this.#refreshing.set(p, work); this.#warming.add(p) }
+    try {
+      await work
+    } finally {
+      for (const p of fresh.keys()) {
+        if (this.#refreshing.get(p) === work) this.#refreshing.delete(p)
+        this.#warming.delete(p)
+      }
+    }
   }
 
   #setState (state: TreesState): void {
