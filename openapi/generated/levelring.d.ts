@@ -639,7 +639,7 @@ export interface components {
         AntiEntropyView: {
             trees: {
                 /**
-                 * @description `building` while the key hash index of some partitions is built (an older data directory); those partitions are not compared until it is done, `ready` once every partition is indexed.
+                 * @description `building` while the key hash index of some partitions is built (an older data directory; those partitions are not compared until it is done) or the trees are computed at start; `ready` once every partition is indexed and its tree computed.
                  * @enum {string}
                  */
                 state: "building" | "ready" | "failed" | "closed";
