@@ -223,7 +223,8 @@ export interface paths {
          *     directions, each side keeping the DVV merge of both. Answers once the round is done, with
          *     what it compared and exchanged and the bytes it cost; `levelring repair --node URL` prints it.
          *     A periodic round in progress finishes first. No body is needed (one is ignored). The node's
-         *     trees are built from its engine when it starts: a repair asked before they are waits for them.
+         *     key hash index is built in the background when a data directory has none: a repair asked before
+         *     it is complete waits for it.
          */
         post: operations["repair"];
         delete?: never;
@@ -644,20 +645,27 @@ export interface components {
         AntiEntropyView: {
             trees: {
                 /**
-                 * @description `building` while the trees are built from the engine at start; the node exchanges nothing until `ready`.
+                 * @description `building` while the key hash index of some partitions is built (an older data directory; those partitions are not compared until it is done) or the trees are computed at start; `ready` once every partition is indexed and its tree computed.
                  * @enum {string}
                  */
                 state: "building" | "ready" | "failed" | "closed";
-                /** @description Every partition's tree has fanout^depth leaf buckets; derived from the partition count. */
+                /** @description Every partition's tree has fanout^depth leaf buckets (--aae-buckets, by default derived from the partition count). */
                 shape: {
                     fanout: number;
                     depth: number;
                 };
-                /** @description Partitions holding at least one key here. */
+                /** @description Of the partitions whose trees are in memory, those holding at least one key here. */
                 partitions: number;
+                /** @description Keys in the partitions whose trees are in memory. */
                 keys: number;
-                /** @description How long building the trees took. */
+                /** @description How long building the key hash index took, when this start had to build one. */
                 buildMs?: number;
+                /** @description Buckets per partition. */
+                buckets?: number;
+                /** @description Partitions whose key hash index is complete (the others are not compared yet). */
+                indexedPartitions?: number;
+                /** @description Partitions whose bucket tree is in memory. */
+                cachedPartitions?: number;
             };
             /** @description Time between periodic rounds; 0 when periodic rounds are off. */
             intervalMs: number;

@@ -9,7 +9,8 @@
  *     body:   u8 format | varint fanout | varint depth | varint count | count x varint partition
  *     answer: u8 format | count x (u8 status | [20 B root hash when status = ROOT_OK])
  *             status: ROOT_OK, ROOT_NOT_REPLICA (this node does not replicate it: skip it),
- *             ROOT_NOT_READY (its trees are still being built: try again later)
+ *             ROOT_NOT_READY (its key hash index of the partition is still being built, or its tree
+             was not computed within the call's budget: try again later)
  *   POST /internal/v1/anti-entropy/nodes     hashes of some nodes of one level of one tree
  *     body:   u8 format | varint partition | varint level | varint count | count x varint index
  *     answer: the hashes, 20 B each, back to back (merkle-codec.ts encodeNodeHashes)
@@ -25,14 +26,16 @@
  *     answer: u8 format | u8 done | [varint next bucket | string next after key, when not done]
  *             | varint count | count x (string key | bytes object)
  *             (for a replica whose tree of the partition is empty: it needs everything, so no
- *             hashes are worth comparing; keys go bucket by bucket, each bucket's keys in order)
+ *             hashes are worth comparing; keys go in key hash index order, so bucket by bucket;
+ *             the next cursor's after key is the last key sent)
  *   POST /internal/v1/anti-entropy/merge     merge these sets into yours (DVV sync, not fsynced)
  *     body:   u8 format | varint count | count x (string key | bytes object)
  *     answer: 204
  *
  * Roots of a shape the answering node does not use, and nodes or buckets of a partition it does not
- * replicate, are a 400 (invalid-parameter); trees are ready once a roots call said ROOT_OK, until the
- * node shuts down (503 shutting-down). A comparison therefore costs one roots call per peer
+ * replicate or whose index is not complete, are a 400 (invalid-parameter); a partition stays
+ * comparable once a roots call said ROOT_OK, until the node shuts down (503 shutting-down). Format 2:
+ * buckets are slices of the key's ring-hash prefix (storage-keys.ts bucketOf). A comparison therefore costs one roots call per peer
  * for many partitions, then per differing partition depth + 1 calls for hashes and buckets, then
  * one or two batches of objects: traffic follows the size of the difference, not of the data.
  */
@@ -54,7 +57,7 @@ export const PARTITION_PATH = `${ANTI_ENTROPY_PREFIX}partition`
 export const ANTI_ENTROPY_MEDIA_TYPE = 'application/vnd.levelring.anti-entropy'
 
 /** Bumped when a layout above changes; a node refuses formats it does not know (400). */
-export const ANTI_ENTROPY_FORMAT = 1
+export const ANTI_ENTROPY_FORMAT = 2
 
 export const ROOT_OK = 0
 export const ROOT_NOT_REPLICA = 1

@@ -9,11 +9,15 @@ import {
   decodeNodesRequest, decodePartitionRequest, decodeRootsRequest, encodeObjectsAnswer, encodePartitionPage, encodeRootsAnswer,
   MERGE_PATH, NODES_PATH, OBJECTS_PATH, PARTITION_PATH, ROOTS_PATH, type PartitionPage, type RootAnswer
 } from './anti-entropy-protocol.js'
-import type { PartitionTrees } from './partition-trees.js'
+import type { LocalPartition, PartitionTrees } from './partition-trees.js'
+import type { KeyHashIndex } from './key-hash-index.js'
+import { bucketOf, bucketRange, partitionRange, storageKey, type KeyRange } from '../replica/storage-keys.js'
 import type { InternodeExtension } from '../internode/internode-routes.js'
 
 export interface AntiEntropyRouteOptions {
   readonly trees: PartitionTrees
+  /** The key hash index the trees come from: a partition page reads it. */
+  readonly index: KeyHashIndex
   readonly store: ReplicaStore
   /** True when this node replicates partition p under its current ring. */
   readonly replicates: (p: number) => boolean
@@ -24,7 +28,7 @@ export interface AntiEntropyRouteOptions {
 
 /** The anti-entropy endpoints (anti-entropy-protocol.ts), for paths under ANTI_ENTROPY_PREFIX; errors are thrown as GatewayErrors. */
 export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeExtension['handle'] {
-  const { trees, store, replicates, logger } = options
+  const { trees, index, store, replicates, logger } = options
 
   /** The key's stored set; a damaged one (does not decode) counts as absent, so one bad key does not fail a whole batch. */
   async function readOrSkip (key: string): Promise<StoredObject | undefined> {
@@ -37,12 +41,31 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
     }
   }
 
-  function treeOf (partition: number): ReturnType<PartitionTrees['tree']> {
+  async function treeOf (partition: number): Promise<LocalPartition> {
     if (trees.state === 'closed') throw new GatewayError('LEVELRING_SHUTTING_DOWN', 'this node is shutting down; compare trees with another replica or later')
     if (!Number.isSafeInteger(partition) || partition >= trees.partitionCount || !replicates(partition)) {
       throw invalid(`this node does not replicate partition ${partition} of ${trees.partitionCount} (do both nodes route by the same ring?)`)
     }
-    return trees.tree(partition)
+    if (!trees.isReady(partition)) throw invalid(`the key hash index of partition ${partition} is still being built here; ask for its roots again later`)
+    return await trees.local(partition)
+  }
+
+  /**
+   * The roots of `partitions`: a tree not in memory costs a scan of its partition's index, so after
+   * ROOTS_LOAD_BUDGET_MS of such scans the rest answer not-ready (the caller's timeout is not ours
+   * to exceed); they are computed when asked again. Trees the start-up scan is still computing
+   * answer not-ready at once.
+   */
+  async function rootsOf (partitions: readonly number[]): Promise<RootAnswer[]> {
+    const started = performance.now()
+    const out: RootAnswer[] = []
+    for (const p of partitions) {
+      if (!Number.isSafeInteger(p) || p >= trees.partitionCount || !replicates(p)) out.push('not-replica')
+      else if (!trees.isReady(p) || trees.isWarming(p)) out.push('not-ready')
+      else if (!trees.isCached(p) && performance.now() - started > ROOTS_LOAD_BUDGET_MS) out.push('not-ready')
+      else out.push((await trees.local(p)).root())
+    }
+    return out
   }
 
   const handlers: Record<string, (body: Buffer) => Promise<Buffer | undefined>> = {
@@ -50,19 +73,20 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
       const request = decodeRootsRequest(body)
       if (request.shape.fanout !== trees.shape.fanout || request.shape.depth !== trees.shape.depth) {
         throw invalid(`Merkle trees here are ${trees.shape.fanout}x${trees.shape.depth}, the caller's ${request.shape.fanout}x${request.shape.depth}: ` +
-          'the nodes were started with different --partitions')
+          'the nodes were started with different --partitions or --aae-buckets')
       }
-      const ready = trees.state === 'ready'
-      return encodeRootsAnswer(request.partitions.map((p): RootAnswer =>
-        !Number.isSafeInteger(p) || p >= trees.partitionCount || !replicates(p) ? 'not-replica' : ready ? trees.tree(p).root() : 'not-ready'))
+      if (trees.state === 'closed') throw new GatewayError('LEVELRING_SHUTTING_DOWN', 'this node is shutting down; compare trees with another replica or later')
+      return encodeRootsAnswer(await rootsOf(request.partitions))
     },
     [NODES_PATH]: async (body) => {
       const { partition, level, indices } = decodeNodesRequest(body)
-      return encodeNodeHashes(merkleCall(() => treeOf(partition).nodeHashes(level, indices)))
+      const tree = await treeOf(partition)
+      return encodeNodeHashes(await merkleCall(() => tree.nodeHashes(level, indices)))
     },
     [BUCKETS_PATH]: async (body) => {
       const { partition, buckets } = decodeBucketsRequest(body)
-      return encodeBucketEntries(merkleCall(() => treeOf(partition).bucketEntries(buckets)))
+      const tree = await treeOf(partition)
+      return encodeBucketEntries(await merkleCall(async () => await tree.bucketEntries(buckets)))
     },
     [OBJECTS_PATH]: async (body) => {
       const keys = decodeKeys(body)
@@ -74,7 +98,8 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
     },
     [PARTITION_PATH]: async (body) => {
       const { partition, from, maxKeys } = decodePartitionRequest(body)
-      return encodePartitionPage(await partitionPage(treeOf(partition), readOrSkip, from, Math.min(maxKeys, MAX_PAGE_KEYS)))
+      await treeOf(partition) // checks the partition is ours and its index complete
+      return encodePartitionPage(await partitionPage(index, partition, trees.partitionCount, trees.bucketCount, readOrSkip, from, Math.min(maxKeys, MAX_PAGE_KEYS)))
     },
     [MERGE_PATH]: async (body) => {
       // One key at a time: each merge takes the key's lock; a batch is bounded by the sender.
@@ -114,28 +139,37 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
 /** Keys one partition page holds at most, whatever the caller asks: bounds the answer and the time to read it. */
 export const MAX_PAGE_KEYS = 1_000
 
-/** The stored sets of the tree's keys from `from` on, bucket by bucket (keys in order within one), at most `max`. */
-async function partitionPage (tree: ReturnType<PartitionTrees['tree']>, read: (key: string) => Promise<StoredObject | undefined>, from: { bucket: number, after: string }, max: number): Promise<PartitionPage> {
+/** How long one roots call may spend computing trees that are not in memory before answering not-ready for the rest. */
+export const ROOTS_LOAD_BUDGET_MS = 2_000
+
+/**
+ * The stored sets of partition p's keys from `from` on, bucket by bucket (keys in index order within
+ * one), at most `max`: one read of the partition's index range from the cursor on.
+ */
+async function partitionPage (index: KeyHashIndex, p: number, q: number, buckets: number,
+  read: (key: string) => Promise<StoredObject | undefined>, from: { bucket: number, after: string }, max: number): Promise<PartitionPage> {
   const objects: Array<{ key: string, bytes: Uint8Array }> = []
-  const after = Buffer.from(from.after, 'utf8')
-  for (let bucket = from.bucket; bucket < tree.bucketCount; bucket++) {
-    let done = bucket === from.bucket ? from.after : '' // the last key of this bucket already sent
-    for (const { key } of tree.bucketEntries([bucket])[0]!) {
-      if (bucket === from.bucket && from.after !== '' && Buffer.compare(key, after) <= 0) continue
-      if (objects.length >= Math.max(1, max)) return { objects, next: { bucket, after: done } }
-      const name = key.toString('utf8')
-      const object = await read(name) // undefined: reaped since (or damaged): skipped
-      if (object !== undefined) objects.push({ key: name, bytes: encodeObject(object) })
-      done = name
+  const whole = partitionRange(p, q)
+  if (!Number.isSafeInteger(from.bucket) || from.bucket >= buckets) return { objects, next: undefined }
+  const range = from.after === ''
+    ? { ...whole, gte: bucketRange(p, q, from.bucket, buckets).gte }
+    : { ...(whole.lt === undefined ? {} : { lt: whole.lt }), gt: storageKey(from.after) }
+  let last: string | undefined
+  for await (const { key } of index.entries(range as KeyRange)) {
+    if (objects.length >= Math.max(1, max)) {
+      return { objects, next: last === undefined ? from : { bucket: bucketOf(last, q, buckets).bucket, after: last } }
     }
+    const object = await read(key) // undefined: reaped since (or damaged): skipped
+    if (object !== undefined) objects.push({ key, bytes: encodeObject(object) })
+    last = key
   }
   return { objects, next: undefined }
 }
 
 /** Run a tree read whose indices came from the caller: out-of-range levels or indices are its error (400). */
-function merkleCall<T> (read: () => T): T {
+async function merkleCall<T> (read: () => T | Promise<T>): Promise<T> {
   try {
-    return read()
+    return await read()
   } catch (err) {
     if ((err as { code?: string }).code === 'CLUSTER_INVALID_OPTION') throw invalid((err as Error).message)
     throw err

@@ -200,7 +200,7 @@ export class AntiEntropyService {
     const { trees } = this.#options
     if (this.#busy || this.#closed) return
     if (trees.state === 'failed') { trees.start(); return }
-    if (trees.state !== 'ready') return
+    if (trees.state !== 'ready' && trees.state !== 'building') return
     await this.#exclusive(async () => {
       const { partitions } = this.#layout()
       if (partitions.length === 0) return
@@ -229,7 +229,8 @@ export class AntiEntropyService {
     const startedAt = new Date(this.#now()).toISOString()
     const started = performance.now()
     const byPeer = new Map<string, number[]>()
-    for (const p of partitions) {
+    // A partition whose key hash index is still being built has no tree to compare yet: skipped, not wrong.
+    for (const p of partitions.filter((p) => trees.isReady(p))) {
       for (const peer of layout.peers.get(p) ?? []) {
         let list = byPeer.get(peer)
         if (list === undefined) byPeer.set(peer, list = [])
@@ -254,7 +255,7 @@ export class AntiEntropyService {
             if (root === 'not-ready') { s.notReady++; continue }
             if (root === 'not-replica') continue // the peer routes by another ring (membership changing): not ours to compare
             s.compared++
-            if (trees.tree(p).root().equals(root)) { this.#options.onInSync?.(p, peer); continue }
+            if ((await trees.local(p)).root().equals(root)) { this.#options.onInSync?.(p, peer); continue }
             s.differingPartitions++
             let peers = theirRoots.get(p)
             if (peers === undefined) theirRoots.set(p, peers = new Map())
@@ -277,13 +278,13 @@ export class AntiEntropyService {
         for (const [peer, root] of theirRoots.get(p)!) {
           const s = stats.get(peer)!
           if (s.error !== undefined) continue
-          const tree = trees.tree(p)
+          const tree = await trees.local(p)
           if (tree.root().equals(root)) { this.#options.onInSync?.(p, peer); continue } // what an earlier peer sent made us equal to this one
           try {
             let complete = false
             // A repair goes on until nothing differs; a periodic round handles maxKeys and leaves the rest to the next.
             for (let pass = 0; pass < 1_000; pass++) {
-              const result = await exchangePartition(p, tree, s.remote, store, { peerRoot: root, maxKeys: Math.min(maxKeys, 50_000), reapable })
+              const result = await exchangePartition(p, pass === 0 ? tree : await trees.local(p), s.remote, store, { peerRoot: root, maxKeys: Math.min(maxKeys, 50_000), reapable })
               if (pass === 0) s.differingKeys += result.differing
               s.pulled += result.pulled
               s.pushed += result.pushed

@@ -9,9 +9,9 @@
  * traffic follows the size of the difference, not of the data. Equal trees cost one hash.
  */
 import { GatewayError } from '../error/gateway-error.js'
-import { MERKLE_HASH_BYTES, type MerkleEntry, type MerkleShape, type MerkleTree } from './merkle-tree.js'
+import { MERKLE_HASH_BYTES, type MerkleEntry, type MerkleShape } from './merkle-tree.js'
 
-/** What the other replica answers during a comparison; MerkleTree itself satisfies it. */
+/** What each replica answers during a comparison; MerkleTree and a PartitionTrees LocalPartition satisfy it. */
 export interface MerklePeer {
   readonly shape: MerkleShape
   /** Hashes of the given nodes at `level`, in the order asked. */
@@ -48,7 +48,7 @@ export interface MerkleDiff {
  * hashes), descending only into differing subtrees. Throws CLUSTER_MERKLE_SHAPE_MISMATCH when the
  * shapes differ: rebuild one side with the other's shape.
  */
-export async function diffMerkle (local: MerkleTree, remote: MerklePeer): Promise<MerkleDiff> {
+export async function diffMerkle (local: MerklePeer, remote: MerklePeer): Promise<MerkleDiff> {
   const { fanout, depth } = local.shape
   if (remote.shape.fanout !== fanout || remote.shape.depth !== depth) {
     throw new GatewayError('CLUSTER_MERKLE_SHAPE_MISMATCH',
@@ -64,7 +64,7 @@ export async function diffMerkle (local: MerkleTree, remote: MerklePeer): Promis
     if (theirs.length !== frontier.length) {
       throw new GatewayError('CLUSTER_CORRUPT_MERKLE', `peer answered ${theirs.length} hashes for ${frontier.length} nodes at level ${level}; it is misbehaving, retry the exchange later`)
     }
-    const ours = local.nodeHashes(level, frontier)
+    const ours = await local.nodeHashes(level, frontier)
     const differing = frontier.filter((_, i) => !ours[i]!.equals(theirs[i]!))
     if (differing.length === 0) return { differences: [], buckets: [], hashesExchanged: hashes, entriesExchanged: 0, bytesExchanged: hashes * MERKLE_HASH_BYTES, rounds }
     frontier = level === depth ? differing : differing.flatMap(i => Array.from({ length: fanout }, (_, c) => i * fanout + c))
@@ -72,7 +72,7 @@ export async function diffMerkle (local: MerkleTree, remote: MerklePeer): Promis
 
   const theirBuckets = await remote.bucketEntries(frontier)
   rounds++
-  const ourBuckets = local.bucketEntries(frontier)
+  const ourBuckets = await local.bucketEntries(frontier)
   const differences: KeyDifference[] = []
   let entries = 0
   let entryBytes = 0
@@ -92,8 +92,9 @@ export async function diffMerkle (local: MerkleTree, remote: MerklePeer): Promis
   }
 }
 
-/** Merges our key-sorted entry list with the peer's (sorted here: a peer is not trusted to) into the keys that differ. */
-function compareBuckets (ours: readonly MerkleEntry[], unsorted: readonly MerkleEntry[]): KeyDifference[] {
+/** Merges our entry list with the peer's (both sorted here: a peer is not trusted to) into the keys that differ. */
+function compareBuckets (unsortedOurs: readonly MerkleEntry[], unsorted: readonly MerkleEntry[]): KeyDifference[] {
+  const ours = [...unsortedOurs].sort((a, b) => Buffer.compare(a.key, b.key))
   const theirs = [...unsorted].sort((a, b) => Buffer.compare(a.key, b.key))
   const out: KeyDifference[] = []
   let i = 0

@@ -28,3 +28,33 @@ export function merkleShapeFor (partitionCount: number): MerkleShape {
   const depth = Math.round(Math.log(perPartition) / Math.log(MERKLE_FANOUT))
   return Object.freeze({ fanout: MERKLE_FANOUT, depth: Math.min(MAX_MERKLE_DEPTH, Math.max(1, depth)) })
 }
+
+/** Fewest and most anti-entropy buckets per partition (--aae-buckets). */
+export const MIN_AAE_BUCKETS = 16
+export const MAX_AAE_BUCKETS = 2 ** 20
+
+/** The buckets per partition when --aae-buckets is not set: the leaves of merkleShapeFor(Q) (256 at the default Q of 512). */
+export function defaultBucketCount (partitionCount: number): number {
+  const { fanout, depth } = merkleShapeFor(partitionCount)
+  return fanout ** depth
+}
+
+/**
+ * The tree shape over `buckets` leaves (a power of two, MIN_AAE_BUCKETS..MAX_AAE_BUCKETS), so that
+ * fanout^depth = buckets: fan-out 16 when buckets is a power of 16, otherwise the fewest levels whose
+ * fan-out is a power of two of at most 256 (2^11 buckets, whose exponent is prime, get a binary tree):
+ *
+ *   buckets   16   32   64   128   256   512   1024   4096   2^11   65,536   2^20
+ *   shape   16x1 32x1 64x1 128x1  16x2  8x3   32x2   16x3   2x11    16x4    16x5
+ */
+export function bucketShape (buckets: number): MerkleShape {
+  const k = Math.log2(buckets)
+  if (!Number.isInteger(k) || buckets < MIN_AAE_BUCKETS || buckets > MAX_AAE_BUCKETS) {
+    throw new RangeError(`anti-entropy buckets per partition must be a power of two from ${MIN_AAE_BUCKETS} to ${MAX_AAE_BUCKETS}, got ${String(buckets)}`)
+  }
+  if (k % 4 === 0) return Object.freeze({ fanout: 16, depth: k / 4 })
+  for (let depth = 1; depth <= k; depth++) {
+    if (k % depth === 0 && k / depth <= 8) return Object.freeze({ fanout: 2 ** (k / depth), depth })
+  }
+  return Object.freeze({ fanout: 2, depth: k })
+}

@@ -21,9 +21,9 @@
  * Hashes are SHA-1 (20 bytes, node:crypto): collision resistance is not needed, only a negligible
  * chance that two different bucket contents hash alike, and SHA-1 is fast and everywhere.
  *
- * The tree keeps the keys themselves (not only their hashes) so that a diff can name the keys to
- * exchange. It can be built from any (async) iterator over a partition's entries on start, or saved
- * and loaded with merkle-codec.ts; the integration decides which.
+ * The tree keeps the keys themselves (not only their hashes), ~250 B a key: a node does not keep
+ * these (PartitionTrees keeps BucketTrees over the key hash index, O(buckets) a partition). It
+ * remains as the in-memory model of a replica that diffMerkle's tests compare against.
  */
 import { createHash, hash } from 'node:crypto'
 import { GatewayError } from '../error/gateway-error.js'
@@ -62,7 +62,8 @@ export function assertMerkleShape (shape: MerkleShape): void {
   }
 }
 
-function entryHash (key: Uint8Array, valueHash: Uint8Array): Buffer {
+/** The hash of one (key, value hash) entry; a bucket hash is the XOR of its entries' hashes. */
+export function entryHash (key: Uint8Array, valueHash: Uint8Array): Buffer {
   const input = Buffer.allocUnsafe(4 + key.length + valueHash.length)
   input.writeUInt32BE(key.length, 0)
   input.set(key, 4)

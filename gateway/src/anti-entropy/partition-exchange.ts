@@ -1,5 +1,7 @@
 import { diffMerkle, type KeyDifference } from './merkle-diff.js'
-import { MerkleTree, type MerkleShape } from './merkle-tree.js'
+import type { MerkleShape } from './merkle-tree.js'
+import { BucketTree } from './bucket-tree.js'
+import type { LocalPartition } from './partition-trees.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { isDeleted, type StoredObject } from '../replica/stored-object.js'
 import { sameVersions } from '../version/dvv.js'
@@ -50,12 +52,15 @@ export interface PartitionExchangeResult {
  * we hold. Both replicas end with the DVV sync of both sets (the merge is commutative), so the next
  * comparison finds equal roots. Concurrent writes may make a key differ again: the next round sees it.
  */
-export async function exchangePartition (partition: number, local: MerkleTree, peer: RemoteReplica, store: ReplicaStore,
+export async function exchangePartition (partition: number, local: LocalPartition, peer: RemoteReplica, store: ReplicaStore,
   options: PartitionExchangeOptions): Promise<PartitionExchangeResult> {
-  if (local.size === 0) return takeWholePartition(partition, peer, store, options)
-  const all = peerRootIsEmpty(local.shape, options.peerRoot)
-    ? [...local.entries()].map((e): KeyDifference => ({ key: e.key, local: e.valueHash }))
-    : (await diffMerkle(local, peer.tree(partition, local.shape))).differences
+  if (local.empty) return takeWholePartition(partition, peer, store, options)
+  const all: KeyDifference[] = []
+  if (peerRootIsEmpty(local.shape, options.peerRoot)) {
+    for await (const e of local.entries()) all.push({ key: e.key, local: e.valueHash })
+  } else {
+    all.push(...(await diffMerkle(local, peer.tree(partition, local.shape))).differences)
+  }
   const truncated = all.length > options.maxKeys
   const differences = truncated ? all.slice(0, options.maxKeys) : all
   const toPull = differences.filter((d) => d.remote !== undefined).map((d) => d.key.toString('utf8'))
@@ -85,9 +90,8 @@ export async function exchangePartition (partition: number, local: MerkleTree, p
   for (const key of toPush) {
     const object = await skippingDamaged(async () => store.read(key))
     if (object === 'damaged') { damaged++; continue }
-    // Not held (any more): reaped since the comparison (its event already left the tree), or a tree
-    // entry no stored change ever removed; either way the tree must not claim it.
-    if (object === undefined) { local.remove(Buffer.from(key, 'utf8')); continue }
+    // Not held any more: reaped since the comparison (the reap's batch removed its index entry too).
+    if (object === undefined) continue
     if (options.reapable(object)) continue
     outgoing.push({ key, object })
   }
@@ -153,7 +157,11 @@ const emptyRoots = new Map<string, Buffer>()
 function emptyRoot (shape: MerkleShape): Buffer {
   const name = `${shape.fanout}x${shape.depth}`
   let root = emptyRoots.get(name)
-  if (root === undefined) emptyRoots.set(name, root = new MerkleTree(shape).root())
+  if (root === undefined) {
+    const tree = new BucketTree(shape)
+    for (const b of tree.takeStale()) tree.setBucket(b, Buffer.alloc(20), 0)
+    emptyRoots.set(name, root = tree.root())
+  }
   return root
 }
 

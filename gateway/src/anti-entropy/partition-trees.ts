@@ -1,29 +1,36 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { MerkleTree, type MerkleShape } from './merkle-tree.js'
-import { partitionOf } from '../ring/partition.js'
+import { BucketHash, BucketTree } from './bucket-tree.js'
+import { GatewayError } from '../error/gateway-error.js'
+import type { MerkleEntry, MerkleShape } from './merkle-tree.js'
+import type { MerklePeer } from './merkle-diff.js'
 import type { ReplicaStore, StoredChange } from '../replica/replica-store.js'
 import type { ByteSpace } from '../replica/node-storage.js'
-import { merkleShapeFor } from './merkle-shape.js'
-import { versionHash } from './version-hash.js'
-import { hasCode } from '../error/gateway-error.js'
-import { userKeyOf } from '../replica/storage-keys.js'
+import { bucketOf, bucketRange, partitionRange } from '../replica/storage-keys.js'
+import { bucketShape, defaultBucketCount } from './merkle-shape.js'
+import type { KeyHashIndex } from './key-hash-index.js'
+
+/** Bytes of bucket trees kept in memory at most (the least recently used partition's tree goes first). */
+export const TREE_CACHE_BYTES = 64 * 1024 * 1024
 
 /**
- * Keys read from the engine per step of a build. Between steps the event loop serves requests, so
- * a build of a million keys delays no request by more than one step (~a few ms).
+ * building: the key hash index of some partitions is being built (exchanges of those are skipped),
+ * or the trees are being computed at start; ready: every partition is indexed and, when they fit the
+ * cache, every tree computed; failed: building the index failed (start() retries).
  */
-export const BUILD_CHUNK = 1_000
-
-/** building: the first scan of the engine runs; ready: every tree is current; failed: the scan failed (start() retries). */
 export type TreesState = 'building' | 'ready' | 'failed' | 'closed'
 
 export interface PartitionTreesOptions {
   readonly store: ReplicaStore
-  /** The engine's object space (storage.objects): what the build scans. */
+  /** The per-key hash index the trees are computed from (kept in the objects' batches). */
+  readonly index: KeyHashIndex
+  /** The engine's object space: what a build of the index reads. */
   readonly objects: ByteSpace
-  /** Q: every key's partition, and the trees' shape (merkleShapeFor), derive from it. */
+  /** Q: every key's partition derives from it. */
   readonly partitionCount: number
+  /** Buckets per partition (a power of two); defaultBucketCount(Q) when absent. Every replica must use the same. */
+  readonly buckets?: number
+  /** Bytes of trees kept in memory at most (TREE_CACHE_BYTES when absent). */
+  readonly cacheBytes?: number
   readonly logger: Logger
 }
 
@@ -31,40 +38,74 @@ export interface PartitionTreesOptions {
 export interface TreesStats {
   readonly state: TreesState
   readonly shape: MerkleShape
-  /** Partitions holding at least one key. */
+  /** Of the partitions whose trees are in memory, those holding at least one key. */
   readonly partitions: number
+  /** Keys in the partitions whose trees are in memory, as of their buckets' last computation. */
   readonly keys: number
-  /** How long the last build took (ms), once one finished. */
+  /** How long the last build of the key hash index took (ms), once one finished. */
   readonly buildMs?: number
+  /** Buckets per partition. */
+  readonly buckets: number
+  /** Partitions whose key hash index is complete (exchanges of the others are skipped). */
+  readonly indexedPartitions: number
+  /** Partitions whose bucket tree is in memory. */
+  readonly cachedPartitions: number
 }
 
 /**
- * One Merkle tree per partition over the keys this node stores (key -> versionHash of its set).
- * Trees live in memory only: they are built by one scan of the engine when the node starts (in
- * bounded steps, in the background) and kept current from then on by the store's stored-change
- * events, so they never disagree with the engine the way a persisted copy could after a crash. A
- * change that lands while the scan runs is applied at once and the scan skips that key, since the
- * scan's snapshot may predate it. Until the build is done the node neither starts exchanges nor
- * answers them (state `building`), so a half-built tree never makes a peer send what we hold.
+ * One partition's tree as an exchange reads it: node hashes from memory, bucket entries and every
+ * entry from the key hash index. Satisfies MerklePeer, so diffMerkle and the internode routes use it.
+ */
+export interface LocalPartition extends MerklePeer {
+  readonly partition: number
+  readonly shape: MerkleShape
+  root: () => Buffer
+  nodeHashes: (level: number, indices: readonly number[]) => Buffer[]
+  /** Each bucket's entries, sorted by key bytes. */
+  bucketEntries: (indices: readonly number[]) => Promise<MerkleEntry[][]>
+  /** Every entry of the partition, bucket by bucket. */
+  entries: () => AsyncGenerator<MerkleEntry>
+  /** True when the partition holds no key here (as of the last refresh). */
+  readonly empty: boolean
+}
+
+/**
+ * Anti-entropy's hash trees, with memory O(partitions x buckets) whatever the node stores. Each
+ * partition's tree holds only bucket hashes (BucketTree); a bucket hash is computed from the
+ * key hash index (key-hash-index.ts), which the objects' own batches keep current, so nothing here
+ * can disagree with the data after a crash: there is no persisted tree to trust or distrust. A
+ * stored change marks its bucket stale; reading a tree (local()) first rescans its stale buckets,
+ * each one index range. Trees live in a bounded cache (TREE_CACHE_BYTES); a tree not in it is
+ * computed by one scan of its partition's index range when needed. At start the index is checked
+ * (a stored mark per partition) and the missing partitions are built in the background, while the
+ * node serves; until a partition's index is complete its exchanges are skipped, as initiator and
+ * when asked (not-ready). Nothing proportional to the key count runs before the node serves.
  */
 export class PartitionTrees {
   readonly shape: MerkleShape
   readonly partitionCount: number
+  readonly bucketCount: number
   readonly #options: PartitionTreesOptions
-  readonly #trees = new Map<number, MerkleTree>()
+  readonly #cache = new Map<number, BucketTree>()
+  readonly #maxCached: number
+  /** Per partition, the refresh in progress: refreshes of one tree never overlap. */
+  readonly #refreshing = new Map<number, Promise<void>>()
+  /** Partitions whose tree the start-up scan (computeAll) is computing. */
+  readonly #warming = new Set<number>()
   readonly #unsubscribe: () => void
+  #built = new Set<number>()
   #state: TreesState = 'building'
-  /** Keys changed since the running scan began: their tree entry is newer than what the scan reads. */
-  #touched: Set<string> | undefined = new Set()
-  #build: Promise<void> | undefined
+  #run: Promise<void> | undefined
   #buildMs: number | undefined
   #readyWaiters: Array<() => void> = []
 
   constructor (options: PartitionTreesOptions) {
     this.#options = options
     this.partitionCount = options.partitionCount
-    this.shape = merkleShapeFor(options.partitionCount)
-    // Subscribed before the node serves anything, so no change is missed between scan and events.
+    this.bucketCount = options.buckets ?? defaultBucketCount(options.partitionCount)
+    this.shape = bucketShape(this.bucketCount)
+    this.#maxCached = Math.max(1, Math.floor((options.cacheBytes ?? TREE_CACHE_BYTES) / BucketTree.bytesFor(this.shape)))
+    // Subscribed before the node serves anything, so no change is missed.
     this.#unsubscribe = options.store.onStored((change) => this.#onStored(change))
   }
 
@@ -72,98 +113,239 @@ export class PartitionTrees {
     return this.#state
   }
 
-  /** Start the build (or restart one that failed); returns at once. */
-  start (): void {
-    if (this.#state !== 'building' && this.#state !== 'failed') return
-    this.#build ??= this.#rebuild().finally(() => { this.#build = undefined })
+  /** True when partition p's index is complete: its tree can be compared. */
+  isReady (p: number): boolean {
+    return this.#state !== 'closed' && this.#built.has(p)
   }
 
-  /** Resolves once the trees are ready (or closed). */
+  /** Start checking (and building what is missing of) the index; returns at once. */
+  start (): void {
+    if (this.#state !== 'building' && this.#state !== 'failed') return
+    this.#state = 'building'
+    this.#run ??= this.#prepare().finally(() => { this.#run = undefined })
+  }
+
+  /** Resolves once every partition's index is complete (or the trees are closed). */
   async whenReady (): Promise<void> {
     if (this.#state === 'ready' || this.#state === 'closed') return
     await new Promise<void>((resolve) => this.#readyWaiters.push(resolve))
   }
 
-  /** The tree of partition p, created empty if this node holds no key of it. */
-  tree (p: number): MerkleTree {
-    let tree = this.#trees.get(p)
-    if (tree === undefined) {
-      tree = new MerkleTree(this.shape)
-      this.#trees.set(p, tree)
-    }
-    return tree
+  /** The tree of partition p, its stale buckets recomputed first (p's index must be complete: isReady). */
+  async local (p: number): Promise<LocalPartition> {
+    const tree = this.#cached(p)
+    await this.#refresh(p, tree)
+    return this.#view(p, tree)
+  }
+
+  /** Whether p's tree is in memory now (reading it costs no scan of the whole partition). */
+  isCached (p: number): boolean {
+    return this.#cache.has(p) && !this.#warming.has(p)
+  }
+
+  /** Whether p's tree is being computed by the start-up scan of the whole index (reading it waits for that scan). */
+  isWarming (p: number): boolean {
+    return this.#warming.has(p)
   }
 
   stats (): TreesStats {
     let keys = 0
     let partitions = 0
-    for (const tree of this.#trees.values()) {
-      keys += tree.size
-      if (tree.size > 0) partitions++
+    for (const tree of this.#cache.values()) {
+      keys += tree.keys
+      if (tree.keys > 0) partitions++
     }
-    return { state: this.#state, shape: this.shape, partitions, keys, ...(this.#buildMs === undefined ? {} : { buildMs: this.#buildMs }) }
+    return {
+      state: this.#state,
+      shape: this.shape,
+      partitions,
+      keys,
+      ...(this.#buildMs === undefined ? {} : { buildMs: this.#buildMs }),
+      buckets: this.bucketCount,
+      indexedPartitions: this.#built.size,
+      cachedPartitions: this.#cache.size
+    }
   }
 
   /** Stop following changes and stop a build in progress (waits for its current step). */
   async close (): Promise<void> {
     this.#unsubscribe()
     this.#setState('closed')
-    await this.#build
+    await this.#run
+    await Promise.all([...this.#refreshing.values()])
   }
 
   #onStored (change: StoredChange): void {
-    this.#touched?.add(change.key)
-    const key = Buffer.from(change.key, 'utf8')
-    const tree = this.tree(partitionOf(key, this.partitionCount))
-    if (change.bytes === undefined) tree.remove(key)
-    else tree.update(key, versionHash(change.bytes))
+    const { partition, bucket } = bucketOf(change.key, this.partitionCount, this.bucketCount)
+    this.#cache.get(partition)?.markStale(bucket)
   }
 
-  async #rebuild (): Promise<void> {
-    const started = performance.now()
-    const { objects, logger } = this.#options
-    this.#trees.clear()
-    const touched = new Set<string>()
-    this.#touched = touched
-    this.#state = 'building'
-    let keys = 0
-    try {
-      const iterator = objects.iterator()
-      try {
-        for (;;) {
-          const entries = await iterator.nextv(BUILD_CHUNK)
-          if (entries.length === 0 || this.state === 'closed') break
-          for (const [engineKey, bytes] of entries) {
-            const key = userKeyOf(engineKey) // the object space is keyed by storageKey
-            if (touched.has(key)) continue
-            let hash
-            try {
-              hash = versionHash(bytes)
-            } catch (err) {
-              // Left out of the tree: its peers see it missing here and send their copy, whose merge replaces it.
-              if (hasCode(err, 'LEVELRING_MALFORMED_BYTES')) { logger.error({ key, err: err.message }, 'anti-entropy: a stored object does not decode; left for a peer to repair'); continue }
-              throw err
-            }
-            const name = Buffer.from(key, 'utf8')
-            this.tree(partitionOf(name, this.partitionCount)).update(name, hash)
-            keys++
-          }
-          await yieldToEventLoop()
-        }
-      } finally {
-        await iterator.close()
+  /** bucketOf (storage-keys.ts) from a key's prefix number, without hashing the key again. */
+  #bucketOfPrefix (prefix: number): { partition: number, bucket: number } {
+    const width = 2 ** 32 / this.partitionCount
+    const partition = Math.floor(prefix / width)
+    return { partition, bucket: Math.floor((prefix - partition * width) / (width / this.bucketCount)) }
+  }
+
+  /** p's tree from the cache (most recently used now), or a new one with every bucket stale. */
+  #cached (p: number): BucketTree {
+    let tree = this.#cache.get(p)
+    if (tree !== undefined) {
+      this.#cache.delete(p)
+      this.#cache.set(p, tree)
+      return tree
+    }
+    tree = new BucketTree(this.shape)
+    this.#cache.set(p, tree)
+    for (const old of this.#cache.keys()) {
+      if (this.#cache.size <= this.#maxCached) break
+      this.#cache.delete(old)
+    }
+    return tree
+  }
+
+  async #refresh (p: number, tree: BucketTree): Promise<void> {
+    for (;;) {
+      const running = this.#refreshing.get(p)
+      if (running === undefined) break
+      await running
+    }
+    if (tree.staleCount === 0) return
+    const work = this.#recompute(p, tree)
+    this.#refreshing.set(p, work)
+    try { await work } finally { this.#refreshing.delete(p) }
+  }
+
+  /** Rescan the stale buckets of p: one range each, or the whole partition's range when many are stale. */
+  async #recompute (p: number, tree: BucketTree): Promise<void> {
+    const { index } = this.#options
+    const q = this.partitionCount
+    const stale = tree.takeStale()
+    if (stale.length * 8 >= this.bucketCount) {
+      const wanted = new Uint8Array(this.bucketCount)
+      for (const b of stale) wanted[b] = 1
+      const sums = new Map<number, BucketHash>(stale.map((b) => [b, new BucketHash()]))
+      for await (const { key, valueHash, prefix } of index.entries(partitionRange(p, q))) {
+        const { bucket } = this.#bucketOfPrefix(prefix)
+        if (wanted[bucket] === 1) sums.get(bucket)!.add(Buffer.from(key, 'utf8'), valueHash)
       }
-    } catch (err) {
-      if (this.state === 'closed') return
-      this.#state = 'failed'
-      logger.error({ err }, 'anti-entropy: building the Merkle trees from the engine failed; the next round retries')
+      for (const [b, sum] of sums) tree.setBucket(b, sum.hash, sum.keys)
       return
     }
-    if (this.state === 'closed') return
-    this.#touched = undefined
-    this.#buildMs = Math.round(performance.now() - started)
+    for (const b of stale) {
+      const sum = new BucketHash()
+      for await (const { key, valueHash } of index.entries(bucketRange(p, q, b, this.bucketCount))) sum.add(Buffer.from(key, 'utf8'), valueHash)
+      tree.setBucket(b, sum.hash, sum.keys)
+    }
+  }
+
+  #view (p: number, tree: BucketTree): LocalPartition {
+    const { index } = this.#options
+    const q = this.partitionCount
+    const buckets = this.bucketCount
+    const bucketEntries = async (indices: readonly number[]): Promise<MerkleEntry[][]> => {
+      const out: MerkleEntry[][] = []
+      for (const b of indices) {
+        if (!Number.isInteger(b) || b < 0 || b >= buckets) {
+          throw new GatewayError('CLUSTER_INVALID_OPTION', `Merkle bucket ${String(b)} is outside 0..${buckets - 1}`)
+        }
+        const entries: MerkleEntry[] = []
+        for await (const { key, valueHash } of index.entries(bucketRange(p, q, b, buckets))) entries.push({ key: Buffer.from(key, 'utf8'), valueHash: Buffer.from(valueHash) })
+        out.push(entries.sort((x, y) => Buffer.compare(x.key, y.key)))
+      }
+      return out
+    }
+    return {
+      partition: p,
+      shape: this.shape,
+      root: () => tree.root(),
+      nodeHashes: (level, indices) => tree.nodeHashes(level, indices),
+      bucketEntries,
+      entries: async function * () {
+        for (let b = 0; b < buckets; b++) yield * (await bucketEntries([b]))[0]!
+      },
+      empty: tree.keys === 0
+    }
+  }
+
+  /** Load which partitions' index is complete, build the rest (background), then compute the trees that fit the cache. */
+  async #prepare (): Promise<void> {
+    const { index, objects, logger } = this.#options
+    const q = this.partitionCount
+    try {
+      this.#built = await index.builtPartitions(q)
+      const missing = Array.from({ length: q }, (_, p) => p).filter((p) => !this.#built.has(p))
+      if (missing.length > 0) {
+        const started = performance.now()
+        logger.info({ partitions: missing.length }, 'anti-entropy: building the key hash index of partitions that have none')
+        // One call for every missing partition: the object space is read once (see scanPartitionObjects).
+        const done = await index.build(missing, q, objects, logger, () => this.#state === 'closed')
+        if (!done) return
+        for (const p of missing) this.#built.add(p)
+        this.#buildMs = Math.round(performance.now() - started)
+        logger.info({ partitions: missing.length, ms: this.#buildMs }, 'anti-entropy: key hash index built')
+      }
+    } catch (err) {
+      if (this.#state === 'closed') return
+      this.#state = 'failed'
+      logger.error({ err }, 'anti-entropy: building the key hash index failed; the next round retries')
+      return
+    }
+    // Warm the cache so a peer's first roots call finds the trees computed; exchanges of indexed
+    // partitions (isReady) do not wait for it, and `ready` then means every tree is in memory.
+    if (this.#maxCached >= q) {
+      try {
+        await this.#computeAll()
+      } catch (err) {
+        if (this.#state !== 'closed') logger.warn({ err }, 'anti-entropy: computing the partition trees failed; each is computed when needed')
+      }
+    }
+    if (this.#state === 'closed') return
     this.#setState('ready')
-    logger.info({ keys, partitions: this.stats().partitions, ms: this.#buildMs, shape: this.shape }, 'anti-entropy: Merkle trees built')
+  }
+
+  /**
+   * Compute the tree of every partition not in memory by one scan of the whole index (one iterator,
+   * rather than one per partition): what warming the cache costs at start.
+   */
+  async #computeAll (): Promise<void> {
+    const q = this.partitionCount
+    const fresh = new Map<number, BucketTree>()
+    for (let p = 0; p < q; p++) {
+      if (this.#cache.has(p) || this.#refreshing.has(p)) continue
+      const tree = this.#cached(p)
+      tree.takeStale() // every bucket is computed below; a change landing meanwhile marks its bucket stale again
+      fresh.set(p, tree)
+    }
+    if (fresh.size === 0) return
+    const sums = new Map<number, BucketHash>()
+    const work = (async () => {
+      for await (const { key, valueHash, prefix } of this.#options.index.entries({ gte: '' })) {
+        if (this.#state === 'closed') return
+        const { partition, bucket } = this.#bucketOfPrefix(prefix)
+        if (!fresh.has(partition)) continue
+        const at = partition * this.bucketCount + bucket
+        let sum = sums.get(at)
+        if (sum === undefined) sums.set(at, sum = new BucketHash())
+        sum.add(Buffer.from(key, 'utf8'), valueHash)
+      }
+      const zero = Buffer.alloc(20)
+      for (const [p, tree] of fresh) {
+        for (let b = 0; b < this.bucketCount; b++) {
+          const sum = sums.get(p * this.bucketCount + b)
+          tree.setBucket(b, sum?.hash ?? zero, sum?.keys ?? 0)
+        }
+      }
+    })()
+    for (const p of fresh.keys()) { this.#refreshing.set(p, work); this.#warming.add(p) }
+    try {
+      await work
+    } finally {
+      for (const p of fresh.keys()) {
+        if (this.#refreshing.get(p) === work) this.#refreshing.delete(p)
+        this.#warming.delete(p)
+      }
+    }
   }
 
   #setState (state: TreesState): void {

@@ -3,6 +3,7 @@ import { ANTI_ENTROPY_PREFIX } from '../anti-entropy/anti-entropy-protocol.js'
 import { antiEntropyRoutes } from '../anti-entropy/anti-entropy-routes.js'
 import { AntiEntropyService } from '../anti-entropy/anti-entropy-service.js'
 import { PartitionTrees } from '../anti-entropy/partition-trees.js'
+import { KeyHashIndex } from '../anti-entropy/key-hash-index.js'
 import { PartitionRecovery } from '../anti-entropy/partition-recovery.js'
 import { PeerReachability } from '../membership/reachability.js'
 import type { Member } from '../membership/member.js'
@@ -122,7 +123,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     view: () => membershipService.view(),
     onRepaired: metrics === undefined ? undefined : (_key, nodes) => { metrics.readRepaired(nodes.length) }
   })
-  const trees = new PartitionTrees({ store, objects: options.objects, partitionCount: config.partitions, logger })
+  const index = KeyHashIndex.attach(options.storage)
+  const trees = new PartitionTrees({ store, index, objects: options.objects, partitionCount: config.partitions, ...(config.aaeBuckets === undefined ? {} : { buckets: config.aaeBuckets }), logger })
   const antiEntropy = new AntiEntropyService({
     membership,
     replicas: config.replicas,
@@ -139,6 +141,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   })
   const antiEntropyHandler = antiEntropyRoutes({
     trees,
+    index,
     store,
     replicates: (p) => antiEntropy.replicates(p),
     maxBodyBytes: Infinity, // each endpoint's cap is the internode router's (internode/body-limits.ts)

@@ -91,6 +91,8 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'reapIntervalMs', kind: 'integer', arg: '<ms>', default: 60_000, schema: ms(86_400_000), description: 'how often the tombstone reaper runs' },
   { name: 'antiEntropyIntervalMs', kind: 'integer', arg: '<ms>', default: 5_000, schema: { type: 'integer', minimum: 0, maximum: 86_400_000 }, description: 'time between anti-entropy rounds; 0 turns them off' },
   { name: 'antiEntropyPartitionsPerRound', kind: 'integer', arg: '<n>', default: 64, schema: { type: 'integer', minimum: 1, maximum: 65536 }, description: 'partitions one anti-entropy round compares (round robin)' },
+  // Riak's AAE sizing: Q x buckets x ~27 B of bucket trees in memory; the chapter's 1B keys in 1M buckets is Q 256 x 4096.
+  { name: 'aaeBuckets', kind: 'integer', arg: '<n>', schema: { enum: Array.from({ length: 17 }, (_, i) => 2 ** (i + 4)) }, defaultText: '2^18 / Q rounded to a power of 16 (256 at Q 512)', description: 'anti-entropy buckets per partition: a power of two 16..1048576, the same on every node; Q x buckets x ~27 B of memory' },
   // Cassandra's max_hint_window: past it, anti-entropy is the cheaper way to catch the member up.
   { name: 'hintWindowMs', kind: 'integer', arg: '<ms>', default: 10_800_000, schema: ms(30 * 86_400_000), description: 'hints for a member down longer than this go to the key\'s other replicas instead of waiting for it' },
   { name: 'hintsPerMemberMax', kind: 'integer', arg: '<n>', default: 1_000_000, schema: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }, description: 'hints kept for one member at most; past it, its hints go to the key\'s other replicas' },

@@ -85,6 +85,8 @@ export interface NodeConfig {
   readonly antiEntropyIntervalMs: number
   /** Partitions one periodic anti-entropy round compares with their other replicas (round robin). */
   readonly antiEntropyPartitionsPerRound: number
+  /** Anti-entropy buckets per partition (a power of two); unset: derived from Q (merkle-shape.ts defaultBucketCount). */
+  readonly aaeBuckets?: number
   /** Engine tuning (the node's defaults are in config-schema.ts; undefined only in configs built by hand: lsm-level's defaults). */
   readonly writeBufferSize?: number
   readonly blockCacheSize?: number

@@ -25,6 +25,7 @@ import { recordCleanStop } from './actor-epoch.js'
 import { aliveMarkIntervalMs, assertNotStale, markAlive } from './alive-mark.js'
 import { NodeStorage } from '../replica/node-storage.js'
 import { ensureStorageFormat } from '../replica/storage-format.js'
+import { KeyHashIndex } from '../anti-entropy/key-hash-index.js'
 import { keyReplicas } from '../ring/key-replicas.js'
 import { partitionOf } from '../ring/partition.js'
 import { NodeMetrics } from '../metrics/node-metrics.js'
@@ -69,6 +70,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
   const storage = await NodeStorage.open(config.dataDir, undefined, {
     writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
   })
+  // Every mode keeps anti-entropy's key hash index, so a directory that served alone has it when it joins a cluster.
+  KeyHashIndex.attach(storage)
   try {
     // Before anything reads objects or hints: they must be in this release's layout.
     await ensureStorageFormat(storage, config.dataDir, logger)

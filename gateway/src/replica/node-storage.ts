@@ -16,6 +16,19 @@ export function durable (sync: boolean): DurablePutOptions {
 
 type Root = AbstractLevel<any, string, string>
 
+/** An engine operation on one of the node's sublevels, as NodeStorage's batches take it. */
+export type SpaceOperation =
+  | { readonly type: 'put', readonly sublevel: ByteSpace, readonly key: string, readonly value: Uint8Array }
+  | { readonly type: 'del', readonly sublevel: ByteSpace, readonly key: string }
+
+/**
+ * What another component keeps per stored key (anti-entropy's key hash index): the operations to
+ * add to the batch that stores a key's object (`bytes`) or removes it (undefined), so that what it
+ * keeps can never disagree with the objects, crash or not. Called synchronously just before the
+ * batch is handed to the engine; must not throw.
+ */
+export type ObjectCompanion = (key: string, bytes: Uint8Array | undefined) => readonly SpaceOperation[]
+
 /** The metadata key syncBarrier() writes. */
 const SYNC_BARRIER_KEY = 'sync-barrier'
 /** A keyspace of the node's engine: string keys, byte values. */
@@ -70,6 +83,7 @@ export class NodeStorage {
   readonly hints: ByteSpace
   /** Bytes of encoded objects handed to the engine since open (the user bytes of write amplification). */
   storedBytes = 0
+  readonly #companions: ObjectCompanion[] = []
 
   private constructor (db: AbstractLevel<any, string, string>, engineName: string) {
     this.#db = db
@@ -93,13 +107,17 @@ export class NodeStorage {
   async writeObject (key: string, bytes: Uint8Array, deleted: number | null | undefined, sync: boolean): Promise<void> {
     this.storedBytes += bytes.length
     const at = storageKey(key)
-    if (deleted === undefined) { await this.objects.put(at, bytes, durable(sync)); return }
+    const extra = this.#companionOps(key, bytes)
+    if (deleted === undefined && extra.length === 0) { await this.objects.put(at, bytes, durable(sync)); return }
     await this.#db.batch([
       { type: 'put', sublevel: this.objects, key: at, value: bytes },
-      deleted === null
-        ? { type: 'del', sublevel: this.tombstones, key: at }
-        : { type: 'put', sublevel: this.tombstones, key: at, value: String(deleted) }
-    ], durable(sync))
+      ...(deleted === undefined
+        ? []
+        : [deleted === null
+            ? { type: 'del' as const, sublevel: this.tombstones, key: at }
+            : { type: 'put' as const, sublevel: this.tombstones, key: at, value: String(deleted) }]),
+      ...extra
+    ] as any[], durable(sync))
   }
 
   /** Remove a key's object and its tombstone-index entry atomically (reaping). */
@@ -107,8 +125,34 @@ export class NodeStorage {
     const at = storageKey(key)
     await this.#db.batch([
       { type: 'del', sublevel: this.objects, key: at },
-      { type: 'del', sublevel: this.tombstones, key: at }
-    ])
+      { type: 'del', sublevel: this.tombstones, key: at },
+      ...this.#companionOps(key, undefined)
+    ] as any[])
+  }
+
+  /**
+   * Apply `ops` in one batch, handed to the engine in this call (so after every write handed to it
+   * before, and before every write handed to it after): for a companion's own upkeep.
+   */
+  async applyOperations (ops: readonly SpaceOperation[]): Promise<void> {
+    await this.#db.batch(ops as any[])
+  }
+
+  /** Add `companion`'s operations to every later object write and removal (see ObjectCompanion). */
+  addObjectCompanion (companion: ObjectCompanion): void {
+    this.#companions.push(companion)
+  }
+
+  #companionOps (key: string, bytes: Uint8Array | undefined): SpaceOperation[] {
+    return this.#companions.length === 0 ? [] : this.#companions.flatMap((companion) => companion(key, bytes))
+  }
+
+  /**
+   * Resolves once every write handed to the engine before this call is applied (the engine applies
+   * writes in the order they are handed to it): a cheap unsynced metadata write.
+   */
+  async writeBarrier (): Promise<void> {
+    await this.meta.put(SYNC_BARRIER_KEY, '')
   }
 
   /** The encoded object stored for user key `key`, if any. */

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest'
 import {
+  ANTI_ENTROPY_FORMAT,
   decodeBucketsRequest, decodeKeys, decodeMergeRequest, decodeNodesRequest, decodeObjectsAnswer, decodePartitionPage,
   decodePartitionRequest, decodeRootsAnswer, decodeRootsRequest, encodeBucketsRequest, encodeKeys, encodeMergeRequest,
   encodeNodesRequest, encodeObjectsAnswer, encodePartitionPage, encodePartitionRequest, encodeRootsAnswer, encodeRootsRequest
@@ -38,6 +39,6 @@ test('another format, trailing bytes, a truncated body or a forged count are ref
   expect(() => decodeKeys(otherFormat)).toThrow(/format 99/)
   expect(() => decodeKeys(Buffer.concat([good, Buffer.from([0])]))).toThrow(expect.objectContaining({ code: 'LEVELRING_MALFORMED_BYTES' }))
   expect(() => decodeKeys(good.subarray(0, good.length - 1))).toThrow(expect.objectContaining({ code: 'LEVELRING_MALFORMED_BYTES' }))
-  expect(() => decodeKeys(Buffer.from([1, 0xff, 0xff, 0xff, 0x0f]))).toThrow(expect.objectContaining({ code: 'LEVELRING_MALFORMED_BYTES' })) // 4 billion keys announced, none there
-  expect(() => decodeRootsAnswer(Buffer.from([1, 9]), 1)).toThrow(/unknown root status 9/)
+  expect(() => decodeKeys(Buffer.from([ANTI_ENTROPY_FORMAT, 0xff, 0xff, 0xff, 0x0f]))).toThrow(expect.objectContaining({ code: 'LEVELRING_MALFORMED_BYTES' })) // 4 billion keys announced, none there
+  expect(() => decodeRootsAnswer(Buffer.from([ANTI_ENTROPY_FORMAT, 9]), 1)).toThrow(/unknown root status 9/)
 })

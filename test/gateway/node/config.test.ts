@@ -9,6 +9,8 @@ const dir = tempRoot('levelring-config')
 test('defaults, then the file, then flags; a lone node has n=1, a node with peers n=3', async () => {
   expect(loadConfig({})).toMatchObject({ nodeId: 'n1', replicas: 1, dataDir: './data/n1', listen: { host: '127.0.0.1', port: 7001 } })
   expect(loadConfig({ nodeId: 'n7' }).dataDir).toBe('./data/n7')
+  expect(loadConfig({ aaeBuckets: '4096' }).aaeBuckets).toBe(4096)
+  expect(loadConfig({}).aaeBuckets).toBeUndefined()
   expect(loadConfig({ peers: 'a:1, b:2' })).toMatchObject({ peers: ['a:1', 'b:2'], replicas: 3 })
   const file = join(dir, 'node.yaml')
   await writeFile(file, 'nodeId: filed\nlisten: 0.0.0.0:8000\nreplicas: 2\ndataDir: /srv/x\ndefaults:\n  w: all\n')
@@ -30,6 +32,8 @@ test('every bad setting is a LEVELRING_BAD_CONFIG error naming it', async () => 
     [{ replicas: '0' }, /replicas/],
     [{ replicas: 'three' }, /replicas/],
     [{ logLevel: 'loud' }, /logLevel/],
+    [{ aaeBuckets: '100' }, /aaeBuckets/],
+    [{ aaeBuckets: '8' }, /aaeBuckets/],
     [{ config: join(dir, 'missing.yaml') }, /cannot read/],
     [{ config: bad }, /defaults\.w/]
   ]
