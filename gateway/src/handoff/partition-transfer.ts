@@ -17,11 +17,13 @@ export const TRANSFER_CHECK_MS = 1_000
 /** Keys merged or pushed at once. */
 const CONCURRENCY = 16
 
-/** Partitions streamed at once (each from one source). */
+/** Partitions streamed at once. */
 export const STREAM_CONCURRENCY = 4
 
 /**
- * Metadata key prefix of the stream cursors: STREAM_CURSOR_PREFIX + partition -> JSON StreamCursor.
+ * Metadata key prefix of the stream cursors: STREAM_CURSOR_PREFIX + partition (the walk of a losing
+ * replica, and `done` once the partition is whole) or + partition@source (the walk of one keeping
+ * replica) -> JSON StreamCursor.
  * Written (fsynced, after the page's merges) once per page received, so a restart, a timeout or a
  * new pending ring that still gives this node the partition resumes after the last key held;
  * removed by the sweep once the partition is no longer being gained (held for good, or dropped).
@@ -68,12 +70,11 @@ export interface SweepResult {
  * Moves data when the ring changes (join or leave):
  *
  *  - Stream: while a pending ring exists in which this node gains replicas of some partitions and
- *    it has not reported done, it pulls each of those partitions as one range walk from one current
- *    replica believed up (another one if that one fails), a page at a time, merging every key into
- *    its store and persisting a cursor per partition, and then reports done through the ring state
- *    (gossiped). Writes made meanwhile reach it directly (SloppyPlacement's `handoff` targets); a
- *    write acknowledged by w of n that the chosen source missed is on the replicas that keep the
- *    partition, and anti-entropy brings it.
+ *    it has not reported done, it pulls each of those partitions as range walks, a page at a time,
+ *    merging every key into its store and persisting a cursor per walk, and then reports done through
+ *    the ring state (gossiped): from the replica that gives the partition up when it is up, otherwise
+ *    from every replica that keeps it (see #streamPartition). Writes made meanwhile reach it directly
+ *    (SloppyPlacement's `handoff` targets, kept as hints when they fail).
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
  *    current targets and pending replicas, then dropped here if it did not change meanwhile. A key
@@ -167,41 +168,60 @@ export class PartitionTransfer {
   }
 
   /**
-   * Pull partition p from its current replicas `sources`, one at a time from the persisted cursor:
-   * a source that fails hands the walk to the next (engine order is the same on every replica).
-   * A replica that loses the partition (`lost`: the leaving or replaced one) comes first: what it
-   * alone holds (a write acknowledged by w of n that missed the others) arrives with the stream, not
-   * only with its later hand-over; the replicas that keep the partition keep what they hold. Among
-   * equals the start is chosen by p, so the partitions of one change spread over their replicas.
+   * Pull partition p from its current replicas `sources`, resuming from persisted cursors. A replica
+   * that loses the partition (`lost`: the leaving one, or the one a joiner takes over from) is walked
+   * first and alone: the receiver then holds exactly what it held, so every write acknowledged by w
+   * of n keeps w copies among the new replicas. When no losing replica is up or one fails mid-walk
+   * (a removed or replaced member, a crash), a write acknowledged by w of n may sit on one keeping
+   * replica only, so then every keeping replica that is up is walked whole, each with its own cursor:
+   * the receiver gets the union. Among equals the start is chosen by p, so the partitions of one
+   * change spread over their replicas.
    */
   async #streamPartition (state: RingState, p: number, sources: readonly string[], lost: readonly string[]): Promise<boolean> {
-    const { membership, client, store, storage, logger } = this.#options
+    const { membership, storage } = this.#options
     const cursorKey = STREAM_CURSOR_PREFIX + String(p)
+    const stored = await storage.meta.get(cursorKey)
+    if (stored !== undefined && (JSON.parse(stored) as StreamCursor).done === true) return true
+    const up = sources.filter((s) => s !== membership.selfId && membership.isUp(s))
+    const rotated = up.map((_, i) => up[(i + p) % up.length]!)
+    const finish = async (): Promise<true> => {
+      await storage.meta.put(cursorKey, JSON.stringify({ done: true }), durable(true))
+      return true
+    }
+    for (const source of rotated.filter((s) => lost.includes(s))) {
+      if (await this.#walk(state, p, source, cursorKey)) return await finish()
+    }
+    const keeping = rotated.filter((s) => !lost.includes(s))
+    if (keeping.length === 0) return false
+    for (const source of keeping) {
+      if (!await this.#walk(state, p, source, `${cursorKey}@${source}`)) return false
+    }
+    return await finish()
+  }
+
+  /** Walk partition p on `source` from the cursor stored under `cursorKey` to its end; false when it failed or the ring moved. */
+  async #walk (state: RingState, p: number, source: string, cursorKey: string): Promise<boolean> {
+    const { membership, client, store, storage, logger } = this.#options
     const stored = await storage.meta.get(cursorKey)
     let cursor: StreamCursor = stored === undefined ? {} : JSON.parse(stored) as StreamCursor
     if (cursor.done === true) return true
-    const up = sources.filter((s) => s !== membership.selfId && membership.isUp(s))
-    const rotated = up.map((_, i) => up[(i + p) % up.length]!)
-    const order = [...rotated.filter((s) => lost.includes(s)), ...rotated.filter((s) => !lost.includes(s))]
     const q = state.current.ring.partitionCount
-    for (const source of order) {
-      try {
-        for (;;) {
-          if (this.#closed || membership.ringState()?.digest !== state.digest) return false
-          const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions: [p], ...(cursor.after === undefined ? {} : { after: cursor.after }) })
-          this.streamCounters.pagesFetched++
-          await inBatches(page.entries, async ({ key, object }) => { await store.merge(key, object, { sync: false }) })
-          this.#streamed += page.entries.length
-          cursor = page.next === undefined ? { done: true } : { after: page.next }
-          // Fsynced: it makes the page's merges durable too (one commit log), so the cursor never runs ahead of them.
-          await storage.meta.put(cursorKey, JSON.stringify(cursor), durable(true))
-          if (page.next === undefined) return true
-        }
-      } catch (err) {
-        logger.warn({ source, partition: p, after: cursor.after, err: (err as Error).message }, 'streaming a partition from a replica failed; trying another')
+    try {
+      for (;;) {
+        if (this.#closed || membership.ringState()?.digest !== state.digest) return false
+        const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions: [p], ...(cursor.after === undefined ? {} : { after: cursor.after }) })
+        this.streamCounters.pagesFetched++
+        await inBatches(page.entries, async ({ key, object }) => { await store.merge(key, object, { sync: false }) })
+        this.#streamed += page.entries.length
+        cursor = page.next === undefined ? { done: true } : { after: page.next }
+        // Fsynced: it makes the page's merges durable too (one commit log), so the cursor never runs ahead of them.
+        await storage.meta.put(cursorKey, JSON.stringify(cursor), durable(true))
+        if (page.next === undefined) return true
       }
+    } catch (err) {
+      logger.warn({ source, partition: p, after: cursor.after, err: (err as Error).message }, 'streaming a partition from a replica failed; trying another')
+      return false
     }
-    return false
   }
 
   /** Forget the stream cursors of partitions this node is not gaining now (held for good, or dropped). */
@@ -209,7 +229,8 @@ export class PartitionTransfer {
     const { storage, replicas, membership } = this.#options
     const gaining = new Set(transfersTo(state, replicas, membership.selfId).map((t) => t.partition))
     for await (const key of storage.meta.keys({ gte: STREAM_CURSOR_PREFIX, lt: STREAM_CURSOR_PREFIX + '\uffff' })) {
-      if (!gaining.has(Number(key.slice(STREAM_CURSOR_PREFIX.length)))) await storage.meta.del(key)
+      // A key is the partition, or partition@source for a walk of one keeping replica.
+      if (!gaining.has(Number.parseInt(key.slice(STREAM_CURSOR_PREFIX.length), 10))) await storage.meta.del(key)
     }
   }
 
