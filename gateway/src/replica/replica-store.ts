@@ -139,7 +139,8 @@ export class ReplicaStore {
   async write (key: string, value: NewValue | null, supersedes: Supersedes, options: ReplicaWriteOptions): Promise<StampedWrite> {
     return this.#lock.run(key, async () => {
       const current = await this.read(key)
-      const stamped = await this.stamp(key, value, supersedes, current)
+      // Under the key's lock over the stored set, which holds every earlier stamp of this actor for the key.
+      const stamped = this.#stampWith(key, value, supersedes, current, { actor: this.actor, counter: await this.#counter.next() })
       await this.#store(key, current, stamped.object, options.sync)
       return stamped
     })
@@ -148,16 +149,23 @@ export class ReplicaStore {
   /**
    * Stamp a client write over `base` without storing it: what a fallback does, which keeps the write
    * only as a hint for the replica it stands in for (its own objects hold only keys it replicates).
-   * Same rules and errors as write().
+   * Same rules and errors as write(). The dot's actor is one of its own, `<actor>~<counter>` with
+   * counter 1: `base` (the hints held here) need not hold this node's earlier stamps of the key (one
+   * still in flight, or a hint already delivered and dropped), and a clock entry of this node's actor
+   * at n would claim to have seen all of them, dropping a version acknowledged to a client.
    */
   async stamp (key: string, value: NewValue | null, supersedes: Supersedes, base: StoredObject | undefined): Promise<StampedWrite> {
+    const counter = await this.#counter.next()
+    return this.#stampWith(key, value, supersedes, base, { actor: `${this.actor}~${counter}`, counter: 1 })
+  }
+
+  #stampWith (key: string, value: NewValue | null, supersedes: Supersedes, base: StoredObject | undefined, dot: Dot): StampedWrite {
     const current = base ?? emptyDvvSet<StoredVersion>()
     const now = this.#now()
     const context = supersedes === 'current' ? readContext(current) : supersedes
     const version: StoredVersion = value === null
       ? tombstoneVersion(now)
       : { tombstone: false, contentType: value.contentType, lastModified: now, value: value.value }
-    const dot = { actor: this.actor, counter: await this.#counter.next() }
     const next = this.#prune(normalise(update(current, context, dot, version, now)), now)
     this.#checkSiblings(key, next)
     return { object: next, dot }

@@ -231,3 +231,31 @@ describe('replica store', () => {
     expect(text(stored)).toEqual(['w7'])
   })
 })
+
+describe('a fallback stamp (stamp over the hints it holds)', () => {
+  // The primary that later receives the fallback's writes: merging them must keep every one acknowledged.
+  test('two stamps over the same (empty) base keep both versions when merged at the primary', async () => {
+    const { store: fallback } = await replica('f@1')
+    const { store: primary } = await replica('p@1')
+    // Both writes read the hints before either is stored as one: the same base for both.
+    const [w1, w2] = await Promise.all([
+      fallback.stamp('k', value('e1'), NOTHING_SEEN, undefined),
+      fallback.stamp('k', value('e2'), NOTHING_SEEN, undefined)
+    ])
+    await primary.merge('k', w1.object, { sync: false })
+    await primary.merge('k', w2.object, { sync: false })
+    expect(text(await primary.read('k'))).toEqual(['e1', 'e2'])
+  })
+
+  test("a later stamp over hints that no longer hold the first (delivered, dropped) does not claim to have seen it", async () => {
+    const { store: fallback } = await replica('f@1')
+    const { store: primary } = await replica('p@1')
+    const first = await fallback.stamp('k', value('e1'), NOTHING_SEEN, undefined)
+    await primary.merge('k', first.object, { sync: false })
+    // The hint was delivered and dropped; a later partition makes the same node stamp the key again.
+    const second = await fallback.stamp('k', value('e2'), NOTHING_SEEN, undefined)
+    await primary.merge('k', second.object, { sync: false })
+    expect(text(await primary.read('k'))).toEqual(['e1', 'e2'])
+    expect(second.dot.actor).not.toBe(first.dot.actor)
+  })
+})
