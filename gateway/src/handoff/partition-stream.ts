@@ -40,6 +40,8 @@ export const PAGE_MEDIA_TYPE = 'application/vnd.levelring.partition-page'
 /** Bumped when the page layout changes. */
 const PAGE_FORMAT = 1
 const FLAG_MORE = 1
+/** The source may be missing acknowledged writes of a partition of the page (it is rebuilding it). */
+const FLAG_INCOMPLETE = 2
 
 /** Keys per page at most. */
 export const PAGE_KEYS = 500
@@ -65,6 +67,8 @@ export interface PartitionPage {
   readonly entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>
   /** Set when more pages follow: pass it as `after`. */
   readonly next: string | undefined
+  /** The source is rebuilding a partition of the page: it may lack acknowledged writes. */
+  readonly incomplete?: boolean
 }
 
 /** What a source counts of the pages it serves (GET /v1/cluster `transfers`). */
@@ -82,7 +86,7 @@ export class StreamCounters {
  * partition order from `after` (a key of one of them): the range of `after`'s partition from after
  * it, then the next partitions' ranges whole.
  */
-export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntries'>, request: PartitionPageRequest, counters?: StreamCounters): Promise<Buffer> {
+export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntries'>, request: PartitionPageRequest, counters?: StreamCounters, rebuilding?: (p: number) => boolean): Promise<Buffer> {
   const q = request.partitionCount
   let partitions = [...new Set(request.partitions)].sort((a, b) => a - b)
   if (request.after !== undefined) {
@@ -102,8 +106,9 @@ export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntri
     }
   }
   if (counters !== undefined) counters.pagesServed++
+  const incomplete = rebuilding !== undefined && partitions.some((p) => rebuilding(p))
   const w = new ByteWriter(64 * 1024 + bytes)
-  w.u8(PAGE_FORMAT).u8(more ? FLAG_MORE : 0)
+  w.u8(PAGE_FORMAT).u8((more ? FLAG_MORE : 0) | (incomplete ? FLAG_INCOMPLETE : 0))
   if (more) w.string(found[found.length - 1]![0])
   w.varint(found.length)
   for (const [key, value] of found) w.string(key).bytes(value)
@@ -115,7 +120,8 @@ export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
   const r = new ByteReader(bytes)
   const format = r.u8()
   if (format !== PAGE_FORMAT) throw malformedBytes(`partition page format ${format}, this node reads ${PAGE_FORMAT}`, 0)
-  const more = (r.u8() & FLAG_MORE) !== 0
+  const flags = r.u8()
+  const more = (flags & FLAG_MORE) !== 0
   const next = more ? r.string() : undefined
   const count = r.varint()
   const entries: Array<{ key: string, object: StoredObject }> = []
@@ -124,7 +130,7 @@ export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
     entries.push({ key, object: decodeObject(key, r.bytes()) })
   }
   if (!r.done) throw malformedBytes('trailing bytes after a partition page', r.offset)
-  return { entries, next }
+  return { entries, next, incomplete: (flags & FLAG_INCOMPLETE) !== 0 }
 }
 
 /** Ask `node` for one page. */
@@ -166,6 +172,8 @@ export interface PartitionStreamRouteOptions {
   readonly storage: Pick<NodeStorage, 'objectEntries'>
   /** Where served pages are counted. */
   readonly counters?: StreamCounters
+  /** True while this node is rebuilding partition p (anti-entropy/partition-recovery.ts): its pages say so. */
+  readonly rebuilding?: (p: number) => boolean
   readonly store: ReplicaStore
   /** Make every write so far durable (one fsynced write: the commit log is one sequence). */
   readonly syncLog: () => Promise<void>
@@ -198,7 +206,7 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
         throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
       }
       const request = parseRequest(await readBody(1024 * 1024))
-      const page = await readPartitionPage(storage, request, options.counters)
+      const page = await readPartitionPage(storage, request, options.counters, options.rebuilding)
       res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(page.length) }).end(page)
     }
   }

@@ -171,11 +171,11 @@ export class PartitionTransfer {
    * Pull partition p from its current replicas `sources`, resuming from persisted cursors. A replica
    * that loses the partition (`lost`: the leaving one, or the one a joiner takes over from) is walked
    * first and alone: the receiver then holds exactly what it held, so every write acknowledged by w
-   * of n keeps w copies among the new replicas. When no losing replica is up or one fails mid-walk
-   * (a removed or replaced member, a crash), a write acknowledged by w of n may sit on one keeping
-   * replica only, so then every keeping replica that is up is walked whole, each with its own cursor:
-   * the receiver gets the union. Among equals the start is chosen by p, so the partitions of one
-   * change spread over their replicas.
+   * of n keeps w copies among the new replicas. When no losing replica is up, one fails mid-walk (a
+   * removed or replaced member, a crash) or it is rebuilding the partition (wiped or behind), a write
+   * acknowledged by w of n may sit on one keeping replica only, so then every keeping replica that is
+   * up is walked whole, each with its own cursor: the receiver gets the union. Among equals the start
+   * is chosen by p, so the partitions of one change spread over their replicas.
    */
   async #streamPartition (state: RingState, p: number, sources: readonly string[], lost: readonly string[]): Promise<boolean> {
     const { membership, storage } = this.#options
@@ -189,18 +189,23 @@ export class PartitionTransfer {
       return true
     }
     for (const source of rotated.filter((s) => lost.includes(s))) {
-      if (await this.#walk(state, p, source, cursorKey)) return await finish()
+      if (await this.#walk(state, p, source, cursorKey, true)) return await finish()
     }
     const keeping = rotated.filter((s) => !lost.includes(s))
     if (keeping.length === 0) return false
     for (const source of keeping) {
-      if (!await this.#walk(state, p, source, `${cursorKey}@${source}`)) return false
+      if (!await this.#walk(state, p, source, `${cursorKey}@${source}`, false)) return false
     }
     return await finish()
   }
 
-  /** Walk partition p on `source` from the cursor stored under `cursorKey` to its end; false when it failed or the ring moved. */
-  async #walk (state: RingState, p: number, source: string, cursorKey: string): Promise<boolean> {
+  /**
+   * Walk partition p on `source` from the cursor stored under `cursorKey` to its end; false when it
+   * failed or the ring moved. `alone`: the walk must give everything the source should hold, so a
+   * source that says it is rebuilding the partition fails it, and its cursor starts over (what it
+   * sent so far may lack writes too).
+   */
+  async #walk (state: RingState, p: number, source: string, cursorKey: string, alone: boolean): Promise<boolean> {
     const { membership, client, store, storage, logger } = this.#options
     const stored = await storage.meta.get(cursorKey)
     let cursor: StreamCursor = stored === undefined ? {} : JSON.parse(stored) as StreamCursor
@@ -211,6 +216,11 @@ export class PartitionTransfer {
         if (this.#closed || membership.ringState()?.digest !== state.digest) return false
         const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions: [p], ...(cursor.after === undefined ? {} : { after: cursor.after }) })
         this.streamCounters.pagesFetched++
+        if (alone && page.incomplete === true) {
+          logger.warn({ source, partition: p }, 'the replica that gives a partition up is rebuilding it; streaming it from every replica that keeps it')
+          await storage.meta.del(cursorKey)
+          return false
+        }
         await inBatches(page.entries, async ({ key, object }) => { await store.merge(key, object, { sync: false }) })
         this.#streamed += page.entries.length
         cursor = page.next === undefined ? { done: true } : { after: page.next }

@@ -103,6 +103,8 @@ export interface MembershipServiceOptions {
   readonly access: ReplicaAccess
   /** This node's address, known once it listens. */
   readonly address: () => string
+  /** True while this node is rebuilding partition p (its partition pages say so). */
+  readonly rebuilding?: (p: number) => boolean
   readonly logger: Logger
 }
 
@@ -162,6 +164,7 @@ export class MembershipService {
     return [...this.gossiper.routes(), partitionStreamRoute({
       storage,
       counters: this.transfer.streamCounters,
+      ...(this.#options.rebuilding === undefined ? {} : { rebuilding: this.#options.rebuilding }),
       store,
       // One fsynced write makes every earlier one durable: the engine's commit log is one sequence.
       syncLog: async () => { await storage.meta.put(HANDOVER_SYNC_KEY, String(Date.now()), durable(true)) },

@@ -110,7 +110,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
   const guard = new ReapGuard(placement, access,
     (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) },
     () => membership.members().map((m) => m.id))
-  const membershipService = new MembershipService({ config, opened, storage: options.storage, store, client, hints, placement, access, address, logger })
+  const membershipService = new MembershipService({ config, opened, storage: options.storage, store, client, hints, placement, access, address, rebuilding: (p) => recovery.rebuilding(p), logger })
   const coordinator = new DistributedCoordinator({
     membership,
     placement,

@@ -58,3 +58,20 @@ test('pages walk only the requested partitions, in engine order, and resume from
     await storage.close()
   }
 })
+
+test("a page says when its source is rebuilding one of its partitions (a receiver then does not take it as the partition's whole)", async () => {
+  const storage = await NodeStorage.open(tempDir())
+  try {
+    for (let i = 0; i < 200; i++) await storage.writeObject(`r-${i}`, encodeObject(written(`r-${i}`)), undefined, false)
+    const rebuilding = (p: number): boolean => p === 3
+    const page = async (partitions: number[]) => decodePartitionPage(await readPartitionPage(storage, { partitionCount: Q, partitions }, undefined, rebuilding))
+    expect((await page([3])).incomplete).toBe(true)
+    expect((await page([1, 3])).incomplete).toBe(true)
+    const whole = await page([1])
+    expect(whole.incomplete).toBe(false)
+    expect(whole.entries.length).toBeGreaterThan(0)
+    expect(decodePartitionPage(await readPartitionPage(storage, { partitionCount: Q, partitions: [3] })).incomplete).toBe(false)
+  } finally {
+    await storage.close()
+  }
+})
