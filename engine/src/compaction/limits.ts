@@ -1,4 +1,5 @@
 import type { EngineOptions } from '../options.js'
+import { type Version, NUM_LEVELS } from '../version/version.js'
 
 /**
  * The compaction limits, each defined once. Most are LevelDB's, which derives them from the table size
@@ -44,4 +45,19 @@ export function maxBytesForLevel (level: number, o: Pick<EngineOptions, 'maxByte
  */
 export function outputNumbersToReserve (inputBytes: number, grandparentBytes: number, o: Pick<EngineOptions, 'maxFileSize'>): number {
   return 2 * Math.ceil(inputBytes / o.maxFileSize) + Math.ceil(grandparentBytes / maxGrandparentOverlapBytes(o)) + 16
+}
+
+/**
+ * Bytes that compaction must still rewrite to bring every level within its target (RocksDB's estimated pending
+ * compaction bytes, without carrying a level's excess into the next): level 0's bytes once it holds
+ * level0CompactionTrigger files, and each deeper level's bytes over its target times the fan-out they are
+ * merged into (levelMultiplier + 1). It is 0 exactly when pickCompaction finds nothing to do.
+ */
+export function pendingCompactionBytes (v: Version, o: Pick<EngineOptions, 'level0CompactionTrigger' | 'maxBytesForLevelBase' | 'levelMultiplier'>): number {
+  let pending = v.levels[0].length >= o.level0CompactionTrigger ? v.levelBytes(0) : 0
+  for (let level = 1; level < NUM_LEVELS - 1; level++) {
+    const excess = v.levelBytes(level) - maxBytesForLevel(level, o)
+    if (excess > 0) pending += excess * (o.levelMultiplier + 1)
+  }
+  return pending
 }

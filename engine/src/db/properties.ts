@@ -1,8 +1,9 @@
 import { MAX_SEQUENCE, makeInternalKey, compareInternalKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
 import type { FileMeta } from '../version/file-meta.js'
 import { type Version, NUM_LEVELS } from '../version/version.js'
-import { maxBytesForLevel } from '../compaction/limits.js'
+import { maxBytesForLevel, pendingCompactionBytes } from '../compaction/limits.js'
 import type { DbState } from './state.js'
+import { delayedWriteRate } from './write-throttle.js'
 import { crcImplementation } from '../crc.js'
 import { lz4Implementation } from '../sstable/compression.js'
 
@@ -37,7 +38,8 @@ export function getProperty (s: DbState, name: string): unknown {
     case 'lsm.memtable-bytes': return s.memtableBytes()
     case 'lsm.block-cache': return { ...cache, hitRate, capacityBytes: s.options.blockCacheSize }
     case 'lsm.block-cache-hit-rate': return hitRate
-    case 'lsm.pending-compaction-bytes': return pendingCompactionBytes(s, v)
+    case 'lsm.pending-compaction-bytes': return pendingCompactionBytes(v, s.options)
+    case 'lsm.delayed-write-rate': return delayedWriteRate(pendingCompactionBytes(v, s.options), s.options)
     case 'lsm.open-tables': return s.tables.openCount
     case 'lsm.sequence': return s.visibleSeq
     case 'lsm.range-tombstones': return s.tombstones.length
@@ -47,7 +49,7 @@ export function getProperty (s: DbState, name: string): unknown {
       levels,
       memtableBytes: s.memtableBytes(),
       blockCache: { ...cache, hitRate },
-      pendingCompactionBytes: pendingCompactionBytes(s, v),
+      pendingCompactionBytes: pendingCompactionBytes(v, s.options),
       openTables: s.tables.openCount,
       sequence: s.visibleSeq,
       snapshots: [...s.snapshots.values()].reduce((a, b) => a + b, 0),
@@ -70,17 +72,6 @@ export function getProperty (s: DbState, name: string): unknown {
       return undefined
     }
   }
-}
-
-/** Bytes that compaction must rewrite to bring every level under its target (RocksDB's estimate). */
-function pendingCompactionBytes (s: DbState, v: Version): number {
-  let pending = 0
-  if (v.levels[0].length >= s.options.level0CompactionTrigger) pending += v.levelBytes(0)
-  for (let level = 1; level < NUM_LEVELS - 1; level++) {
-    const excess = v.levelBytes(level) - maxBytesForLevel(level, s.options)
-    if (excess > 0) pending += excess * (s.options.levelMultiplier + 1)
-  }
-  return pending
 }
 
 /** Live table files with their levels (for tools). */

@@ -40,6 +40,8 @@ export interface EngineStats {
   tombstonesRetired: number
   writeStallsMs: number
   slowdowns: number
+  /** Time write groups slept while held to the delayed write rate (compaction debt over its limit). */
+  writeDelayMs: number
 }
 
 /** Work that produced one level's tables (LevelDB's per-level compaction stats, in `leveldb.stats`). */
@@ -114,7 +116,8 @@ export class DbState {
     bytesCompactedWritten: 0,
     tombstonesRetired: 0,
     writeStallsMs: 0,
-    slowdowns: 0
+    slowdowns: 0,
+    writeDelayMs: 0
   }
 
   /** Per output level: flushes and compactions that wrote tables there. */

@@ -9,6 +9,7 @@ import { type RangeTombstone, encodeTombstoneEnd } from '../range-tombstone.js'
 import { asIoError, notOpen, readOnly } from '../errors.js'
 import type { DbState } from './state.js'
 import type { BackgroundWork } from './background.js'
+import { WriteThrottle } from './write-throttle.js'
 
 /**
  * One write: a put, a point delete, or a range delete (key = start, end = null: to the last key). A key given as a string must be ASCII: its bytes are its characters, and it is already the
@@ -38,6 +39,9 @@ interface PendingWrite {
 /** A write group is capped so that one group's log record stays a bounded allocation. */
 const MAX_GROUP_BYTES = 4 * 1024 * 1024
 
+/** Longest single sleep of a throttled writer (ms): it looks again after, as the rate or the debt may have changed. */
+const MAX_THROTTLE_SLEEP_MS = 100
+
 /**
  * The write path: writers queue, and those that arrive together go as one group (group commit): one log
  * record, one fsync when any asked for sync, then the group's ops go into the memtable. Before a group it
@@ -49,10 +53,14 @@ export class WriteQueue {
   readonly #background: BackgroundWork
   readonly #queue: PendingWrite[] = []
   #writing = false
+  readonly #throttle: WriteThrottle
+  /** Bytes of every record written to the commit logs since open: what the throttle charges writers for. */
+  #loggedBytes = 0
 
   constructor (s: DbState, background: BackgroundWork) {
     this.#s = s
     this.#background = background
+    this.#throttle = new WriteThrottle(s.options)
   }
 
   /** Whether writes are queued or a group is being written (close() waits for them). */
@@ -208,6 +216,7 @@ export class WriteQueue {
     const log = this.#s.log!
     try {
       this.#s.logWriter!.addRecord(record)
+      this.#loggedBytes += record.length
       if (sync) return this.#syncThenApply(log, seq, ops)
       log.flush()
     } catch (err) {
@@ -271,7 +280,14 @@ export class WriteQueue {
   #needsRoom (): boolean {
     if (this.#s.bgError !== null) return true
     if (this.#s.versions.current.levels[0].length >= this.#s.options.level0SlowdownTrigger) return true
+    if (this.#throttleDelay() > 0) return true
     return this.#memtableFull()
+  }
+
+  /** Milliseconds the next group owes the compaction-debt throttle (0 while closing: compaction no longer runs). */
+  #throttleDelay (): number {
+    if (this.#s.closing) return 0
+    return this.#throttle.delayMs(this.#s.versions.current, this.#loggedBytes, performance.now())
   }
 
   /** Whether the memtable must be switched before the next group: full, or a flush was asked for. */
@@ -287,6 +303,13 @@ export class WriteQueue {
     let slowed = false
     for (;;) {
       if (this.#s.bgError !== null) throw this.#s.bgError
+      const delay = this.#throttleDelay()
+      if (delay > 0) {
+        const t0 = performance.now()
+        await new Promise((resolve) => setTimeout(resolve, Math.min(delay, MAX_THROTTLE_SLEEP_MS)))
+        this.#s.stats.writeDelayMs += performance.now() - t0
+        continue
+      }
       const l0 = this.#s.versions.current.levels[0].length
       if (!slowed && l0 >= this.#s.options.level0SlowdownTrigger && l0 < this.#s.options.level0StopTrigger) {
         // Delay each group a little rather than stop all writers for seconds at the stop trigger.
