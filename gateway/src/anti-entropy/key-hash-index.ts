@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { ByteSpace, NodeStorage, SpaceOperation } from '../replica/node-storage.js'
-import { PREFIX_CHARS, partitionRange, storageKey, userKeyOf, type KeyRange } from '../replica/storage-keys.js'
+import { PREFIX_CHARS, partitionRange, prefixNumber, storageKey, storageKeyOfPrefix, userKeyOf, type KeyRange } from '../replica/storage-keys.js'
 import { versionHash } from './version-hash.js'
 import { hasCode } from '../error/gateway-error.js'
 
@@ -42,6 +42,8 @@ export class KeyHashIndex {
   readonly #storage: NodeStorage
   /** Keys changed while a build runs, per running build: their index entry is newer than what the build read. */
   readonly #watchers = new Set<Set<string>>()
+  /** The built partitions as last loaded or stored (builtPartitions, build): what storedHash may vouch for. */
+  #built: { readonly q: number, readonly partitions: ReadonlySet<number> } | undefined
 
   private constructor (storage: NodeStorage) {
     this.#storage = storage
@@ -98,12 +100,30 @@ export class KeyHashIndex {
   async builtPartitions (q: number): Promise<Set<number>> {
     const stored = await this.#storage.meta.get(INDEX_STATE_KEY)
     const built = new Set<number>()
-    if (stored === undefined) return built
-    const state = JSON.parse(stored) as { partitions: number, built: string }
-    if (state.partitions !== q) return built
-    const bits = Buffer.from(state.built, 'base64')
-    for (let p = 0; p < q; p++) if (((bits[p >> 3] ?? 0) & (1 << (p & 7))) !== 0) built.add(p)
+    const state = stored === undefined ? undefined : JSON.parse(stored) as { partitions: number, built: string }
+    if (state !== undefined && state.partitions === q) {
+      const bits = Buffer.from(state.built, 'base64')
+      for (let p = 0; p < q; p++) if (((bits[p >> 3] ?? 0) & (1 << (p & 7))) !== 0) built.add(p)
+    }
+    this.#built = { q, partitions: new Set(built) }
     return built
+  }
+
+  /**
+   * The version hash of `key`'s stored set as the index holds it, read instead of the object (20
+   * bytes, nothing hashed): a digest read's answer. The index is written in the object's own batch, so
+   * where it is complete the entry is exactly versionHash of what a read of the object returns at the
+   * same moment. Returns null where the index cannot vouch for the key: its partition is not known to
+   * be built (before builtPartitions was loaded, while a build runs, or never), or the index holds no
+   * entry (no object, or one that does not decode: the caller reads the object, so those answers stay
+   * exactly what a read of the object gives).
+   */
+  async storedHash (key: string): Promise<Uint8Array | null> {
+    const built = this.#built
+    if (built === undefined) return null
+    const prefix = prefixNumber(key)
+    if (!built.partitions.has(Math.floor(prefix / (2 ** 32 / built.q)))) return null
+    return (await this.space.get(storageKeyOfPrefix(prefix, key))) ?? null
   }
 
   async #storeBuilt (q: number, built: ReadonlySet<number>): Promise<void> {
@@ -111,6 +131,7 @@ export class KeyHashIndex {
     for (const p of built) bits[p >> 3]! |= 1 << (p & 7)
     // Synced: a built mark must not outlive, in a power loss, the entries it vouches for (they were written before it).
     await this.#storage.meta.put(INDEX_STATE_KEY, JSON.stringify({ partitions: q, built: bits.toString('base64') }), { sync: true } as object)
+    this.#built = { q, partitions: new Set(built) }
   }
 
   /**

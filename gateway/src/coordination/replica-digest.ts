@@ -1,5 +1,7 @@
 import { versionHash } from '../anti-entropy/version-hash.js'
+import type { KeyHashIndex } from '../anti-entropy/key-hash-index.js'
 import { encodeObject } from '../replica/object-codec.js'
+import type { ReplicaStore } from '../replica/replica-store.js'
 import type { StoredObject } from '../replica/stored-object.js'
 
 /**
@@ -23,4 +25,16 @@ export function digestOfStored (stored: Uint8Array | undefined): ReplicaDigest {
 /** The digest of a decoded set, equal to digestOfStored of its canonical encoding. */
 export function digestOf (object: StoredObject | undefined): ReplicaDigest {
   return object === undefined ? NO_DIGEST : digestOfStored(encodeObject(object))
+}
+
+/**
+ * This replica's digest of `key` as a digest read answers it: the version hash the key hash index
+ * holds for it where the index vouches (KeyHashIndex.storedHash: 20 bytes read, nothing hashed), else
+ * the stored bytes read and hashed. Both are the hash of the same stored set, so which one answered
+ * never changes what a digest stands for.
+ */
+export async function storedDigest (store: Pick<ReplicaStore, 'readEncoded'>, index: Pick<KeyHashIndex, 'storedHash'> | undefined, key: string): Promise<ReplicaDigest> {
+  const held = index === undefined ? null : await index.storedHash(key)
+  if (held !== null) return Buffer.from(held.buffer, held.byteOffset, held.byteLength).toString('hex')
+  return digestOfStored(await store.readEncoded(key))
 }

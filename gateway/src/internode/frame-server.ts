@@ -14,7 +14,7 @@ import {
   decodeRequest, encodeAnswerFrame, FRAME_HEAD_BYTES, FRAME_MAC_BYTES, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openReceived,
   type FrameAnswer, type FrameKeys, type ReceivedFrame, type FrameRequest
 } from './frame-codec.js'
-import { digestOf, digestOfStored, NO_DIGEST } from '../coordination/replica-digest.js'
+import { digestOf, NO_DIGEST, storedDigest } from '../coordination/replica-digest.js'
 import {
   decodeForwardedWrite, DIGEST_MEDIA_TYPE, encodeWriteResult, HINT_FOR_QUERY, OBJECT_MEDIA_TYPE, REBUILDING_STATUS, REPLICAS_PATH, WRITE_RESULT_MEDIA_TYPE, WRITES_PATH
 } from './internode-protocol.js'
@@ -135,7 +135,7 @@ export class FrameServer {
       // A digest read: the version hash of what a read of the key would answer (the stored bytes hashed as they are).
       const held = params.get('hints') === '1'
         ? digestOf(hints === undefined ? undefined : await readAsFallback(hints, key))
-        : digestOfStored(await store.readEncoded(key))
+        : await storedDigest(store, this.#options.index, key)
       const behind = rebuilding?.(key) === true
       if (held === NO_DIGEST) return { status: behind ? REBUILDING_STATUS : 404, contentType: '', body: EMPTY }
       return { status: behind ? REBUILDING_STATUS : 200, contentType: DIGEST_MEDIA_TYPE, body: Buffer.from(held, 'hex') }

@@ -16,7 +16,8 @@ import type { WriteStamper } from './write-stamper.js'
 import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
 import { FAULTS_PATH, faultRoutes, type FaultInjector } from './fault-injection.js'
 import type { BodyCap } from './body-limits.js'
-import { digestOf, digestOfStored, NO_DIGEST } from '../coordination/replica-digest.js'
+import { digestOf, NO_DIGEST, storedDigest } from '../coordination/replica-digest.js'
+import type { KeyHashIndex } from '../anti-entropy/key-hash-index.js'
 
 export interface InternodeRouteOptions {
   readonly nodeId: string
@@ -42,6 +43,8 @@ export interface InternodeRouteOptions {
   readonly extensions?: readonly InternodeExtension[]
   /** True when this node's replica of `key` may be missing acknowledged writes (it is rebuilding): reads answer REBUILDING_STATUS. */
   readonly rebuilding?: (key: string) => boolean
+  /** Anti-entropy's key hash index of `store`: digest reads are answered from it where it vouches (replica-digest.ts storedDigest). */
+  readonly index?: KeyHashIndex
 }
 
 /**
@@ -106,7 +109,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
   async function digest (res: ServerResponse, key: string, hints: boolean): Promise<void> {
     const held = hints
       ? digestOf(options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
-      : digestOfStored(await store.readEncoded(key))
+      : await storedDigest(store, options.index, key)
     const rebuilding = options.rebuilding?.(key) === true
     if (held === NO_DIGEST) { res.writeHead(rebuilding ? REBUILDING_STATUS : 404, { 'Content-Length': '0' }).end(); return }
     const body = Buffer.from(held, 'hex')

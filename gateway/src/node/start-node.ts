@@ -71,7 +71,7 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
     writeBufferSize: config.writeBufferSize, blockCacheSize: config.blockCacheSize, maxOpenFiles: config.maxOpenFiles
   })
   // Every mode keeps anti-entropy's key hash index, so a directory that served alone has it when it joins a cluster.
-  KeyHashIndex.attach(storage)
+  const keyHashIndex = KeyHashIndex.attach(storage)
   try {
     // Before anything reads objects or hints: they must be in this release's layout.
     await ensureStorageFormat(storage, config.dataDir, logger)
@@ -126,7 +126,8 @@ export async function startNode (config: NodeConfig, logger: Logger = createLogg
       logger,
       faults: cluster?.faults,
       extensions: cluster === undefined ? undefined : [...cluster.internodeExtensions, engineShapeRoute(ownShape)],
-      rebuilding: cluster === undefined ? undefined : (key) => cluster.recovery.rebuildingKey(key)
+      rebuilding: cluster === undefined ? undefined : (key) => cluster.recovery.rebuildingKey(key),
+      index: keyHashIndex
     }
     const internode = internodeRoutes(internodeOptions)
     // Replica calls between members travel as frames on one upgraded connection per peer (internode/frame-codec.ts).

@@ -28,6 +28,11 @@ export function storageKey (key: string): string {
   return hex8(prefixNumber(key)) + key
 }
 
+/** The engine key of a user key whose prefix number is already known (no second hash of the key). */
+export function storageKeyOfPrefix (prefix: number, key: string): string {
+  return hex8(prefix) + key
+}
+
 /** The user key of an engine key; throws on a key too short to carry a prefix. */
 export function userKeyOf (engineKey: string): string {
   if (engineKey.length < PREFIX_CHARS) {
