@@ -94,6 +94,15 @@ interface Reply {
   rebuilding?: boolean
 }
 
+/**
+ * The sets of `replies`, each once: replies settled by a matching digest share the set they match
+ * (the same object), and merging or checking a set once is the same as once per reply (DVV sync is
+ * idempotent), so the common read (one set, r - 1 digests matching it) merges nothing.
+ */
+function distinctSets (replies: readonly Reply[]): Array<StoredObject | undefined> {
+  return [...new Set(replies.map((x) => x.object))]
+}
+
 /** One coordinated read; `run()` once. */
 export class GetFsm {
   readonly #request: GetRequest
@@ -236,7 +245,7 @@ export class GetFsm {
     const { key, r, pr, n } = this.#request
     if (this.#ok >= r && this.#okPrimaries >= pr) {
       this.#to('answered')
-      this.#resolve(mergeReplicas(this.#replies.filter((x) => x.status === 'ok').map((x) => x.object)))
+      this.#resolve(mergeReplicas(distinctSets(this.#replies.filter((x) => x.status === 'ok'))))
       return
     }
     if (this.#ok + this.#errors + this.#uncounted < this.#replies.length) return
@@ -265,8 +274,14 @@ export class GetFsm {
   async #repair (): Promise<void> {
     const { key } = this.#request
     const answered = this.#replies.filter((x) => x.status === 'ok')
-    const merged = mergeReplicas(answered.map((x) => x.object))
-    const stale = merged === undefined ? [] : answered.filter((x) => needsRepair(x.object, merged))
+    const merged = mergeReplicas(distinctSets(answered))
+    const checked = new Map<StoredObject | undefined, boolean>()
+    const lacks = (held: StoredObject | undefined): boolean => {
+      let result = checked.get(held)
+      if (result === undefined) checked.set(held, result = needsRepair(held, merged!))
+      return result
+    }
+    const stale = merged === undefined ? [] : answered.filter((x) => lacks(x.object))
     if (merged === undefined || stale.length === 0) { this.#to('done'); return }
     this.#to('repairing')
     const results = await Promise.allSettled(stale.map((x) =>
