@@ -16,6 +16,8 @@ import { DotCounter } from '../../../gateway/src/replica/dot-counter.js'
 import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { ReplicaStore } from '../../../gateway/src/replica/replica-store.js'
 import type { StoredObject } from '../../../gateway/src/replica/stored-object.js'
+import { KeyHashIndex } from '../../../gateway/src/anti-entropy/key-hash-index.js'
+import { storedDigest } from '../../../gateway/src/coordination/replica-digest.js'
 
 // `npm run bench:internode [-- --only http|frames] [--calls N]`: what one internode call costs in
 // CPU, caller and callee together, measured in one process over loopback: node "a" calls node "b"
@@ -52,12 +54,14 @@ async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'levelring-internode-bench-'))
   const logger = createLogger('b', 'silent')
   const storage = await NodeStorage.open(dir)
+  // Attached before any write, as a node does: each object write keeps its key hash index entry.
+  const index = KeyHashIndex.attach(storage)
   const store = new ReplicaStore(storage, { actor: 'b@1', counter: await DotCounter.open(storage.meta), logger })
   const caps = new InternodeBodyCaps({ maxValueBytes: 1024 * 1024, maxHeaderBytes: 16 * 1024, partitions: 64 })
   const serverAuth = new InternodeAuth([SECRET], 'b')
   const options: InternodeRouteOptions = {
     nodeId: 'b', auth: serverAuth, store, ringDigest: () => undefined, logger,
-    bodyCap: (method, path) => caps.capFor(method, path)
+    bodyCap: (method, path) => caps.capFor(method, path), index
   }
   const frames = new FrameServer(options)
   const server = createServer(internodeRoutes(options))
@@ -74,6 +78,9 @@ async function main (): Promise<void> {
   const KEYS = 2_000
   const objects: StoredObject[] = []
   for (let i = 0; i < KEYS; i++) objects.push((await store.write(`k${i}`, value, 'current', { sync: false })).object)
+  // Mark every partition's index complete, as a node's anti-entropy does at start: digests are then served from it.
+  const q = 64
+  await index.build(Array.from({ length: q }, (_, p) => p), q, storage.objects, logger, () => false)
 
   const figures: Figure[] = []
   const round = async (label: string, read: (key: string) => Promise<unknown>, apply: (key: string, object: StoredObject) => Promise<unknown>): Promise<void> => {
@@ -83,12 +90,16 @@ async function main (): Promise<void> {
   }
   if (only === undefined) {
     await round('store, no transport', async (key) => store.read(key), async (key, object) => store.merge(key, object, { sync: false }))
+    // What a replica does to answer a digest read: the object read and hashed, or its key hash index entry read.
+    figures.push(await measure('store, no transport: digest, object read and hashed', calls, async (i) => storedDigest(store, undefined, `k${i % KEYS}`)))
+    figures.push(await measure('store, no transport: digest, key hash index entry read', calls, async (i) => storedDigest(store, index, `k${i % KEYS}`)))
   }
   for (const transport of ['http', 'frames'] as const) {
     if (only !== undefined && only !== transport) continue
     const c = client(transport)
     await round(transport === 'http' ? 'HTTP/1.1, signed per request' : 'frames, one authenticated connection',
       async (key) => c.readReplica('b', key, 5_000), async (key, object) => c.applyReplica('b', key, object, false, 5_000))
+    figures.push(await measure(`${transport === 'http' ? 'HTTP/1.1' : 'frames'}: replica digest read (GET ?digest=1, from the index)`, calls, async (i) => c.readReplicaDigest('b', `k${i % KEYS}`, 5_000)))
     await c.close()
   }
   await frames.close(100)
