@@ -132,7 +132,7 @@ export class FrameServer {
   async #replicas (method: string, key: string, params: URLSearchParams, body: Buffer): Promise<FrameAnswer> {
     const { store, hints, rebuilding } = this.#options
     if (method === 'GET' && params.get('digest') === '1') {
-      // A digest read: the version hash of what a read of the key would answer (the stored bytes hashed as they are).
+      // A digest read: the version hash of what a read of the key would answer (its key hash index entry, or the stored bytes hashed).
       const held = params.get('hints') === '1'
         ? digestOf(hints === undefined ? undefined : await readAsFallback(hints, key))
         : await storedDigest(store, this.#options.index, key)

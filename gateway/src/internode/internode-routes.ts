@@ -105,7 +105,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     notAllowed(res, 'GET, PUT')
   }
 
-  /** A digest read: the version hash of what a read of the key would answer (the stored bytes hashed as they are). */
+  /** A digest read: the version hash of what a read of the key would answer (its key hash index entry, or the stored bytes hashed). */
   async function digest (res: ServerResponse, key: string, hints: boolean): Promise<void> {
     const held = hints
       ? digestOf(options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
