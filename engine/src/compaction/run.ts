@@ -10,6 +10,7 @@ import { runCompactionJob, JobAborted, tableLayout, type CompactionJob, type Com
 import type { Compaction } from './pick.js'
 import { maxGrandparentOverlapBytes, outputNumbersToReserve } from './limits.js'
 import { MIN_SUBCOMPACTION_FILES, subcompactionBoundaries } from './subcompaction.js'
+import type { BackgroundThread, RunningJob } from '../worker/background-thread.js'
 
 /**
  * Carry out a compaction: a single input file that overlaps nothing below (and few grandparents) is moved
@@ -38,8 +39,8 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
   let inputBytes = 0
   for (const f of [...inputs0, ...inputs1]) inputBytes += f.size
   // Split across the compaction threads when it is large enough to be worth it (see subcompaction.ts).
-  const boundaries = s.compactionThreads.length > 1 && inputBytes >= MIN_SUBCOMPACTION_FILES * s.options.maxFileSize
-    ? subcompactionBoundaries(c, s.compactionThreads.length, (f, key) => s.tables.approximateOffsetOf(f, key))
+  const boundaries = s.compactionThreads.length > 1
+    ? subcompactionBoundaries(c, subcompactionParts(inputBytes, s.compactionThreads.length, s.options.maxFileSize), (f, key) => s.tables.approximateOffsetOf(f, key))
     : []
   const count = outputNumbersToReserve(inputBytes, gpBytes, s.options)
   const ranges: Array<[number, number]> = []
@@ -109,9 +110,21 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
 }
 
 /**
- * Run a compaction's parts (disjoint key ranges, in key order), each on a compaction thread of its own at
- * once, or one after another on the main thread; results in the parts' order. The first part to fail stops
- * the others, and the failure (a real one before an abort) is thrown once all have stopped.
+ * Into how many parts to split a compaction of inputBytes over `threads` threads: none (1) below
+ * MIN_SUBCOMPACTION_FILES output files of input; two per thread when each part still gets that much, so that
+ * a thread slowed by flushes (they share the first) takes fewer parts; else one per thread.
+ */
+function subcompactionParts (inputBytes: number, threads: number, maxFileSize: number): number {
+  const parts = Math.floor(inputBytes / (MIN_SUBCOMPACTION_FILES * maxFileSize))
+  if (parts < 2) return 1
+  return Math.min(parts, 2 * threads)
+}
+
+/**
+ * Run a compaction's parts (disjoint key ranges, in key order): on the compaction threads, each taking the
+ * next part when it is done with one, or one after another on the main thread; results in the parts' order.
+ * The first part to fail stops the others and no further part starts; the failure (a real one before an
+ * abort) is thrown once every running part has stopped.
  */
 async function runJobs (s: DbState, jobs: CompactionJob[]): Promise<CompactionResult[]> {
   if (s.compactionThreads.length === 0) {
@@ -119,16 +132,30 @@ async function runJobs (s: DbState, jobs: CompactionJob[]): Promise<CompactionRe
     for (const job of jobs) results.push(await runCompactionJob(s.fs, job, mainThreadHooks(s, true, true)))
     return results
   }
-  const running = jobs.map((job, i) => s.compactionThreads[i].compact(job))
-  s.runningJobs.push(...running)
-  const abortAll = (): void => { for (const r of running) r.abort() }
-  if (s.closing) abortAll()
-  try {
-    const settled = await Promise.allSettled(running.map((r) => r.result.catch((err: unknown) => { abortAll(); throw err })))
-    const failures = settled.flatMap((r) => r.status === 'rejected' ? [r.reason as Error] : [])
-    if (failures.length > 0) throw failures.find((e) => !(e instanceof JobAborted)) ?? failures[0]
-    return settled.map((r) => (r as PromiseFulfilledResult<CompactionResult>).value)
-  } finally {
-    for (const r of running) s.runningJobs.splice(s.runningJobs.indexOf(r), 1)
+  const results: Array<CompactionResult | undefined> = Array.from({ length: jobs.length }, () => undefined)
+  const failures: Error[] = []
+  const running = new Set<RunningJob<CompactionResult>>()
+  let next = 0
+  const lane = async (thread: BackgroundThread): Promise<void> => {
+    while (next < jobs.length && failures.length === 0 && !s.closing) {
+      const part = next++
+      const r = thread.compact(jobs[part])
+      running.add(r)
+      s.runningJobs.push(r)
+      try {
+        results[part] = await r.result
+      } catch (err) {
+        failures.push(err as Error)
+        for (const other of running) other.abort()
+      } finally {
+        running.delete(r)
+        s.runningJobs.splice(s.runningJobs.indexOf(r), 1)
+      }
+    }
   }
+  await Promise.all(s.compactionThreads.slice(0, jobs.length).map(lane))
+  if (failures.length > 0) throw failures.find((e) => !(e instanceof JobAborted)) ?? failures[0]
+  // close() began before every part ran: the parts left out make the whole compaction stop.
+  if (results.some((r) => r === undefined)) throw new JobAborted()
+  return results as CompactionResult[]
 }
