@@ -125,8 +125,8 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   maxValueSize: 32 * 1024 * 1024,
   maxKeySize: 1024 * 1024,
   backgroundThread: true,
-  // Two: with random keys, writers outrun one compaction thread and wait on level 0 while a core sits idle;
-  // a second worker halves a large compaction's time. It costs that thread's memory once first used.
+  // Two: with random keys, writers outrun one compaction thread and wait on level 0 while a core sits idle; a
+  // second worker merges half of a large compaction on that core. It costs that thread's memory once first used.
   maxSubcompactions: 2,
   readOnly: false
 }

@@ -3,8 +3,9 @@ import type { FileMeta } from '../version/file-meta.js'
 import type { Compaction } from './pick.js'
 
 /**
- * The smallest compaction, in output files of maxFileSize, worth splitting into subcompactions: a smaller one
- * is over in tens of milliseconds, and each part reopens every level-0 input.
+ * The least input, in output files of maxFileSize, that each part of a split compaction gets (so a compaction
+ * of under twice this is not split): a smaller part is over in tens of milliseconds, and each part reopens
+ * every level-0 input.
  */
 export const MIN_SUBCOMPACTION_FILES = 4
 
