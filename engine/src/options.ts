@@ -80,6 +80,11 @@ export interface EngineOptions {
    */
   backgroundThread: boolean
   /**
+   * Worker threads one compaction may be split across, each merging a disjoint key range of it (RocksDB's
+   * max_subcompactions); 1 keeps every compaction on the one background thread. Only with backgroundThread.
+   */
+  maxSubcompactions: number
+  /**
    * Open without writing anything to the directory (for inspection tools): the commit logs are replayed
    * into memory only, no compaction runs, and every write is refused with LEVEL_READONLY.
    */
@@ -120,13 +125,16 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   maxValueSize: 32 * 1024 * 1024,
   maxKeySize: 1024 * 1024,
   backgroundThread: true,
+  // Two: with random keys, writers outrun one compaction thread and wait on level 0 while a core sits idle; a
+  // second worker merges half of a large compaction on that core. It costs that thread's memory once first used.
+  maxSubcompactions: 2,
   readOnly: false
 }
 
 const POSITIVE_INTEGERS = [
   'writeBufferSize', 'maxImmutableMemtables', 'blockSize', 'blockRestartInterval', 'blockCacheSize', 'maxOpenFiles', 'maxFileSize',
   'level0CompactionTrigger', 'level0SlowdownTrigger', 'level0StopTrigger', 'maxBytesForLevelBase',
-  'levelMultiplier', 'maxValueSize', 'maxKeySize', 'delayedWriteRate'
+  'levelMultiplier', 'maxValueSize', 'maxKeySize', 'delayedWriteRate', 'maxSubcompactions'
 ] as const
 
 /** The engine's options as a caller gives them: any subset, `compression` in any form, classic-level's aliases. */

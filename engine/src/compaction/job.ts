@@ -7,7 +7,7 @@ import type { InternalIterator } from '../iterator/internal-iterator.js'
 import { MergingIterator } from '../iterator/merging-iterator.js'
 import { TableCache, LevelIterator } from '../sstable/table-cache.js'
 import { type FileMeta, tableFileName } from '../version/file-meta.js'
-import { KIND_DELETE, MAX_SEQUENCE, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
+import { KIND_DELETE, KIND_SEEK, MAX_SEQUENCE, makeInternalKey, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
 import { asIoError } from '../errors.js'
 import { maxGrandparentOverlapBytes } from './limits.js'
 import type { CompressionName } from '../sstable/compression.js'
@@ -52,6 +52,12 @@ export interface CompactionJob {
   layout: TableLayout
   firstFileNumber: number
   fileNumberCount: number
+  /**
+   * The user keys this job merges, [start, end) (null: unbounded): a subcompaction's share of a compaction
+   * split by key range, so that several threads merge disjoint parts of it at once.
+   */
+  start: Buffer | null
+  end: Buffer | null
 }
 
 /** What a compaction produced. */
@@ -174,9 +180,19 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
     bytesWritten += props.fileSize
   }
 
+  if (job.start !== null) {
+    const startKey = makeInternalKey(job.start, MAX_SEQUENCE, KIND_SEEK)
+    // Grandparents wholly before this job's range overlap none of its outputs.
+    while (gpIndex < job.grandparents.length && compareInternalKeys(startKey, job.grandparents[gpIndex].largest) > 0) gpIndex++
+    input.seek(startKey)
+  } else {
+    input.seekToFirst()
+  }
+  const end = job.end
+
   try {
     let n = 0
-    for (input.seekToFirst(); input.valid(); input.next()) {
+    for (; input.valid(); input.next()) {
       if (++n % hooks.sliceEntries === 0) {
         if (hooks.yieldBetweenSlices) await yieldToEventLoop()
         if (hooks.shouldAbort()) throw new JobAborted()
@@ -187,6 +203,7 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
       // Keys handed out by table iterators are stable buffers: keeping a reference is enough.
       const newUserKey = lastUserKey === null || compareBytes(key, 0, ulen, lastUserKey, 0, lastUserKey.length - 8) !== 0
       if (newUserKey) {
+        if (end !== null && compareBytes(key, 0, ulen, end, 0, end.length) >= 0) break
         lastUserKey = key
         lastSeqForKey = MAX_SEQUENCE
       }

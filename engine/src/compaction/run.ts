@@ -9,11 +9,13 @@ import { deleteObsoleteFiles } from '../db/obsolete-files.js'
 import { runCompactionJob, JobAborted, tableLayout, type CompactionJob, type CompactionResult } from './job.js'
 import type { Compaction } from './pick.js'
 import { maxGrandparentOverlapBytes, outputNumbersToReserve } from './limits.js'
+import { MIN_SUBCOMPACTION_FILES, subcompactionBoundaries } from './subcompaction.js'
+import type { BackgroundThread, RunningJob } from '../worker/background-thread.js'
 
 /**
  * Carry out a compaction: a single input file that overlaps nothing below (and few grandparents) is moved
  * to level+1 instead of rewritten, when both levels have the same codec; otherwise the inputs are merged into level+1 (see job.ts), on the
- * background thread when there is one.
+ * background threads when there are any, a large compaction split by key range across them (subcompaction.ts).
  */
 export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove = true): Promise<void> {
   const [inputs0, inputs1] = c.inputs
@@ -36,39 +38,49 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
   }
   let inputBytes = 0
   for (const f of [...inputs0, ...inputs1]) inputBytes += f.size
+  // Split across the compaction threads when it is large enough to be worth it (see subcompaction.ts).
+  const boundaries = s.compactionThreads.length > 1
+    ? subcompactionBoundaries(c, subcompactionParts(inputBytes, s.compactionThreads.length, s.options.maxFileSize), (f, key) => s.tables.approximateOffsetOf(f, key))
+    : []
   const count = outputNumbersToReserve(inputBytes, gpBytes, s.options)
-  const first = s.versions.nextFileNumber
-  s.versions.nextFileNumber += count
-  const range: [number, number] = [first, first + count]
-  s.pendingRanges.push(range)
-  const job: CompactionJob = {
-    dir: s.dir,
-    level: c.level,
-    inputs0,
-    inputs1,
-    grandparents: c.grandparents,
-    deeper: v.levels.slice(outLevel + 1).map((files) => files.map((f) => [userKeyOf(f.smallest), userKeyOf(f.largest)] as [Buffer, Buffer])),
-    smallestSnapshot: s.oldestSnapshot(),
-    layout: tableLayout(s.options, outLevel),
-    firstFileNumber: first,
-    fileNumberCount: count
+  const ranges: Array<[number, number]> = []
+  const jobs: CompactionJob[] = []
+  const deeper = v.levels.slice(outLevel + 1).map((files) => files.map((f) => [userKeyOf(f.smallest), userKeyOf(f.largest)] as [Buffer, Buffer]))
+  for (let part = 0; part <= boundaries.length; part++) {
+    // Each part may in the worst case write as many files as the whole: numbers are plentiful.
+    const first = s.versions.nextFileNumber
+    s.versions.nextFileNumber += count
+    const range: [number, number] = [first, first + count]
+    ranges.push(range)
+    s.pendingRanges.push(range)
+    jobs.push({
+      dir: s.dir,
+      level: c.level,
+      inputs0,
+      inputs1,
+      grandparents: c.grandparents,
+      deeper,
+      smallestSnapshot: s.oldestSnapshot(),
+      layout: tableLayout(s.options, outLevel),
+      firstFileNumber: first,
+      fileNumberCount: count,
+      start: part === 0 ? null : boundaries[part - 1],
+      end: part === boundaries.length ? null : boundaries[part]
+    })
   }
   let recording = false
   v.ref()
   try {
     const started = performance.now()
-    let result: CompactionResult
-    if (s.compactionThread !== null) {
-      s.runningJob = s.compactionThread.compact(job)
-      if (s.closing) s.runningJob.abort()
-      try { result = await s.runningJob.result } finally { s.runningJob = null }
-    } else {
-      result = await runCompactionJob(s.fs, job, mainThreadHooks(s, true, true))
-    }
-    if (result.outputs.length > 0) await s.syncDir()
-    s.stats.bytesCompactedRead += result.bytesRead
-    s.stats.bytesCompactedWritten += result.bytesWritten
-    s.levelStats[outLevel].add(performance.now() - started, result.bytesRead, result.bytesWritten)
+    const results = await runJobs(s, jobs)
+    const outputs = results.flatMap((r) => r.outputs)
+    let bytesWritten = 0
+    for (const r of results) bytesWritten += r.bytesWritten
+    if (outputs.length > 0) await s.syncDir()
+    s.stats.bytesCompactedRead += inputBytes
+    s.stats.bytesCompactedWritten += bytesWritten
+    if (jobs.length > 1) s.stats.subcompactions += jobs.length
+    s.levelStats[outLevel].add(performance.now() - started, inputBytes, bytesWritten)
     // From here a failure leaves it unknown whether the edit reached the MANIFEST (a failed fsync may still
     // have written it): the outputs must stay, or a reopen could find the edit naming deleted files.
     recording = true
@@ -77,20 +89,73 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
         ...inputs0.map((f) => ({ level: c.level, number: f.number })),
         ...inputs1.map((f) => ({ level: outLevel, number: f.number }))
       ],
-      newFiles: result.outputs.map((f) => ({ level: outLevel, file: f })),
+      newFiles: outputs.map((f) => ({ level: outLevel, file: f })),
       compactPointers: [{ level: c.level, key: inputs0[inputs0.length - 1].largest }]
     })
     s.stats.compactions++
     s.wakeStalled()
   } catch (err) {
-    for (let n = range[0]; n < range[1] && !recording; n++) {
-      if (s.fs.exists(join(s.dir, tableFileName(n)))) { try { s.fs.unlink(join(s.dir, tableFileName(n))) } catch {} }
+    for (const range of ranges) {
+      for (let n = range[0]; n < range[1] && !recording; n++) {
+        if (s.fs.exists(join(s.dir, tableFileName(n)))) { try { s.fs.unlink(join(s.dir, tableFileName(n))) } catch {} }
+      }
     }
     if (err instanceof JobAborted) throw err
     throw err instanceof ModuleError ? err : asIoError(err, { file: s.dir, op: 'compaction' })
   } finally {
-    s.pendingRanges.splice(s.pendingRanges.indexOf(range), 1)
+    for (const range of ranges) s.pendingRanges.splice(s.pendingRanges.indexOf(range), 1)
     v.unref()
   }
   deleteObsoleteFiles(s)
+}
+
+/**
+ * Into how many parts to split a compaction of inputBytes over `threads` threads: none (1) below
+ * MIN_SUBCOMPACTION_FILES output files of input; two per thread when each part still gets that much, so that
+ * a thread slowed by flushes (they share the first) takes fewer parts; else one per thread.
+ */
+function subcompactionParts (inputBytes: number, threads: number, maxFileSize: number): number {
+  const parts = Math.floor(inputBytes / (MIN_SUBCOMPACTION_FILES * maxFileSize))
+  if (parts < 2) return 1
+  return Math.min(parts, 2 * threads)
+}
+
+/**
+ * Run a compaction's parts (disjoint key ranges, in key order): on the compaction threads, each taking the
+ * next part when it is done with one, or one after another on the main thread; results in the parts' order.
+ * The first part to fail stops the others and no further part starts; the failure (a real one before an
+ * abort) is thrown once every running part has stopped.
+ */
+async function runJobs (s: DbState, jobs: CompactionJob[]): Promise<CompactionResult[]> {
+  if (s.compactionThreads.length === 0) {
+    const results: CompactionResult[] = []
+    for (const job of jobs) results.push(await runCompactionJob(s.fs, job, mainThreadHooks(s, true, true)))
+    return results
+  }
+  const results: Array<CompactionResult | undefined> = Array.from({ length: jobs.length }, () => undefined)
+  const failures: Error[] = []
+  const running = new Set<RunningJob<CompactionResult>>()
+  let next = 0
+  const lane = async (thread: BackgroundThread): Promise<void> => {
+    while (next < jobs.length && failures.length === 0 && !s.closing) {
+      const part = next++
+      const r = thread.compact(jobs[part])
+      running.add(r)
+      s.runningJobs.push(r)
+      try {
+        results[part] = await r.result
+      } catch (err) {
+        failures.push(err as Error)
+        for (const other of running) other.abort()
+      } finally {
+        running.delete(r)
+        s.runningJobs.splice(s.runningJobs.indexOf(r), 1)
+      }
+    }
+  }
+  await Promise.all(s.compactionThreads.slice(0, jobs.length).map(lane))
+  if (failures.length > 0) throw failures.find((e) => !(e instanceof JobAborted)) ?? failures[0]
+  // close() began before every part ran: the parts left out make the whole compaction stop.
+  if (results.some((r) => r === undefined)) throw new JobAborted()
+  return results as CompactionResult[]
 }

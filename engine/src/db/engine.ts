@@ -234,9 +234,9 @@ export class Engine {
     if (s.closed) return
     s.closing = true
     s.wakeStalled()
-    s.runningJob?.abort()
+    for (const job of s.runningJobs) job.abort()
     while (this.#writes.busy) await new Promise((resolve) => setTimeout(resolve, 1))
-    s.runningJob?.abort()
+    for (const job of s.runningJobs) job.abort()
     while (s.bgRunning || s.flushRunning) await new Promise<void>((resolve) => { s.idleWaiters.push({ resolve }) })
 
     for (const m of s.manualCompactions.splice(0)) m.reject(notOpen('closed before compactRange() ran'))

@@ -33,6 +33,8 @@ export interface ManualCompaction {
 export interface EngineStats {
   flushes: number
   compactions: number
+  /** Parts run by compactions split across threads by key range (0 while none was split). */
+  subcompactions: number
   trivialMoves: number
   bytesFlushed: number
   bytesCompactedRead: number
@@ -97,11 +99,15 @@ export class DbState {
   readonly pendingOutputs = new Set<number>()
   /** File-number ranges reserved by running compactions: their outputs must not be deleted. */
   readonly pendingRanges: Array<[number, number]> = []
-  /** Worker threads for flushes and for compactions; null when they run on the main thread. */
+  /** Worker thread for flushes; null when they run on the main thread. */
   readonly flushThread: BackgroundThread | null = null
-  readonly compactionThread: BackgroundThread | null = null
-  /** The compaction running on the worker, to stop it at close. */
-  runningJob: RunningJob<CompactionResult> | null = null
+  /**
+   * Worker threads for compactions, one per subcompaction a compaction may be split into (the first is the
+   * flush thread); empty when compactions run on the main thread.
+   */
+  readonly compactionThreads: BackgroundThread[] = []
+  /** The subcompactions running on workers, to stop them at close. */
+  readonly runningJobs: Array<RunningJob<CompactionResult>> = []
   /** Explicit snapshots' sequences (a multiset: sequence -> count). */
   readonly snapshots = new Map<number, number>()
   /** Every active range tombstone (memtables and MANIFEST), ordered by sequence. */
@@ -110,6 +116,7 @@ export class DbState {
   readonly stats: EngineStats = {
     flushes: 0,
     compactions: 0,
+    subcompactions: 0,
     trivialMoves: 0,
     bytesFlushed: 0,
     bytesCompactedRead: 0,
@@ -133,9 +140,9 @@ export class DbState {
     this.arenas = new ArenaPool(options.writeBufferSize + 256 * 1024, options.maxImmutableMemtables + 2)
     this.mem = new Memtable(this.arenas)
     if (options.backgroundThread && options.fs instanceof RealFileSystem && backgroundThreadAvailable()) {
-      const threads = sharedBackgroundThreads()
+      const threads = sharedBackgroundThreads(options.maxSubcompactions)
       this.flushThread = threads.flush
-      this.compactionThread = threads.compaction
+      this.compactionThreads = threads.compaction
     }
     this.tables = new TableCache(this.fs, dir, {
       maxOpenFiles: options.maxOpenFiles,

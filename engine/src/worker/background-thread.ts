@@ -92,15 +92,20 @@ export class BackgroundThread {
   }
 }
 
-let shared: { flush: BackgroundThread, compaction: BackgroundThread } | null = null
+let shared: { flush: BackgroundThread, compaction: BackgroundThread[] } | null = null
 
-/** The process's background worker, for flushes and compactions alike. */
-export function sharedBackgroundThreads (): { flush: BackgroundThread, compaction: BackgroundThread } {
-  // One worker serves both: each thread costs tens of MiB of resident memory (its heap and malloc arena),
-  // and the worker yields between slices, so a flush is never stuck behind a whole compaction.
+/**
+ * The process's background workers: the first serves flushes and compactions alike; each further one runs
+ * only the further key ranges of a compaction split into subcompactions, and starts on first such use.
+ */
+export function sharedBackgroundThreads (compactionThreads = 1): { flush: BackgroundThread, compaction: BackgroundThread[] } {
+  // One worker serves both flushes and whole compactions: each thread costs tens of MiB of resident memory
+  // (its heap and malloc arena), and the worker yields between slices, so a flush is never stuck behind a
+  // whole compaction.
   if (shared === null) {
     const one = new BackgroundThread()
-    shared = { flush: one, compaction: one }
+    shared = { flush: one, compaction: [one] }
   }
-  return shared
+  while (shared.compaction.length < compactionThreads) shared.compaction.push(new BackgroundThread())
+  return { flush: shared.flush, compaction: shared.compaction.slice(0, compactionThreads) }
 }

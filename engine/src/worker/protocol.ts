@@ -40,7 +40,9 @@ export function reviveJob (j: CompactionJob): CompactionJob {
     inputs0: j.inputs0.map(reviveMeta),
     inputs1: j.inputs1.map(reviveMeta),
     grandparents: j.grandparents.map(reviveMeta),
-    deeper: j.deeper.map((ranges) => ranges.map(([a, b]) => [buf(a), buf(b)] as [Buffer, Buffer]))
+    deeper: j.deeper.map((ranges) => ranges.map(([a, b]) => [buf(a), buf(b)] as [Buffer, Buffer])),
+    start: j.start === null ? null : buf(j.start),
+    end: j.end === null ? null : buf(j.end)
   }
 }
 
