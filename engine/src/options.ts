@@ -125,9 +125,9 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   maxValueSize: 32 * 1024 * 1024,
   maxKeySize: 1024 * 1024,
   backgroundThread: true,
-  // Two: with random keys, writers outrun one compaction thread and wait on level 0 while a core sits idle; a
-  // second worker merges half of a large compaction on that core. It costs that thread's memory once first used.
-  maxSubcompactions: 2,
+  // One, as RocksDB's default: a second worker pays only where a core sits idle while writers wait on level 0,
+  // and it costs CPU and that thread's memory, so it is the caller's choice (`maxSubcompactions: 2`).
+  maxSubcompactions: 1,
   readOnly: false
 }
 
