@@ -58,7 +58,7 @@ const WORKLOADS = process.env.LEVELRING_BENCH_WORKLOADS === undefined
   : ALL_WORKLOADS.filter((w) => process.env.LEVELRING_BENCH_WORKLOADS!.split(',').includes(w))
 /**
  * env LEVELRING_BENCH_PROFILE=DIR: the 3-node cluster's processes write V8 CPU profiles there when they
- * stop (summarise one with `node dist/tools/src/bench/profile-summary.js FILE`).
+ * stop, a baseline build's in DIR/baseline (summarise one with `node dist/tools/src/bench/profile-summary.js FILE`).
  */
 const profileDir = process.env.LEVELRING_BENCH_PROFILE
 const TITLES: Record<Workload, string> = {
@@ -129,7 +129,8 @@ async function startCluster (name: string, levelring: string, subdir: string, tl
   const ids = ['node1', 'node2', 'node3']
   const tlsDir = join(dir, `${subdir}-tls`)
   if (tls) await makeCertificates(tlsDir, { nodes: ids })
-  const profile = profileDir === undefined || levelring !== bin ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  // A baseline build's profiles go to a folder of their own, so both builds are profiled under the same load.
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${levelring === bin ? profileDir : join(profileDir, subdir)}`]
   const addresses = await Promise.all(ids.map((id, i) => servers.start([...profile, levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
     '--data', join(dir, subdir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
     '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info',
