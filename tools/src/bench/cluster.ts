@@ -107,9 +107,15 @@ async function phase (target: Target, workload: Workload, body: Buffer, valueBas
     return total
   }
   const before = cpu()
+  const from = process.hrtime.bigint() / 1000n
   const figures = await runLoad(target.addresses, requestsFor(target, workload, valueBase64), body, CONNECTIONS, seconds, target.transport)
+  const to = process.hrtime.bigint() / 1000n
   const after = cpu()
   const cpuUs = before === null || after === null || figures.requests === 0 ? NaN : (after - before) * 1e6 / figures.requests
+  if (profileDir !== undefined && target.kind === 'levelring' && target.addresses.length > 1) {
+    // The phase's window on the monotonic clock V8 profiles are timed by: profile-summary --window takes it.
+    process.stdout.write(`profiled: ${target.name}, ${workload}: --window ${from}-${to} --requests ${figures.requests} --cpu-us ${cpuUs.toFixed(0)}\n`)
+  }
   return { target: target.name, workload, ...figures, cpuUs }
 }
 

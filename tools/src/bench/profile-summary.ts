@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs'
 // went, as self time per function and per source area (our gateway folders, the engine, node's
 // own HTTP, crypto, GC...), so a profile can be read without a browser.
 //
-// `... profile-summary.js --requests N [--last S] FILES...`: the profiles of every process that served
-// N requests (a cluster's nodes, main threads and engine workers alike) summed, each sample counted
-// only in the last S seconds of its profile (the measured load, when the processes stopped right
-// after it), as CPU µs per request by part of the request's path (see PARTS). A profile's samples
-// measure wall time while the thread runs, which overstates CPU on a machine shared with other work:
-// `--cpu-us C` (the CPU µs per request bench:cluster measured from /proc) scales the parts to sum to C.
+// `... profile-summary.js --requests N [--window FROM-TO] [--cpu-us C] FILES...`: the profiles of every
+// process that served N requests (a cluster's nodes, main threads and engine workers alike) summed,
+// counting only the samples taken in the window (µs on the monotonic clock V8 times profiles by;
+// bench:cluster prints each profiled phase's window, request count and CPU), as CPU per request by
+// part of the request's path (see PARTS). Samples are counted, not their time deltas: a delta also
+// holds the time the thread waited for a core on a machine shared with other work. `--cpu-us C`
+// (the CPU µs per request measured from /proc) scales the parts to sum to C.
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
@@ -42,7 +43,8 @@ const args = process.argv.slice(2)
 const option = (name: string): number | undefined => { const i = args.indexOf(name); return i === -1 ? undefined : Number(args[i + 1]) }
 const requests = option('--requests')
 if (requests !== undefined) {
-  perRequest(args.filter((a) => a.endsWith('.cpuprofile')), requests, option('--last'), option('--cpu-us'))
+  const window = args[args.indexOf('--window') + 1]?.split('-').map(Number)
+  perRequest(args.filter((a) => a.endsWith('.cpuprofile')), requests, args.includes('--window') ? window as [number, number] : undefined, option('--cpu-us'))
   process.exit(0)
 }
 // A node writes two profiles (its main thread and the engine worker): a glob passes both, so TOP is the one number.
@@ -87,8 +89,8 @@ for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, top)) proc
 process.stdout.write('\nby function (self time)\n')
 for (const [f, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top)) process.stdout.write(`  ${pct(us).padStart(6)}  ${f}\n`)
 
-/** CPU µs per request by part (PARTS), over every profile given, counting the last `lastS` seconds of each. */
-function perRequest (files: readonly string[], count: number, lastS: number | undefined, cpuUs: number | undefined): void {
+/** CPU µs per request by part (PARTS), over every profile given, counting the samples taken in `window`. */
+function perRequest (files: readonly string[], count: number, window: readonly [number, number] | undefined, cpuUs: number | undefined): void {
   const parts = new Map<string, number>()
   let busy = 0
   for (const name of files) {
@@ -106,12 +108,13 @@ function perRequest (files: readonly string[], count: number, lastS: number | un
       partOf.set(id, part)
       return part
     }
-    const from = lastS === undefined ? -Infinity : p.endTime - lastS * 1e6
+    // The sampling interval: the typical delta (waits for a core make some much longer).
+    const interval = [...p.timeDeltas].sort((x, y) => x - y)[p.timeDeltas.length >> 1] ?? 0
     let at = p.startTime
     p.samples.forEach((id, i) => {
       at += p.timeDeltas[i] ?? 0
-      const us = p.timeDeltas[i + 1] ?? 0 // a sample stands for the time until the next
-      if (at < from || nodes.get(id)!.callFrame.functionName === '(idle)') return
+      const us = interval
+      if ((window !== undefined && (at < window[0] || at > window[1])) || nodes.get(id)!.callFrame.functionName === '(idle)') return
       busy += us
       const part = classify(id)
       parts.set(part, (parts.get(part) ?? 0) + us)
@@ -119,7 +122,7 @@ function perRequest (files: readonly string[], count: number, lastS: number | un
   }
   const scale = cpuUs === undefined ? 1 : cpuUs * count / busy
   const per = (us: number): string => (us * scale / count).toFixed(0).padStart(6)
-  process.stdout.write(`${files.length} profiles, ${count} requests${lastS === undefined ? '' : `, last ${lastS} s of each`}: ${per(busy)} µs per request` +
+  process.stdout.write(`${files.length} profiles, ${count} requests${window === undefined ? '' : `, samples in ${window[0]}-${window[1]}`}: ${per(busy)} µs per request` +
     `${cpuUs === undefined ? ' sampled' : ` (the measured CPU; sampled ${(busy / count).toFixed(0)} µs)`}\n`)
   for (const [part, us] of [...parts].sort((x, y) => y[1] - x[1])) process.stdout.write(`  ${per(us)} µs  ${(100 * us / busy).toFixed(1).padStart(5)}%  ${part}\n`)
 }
