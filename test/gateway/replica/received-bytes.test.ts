@@ -1,4 +1,4 @@
-import { MemoryFileSystem } from 'lsm-level'
+import { FaultInjectingFileSystem, MemoryFileSystem } from 'lsm-level'
 import { pino } from 'pino'
 import { expect, test } from 'vitest'
 import { DotCounter } from '../../../gateway/src/replica/dot-counter.js'
@@ -70,5 +70,25 @@ test('sets encode alike exactly when sameEncoding says so', async () => {
   const otherValue = { clock: object.clock, siblings: object.siblings.map((s) => ({ ...s, value: { ...s.value, value: Buffer.from('onf') } })) }
   expect(sameEncoding(otherValue, object)).toBe(false)
   expect(encodeObject(otherValue)).not.toEqual(encodeObject(object))
+  await a.storage.close()
+})
+
+test('durable replica writes that arrive together share fsyncs, and each is durable once acknowledged', async () => {
+  const memory = new MemoryFileSystem()
+  const fs = new FaultInjectingFileSystem(memory)
+  const storage = await NodeStorage.open('/replica', fs)
+  const store = new ReplicaStore(storage, { actor: 'b@1', counter: await DotCounter.open(storage.meta), logger })
+  const a = await open('a@1')
+  const sets = await Promise.all(Array.from({ length: 32 }, async (_, i) => await a.store.write(`k${i}`, value(`v${i}`), NOTHING_SEEN, { sync: false })))
+  const before = fs.calls.sync
+  // As a replica serves 32 dw writes from its frame connections: all in flight at once.
+  await Promise.all(sets.map(async (s, i) => await store.merge(`k${i}`, decodeObject(`k${i}`, Buffer.from(s.bytes!), false), { sync: true }, Buffer.from(s.bytes!))))
+  const syncs = fs.calls.sync - before
+  expect(syncs).toBeGreaterThanOrEqual(1)
+  expect(syncs).toBeLessThanOrEqual(3)
+  memory.crash() // power loss: everything not fsynced is gone
+  const reopened = await NodeStorage.open('/replica', memory)
+  for (let i = 0; i < 32; i++) expect(Buffer.from((await reopened.getObject(`k${i}`))!)).toEqual(Buffer.from(sets[i]!.bytes!))
+  await reopened.close()
   await a.storage.close()
 })
