@@ -1,10 +1,11 @@
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import {
   decodeAnswer, encodeRequestFrame, FrameReader, FRAMES_PATH, FRAMES_PROTOCOL, openReceived, type FrameKeys, type FrameRequest
 } from '../../gateway/src/internode/frame-codec.js'
 import { InternodeAuth, SIGNED_HEADERS } from '../../gateway/src/internode/internode-auth.js'
 import { keyPath, OBJECT_MEDIA_TYPE, REPLICAS_PATH } from '../../gateway/src/internode/internode-protocol.js'
+import { ChannelError, FRAME_TIMEOUT, FrameChannel } from '../../gateway/src/internode/frame-channel.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
 import { sendRaw, statusOf } from './helpers/raw-peer.js'
 
@@ -175,4 +176,46 @@ test('a client request offering another upgrade (h2c) is served as the HTTP/1.1 
   const chunked = await sendRaw(node1.address, Buffer.from(`PUT /v1/kv/chunked HTTP/1.1\r\nHost: x\r\n${offer}Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n`))
   expect(statusOf(chunked)).toBe(400)
   expect((await fetch(`${node1.url}/v1/kv/chunked?r=3`)).status).toBe(404)
+})
+
+/** A loopback relay to `address` that holds what the server sends for its first `holdMs` (a slow upgrade answer). */
+async function slowRelay (address: string, holdMs: number): Promise<{ address: string, server: Server }> {
+  const [host, port] = address.split(':') as [string, string]
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), host)
+    sockets.push(client, upstream)
+    const opened = Date.now()
+    client.on('data', (chunk) => upstream.write(chunk))
+    upstream.on('data', (chunk) => {
+      const wait = opened + holdMs - Date.now()
+      if (wait <= 0) client.write(chunk)
+      else { upstream.pause(); setTimeout(() => { client.write(chunk); upstream.resume() }, wait) }
+    })
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+}
+
+test('a call that times out while its connection is still opening takes no sequence number: the calls after it are answered', async () => {
+  const node1 = cluster.nodes[0]!
+  expect((await fetch(`${node1.url}/v1/kv/opening?w=3`, { method: 'PUT', body: 'v' })).status).toBe(204)
+  const relay = await slowRelay(node1.address, 600)
+  const channel = new FrameChannel({ auth: cluster.signer('node2'), node: node1.id, address: relay.address, connectTimeoutMs: 2_000 })
+  try {
+    const early = channel.call(read('opening'), 100)
+    const late = channel.call(read('opening'), 5_000)
+    const missed = await early.then(() => undefined, (err: unknown) => err)
+    expect(missed).toBeInstanceOf(ChannelError)
+    expect(missed).toMatchObject({ code: FRAME_TIMEOUT, sent: false })
+    expect((await late).status).toBe(200)
+    expect((await channel.call(read('opening'), 5_000)).status).toBe(200)
+    expect(channel.usable).toBe(true)
+  } finally {
+    channel.close()
+    relay.server.close()
+  }
 })

@@ -48,7 +48,7 @@ export class KeyHashIndex {
   private constructor (storage: NodeStorage) {
     this.#storage = storage
     this.space = storage.space(KEY_HASH_SPACE)
-    storage.addObjectCompanion((key, bytes) => this.#operations(key, bytes))
+    storage.addObjectCompanion((key, bytes, at) => this.#operations(key, bytes, at))
   }
 
   /**
@@ -62,9 +62,9 @@ export class KeyHashIndex {
     return index
   }
 
-  #operations (key: string, bytes: Uint8Array | undefined): SpaceOperation[] {
+  /** The index's part of the batch that stores `bytes` (or removes the object) at engine key `at` (storageKey(key)). */
+  #operations (key: string, bytes: Uint8Array | undefined, at: string): SpaceOperation[] {
     for (const touched of this.#watchers) touched.add(key)
-    const at = storageKey(key)
     if (bytes === undefined) return [{ type: 'del', sublevel: this.space, key: at }]
     let hash: Buffer
     try {

@@ -190,10 +190,10 @@ export class PutFsm {
     const { key, counts } = this.#request
     const { access, logger } = this.#context
     const sync = counts.dw > 0
-    const work = access.apply({ node, primary: false }, key, stamped.object, sync, timeout).catch(async (err: unknown) => {
+    const work = access.apply({ node, primary: false }, key, stamped.object, sync, timeout, stamped.bytes).catch(async (err: unknown) => {
       if (node === access.selfId) throw err
       logger.debug({ key, replica: node, err }, 'copy of a write to a pending replica failed: kept here as a hint for it')
-      await access.apply({ node: access.selfId, primary: false, hintFor: node }, key, stamped.object, sync, timeout)
+      await access.apply({ node: access.selfId, primary: false, hintFor: node }, key, stamped.object, sync, timeout, stamped.bytes)
     }).catch((err: unknown) => {
       logger.warn({ key, replica: node, err }, 'a pending replica missed a write and no hint could be kept for it (anti-entropy repairs it)')
     })
@@ -203,7 +203,8 @@ export class PutFsm {
   /** Send the stamped set to one target; one that does not acknowledge is replaced by the next fallback, as a hint. */
   #send (target: ReplicaTarget, stamped: StampedWrite, timeout: number): void {
     const { key, counts } = this.#request
-    const work = this.#context.access.apply(target, key, stamped.object, counts.dw > 0, timeout).then(
+    // The bytes the stamp was stored in go to every replica as they are: the set is encoded once per write.
+    const work = this.#context.access.apply(target, key, stamped.object, counts.dw > 0, timeout, stamped.bytes).then(
       () => this.#acknowledged(target, true),
       (err: unknown) => {
         this.#context.logger.debug({ key, replica: target.node, err }, 'replica write failed')

@@ -29,9 +29,10 @@ export interface ReplicaAccess {
   readDigest (node: string, key: string, timeoutMs: number, includeHints?: boolean): Promise<DigestAnswer>
   /**
    * Merge `object` into the target's replica of `key` (with `sync`: fsynced before resolving); a
-   * target with `hintFor` keeps it as a hint for that node instead (sloppy quorum).
+   * target with `hintFor` keeps it as a hint for that node instead (sloppy quorum). `bytes`, when
+   * given, is encodeObject(object) already at hand: sent (or merged) as they are instead of encoding again.
    */
-  apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void>
+  apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number, bytes?: Uint8Array): Promise<void>
   /** Have `node` (a replica of `key`) stamp and replicate a client write. */
   forward (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite>
 }
@@ -80,15 +81,15 @@ export class ClusterReplicaAccess implements ReplicaAccess {
     return this.#hints === undefined ? undefined : readAsFallback(this.#hints, key)
   }
 
-  async apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
+  async apply (target: ReplicaTarget, key: string, object: StoredObject, sync: boolean, timeoutMs: number, bytes?: Uint8Array): Promise<void> {
     if (target.hintFor !== undefined) {
-      if (target.node !== this.selfId) { await this.#client.applyHint(target.node, target.hintFor, key, object, sync, timeoutMs); return }
+      if (target.node !== this.selfId) { await this.#client.applyHint(target.node, target.hintFor, key, object, sync, timeoutMs, bytes); return }
       if (this.#hints === undefined) throw new Error(`hinted write for ${target.hintFor} to ${target.node}: this node keeps no hints`)
       await this.#hints.add(target.hintFor, key, object, sync)
       return
     }
-    if (target.node === this.selfId) await this.#store.merge(key, object, { sync })
-    else await this.#client.applyReplica(target.node, key, object, sync, timeoutMs)
+    if (target.node === this.selfId) await this.#store.merge(key, object, { sync }, bytes)
+    else await this.#client.applyReplica(target.node, key, object, sync, timeoutMs, bytes)
   }
 
   async forward (node: string, key: string, write: ForwardedWrite, timeoutMs: number): Promise<CoordinatedWrite> {

@@ -49,10 +49,13 @@ export class ChannelError extends Error {
 export const FRAME_TIMEOUT = 'LEVELRING_FRAME_TIMEOUT'
 export const FRAME_REFUSED = 'LEVELRING_FRAME_REFUSED'
 
+/** A call waiting for its answer; `id` is 0 until its frame is written (a call queued while the connection opens has none). */
 interface Pending {
+  readonly request: FrameRequest
   readonly resolve: (answer: ChannelAnswer) => void
   readonly reject: (err: ChannelError) => void
-  readonly timer: NodeJS.Timeout
+  timer: NodeJS.Timeout | undefined
+  id: number
 }
 
 export interface FrameChannelOptions {
@@ -76,7 +79,7 @@ export class FrameChannel {
   readonly #socket: Socket
   readonly #pending = new Map<number, Pending>()
   #keys: FrameKeys | undefined
-  #queued: Array<{ id: number, request: FrameRequest }> = []
+  #queued: Pending[] = []
   #nextId = 1
   #closed = false
   #corked = false
@@ -112,21 +115,30 @@ export class FrameChannel {
   /** Send one call; resolves with its answer, rejects with a ChannelError. */
   async call (request: FrameRequest, timeoutMs: number): Promise<ChannelAnswer> {
     if (!this.usable) throw new ChannelError('the connection is closed', 'ECONNRESET', false)
-    const id = this.#nextId++
     return new Promise<ChannelAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(new ChannelError(`no answer within ${timeoutMs} ms`, FRAME_TIMEOUT, this.#keys !== undefined))
+      const call: Pending = { request, resolve, reject, timer: undefined, id: 0 }
+      call.timer = setTimeout(() => {
+        // A call that times out while the connection still opens was never written and took no sequence
+        // number: the server, which closes the connection on a gap in the numbers, never misses it.
+        if (call.id === 0) this.#queued.splice(this.#queued.indexOf(call), 1)
+        else this.#pending.delete(call.id)
+        reject(new ChannelError(`no answer within ${timeoutMs} ms`, FRAME_TIMEOUT, call.id !== 0))
       }, timeoutMs)
-      this.#pending.set(id, { resolve, reject, timer })
-      if (this.#keys === undefined) this.#queued.push({ id, request })
-      else this.#write(id, request)
+      if (this.#keys === undefined) this.#queued.push(call)
+      else this.#send(call)
     })
   }
 
   /** Close the connection; calls waiting on it fail. */
   close (): void {
     this.#fail(new ChannelError('this node closed the connection', 'ECONNRESET', false))
+  }
+
+  /** Give `call` the next sequence number and write its frame. */
+  #send (call: Pending): void {
+    call.id = this.#nextId++
+    this.#pending.set(call.id, call)
+    this.#write(call.id, call.request)
   }
 
   #write (id: number, request: FrameRequest): void {
@@ -173,7 +185,7 @@ export class FrameChannel {
       this.#listen(rest)
       const queued = this.#queued
       this.#queued = []
-      for (const { id, request } of queued) if (this.#pending.has(id)) this.#write(id, request)
+      for (const call of queued) this.#send(call)
     }
     this.#socket.on('data', onData)
   }
@@ -207,12 +219,13 @@ export class FrameChannel {
       this.#closed = true
       this.#socket.destroy()
     }
-    const queued = new Set(this.#queued.map((q) => q.id))
+    const queued = this.#queued
     this.#queued = []
-    for (const [id, pending] of this.#pending) {
+    // A call still queued never left this node, whatever broke the connection.
+    for (const call of queued) { clearTimeout(call.timer); call.reject(new ChannelError(err.message, err.code, false, err.answer)) }
+    for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer)
-      // A call still queued never left this node, whatever broke the connection.
-      pending.reject(queued.has(id) ? new ChannelError(err.message, err.code, false, err.answer) : err)
+      pending.reject(err)
     }
     this.#pending.clear()
   }

@@ -150,14 +150,15 @@ export class FrameServer {
       return { status: behind ? REBUILDING_STATUS : 200, contentType: OBJECT_MEDIA_TYPE, body: encodeObject(object) }
     }
     if (method !== 'PUT') throw new GatewayError('LEVELRING_METHOD_NOT_ALLOWED', 'use GET, PUT on this internode endpoint')
-    const object = decodeBody(key, () => decodeObject(key, body), 'a stored object')
+    // The frame's buffer is this call's own: the set's values may be views of it, and its bytes are stored as they are when the merge keeps them.
+    const object = decodeBody(key, () => decodeObject(key, body, false), 'a stored object')
     const sync = params.get('sync') === '1'
     const owner = params.get(HINT_FOR_QUERY)
     if (owner !== null) {
       if (hints === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${this.#options.nodeId} keeps no hints (it is not a cluster member)`)
       await hints.add(owner, key, object, sync)
     } else {
-      await store.merge(key, object, { sync })
+      await store.merge(key, object, { sync }, body)
     }
     return { status: 204, contentType: '', body: EMPTY }
   }

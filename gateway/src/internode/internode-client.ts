@@ -103,6 +103,12 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOST
 
 const EMPTY = Buffer.alloc(0)
 
+/** `object`'s encoding: `bytes` (encodeObject(object) already at hand) as a Buffer view, or encoded now. */
+function encodedObject (object: StoredObject, bytes: Uint8Array | undefined): Buffer {
+  if (bytes === undefined) return encodeObject(object)
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 const CODE_OF_TYPE = new Map<string, GatewayErrorCode>(
   Object.entries(PROBLEM_KINDS).map(([code, kind]) => [kind.type, code as GatewayErrorCode]))
 
@@ -172,9 +178,9 @@ export class InternodeClient {
   }
 
   /** Merge `object` into the node's replica of `key`; with `sync`, resolves only once the node fsynced it. */
-  async applyReplica (node: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
+  async applyReplica (node: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number, bytes?: Uint8Array): Promise<void> {
     const path = keyPath(REPLICAS_PATH, key) + (sync ? '?sync=1' : '')
-    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs, this.#framed)
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodedObject(object, bytes) }, timeoutMs, this.#framed)
     this.#expect(node, answer, 204)
   }
 
@@ -182,9 +188,9 @@ export class InternodeClient {
    * Have the node keep `object` as a hint for `owner` (sloppy quorum: it stands in for the down
    * primary `owner`); with `sync`, resolves only once the node fsynced it.
    */
-  async applyHint (node: string, owner: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number): Promise<void> {
+  async applyHint (node: string, owner: string, key: string, object: StoredObject, sync: boolean, timeoutMs: number, bytes?: Uint8Array): Promise<void> {
     const path = `${keyPath(REPLICAS_PATH, key)}?${HINT_FOR_QUERY}=${encodeURIComponent(owner)}${sync ? '&sync=1' : ''}`
-    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodeObject(object) }, timeoutMs, this.#framed)
+    const answer = await this.#call(node, 'PUT', path, { type: OBJECT_MEDIA_TYPE, bytes: encodedObject(object, bytes) }, timeoutMs, this.#framed)
     this.#expect(node, answer, 204)
   }
 

@@ -91,13 +91,14 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
     }
     if (req.method === 'PUT') {
       const body = await readVerified(Infinity, key)
-      const object = decodeBody(key, () => decodeObject(key, body), 'a stored object')
+      // The body is this call's own buffer: the set's values may be views of it.
+      const object = decodeBody(key, () => decodeObject(key, body, false), 'a stored object')
       const owner = params.get(HINT_FOR_QUERY)
       if (owner !== null) {
         if (options.hints === undefined) throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `node ${options.nodeId} keeps no hints (it is not a cluster member)`)
         await options.hints.add(owner, key, object, params.get('sync') === '1')
       } else {
-        await store.merge(key, object, { sync: params.get('sync') === '1' })
+        await store.merge(key, object, { sync: params.get('sync') === '1' }, body)
       }
       res.writeHead(204).end()
       return

@@ -24,10 +24,11 @@ export type SpaceOperation =
 /**
  * What another component keeps per stored key (anti-entropy's key hash index): the operations to
  * add to the batch that stores a key's object (`bytes`) or removes it (undefined), so that what it
- * keeps can never disagree with the objects, crash or not. Called synchronously just before the
- * batch is handed to the engine; must not throw.
+ * keeps can never disagree with the objects, crash or not. `at` is storageKey(key), hashed once per
+ * write for the object and every companion. Called synchronously just before the batch is handed to
+ * the engine; must not throw.
  */
-export type ObjectCompanion = (key: string, bytes: Uint8Array | undefined) => readonly SpaceOperation[]
+export type ObjectCompanion = (key: string, bytes: Uint8Array | undefined, at: string) => readonly SpaceOperation[]
 
 /** The metadata key syncBarrier() writes. */
 const SYNC_BARRIER_KEY = 'sync-barrier'
@@ -107,7 +108,7 @@ export class NodeStorage {
   async writeObject (key: string, bytes: Uint8Array, deleted: number | null | undefined, sync: boolean): Promise<void> {
     this.storedBytes += bytes.length
     const at = storageKey(key)
-    const extra = this.#companionOps(key, bytes)
+    const extra = this.#companionOps(key, bytes, at)
     if (deleted === undefined && extra.length === 0) { await this.objects.put(at, bytes, durable(sync)); return }
     await this.#db.batch([
       { type: 'put', sublevel: this.objects, key: at, value: bytes },
@@ -126,7 +127,7 @@ export class NodeStorage {
     await this.#db.batch([
       { type: 'del', sublevel: this.objects, key: at },
       { type: 'del', sublevel: this.tombstones, key: at },
-      ...this.#companionOps(key, undefined)
+      ...this.#companionOps(key, undefined, at)
     ] as any[])
   }
 
@@ -143,8 +144,8 @@ export class NodeStorage {
     this.#companions.push(companion)
   }
 
-  #companionOps (key: string, bytes: Uint8Array | undefined): SpaceOperation[] {
-    return this.#companions.length === 0 ? [] : this.#companions.flatMap((companion) => companion(key, bytes))
+  #companionOps (key: string, bytes: Uint8Array | undefined, at: string): SpaceOperation[] {
+    return this.#companions.length === 0 ? [] : this.#companions.flatMap((companion) => companion(key, bytes, at))
   }
 
   /**

@@ -49,8 +49,12 @@ export function encodeObject (object: StoredObject): Buffer {
   return w.finish()
 }
 
-/** Decode what encodeObject wrote; throws LEVELRING_CORRUPT_OBJECT (naming `key`) on any inconsistency. */
-export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
+/**
+ * Decode what encodeObject wrote; throws LEVELRING_CORRUPT_OBJECT (naming `key`) on any inconsistency.
+ * `copyValues` false makes the values views of `bytes`, for a caller whose buffer is its own (a
+ * received call's body), saving a copy of every value.
+ */
+export function decodeObject (key: string, bytes: Uint8Array, copyValues = true): StoredObject {
   try {
     const r = new ByteReader(bytes)
     const format = r.u8()
@@ -79,7 +83,7 @@ export function decodeObject (key: string, bytes: Uint8Array): StoredObject {
       const contentType = r.string()
       // A copy that owns its memory: the engine's buffer may be shared (pooled or cached block), and
       // Buffer#slice would only make a view.
-      const value = new Uint8Array(r.bytes())
+      const value = copyValues ? new Uint8Array(r.bytes()) : r.bytes()
       siblings.push({
         dot: { actor, counter },
         value: { tombstone: (flags & FLAG_TOMBSTONE) !== 0, contentType, lastModified, value }

@@ -56,6 +56,11 @@ export interface StampedWrite {
   readonly object: StoredObject
   /** The dot the new version (or tombstone) got. */
   readonly dot: Dot
+  /**
+   * `object` in the object codec's bytes, as stored here; absent when the stamp was not stored (a
+   * fallback's). Replicas are sent these bytes, so the set is encoded once per write, not once per peer.
+   */
+  readonly bytes?: Uint8Array
 }
 
 /**
@@ -141,8 +146,8 @@ export class ReplicaStore {
       const current = await this.read(key)
       // Under the key's lock over the stored set, which holds every earlier stamp of this actor for the key.
       const stamped = this.#stampWith(key, value, supersedes, current, { actor: this.actor, counter: await this.#counter.next() })
-      await this.#store(key, current, stamped.object, options.sync)
-      return stamped
+      const bytes = await this.#store(key, current, stamped.object, options.sync)
+      return { ...stamped, bytes }
     })
   }
 
@@ -176,13 +181,17 @@ export class ReplicaStore {
    * pruning the clock as a write does (so clocks stay bounded on every replica, not only the stamping one).
    * Never refused for its sibling count: it only carries writes that were already acknowledged.
    * Returns the merged set; writes nothing when ours already holds everything it carries (with `sync`,
-   * it still fsyncs: what we hold may have been stored without one).
+   * it still fsyncs: what we hold may have been stored without one). `incomingBytes`, when given, is
+   * `incoming` in the object codec's bytes (as a peer sent it): stored as they are when the merge
+   * leaves the set exactly as received, which saves encoding it again.
    */
-  async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions): Promise<StoredObject> {
+  async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions, incomingBytes?: Uint8Array): Promise<StoredObject> {
     return this.#lock.run(key, async () => {
       const current = await this.read(key)
       const merged = this.#prune(normalise(current === undefined ? incoming : sync(current, incoming)), this.#now())
-      if (current === undefined || !sameVersions(merged, current)) await this.#store(key, current, merged, options.sync)
+      if (current === undefined || !sameVersions(merged, current)) {
+        await this.#store(key, current, merged, options.sync, incomingBytes !== undefined && sameEncoding(merged, incoming) ? incomingBytes : undefined)
+      }
       else if (options.sync) await this.#storage.syncBarrier() // what is acknowledged as durable must be
       return merged
     })
@@ -247,16 +256,20 @@ export class ReplicaStore {
     return isDeleted(object) ? object : pruneClock(object, this.#pruning, now)
   }
 
-  /** Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes. */
-  async #store (key: string, previous: StoredObject | undefined, next: StoredObject, sync: boolean): Promise<void> {
+  /**
+   * Persist `next` over `previous`, updating the tombstone index when the key's deleted state changes;
+   * resolves with the bytes stored (`encoded` when given: encodeObject(next) already at hand).
+   */
+  async #store (key: string, previous: StoredObject | undefined, next: StoredObject, sync: boolean, encoded?: Uint8Array): Promise<Uint8Array> {
     const wasDeleted = previous !== undefined && isDeleted(previous)
     const deleted = isDeleted(next)
     const index = deleted
       ? Math.max(...next.siblings.map((s) => s.value.lastModified)) // newest tombstone: reaping waits for it
       : wasDeleted ? null : undefined
-    const bytes = encodeObject(next)
+    const bytes = encoded ?? encodeObject(next)
     await this.#storage.writeObject(key, bytes, deleted && wasDeleted && sameTombstones(previous, next) ? undefined : index, sync)
     if (this.#listeners.size > 0) this.#notify({ key, object: next, bytes })
+    return bytes
   }
 
   #notify (change: StoredChange): void {
@@ -282,6 +295,33 @@ export class ReplicaStore {
         'key has many siblings: some writers do not send the X-Causal-Context they read')
     }
   }
+}
+
+/**
+ * True when `a` and `b` encode to the same bytes: the same clock entries (timestamps included) in the
+ * same order, and the same siblings in the same order. A sibling of the same dot is the same write, but
+ * its fields are compared anyway: the stored bytes must be exactly encodeObject(a).
+ */
+export function sameEncoding (a: StoredObject, b: StoredObject): boolean {
+  if (a === b) return true
+  if (a.clock.size !== b.clock.size || a.siblings.length !== b.siblings.length) return false
+  const theirs = b.clock.entries()
+  for (const [actor, entry] of a.clock) {
+    const [otherActor, other] = theirs.next().value as [string, { counter: number, timestamp: number }]
+    if (actor !== otherActor || entry.counter !== other.counter || entry.timestamp !== other.timestamp) return false
+  }
+  return a.siblings.every((s, i) => {
+    const t = b.siblings[i]!
+    if (s === t) return true
+    const x = s.value
+    const y = t.value
+    return s.dot.actor === t.dot.actor && s.dot.counter === t.dot.counter && x.tombstone === y.tombstone &&
+      x.contentType === y.contentType && x.lastModified === y.lastModified && sameBytes(x.value, y.value)
+  })
+}
+
+function sameBytes (x: Uint8Array, y: Uint8Array): boolean {
+  return x === y || Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(y)
 }
 
 function sameTombstones (a: StoredObject, b: StoredObject): boolean {

@@ -58,7 +58,7 @@ const WORKLOADS = process.env.LEVELRING_BENCH_WORKLOADS === undefined
   : ALL_WORKLOADS.filter((w) => process.env.LEVELRING_BENCH_WORKLOADS!.split(',').includes(w))
 /**
  * env LEVELRING_BENCH_PROFILE=DIR: the 3-node cluster's processes write V8 CPU profiles there when they
- * stop (summarise one with `node dist/tools/src/bench/profile-summary.js FILE`).
+ * stop, a baseline build's in DIR/baseline (summarise one with `node dist/tools/src/bench/profile-summary.js FILE`).
  */
 const profileDir = process.env.LEVELRING_BENCH_PROFILE
 const TITLES: Record<Workload, string> = {
@@ -107,9 +107,15 @@ async function phase (target: Target, workload: Workload, body: Buffer, valueBas
     return total
   }
   const before = cpu()
+  const from = process.hrtime.bigint() / 1000n
   const figures = await runLoad(target.addresses, requestsFor(target, workload, valueBase64), body, CONNECTIONS, seconds, target.transport)
+  const to = process.hrtime.bigint() / 1000n
   const after = cpu()
   const cpuUs = before === null || after === null || figures.requests === 0 ? NaN : (after - before) * 1e6 / figures.requests
+  if (profileDir !== undefined && target.kind === 'levelring' && target.addresses.length > 1) {
+    // The phase's window on the monotonic clock V8 profiles are timed by: profile-summary --window takes it.
+    process.stdout.write(`profiled: ${target.name}, ${workload}: --window ${from}-${to} --requests ${figures.requests} --cpu-us ${cpuUs.toFixed(0)}\n`)
+  }
   return { target: target.name, workload, ...figures, cpuUs }
 }
 
@@ -129,7 +135,8 @@ async function startCluster (name: string, levelring: string, subdir: string, tl
   const ids = ['node1', 'node2', 'node3']
   const tlsDir = join(dir, `${subdir}-tls`)
   if (tls) await makeCertificates(tlsDir, { nodes: ids })
-  const profile = profileDir === undefined || levelring !== bin ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  // A baseline build's profiles go to a folder of their own, so both builds are profiled under the same load.
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${levelring === bin ? profileDir : join(profileDir, subdir)}`]
   const addresses = await Promise.all(ids.map((id, i) => servers.start([...profile, levelring, 'start', '--node-id', id, '--listen', `127.0.0.1:${ports[i]!}`,
     '--data', join(dir, subdir, id), '--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(','),
     '--replicas', '3', '--cluster-secret-file', secretFile, '--log-level', 'info',
