@@ -123,6 +123,14 @@ export function bigEndianWord (b: Uint8Array, start: number, end: number): numbe
   return w >>> 0
 }
 
+/** Like bigEndianWord, for the 6 bytes b[start, start + 6): a number below 2^48, exact in a double. */
+export function bigEndianWord48 (b: Uint8Array, start: number, end: number): number {
+  const low = start + 6 <= end
+    ? (b[start + 4] << 8) | b[start + 5]
+    : ((start + 4 < end ? b[start + 4] : 0) << 8) | (start + 5 < end ? b[start + 5] : 0)
+  return bigEndianWord(b, start, end) * 65536 + low
+}
+
 /**
  * Byte order of a[ao, ao + al) and b[bo, bo + bl), for keys known to share their first `from` bytes, and a
  * length of prefix they share, in one number (see prefixOfOrder): negative when a sorts first, positive when

@@ -3,9 +3,9 @@
 // same results as in this repository; installed without optional dependencies (no native addons), it falls
 // back to the JavaScript CRC-32C and LZ4 and reads the same data. Also checks what the tarball holds.
 import { describe, expect, it } from 'vitest'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LsmLevel } from 'lsm-level'
 // @ts-expect-error a plain JavaScript fixture, shared with the drop-in test
@@ -47,7 +47,7 @@ function runProgram (dir: string, env: NodeJS.ProcessEnv = process.env): { trans
 }
 
 describe('the lsm-level package', () => {
-  it('packs LICENSE, README, FORMAT and the compiled code with self-contained maps; no build info, no sources', () => {
+  it('packs LICENSE, README, FORMAT and the compiled code with self-contained maps; no build info, no sources, no links out of the package', () => {
     const [packed] = JSON.parse(execFileSync('npm', ['pack', engineDir, '--dry-run', '--json', '--ignore-scripts', '--loglevel=error'], { cwd: root, encoding: 'utf8' })) as Array<{ files: Array<{ path: string }> }>
     const files = packed.files.map((f) => f.path)
     for (const f of ['LICENSE', 'README.md', 'FORMAT.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/tools-api.js', 'dist/worker/worker.js']) expect(files).toContain(f)
@@ -61,6 +61,21 @@ describe('the lsm-level package', () => {
     }
     const manifest = JSON.parse(readFileSync(join(engineDir, 'package.json'), 'utf8'))
     expect(manifest.license).toBe('MIT')
+    // The project has no public host yet: the manifest names no repository, bug tracker or home page rather
+    // than a guessed address (npm accepts their absence and warns about nothing, checked below).
+    for (const field of ['repository', 'bugs', 'homepage']) expect(manifest[field], field).toBeUndefined()
+    // What the package's documents link to is in the tarball or an https address: no link into the
+    // repository around it, which the installed package (and its page on a registry) does not have.
+    for (const doc of ['README.md', 'FORMAT.md']) {
+      const text = readFileSync(join(engineDir, doc), 'utf8')
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (target.startsWith('https://') || target.startsWith('#')) continue
+        expect(files, `${doc} links to ${target}`).toContain(normalize(target.split('#')[0]))
+      }
+    }
+    const warnings = spawnSync('npm', ['pack', engineDir, '--dry-run', '--ignore-scripts', '--loglevel=warn'], { cwd: root, encoding: 'utf8' })
+    expect(warnings.status).toBe(0)
+    expect(warnings.stderr.split('\n').filter((line) => /warn/i.test(line))).toEqual([])
     expect(Object.keys(manifest.optionalDependencies).sort()).toEqual(['@node-rs/crc32', 'lz4-napi'])
     expect(Object.keys(manifest.devDependencies).sort()).toEqual(['@types/node', 'typescript'])
     // The build stands alone: its tsconfig extends nothing outside engine/.

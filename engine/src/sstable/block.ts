@@ -6,10 +6,16 @@
  */
 import { copyBytes, encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
-import { compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
+import { bigEndianWord, compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { FileBlocks } from './block-cache.js'
 import type { ClockItem } from './clock-cache.js'
+import { appendSearchIndex } from './block-search-index.js'
+
+// What the search index decided (Block.#findIndexed); a value >= 0 is instead the restart run to scan.
+const FOUND = -1
+const ABSENT = -2
+const UNDECIDED = -3
 
 /**
  * Where a point lookup landed (Block.find): whether the entry's user key is the target's, its trailer, and
@@ -70,14 +76,20 @@ export class Block implements ClockItem {
   clockAt = -1
   clockCharge = 0
   clockHit = false
+  /** Where the block's search index (block-search-index.ts) starts in data, or -1 when it has none. */
+  readonly searchIndexAt: number
+  /** Point lookups served while the block had no search index (Table.get gives a cached block one on its second). */
+  pointReads = 0
 
   /**
    * The block data[0, size) (size defaults to all of data: a caller may pass a read with its trailer and
-   * save making a view). Throws LEVEL_CORRUPTION if the restart array does not fit.
+   * save making a view), with a search index at data[searchIndexAt] if not -1. Throws LEVEL_CORRUPTION if
+   * the restart array does not fit.
    */
-  constructor (data: Buffer, fileName: string, fileOffset: number, size: number = data.length) {
+  constructor (data: Buffer, fileName: string, fileOffset: number, size: number = data.length, searchIndexAt: number = -1) {
     this.data = data
     this.size = size
+    this.searchIndexAt = searchIndexAt
     this.fileName = fileName
     this.fileOffset = fileOffset
     if (size < 4) throw corruption(`block too short (${size} bytes)`, { file: fileName, offset: fileOffset })
@@ -99,6 +111,15 @@ export class Block implements ClockItem {
   }
 
   /**
+   * The same block in new memory with a search index after its bytes, for point lookups to land on their
+   * entry without the restart search and the scan; null if it cannot have one (see appendSearchIndex).
+   */
+  withSearchIndex (): Block | null {
+    const indexed = appendSearchIndex(this.data, this.size, this.restartsOffset)
+    return indexed === null ? null : new Block(indexed.data, this.fileName, this.fileOffset, this.size, indexed.at)
+  }
+
+  /**
    * Point lookup: finds the first entry whose internal key is >= target[0, targetLength) and describes it
    * in `out`; false (out unspecified) if every entry is smaller. Throws LEVEL_CORRUPTION on a malformed entry.
    *
@@ -110,7 +131,101 @@ export class Block implements ClockItem {
    * shares trailer bytes onwards) fall back to a scan that rebuilds keys.
    */
   find (target: Buffer, targetLength: number, out: BlockEntry): boolean {
-    const r = this.lastRestartBefore(target, targetLength)
+    if (this.searchIndexAt >= 0) {
+      const r = this.#findIndexed(target, targetLength, out)
+      if (r === FOUND) return true
+      if (r === ABSENT) return false
+      if (r >= 0) return this.#scan(r, target, targetLength, out)
+    }
+    return this.#scan(this.lastRestartBefore(target, targetLength), target, targetLength, out)
+  }
+
+  /**
+   * find() through the search index: FOUND (out describes the entry) or ABSENT when the windows decide, else
+   * the restart run to scan from (the entry's user key is the target's but its trailer or the rest of its key
+   * is not in reach), or UNDECIDED (the target lacks the block's prefix: rare, the index seek chose this block).
+   * Entries whose window is below the target's have smaller user keys, above it larger ones.
+   */
+  #findIndexed (target: Buffer, targetLength: number, out: BlockEntry): number {
+    const d = this.data
+    let a = this.searchIndexAt
+    const prefix = d[a++]
+    const tu = targetLength - TRAILER_SIZE
+    for (let i = 0; i < prefix; i++) if (i >= tu || target[i] !== d[a + i]) return UNDECIDED
+    a += prefix
+    const count = d[a] | (d[a + 1] << 8)
+    a += 2
+    const t = bigEndianWord(target, prefix, tu)
+    let lo = 0
+    let hi = count
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      const w = a + 4 * mid
+      if ((((d[w] << 24) | (d[w + 1] << 16) | (d[w + 2] << 8) | d[w + 3]) >>> 0) < t) lo = mid + 1
+      else hi = mid
+    }
+    if (lo === count) return ABSENT
+    const w = a + 4 * lo
+    const window = ((d[w] << 24) | (d[w + 1] << 16) | (d[w + 2] << 8) | d[w + 3]) >>> 0
+    const o = a + 4 * count + 2 * lo
+    const p = d[o] | (d[o + 1] << 8)
+    // The entry parsed when the index was built: its lengths are known to be sound.
+    let shared: number
+    let nonShared: number
+    let valueLen: number
+    let q: number
+    if ((d[p] | d[p + 1] | d[p + 2]) < 128) {
+      shared = d[p]
+      nonShared = d[p + 1]
+      valueLen = d[p + 2]
+      q = p + 3
+    } else {
+      shared = this.varint(p)
+      nonShared = this.varint(this.varEnd)
+      valueLen = this.varint(this.varEnd)
+      q = this.varEnd
+    }
+    if (window > t) {
+      out.matches = false
+      out.valueOffset = q + nonShared
+      out.valueLength = valueLen
+      return FOUND
+    }
+    // Equal windows: the user keys are equal if the window reaches the end of both and they are as long;
+    // then the newest version the target can see is this entry, if its trailer is not above the target's.
+    if (shared + nonShared - TRAILER_SIZE === tu && prefix + 4 >= tu && shared <= tu) {
+      const k = q + tu - shared
+      const low = readFixed32(d, k)
+      const high = readFixed32(d, k + 4)
+      const tLow = readFixed32(target, tu)
+      const tHigh = readFixed32(target, tu + 4)
+      if (high < tHigh || (high === tHigh && low <= tLow)) {
+        out.matches = true
+        out.trailerLow = low
+        out.trailerHigh = high
+        out.valueOffset = q + nonShared
+        out.valueLength = valueLen
+        return FOUND
+      }
+    }
+    // Every entry before this one is below the target: scan from the run that holds it.
+    return this.#restartAtOrBefore(p)
+  }
+
+  /** The last restart point at or before offset p. */
+  #restartAtOrBefore (p: number): number {
+    let lo = 0
+    let hi = this.numRestarts - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (this.restartPoint(mid) <= p) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  /** find() by scanning from restart point r (no entry before it may be >= the target). */
+  #scan (r: number, target: Buffer, targetLength: number, out: BlockEntry): boolean {
     const data = this.data
     const limit = this.restartsOffset
     const tu = targetLength - TRAILER_SIZE

@@ -5,7 +5,7 @@
  */
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
-import { bigEndianWord, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
+import { bigEndianWord48, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
@@ -19,8 +19,12 @@ export class IndexBlock {
   readonly #sizes: Float64Array
   /** Bytes every key's user key starts with (the common prefix of the first and the last one). */
   readonly #prefixLength: number
-  /** Per key, the 4 bytes of its user key after that prefix (zeros past its end), big-endian: bigEndianWord(). */
-  readonly #windows: Uint32Array
+  /**
+   * Per key, the 6 bytes of its user key after that prefix (zeros past its end), big-endian: bigEndianWord48().
+   * Six, not four: a table of zero-padded numbers (a common key shape) differs in its last six digits, and a
+   * window that covers them leaves no key to compare.
+   */
+  readonly #windows: Float64Array
 
   private constructor (keys: Buffer, keyStart: Uint32Array, offsets: Float64Array, sizes: Float64Array) {
     const count = offsets.length
@@ -36,8 +40,8 @@ export class IndexBlock {
       p = sharedPrefixLength(keys, a, keys, b, Math.min(keyStart[1] - a, keyStart[count] - b) - TRAILER_SIZE)
     }
     this.#prefixLength = p
-    const windows = new Uint32Array(count)
-    for (let i = 0; i < count; i++) windows[i] = bigEndianWord(keys, keyStart[i] + p, keyStart[i + 1] - TRAILER_SIZE)
+    const windows = new Float64Array(count)
+    for (let i = 0; i < count; i++) windows[i] = bigEndianWord48(keys, keyStart[i] + p, keyStart[i + 1] - TRAILER_SIZE)
     this.#windows = windows
   }
 
@@ -86,7 +90,7 @@ export class IndexBlock {
   /**
    * The first entry whose key is >= target[0, targetLength), or count if none.
    *
-   * Every key shares the table's prefix, and the keys' next 4 bytes (windows) are in order, so a search over
+   * Every key shares the table's prefix, and the keys' next 6 bytes (windows) are in order, so a search over
    * the small array of windows narrows the range to the keys whose window is the target's (most often none
    * or one) before any key bytes are compared.
    */
@@ -104,7 +108,7 @@ export class IndexBlock {
       const d = target[i] - keys[k0 + i]
       if (d !== 0) return d < 0 ? 0 : count
     }
-    const t = bigEndianWord(target, p, tu)
+    const t = bigEndianWord48(target, p, tu)
     const windows = this.#windows
     let lo = 0
     let hi = count

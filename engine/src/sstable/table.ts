@@ -115,13 +115,13 @@ export class Table implements TableBlockSource {
     let i = index.seek(target, n)
     if (i >= index.count) return undefined
     const e = found
-    let block = this.dataBlockAt(i, this.#verify, true, null)
+    let block = this.#pointReadBlock(i)
     if (!block.find(target, n, e)) {
       // Every entry of this block is < target. The next block starts above this index key, so it can hold
       // userKey only if this index key's user key is userKey itself (versions straddling blocks).
       if (!index.userKeyEquals(i, userKey)) return undefined
       if (++i >= index.count) return undefined
-      block = this.dataBlockAt(i, this.#verify, true, null)
+      block = this.#pointReadBlock(i)
       if (!block.find(target, n, e)) return undefined
     }
     if (!e.matches) return undefined
@@ -223,6 +223,20 @@ export class Table implements TableBlockSource {
     const block = new Block(raw, this.fileName, offset, size)
     block.transient = true
     return block
+  }
+
+  /**
+   * Data block i for a point lookup. A cached block that point lookups come back to (a second one) is
+   * replaced in the cache by a copy with a search index (block-search-index.ts); one read once keeps none.
+   */
+  #pointReadBlock (i: number): Block {
+    const block = this.dataBlockAt(i, this.#verify, true, null)
+    const slots = this.#cached
+    if (block.searchIndexAt >= 0 || block.cacheOwner !== slots || slots === undefined || ++block.pointReads < 2) return block
+    const indexed = block.withSearchIndex()
+    if (indexed === null) return block
+    this.#cache!.set(slots, i, indexed)
+    return indexed
   }
 
   /** Data block i, at h: from the cache, or read (and cached if fillCache). */

@@ -151,26 +151,107 @@ describe('block point lookups (find)', () => {
     it(`agrees with a brute-force search on tricky keys, restart interval ${interval}`, () => {
       for (let round = 0; round < 4; round++) {
         const entries = trickyEntries(150, 31 * interval + round)
-        const block = build(entries, interval)
-        const r = seededRandom(7 + round)
-        for (const x of entries) {
-          const u = x.key.subarray(0, x.key.length - 8)
-          const seq = seqOf(x.key)
-          expectFindAgrees(block, entries, x.key)
-          for (const s of [seq, seq + 1, seq - 1, 0, 2 ** 50, 1003]) if (s >= 0) expectFindAgrees(block, entries, lookupKey(u, s))
-          // A user key next to this one: a byte more, or the last byte bumped.
-          expectFindAgrees(block, entries, lookupKey(Buffer.concat([u, Buffer.from([Math.floor(r() * 256)])]), 2 ** 50))
-          if (u.length > 0) {
-            const v = Buffer.from(u); v[v.length - 1] = (v[v.length - 1] + 1) & 0xff
-            expectFindAgrees(block, entries, lookupKey(v, 1000 + Math.floor(r() * 8)))
-          }
-        }
-        expectFindAgrees(block, entries, lookupKey(Buffer.alloc(0), 0))
-        expectFindAgrees(block, entries, lookupKey(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), 0))
+        expectLookupsAgree(build(entries, interval), entries, 7 + round)
+      }
+    })
+
+    it(`agrees with a brute-force search on tricky keys through a search index, restart interval ${interval}`, () => {
+      for (let round = 0; round < 4; round++) {
+        const entries = trickyEntries(150, 31 * interval + round)
+        const indexed = build(entries, interval).withSearchIndex()
+        expect(indexed).not.toBeNull()
+        expect(indexed!.searchIndexAt).toBeGreaterThan(0)
+        expectLookupsAgree(indexed!, entries, 7 + round)
       }
     })
   }
 
+  it('answers like the restart search through a search index: numbered keys, long shared prefixes, long values', () => {
+    const r = seededRandom(99)
+    const shapes: Array<(i: number) => string> = [
+      (i) => String(2 * i).padStart(16, '0'),
+      (i) => 'user:' + 'x'.repeat(300) + ':' + String(i * 7).padStart(9, '0') + ':profile',
+      (i) => 'p' + String(i * 13).padStart(5, '0') + 'suffix-after-the-window'
+    ]
+    for (const shape of shapes) {
+      for (const valueSize of [10, 100, 300]) {
+        const entries: Entry[] = []
+        for (let i = 0; i < 40; i++) {
+          // Most keys once, some in several versions.
+          for (let v = 0; v < (i % 5 === 0 ? 3 : 1); v++) {
+            entries.push({ key: ik(shape(1000 + i), 100 + 10 * i - v, v === 1 ? KIND_DELETE : 1), value: Buffer.alloc(valueSize, i + v) })
+          }
+        }
+        const sorted = sortEntries(entries)
+        for (const interval of [1, 16]) {
+          const block = build(sorted, interval)
+          const indexed = block.withSearchIndex()!
+          expect(indexed.size).toBe(block.size)
+          expectLookupsAgree(indexed, sorted, 5 + valueSize)
+          for (let i = 0; i < 45; i++) {
+            const u = Buffer.from(shape(995 + i))
+            for (const seq of [0, 100 + 10 * (i - 5) - 1, 2 ** 50]) expectFindAgrees(indexed, sorted, lookupKey(u, Math.max(0, seq + Math.floor(r() * 2))))
+          }
+        }
+      }
+    }
+  })
+
+  it('a lookup through the search index lands on its entry without the restart search or a scan', () => {
+    const entries: Entry[] = []
+    for (let i = 0; i < 64; i++) entries.push({ key: ik(String(2 * i).padStart(16, '0'), 5), value: Buffer.from(`v${i}`) })
+    const indexed = build(entries, 16).withSearchIndex()!
+    // Damage every restart offset: whatever reads the restart array now fails.
+    const d = indexed.data
+    for (let i = 0; i < indexed.numRestarts; i++) d.writeUInt32LE(0xfffff, indexed.restartsOffset + 4 * i)
+    const e = new BlockEntry()
+    for (let i = 0; i < 64; i++) {
+      const u = Buffer.from(String(2 * i).padStart(16, '0'))
+      expect(indexed.find(lookupKey(u, 10), 24, e)).toBe(true)
+      expect(e.matches).toBe(true)
+      expect(d.toString('latin1', e.valueOffset, e.valueOffset + e.valueLength)).toBe(`v${i}`)
+      // A key between two present ones: the next entry, not a match.
+      const between = Buffer.from(String(2 * i + 1).padStart(16, '0'))
+      expect(indexed.find(lookupKey(between, 10), 24, e)).toBe(i < 63)
+      if (i < 63) expect(e.matches).toBe(false)
+    }
+    // A snapshot older than the entry needs the versions after it: that takes the scan, which meets the damage.
+    expect(() => indexed.find(lookupKey(Buffer.from(String(20).padStart(16, '0')), 4), 24, e)).toThrow(expect.objectContaining({ code: 'LEVEL_CORRUPTION' }))
+  })
+
+  it('a block whose offsets do not fit the index, or whose entries do not parse, gets no search index', () => {
+    const big = build([{ key: ik('a', 1), value: Buffer.alloc(70000) }, { key: ik('b', 1), value: Buffer.alloc(1) }], 16)
+    expect(big.withSearchIndex()).toBeNull()
+    const entries = makeEntries(40, 3)
+    const good = Buffer.from(build(entries, 4).data)
+    // An entry sharing more bytes than the previous key has: no index, and find reports the damage as before.
+    const d = Buffer.from(good); d[0] = 5
+    const damaged = new Block(d, 'x.sst', 0)
+    expect(damaged.withSearchIndex()).toBeNull()
+    expect(() => damaged.find(entries[0].key, entries[0].key.length, new BlockEntry())).toThrow(/shares 5 bytes/)
+  })
+})
+
+/** find() on block agrees with brute force for every entry's key and the keys around it. */
+function expectLookupsAgree (block: Block, entries: Entry[], seed: number): void {
+  const r = seededRandom(seed)
+  for (const x of entries) {
+    const u = x.key.subarray(0, x.key.length - 8)
+    const seq = seqOf(x.key)
+    expectFindAgrees(block, entries, x.key)
+    for (const s of [seq, seq + 1, seq - 1, 0, 2 ** 50, 1003]) if (s >= 0) expectFindAgrees(block, entries, lookupKey(u, s))
+    // A user key next to this one: a byte more, or the last byte bumped.
+    expectFindAgrees(block, entries, lookupKey(Buffer.concat([u, Buffer.from([Math.floor(r() * 256)])]), 2 ** 50))
+    if (u.length > 0) {
+      const v = Buffer.from(u); v[v.length - 1] = (v[v.length - 1] + 1) & 0xff
+      expectFindAgrees(block, entries, lookupKey(v, 1000 + Math.floor(r() * 8)))
+    }
+  }
+  expectFindAgrees(block, entries, lookupKey(Buffer.alloc(0), 0))
+  expectFindAgrees(block, entries, lookupKey(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), 0))
+}
+
+describe('block point lookups on ordinary keys', () => {
   it('finds in blocks of ordinary keys and misses past the end', () => {
     const entries = makeEntries(300, 5)
     const block = build(entries, 16)

@@ -265,6 +265,46 @@ describe('table builder and reader', () => {
     expect(none.stats().entries).toBe(0)
   })
 
+  it('a cached block that point reads come back to is replaced by a copy with a search index; answers and cursors stay the same', () => {
+    const entries = versionedEntries()
+    const { fs, path } = buildTable(entries, { blockSize: 200, restartInterval: 3 })
+    const cache = new BlockCache({ capacityBytes: 1 << 20 })
+    const t = openTable(fs, path, { blockCache: cache })
+    const blocks = t.properties.dataBlocks
+    const indexedBlocks = (table: Table): number => {
+      let n = 0
+      for (let i = 0; i < blocks; i++) if (table.dataBlockAt(i, true, true, null).searchIndexAt >= 0) n++
+      return n
+    }
+    const lookups = (table: Table): void => {
+      for (const u of ['a', 'ab', 'abc', 'abcd', 'abcde', 'b', 'ba', 'c', 'k', 'k\x00', 'zzzz', '', 'aa', 'zzzzz']) {
+        for (const snap of [0, 1, 5, 10, 11, 14, 21, 30, 31, 44, 55, 60, 100]) {
+          const want = refGet(entries, Buffer.from(u), snap)
+          const got = table.get(Buffer.from(u), snap)
+          expect(got?.key.toString('hex'), `${u}@${snap}`).toBe(want?.key.toString('hex'))
+          expect(got?.value.toString('hex')).toBe(want?.value.toString('hex'))
+        }
+      }
+    }
+    // Cursors fill the cache without indexes.
+    collectForward(t.newIterator())
+    expect(cache.stats().entries).toBe(blocks)
+    expect(indexedBlocks(t)).toBe(0)
+    const bytes = cache.stats().bytes
+    lookups(t)
+    // Every block holds a key looked up more than once: each was replaced, none added.
+    expect(indexedBlocks(t)).toBe(blocks)
+    expect(cache.stats().entries).toBe(blocks)
+    expect(cache.stats().bytes).toBeGreaterThan(bytes)
+    lookups(t)
+    expect(sameEntries(collectForward(t.newIterator()), entries)).toBe(true)
+    expect(sameEntries(collectBackward(t.newIterator()), [...entries].reverse())).toBe(true)
+    // Without a block cache nothing is indexed (nor copied).
+    const uncached = openTable(fs, path)
+    lookups(uncached)
+    expect(indexedBlocks(uncached)).toBe(0)
+  })
+
   it('rejects keys added out of order, and add after finish', () => {
     const fs = new MemoryFileSystem()
     const f = fs.openWritable('/t.sst')
