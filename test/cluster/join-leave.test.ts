@@ -3,7 +3,7 @@ import { ContractClient } from '../gateway/helpers/contract-client.js'
 import { startTestNode } from '../gateway/helpers/test-node.js'
 import { getKey } from './helpers/http.js'
 import {
-  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, WriteLoad, type MembershipView
+  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, settledOn, viewOf, WriteLoad
 } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
 import { levelring } from '../support/levelring-command.js'
@@ -29,13 +29,6 @@ afterAll(async () => {
   await joiner?.stop()
   await cluster?.close()
 })
-
-/** True when every view shows one ring (same digest), no move pending, and exactly `owners` owning partitions. */
-function settledOn (views: readonly MembershipView[], owners: readonly string[]): boolean {
-  const digests = new Set(views.map((v) => v.ring.digest))
-  return digests.size === 1 && views.every((v) => v.ring.pending === undefined &&
-    v.ring.owners.filter((o) => o.partitions > 0).map((o) => o.id).join() === [...owners].sort().join())
-}
 
 test('a node joins and another leaves under a write load: no acknowledged write lost, ownership balanced', async () => {
   const clients = new Set<ClusterNode>(cluster.nodes)
