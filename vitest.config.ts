@@ -1,8 +1,49 @@
 import { defineConfig } from 'vitest/config'
+import { BaseSequencer, type TestSpecification } from 'vitest/node'
+import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 // test/stress runs only under `npm run stress` (STRESS=1 vitest run test/stress).
 const EXCLUDED = process.env.STRESS === '1' ? ['node_modules/**'] : ['test/stress/**', 'node_modules/**']
+
+const ROOT = fileURLToPath(new URL('.', import.meta.url))
+
+/**
+ * Files that run longest on two cores (each tens of seconds: processes started and killed, whole
+ * suites), longest first. Without vitest's cache of past durations (a fresh clone, CI) files start
+ * largest first, and these are small: started last, one of them would run alone at the end while
+ * the other worker idles.
+ */
+const LONGEST_FIRST = [
+  'test/engine/compliance.test.ts',
+  'test/gateway/anti-entropy/index-crash.test.ts',
+  'test/tools/bench-scale.test.ts',
+  'test/engine/durability/power-loss.test.ts',
+  'test/tools/docs-commands.test.ts',
+  'test/tools/cluster.test.ts',
+  'test/tools/bench-smoke.test.ts',
+  'test/gateway/http/admin-auth.test.ts',
+  'test/tools/simulate/cluster-simulation.test.ts',
+  'test/gateway/node/start-command.test.ts',
+  'test/tools/db.test.ts',
+  'test/tools/sst.test.ts'
+]
+
+/** vitest's order (groups, projects, its cache), except that LONGEST_FIRST files start first within their project. */
+class LongestFirst extends BaseSequencer {
+  override async sort (files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files)
+    const rank = (spec: TestSpecification): number => {
+      const i = LONGEST_FIRST.indexOf(relative(ROOT, spec.moduleId).split('\\').join('/'))
+      return i === -1 ? LONGEST_FIRST.length : i
+    }
+    const project = (spec: TestSpecification): string => `${spec.project.config.sequence.groupOrder}|${spec.project.name}`
+    const projects = [...new Set(sorted.map(project))]
+    return sorted.map((spec, at) => ({ spec, at }))
+      .sort((a, b) => projects.indexOf(project(a.spec)) - projects.indexOf(project(b.spec)) || rank(a.spec) - rank(b.spec) || a.at - b.at)
+      .map(({ spec }) => spec)
+  }
+}
 
 export default defineConfig({
   resolve: {
@@ -19,6 +60,7 @@ export default defineConfig({
     // Two cores on CI: two test files at a time (one at a time for the cluster suites, below).
     maxWorkers: 2,
     reporters: ['default'],
+    sequence: { sequencer: LongestFirst },
     // Projects extend this (arrays such as include/exclude would be concatenated, so each project names its own).
     projects: [
       {

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process'
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { startNodeProcess, type NodeProcess } from '../support/node-process.js'
+import { levelring } from '../support/levelring-command.js'
 import { sleep, waitUntil } from '../support/process.js'
 import { tempRoot } from '../support/temp-dir.js'
 import { forEachLimited, heldValues, WriteLoad } from './helpers/membership.js'
@@ -17,7 +16,6 @@ import { TestCluster } from './helpers/test-cluster.js'
 // epoch's matter (node/actor-epoch.ts, its own tests); this test checks that a restored backup takes
 // a new epoch, writes through the restored node, and checks that nothing is lost.
 
-const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
 const dir = tempRoot('levelring-backup')
 let cluster: TestCluster
 const others: NodeProcess[] = []
@@ -30,21 +28,12 @@ afterAll(async () => {
   await cluster?.close()
 })
 
-async function levelring (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000, env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') { reject(err); return }
-      resolve({ code: err === null ? 0 : err.code as number, stdout, stderr })
-    })
-  })
-}
-
 test('a backup taken while writing, restored into a node whose disk was lost: the cluster converges and nothing acknowledged is lost', async () => {
   const node3 = cluster.node('node3')
   const load = new WriteLoad(() => cluster.nodes.filter((n) => n.running), { writers: 4, prefix: 'bk' })
   await sleep(1_500)
   const out = join(dir, 'node3-backup')
-  const backup = await levelring(['backup', '--node', node3.url, '--out', out, '--json'])
+  const backup = await levelring(['backup', '--node', node3.url, '--out', out, '--json'], { timeoutMs: 60_000 })
   expect(backup.stderr).toBe('')
   expect(backup.code).toBe(0)
   const manifest = JSON.parse(backup.stdout) as { node: string, tables: number, bytes: number }
@@ -90,7 +79,7 @@ test('export writes every key with siblings and contexts as NDJSON; import into 
   expect((await putText(node1.url, 'ex-siblings', 'left', 'w=3')).status).toBe(204)
   expect((await putText(cluster.node('node2').url, 'ex-siblings', 'right', 'w=3')).status).toBe(204)
   const file = join(dir, 'export.ndjson')
-  const exported = await levelring(['export', '--node', node1.url, '--out', file])
+  const exported = await levelring(['export', '--node', node1.url, '--out', file], { timeoutMs: 60_000 })
   expect(exported.code, exported.stderr).toBe(0)
   const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
   expect(lines[0]).toMatchObject({ format: 'levelring-export', node: 'node1' })
@@ -101,7 +90,7 @@ test('export writes every key with siblings and contexts as NDJSON; import into 
   // A standalone node with the cluster's secret accepts the contexts: values and siblings as they were.
   const same = await startNodeProcess(['--node-id', 'target', '--data-dir', join(dir, 'target'), '--cluster-secret-file', join(cluster.dir, 'secret')])
   others.push(same)
-  const imported = await levelring(['import', file, '--node', same.url, '--json'])
+  const imported = await levelring(['import', file, '--node', same.url, '--json'], { timeoutMs: 60_000 })
   expect(imported.code, imported.stderr).toBe(0)
   expect(JSON.parse(imported.stdout).keys).toBe(lines.length - 2)
   expect(await (await fetch(`${same.url}/v1/kv/ex-7`)).text()).toBe('value-7')
@@ -112,9 +101,9 @@ test('export writes every key with siblings and contexts as NDJSON; import into 
   await writeFile(join(dir, 'other-secret'), 'another-cluster-secret-0123456789\n')
   const other = await startNodeProcess(['--node-id', 'other', '--data-dir', join(dir, 'other'), '--cluster-secret-file', join(dir, 'other-secret')])
   others.push(other)
-  const refused = await levelring(['import', file, '--node', other.url])
+  const refused = await levelring(['import', file, '--node', other.url], { timeoutMs: 60_000 })
   expect(refused.code).toBe(1)
   expect(refused.stderr).toMatch(/import with --blind/)
-  expect((await levelring(['import', file, '--node', other.url, '--blind'])).code).toBe(0)
+  expect((await levelring(['import', file, '--node', other.url, '--blind'], { timeoutMs: 60_000 })).code).toBe(0)
   expect(await (await fetch(`${other.url}/v1/kv/ex-19`)).text()).toBe('value-19')
 }, 120_000)

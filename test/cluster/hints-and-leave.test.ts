@@ -2,7 +2,7 @@ import { afterEach, expect, test } from 'vitest'
 import { putText } from './helpers/http.js'
 import { heldValues, reconfigure, viewOf } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
-import { sleep, waitUntil } from '../support/process.js'
+import { waitUntil } from '../support/process.js'
 
 // Hints never block or pile up, and a leaving node never exits holding what it alone may hold.
 // Each test runs its own four-node cluster (n=3).
@@ -76,19 +76,15 @@ test('hints for a member down longer than the hint window go to the key\'s other
 })
 
 test('a leaving node whose new owners refuse its keys stays, showing its progress, and hands everything over once they take them', { timeout: 180_000 }, async () => {
-  cluster = await TestCluster.start({ size: 4, replicas: 3, settings: { antiEntropyIntervalMs: 0, gossipIntervalMs: 500, partitions: 64 } })
-  const c = cluster
-  const [node1, node2, node3, node4] = c.nodes as [ClusterNode, ClusterNode, ClusterNode, ClusterNode]
-  const stayers = [node1, node2, node3]
   // The others run with maxValueBytes 1, taking hand-over batches of about 7.8 MB at most: node4
   // keeps the only whole copy of a 9 MiB key (nine blind writes of 1 MiB with w=1 through node4, a
   // replica of the key), which the others can stream from it but not be pushed.
-  for (const node of stayers) {
-    await node.stop()
-    await reconfigure(c, node, { maxValueBytes: 1 })
-    await node.start()
-  }
-  await c.settled()
+  cluster = await TestCluster.start({
+    size: 4, replicas: 3, settings: { antiEntropyIntervalMs: 0, gossipIntervalMs: 500, partitions: 64 }, nodeSettings: (id) => id === 'node4' ? {} : { maxValueBytes: 1 }
+  })
+  const c = cluster
+  const [node1, node2, node3, node4] = c.nodes as [ClusterNode, ClusterNode, ClusterNode, ClusterNode]
+  const stayers = [node1, node2, node3]
   const big = keysReplicatedBy(c, 'node4', 'big', 1)[0]!
   const values = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((v) => v.repeat(MIB - 64))
   for (const value of values) expect((await putText(node4.url, big, value, 'w=1')).status).toBe(204)
@@ -102,8 +98,8 @@ test('a leaving node whose new owners refuse its keys stays, showing its progres
     const p = await leaving()
     return p?.phase === 'handing-over' && p.keysLeft > 0
   }, 60_000, 250)
-  // Well past the old give-up (20 sweeps, about 20 s), it is still there, still trying.
-  await sleep(30_000)
+  // Past 20 refused passes (about 20 s: a pass, then LEAVE_RETRY_MS), it is still there, still trying.
+  await waitUntil('node4 made more than 20 hand-over passes', async () => ((await leaving())?.passes ?? 0) > 20, 90_000, 500)
   expect(node4.running).toBe(true)
   const stuck = await leaving()
   expect(stuck).toMatchObject({ phase: 'handing-over', keysLeft: 1 })

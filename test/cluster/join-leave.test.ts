@@ -1,13 +1,12 @@
-import { fileURLToPath } from 'node:url'
-import { execFile } from 'node:child_process'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { ContractClient } from '../gateway/helpers/contract-client.js'
 import { startTestNode } from '../gateway/helpers/test-node.js'
 import { getKey } from './helpers/http.js'
 import {
-  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, WriteLoad, type MembershipView
+  forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, settledOn, viewOf, WriteLoad
 } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
+import { levelring } from '../support/levelring-command.js'
 import { sleep, waitUntil } from '../support/process.js'
 
 // Join and leave under a write load. Four nodes (n=3, w=2) take writes from
@@ -18,8 +17,6 @@ import { sleep, waitUntil } from '../support/process.js'
 // is on each of its three replicas in the final ring (read replica by replica, which never
 // repairs; anti-entropy is off, so the moves alone must have done it) and readable, and
 // ownership is balanced. The admin endpoints' errors are checked against the contract.
-
-const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
 
 let cluster: TestCluster
 let joiner: ClusterNode | undefined
@@ -32,22 +29,6 @@ afterAll(async () => {
   await joiner?.stop()
   await cluster?.close()
 })
-
-/** True when every view shows one ring (same digest), no move pending, and exactly `owners` owning partitions. */
-function settledOn (views: readonly MembershipView[], owners: readonly string[]): boolean {
-  const digests = new Set(views.map((v) => v.ring.digest))
-  return digests.size === 1 && views.every((v) => v.ring.pending === undefined &&
-    v.ring.owners.filter((o) => o.partitions > 0).map((o) => o.id).join() === [...owners].sort().join())
-}
-
-async function levelring (args: readonly string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') { reject(err); return }
-      resolve({ code: err === null ? 0 : err.code as number, stdout, stderr })
-    })
-  })
-}
 
 test('a node joins and another leaves under a write load: no acknowledged write lost, ownership balanced', async () => {
   const clients = new Set<ClusterNode>(cluster.nodes)

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { getKey } from './helpers/http.js'
 import {
-  forEachLimited, heldValues, reconfigure, replicasOf, ringStateOf, statusSeenBy, viewOf, WriteLoad
+  forEachLimited, heldValues, replicasOf, ringStateOf, statusSeenBy, viewOf, WriteLoad
 } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
+import { levelring } from '../support/levelring-command.js'
 import { sleep, waitUntil } from '../support/process.js'
 
 // Failover, on one 5-node cluster (n=3, r=w=2, default gossip and detector settings):
@@ -19,28 +18,15 @@ import { sleep, waitUntil } from '../support/process.js'
 //  - throughout: node5 gossips slowly (every 2 s instead of 1 s) and no node ever takes it for down,
 //    not even node4 on waking from its SIGSTOP (it discounts its own pause).
 
-const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
-
-/** Run the `levelring` command to completion (bounded). */
-async function levelring (args: readonly string[]): Promise<{ code: number, stdout: string }> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, stdout) => {
-      if (err !== null && typeof err.code !== 'number') { reject(err); return }
-      resolve({ code: err === null ? 0 : err.code as number, stdout })
-    })
-  })
-}
-
 let cluster: TestCluster
 let slow: ClusterNode
 let monitor: { stop: () => Promise<string[]> } | undefined
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ size: 5, replicas: 3, defaults: { r: 2, w: 2 }, settings: { antiEntropyIntervalMs: 0 } })
+  cluster = await TestCluster.start({
+    size: 5, replicas: 3, defaults: { r: 2, w: 2 }, settings: { antiEntropyIntervalMs: 0 }, nodeSettings: (id) => id === 'node5' ? { gossipIntervalMs: 2_000 } : {}
+  })
   slow = cluster.node('node5')
-  await reconfigure(cluster, slow, { gossipIntervalMs: 2_000 })
-  await slow.stop()
-  await slow.start()
   await waitUntil('every node sees every other up', async () => (await Promise.all(cluster.nodes.map(viewOf)))
     .every((v) => v.peers.every((p) => p.status === 'up')), 20_000)
   monitor = watchForFlaps(slow.id)

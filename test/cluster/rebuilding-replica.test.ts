@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { eventually, getKey, putText } from './helpers/http.js'
+import { expectCaughtUp, expectStrictReadsNeverNotFound, recovery } from './helpers/recovery.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
-import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 
 // A replica that lost its disk must not outvote the one that holds an acknowledged write. Three
 // nodes, n=3: a write acknowledged with w=pw=2 by A and B while C is down; then B stops, A loses its
@@ -15,12 +15,6 @@ beforeAll(async () => {
   cluster = await TestCluster.start({ size: 3, replicas: 3, settings: { antiEntropyIntervalMs: 500, partitions: 64 } })
 })
 afterAll(async () => { await cluster?.close() })
-
-interface RecoveryView { state: string, partitionsRebuilding: number }
-
-async function recovery (node: ClusterNode): Promise<RecoveryView> {
-  return ((await (await fetch(`${node.url}/v1/cluster`)).json()) as { recovery: RecoveryView }).recovery
-}
 
 test('a wiped primary\'s "not found" does not count toward pr: a strict read answers the value or 503, never 404', { timeout: 120_000 }, async () => {
   const [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode]
@@ -46,15 +40,7 @@ test('a wiped primary\'s "not found" does not count toward pr: a strict read ans
   const raw = await cluster.internodeFetch(a, `/internal/v1/replicas/${encodeURIComponent(key)}`)
   expect(raw.status).toBe(203)
 
-  for (const node of [a, c]) {
-    const strict = await getKey(node.url, key, 'r=2&pr=2')
-    expect([200, 503], `strict read through ${node.id}`).toContain(strict.status)
-    if (strict.status === 200) expect(await strict.text()).toBe('acknowledged by two primaries')
-    else expect(await strict.json()).toMatchObject({ parameter: 'pr', needed: 2, answered: 1 })
-    // Without pr, notfound_ok=false gives r the same protection.
-    const guarded = await getKey(node.url, key, 'r=2&notfound_ok=false')
-    expect([200, 503], `r=2&notfound_ok=false through ${node.id}`).toContain(guarded.status)
-  }
+  await expectStrictReadsNeverNotFound([a, c], key, 'acknowledged by two primaries')
   // The default (notfound_ok=true, as in Riak) counts A's "not found" toward r: that is what pr is for.
   expect((await getKey(c.url, key, 'r=2')).status).toBe(404)
   expect((await getKey(c.url, key, 'r=2&notfound_ok=nope')).status).toBe(400)
@@ -63,15 +49,7 @@ test('a wiped primary\'s "not found" does not count toward pr: a strict read ans
   await new Promise((resolve) => setTimeout(resolve, 2_000))
   expect((await recovery(a)).state).toBe('rebuilding')
 
-  await b.start()
-  await cluster.settled()
-  await eventually('A current again', async () => (await recovery(a)).state === 'current', 300, 100)
-  const held = await cluster.replicaRead(a, key)
-  expect(held).toBeDefined()
-  expect(Buffer.from(liveSiblings(held!)[0]!.value.value).toString()).toBe('acknowledged by two primaries')
-  const after = await getKey(a.url, key, 'r=2&pr=2')
-  expect(after.status).toBe(200)
-  expect(await after.text()).toBe('acknowledged by two primaries')
+  await expectCaughtUp(cluster, b, a, key, 'acknowledged by two primaries')
 
   // The state is stored: a plain restart of A (its directory is no longer empty) stays current.
   expect(await a.stop()).toBe(0)

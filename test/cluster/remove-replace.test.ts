@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { ContractClient } from '../gateway/helpers/contract-client.js'
 import { getKey, putText } from './helpers/http.js'
-import { forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, viewOf, WriteLoad, type MembershipView } from './helpers/membership.js'
+import { forEachLimited, heldValues, joiningNode, replicasOf, ringStateOf, settledOn, viewOf, WriteLoad } from './helpers/membership.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
 import { levelring } from '../tools/levelring-cli.js'
 import { sleep, waitUntil } from '../support/process.js'
@@ -24,13 +24,6 @@ afterAll(async () => {
   await spare?.stop()
   await cluster?.close()
 })
-
-/** True when every view shows one ring, no move pending, and exactly `owners` owning partitions. */
-function settledOn (views: readonly MembershipView[], owners: readonly string[]): boolean {
-  const digests = new Set(views.map((v) => v.ring.digest))
-  return digests.size === 1 && views.every((v) => v.ring.pending === undefined &&
-    v.ring.owners.filter((o) => o.partitions > 0).map((o) => o.id).sort().join() === [...owners].sort().join())
-}
 
 /** A key whose replicas in the founding ring include `id`. */
 function keyReplicatedBy (id: string, prefix: string): string {

@@ -1,8 +1,8 @@
 import { cp, rm } from 'node:fs/promises'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { eventually, getKey, putText } from './helpers/http.js'
+import { getKey, putText } from './helpers/http.js'
+import { expectCaughtUp, expectStrictReadsNeverNotFound, recovery } from './helpers/recovery.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
-import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 
 // A restored (not wiped) data directory may be behind the writes its node acknowledged, so it
 // rebuilds like an empty one. Three nodes, n=3: C is down; A's directory is copied while A runs; a
@@ -17,12 +17,6 @@ beforeAll(async () => {
   cluster = await TestCluster.start({ size: 3, replicas: 3, settings: { antiEntropyIntervalMs: 500, partitions: 64 } })
 })
 afterAll(async () => { await cluster?.close() })
-
-interface RecoveryView { state: string, partitionsRebuilding: number }
-
-async function recovery (node: ClusterNode): Promise<RecoveryView> {
-  return ((await (await fetch(`${node.url}/v1/cluster`)).json()) as { recovery: RecoveryView }).recovery
-}
 
 test('a primary restarted on an earlier copy of its directory does not count toward pr until anti-entropy has synced it', { timeout: 120_000 }, async () => {
   const [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode]
@@ -44,24 +38,9 @@ test('a primary restarted on an earlier copy of its directory does not count tow
   expect(a.lines.some((l) => typeof l.msg === 'string' && l.msg.includes('may be behind the writes it acknowledged'))).toBe(true)
   expect(await recovery(a)).toEqual({ state: 'rebuilding', partitionsRebuilding: 64 })
   expect((await cluster.internodeFetch(a, `/internal/v1/replicas/${encodeURIComponent(key)}`)).status).toBe(203)
-  for (const node of [a, c]) {
-    const strict = await getKey(node.url, key, 'r=2&pr=2')
-    expect([200, 503], `strict read through ${node.id}`).toContain(strict.status)
-    if (strict.status === 200) expect(await strict.text()).toBe('acknowledged by two primaries')
-    else expect(await strict.json()).toMatchObject({ parameter: 'pr', needed: 2, answered: 1 })
-    const guarded = await getKey(node.url, key, 'r=2&notfound_ok=false')
-    expect([200, 503], `r=2&notfound_ok=false through ${node.id}`).toContain(guarded.status)
-  }
+  await expectStrictReadsNeverNotFound([a, c], key, 'acknowledged by two primaries')
 
-  await b.start()
-  await cluster.settled()
-  await eventually('A current again', async () => (await recovery(a)).state === 'current', 300, 100)
-  const held = await cluster.replicaRead(a, key)
-  expect(held).toBeDefined()
-  expect(Buffer.from(liveSiblings(held!)[0]!.value.value).toString()).toBe('acknowledged by two primaries')
-  const after = await getKey(a.url, key, 'r=2&pr=2')
-  expect(after.status).toBe(200)
-  expect(await after.text()).toBe('acknowledged by two primaries')
+  await expectCaughtUp(cluster, b, a, key, 'acknowledged by two primaries')
 })
 
 test('a node killed (SIGKILL) and restarted in place on the same machine boot stays current: its "not found" still counts', { timeout: 60_000 }, async () => {

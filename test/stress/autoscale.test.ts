@@ -5,10 +5,8 @@
 // preStop hook's `levelring leave --wait`, then SIGTERM), twice. After every step every acknowledged
 // write must be on each of its n = 3 replicas of the current ring (replica reads, which never
 // repair); and at 3 nodes a scale-down is refused (and says so). The figures are printed.
-import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, expect, test } from 'vitest'
 import { InternodeAuth } from '../../gateway/src/internode/internode-auth.js'
 import { keyPath, REPLICAS_PATH } from '../../gateway/src/internode/internode-protocol.js'
@@ -18,10 +16,10 @@ import { liveSiblings } from '../../gateway/src/replica/stored-object.js'
 import { ringStateFromJSON, type RingStateJSON } from '../../gateway/src/ring/ring-state.js'
 import type { Ring } from '../../gateway/src/ring/ring.js'
 import { startNodeProcess, type NodeProcess } from '../support/node-process.js'
+import { levelring } from '../support/levelring-command.js'
 import { freePorts, sleep, waitUntil } from '../support/process.js'
 import { tempRoot } from '../support/temp-dir.js'
 
-const BIN = fileURLToPath(new URL('../../bin/levelring.js', import.meta.url))
 const N = 3
 const SECRET = `autoscale-secret-${process.pid}-0123456789`
 const root = tempRoot('levelring-autoscale')
@@ -31,15 +29,6 @@ afterAll(async () => { await Promise.all([...running.values()].map(async (n) => 
 const auth = new InternodeAuth([Buffer.from(SECRET)], 'test-harness')
 async function internode (node: NodeProcess, id: string, path: string): Promise<Response> {
   return await fetch(node.url + path, { headers: auth.signRequest('GET', path, undefined, id) })
-}
-
-async function levelring (args: readonly string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 700_000 }, (err, stdout, stderr) => {
-      if (err !== null && typeof err.code !== 'number') { reject(err); return }
-      resolve({ code: err === null ? 0 : err.code as number, stdout, stderr })
-    })
-  })
 }
 
 test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replicas after each step; a scale-down below n refused', async () => {
@@ -141,7 +130,7 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
     for (const i of [4, 3]) {
       const id = ids[i]!
       targets.delete(id)
-      const left = await levelring(['leave', '--node', running.get(id)!.url, '--wait', '--wait-timeout', '600000'])
+      const left = await levelring(['leave', '--node', running.get(id)!.url, '--wait', '--wait-timeout', '600000'], { timeoutMs: 700_000 })
       expect(left.code, left.stderr).toBe(0)
       await running.get(id)!.stop()
       running.delete(id)
@@ -149,7 +138,7 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
     await step(`cycle ${cycle}: 5 -> 3`, ids.slice(0, 3), down)
 
     // A scale-down below n is refused, says why, and changes nothing.
-    const refused = await levelring(['leave', '--node', running.get(ids[2]!)!.url, '--wait'])
+    const refused = await levelring(['leave', '--node', running.get(ids[2]!)!.url, '--wait'], { timeoutMs: 700_000 })
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/cannot leave: 2 members would remain for n=3/)
     expect(running.get(ids[2]!)!.child.exitCode).toBe(null)

@@ -55,3 +55,22 @@ export function collectOutput (child: ChildProcess): { stdout: () => string, std
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
   return { stdout: () => out, stderr: () => err }
 }
+
+/**
+ * Calls `onLine` for each complete line `stream` writes, then `afterChunk` once per chunk read: a
+ * test that kills a child on what it reported acts between chunks, never on a half-written line.
+ */
+export function eachLine (stream: NodeJS.ReadableStream, onLine: (line: string) => void, afterChunk: () => void = () => {}): void {
+  let buffered = ''
+  stream.on('data', (chunk: Buffer | string) => {
+    buffered += chunk.toString()
+    let nl
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      onLine(line)
+    }
+    afterChunk()
+  })
+}
+

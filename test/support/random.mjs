@@ -1,21 +1,9 @@
 // The tests' one seeded PRNG: a failure reproduces from its seed. Plain JavaScript so that the child
 // processes the durability tests kill (plain node, no TypeScript) share it with the tests themselves.
 
-/**
- * mulberry32: a fast 32-bit generator, good enough for test data (not for anything secret).
- * @param {number} seed
- * @returns {() => number} the same sequence in [0, 1) for the same seed
- */
-export function seededRandom (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// The generator itself is the simulator's (tools/src/simulate/seeded-random.ts), built into dist/
+// (npm test builds first), so that plain-node children and tests draw the same sequences from one copy.
+export { seededRandom } from '../../dist/tools/src/simulate/seeded-random.js'
 
 /**
  * An integer in [0, n) drawn from `random`.

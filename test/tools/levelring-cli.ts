@@ -3,25 +3,11 @@
  * first: bin/levelring.js -> dist/tools/src/cli.js), and write a database with known contents using the
  * engine, small enough to be quick and shaped to have several tables on several levels.
  */
-import { execFile } from 'node:child_process'
+import { levelring, type Run } from '../support/levelring-command.js'
 import { LsmLevel } from 'lsm-level'
 import { expect } from 'vitest'
 
-const BIN = new URL('../../bin/levelring.js', import.meta.url).pathname
-
-/** What a finished `levelring` process left behind. */
-export interface Run { code: number, stdout: string, stderr: string }
-
-/** Runs `levelring ...args` to completion (bounded by a timeout) and returns its exit code and output. */
-export async function levelring (args: readonly string[], options: { env?: NodeJS.ProcessEnv, cwd?: string } = {}): Promise<Run> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') { reject(err); return }
-        resolve({ code: err === null ? 0 : err.code as number, stdout, stderr })
-      })
-  })
-}
+export { levelring, type Run } from '../support/levelring-command.js'
 
 /** Runs a command that must succeed and returns its stdout parsed as the one JSON document it printed. */
 export async function levelringJson<T = any> (args: readonly string[]): Promise<T> {

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto'
-import { GatewayError } from '../error/gateway-error.js'
-import { assertMerkleShape, entryHash, MERKLE_HASH_BYTES, type MerkleShape } from './merkle-tree.js'
+import { entryHash, MERKLE_HASH_BYTES, MerkleNodes, xorHashInto, type MerkleShape } from './merkle-tree.js'
 
 /**
  * The hash tree of one partition on one replica, over bucket hashes only (no keys): what anti-entropy
@@ -14,15 +12,12 @@ import { assertMerkleShape, entryHash, MERKLE_HASH_BYTES, type MerkleShape } fro
  * prefix, so a bucket's keys are one range of the key hash index, and a bucket hash is recomputed
  * by scanning just that range. A write only marks its bucket stale (markStale); the owner rescans
  * stale buckets before it reads the tree (PartitionTrees.local) and stores the results (setBucket).
- * Interior nodes are rehashed lazily, only above changed buckets.
+ * Interior nodes are rehashed lazily, only above changed buckets (MerkleNodes, merkle-tree.ts).
  */
 export class BucketTree {
   readonly shape: MerkleShape
   readonly bucketCount: number
-  /** Per level, the node hashes back to back; level D holds the bucket hashes. */
-  readonly #levels: Buffer[] = []
-  /** Per interior level, 1 where the node hash must be recomputed. */
-  readonly #dirty: Uint8Array[] = []
+  readonly #nodes: MerkleNodes
   /** 1 where the bucket hash may be out of date (its keys changed since it was computed). */
   readonly #stale: Uint8Array
   #staleCount: number
@@ -32,13 +27,9 @@ export class BucketTree {
 
   /** A tree whose every bucket is stale (nothing computed yet). */
   constructor (shape: MerkleShape) {
-    assertMerkleShape(shape)
-    this.shape = shape
-    this.bucketCount = shape.fanout ** shape.depth
-    for (let d = 0; d <= shape.depth; d++) {
-      this.#levels.push(Buffer.alloc(shape.fanout ** d * MERKLE_HASH_BYTES))
-      if (d < shape.depth) this.#dirty.push(new Uint8Array(shape.fanout ** d).fill(1))
-    }
+    this.#nodes = new MerkleNodes(shape)
+    this.shape = this.#nodes.shape
+    this.bucketCount = this.#nodes.bucketCount
     this.#stale = new Uint8Array(this.bucketCount).fill(1)
     this.#staleCount = this.bucketCount
     this.#counts = new Uint32Array(this.bucketCount)
@@ -46,9 +37,7 @@ export class BucketTree {
 
   /** Bytes this tree holds (hash levels, flags, counts): what the tree cache budgets. */
   static bytesFor (shape: MerkleShape): number {
-    let bytes = 0
-    for (let d = 0; d <= shape.depth; d++) bytes += shape.fanout ** d * (MERKLE_HASH_BYTES + 1)
-    return bytes + shape.fanout ** shape.depth * 5
+    return MerkleNodes.bytesFor(shape) + shape.fanout ** shape.depth * 5
   }
 
   /** Keys in the tree's buckets as of their last computation. */
@@ -85,50 +74,17 @@ export class BucketTree {
   setBucket (bucket: number, hash: Uint8Array, keys: number): void {
     this.#keys += keys - this.#counts[bucket]!
     this.#counts[bucket] = keys
-    const leaves = this.#levels[this.shape.depth]!
-    const at = bucket * MERKLE_HASH_BYTES
-    if (leaves.subarray(at, at + MERKLE_HASH_BYTES).equals(hash)) return
-    leaves.set(hash, at)
-    let index = bucket
-    for (let d = this.shape.depth - 1; d >= 0; d--) {
-      index = Math.floor(index / this.shape.fanout)
-      if (this.#dirty[d]![index] === 1) return // a dirty node's ancestors are dirty already
-      this.#dirty[d]![index] = 1
-    }
+    this.#nodes.setBucket(bucket, hash)
   }
 
   /** The root hash: equal roots mean (all but certainly) equal contents. */
   root (): Buffer {
-    return this.nodeHashes(0, [0])[0]!
+    return this.#nodes.root()
   }
 
   /** Hashes of the given nodes of one level (level D = buckets), rehashing dirty interior ones; copies. */
   nodeHashes (level: number, indices: readonly number[]): Buffer[] {
-    if (!Number.isInteger(level) || level < 0 || level > this.shape.depth) {
-      throw new GatewayError('CLUSTER_INVALID_OPTION', `Merkle level ${String(level)} is outside 0..${this.shape.depth}`)
-    }
-    const count = this.shape.fanout ** level
-    return indices.map((i) => {
-      if (!Number.isInteger(i) || i < 0 || i >= count) {
-        throw new GatewayError('CLUSTER_INVALID_OPTION', `Merkle node ${String(i)} is outside 0..${count - 1} at level ${level}`)
-      }
-      if (level < this.shape.depth) this.#rehash(level, i)
-      const at = i * MERKLE_HASH_BYTES
-      return Buffer.from(this.#levels[level]!.subarray(at, at + MERKLE_HASH_BYTES))
-    })
-  }
-
-  #rehash (level: number, index: number): void {
-    const dirty = this.#dirty[level]!
-    if (dirty[index] === 0) return
-    const { fanout } = this.shape
-    const first = index * fanout
-    if (level + 1 < this.shape.depth) {
-      for (let c = first; c < first + fanout; c++) this.#rehash(level + 1, c)
-    }
-    const children = this.#levels[level + 1]!.subarray(first * MERKLE_HASH_BYTES, (first + fanout) * MERKLE_HASH_BYTES)
-    createHash('sha1').update(children).digest().copy(this.#levels[level]!, index * MERKLE_HASH_BYTES)
-    dirty[index] = 0
+    return this.#nodes.nodeHashes(level, indices)
   }
 }
 
@@ -138,8 +94,7 @@ export class BucketHash {
   keys = 0
 
   add (key: Uint8Array, valueHash: Uint8Array): void {
-    const h = entryHash(key, valueHash)
-    for (let i = 0; i < MERKLE_HASH_BYTES; i++) this.hash[i]! ^= h[i]!
+    xorHashInto(this.hash, 0, entryHash(key, valueHash))
     this.keys++
   }
 }

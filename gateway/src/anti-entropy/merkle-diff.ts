@@ -11,7 +11,7 @@
 import { GatewayError } from '../error/gateway-error.js'
 import { MERKLE_HASH_BYTES, type MerkleEntry, type MerkleShape } from './merkle-tree.js'
 
-/** What each replica answers during a comparison; MerkleTree and a PartitionTrees LocalPartition satisfy it. */
+/** What each replica answers during a comparison; a PartitionTrees LocalPartition satisfies it (and the tests' per-key model). */
 export interface MerklePeer {
   readonly shape: MerkleShape
   /** Hashes of the given nodes at `level`, in the order asked. */

@@ -130,7 +130,7 @@ export function registerClusterMetrics (metrics: NodeMetrics, sources: ClusterMe
   })
   metrics.scrapedGauge({
     name: 'levelring_anti_entropy_tree_keys',
-    help: 'Keys in this node\'s Merkle trees',
+    help: 'Keys counted by the bucket hashes of the partition trees this node holds in memory, as of each bucket\'s last computation (partitions evicted from the tree cache are not counted)',
     * read () { yield [{}, sources.antiEntropy().trees.keys] }
   })
   metrics.scrapedTotal({

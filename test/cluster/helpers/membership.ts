@@ -40,6 +40,13 @@ export async function viewOf (node: ClusterNode): Promise<MembershipView> {
   return await res.json() as MembershipView
 }
 
+/** True when every view shows one ring (same digest), no move pending, and exactly `owners` owning partitions. */
+export function settledOn (views: readonly MembershipView[], owners: readonly string[]): boolean {
+  const digests = new Set(views.map((v) => v.ring.digest))
+  return digests.size === 1 && views.every((v) => v.ring.pending === undefined &&
+    v.ring.owners.filter((o) => o.partitions > 0).map((o) => o.id).sort().join() === [...owners].sort().join())
+}
+
 /** How `observer` rates `peer` now: its `status` in the observer's view ('missing' when not listed). */
 export async function statusSeenBy (observer: ClusterNode, peer: string): Promise<string> {
   return (await viewOf(observer)).peers.find((p) => p.id === peer)?.status ?? 'missing'

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LsmLevel } from 'lsm-level'
+import { eachLine } from '../../support/process.js'
 import { tempRoot } from '../../support/temp-dir.js'
 
 const root = tempRoot('lsm-sigkill')
@@ -13,19 +14,13 @@ function runAndKill (dir: string, seed: number, minAcks: number): Promise<number
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writer, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] })
     const acked: number[] = []
-    let buf = ''
     let err = ''
     let killed = false
     const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`writer made no progress: ${err}`)) }, 60_000)
     child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString()
-      let nl
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (line.startsWith('ack ')) acked.push(Number(line.slice(4)))
-      }
+    eachLine(child.stdout, (line) => {
+      if (line.startsWith('ack ')) acked.push(Number(line.slice(4)))
+    }, () => {
       if (!killed && acked.length >= minAcks) {
         killed = true
         child.kill('SIGKILL')

@@ -25,13 +25,13 @@ export function registerDb (program: Command): void {
     .action(async (dir: string, key: string, flags) => { await dbGet(dir, key, flags, new Output()) })
 
   withJson(withEncoding(db.command('put')
-    .description('write a value (fsynced before the command exits)')
+    .description('write a value (fsynced before the command exits; in a node\'s data directory, an object with its index entries)')
     .argument('<dir>', 'database directory').argument('<key>', 'the key').argument('<value>', 'the value')
     .option('--create', 'create the database if the directory holds none')))
     .action(async (dir: string, key: string, value: string, flags) => { await dbPut(dir, key, value, flags, new Output()) })
 
   withJson(withEncoding(db.command('del')
-    .description('delete a key (fsynced before the command exits)')
+    .description('delete a key (fsynced before the command exits; in a node\'s data directory, an object with its index entries)')
     .argument('<dir>', 'database directory').argument('<key>', 'the key')))
     .action(async (dir: string, key: string, flags: CommonFlags) => { await dbDel(dir, key, flags, new Output()) })
 

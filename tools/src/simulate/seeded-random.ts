@@ -1,4 +1,4 @@
-/** mulberry32: a small, fast 32-bit PRNG; the same sequence in [0, 1) for the same seed (for simulations, never for secrets). */
+/** mulberry32: a small, fast 32-bit PRNG; the same sequence in [0, 1) for the same seed (for simulations and tests, never for secrets). */
 export function seededRandom (seed: number): () => number {
   let a = seed >>> 0
   return () => {
