@@ -70,6 +70,7 @@ export interface TransferCounts {
   readonly bytesServed: number
   readonly handoverKeysReceived: number
   readonly handoverBytesReceived: number
+  readonly offeredKeysHeld: number
 }
 
 /** What a sweep did. */
@@ -90,7 +91,9 @@ export interface SweepResult {
  *    (SloppyPlacement's `handoff` targets, kept as hints when they fail).
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
- *    current targets and pending replicas, then dropped here if it did not change meanwhile. A key
+ *    current targets and pending replicas, then dropped here if it did not change meanwhile. Keys go
+ *    as version hashes first, and only the objects a target does not hold in that version follow
+ *    (a joiner streamed them already; the replicas that keep the partition got the same writes). A key
  *    that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
@@ -125,7 +128,7 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start, pages streamed in and out, hand-overs received. */
+  /** Keys received by streams and dropped by sweeps since start, pages streamed in and out, hand-overs received and offered. */
   get counts (): TransferCounts {
     const c = this.streamCounters
     return {
@@ -137,7 +140,8 @@ export class PartitionTransfer {
       bytesFetched: c.bytesFetched,
       bytesServed: c.bytesServed,
       handoverKeysReceived: c.handoverKeysReceived,
-      handoverBytesReceived: c.handoverBytesReceived
+      handoverBytesReceived: c.handoverBytesReceived,
+      offeredKeysHeld: c.offeredKeysHeld
     }
   }
 
