@@ -25,7 +25,7 @@
  *                                        their objects: a replica that streamed them (a joiner) or got
  *                                        them by its own writes holds most already
  *     u8      format (PAGE_FORMAT) | varint count | count x (string key | 20 bytes version hash)
- *   200 PAGE_MEDIA_TYPE, once the commit log is fsynced (what it holds is then durable):
+ *   200 PAGE_MEDIA_TYPE, once the commit log is fsynced when it holds any (what it holds is then durable):
  *     u8      format (PAGE_FORMAT) | varint count | count x varint index of a key it holds another
  *                                                    version of, or none: send those
  */
@@ -303,7 +303,7 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
           }))
         }
         // What this node answers that it holds must survive its crash: the sender drops its copy next.
-        await options.syncLog()
+        if (wanted.length < offered.length) await options.syncLog()
         if (options.counters !== undefined) options.counters.offeredKeysHeld += offered.length - wanted.length
         const answer = encodeWanted(wanted.sort((a, b) => a - b))
         res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(answer.length) }).end(answer)

@@ -123,6 +123,10 @@ test('an offer of keys by version hash answers the ones the receiver lacks or ho
     const again = await post(OFFER_PATH, encodeOffer(offered.map(({ key, object }) => ({ key, hash: versionHash(encodeObject(object)) }))))
     // k2 now holds both versions (concurrent), so it differs from the offered one still; k3 is as offered.
     expect([...again.body]).toEqual([1, 1, 2])
+    // An offer of keys it holds none of needs no fsync (nothing it answers lets the sender drop a copy).
+    expect(syncs).toBe(3) // the first offer, the hand-over, the second offer
+    await post(OFFER_PATH, encodeOffer([{ key: 'k9', hash: versionHash(encodeObject(offered[0]!.object)) }]))
+    expect(syncs).toBe(3)
     // A malformed offer is refused (the internode router answers the error as a 400).
     expect((await post(OFFER_PATH, Buffer.from([1, 5, 0]))).status).toBe(500)
     expect(counters.offeredKeysHeld).toBe(2 + 3)
