@@ -190,6 +190,13 @@ export function decodeHandover (bytes: Uint8Array): Array<{ key: string, object:
   return entries
 }
 
+/** A key to hand over, with its object and, when the caller has it, its version hash. */
+export interface HandoverEntry {
+  readonly key: string
+  readonly object: StoredObject
+  readonly hash?: Uint8Array
+}
+
 /** Encode an offer: each key with its version hash. */
 export function encodeOffer (entries: ReadonlyArray<{ readonly key: string, readonly hash: Uint8Array }>): Buffer {
   const w = new ByteWriter(16 + entries.length * 64).u8(PAGE_FORMAT).varint(entries.length)
@@ -235,8 +242,8 @@ function decodeWanted (bytes: Uint8Array, offered: number): number[] {
  * Hand keys over to `node`: resolves once it holds them all durably. Their version hashes go first;
  * only the objects it holds another version of (or none) follow, merged there and fsynced.
  */
-export async function handOver (client: InternodeClient, node: string, entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Promise<void> {
-  const offer = encodeOffer(entries.map(({ key, object }) => ({ key, hash: versionHash(encodeObject(object)) })))
+export async function handOver (client: InternodeClient, node: string, entries: readonly HandoverEntry[]): Promise<void> {
+  const offer = encodeOffer(entries.map(({ key, object, hash }) => ({ key, hash: hash ?? versionHash(encodeObject(object)) })))
   let wanted: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>
   try {
     wanted = decodeWanted(await client.post(node, OFFER_PATH, offer, PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS), entries.length).map((i) => entries[i]!)

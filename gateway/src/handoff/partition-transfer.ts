@@ -6,9 +6,10 @@ import type { InternodeClient } from '../internode/internode-client.js'
 import { durable, type NodeStorage } from '../replica/node-storage.js'
 import { partitionRange } from '../replica/storage-keys.js'
 import { decodeObject } from '../replica/object-codec.js'
+import { versionHash } from '../anti-entropy/version-hash.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import type { Membership } from '../membership/membership.js'
-import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters } from './partition-stream.js'
+import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters, type HandoverEntry } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from '../ring/ring-state.js'
 
 /** How often the transfer checks for work (ms). */
@@ -299,7 +300,7 @@ export class PartitionTransfer {
     await this.#forgetCursors(state)
     let dropped = 0
     let kept = 0
-    let batch: Array<{ key: string, object: StoredObject }> = []
+    let batch: HandoverEntry[] = []
     let bytes = 0
     const flush = async (): Promise<void> => {
       const result = await this.#handOver(batch)
@@ -315,7 +316,8 @@ export class PartitionTransfer {
         // An object that would overflow the batch goes in the next one: one the receiver refuses as too
         // large then travels alone, and fails alone.
         if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
-        batch.push({ key, object: decodeObject(key, value) })
+        // Hashed once here, from the stored bytes, for the offers to every target.
+        batch.push({ key, object: decodeObject(key, value), hash: versionHash(value) })
         bytes += value.length
         if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
       }
@@ -330,10 +332,10 @@ export class PartitionTransfer {
    * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
    * per node, hints one by one; then drop each key whose every push succeeded, if unchanged.
    */
-  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
+  async #handOver (entries: readonly HandoverEntry[]): Promise<SweepResult> {
     const { placement, access, membership, store, client, logger } = this.#options
     const self = membership.selfId
-    const byNode = new Map<string, Array<{ key: string, object: StoredObject }>>()
+    const byNode = new Map<string, HandoverEntry[]>()
     const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
     const failed = new Set<string>()
     for (const entry of entries) {
