@@ -594,8 +594,6 @@ export interface components {
                 handoverKeysReceived?: number;
                 /** @description Bytes of the hand-over batches merged here. */
                 handoverBytesReceived?: number;
-                /** @description Keys offered for hand-over (by version hash) that this node already held in that version, so their objects were not sent. */
-                offeredKeysHeld?: number;
             };
             antiEntropy?: components["schemas"]["AntiEntropyView"];
             /** @description A leaving node's hand-over of its keys and hints (present while it leaves). */

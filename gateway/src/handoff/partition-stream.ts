@@ -19,15 +19,6 @@
  *                                        longer replicates them): merged here, then fsynced once
  *     u8      format (PAGE_FORMAT) | varint count | count x string key | bytes stored object
  *   204 once every set is merged and the commit log fsynced
- *
- *   POST /internal/v1/partitions/offer   PAGE_MEDIA_TYPE: the keys of a hand-over batch with the
- *                                        version hash of each (anti-entropy/version-hash.ts), before
- *                                        their objects: a replica that streamed them (a joiner) or got
- *                                        them by its own writes holds most already
- *     u8      format (PAGE_FORMAT) | varint count | count x (string key | 20 bytes version hash)
- *   200 PAGE_MEDIA_TYPE, once the commit log is fsynced when it holds any (what it holds is then durable):
- *     u8      format (PAGE_FORMAT) | varint count | count x varint index of a key it holds another
- *                                                    version of, or none: send those
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
@@ -40,16 +31,11 @@ import type { BodyReader, InternodeExtension } from '../internode/internode-rout
 import type { NodeStorage } from '../replica/node-storage.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
-import { versionHash } from '../anti-entropy/version-hash.js'
 import type { StoredObject } from '../replica/stored-object.js'
 
 export const PARTITIONS_PATH = `${INTERNODE_PREFIX}partitions`
 export const HANDOVER_PATH = `${INTERNODE_PREFIX}partitions/merge`
-export const OFFER_PATH = `${INTERNODE_PREFIX}partitions/offer`
 export const PAGE_MEDIA_TYPE = 'application/vnd.levelring.partition-page'
-
-/** Bytes of a version hash (SHA-1). */
-const VERSION_HASH_BYTES = 20
 
 /** Bumped when the page layout changes. */
 const PAGE_FORMAT = 1
@@ -101,8 +87,6 @@ export class StreamCounters {
   /** Keys and bytes merged here from hand-overs (a node that drops a partition pushes its keys to their replicas). */
   handoverKeysReceived = 0
   handoverBytesReceived = 0
-  /** Keys offered for hand-over that this node already held in the offered version (their objects were not sent). */
-  offeredKeysHeld = 0
 }
 
 /**
@@ -190,69 +174,9 @@ export function decodeHandover (bytes: Uint8Array): Array<{ key: string, object:
   return entries
 }
 
-/** A key to hand over, with its object and, when the caller has it, its version hash. */
-export interface HandoverEntry {
-  readonly key: string
-  readonly object: StoredObject
-  readonly hash?: Uint8Array
-}
-
-/** Encode an offer: each key with its version hash. */
-export function encodeOffer (entries: ReadonlyArray<{ readonly key: string, readonly hash: Uint8Array }>): Buffer {
-  const w = new ByteWriter(16 + entries.length * 64).u8(PAGE_FORMAT).varint(entries.length)
-  for (const { key, hash } of entries) w.string(key).raw(hash)
-  return w.finish()
-}
-
-/** Decode an offer; throws LEVELRING_MALFORMED_BYTES. */
-export function decodeOffer (bytes: Uint8Array): Array<{ key: string, hash: Buffer }> {
-  const r = new ByteReader(bytes)
-  const format = r.u8()
-  if (format !== PAGE_FORMAT) throw malformedBytes(`offer format ${format}, this node reads ${PAGE_FORMAT}`, 0)
-  const count = r.varint()
-  const entries: Array<{ key: string, hash: Buffer }> = []
-  for (let i = 0; i < count; i++) entries.push({ key: r.string(), hash: Buffer.from(r.raw(VERSION_HASH_BYTES)) })
-  if (!r.done) throw malformedBytes('trailing bytes after an offer', r.offset)
-  return entries
-}
-
-/** The indexes of an offer's keys the receiver wants (it holds another version of them, or none). */
-function encodeWanted (indexes: readonly number[]): Buffer {
-  const w = new ByteWriter(16 + indexes.length * 3).u8(PAGE_FORMAT).varint(indexes.length)
-  for (const i of indexes) w.varint(i)
-  return w.finish()
-}
-
-function decodeWanted (bytes: Uint8Array, offered: number): number[] {
-  const r = new ByteReader(bytes)
-  const format = r.u8()
-  if (format !== PAGE_FORMAT) throw malformedBytes(`offer answer format ${format}, this node reads ${PAGE_FORMAT}`, 0)
-  const count = r.varint()
-  const indexes: number[] = []
-  for (let i = 0; i < count; i++) {
-    const index = r.varint()
-    if (index >= offered) throw malformedBytes(`offer answer names key ${index} of ${offered}`, r.offset)
-    indexes.push(index)
-  }
-  if (!r.done) throw malformedBytes('trailing bytes after an offer answer', r.offset)
-  return indexes
-}
-
-/**
- * Hand keys over to `node`: resolves once it holds them all durably. Their version hashes go first;
- * only the objects it holds another version of (or none) follow, merged there and fsynced.
- */
-export async function handOver (client: InternodeClient, node: string, entries: readonly HandoverEntry[]): Promise<void> {
-  const offer = encodeOffer(entries.map(({ key, object, hash }) => ({ key, hash: hash ?? versionHash(encodeObject(object)) })))
-  let wanted: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>
-  try {
-    wanted = decodeWanted(await client.post(node, OFFER_PATH, offer, PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS), entries.length).map((i) => entries[i]!)
-  } catch {
-    // A node of an older release has no offer endpoint: it gets every object, as before.
-    wanted = entries
-  }
-  if (wanted.length === 0) return
-  await client.post(node, HANDOVER_PATH, encodeHandover(wanted), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+/** Hand keys over to `node`: resolves once it merged them all and fsynced. */
+export async function handOver (client: InternodeClient, node: string, entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Promise<void> {
+  await client.post(node, HANDOVER_PATH, encodeHandover(entries), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
 }
 
 /** What the endpoints need of the node: its storage to walk, its store to merge into, a way to fsync. */
@@ -294,30 +218,8 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
         res.writeHead(204).end()
         return
       }
-      if (path === OFFER_PATH && req.method === 'POST') {
-        const body = await readBody(options.maxBodyBytes)
-        let offered: Array<{ key: string, hash: Buffer }>
-        try {
-          offered = decodeOffer(body)
-        } catch (err) {
-          throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not an offer: ${(err as Error).message}`, { parameter: 'body' })
-        }
-        const wanted: number[] = []
-        for (let i = 0; i < offered.length; i += 16) {
-          await Promise.all(offered.slice(i, i + 16).map(async ({ key, hash }, j) => {
-            const held = await store.read(key)
-            if (held === undefined || !versionHash(encodeObject(held)).equals(hash)) wanted.push(i + j)
-          }))
-        }
-        // What this node answers that it holds must survive its crash: the sender drops its copy next.
-        if (wanted.length < offered.length) await options.syncLog()
-        if (options.counters !== undefined) options.counters.offeredKeysHeld += offered.length - wanted.length
-        const answer = encodeWanted(wanted.sort((a, b) => a - b))
-        res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(answer.length) }).end(answer)
-        return
-      }
       if (path !== PARTITIONS_PATH || req.method !== 'POST') {
-        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH}, ${OFFER_PATH} or ${HANDOVER_PATH}`)
+        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
       }
       const request = parseRequest(await readBody(1024 * 1024))
       const page = await readPartitionPage(storage, request, options.counters, options.rebuilding)

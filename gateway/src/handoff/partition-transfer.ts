@@ -6,10 +6,9 @@ import type { InternodeClient } from '../internode/internode-client.js'
 import { durable, type NodeStorage } from '../replica/node-storage.js'
 import { partitionRange } from '../replica/storage-keys.js'
 import { decodeObject } from '../replica/object-codec.js'
-import { versionHash } from '../anti-entropy/version-hash.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import type { Membership } from '../membership/membership.js'
-import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters, type HandoverEntry } from './partition-stream.js'
+import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from '../ring/ring-state.js'
 
 /** How often the transfer checks for work (ms). */
@@ -71,7 +70,6 @@ export interface TransferCounts {
   readonly bytesServed: number
   readonly handoverKeysReceived: number
   readonly handoverBytesReceived: number
-  readonly offeredKeysHeld: number
 }
 
 /** What a sweep did. */
@@ -92,9 +90,7 @@ export interface SweepResult {
  *    (SloppyPlacement's `handoff` targets, kept as hints when they fail).
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
- *    current targets and pending replicas, then dropped here if it did not change meanwhile. Keys go
- *    as version hashes first, and only the objects a target does not hold in that version follow
- *    (a joiner streamed them already; the replicas that keep the partition got the same writes). A key
+ *    current targets and pending replicas, then dropped here if it did not change meanwhile. A key
  *    that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
@@ -129,7 +125,7 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start, pages streamed in and out, hand-overs received and offered. */
+  /** Keys received by streams and dropped by sweeps since start, pages streamed in and out, hand-overs received. */
   get counts (): TransferCounts {
     const c = this.streamCounters
     return {
@@ -141,8 +137,7 @@ export class PartitionTransfer {
       bytesFetched: c.bytesFetched,
       bytesServed: c.bytesServed,
       handoverKeysReceived: c.handoverKeysReceived,
-      handoverBytesReceived: c.handoverBytesReceived,
-      offeredKeysHeld: c.offeredKeysHeld
+      handoverBytesReceived: c.handoverBytesReceived
     }
   }
 
@@ -300,7 +295,7 @@ export class PartitionTransfer {
     await this.#forgetCursors(state)
     let dropped = 0
     let kept = 0
-    let batch: HandoverEntry[] = []
+    let batch: Array<{ key: string, object: StoredObject }> = []
     let bytes = 0
     const flush = async (): Promise<void> => {
       const result = await this.#handOver(batch)
@@ -316,8 +311,7 @@ export class PartitionTransfer {
         // An object that would overflow the batch goes in the next one: one the receiver refuses as too
         // large then travels alone, and fails alone.
         if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
-        // Hashed once here, from the stored bytes, for the offers to every target.
-        batch.push({ key, object: decodeObject(key, value), hash: versionHash(value) })
+        batch.push({ key, object: decodeObject(key, value) })
         bytes += value.length
         if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
       }
@@ -332,10 +326,10 @@ export class PartitionTransfer {
    * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
    * per node, hints one by one; then drop each key whose every push succeeded, if unchanged.
    */
-  async #handOver (entries: readonly HandoverEntry[]): Promise<SweepResult> {
+  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
     const { placement, access, membership, store, client, logger } = this.#options
     const self = membership.selfId
-    const byNode = new Map<string, HandoverEntry[]>()
+    const byNode = new Map<string, Array<{ key: string, object: StoredObject }>>()
     const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
     const failed = new Set<string>()
     for (const entry of entries) {
