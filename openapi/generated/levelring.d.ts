@@ -586,6 +586,14 @@ export interface components {
                 pagesServed?: number;
                 /** @description Partition walks this node began from the partition's first key while serving pages (a resumed walk does not count). */
                 partitionsRead?: number;
+                /** @description Bytes of the pages this node pulled from sources. */
+                bytesFetched?: number;
+                /** @description Bytes of the pages this node served. */
+                bytesServed?: number;
+                /** @description Keys merged here from hand-overs (a node dropping partitions it no longer replicates pushes their keys to their replicas). */
+                handoverKeysReceived?: number;
+                /** @description Bytes of the hand-over batches merged here. */
+                handoverBytesReceived?: number;
             };
             antiEntropy?: components["schemas"]["AntiEntropyView"];
             /** @description A leaving node's hand-over of its keys and hints (present while it leaves). */

@@ -69,6 +69,8 @@ export interface PartitionPage {
   readonly next: string | undefined
   /** The source is rebuilding a partition of the page: it may lack acknowledged writes. */
   readonly incomplete?: boolean
+  /** The page's size on the wire. */
+  readonly bytes?: number
 }
 
 /** What a source counts of the pages it serves (GET /v1/cluster `transfers`). */
@@ -79,6 +81,12 @@ export class StreamCounters {
   partitionsRead = 0
   /** Pages received from sources. */
   pagesFetched = 0
+  /** Bytes of the pages served and received (page bodies). */
+  bytesServed = 0
+  bytesFetched = 0
+  /** Keys and bytes merged here from hand-overs (a node that drops a partition pushes its keys to their replicas). */
+  handoverKeysReceived = 0
+  handoverBytesReceived = 0
 }
 
 /**
@@ -105,14 +113,18 @@ export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntri
       bytes += entry[1].length
     }
   }
-  if (counters !== undefined) counters.pagesServed++
   const incomplete = rebuilding !== undefined && partitions.some((p) => rebuilding(p))
   const w = new ByteWriter(64 * 1024 + bytes)
   w.u8(PAGE_FORMAT).u8((more ? FLAG_MORE : 0) | (incomplete ? FLAG_INCOMPLETE : 0))
   if (more) w.string(found[found.length - 1]![0])
   w.varint(found.length)
   for (const [key, value] of found) w.string(key).bytes(value)
-  return w.finish()
+  const page = w.finish()
+  if (counters !== undefined) {
+    counters.pagesServed++
+    counters.bytesServed += page.length
+  }
+  return page
 }
 
 /** Decode a page; throws LEVELRING_MALFORMED_BYTES or LEVELRING_CORRUPT_OBJECT. */
@@ -130,7 +142,7 @@ export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
     entries.push({ key, object: decodeObject(key, r.bytes()) })
   }
   if (!r.done) throw malformedBytes('trailing bytes after a partition page', r.offset)
-  return { entries, next, incomplete: (flags & FLAG_INCOMPLETE) !== 0 }
+  return { entries, next, incomplete: (flags & FLAG_INCOMPLETE) !== 0, bytes: bytes.length }
 }
 
 /** Ask `node` for one page. */
@@ -170,7 +182,7 @@ export async function handOver (client: InternodeClient, node: string, entries: 
 /** What the endpoints need of the node: its storage to walk, its store to merge into, a way to fsync. */
 export interface PartitionStreamRouteOptions {
   readonly storage: Pick<NodeStorage, 'objectEntries'>
-  /** Where served pages are counted. */
+  /** Where served pages and received hand-overs are counted. */
   readonly counters?: StreamCounters
   /** True while this node is rebuilding partition p (anti-entropy/partition-recovery.ts): its pages say so. */
   readonly rebuilding?: (p: number) => boolean
@@ -199,6 +211,10 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
           await Promise.all(entries.slice(i, i + 16).map(async ({ key, object }) => { await store.merge(key, object, { sync: false }) }))
         }
         await options.syncLog()
+        if (options.counters !== undefined) {
+          options.counters.handoverKeysReceived += entries.length
+          options.counters.handoverBytesReceived += body.length
+        }
         res.writeHead(204).end()
         return
       }

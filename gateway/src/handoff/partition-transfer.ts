@@ -59,6 +59,19 @@ export interface PartitionTransferOptions {
   readonly logger: Logger
 }
 
+/** GET /v1/cluster `transfers`: what this node's streams, sweeps and hand-overs moved since start. */
+export interface TransferCounts {
+  readonly streamed: number
+  readonly dropped: number
+  readonly pagesFetched: number
+  readonly pagesServed: number
+  readonly partitionsRead: number
+  readonly bytesFetched: number
+  readonly bytesServed: number
+  readonly handoverKeysReceived: number
+  readonly handoverBytesReceived: number
+}
+
 /** What a sweep did. */
 export interface SweepResult {
   readonly dropped: number
@@ -112,10 +125,20 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start, and pages streamed in and out. */
-  get counts (): { streamed: number, dropped: number, pagesFetched: number, pagesServed: number, partitionsRead: number } {
-    const { pagesFetched, pagesServed, partitionsRead } = this.streamCounters
-    return { streamed: this.#streamed, dropped: this.#dropped, pagesFetched, pagesServed, partitionsRead }
+  /** Keys received by streams and dropped by sweeps since start, pages streamed in and out, hand-overs received. */
+  get counts (): TransferCounts {
+    const c = this.streamCounters
+    return {
+      streamed: this.#streamed,
+      dropped: this.#dropped,
+      pagesFetched: c.pagesFetched,
+      pagesServed: c.pagesServed,
+      partitionsRead: c.partitionsRead,
+      bytesFetched: c.bytesFetched,
+      bytesServed: c.bytesServed,
+      handoverKeysReceived: c.handoverKeysReceived,
+      handoverBytesReceived: c.handoverBytesReceived
+    }
   }
 
   /** Check for work: stream if this node gains replicas, sweep if the current ring changed. */
@@ -216,6 +239,7 @@ export class PartitionTransfer {
         if (this.#closed || membership.ringState()?.digest !== state.digest) return false
         const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions: [p], ...(cursor.after === undefined ? {} : { after: cursor.after }) })
         this.streamCounters.pagesFetched++
+        this.streamCounters.bytesFetched += page.bytes ?? 0
         if (alone && page.incomplete === true) {
           logger.warn({ source, partition: p }, 'the replica that gives a partition up is rebuilding it; streaming it from every replica that keeps it')
           await storage.meta.del(cursorKey)

@@ -40,8 +40,8 @@ export interface OperationContract {
 }
 
 /**
- * The OpenAPI document, loaded once and compiled with Ajv (JSON Schema 2020-12, OpenAPI 3.1's
- * dialect). The server validates requests with it; the tests check every response against it.
+ * The OpenAPI document, loaded once, its schemas compiled with Ajv (JSON Schema 2020-12, OpenAPI 3.1's
+ * dialect) when first used. The server validates requests with it; the tests check every response against it.
  */
 export class ApiContract {
   readonly document: Node
@@ -61,12 +61,14 @@ export class ApiContract {
       for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options']) {
         const op: Node | undefined = item[method]
         if (op === undefined) continue
+        const responses = this.#lazyResponses(op)
         this.#operations.set(op.operationId, {
           operationId: op.operationId,
           method: method.toUpperCase(),
           path,
           parameters: [...shared, ...(op.parameters ?? [])].map((p) => this.#parameter(this.resolve(p))),
-          responses: new Map(Object.entries<Node>(op.responses).map(([status, r]) => [status, this.#response(this.resolve(r))]))
+          // Responses are checked by tests only: a node never compiles them.
+          get responses () { return responses() }
         })
       }
     }
@@ -116,7 +118,8 @@ export class ApiContract {
   }
 
   #parameter (p: Node): ParameterContract {
-    return { name: p.name, in: p.in, required: p.required === true, validate: this.#compile(p.schema ?? {}) }
+    const validate = this.#lazy(p.schema ?? {})
+    return { name: p.name, in: p.in, required: p.required === true, get validate () { return validate() } }
   }
 
   #response (r: Node): ResponseContract {
@@ -129,6 +132,20 @@ export class ApiContract {
       content.set(type, media.schema === undefined ? undefined : this.#compile(media.schema))
     }
     return { headers, content }
+  }
+
+  /**
+   * A schema compiled on first use, then kept: compiling every schema of the document took most of a
+   * node's start-up, and a node uses a few of them (a route's parameters, on its first request).
+   */
+  #lazy (schema: Node): () => ValidateFunction {
+    let compiled: ValidateFunction | undefined
+    return () => (compiled ??= this.#compile(schema))
+  }
+
+  #lazyResponses (op: Node): () => ReadonlyMap<string, ResponseContract> {
+    let responses: ReadonlyMap<string, ResponseContract> | undefined
+    return () => (responses ??= new Map(Object.entries<Node>(op.responses).map(([status, r]) => [status, this.#response(this.resolve(r))])))
   }
 
   #compile (schema: Node): ValidateFunction {

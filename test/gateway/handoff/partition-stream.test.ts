@@ -37,8 +37,12 @@ test('pages walk only the requested partitions, in engine order, and resume from
     const got: string[] = []
     let after: string | undefined
     let pages = 0
+    let bytes = 0
     do {
-      const page = decodePartitionPage(await readPartitionPage(counting, { partitionCount: Q, partitions: wanted, ...(after === undefined ? {} : { after }) }, counters))
+      const body = await readPartitionPage(counting, { partitionCount: Q, partitions: wanted, ...(after === undefined ? {} : { after }) }, counters)
+      bytes += body.length
+      const page = decodePartitionPage(body)
+      expect(page.bytes).toBe(body.length)
       expect(page.entries.length).toBeLessThanOrEqual(PAGE_KEYS)
       got.push(...page.entries.map((e) => e.key))
       after = page.next
@@ -52,7 +56,7 @@ test('pages walk only the requested partitions, in engine order, and resume from
     expect(parts).toEqual(parts.slice().sort((a, b) => a - b))
     // Nothing of another partition was read; a page reads at most one entry past its last.
     expect(read).toBeLessThanOrEqual(expected.length + pages)
-    expect(counters).toMatchObject({ pagesServed: pages, partitionsRead: 2 })
+    expect(counters).toMatchObject({ pagesServed: pages, partitionsRead: 2, bytesServed: bytes })
     expect(pages).toBe(Math.ceil(expected.length / PAGE_KEYS))
   } finally {
     await storage.close()
