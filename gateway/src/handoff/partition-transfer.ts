@@ -4,7 +4,7 @@ import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import { durable, type NodeStorage } from '../replica/node-storage.js'
-import { partitionRange } from '../replica/storage-keys.js'
+import { partitionRange, type KeyRange } from '../replica/storage-keys.js'
 import { decodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import type { Membership } from '../membership/membership.js'
@@ -77,8 +77,9 @@ export interface SweepResult {
  *    (SloppyPlacement's `handoff` targets, kept as hints when they fail).
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
- *    current targets and pending replicas, then dropped here if it did not change meanwhile. A key
- *    that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
+ *    current targets and pending replicas, then the partition is dropped here as one range when
+ *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartition). A
+ *    key that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
   readonly #options: PartitionTransferOptions
@@ -91,6 +92,7 @@ export class PartitionTransfer {
   #nextSweepAt = 0
   #streamed = 0
   #dropped = 0
+  #partitionsDropped = 0
   #closed = false
   #sweeping: Promise<SweepResult> | undefined
   /** Pages fetched here and served from here (the endpoints count into it too). */
@@ -112,10 +114,10 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start, and pages streamed in and out. */
-  get counts (): { streamed: number, dropped: number, pagesFetched: number, pagesServed: number, partitionsRead: number } {
+  /** Keys received by streams and dropped by sweeps since start, partitions dropped as one range, and pages streamed in and out. */
+  get counts (): { streamed: number, dropped: number, partitionsDropped: number, pagesFetched: number, pagesServed: number, partitionsRead: number } {
     const { pagesFetched, pagesServed, partitionsRead } = this.streamCounters
-    return { streamed: this.#streamed, dropped: this.#dropped, pagesFetched, pagesServed, partitionsRead }
+    return { streamed: this.#streamed, dropped: this.#dropped, partitionsDropped: this.#partitionsDropped, pagesFetched, pagesServed, partitionsRead }
   }
 
   /** Check for work: stream if this node gains replicas, sweep if the current ring changed. */
@@ -263,7 +265,7 @@ export class PartitionTransfer {
   }
 
   async #sweep (): Promise<SweepResult> {
-    const { membership, storage, replicas, logger } = this.#options
+    const { membership, replicas, logger } = this.#options
     const state = membership.ringState()
     if (state === undefined) return { dropped: 0, kept: 0 }
     const self = membership.selfId
@@ -271,39 +273,92 @@ export class PartitionTransfer {
     await this.#forgetCursors(state)
     let dropped = 0
     let kept = 0
-    let batch: Array<{ key: string, object: StoredObject }> = []
-    let bytes = 0
-    const flush = async (): Promise<void> => {
-      const result = await this.#handOver(batch)
-      dropped += result.dropped
-      kept += result.kept
-      batch = []
-      bytes = 0
-    }
+    let ranges = 0
     for (let p = 0; p < q && !this.#closed; p++) {
       if (replicates(state, replicas, self, p)) continue
-      for await (const [key, value] of storage.objectEntries({ range: partitionRange(p, q) })) {
-        if (this.#closed) break
-        // An object that would overflow the batch goes in the next one: one the receiver refuses as too
-        // large then travels alone, and fails alone.
-        if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
-        batch.push({ key, object: decodeObject(key, value) })
-        bytes += value.length
-        if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
-      }
+      const result = await this.#sweepPartition(p, q)
+      dropped += result.dropped
+      kept += result.kept
+      if (result.asRange) ranges++
     }
-    if (batch.length > 0) await flush()
     this.#dropped += dropped
-    if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept }, 'handed over keys of partitions this node no longer replicates')
+    if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
     return { dropped, kept }
   }
 
   /**
-   * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
-   * per node, hints one by one; then drop each key whose every push succeeded, if unchanged.
+   * Hand partition p's keys over to their replicas and drop them here. First as a range: under a
+   * fence (ReplicaStore.fence) every key is pushed, and when every push succeeded and nothing touched
+   * the partition meanwhile it is dropped whole, objects, tombstone index and key hash index in one
+   * range operation (ReplicaStore.dropFenced). Otherwise (a push failed, or a write, a stream or an
+   * exchange raced the walk) key by key: each key pushed again and dropped if unchanged, one that
+   * could not be pushed kept for the next sweep.
    */
-  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
-    const { placement, access, membership, store, client, logger } = this.#options
+  async #sweepPartition (p: number, q: number): Promise<SweepResult & { asRange: boolean }> {
+    const { store, membership, replicas } = this.#options
+    const range = partitionRange(p, q)
+    const fence = await store.fence(range)
+    try {
+      let handed = 0
+      let failed = 0
+      const whole = await this.#walkRange(range, async (batch) => {
+        failed += (await this.#push(batch)).size
+        handed += batch.length
+      })
+      if (handed === 0 || !whole) return { dropped: 0, kept: handed, asRange: false }
+      const stillGivenUp = (): boolean => {
+        const now = membership.ringState()
+        return now !== undefined && now.current.ring.partitionCount === q && !replicates(now, replicas, membership.selfId, p)
+      }
+      if (failed === 0 && await store.dropFenced(fence, stillGivenUp)) {
+        this.#partitionsDropped++
+        return { dropped: handed, kept: 0, asRange: true }
+      }
+    } finally {
+      store.unfence(fence)
+    }
+    let dropped = 0
+    let kept = 0
+    await this.#walkRange(range, async (batch) => {
+      const result = await this.#handOver(batch)
+      dropped += result.dropped
+      kept += result.kept
+    })
+    return { dropped, kept, asRange: false }
+  }
+
+  /**
+   * Walk the objects of `range` in hand-over batches (HANDOVER_KEYS keys, HANDOVER_BYTES bytes);
+   * false when the transfer closed before the end.
+   */
+  async #walkRange (range: KeyRange, each: (batch: Array<{ key: string, object: StoredObject }>) => Promise<void>): Promise<boolean> {
+    let batch: Array<{ key: string, object: StoredObject }> = []
+    let bytes = 0
+    const flush = async (): Promise<void> => {
+      const full = batch
+      batch = []
+      bytes = 0
+      await each(full)
+    }
+    for await (const [key, value] of this.#options.storage.objectEntries({ range })) {
+      if (this.#closed) return false
+      // An object that would overflow the batch goes in the next one: one the receiver refuses as too
+      // large then travels alone, and fails alone.
+      if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
+      batch.push({ key, object: decodeObject(key, value) })
+      bytes += value.length
+      if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
+    }
+    if (batch.length > 0) await flush()
+    return !this.#closed
+  }
+
+  /**
+   * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
+   * per node, hints one by one. Resolves with the keys some push of which failed.
+   */
+  async #push (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<Set<string>> {
+    const { placement, access, membership, client, logger } = this.#options
     const self = membership.selfId
     const byNode = new Map<string, Array<{ key: string, object: StoredObject }>>()
     const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
@@ -337,6 +392,13 @@ export class PartitionTransfer {
         }
       })
     ])
+    return failed
+  }
+
+  /** Push a batch of keys (#push), then drop each key whose every push succeeded, if unchanged. */
+  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
+    const { store } = this.#options
+    const failed = await this.#push(entries)
     let dropped = 0
     let kept = 0
     await inBatches(entries, async ({ key, object }) => {
