@@ -17,8 +17,18 @@ export const TRANSFER_CHECK_MS = 1_000
 /** Keys merged or pushed at once. */
 const CONCURRENCY = 16
 
-/** Partitions streamed at once. */
+/** Partitions streamed at once, at least. */
 export const STREAM_CONCURRENCY = 4
+
+/**
+ * Partitions streamed at once in a ring of q: STREAM_CONCURRENCY per 512 partitions, at most 16. A
+ * partition costs a page call and an fsynced cursor however little it holds, and cursors written
+ * together share one fsync, so the per-partition cost of a larger Q is paid in parallel; the cap
+ * bounds the pages in flight (16 x PAGE_BYTES at most).
+ */
+export function streamConcurrency (q: number): number {
+  return Math.min(16, Math.max(STREAM_CONCURRENCY, Math.floor(q / 128)))
+}
 
 /**
  * Metadata key prefix of the stream cursors: STREAM_CURSOR_PREFIX + partition (the walk of a losing
@@ -78,7 +88,7 @@ export interface SweepResult {
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
  *    current targets and pending replicas, then the partition is dropped here as one range when
- *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartition). A
+ *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartitions). A
  *    key that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
@@ -157,7 +167,7 @@ export class PartitionTransfer {
     const before = this.#streamed
     let whole = 0
     let next = 0
-    await Promise.all(Array.from({ length: Math.min(STREAM_CONCURRENCY, transfers.length) }, async () => {
+    await Promise.all(Array.from({ length: Math.min(streamConcurrency(state.current.ring.partitionCount), transfers.length) }, async () => {
       while (next < transfers.length) {
         const t = transfers[next++]!
         if (await this.#streamPartition(state, t.partition, t.sources, t.lost)) whole++
@@ -191,7 +201,8 @@ export class PartitionTransfer {
       return true
     }
     for (const source of rotated.filter((s) => lost.includes(s))) {
-      if (await this.#walk(state, p, source, cursorKey, true)) return await finish()
+      // The walk stored `done` under the partition's own cursor key already.
+      if (await this.#walk(state, p, source, cursorKey, true)) return true
     }
     const keeping = rotated.filter((s) => !lost.includes(s))
     if (keeping.length === 0) return false
@@ -274,12 +285,17 @@ export class PartitionTransfer {
     let dropped = 0
     let kept = 0
     let ranges = 0
+    // Neighbouring partitions given up go together: one walk, one fence and one range drop (a range
+    // tombstone per space, which reads check until compaction retires it) per run of them.
     for (let p = 0; p < q && !this.#closed; p++) {
       if (replicates(state, replicas, self, p)) continue
-      const result = await this.#sweepPartition(p, q)
+      let end = p + 1
+      while (end < q && !replicates(state, replicas, self, end)) end++
+      const result = await this.#sweepPartitions(p, end, q)
       dropped += result.dropped
       kept += result.kept
-      if (result.asRange) ranges++
+      if (result.asRange) ranges += end - p
+      p = end // partition `end` is one this node replicates (or q): the loop's p++ skips it
     }
     this.#dropped += dropped
     if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
@@ -287,16 +303,17 @@ export class PartitionTransfer {
   }
 
   /**
-   * Hand partition p's keys over to their replicas and drop them here. First as a range: under a
-   * fence (ReplicaStore.fence) every key is pushed, and when every push succeeded and nothing touched
-   * the partition meanwhile it is dropped whole, objects, tombstone index and key hash index in one
-   * range operation (ReplicaStore.dropFenced). Otherwise (a push failed, or a write, a stream or an
-   * exchange raced the walk) key by key: each key pushed again and dropped if unchanged, one that
-   * could not be pushed kept for the next sweep.
+   * Hand the keys of partitions first..end-1 over to their replicas and drop them here. First as a
+   * range: under a fence (ReplicaStore.fence) every key is pushed, and when every push succeeded and
+   * nothing touched the range meanwhile it is dropped whole, objects, tombstone index and key hash
+   * index in one range operation (ReplicaStore.dropFenced). Otherwise (a push failed, or a write, a
+   * stream or an exchange raced the walk) key by key: each key pushed again and dropped if
+   * unchanged, one that could not be pushed kept for the next sweep.
    */
-  async #sweepPartition (p: number, q: number): Promise<SweepResult & { asRange: boolean }> {
+  async #sweepPartitions (first: number, end: number, q: number): Promise<SweepResult & { asRange: boolean }> {
     const { store, membership, replicas } = this.#options
-    const range = partitionRange(p, q)
+    const last = partitionRange(end - 1, q)
+    const range: KeyRange = last.lt === undefined ? { gte: partitionRange(first, q).gte } : { gte: partitionRange(first, q).gte, lt: last.lt }
     const fence = await store.fence(range)
     try {
       let handed = 0
@@ -308,10 +325,12 @@ export class PartitionTransfer {
       if (handed === 0 || !whole) return { dropped: 0, kept: handed, asRange: false }
       const stillGivenUp = (): boolean => {
         const now = membership.ringState()
-        return now !== undefined && now.current.ring.partitionCount === q && !replicates(now, replicas, membership.selfId, p)
+        if (now === undefined || now.current.ring.partitionCount !== q) return false
+        for (let p = first; p < end; p++) if (replicates(now, replicas, membership.selfId, p)) return false
+        return true
       }
       if (failed === 0 && await store.dropFenced(fence, stillGivenUp)) {
-        this.#partitionsDropped++
+        this.#partitionsDropped += end - first
         return { dropped: handed, kept: 0, asRange: true }
       }
     } finally {
