@@ -18,6 +18,12 @@ export const TRANSFER_CHECK_MS = 1_000
 /** Keys merged or pushed at once. */
 const CONCURRENCY = 16
 
+/**
+ * Neighbouring given-up partitions dropped as one range at most: a write racing the walk sends that
+ * many partitions, not the whole keyspace of a leaving node, back to the walk key by key.
+ */
+const RUN_PARTITIONS = 64
+
 /** Partitions asked for in one page request at most, when none of them is begun (#streamTogether). */
 const TOGETHER = 64
 
@@ -358,12 +364,12 @@ export class PartitionTransfer {
     for (let p = 0; p < q && !this.#closed; p++) {
       if (replicates(state, replicas, self, p)) continue
       let end = p + 1
-      while (end < q && !replicates(state, replicas, self, end)) end++
+      while (end < q && end - p < RUN_PARTITIONS && !replicates(state, replicas, self, end)) end++
       const result = await this.#sweepPartitions(p, end, q)
       dropped += result.dropped
       kept += result.kept
       if (result.asRange) ranges += end - p
-      p = end // partition `end` is one this node replicates (or q): the loop's p++ skips it
+      p = end - 1 // the loop's p++ moves on to partition `end`
     }
     this.#dropped += dropped
     if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
