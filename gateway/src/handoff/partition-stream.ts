@@ -84,9 +84,7 @@ export class StreamCounters {
 /**
  * The source side: a page of the stored objects of the requested partitions, walked in ascending
  * partition order from `after` (a key of one of them): the range of `after`'s partition from after
- * it, then the next partitions' ranges whole. A page holds keys of one partition at most (it ends
- * where the next partition would begin once it holds a key), so empty partitions ride along with the
- * next one and a receiver asking for many partitions at once fetches no more pages than one at a time.
+ * it, then the next partitions' ranges whole.
  */
 export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntries'>, request: PartitionPageRequest, counters?: StreamCounters, rebuilding?: (p: number) => boolean): Promise<Buffer> {
   const q = request.partitionCount
@@ -99,7 +97,6 @@ export async function readPartitionPage (storage: Pick<NodeStorage, 'objectEntri
   let bytes = 0
   let more = false
   walk: for (const [i, p] of partitions.entries()) {
-    if (found.length > 0) { more = true; break }
     const resumed = i === 0 && request.after !== undefined && partitionOf(request.after, q) === p
     if (!resumed && counters !== undefined) counters.partitionsRead++
     for await (const entry of storage.objectEntries({ range: partitionRange(p, q), ...(resumed ? { after: request.after } : {}) })) {

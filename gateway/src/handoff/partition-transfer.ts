@@ -10,7 +10,6 @@ import type { StoredObject } from '../replica/stored-object.js'
 import type { Membership } from '../membership/membership.js'
 import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from '../ring/ring-state.js'
-import { partitionOf } from '../ring/partition.js'
 
 /** How often the transfer checks for work (ms). */
 export const TRANSFER_CHECK_MS = 1_000
@@ -23,9 +22,6 @@ const CONCURRENCY = 16
  * many partitions, not the whole keyspace of a leaving node, back to the walk key by key.
  */
 const RUN_PARTITIONS = 64
-
-/** Partitions asked for in one page request at most, when none of them is begun (#streamTogether). */
-const TOGETHER = 64
 
 /** Partitions streamed at once, at least. */
 export const STREAM_CONCURRENCY = 4
@@ -175,7 +171,6 @@ export class PartitionTransfer {
     const transfers = transfersTo(state, replicas, membership.selfId)
     if (transfers.length === 0) return true
     const before = this.#streamed
-    await this.#streamTogether(state, transfers)
     let whole = 0
     let next = 0
     await Promise.all(Array.from({ length: Math.min(streamConcurrency(state.current.ring.partitionCount), transfers.length) }, async () => {
@@ -188,69 +183,6 @@ export class PartitionTransfer {
     logger.info({ epoch: state.epoch, partitions: transfers.length, whole, keys: this.#streamed - before, complete },
       complete ? 'received every partition this node gains' : 'partition stream incomplete; retrying')
     return complete
-  }
-
-  /**
-   * Pull the partitions not begun yet whose losing replica is up from that replica, many partitions a
-   * page (the source ends a page where a partition ends, so empty partitions cost no page of their
-   * own): a page call and an fsync per partition otherwise dominate a join into a cluster holding
-   * little. After each page the partitions it finished get their `done` cursor and the one it stopped
-   * in its `after` cursor, the cursors #streamPartition reads, so anything left (a failure, a page
-   * that says the source is rebuilding) goes on there, one partition at a time.
-   */
-  async #streamTogether (state: RingState, transfers: ReadonlyArray<{ partition: number, lost: readonly string[] }>): Promise<void> {
-    const { membership, storage } = this.#options
-    const bySource = new Map<string, number[]>()
-    for (const t of transfers) {
-      const up = t.lost.filter((s) => s !== membership.selfId && membership.isUp(s))
-      if (up.length === 0) continue
-      if (await storage.meta.get(STREAM_CURSOR_PREFIX + String(t.partition)) !== undefined) continue
-      const source = up[t.partition % up.length]!
-      let list = bySource.get(source)
-      if (list === undefined) bySource.set(source, list = [])
-      list.push(t.partition)
-    }
-    const groups: Array<{ source: string, partitions: number[] }> = []
-    for (const [source, partitions] of bySource) {
-      partitions.sort((a, b) => a - b)
-      for (let i = 0; i < partitions.length; i += TOGETHER) groups.push({ source, partitions: partitions.slice(i, i + TOGETHER) })
-    }
-    let next = 0
-    await Promise.all(Array.from({ length: Math.min(streamConcurrency(state.current.ring.partitionCount), groups.length) }, async () => {
-      while (next < groups.length) {
-        const group = groups[next++]!
-        await this.#walkTogether(state, group.source, group.partitions)
-      }
-    }))
-  }
-
-  /** Walk `partitions` (ascending, none begun) on `source` page by page; stops at the first failure, leaving cursors. */
-  async #walkTogether (state: RingState, source: string, partitions: readonly number[]): Promise<void> {
-    const { membership, client, store, storage, logger } = this.#options
-    const q = state.current.ring.partitionCount
-    let remaining = partitions
-    let after: string | undefined
-    try {
-      while (remaining.length > 0) {
-        if (this.#closed || membership.ringState()?.digest !== state.digest) return
-        const page = await fetchPartitionPage(client, source, { partitionCount: q, partitions: remaining, ...(after === undefined ? {} : { after }) })
-        this.streamCounters.pagesFetched++
-        if (page.incomplete === true) return // the source is rebuilding one of them: #streamPartition takes the keeping replicas
-        await inBatches(page.entries, async ({ key, object }) => { await store.merge(key, object, { sync: false }) })
-        this.#streamed += page.entries.length
-        const reached = page.next === undefined ? q : partitionOf(page.next, q)
-        // Fsynced (together: one commit log), after the page's merges, so no cursor runs ahead of them.
-        await Promise.all([
-          ...remaining.filter((p) => p < reached).map(async (p) => { await storage.meta.put(STREAM_CURSOR_PREFIX + String(p), JSON.stringify({ done: true }), durable(true)) }),
-          ...(page.next === undefined ? [] : [storage.meta.put(STREAM_CURSOR_PREFIX + String(reached), JSON.stringify({ after: page.next }), durable(true))])
-        ])
-        if (page.next === undefined) return
-        remaining = remaining.filter((p) => p >= reached)
-        after = page.next
-      }
-    } catch (err) {
-      logger.warn({ source, partitions: remaining.length, err: (err as Error).message }, 'streaming partitions together failed; each goes on alone')
-    }
   }
 
   /**

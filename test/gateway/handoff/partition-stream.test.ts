@@ -75,35 +75,3 @@ test("a page says when its source is rebuilding one of its partitions (a receive
     await storage.close()
   }
 })
-
-test('a page asked for many partitions holds keys of one partition at most: empty partitions ride along with the next one holding keys', async () => {
-  const storage = await NodeStorage.open(tempDir())
-  try {
-    const q = 64
-    // Keys in a few partitions only: most of the 64 asked for are empty.
-    const keys = Array.from({ length: 6_000 }, (_, i) => `m-${i}`).filter((k) => partitionOf(k, q) % 8 === 3)
-    for (const key of keys) await storage.writeObject(key, encodeObject(written(key)), undefined, false)
-    const all = Array.from({ length: q }, (_, p) => p)
-    const counters = new StreamCounters()
-    const got: string[] = []
-    let after: string | undefined
-    let pages = 0
-    do {
-      const page = decodePartitionPage(await readPartitionPage(storage, { partitionCount: q, partitions: all, ...(after === undefined ? {} : { after }) }, counters))
-      expect(new Set(page.entries.map((e) => partitionOf(e.key, q))).size, 'partitions in one page').toBeLessThanOrEqual(1)
-      got.push(...page.entries.map((e) => e.key))
-      after = page.next
-      pages++
-    } while (after !== undefined)
-    expect(got.slice().sort()).toEqual(keys.slice().sort())
-    const perPartition = new Map<number, number>()
-    for (const key of keys) perPartition.set(partitionOf(key, q), (perPartition.get(partitionOf(key, q)) ?? 0) + 1)
-    expect(perPartition.size).toBe(8)
-    // One page per PAGE_KEYS keys of each partition holding some, and one more for the empty ones after the last of those
-    // (one partition at a time, each of the 64 would take a page at least).
-    expect(pages).toBe([...perPartition.values()].reduce((n, k) => n + Math.ceil(k / PAGE_KEYS), 0) + 1)
-    expect(counters.partitionsRead).toBe(q)
-  } finally {
-    await storage.close()
-  }
-})
