@@ -580,6 +580,8 @@ export interface components {
                 streamed: number;
                 /** @description Keys handed over to their new replicas and dropped here. */
                 dropped: number;
+                /** @description Partitions this node gave up that were dropped here as one range each (objects, tombstone index and key hash index), after their keys were handed over. */
+                partitionsDropped?: number;
                 /** @description Pages of partitions this node pulled from sources while gaining them. */
                 pagesFetched?: number;
                 /** @description Pages of partitions this node served to nodes gaining them. */

@@ -36,19 +36,32 @@ export interface KeyHashEntry {
 
 const attached = new WeakMap<NodeStorage, KeyHashIndex>()
 
+/** What changed while one build of the index runs. */
+interface BuildWatch {
+  readonly keys: Set<string>
+  readonly dropped: KeyRange[]
+}
+
+/** Whether storage key `at` lies in one of `ranges`. */
+function inRanges (at: string, ranges: readonly KeyRange[]): boolean {
+  return ranges.some((r) => at >= r.gte && (r.lt === undefined || at < r.lt))
+}
+
 /** The index of one node's storage (one per NodeStorage: attach() it before the node writes anything). */
 export class KeyHashIndex {
   readonly space: ByteSpace
   readonly #storage: NodeStorage
-  /** Keys changed while a build runs, per running build: their index entry is newer than what the build read. */
-  readonly #watchers = new Set<Set<string>>()
   /** The built partitions as last loaded or stored (builtPartitions, build): what storedHash may vouch for. */
   #built: { readonly q: number, readonly partitions: ReadonlySet<number> } | undefined
+  /** Per running build, what changed while it runs: keys whose index entry is newer than what the build read, and ranges dropped. */
+  readonly #watchers = new Set<BuildWatch>()
 
   private constructor (storage: NodeStorage) {
     this.#storage = storage
     this.space = storage.space(KEY_HASH_SPACE)
     storage.addObjectCompanion((key, bytes, at) => this.#operations(key, bytes, at))
+    // A partition dropped as a range (NodeStorage.dropRange) loses its index entries in the same unit.
+    storage.addKeyedSpace(KEY_HASH_SPACE, (range) => { for (const watch of this.#watchers) watch.dropped.push(range) })
   }
 
   /**
@@ -64,7 +77,7 @@ export class KeyHashIndex {
 
   /** The index's part of the batch that stores `bytes` (or removes the object) at engine key `at` (storageKey(key)). */
   #operations (key: string, bytes: Uint8Array | undefined, at: string): SpaceOperation[] {
-    for (const touched of this.#watchers) touched.add(key)
+    for (const watch of this.#watchers) watch.keys.add(key)
     if (bytes === undefined) return [{ type: 'del', sublevel: this.space, key: at }]
     let hash: Buffer
     try {
@@ -143,8 +156,10 @@ export class KeyHashIndex {
    */
   async build (partitions: readonly number[], q: number, objects: ByteSpace, logger: Logger, stop: () => boolean): Promise<boolean> {
     const wanted = new Set(partitions)
-    const touched = new Set<string>()
-    this.#watchers.add(touched)
+    const watch: BuildWatch = { keys: new Set(), dropped: [] }
+    // Left to a write's own batch, or to a range drop handed to the engine after the build read the key.
+    const touched = { has: (key: string): boolean => watch.keys.has(key) || (watch.dropped.length > 0 && inRanges(storageKey(key), watch.dropped)) }
+    this.#watchers.add(watch)
     try {
       // Writes handed to the engine before the watch began are applied before the build reads anything.
       await this.#storage.writeBarrier()
@@ -186,7 +201,7 @@ export class KeyHashIndex {
       await this.#storeBuilt(q, built)
       return true
     } finally {
-      this.#watchers.delete(touched)
+      this.#watchers.delete(watch)
     }
   }
 }

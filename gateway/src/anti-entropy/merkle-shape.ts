@@ -21,7 +21,7 @@ export const MAX_MERKLE_DEPTH = 4
  *
  *   Q        1..16   32..256   512..4096   8192..16384
  *   depth        4         3           2             1
- *   buckets  65,536     4,096         256            16   (per partition; Q = 512, the default: 256)
+ *   buckets  65,536     4,096         256            16   (per partition; 256 at the default Q of 2048)
  */
 export function merkleShapeFor (partitionCount: number): MerkleShape {
   const perPartition = RING_BUCKET_TARGET / partitionCount
@@ -33,7 +33,7 @@ export function merkleShapeFor (partitionCount: number): MerkleShape {
 export const MIN_AAE_BUCKETS = 16
 export const MAX_AAE_BUCKETS = 2 ** 20
 
-/** The buckets per partition when --aae-buckets is not set: the leaves of merkleShapeFor(Q) (256 at the default Q of 512). */
+/** The buckets per partition when --aae-buckets is not set: the leaves of merkleShapeFor(Q) (256 at the default Q of 2048). */
 export function defaultBucketCount (partitionCount: number): number {
   const { fanout, depth } = merkleShapeFor(partitionCount)
   return fanout ** depth

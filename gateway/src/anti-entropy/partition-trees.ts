@@ -5,7 +5,7 @@ import type { MerkleEntry, MerkleShape } from './merkle-tree.js'
 import type { MerklePeer } from './merkle-diff.js'
 import type { ReplicaStore, StoredChange } from '../replica/replica-store.js'
 import type { ByteSpace } from '../replica/node-storage.js'
-import { bucketOf, bucketRange, partitionRange } from '../replica/storage-keys.js'
+import { bucketOf, bucketRange, partitionRange, PREFIX_CHARS, type KeyRange } from '../replica/storage-keys.js'
 import { bucketShape, defaultBucketCount } from './merkle-shape.js'
 import type { KeyHashIndex } from './key-hash-index.js'
 
@@ -106,7 +106,9 @@ export class PartitionTrees {
     this.shape = bucketShape(this.bucketCount)
     this.#maxCached = Math.max(1, Math.floor((options.cacheBytes ?? TREE_CACHE_BYTES) / BucketTree.bytesFor(this.shape)))
     // Subscribed before the node serves anything, so no change is missed.
-    this.#unsubscribe = options.store.onStored((change) => this.#onStored(change))
+    const unsubscribeStored = options.store.onStored((change) => this.#onStored(change))
+    const unsubscribeDropped = options.store.onDropped((range) => this.#onDropped(range))
+    this.#unsubscribe = () => { unsubscribeStored(); unsubscribeDropped() }
   }
 
   get state (): TreesState {
@@ -178,6 +180,17 @@ export class PartitionTrees {
   #onStored (change: StoredChange): void {
     const { partition, bucket } = bucketOf(change.key, this.partitionCount, this.bucketCount)
     this.#cache.get(partition)?.markStale(bucket)
+  }
+
+  /** A range dropped whole (a partition given up): every bucket of the trees it covers is stale. */
+  #onDropped (range: KeyRange): void {
+    const width = 2 ** 32 / this.partitionCount
+    const start = Number.parseInt(range.gte.slice(0, PREFIX_CHARS).padEnd(PREFIX_CHARS, '0'), 16)
+    const end = range.lt === undefined ? 2 ** 32 : Number.parseInt(range.lt.slice(0, PREFIX_CHARS).padEnd(PREFIX_CHARS, '0'), 16)
+    for (let p = Math.floor(start / width); p < this.partitionCount && p * width < end; p++) {
+      const tree = this.#cache.get(p)
+      if (tree !== undefined) for (let b = 0; b < this.bucketCount; b++) tree.markStale(b)
+    }
   }
 
   /** bucketOf (storage-keys.ts) from a key's prefix number, without hashing the key again. */

@@ -4,7 +4,7 @@ import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import type { InternodeClient } from '../internode/internode-client.js'
 import { durable, type NodeStorage } from '../replica/node-storage.js'
-import { partitionRange } from '../replica/storage-keys.js'
+import { partitionRange, type KeyRange } from '../replica/storage-keys.js'
 import { decodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import type { Membership } from '../membership/membership.js'
@@ -17,8 +17,24 @@ export const TRANSFER_CHECK_MS = 1_000
 /** Keys merged or pushed at once. */
 const CONCURRENCY = 16
 
-/** Partitions streamed at once. */
+/**
+ * Neighbouring given-up partitions dropped as one range at most: a write racing the walk sends that
+ * many partitions, not the whole keyspace of a leaving node, back to the walk key by key.
+ */
+const RUN_PARTITIONS = 64
+
+/** Partitions streamed at once, at least. */
 export const STREAM_CONCURRENCY = 4
+
+/**
+ * Partitions streamed at once in a ring of q: STREAM_CONCURRENCY per 512 partitions, at most 16. A
+ * partition costs a page call and an fsynced cursor however little it holds, and cursors written
+ * together share one fsync, so the per-partition cost of a larger Q is paid in parallel; the cap
+ * bounds the pages in flight (16 x PAGE_BYTES at most).
+ */
+export function streamConcurrency (q: number): number {
+  return Math.min(16, Math.max(STREAM_CONCURRENCY, Math.floor(q / 128)))
+}
 
 /**
  * Metadata key prefix of the stream cursors: STREAM_CURSOR_PREFIX + partition (the walk of a losing
@@ -63,6 +79,7 @@ export interface PartitionTransferOptions {
 export interface TransferCounts {
   readonly streamed: number
   readonly dropped: number
+  readonly partitionsDropped: number
   readonly pagesFetched: number
   readonly pagesServed: number
   readonly partitionsRead: number
@@ -90,8 +107,9 @@ export interface SweepResult {
  *    (SloppyPlacement's `handoff` targets, kept as hints when they fail).
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
- *    current targets and pending replicas, then dropped here if it did not change meanwhile. A key
- *    that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
+ *    current targets and pending replicas, then the partition is dropped here as one range when
+ *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartitions). A
+ *    key that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
   readonly #options: PartitionTransferOptions
@@ -104,6 +122,7 @@ export class PartitionTransfer {
   #nextSweepAt = 0
   #streamed = 0
   #dropped = 0
+  #partitionsDropped = 0
   #closed = false
   #sweeping: Promise<SweepResult> | undefined
   /** Pages fetched here and served from here (the endpoints count into it too). */
@@ -125,12 +144,13 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start, pages streamed in and out, hand-overs received. */
+  /** Keys received by streams and dropped by sweeps since start, partitions dropped as one range, pages streamed in and out, hand-overs received. */
   get counts (): TransferCounts {
     const c = this.streamCounters
     return {
       streamed: this.#streamed,
       dropped: this.#dropped,
+      partitionsDropped: this.#partitionsDropped,
       pagesFetched: c.pagesFetched,
       pagesServed: c.pagesServed,
       partitionsRead: c.partitionsRead,
@@ -178,7 +198,7 @@ export class PartitionTransfer {
     const before = this.#streamed
     let whole = 0
     let next = 0
-    await Promise.all(Array.from({ length: Math.min(STREAM_CONCURRENCY, transfers.length) }, async () => {
+    await Promise.all(Array.from({ length: Math.min(streamConcurrency(state.current.ring.partitionCount), transfers.length) }, async () => {
       while (next < transfers.length) {
         const t = transfers[next++]!
         if (await this.#streamPartition(state, t.partition, t.sources, t.lost)) whole++
@@ -212,7 +232,8 @@ export class PartitionTransfer {
       return true
     }
     for (const source of rotated.filter((s) => lost.includes(s))) {
-      if (await this.#walk(state, p, source, cursorKey, true)) return await finish()
+      // The walk stored `done` under the partition's own cursor key already.
+      if (await this.#walk(state, p, source, cursorKey, true)) return true
     }
     const keeping = rotated.filter((s) => !lost.includes(s))
     if (keeping.length === 0) return false
@@ -287,7 +308,7 @@ export class PartitionTransfer {
   }
 
   async #sweep (): Promise<SweepResult> {
-    const { membership, storage, replicas, logger } = this.#options
+    const { membership, replicas, logger } = this.#options
     const state = membership.ringState()
     if (state === undefined) return { dropped: 0, kept: 0 }
     const self = membership.selfId
@@ -295,39 +316,107 @@ export class PartitionTransfer {
     await this.#forgetCursors(state)
     let dropped = 0
     let kept = 0
-    let batch: Array<{ key: string, object: StoredObject }> = []
-    let bytes = 0
-    const flush = async (): Promise<void> => {
-      const result = await this.#handOver(batch)
-      dropped += result.dropped
-      kept += result.kept
-      batch = []
-      bytes = 0
-    }
+    let ranges = 0
+    // Neighbouring partitions given up go together: one walk, one fence and one range drop (a range
+    // tombstone per space, which reads check until compaction retires it) per run of them.
     for (let p = 0; p < q && !this.#closed; p++) {
       if (replicates(state, replicas, self, p)) continue
-      for await (const [key, value] of storage.objectEntries({ range: partitionRange(p, q) })) {
-        if (this.#closed) break
-        // An object that would overflow the batch goes in the next one: one the receiver refuses as too
-        // large then travels alone, and fails alone.
-        if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
-        batch.push({ key, object: decodeObject(key, value) })
-        bytes += value.length
-        if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
-      }
+      let end = p + 1
+      while (end < q && end - p < RUN_PARTITIONS && !replicates(state, replicas, self, end)) end++
+      const result = await this.#sweepPartitions(p, end, q)
+      dropped += result.dropped
+      kept += result.kept
+      if (result.asRange) ranges += end - p
+      p = end - 1 // the loop's p++ moves on to partition `end`
     }
-    if (batch.length > 0) await flush()
     this.#dropped += dropped
-    if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept }, 'handed over keys of partitions this node no longer replicates')
+    if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
     return { dropped, kept }
   }
 
   /**
-   * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
-   * per node, hints one by one; then drop each key whose every push succeeded, if unchanged.
+   * Hand the keys of partitions first..end-1 over to their replicas and drop them here. First as a
+   * range: under a fence (ReplicaStore.fence) every key is pushed, and when every push succeeded and
+   * nothing touched the range meanwhile it is dropped whole, objects, tombstone index and key hash
+   * index in one range operation (ReplicaStore.dropFenced). Otherwise (a push failed, or a write, a
+   * stream or an exchange raced the walk) key by key: each key pushed again and dropped if
+   * unchanged, one that could not be pushed kept for the next sweep.
    */
-  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
-    const { placement, access, membership, store, client, logger } = this.#options
+  async #sweepPartitions (first: number, end: number, q: number): Promise<SweepResult & { asRange: boolean }> {
+    const { store, membership, replicas } = this.#options
+    const last = partitionRange(end - 1, q)
+    const range: KeyRange = last.lt === undefined ? { gte: partitionRange(first, q).gte } : { gte: partitionRange(first, q).gte, lt: last.lt }
+    // Most runs a node gives up hold nothing after the first sweep: no fence (a metadata write) for those.
+    if (await this.#isEmpty(range)) return { dropped: 0, kept: 0, asRange: false }
+    const fence = await store.fence(range)
+    try {
+      let handed = 0
+      let failed = 0
+      const whole = await this.#walkRange(range, async (batch) => {
+        failed += (await this.#push(batch)).size
+        handed += batch.length
+      })
+      if (handed === 0 || !whole) return { dropped: 0, kept: handed, asRange: false }
+      const stillGivenUp = (): boolean => {
+        const now = membership.ringState()
+        if (now === undefined || now.current.ring.partitionCount !== q) return false
+        for (let p = first; p < end; p++) if (replicates(now, replicas, membership.selfId, p)) return false
+        return true
+      }
+      if (failed === 0 && await store.dropFenced(fence, stillGivenUp)) {
+        this.#partitionsDropped += end - first
+        return { dropped: handed, kept: 0, asRange: true }
+      }
+    } finally {
+      store.unfence(fence)
+    }
+    let dropped = 0
+    let kept = 0
+    await this.#walkRange(range, async (batch) => {
+      const result = await this.#handOver(batch)
+      dropped += result.dropped
+      kept += result.kept
+    })
+    return { dropped, kept, asRange: false }
+  }
+
+  async #isEmpty (range: KeyRange): Promise<boolean> {
+    for await (const _ of this.#options.storage.objectEntries({ range })) return false
+    return true
+  }
+
+  /**
+   * Walk the objects of `range` in hand-over batches (HANDOVER_KEYS keys, HANDOVER_BYTES bytes);
+   * false when the transfer closed before the end.
+   */
+  async #walkRange (range: KeyRange, each: (batch: Array<{ key: string, object: StoredObject }>) => Promise<void>): Promise<boolean> {
+    let batch: Array<{ key: string, object: StoredObject }> = []
+    let bytes = 0
+    const flush = async (): Promise<void> => {
+      const full = batch
+      batch = []
+      bytes = 0
+      await each(full)
+    }
+    for await (const [key, value] of this.#options.storage.objectEntries({ range })) {
+      if (this.#closed) return false
+      // An object that would overflow the batch goes in the next one: one the receiver refuses as too
+      // large then travels alone, and fails alone.
+      if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
+      batch.push({ key, object: decodeObject(key, value) })
+      bytes += value.length
+      if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
+    }
+    if (batch.length > 0) await flush()
+    return !this.#closed
+  }
+
+  /**
+   * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
+   * per node, hints one by one. Resolves with the keys some push of which failed.
+   */
+  async #push (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<Set<string>> {
+    const { placement, access, membership, client, logger } = this.#options
     const self = membership.selfId
     const byNode = new Map<string, Array<{ key: string, object: StoredObject }>>()
     const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
@@ -361,6 +450,13 @@ export class PartitionTransfer {
         }
       })
     ])
+    return failed
+  }
+
+  /** Push a batch of keys (#push), then drop each key whose every push succeeded, if unchanged. */
+  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
+    const { store } = this.#options
+    const failed = await this.#push(entries)
     let dropped = 0
     let kept = 0
     await inBatches(entries, async ({ key, object }) => {

@@ -11,6 +11,7 @@
  * in docs/operations.md (`levelring config reference --write`) follow.
  */
 import { DEFAULT_ZONE, MAX_WEIGHT } from '../ring/ring.js'
+import { DEFAULT_PARTITION_COUNT } from '../ring/partition.js'
 
 /** Node ids are short and URL-, log- and ETag-safe. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
@@ -36,15 +37,8 @@ export interface Setting {
   readonly flagAliases?: readonly string[]
 }
 
-/**
- * Default Q. No node should own more than 15% above the mean share for 3 to 64 equal
- * nodes; partition shares differ by at most one, so that needs ceil(Q/m) <= 1.15 * Q/m for every m
- * in 3..64, which Q = 64 meets only up to 14 nodes (25 nodes: 3 against a mean of 2.56) and Q = 512
- * meets for all of them (up to 73). Q is fixed for a cluster's life, so it is chosen for the size a
- * cluster may grow to; 512 partitions cost nothing per request (preference lists are cached per
- * partition) and keep handoff units small. See README, Architecture.
- */
-export const DEFAULT_CLUSTER_PARTITIONS = 512
+/** Default Q: the ring's default (ring/partition.ts says why 2048). */
+export const DEFAULT_CLUSTER_PARTITIONS = DEFAULT_PARTITION_COUNT
 
 const ms = (max: number): Record<string, unknown> => ({ type: 'integer', minimum: 1, maximum: max })
 const bytes = (max: number): Record<string, unknown> => ({ type: 'integer', minimum: 1, maximum: max })
@@ -90,9 +84,9 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'tombstoneGraceMs', kind: 'integer', arg: '<ms>', default: 86_400_000, schema: ms(Number.MAX_SAFE_INTEGER), description: 'tombstones older than this are reaped' },
   { name: 'reapIntervalMs', kind: 'integer', arg: '<ms>', default: 60_000, schema: ms(86_400_000), description: 'how often the tombstone reaper runs' },
   { name: 'antiEntropyIntervalMs', kind: 'integer', arg: '<ms>', default: 5_000, schema: { type: 'integer', minimum: 0, maximum: 86_400_000 }, description: 'time between anti-entropy rounds; 0 turns them off' },
-  { name: 'antiEntropyPartitionsPerRound', kind: 'integer', arg: '<n>', default: 64, schema: { type: 'integer', minimum: 1, maximum: 65536 }, description: 'partitions one anti-entropy round compares (round robin)' },
+  { name: 'antiEntropyPartitionsPerRound', kind: 'integer', arg: '<n>', schema: { type: 'integer', minimum: 1, maximum: 65536 }, defaultText: 'Q / 8 (256 at the default Q)', description: 'partitions one anti-entropy round compares (round robin); Q / 8 makes a pass over every partition 8 rounds at any Q' },
   // Riak's AAE sizing: Q x buckets x ~27 B of bucket trees in memory; the chapter's 1B keys in 1M buckets is Q 256 x 4096.
-  { name: 'aaeBuckets', kind: 'integer', arg: '<n>', schema: { enum: Array.from({ length: 17 }, (_, i) => 2 ** (i + 4)) }, defaultText: '2^18 / Q rounded to a power of 16 (256 at Q 512)', description: 'anti-entropy buckets per partition: a power of two 16..1048576, the same on every node; Q x buckets x ~27 B of memory' },
+  { name: 'aaeBuckets', kind: 'integer', arg: '<n>', schema: { enum: Array.from({ length: 17 }, (_, i) => 2 ** (i + 4)) }, defaultText: '2^18 / Q rounded to a power of 16 (256 at Q 512 to 4096)', description: 'anti-entropy buckets per partition: a power of two 16..1048576, the same on every node; Q x buckets x ~27 B of memory' },
   // Cassandra's max_hint_window: past it, anti-entropy is the cheaper way to catch the member up.
   { name: 'hintWindowMs', kind: 'integer', arg: '<ms>', default: 10_800_000, schema: ms(30 * 86_400_000), description: 'hints for a member down longer than this go to the key\'s other replicas instead of waiting for it' },
   { name: 'hintsPerMemberMax', kind: 'integer', arg: '<n>', default: 1_000_000, schema: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }, description: 'hints kept for one member at most; past it, its hints go to the key\'s other replicas' },

@@ -230,6 +230,8 @@ function resolve (layers: readonly Layer[]): NodeConfig {
   if (c.advertise !== undefined) c.advertise = peerAddress(label('advertise'), c.advertise as string)
   c.dataDir ??= `./data/${String(c.nodeId)}`
   c.replicas ??= (c.peers as unknown[]).length > 0 || (c.seeds as unknown[]).length > 0 ? 3 : 1
+  // A round covers Q / 8 partitions, so a pass over all of them takes as many rounds whatever Q is.
+  c.antiEntropyPartitionsPerRound ??= Number.isInteger(c.partitions) ? Math.max(1, Math.floor((c.partitions as number) / 8)) : 64
   return validate(c, label)
 }
 

@@ -18,6 +18,12 @@ export class KeyLock {
     }
   }
 
+  /** Whether some key with work queued or running satisfies `test`. */
+  someKey (test: (key: string) => boolean): boolean {
+    for (const key of this.#tails.keys()) if (test(key)) return true
+    return false
+  }
+
   /** Keys with work queued or running (for tests and shutdown). */
   get busyKeys (): number {
     return this.#tails.size

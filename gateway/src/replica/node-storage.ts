@@ -32,6 +32,19 @@ export type ObjectCompanion = (key: string, bytes: Uint8Array | undefined, at: s
 
 /** The metadata key syncBarrier() writes. */
 const SYNC_BARRIER_KEY = 'sync-barrier'
+
+/**
+ * Metadata key prefix of a range drop (dropRange): RANGE_DROP_PREFIX + the range's start -> JSON
+ * { lt?, spaces }. Written before the drop's clears and deleted after them, all handed to the engine
+ * together, so a crash that kept some clears but not all of them leaves the marker, and open()
+ * finishes the drop before anything else is written.
+ */
+export const RANGE_DROP_PREFIX = 'range-drop/'
+
+interface RangeDropMarker {
+  readonly lt?: string
+  readonly spaces: readonly string[]
+}
 /** A keyspace of the node's engine: string keys, byte values. */
 export type ByteSpace = AbstractSublevel<Root, any, string, Uint8Array>
 /** A keyspace of the node's engine: string keys, string values (small metadata). */
@@ -85,6 +98,9 @@ export class NodeStorage {
   /** Bytes of encoded objects handed to the engine since open (the user bytes of write amplification). */
   storedBytes = 0
   readonly #companions: ObjectCompanion[] = []
+  /** Spaces keyed by storageKey besides the objects and the tombstone index (the key hash index): a range drop clears them too. */
+  readonly #keyedSpaces: string[] = []
+  readonly #dropListeners: Array<(range: KeyRange) => void> = []
 
   private constructor (db: AbstractLevel<any, string, string>, engineName: string) {
     this.#db = db
@@ -144,6 +160,51 @@ export class NodeStorage {
     this.#companions.push(companion)
   }
 
+  /**
+   * Name a space keyed by storageKey that goes with the objects (a companion's), so dropRange() clears
+   * it too; `onDrop` is called synchronously just before a drop's operations are handed to the engine.
+   */
+  addKeyedSpace (name: string, onDrop?: (range: KeyRange) => void): void {
+    if (!this.#keyedSpaces.includes(name)) this.#keyedSpaces.push(name)
+    if (onDrop !== undefined) this.#dropListeners.push(onDrop)
+  }
+
+  /**
+   * Remove every key of `range` (a storage-key range: partitionRange) from the objects, the tombstone
+   * index and the keyed spaces, as one unit: a range tombstone per space (lsm-level's clear(), O(1)
+   * however many keys the range holds), between a marker put and its removal, all handed to the
+   * engine in this call. So the drop is ordered after every write handed to the engine before the
+   * call and before every write handed after it (which survives), and a crash in the middle is
+   * finished by the next open (see RANGE_DROP_PREFIX). The caller makes sure nothing in the range
+   * still needs to be kept (ReplicaStore.dropFenced).
+   */
+  async dropRange (range: KeyRange): Promise<void> {
+    for (const listener of this.#dropListeners) listener(range)
+    const spaces = [...this.#keyedSpaces, SPACES.tombstones, SPACES.objects]
+    const marker: RangeDropMarker = range.lt === undefined ? { spaces } : { lt: range.lt, spaces }
+    const markerKey = RANGE_DROP_PREFIX + range.gte
+    await Promise.all([
+      this.meta.put(markerKey, JSON.stringify(marker)),
+      ...spaces.map(async (name) => { await this.#rawSpace(name).clear(range) }),
+      this.meta.del(markerKey)
+    ])
+  }
+
+  /** Finish the range drops a crash interrupted (their markers are still there): before the node writes anything. */
+  async #finishRangeDrops (): Promise<void> {
+    for await (const [key, json] of this.meta.iterator({ gte: RANGE_DROP_PREFIX, lt: RANGE_DROP_PREFIX + '\uffff' })) {
+      const marker = JSON.parse(json) as RangeDropMarker
+      const gte = key.slice(RANGE_DROP_PREFIX.length)
+      const range = marker.lt === undefined ? { gte } : { gte, lt: marker.lt }
+      for (const name of marker.spaces) await this.#rawSpace(name).clear(range)
+      await this.meta.del(key, durable(true))
+    }
+  }
+
+  #rawSpace (name: string): AbstractSublevel<Root, any, string, unknown> {
+    return this.#db.sublevel<string, unknown>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
   #companionOps (key: string, bytes: Uint8Array | undefined, at: string): SpaceOperation[] {
     return this.#companions.length === 0 ? [] : this.#companions.flatMap((companion) => companion(key, bytes, at))
   }
@@ -177,7 +238,14 @@ export class NodeStorage {
   /** Open (creating if needed) the engine in `dataDir`; `fs` and `tuning` as for openEngine. */
   static async open (dataDir: string, fs?: FileSystem, tuning: EngineTuning = {}): Promise<NodeStorage> {
     const { db, name } = await openEngine(dataDir, fs, tuning)
-    return new NodeStorage(db, name)
+    const storage = new NodeStorage(db, name)
+    try {
+      await storage.#finishRangeDrops()
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    return storage
   }
 
   /**

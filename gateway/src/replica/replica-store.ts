@@ -4,6 +4,7 @@ import { decodeObject, encodeObject } from './object-codec.js'
 import type { DotCounter } from './dot-counter.js'
 import { KeyLock } from './key-lock.js'
 import type { NodeStorage } from './node-storage.js'
+import { storageKey, type KeyRange } from './storage-keys.js'
 import {
   isDeleted, liveSiblings, normalise, tombstoneVersion, type StoredObject, type StoredVersion
 } from './stored-object.js'
@@ -74,6 +75,21 @@ export interface StoredChange {
   readonly bytes: Uint8Array | undefined
 }
 
+/**
+ * A storage-key range (a partition this node no longer replicates) on its way to being dropped
+ * whole: see ReplicaStore.fence() and dropFenced().
+ */
+export interface RangeFence {
+  readonly range: KeyRange
+}
+
+interface Fence extends RangeFence {
+  /** Set when a write to a key of the range is handed to the engine after the fence went up. */
+  written: boolean
+  /** The drop, once it is handed to the engine: an operation on a key of the range waits for it before reading. */
+  dropping: Promise<void> | undefined
+}
+
 export interface ReplicaStoreOptions {
   /** The actor this replica stamps writes with (see node-identity.ts). */
   readonly actor: ActorId
@@ -101,6 +117,8 @@ export class ReplicaStore {
   readonly #limit: number
   readonly #now: () => number
   readonly #listeners = new Set<(change: StoredChange) => void>()
+  readonly #dropListeners = new Set<(range: KeyRange) => void>()
+  readonly #fences = new Set<Fence>()
   /** The actor this replica stamps writes with. */
   readonly actor: ActorId
 
@@ -124,6 +142,73 @@ export class ReplicaStore {
     return () => { this.#listeners.delete(listener) }
   }
 
+  /** Call `listener` after a range was dropped whole (dropFenced). Returns a function that unsubscribes. */
+  onDropped (listener: (range: KeyRange) => void): () => void {
+    this.#dropListeners.add(listener)
+    return () => { this.#dropListeners.delete(listener) }
+  }
+
+  /**
+   * Put up a fence over `range`: from now on every write to a key of it is recorded, and the
+   * returned promise resolves once every write handed to the engine before is applied, so a walk of
+   * the range begun after it sees them. Walk the range and hand its keys over, then dropFenced();
+   * unfence() in any case.
+   */
+  async fence (range: KeyRange): Promise<RangeFence> {
+    const fence: Fence = { range, written: false, dropping: undefined }
+    this.#fences.add(fence)
+    await this.#storage.writeBarrier()
+    return fence
+  }
+
+  /** Take the fence down (a no-op after dropFenced). */
+  unfence (fence: RangeFence): void {
+    this.#fences.delete(fence as Fence)
+  }
+
+  /**
+   * Drop the fenced range whole (NodeStorage.dropRange: objects, tombstone index, key hash index) if
+   * nothing could have changed it since the fence went up: no write to it handed to the engine, no
+   * operation on one of its keys in flight (it may have read before the drop and write after it), and
+   * `mayDrop()` (this node still gives the range up) holds. All of that is checked in the same turn
+   * that hands the drop to the engine: a write handed later is applied after the drop and kept, and an
+   * operation on a key of the range that starts meanwhile waits for the drop before it reads. False
+   * when it did not drop (walk the range again, key by key).
+   */
+  async dropFenced (fence: RangeFence, mayDrop: () => boolean): Promise<boolean> {
+    const f = fence as Fence
+    if (!this.#fences.has(f) || f.written || !mayDrop() || this.#lock.someKey((key) => inRange(storageKey(key), f.range))) return false
+    f.dropping = this.#storage.dropRange(f.range)
+    try {
+      await f.dropping
+    } finally {
+      this.#fences.delete(f)
+    }
+    for (const listener of this.#dropListeners) {
+      try {
+        listener(f.range)
+      } catch (err) {
+        this.#log.error({ err }, 'a range-drop listener threw; it must not')
+      }
+    }
+    return true
+  }
+
+  /** Inside the key's lock, before reading: wait for a drop of the key's range in progress. */
+  async #enter (key: string): Promise<void> {
+    const at = storageKey(key)
+    for (const f of this.#fences) {
+      if (f.dropping !== undefined && inRange(at, f.range)) await f.dropping.catch(() => {})
+    }
+  }
+
+  /** Just before a write of `key` is handed to the engine: tell the fences over it. */
+  #record (key: string): void {
+    if (this.#fences.size === 0) return
+    const at = storageKey(key)
+    for (const f of this.#fences) if (f.dropping === undefined && inRange(at, f.range)) f.written = true
+  }
+
   /** The key's stored set, tombstones included; undefined when the key holds nothing (never written or reaped). */
   async read (key: string): Promise<StoredObject | undefined> {
     const bytes = await this.#storage.getObject(key)
@@ -143,6 +228,7 @@ export class ReplicaStore {
    */
   async write (key: string, value: NewValue | null, supersedes: Supersedes, options: ReplicaWriteOptions): Promise<StampedWrite> {
     return this.#lock.run(key, async () => {
+      if (this.#fences.size > 0) await this.#enter(key)
       const current = await this.read(key)
       // Under the key's lock over the stored set, which holds every earlier stamp of this actor for the key.
       const stamped = this.#stampWith(key, value, supersedes, current, { actor: this.actor, counter: await this.#counter.next() })
@@ -187,6 +273,7 @@ export class ReplicaStore {
    */
   async merge (key: string, incoming: StoredObject, options: ReplicaWriteOptions, incomingBytes?: Uint8Array): Promise<StoredObject> {
     return this.#lock.run(key, async () => {
+      if (this.#fences.size > 0) await this.#enter(key)
       const current = await this.read(key)
       const merged = this.#prune(normalise(current === undefined ? incoming : sync(current, incoming)), this.#now())
       if (current === undefined || !sameVersions(merged, current)) {
@@ -219,9 +306,11 @@ export class ReplicaStore {
     let reaped = 0
     for (const key of candidates) {
       const done = await this.#lock.run(key, async () => {
+        if (this.#fences.size > 0) await this.#enter(key)
         const object = await this.read(key) // re-check: a write may have landed since the scan
         if (object === undefined || !reapable(object, cutoff)) return false
         if (options.mayReap !== undefined && !(await options.mayReap(key, object))) return false
+        this.#record(key)
         await this.#storage.removeObject(key)
         this.#notify({ key, object: undefined, bytes: undefined })
         return true
@@ -239,8 +328,10 @@ export class ReplicaStore {
    */
   async removeIfUnchanged (key: string, expected: StoredObject): Promise<boolean> {
     return this.#lock.run(key, async () => {
+      if (this.#fences.size > 0) await this.#enter(key)
       const held = await this.read(key)
       if (held === undefined || !sameVersions(held, expected)) return false
+      this.#record(key)
       await this.#storage.removeObject(key)
       this.#notify({ key, object: undefined, bytes: undefined })
       return true
@@ -267,6 +358,7 @@ export class ReplicaStore {
       ? Math.max(...next.siblings.map((s) => s.value.lastModified)) // newest tombstone: reaping waits for it
       : wasDeleted ? null : undefined
     const bytes = encoded ?? encodeObject(next)
+    this.#record(key)
     await this.#storage.writeObject(key, bytes, deleted && wasDeleted && sameTombstones(previous, next) ? undefined : index, sync)
     if (this.#listeners.size > 0) this.#notify({ key, object: next, bytes })
     return bytes
@@ -322,6 +414,10 @@ export function sameEncoding (a: StoredObject, b: StoredObject): boolean {
 
 function sameBytes (x: Uint8Array, y: Uint8Array): boolean {
   return x === y || Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(y)
+}
+
+function inRange (at: string, range: KeyRange): boolean {
+  return at >= range.gte && (range.lt === undefined || at < range.lt)
 }
 
 function sameTombstones (a: StoredObject, b: StoredObject): boolean {

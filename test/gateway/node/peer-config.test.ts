@@ -17,7 +17,7 @@ test('--peers with ids makes a membership; bare addresses do not; weights and pa
   expect(peerAddresses(loadConfig({ peers: '127.0.0.1:7002,[::1]:7003' }))).toEqual(['127.0.0.1:7002', '[::1]:7003'])
   const fromFile = { ...loadConfig({}), nodeId: 'a', peers: [{ id: 'b', address: '10.0.0.2:7001', weight: 4 }, 'c=10.0.0.3:7001'] } as NodeConfig
   expect(peerMembers(fromFile)).toEqual([{ id: 'b', address: '10.0.0.2:7001', weight: 4 }, { id: 'c', address: '10.0.0.3:7001', weight: 1 }])
-  expect(loadConfig({}).partitions).toBe(512)
+  expect(loadConfig({}).partitions).toBe(2048)
 })
 
 test('bad memberships are LEVELRING_BAD_CONFIG errors naming the problem', () => {
