@@ -1,5 +1,4 @@
-import { copyFile, readdir, rm, statfs } from 'node:fs/promises'
-import { constants as fsConstants } from 'node:fs'
+import { copyFile, link, readdir, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { KeyHashIndex } from '../../../gateway/src/anti-entropy/key-hash-index.js'
 import { CLEAN_STOP_FILE, RUNNING_FILE } from '../../../gateway/src/node/actor-epoch.js'
@@ -30,7 +29,8 @@ import { Progress } from '../cli-kit/progress.js'
 //     engine-key order (partition prefix first), so the engine's tables do not overlap and compaction
 //     mostly moves files: the same entries as a REST load, in fewer compaction rounds.
 //  2. A REST PUT's other two replicas merge the coordinator's object as it is (their set is empty), so
-//     they hold the same bytes under the same keys: the engine's files are copied to the other nodes,
+//     they hold the same bytes under the same keys: the engine's files are copied to the other nodes
+//     (tables hard-linked: one copy on the disk until compaction rewrites them, as after a checkpoint),
 //     and then each node's own metadata space and hints (identity, actor epoch, clean-stop record, dot
 //     counter lease, ring...) are put back as they were. The CLEAN-STOP and RUNNING marker files of each
 //     directory are never touched, so the clean-stop record still names its own marker: each node starts
@@ -64,6 +64,9 @@ const spaceRange = (name: string): { gte: string, lt: string } => ({ gte: spaceP
 
 /** Spaces that belong to the node rather than to the data: put back in each copy as that node had them. */
 const NODE_SPACES = [SPACES.meta, SPACES.hints]
+
+/** The engine's table files (engine/FORMAT.md). */
+const TABLE_SUFFIX = '.sst'
 
 /** Files in a data directory that are the node's, not the engine's. */
 const NODE_FILES = new Set([CLEAN_STOP_FILE, RUNNING_FILE])
@@ -237,8 +240,10 @@ async function copyData (from: string, to: string): Promise<void> {
   for (const entry of await readdir(from, { withFileTypes: true })) {
     if (NODE_FILES.has(entry.name)) continue
     if (!entry.isFile()) throw new Error(`${join(from, entry.name)} is not a file: seeding copies engine files only`)
-    // A reflink where the file system has them, else a plain copy: each node must own its files.
-    await copyFile(join(from, entry.name), join(to, entry.name), fsConstants.COPYFILE_FICLONE)
+    // Tables are immutable (written once, then only deleted): a hard link, as the engine's own checkpoints
+    // make; every other file (WAL, manifest) is appended to, so each node gets a copy of its own.
+    if (entry.name.endsWith(TABLE_SUFFIX)) await link(join(from, entry.name), join(to, entry.name))
+    else await copyFile(join(from, entry.name), join(to, entry.name))
   }
   await writeNodeSpaces(to, own)
 }

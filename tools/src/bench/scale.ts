@@ -360,11 +360,14 @@ try {
 
   // A wiped replica restored by one repair round of its own.
   const dataBytes = directoryBytes(third.dataDir)
-  const wipe = async (): Promise<{ wiped: any, wipedCalls: number, wireBytes: number }> => {
+  const wipe = async (): Promise<{ wiped: any, wipedCalls: number, wireBytes: number, windowWireBytes: number }> => {
+    // Periodic rounds restore part of the replica before the repair starts: the wire bytes of the whole restore are every node's anti-entropy bytes from the wipe on.
+    const othersBefore = (await Promise.all([first, second].map((n) => antiEntropyBytes(n.address)))).reduce((a, b) => a + b, 0)
     await restart(third, true)
     const wipeCallsBefore = await antiEntropyCalls(third.address)
     const wiped = await getJson(third.address, '/v1/admin/repair', 'POST')
-    return { wiped, wipedCalls: await antiEntropyCalls(third.address) - wipeCallsBefore, wireBytes: (wiped.bytesSent as number) + (wiped.bytesReceived as number) }
+    const windowWireBytes = (await Promise.all(nodes.map((n) => antiEntropyBytes(n.address)))).reduce((a, b) => a + b, 0) - othersBefore
+    return { wiped, wipedCalls: await antiEntropyCalls(third.address) - wipeCallsBefore, wireBytes: (wiped.bytesSent as number) + (wiped.bytesReceived as number), windowWireBytes }
   }
   const wipedPhase = flags['skip-wiped'] === true ? undefined : await wipe()
   const quietBytes = (quiet.bytesSent as number) + (quiet.bytesReceived as number)
@@ -408,7 +411,9 @@ try {
           wireBytes: wipedPhase.wireBytes,
           dataBytes,
           wireOverData: Number((wipedPhase.wireBytes / dataBytes).toFixed(3)),
-          wireOverLogical: Number((wipedPhase.wireBytes / logicalBytes).toFixed(3))
+          wireOverLogical: Number((wipedPhase.wireBytes / logicalBytes).toFixed(3)),
+          windowWireBytes: wipedPhase.windowWireBytes,
+          windowWireOverData: Number((wipedPhase.windowWireBytes / dataBytes).toFixed(3))
         }
   }
 
@@ -422,7 +427,7 @@ try {
     quietRepairWireOverData: { measured: results.quietRepair.wireOverData, target: TARGETS.quietWireOverData, met: results.quietRepair.wireOverData < TARGETS.quietWireOverData },
     ...(results.wipedRepair === undefined
       ? {}
-      : { wipedRepairWireOverData: { measured: results.wipedRepair.wireOverData, target: TARGETS.wipedWireOverData, met: results.wipedRepair.wireOverData <= TARGETS.wipedWireOverData } })
+      : { wipedRepairWireOverData: { measured: results.wipedRepair.windowWireOverData, target: TARGETS.wipedWireOverData, met: results.wipedRepair.windowWireOverData <= TARGETS.wipedWireOverData } })
   }
 
   process.stdout.write(`\nbench:scale — ${KEYS} keys of ${VALUE_BYTES} B per node (3 nodes, n=3), ${CONCURRENCY} in flight, ` +
@@ -454,7 +459,8 @@ try {
   } else {
     const { wiped } = wipedPhase
     process.stdout.write(`wiped replica's repair (${third.id}): ${seconds(wiped.durationMs)} s, ${wiped.keysPulled} keys pulled, ${wiped.requests} requests, ` +
-      `${mib(wipedPhase.wireBytes)} MiB on the wire = ${results.wipedRepair.wireOverData} x its data on disk (${mib(dataBytes)} MiB), ${results.wipedRepair.wireOverLogical} x keys + values\n`)
+      `${mib(wipedPhase.wireBytes)} MiB on the wire = ${results.wipedRepair.wireOverData} x its data on disk (${mib(dataBytes)} MiB), ${results.wipedRepair.wireOverLogical} x keys + values; ` +
+      `from the wipe on, periodic rounds included, ${mib(wipedPhase.windowWireBytes)} MiB of anti-entropy traffic on all nodes = ${results.wipedRepair.windowWireOverData} x its data\n`)
   }
   process.stdout.write('\nagainst the targets (the RSS target is the one for 1M keys of 100 B, or 10M of 1 KiB with --large values):\n')
   console.table(Object.entries(targets).map(([figure, t]) => ({
