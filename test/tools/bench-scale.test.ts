@@ -1,7 +1,8 @@
 // bench:scale runs end to end on three real nodes with a few thousand keys and writes a complete
 // summary whose figures hang together (memory sampled, data on disk, a restart measured, a repair that
-// finds nothing sends less than the data, a wiped replica is filled by its repair, a fourth node joins
-// and its counts add up). No timings are asserted: a benchmark is not a test.
+// finds nothing sends less than the data, 100 keys missing on one replica come back, a wiped replica is
+// filled by its repair, a fourth node joins and its counts add up). No timings are asserted: a benchmark is
+// not a test.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,6 +54,10 @@ test('bench:scale loads three nodes, samples their memory, restarts one, repairs
   expect(results.wipedRepair.keysPulled).toBeGreaterThan(0)
   expect(results.wipedRepair.keysPulled).toBeLessThanOrEqual(KEYS)
   expect(results.wipedRepair.wireBytes).toBeGreaterThan(0)
+  expect(results.wipedRepair.windowWireBytes).toBeGreaterThanOrEqual(results.wipedRepair.wireBytes)
+  // 100 keys removed from one replica come back (the bench fails when a second repair still finds a difference): at least their values cross the wire.
+  expect(results.difference.keysRemoved).toBe(100)
+  expect(results.difference.windowWireBytes).toBeGreaterThanOrEqual(100 * VALUE_BYTES)
   // The join: n=3 on 4 nodes gives the joiner about 3/4 of the partitions; it streams exactly the keys
   // of those, and every partition it gains is given up by exactly one old node, which walks it once.
   const { join } = results

@@ -10,6 +10,7 @@ import { partitionOf } from '../../../gateway/src/ring/partition.js'
 import { Ring } from '../../../gateway/src/ring/ring.js'
 import { directoryBytes, readCpuSeconds, readResidentBytes } from './process-stats.js'
 import { freePorts, ServerProcesses } from './server-processes.js'
+import { assertFreeSpace, dropKeys, seedReplicas, type SeedReport } from './scale-seed.js'
 
 // `npm run bench:scale`: what a node's memory and start-up cost as its key count grows. Three nodes
 // on loopback (n=3, so every node holds every key) are loaded with N keys through the REST API with
@@ -22,13 +23,18 @@ import { freePorts, ServerProcesses } from './server-processes.js'
 // `--concurrency`, `--large` (10M keys of 1 KiB), `--no-join` (skip the join), `--bin` (another build's bin/levelring.js, for a
 // before/after on the same machine), `--heap-snapshots DIR` (node1's heap, empty and loaded, for
 // `node dist/tools/src/bench/heap-diff.js`: what grows with keys); arguments after `--` go to every node (`-- --block-cache-size 8388608`).
+// `--seed` (the default with `--large`): all but the last `--rest-keys` keys (1%) are written offline into
+// the stopped nodes' directories (scale-seed.ts), the rest through the REST API; `--dir DIR`: where the
+// nodes' data go (the OS temp directory by default); `--skip-wiped`: leave out the wiped replica's repair
+// (at 10M keys it pulls 10 GiB through anti-entropy, hours on a small machine). With or without seeding, a phase with 100 keys
+// missing on one replica measures what a repair of a small difference costs.
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..', '..')
 /** How often every node's RSS is read. */
 const SAMPLE_MS = 200
-/** How long a phase waiting on a node (serving, first round, a repair) may take before the run fails. */
-const PHASE_TIMEOUT_MS = 15 * 60_000
+/** How long a phase waiting on a node (serving, first round, a repair) may take before the run fails (an hour at 10M keys on a shared machine). */
+const PHASE_TIMEOUT_MS = (process.argv.includes('--large') ? 60 : 15) * 60_000
 /**
  * The issue's targets, the reference each figure is printed beside: peak RSS per node during the load
  * (300 MiB at 1M keys of 100 B, 512 MiB at 10M keys of 1 KiB: the `--large` budget when values are 1 KiB
@@ -60,7 +66,11 @@ const { values: flags, positionals: nodeArgs } = parseArgs({
     large: { type: 'boolean', default: false },
     bin: { type: 'string', default: join(root, 'bin', 'levelring.js') },
     'heap-snapshots': { type: 'string' },
-    'no-join': { type: 'boolean', default: false }
+    'no-join': { type: 'boolean', default: false },
+    seed: { type: 'boolean' },
+    'skip-wiped': { type: 'boolean', default: false },
+    'rest-keys': { type: 'string' },
+    dir: { type: 'string', default: tmpdir() }
   }
 })
 const KEYS = positiveInteger('keys', flags.keys ?? (flags.large ? '10000000' : '1000000'))
@@ -71,6 +81,12 @@ const bin = flags.bin!
 const heapDir = flags['heap-snapshots']
 /** `--no-join`: skip the last phase (a fourth node joining the loaded cluster). */
 const JOIN = !flags['no-join']!
+/** Keys written offline before the nodes serve (0 without seeding); the rest go through the REST API. */
+const SEEDED = (flags.seed ?? flags.large) === true
+  ? Math.max(0, KEYS - positiveInteger('rest-keys', flags['rest-keys'] ?? String(Math.max(1, Math.ceil(KEYS / 100)))))
+  : 0
+/** Keys the difference phase removes from one replica. */
+const DIFFERING_KEYS = 100
 
 function positiveInteger (name: string, text: string): number {
   const n = Number(text.replaceAll('_', ''))
@@ -88,7 +104,7 @@ interface NodeHandle {
   peakRss: number
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'levelring-bench-scale-'))
+const dir = mkdtempSync(join(flags.dir!, 'levelring-bench-scale-'))
 const servers = new ServerProcesses()
 const MiB = 1024 * 1024
 
@@ -160,15 +176,15 @@ async function heapSnapshot (node: NodeHandle): Promise<void> {
   }, 200)
 }
 
-/** PUT keys 0..KEYS-1 through all nodes round-robin, CONCURRENCY in flight; RSS is taken at the half. */
-async function load (nodes: NodeHandle[]): Promise<{ seconds: number, failed: number, rssHalf: number[] }> {
+/** PUT keys first..KEYS-1 through all nodes round-robin, CONCURRENCY in flight; RSS is taken at the half. */
+async function load (nodes: NodeHandle[], first = 0): Promise<{ seconds: number, failed: number, rssHalf: number[] }> {
   const pools = nodes.map((n) => new Pool(`http://${n.address}`, { connections: Math.ceil(CONCURRENCY / nodes.length), pipelining: 1 }))
   // Values are slices of random bytes, so compression does not flatter the figures on disk.
   const pool = randomFillSync(Buffer.alloc(4 * MiB))
-  const bar = Progress.start(progressWanted({}), `loading ${KEYS} keys`, KEYS)
-  const half = Math.floor(KEYS / 2)
+  const bar = Progress.start(progressWanted({}), `loading ${KEYS - first} keys`, KEYS - first)
+  const half = Math.floor((KEYS - first) / 2)
   let rssHalf: number[] = []
-  let next = 0
+  let next = first
   let done = 0
   let failed = 0
   const started = performance.now()
@@ -230,6 +246,79 @@ async function firstRound (node: NodeHandle, since: number): Promise<number> {
   }, 100)
   return performance.now() - since
 }
+
+// --- offline seeding and the difference phase (scale-seed.ts) ---
+
+/** Start the nodes once on empty directories, stop them cleanly, seed keys 0..SEEDED-1 into their directories, start them again. */
+async function seedOffline (nodes: NodeHandle[]): Promise<SeedReport> {
+  // Each node's anti-entropy has marked its (empty) key hash index complete before it stops.
+  for (const n of nodes) await until('anti-entropy ready', async () => (await antiEntropyView(n.address)).trees.state === 'ready')
+  for (const n of nodes) await servers.stop(n.address)
+  await assertFreeSpace(dir, KEYS, VALUE_BYTES, nodes.length)
+  // Random bytes, as the REST load's values, so compression does not flatter the figures on disk.
+  const pool = randomFillSync(Buffer.alloc(4 * MiB))
+  const valueOf = (i: number): Uint8Array => {
+    const offset = (i * 7919) % (pool.length - VALUE_BYTES)
+    return pool.subarray(offset, offset + VALUE_BYTES)
+  }
+  const seeded = await seedReplicas({ dataDirs: nodes.map((n) => n.dataDir), keys: SEEDED, keyOf, valueOf, bar: progressWanted({}) })
+  process.stderr.write(`seeded ${SEEDED} keys offline as ${seeded.actor} in ${seeded.writeSeconds.toFixed(0)} s, copied to ${nodes.length - 1} more nodes in ${seeded.copySeconds.toFixed(0)} s\n`)
+  await Promise.all(nodes.map(launch))
+  return seeded
+}
+
+/** Wait until a node's anti-entropy trees are all indexed and computed (after a start on many keys, they warm in the background). */
+async function treesReady (node: NodeHandle): Promise<void> {
+  await until(`${node.id}'s anti-entropy trees`, async () => (await antiEntropyView(node.address)).trees.state === 'ready', 500)
+}
+
+/** Anti-entropy bytes (sent and received) a node counted since it started. */
+const antiEntropyBytes = (address: string): Promise<number> => counterSum(address, 'levelring_anti_entropy_bytes_total')
+
+/**
+ * Stop `node`, remove DIFFERING_KEYS keys from its directory, start it, and repair it: the anti-entropy
+ * bytes every node counted from the stop until the repair is done (periodic rounds included), and the
+ * repair's own report. A second repair then must find nothing.
+ */
+async function differencePhase (node: NodeHandle, others: readonly NodeHandle[]): Promise<Record<string, number>> {
+  const before = (await Promise.all(others.map((n) => antiEntropyBytes(n.address)))).reduce((a, b) => a + b, 0)
+  const dropped = Array.from({ length: DIFFERING_KEYS }, (_, j) => keyOf(Math.floor((j + 0.5) * KEYS / DIFFERING_KEYS)))
+  await servers.stop(node.address)
+  await dropKeys(node.dataDir, dropped)
+  const started = performance.now()
+  await launch(node)
+  await until('reads', async () => {
+    const res = await request(`http://${node.address}/v1/kv/${keyOf(0)}`)
+    await res.body.dump()
+    return res.statusCode === 200
+  }, 20)
+  // A repair compares only partitions whose trees are ready (the rest are skipped, not wrong): wait for them.
+  await treesReady(node)
+  const repair = await getJson(node.address, '/v1/admin/repair', 'POST')
+  const windowMs = performance.now() - started
+  const after = (await Promise.all([node, ...others].map((n) => antiEntropyBytes(n.address)))).reduce((a, b) => a + b, 0)
+  const settled = await getJson(node.address, '/v1/admin/repair', 'POST')
+  if (settled.keysDiffering !== 0 || settled.comparisons === 0) throw new Error(`after repairing ${DIFFERING_KEYS} missing keys, a second repair on ${node.id} still found ${settled.keysDiffering} differing in ${settled.comparisons} comparisons`)
+  const differingBytes = DIFFERING_KEYS * (keyOf(0).length + VALUE_BYTES)
+  return {
+    keysRemoved: DIFFERING_KEYS,
+    windowMs: Math.round(windowMs),
+    windowWireBytes: after - before,
+    repairDurationMs: repair.durationMs,
+    repairKeysPulled: repair.keysPulled,
+    repairRequests: repair.requests,
+    repairWireBytes: repair.bytesSent + repair.bytesReceived,
+    differingBytes,
+    windowWireOverDiffering: Number(((after - before) / differingBytes).toFixed(2))
+  }
+}
+
+/** A phase's figures on stderr as soon as they are known: a long run that fails later still leaves them. */
+function progressNote (text: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${text}\n`)
+}
+
+// --- end of offline seeding and the difference phase ---
 
 const mib = (bytes: number): string => (bytes / MiB).toFixed(0)
 const seconds = (ms: number): string => (ms / 1000).toFixed(1)
@@ -410,32 +499,50 @@ try {
   const rssEmpty = rssOf(nodes)
   if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
 
-  const loaded = await load(nodes)
+  const seeded = SEEDED > 0 ? await seedOffline(nodes) : undefined
+  const rssSeeded = seeded === undefined ? undefined : rssOf(nodes)
+  if (rssSeeded !== undefined) progressNote(`nodes serving on the seeded keys; RSS ${rssSeeded.map(mib).join(' / ')} MiB`)
+  const loaded = await load(nodes, SEEDED)
+  progressNote(`loaded ${KEYS - SEEDED} keys through the API in ${loaded.seconds.toFixed(0)} s; peak RSS so far ${nodes.map((n) => mib(n.peakRss)).join(' / ')} MiB`)
   const rssFull = rssOf(nodes)
   const loadPeak = nodes.map((n) => n.peakRss)
   const diskBytes = nodes.map((n) => directoryBytes(n.dataDir))
   if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
 
   // A repair that finds nothing: every replica has every key (anti-entropy may have caught a straggler already).
+  const readyWait = performance.now()
+  for (const n of nodes) await treesReady(n)
+  if (seeded !== undefined) progressNote(`every node's anti-entropy trees ready ${seconds(performance.now() - readyWait)} s after the load`)
   const [first, second, third] = nodes as [NodeHandle, NodeHandle, NodeHandle]
   await getJson(first.address, '/v1/admin/repair', 'POST')
   const callsBefore = await antiEntropyCalls(first.address)
   const quiet = await getJson(first.address, '/v1/admin/repair', 'POST')
   const quietCalls = await antiEntropyCalls(first.address) - callsBefore
+  progressNote(`repair finding nothing: ${quiet.durationMs} ms, ${quiet.bytesSent + quiet.bytesReceived} B`)
 
   // Restart of an intact node: until it serves reads, until its first round with its peers.
   const restartStarted = performance.now()
   const restarted = await restart(third, false)
   const firstRoundMs = await firstRound(third, restartStarted)
   const rssRestarted = readResidentBytes(third.pid) ?? 0
+  progressNote(`restart of ${third.id}: listening ${seconds(restarted.listenMs)} s, serving ${seconds(restarted.servingMs)} s, first round ${seconds(firstRoundMs)} s; peak RSS so far ${nodes.map((n) => mib(n.peakRss)).join(' / ')} MiB`)
+
+  // A small difference: DIFFERING_KEYS keys missing on one replica.
+  const difference = await differencePhase(third, [first, second])
+  progressNote(`${DIFFERING_KEYS} keys missing: ${JSON.stringify(difference)}`)
 
   // A wiped replica restored by one repair round of its own.
   const dataBytes = directoryBytes(third.dataDir)
-  await restart(third, true)
-  const wipeCallsBefore = await antiEntropyCalls(third.address)
-  const wiped = await getJson(third.address, '/v1/admin/repair', 'POST')
-  const wipedCalls = await antiEntropyCalls(third.address) - wipeCallsBefore
-  const wireBytes = (wiped.bytesSent as number) + (wiped.bytesReceived as number)
+  const wipe = async (): Promise<{ wiped: any, wipedCalls: number, wireBytes: number, windowWireBytes: number }> => {
+    // Periodic rounds restore part of the replica before the repair starts: the wire bytes of the whole restore are every node's anti-entropy bytes from the wipe on.
+    const othersBefore = (await Promise.all([first, second].map((n) => antiEntropyBytes(n.address)))).reduce((a, b) => a + b, 0)
+    await restart(third, true)
+    const wipeCallsBefore = await antiEntropyCalls(third.address)
+    const wiped = await getJson(third.address, '/v1/admin/repair', 'POST')
+    const windowWireBytes = (await Promise.all(nodes.map((n) => antiEntropyBytes(n.address)))).reduce((a, b) => a + b, 0) - othersBefore
+    return { wiped, wipedCalls: await antiEntropyCalls(third.address) - wipeCallsBefore, wireBytes: (wiped.bytesSent as number) + (wiped.bytesReceived as number), windowWireBytes }
+  }
+  const wipedPhase = flags['skip-wiped'] === true ? undefined : await wipe()
   const quietBytes = (quiet.bytesSent as number) + (quiet.bytesReceived as number)
   clearInterval(sampler)
   sampleRss(nodes)
@@ -449,7 +556,9 @@ try {
 
   const logicalBytes = KEYS * (keyOf(0).length + VALUE_BYTES)
   const results = {
-    load: { seconds: Number(loaded.seconds.toFixed(1)), keysPerSecond: Math.round(KEYS / loaded.seconds), failed: loaded.failed },
+    load: { seconds: Number(loaded.seconds.toFixed(1)), keysPerSecond: Math.round((KEYS - SEEDED) / loaded.seconds), failed: loaded.failed },
+    ...(seeded === undefined ? {} : { seed: { keys: SEEDED, restKeys: KEYS - SEEDED, ...seeded, rssAfterStartBytes: rssSeeded } }),
+    difference,
     nodes: nodes.map((n, i) => ({
       id: n.id,
       rssEmptyBytes: rssEmpty[i]!,
@@ -471,17 +580,21 @@ try {
       wireBytes: quietBytes,
       wireOverData: Number((quietBytes / dataBytes).toFixed(5))
     },
-    wipedRepair: {
-      node: third.id,
-      durationMs: wiped.durationMs as number,
-      keysPulled: wiped.keysPulled as number,
-      requests: wiped.requests as number,
-      internodeCalls: wipedCalls,
-      wireBytes,
-      dataBytes,
-      wireOverData: Number((wireBytes / dataBytes).toFixed(3)),
-      wireOverLogical: Number((wireBytes / logicalBytes).toFixed(3))
-    },
+    wipedRepair: wipedPhase === undefined
+      ? undefined
+      : {
+          node: third.id,
+          durationMs: wipedPhase.wiped.durationMs as number,
+          keysPulled: wipedPhase.wiped.keysPulled as number,
+          requests: wipedPhase.wiped.requests as number,
+          internodeCalls: wipedPhase.wipedCalls,
+          wireBytes: wipedPhase.wireBytes,
+          dataBytes,
+          wireOverData: Number((wipedPhase.wireBytes / dataBytes).toFixed(3)),
+          wireOverLogical: Number((wipedPhase.wireBytes / logicalBytes).toFixed(3)),
+          windowWireBytes: wipedPhase.windowWireBytes,
+          windowWireOverData: Number((wipedPhase.windowWireBytes / dataBytes).toFixed(3))
+        },
     ...(joined === undefined ? {} : { join: joined })
   }
 
@@ -493,17 +606,23 @@ try {
     restartFirstRoundMs: { measured: results.restart.firstRoundMs, target: TARGETS.firstRoundMs, met: results.restart.firstRoundMs <= TARGETS.firstRoundMs },
     quietRepairMs: { measured: results.quietRepair.durationMs, target: TARGETS.quietRepairMs, met: results.quietRepair.durationMs <= TARGETS.quietRepairMs },
     quietRepairWireOverData: { measured: results.quietRepair.wireOverData, target: TARGETS.quietWireOverData, met: results.quietRepair.wireOverData < TARGETS.quietWireOverData },
-    wipedRepairWireOverData: { measured: results.wipedRepair.wireOverData, target: TARGETS.wipedWireOverData, met: results.wipedRepair.wireOverData <= TARGETS.wipedWireOverData },
+    ...(results.wipedRepair === undefined
+      ? {}
+      : { wipedRepairWireOverData: { measured: results.wipedRepair.windowWireOverData, target: TARGETS.wipedWireOverData, met: results.wipedRepair.windowWireOverData <= TARGETS.wipedWireOverData } }),
     ...(joined === undefined ? {} : joinTargets(joined))
   }
 
   process.stdout.write(`\nbench:scale — ${KEYS} keys of ${VALUE_BYTES} B per node (3 nodes, n=3), ${CONCURRENCY} in flight, ` +
     `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GiB, node ${process.version}\n`)
+  if (seeded !== undefined) {
+    process.stdout.write(`seeded offline: ${SEEDED} keys as ${seeded.actor} (dots ${seeded.firstCounter}..${seeded.lastCounter}), written in ${seeded.writeSeconds.toFixed(0)} s, ` +
+      `copied to the other nodes in ${seeded.copySeconds.toFixed(0)} s; RSS after starting on them ${rssSeeded!.map(mib).join(' / ')} MiB; then ${KEYS - SEEDED} keys through the REST API:\n`)
+  }
   process.stdout.write(`load: ${results.load.seconds} s, ${results.load.keysPerSecond} keys/s, ${loaded.failed} failed\n`)
   console.table(results.nodes.map((n) => ({
     node: n.id,
     'RSS empty MiB': mib(n.rssEmptyBytes),
-    [`RSS at ${Math.floor(KEYS / 2)} MiB`]: mib(n.rssHalfBytes),
+    [`RSS at ${SEEDED + Math.floor((KEYS - SEEDED) / 2)} MiB`]: mib(n.rssHalfBytes),
     [`RSS at ${KEYS} MiB`]: mib(n.rssFullBytes),
     'peak in load MiB': mib(n.rssPeakLoadBytes),
     'peak MiB': mib(n.rssPeakBytes),
@@ -514,8 +633,17 @@ try {
     `first anti-entropy round ${seconds(firstRoundMs)} s, then RSS ${mib(rssRestarted)} MiB\n`)
   process.stdout.write(`repair finding nothing (${first.id}): ${seconds(quiet.durationMs)} s, ${quiet.requests} requests (${quietCalls} anti-entropy calls in metrics), ` +
     `${quietBytes} B on the wire = ${(results.quietRepair.wireOverData * 100).toFixed(3)}% of the data, ${quiet.keysExchanged} keys exchanged\n`)
-  process.stdout.write(`wiped replica's repair (${third.id}): ${seconds(wiped.durationMs)} s, ${wiped.keysPulled} keys pulled, ${wiped.requests} requests, ` +
-    `${mib(wireBytes)} MiB on the wire = ${results.wipedRepair.wireOverData} x its data on disk (${mib(dataBytes)} MiB), ${results.wipedRepair.wireOverLogical} x keys + values\n`)
+  process.stdout.write(`${DIFFERING_KEYS} keys missing on ${third.id}: restart and repair in ${seconds(difference.windowMs)} s, ${difference.windowWireBytes} B of anti-entropy traffic on all nodes ` +
+    `(${difference.windowWireOverDiffering} x the ${difference.differingBytes} B of those keys and values); the repair itself ${seconds(difference.repairDurationMs)} s, ` +
+    `${difference.repairKeysPulled} keys pulled, ${difference.repairRequests} requests, ${difference.repairWireBytes} B\n`)
+  if (wipedPhase === undefined || results.wipedRepair === undefined) {
+    process.stdout.write(`wiped replica's repair: skipped (--skip-wiped)\n`)
+  } else {
+    const { wiped } = wipedPhase
+    process.stdout.write(`wiped replica's repair (${third.id}): ${seconds(wiped.durationMs)} s, ${wiped.keysPulled} keys pulled, ${wiped.requests} requests, ` +
+      `${mib(wipedPhase.wireBytes)} MiB on the wire = ${results.wipedRepair.wireOverData} x its data on disk (${mib(dataBytes)} MiB), ${results.wipedRepair.wireOverLogical} x keys + values; ` +
+      `from the wipe on, periodic rounds included, ${mib(wipedPhase.windowWireBytes)} MiB of anti-entropy traffic on all nodes = ${results.wipedRepair.windowWireOverData} x its data\n`)
+  }
   if (joined !== undefined) printJoin(joined)
   process.stdout.write('\nagainst the targets (the RSS target is the one for 1M keys of 100 B, or 10M of 1 KiB with --large values):\n')
   console.table(Object.entries(targets).map(([figure, t]) => ({
