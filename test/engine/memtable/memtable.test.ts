@@ -79,10 +79,12 @@ describe('memtable skip list', () => {
     // addBatch sorts a group and finds each entry from the one before it: groups small and large, random and
     // ascending, spread over a table already holding keys, must give the list that addAt in op order gives.
     const random = seededRandom(11)
-    const shapes: Array<{ name: string, size: () => number, key: (j: number, first: number) => number }> = [
-      { name: 'random groups', size: () => Math.floor(random() * 200), key: () => Math.floor(random() * 400) },
-      { name: 'ascending groups past the tail', size: () => 1 + Math.floor(random() * 50), key: (j, first) => first + j },
-      { name: 'small groups', size: () => Math.floor(random() * 10), key: () => Math.floor(random() * 5000) }
+    const shapes: Array<{ name: string, size: () => number, key: (j: number, first: number) => string }> = [
+      { name: 'random groups', size: () => Math.floor(random() * 200), key: () => key(Math.floor(random() * 400)) },
+      { name: 'ascending groups past the tail', size: () => 1 + Math.floor(random() * 50), key: (j, first) => key(first + j) },
+      { name: 'small groups', size: () => Math.floor(random() * 10), key: () => key(Math.floor(random() * 5000)) },
+      // Keys that differ only past the 8 bytes a node holds (the first keys share nothing): long runs of one word.
+      { name: 'keys alike past their words', size: () => Math.floor(random() * 300), key: (j) => j === 0 ? 'a' : `user/profile/${key(Math.floor(random() * 3000))}` }
     ]
     for (const shape of shapes) {
       const batched = new Memtable()
@@ -93,7 +95,7 @@ describe('memtable skip list', () => {
       while (model.length < 3000) {
         const n = shape.size()
         const ops = Array.from({ length: n }, (_, j) => {
-          const k = key(shape.key(j, first))
+          const k = shape.key(j, first)
           // Some range deletions among the points: addBatch leaves them to the caller.
           const kind = j % 17 === 3 ? KIND_RANGE_DELETE : j % 5 === 0 ? KIND_DELETE : KIND_VALUE
           return kind === KIND_DELETE ? { kind, key: k } : { kind, key: k, value: `${shape.name}-${seq + j}` }
