@@ -254,23 +254,21 @@ export class WriteQueue {
     const slices = this.#slices
     // Sequence numbers are taken only after the record is in the log, so a failed write leaves no gap.
     this.#s.versions.lastSequence = seq + ops.length - 1
-    let s = seq
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]
-      if (op.kind === KIND_RANGE_DELETE) {
-        const t: RangeTombstone = { seq: s, start: op.key, end: op.end }
+    if (hasRangeDelete(ops)) {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]
+        if (op.kind !== KIND_RANGE_DELETE) continue
+        const t: RangeTombstone = { seq: seq + i, start: op.key, end: op.end }
         mem.addRangeTombstone(t)
         this.#s.tombstones.push(t)
         // Flush soon, so the background retires the tombstone and drops the data it hides.
         this.#s.flushRequested = true
-      } else {
-        const value = op.kind === KIND_VALUE
-        mem.addAt(s, op.kind, slices[4 * i], slices[4 * i + 1], value ? slices[4 * i + 2] : 0, value ? slices[4 * i + 3] : 0)
       }
-      s++
     }
+    // Nothing reads the memtable between these calls and visibleSeq's update: the group appears at once.
+    mem.addBatch(seq, ops, slices)
     if (slices.length > 16384) this.#slices = []
-    this.#s.visibleSeq = s - 1
+    this.#s.visibleSeq = seq + ops.length - 1
   }
 
   /** Scratch of #writeGroup: where each op's key and value sit in the memtable's arena (see encodeBatch). */

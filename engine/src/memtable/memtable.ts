@@ -1,4 +1,4 @@
-import { bigEndianWord, compareBytes, compareBytesFrom, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf } from '../keys.js'
+import { bigEndianWord, compareBytes, compareBytesFrom, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE, seqOf, kindOf, KIND_RANGE_DELETE, KIND_VALUE } from '../keys.js'
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import {
@@ -27,6 +27,15 @@ const ENTRY_CHARGE = 32
  * never takes more than 1.35x writeBufferSize, whatever its entries.
  */
 const MEMORY_PER_CHARGED_BYTE = 1.35
+
+/**
+ * Fewer point entries than this in a write group are linked one by one, in op order: sorting them first pays
+ * when the next entry is likely near the previous one, which takes more than a handful spread over the table.
+ */
+const MIN_SORTED_BATCH = 8
+
+/** A group's entries are sorted as word * SORT_SLOTS + place: exact in a double for 2^21 entries per group. */
+const SORT_SLOTS = 2 ** 21
 
 /** What a point lookup found: the newest entry of the key visible at the snapshot; its value is rec[voff, voff + vlen). */
 export interface MemtableEntry {
@@ -151,6 +160,95 @@ export class Memtable {
 
   /** Insert one entry whose key is data[koff, koff + klen) and value data[voff, voff + vlen) (reserved bytes). */
   addAt (seq: number, kind: number, koff: number, klen: number, voff: number, vlen: number): void {
+    const node = this.#newEntry(seq, kind, koff, klen, voff, vlen)
+    this.#link(node, this.#predecessors(node))
+  }
+
+  /**
+   * Insert the point entries of a write group, whose record reserve() holds: entry i has sequence seq + i,
+   * kind ops[i].kind, key data[slices[4i], +slices[4i + 1]) and value data[slices[4i + 2], +slices[4i + 3]).
+   * Ops of kind KIND_RANGE_DELETE are skipped (the caller keeps them as range tombstones). The caller
+   * guarantees that every (user key, seq) is new. The same table results as from addAt() in op order: the
+   * entries are linked in internal-key order instead (a key written twice in the group: newest first), each
+   * found from where the one before it went in, so that a group of k entries spread over n costs about
+   * log(n / k) steps each instead of log(n).
+   */
+  addBatch (seq: number, ops: ReadonlyArray<{ readonly kind: number }>, slices: ArrayLike<number>): void {
+    let k = 0
+    let sorted = this.#sorted
+    if (sorted.length < ops.length) sorted = this.#sorted = new Int32Array(Math.max(ops.length, 2 * sorted.length))
+    for (let i = 0; i < ops.length; i++) {
+      const kind = ops[i].kind
+      if (kind === KIND_RANGE_DELETE) continue
+      const value = kind === KIND_VALUE
+      sorted[k++] = this.#newEntry(seq + i, kind, slices[4 * i], slices[4 * i + 1], value ? slices[4 * i + 2] : 0, value ? slices[4 * i + 3] : 0)
+    }
+    if (k === 0) return
+    if (k < MIN_SORTED_BATCH) {
+      for (let i = 0; i < k; i++) this.#link(sorted[i], this.#predecessors(sorted[i]))
+      return
+    }
+    const run = this.#sortNodes(sorted, k)
+    const finger = this.#update
+    let node = run[0]
+    if (this.#predecessors(node) === this.#lastAt) finger.set(this.#lastAt)
+    this.#link(node, finger)
+    for (let i = 1; i < k; i++) {
+      // finger[l] is the last node of level l at or before the previous entry: where the search starts.
+      const h = this.#a.meta[node * STRIDE + F_KIND_HEIGHT] >> 8
+      for (let l = 0; l < h; l++) finger[l] = node
+      node = run[i]
+      this.#descendFromFinger(node, finger)
+      this.#link(node, finger)
+    }
+  }
+
+  /** Sorting scratch of addBatch: the group's node numbers. */
+  #sorted = new Int32Array(1024)
+  #sortKeys = new Float64Array(1024)
+
+  /**
+   * nodes[0, k) in internal-key order. A comparator sort costs a call per comparison; instead each node is
+   * sorted natively by its first word (with its place in the group below it, in one exact double), and an
+   * insertion sort then orders the runs of equal first words by #order.
+   */
+  #sortNodes (nodes: Int32Array, k: number): Int32Array {
+    if (k > SORT_SLOTS) return nodes.subarray(0, k).sort(this.#orderNodes)
+    let keys = this.#sortKeys
+    if (keys.length < k) keys = this.#sortKeys = new Float64Array(nodes.length)
+    const meta = this.#a.meta
+    for (let i = 0; i < k; i++) keys[i] = (meta[nodes[i] * STRIDE + F_FP0] >>> 0) * SORT_SLOTS + i
+    const order = keys.subarray(0, k).sort()
+    const run = this.#sortedRun.length >= k ? this.#sortedRun : (this.#sortedRun = new Int32Array(nodes.length))
+    for (let i = 0; i < k; i++) run[i] = nodes[order[i] % SORT_SLOTS]
+    // Runs of one first word: short ones by insertion, long ones (keys alike past the word) by a full sort.
+    for (let start = 0; start < k;) {
+      const w = meta[run[start] * STRIDE + F_FP0]
+      let end = start + 1
+      while (end < k && meta[run[end] * STRIDE + F_FP0] === w) end++
+      if (end - start > 16) run.subarray(start, end).sort(this.#orderNodes)
+      else {
+        for (let i = start + 1; i < end; i++) {
+          const n = run[i]
+          let j = i - 1
+          while (j >= start && this.#order(run[j], n) > 0) { run[j + 1] = run[j]; j-- }
+          run[j + 1] = n
+        }
+      }
+      start = end
+    }
+    return run.subarray(0, k)
+  }
+
+  readonly #orderNodes = (a: number, b: number): number => this.#order(a, b)
+
+  #sortedRun = new Int32Array(1024)
+
+  /**
+   * A new node for an entry, its key's words and hash set, not linked yet. Every field a search reads is set,
+   * so nodes made together may be ordered (sorted) before they are linked.
+   */
+  #newEntry (seq: number, kind: number, koff: number, klen: number, voff: number, vlen: number): number {
     const height = this.#randomHeight()
     const node = this.#newNode(height)
     const a = this.#a
@@ -161,17 +259,28 @@ export class Memtable {
     meta[m + F_VAL_OFF] = voff
     meta[m + F_VAL_LEN] = vlen
     meta[m + F_KIND_HEIGHT] = kind | (height << 8)
-    const hash = hashBytes(a.data, koff, klen)
-    meta[m + F_HASH] = hash
+    meta[m + F_HASH] = hashBytes(a.data, koff, klen)
     a.seqs[node] = seq
     this.#admitKey(node)
+    return node
+  }
 
-    let update = this.#update
+  /** Where node links in: the last node before it at every level, in #update, or #lastAt when it goes past the tail. */
+  #predecessors (node: number): Int32Array {
     const tail = this.#tail
     // Entries in ascending order (sequential loads) go past the tail: they link in after the last node of
     // each level, with no descent.
-    if (tail !== NIL && this.#compareNodes(tail, node) < 0) update = this.#lastAt
-    else this.#descendForNode(node, update)
+    if (tail !== NIL && this.#compareNodes(tail, node) < 0) return this.#lastAt
+    this.#descendForNode(node, this.#update)
+    return this.#update
+  }
+
+  /** Link a node made by #newEntry in after update[l] at each of its levels l, and index it. */
+  #link (node: number, update: Int32Array): void {
+    const a = this.#a
+    const meta = a.meta
+    const m = node * STRIDE
+    const height = meta[m + F_KIND_HEIGHT] >> 8
     if (height > this.#height) {
       for (let i = this.#height; i < height; i++) update[i] = NIL
       this.#height = height
@@ -193,9 +302,10 @@ export class Memtable {
     const after = links[base]
     if (after !== NIL) meta[after * STRIDE + F_PREV] = node
     else this.#tail = node
-    this.#index(node, hash, seq)
+    const seq = a.seqs[node]
+    this.#index(node, meta[m + F_HASH], seq)
     this.#entries++
-    this.#charged += klen + vlen + ENTRY_CHARGE
+    this.#charged += meta[m + F_KEY_LEN] + meta[m + F_VAL_LEN] + ENTRY_CHARGE
     if (seq < this.minSeq) this.minSeq = seq
     if (seq > this.maxSeq) this.maxSeq = seq
   }
@@ -387,6 +497,78 @@ export class Memtable {
         n = links[meta[x * STRIDE + F_LINKS] + level]
       }
       update[level] = x
+    }
+  }
+
+  /** Internal-key order of nodes a and b, by their words first (see #admitKey): negative when a sorts first. */
+  #order (a: number, b: number): number {
+    const ar = this.#a
+    const meta = ar.meta
+    const am = a * STRIDE
+    const bm = b * STRIDE
+    const a0 = meta[am + F_FP0] >>> 0
+    const b0 = meta[bm + F_FP0] >>> 0
+    if (a0 !== b0) return a0 < b0 ? -1 : 1
+    const a1 = meta[am + F_FP1] >>> 0
+    const b1 = meta[bm + F_FP1] >>> 0
+    if (a1 !== b1) return a1 < b1 ? -1 : 1
+    const c = compareBytesFrom(ar.data, meta[am + F_KEY_OFF], meta[am + F_KEY_LEN], ar.data, meta[bm + F_KEY_OFF], meta[bm + F_KEY_LEN], this.#prefix)
+    if (c !== 0) return c
+    const sa = ar.seqs[a]
+    const sb = ar.seqs[b]
+    if (sa !== sb) return sa > sb ? -1 : 1
+    return (meta[bm + F_KIND_HEIGHT] & 0xff) - (meta[am + F_KIND_HEIGHT] & 0xff)
+  }
+
+  /**
+   * The last node before `node` at every level, into finger, which holds on entry the last node of each level
+   * at or before an entry that sorts before node (RocksDB's splice): it climbs from the bottom level while
+   * the finger's successor is still before node, then walks down as a descent does from there. A node k
+   * entries past the finger costs about log(k) steps, whatever the table's size.
+   */
+  #descendFromFinger (node: number, finger: Int32Array): void {
+    const a = this.#a
+    const meta = a.meta
+    const links = a.links
+    const top = this.#height - 1
+    let level = 0
+    /** The successor of x at the level above the one being walked: where that walk may stop unasked. */
+    let stop = NIL
+    let x = NIL
+    let moved = false
+    for (;;) {
+      const n = links[meta[finger[level] * STRIDE + F_LINKS] + level]
+      // No node between this level's finger and node: none on a higher level either (a node of a higher
+      // level is on this one too), so finger is right from here up.
+      if (n === NIL || this.#order(n, node) > 0) { stop = n; break }
+      if (level === top) {
+        x = n
+        moved = true
+        let m = links[meta[x * STRIDE + F_LINKS] + level]
+        while (m !== NIL && this.#order(m, node) < 0) {
+          x = m
+          m = links[meta[x * STRIDE + F_LINKS] + level]
+        }
+        finger[level] = x
+        stop = m
+        break
+      }
+      level++
+    }
+    // Below: the climb saw each level's finger followed by a node before `node`, so the walk starts there
+    // until a walk above has moved past the fingers (then from where it stopped, as a descent does).
+    for (level--; level >= 0; level--) {
+      if (!moved) {
+        x = links[meta[finger[level] * STRIDE + F_LINKS] + level]
+        moved = true
+      }
+      let n = links[meta[x * STRIDE + F_LINKS] + level]
+      while (n !== stop && this.#order(n, node) < 0) {
+        x = n
+        n = links[meta[x * STRIDE + F_LINKS] + level]
+      }
+      finger[level] = x
+      stop = n
     }
   }
 

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { Memtable } from '../../../engine/src/memtable/memtable.js'
 import { MemtableRunIterator } from '../../../engine/src/memtable/run-iterator.js'
-import { KIND_DELETE, KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
+import { KIND_DELETE, KIND_RANGE_DELETE, KIND_VALUE, seqOf, lookupKey } from '../../../engine/src/keys.js'
+import { encodeBatch } from '../../../engine/src/wal/batch.js'
 import { seededRandom } from '../../support/random.mjs'
 
 // The memtable's skip list links an entry that sorts past the tail straight after the last node of each
@@ -72,6 +73,56 @@ describe('memtable skip list', () => {
       }
       check(m, model)
     }), { numRuns: 150 })
+  })
+
+  it('links a group (addBatch) as op by op: duplicates newest first, groups of every size, past the tail and between keys', () => {
+    // addBatch sorts a group and finds each entry from the one before it: groups small and large, random and
+    // ascending, spread over a table already holding keys, must give the list that addAt in op order gives.
+    const random = seededRandom(11)
+    const shapes: Array<{ name: string, size: () => number, key: (j: number, first: number) => string }> = [
+      { name: 'random groups', size: () => Math.floor(random() * 200), key: () => key(Math.floor(random() * 400)) },
+      { name: 'ascending groups past the tail', size: () => 1 + Math.floor(random() * 50), key: (j, first) => key(first + j) },
+      { name: 'small groups', size: () => Math.floor(random() * 10), key: () => key(Math.floor(random() * 5000)) },
+      // Keys that differ only past the 8 bytes a node holds (the first keys share nothing): long runs of one word.
+      { name: 'keys alike past their words', size: () => Math.floor(random() * 300), key: (j) => j === 0 ? 'a' : `user/profile/${key(Math.floor(random() * 3000))}` }
+    ]
+    for (const shape of shapes) {
+      const batched = new Memtable()
+      const single = new Memtable()
+      const model: Array<[string, number]> = []
+      let seq = 1
+      let first = 0
+      while (model.length < 3000) {
+        const n = shape.size()
+        const ops = Array.from({ length: n }, (_, j) => {
+          const k = shape.key(j, first)
+          // Some range deletions among the points: addBatch leaves them to the caller.
+          const kind = j % 17 === 3 ? KIND_RANGE_DELETE : j % 5 === 0 ? KIND_DELETE : KIND_VALUE
+          return kind === KIND_DELETE ? { kind, key: k } : { kind, key: k, value: `${shape.name}-${seq + j}` }
+        })
+        first += n
+        const slices: number[] = []
+        encodeBatch(seq, ops, slices, batched)
+        batched.addBatch(seq, ops, slices)
+        ops.forEach((op, j) => {
+          if (op.kind === KIND_RANGE_DELETE) return
+          single.addString(op.key, seq + j, op.kind, Buffer.from(op.value ?? ''))
+          model.push([op.key, seq + j])
+        })
+        seq += n
+      }
+      check(batched, model)
+      expect(batched.entries).toBe(single.entries)
+      expect(batched.minSeq).toBe(single.minSeq)
+      expect(batched.maxSeq).toBe(single.maxSeq)
+      const internalKeys = (m: Memtable): string[] => {
+        const out: string[] = []
+        const it = m.iterator()
+        for (it.seekToFirst(); it.valid(); it.next()) out.push(`${it.key().toString('hex')}=${it.value().toString()}`)
+        return out
+      }
+      expect(internalKeys(batched), shape.name).toEqual(internalKeys(single))
+    }
   })
 
   it('hands a flush the same entries through its shared arena (MemtableRunIterator), without copying it', () => {
