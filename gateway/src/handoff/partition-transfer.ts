@@ -114,7 +114,8 @@ export interface SweepResult {
  *    current targets and pending replicas (by version hash first: only the objects a replica does
  *    not hold in that very version follow, see handOver), then the partition is dropped here as one range when
  *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartitions). A
- *    key that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
+ *    key that could not be pushed (a replica refused it, or is down with no spare node to hold its
+ *    hint) stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
   readonly #options: PartitionTransferOptions
@@ -429,8 +430,9 @@ export class PartitionTransfer {
    * hints one by one. Resolves with the keys some push of which failed.
    */
   async #push (entries: readonly HandoverEntry[]): Promise<Set<string>> {
-    const { placement, access, membership, client, logger } = this.#options
+    const { placement, access, membership, client, logger, replicas } = this.#options
     const self = membership.selfId
+    const ring = membership.ring()
     const byNode = new Map<string, HandoverEntry[]>()
     const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
     const failed = new Set<string>()
@@ -440,7 +442,9 @@ export class PartitionTransfer {
         ...where.targets.filter((t) => t.node !== self || t.hintFor !== undefined),
         ...(where.handoff ?? []).map((node) => ({ node, primary: false }))
       ]
-      if (targets.length === 0) failed.add(entry.key)
+      // A primary that is down with no spare node to hold its hint is no target: the key stays here
+      // until it can reach every replica (or a hint holder for it).
+      if (targets.length === 0 || where.targets.length < ring.preferenceList(where.partition, replicas).length) failed.add(entry.key)
       for (const target of targets) {
         if (target.hintFor !== undefined) hinted.push({ target, ...entry })
         else byNode.set(target.node, [...(byNode.get(target.node) ?? []), entry])
