@@ -596,6 +596,12 @@ export interface components {
                 handoverKeysReceived?: number;
                 /** @description Bytes of the hand-over batches merged here. */
                 handoverBytesReceived?: number;
+                /** @description Keys offered here for hand-over (by version hash) that this node already held in that very version, so their objects were not sent. */
+                offeredKeysHeld?: number;
+                /** @description Keys this node's sweeps offered to replicas by version hash (a key once per replica and attempt). */
+                handoverKeysOffered?: number;
+                /** @description Objects this node's sweeps sent after their offers (the replica held another version of the key, or none). */
+                handoverKeysSent?: number;
             };
             antiEntropy?: components["schemas"]["AntiEntropyView"];
             /** @description A leaving node's hand-over of its keys and hints (present while it leaves). */

@@ -71,6 +71,10 @@ test('bench:scale loads three nodes, samples their memory, restarts one, repairs
   expect(join.pagesFetched).toBeGreaterThanOrEqual(join.partitionsGained)
   expect(join.bytesStreamed).toBeGreaterThan(join.keysExpected * VALUE_BYTES)
   expect(join.sources.map((s: { id: string }) => s.id)).toEqual(['node1', 'node2', 'node3'])
+  // Nothing is written during the join: the sweeps offer the joiner its share by version hash, it holds
+  // every key in the version it streamed, and no object reaches it twice.
+  expect(join.keysHandedOverIn).toBe(0)
+  expect(join.keysOfferedHeld).toBe(join.keysExpected)
   let givenUp = 0
   let served = 0
   for (const s of join.sources) {
@@ -78,6 +82,8 @@ test('bench:scale loads three nodes, samples their memory, restarts one, repairs
     served += s.bytesServed
     expect(s.partitionsRead, s.id).toBe(s.partitionsGivenUp)
     expect(s.keysDropped, s.id).toBeGreaterThanOrEqual(s.keysGivenUp)
+    // Each key given up is offered to each of its n=3 replicas at least once.
+    expect(s.keysOffered, s.id).toBeGreaterThanOrEqual(3 * s.keysGivenUp)
   }
   expect(givenUp).toBe(join.partitionsGained)
   expect(served).toBe(join.bytesStreamed)

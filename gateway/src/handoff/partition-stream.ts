@@ -19,6 +19,18 @@
  *                                        longer replicates them): merged here, then fsynced once
  *     u8      format (PAGE_FORMAT) | varint count | count x string key | bytes stored object
  *   204 once every set is merged and the commit log fsynced
+ *
+ *   POST /internal/v1/partitions/offer   PAGE_MEDIA_TYPE: the keys of a hand-over batch, each with
+ *                                        the version hash of the sender's stored set
+ *                                        (anti-entropy/version-hash.ts), before their objects: a
+ *                                        replica that streamed the partition (a joiner) or took the
+ *                                        same writes holds most of them already
+ *     u8      format (PAGE_FORMAT) | varint count | count x (string key | 20 bytes version hash)
+ *   200 PAGE_MEDIA_TYPE, after an fsync of the commit log when it holds any of them in the offered
+ *   version (the sender drops its copy of those next):
+ *     u8      format (PAGE_FORMAT) | varint count | count x varint index (ascending) of a key whose
+ *                                                    stored hash differs, or that it holds none of:
+ *                                                    the objects to send to /partitions/merge
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ByteReader, ByteWriter, malformedBytes } from '../encoding/bytes.js'
@@ -32,9 +44,11 @@ import type { NodeStorage } from '../replica/node-storage.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import { decodeObject, encodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
+import { versionHash } from '../anti-entropy/version-hash.js'
 
 export const PARTITIONS_PATH = `${INTERNODE_PREFIX}partitions`
 export const HANDOVER_PATH = `${INTERNODE_PREFIX}partitions/merge`
+export const OFFER_PATH = `${INTERNODE_PREFIX}partitions/offer`
 export const PAGE_MEDIA_TYPE = 'application/vnd.levelring.partition-page'
 
 /** Bumped when the page layout changes. */
@@ -50,6 +64,9 @@ export const PAGE_BYTES = 4 * 1024 * 1024
 /** Keys per hand-over batch at most (and HANDOVER_BYTES of objects, give or take one). */
 export const HANDOVER_KEYS = 256
 export const HANDOVER_BYTES = 4 * 1024 * 1024
+
+/** Bytes of a version hash (SHA-1). */
+export const VERSION_HASH_BYTES = 20
 
 /** Per-page call timeout (ms). */
 export const PAGE_TIMEOUT_MS = 15_000
@@ -87,6 +104,8 @@ export class StreamCounters {
   /** Keys and bytes merged here from hand-overs (a node that drops a partition pushes its keys to their replicas). */
   handoverKeysReceived = 0
   handoverBytesReceived = 0
+  /** Keys offered here for hand-over that this node held in the offered version already (their objects were not sent). */
+  offeredKeysHeld = 0
 }
 
 /**
@@ -174,9 +193,90 @@ export function decodeHandover (bytes: Uint8Array): Array<{ key: string, object:
   return entries
 }
 
-/** Hand keys over to `node`: resolves once it merged them all and fsynced. */
-export async function handOver (client: InternodeClient, node: string, entries: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Promise<void> {
-  await client.post(node, HANDOVER_PATH, encodeHandover(entries), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+/** A key to hand over: its stored set and that set's version hash (versionHash of its stored bytes). */
+export interface HandoverEntry {
+  readonly key: string
+  readonly object: StoredObject
+  readonly hash: Uint8Array
+}
+
+/** Encode an offer: each key with its version hash. */
+export function encodeOffer (entries: ReadonlyArray<{ readonly key: string, readonly hash: Uint8Array }>): Buffer {
+  const w = new ByteWriter(16 + entries.length * 64).u8(PAGE_FORMAT).varint(entries.length)
+  for (const { key, hash } of entries) {
+    if (hash.length !== VERSION_HASH_BYTES) throw new RangeError(`a version hash is ${VERSION_HASH_BYTES} bytes, not ${hash.length}`)
+    w.string(key).raw(hash)
+  }
+  return w.finish()
+}
+
+/** Decode an offer; throws LEVELRING_MALFORMED_BYTES. */
+export function decodeOffer (bytes: Uint8Array): Array<{ key: string, hash: Buffer }> {
+  const r = new ByteReader(bytes)
+  const format = r.u8()
+  if (format !== PAGE_FORMAT) throw malformedBytes(`offer format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  const count = r.varint()
+  const entries: Array<{ key: string, hash: Buffer }> = []
+  for (let i = 0; i < count; i++) entries.push({ key: r.string(), hash: Buffer.from(r.raw(VERSION_HASH_BYTES)) })
+  if (!r.done) throw malformedBytes('trailing bytes after an offer', r.offset)
+  return entries
+}
+
+/** Encode an offer's answer: the ascending indexes of the offered keys whose objects the receiver wants. */
+export function encodeWanted (indexes: readonly number[]): Buffer {
+  const w = new ByteWriter(16 + indexes.length * 3).u8(PAGE_FORMAT).varint(indexes.length)
+  for (const i of indexes) w.varint(i)
+  return w.finish()
+}
+
+/** Decode an offer's answer to an offer of `offered` keys; throws LEVELRING_MALFORMED_BYTES. */
+export function decodeWanted (bytes: Uint8Array, offered: number): number[] {
+  const r = new ByteReader(bytes)
+  const format = r.u8()
+  if (format !== PAGE_FORMAT) throw malformedBytes(`offer answer format ${format}, this node reads ${PAGE_FORMAT}`, 0)
+  const count = r.varint()
+  const indexes: number[] = []
+  for (let i = 0; i < count; i++) {
+    const index = r.varint()
+    // Ascending and in range: an answer naming a key twice or one not offered is not one of ours.
+    if (index >= offered || (indexes.length > 0 && index <= indexes[indexes.length - 1]!)) {
+      throw malformedBytes(`offer answer names key ${index} of ${offered} out of order`, r.offset)
+    }
+    indexes.push(index)
+  }
+  if (!r.done) throw malformedBytes('trailing bytes after an offer answer', r.offset)
+  return indexes
+}
+
+/**
+ * True when a failed offer was answered by the peer, but not as an offer: a node without the offer
+ * endpoint (an older release answers 404, or 413 for a body on a path it caps at 0). Such a peer gets
+ * every object. A call that got no answer (refused, timed out) fails the hand-over instead: sending
+ * the objects would only fail the same way, later.
+ */
+function answeredWithoutOffer (err: unknown): boolean {
+  if (!(err instanceof GatewayError)) return false
+  if (err.code !== 'LEVELRING_REPLICA_UNREACHABLE') return true
+  return /^it answered \d{3} /.test(String(err.details?.reason ?? ''))
+}
+
+/**
+ * Hand keys over to `node`: resolves once it holds every one durably in the offered version or one
+ * merged from it. The version hashes go first (OFFER_PATH); only the objects whose stored hash
+ * differs there (an older, newer or concurrent set, or none) follow, merged and fsynced. Returns
+ * how many objects were sent.
+ */
+export async function handOver (client: InternodeClient, node: string, entries: readonly HandoverEntry[]): Promise<number> {
+  let wanted: readonly HandoverEntry[]
+  try {
+    const answer = await client.post(node, OFFER_PATH, encodeOffer(entries), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+    wanted = decodeWanted(answer, entries.length).map((i) => entries[i]!)
+  } catch (err) {
+    if (!answeredWithoutOffer(err)) throw err
+    wanted = entries
+  }
+  if (wanted.length > 0) await client.post(node, HANDOVER_PATH, encodeHandover(wanted), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+  return wanted.length
 }
 
 /** What the endpoints need of the node: its storage to walk, its store to merge into, a way to fsync. */
@@ -189,7 +289,7 @@ export interface PartitionStreamRouteOptions {
   readonly store: ReplicaStore
   /** Make every write so far durable (one fsynced write: the commit log is one sequence). */
   readonly syncLog: () => Promise<void>
-  /** Largest hand-over body accepted. */
+  /** Largest hand-over or offer body accepted. */
   readonly maxBodyBytes: number
 }
 
@@ -218,8 +318,32 @@ export function partitionStreamRoute (options: PartitionStreamRouteOptions): Int
         res.writeHead(204).end()
         return
       }
+      if (path === OFFER_PATH && req.method === 'POST') {
+        const body = await readBody(options.maxBodyBytes)
+        let offered: Array<{ key: string, hash: Buffer }>
+        try {
+          offered = decodeOffer(body)
+        } catch (err) {
+          throw new GatewayError('LEVELRING_INVALID_PARAMETER', `the body is not a hand-over offer: ${(err as Error).message}`, { parameter: 'body' })
+        }
+        const wanted: number[] = []
+        for (let i = 0; i < offered.length; i += 16) {
+          const held = await Promise.all(offered.slice(i, i + 16).map(async ({ key, hash }) => {
+            const stored = await store.readEncoded(key)
+            // Held only as the very same versions: an older, newer or concurrent set takes the object's merge.
+            return stored !== undefined && versionHash(stored).equals(hash)
+          }))
+          held.forEach((h, j) => { if (!h) wanted.push(i + j) })
+        }
+        // A key answered as held is dropped by the sender next: what this node holds of it must survive a crash.
+        if (wanted.length < offered.length) await options.syncLog()
+        if (options.counters !== undefined) options.counters.offeredKeysHeld += offered.length - wanted.length
+        const answer = encodeWanted(wanted)
+        res.writeHead(200, { 'Content-Type': PAGE_MEDIA_TYPE, 'Content-Length': String(answer.length) }).end(answer)
+        return
+      }
       if (path !== PARTITIONS_PATH || req.method !== 'POST') {
-        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH} or ${HANDOVER_PATH}`)
+        throw new GatewayError('LEVELRING_ROUTE_NOT_FOUND', `no internode endpoint ${req.method ?? ''} ${path}; use POST ${PARTITIONS_PATH}, ${OFFER_PATH} or ${HANDOVER_PATH}`)
       }
       const request = parseRequest(await readBody(1024 * 1024))
       const page = await readPartitionPage(storage, request, options.counters, options.rebuilding)

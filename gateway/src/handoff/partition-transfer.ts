@@ -7,8 +7,9 @@ import { durable, type NodeStorage } from '../replica/node-storage.js'
 import { partitionRange, type KeyRange } from '../replica/storage-keys.js'
 import { decodeObject } from '../replica/object-codec.js'
 import type { StoredObject } from '../replica/stored-object.js'
+import { versionHash } from '../anti-entropy/version-hash.js'
 import type { Membership } from '../membership/membership.js'
-import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters } from './partition-stream.js'
+import { fetchPartitionPage, handOver as handOverBatch, HANDOVER_BYTES, HANDOVER_KEYS, StreamCounters, type HandoverEntry } from './partition-stream.js'
 import { replicates, transfersTo, type RingState } from '../ring/ring-state.js'
 
 /** How often the transfer checks for work (ms). */
@@ -87,6 +88,9 @@ export interface TransferCounts {
   readonly bytesServed: number
   readonly handoverKeysReceived: number
   readonly handoverBytesReceived: number
+  readonly offeredKeysHeld: number
+  readonly handoverKeysOffered: number
+  readonly handoverKeysSent: number
 }
 
 /** What a sweep did. */
@@ -107,9 +111,11 @@ export interface SweepResult {
  *    (SloppyPlacement's `handoff` targets, kept as hints when they fail).
  *  - Sweep: after the current ring changed (and once after start), every key of a partition this
  *    node replicates in neither the current nor the pending ring is pushed (fsynced) to the key's
- *    current targets and pending replicas, then the partition is dropped here as one range when
+ *    current targets and pending replicas (by version hash first: only the objects a replica does
+ *    not hold in that very version follow, see handOver), then the partition is dropped here as one range when
  *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartitions). A
- *    key that could not be pushed stays for the next sweep. Only those partitions' ranges are walked.
+ *    key that could not be pushed (a replica refused it, or is down with no spare node to hold its
+ *    hint) stays for the next sweep. Only those partitions' ranges are walked.
  */
 export class PartitionTransfer {
   readonly #options: PartitionTransferOptions
@@ -123,6 +129,9 @@ export class PartitionTransfer {
   #streamed = 0
   #dropped = 0
   #partitionsDropped = 0
+  /** Keys this node's sweeps offered to replicas (one per key and node), and the objects they then sent. */
+  #keysOffered = 0
+  #keysSent = 0
   #closed = false
   #sweeping: Promise<SweepResult> | undefined
   /** Pages fetched here and served from here (the endpoints count into it too). */
@@ -144,7 +153,7 @@ export class PartitionTransfer {
     await this.#work
   }
 
-  /** Keys received by streams and dropped by sweeps since start, partitions dropped as one range, pages streamed in and out, hand-overs received. */
+  /** Keys received by streams and dropped by sweeps since start, partitions dropped as one range, pages streamed in and out, hand-overs offered, sent and received. */
   get counts (): TransferCounts {
     const c = this.streamCounters
     return {
@@ -157,7 +166,10 @@ export class PartitionTransfer {
       bytesFetched: c.bytesFetched,
       bytesServed: c.bytesServed,
       handoverKeysReceived: c.handoverKeysReceived,
-      handoverBytesReceived: c.handoverBytesReceived
+      handoverBytesReceived: c.handoverBytesReceived,
+      offeredKeysHeld: c.offeredKeysHeld,
+      handoverKeysOffered: this.#keysOffered,
+      handoverKeysSent: this.#keysSent
     }
   }
 
@@ -389,8 +401,8 @@ export class PartitionTransfer {
    * Walk the objects of `range` in hand-over batches (HANDOVER_KEYS keys, HANDOVER_BYTES bytes);
    * false when the transfer closed before the end.
    */
-  async #walkRange (range: KeyRange, each: (batch: Array<{ key: string, object: StoredObject }>) => Promise<void>): Promise<boolean> {
-    let batch: Array<{ key: string, object: StoredObject }> = []
+  async #walkRange (range: KeyRange, each: (batch: HandoverEntry[]) => Promise<void>): Promise<boolean> {
+    let batch: HandoverEntry[] = []
     let bytes = 0
     const flush = async (): Promise<void> => {
       const full = batch
@@ -403,7 +415,8 @@ export class PartitionTransfer {
       // An object that would overflow the batch goes in the next one: one the receiver refuses as too
       // large then travels alone, and fails alone.
       if (batch.length > 0 && bytes + value.length > HANDOVER_BYTES) await flush()
-      batch.push({ key, object: decodeObject(key, value) })
+      // Hashed once, from the stored bytes, for the offers to every replica.
+      batch.push({ key, object: decodeObject(key, value), hash: versionHash(value) })
       bytes += value.length
       if (batch.length >= HANDOVER_KEYS || bytes >= HANDOVER_BYTES) await flush()
     }
@@ -412,13 +425,15 @@ export class PartitionTransfer {
   }
 
   /**
-   * Push a batch of keys to their replicas (current targets, pending replicas), one fsynced call
-   * per node, hints one by one. Resolves with the keys some push of which failed.
+   * Push a batch of keys to their replicas (current targets, pending replicas): per node an offer of
+   * their version hashes, then one fsynced call with the objects it does not hold in that version;
+   * hints one by one. Resolves with the keys some push of which failed.
    */
-  async #push (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<Set<string>> {
-    const { placement, access, membership, client, logger } = this.#options
+  async #push (entries: readonly HandoverEntry[]): Promise<Set<string>> {
+    const { placement, access, membership, client, logger, replicas } = this.#options
     const self = membership.selfId
-    const byNode = new Map<string, Array<{ key: string, object: StoredObject }>>()
+    const ring = membership.ring()
+    const byNode = new Map<string, HandoverEntry[]>()
     const hinted: Array<{ target: ReplicaTarget, key: string, object: StoredObject }> = []
     const failed = new Set<string>()
     for (const entry of entries) {
@@ -427,7 +442,9 @@ export class PartitionTransfer {
         ...where.targets.filter((t) => t.node !== self || t.hintFor !== undefined),
         ...(where.handoff ?? []).map((node) => ({ node, primary: false }))
       ]
-      if (targets.length === 0) failed.add(entry.key)
+      // A primary that is down with no spare node to hold its hint is no target: the key stays here
+      // until it can reach every replica (or a hint holder for it).
+      if (targets.length === 0 || where.targets.length < ring.preferenceList(where.partition, replicas).length) failed.add(entry.key)
       for (const target of targets) {
         if (target.hintFor !== undefined) hinted.push({ target, ...entry })
         else byNode.set(target.node, [...(byNode.get(target.node) ?? []), entry])
@@ -436,7 +453,8 @@ export class PartitionTransfer {
     await Promise.all([
       ...[...byNode].map(async ([node, batch]) => {
         try {
-          await handOverBatch(client, node, batch)
+          this.#keysOffered += batch.length
+          this.#keysSent += await handOverBatch(client, node, batch)
         } catch (err) {
           logger.debug({ node, keys: batch.length, err: (err as Error).message }, 'could not hand keys over; they stay for the next sweep')
           for (const { key } of batch) failed.add(key)
@@ -454,7 +472,7 @@ export class PartitionTransfer {
   }
 
   /** Push a batch of keys (#push), then drop each key whose every push succeeded, if unchanged. */
-  async #handOver (entries: ReadonlyArray<{ key: string, object: StoredObject }>): Promise<SweepResult> {
+  async #handOver (entries: readonly HandoverEntry[]): Promise<SweepResult> {
     const { store } = this.#options
     const failed = await this.#push(entries)
     let dropped = 0

@@ -1,7 +1,7 @@
 import { ANTI_ENTROPY_PREFIX, BUCKETS_PATH, MERGE_PATH, NODES_PATH, OBJECTS_PATH, PARTITION_PATH, ROOTS_PATH } from '../anti-entropy/anti-entropy-protocol.js'
 import { merkleShapeFor } from '../anti-entropy/merkle-shape.js'
 import { MERGE_BATCH_BYTES, READ_BATCH_KEYS } from '../anti-entropy/partition-exchange.js'
-import { HANDOVER_BYTES, HANDOVER_KEYS, HANDOVER_PATH, PARTITIONS_PATH } from '../handoff/partition-stream.js'
+import { HANDOVER_BYTES, HANDOVER_KEYS, HANDOVER_PATH, OFFER_PATH, PARTITIONS_PATH, VERSION_HASH_BYTES } from '../handoff/partition-stream.js'
 import { MAX_KEY_BYTES } from '../http/key-segment.js'
 import { GOSSIP_BODY_LIMIT } from '../membership/gossiper.js'
 import { GOSSIP_ENTRIES_PATH, GOSSIP_PATH } from '../membership/gossip-protocol.js'
@@ -73,6 +73,8 @@ export class InternodeBodyCaps {
       // A batch is sent once it reaches HANDOVER_KEYS keys or HANDOVER_BYTES of objects: at most that
       // less one byte, plus the object that passed it, plus the keys.
       [HANDOVER_PATH, cap('hand-over batch', HANDOVER_BYTES + this.objectBytes + HANDOVER_KEYS * keyBytes)],
+      // The keys of one hand-over batch (HANDOVER_KEYS at most), each with its version hash.
+      [OFFER_PATH, cap('hand-over offer', 16 + HANDOVER_KEYS * (keyBytes + VERSION_HASH_BYTES))],
       [ROOTS_PATH, cap('anti-entropy roots', varintList(partitions))], // at most every partition
       [NODES_PATH, cap('anti-entropy nodes', varintList(buckets))], // at most one level: no wider than the leaves
       [BUCKETS_PATH, cap('anti-entropy buckets', varintList(buckets))], // at most every leaf bucket

@@ -223,7 +223,7 @@ describe('public endpoints', () => {
 
 describe('internode endpoints', () => {
   const internodePath = fc.oneof(
-    fc.constantFrom('ping', 'prove', 'ring', 'gossip', 'gossip/entries', 'partitions', 'partitions/merge', 'anti-entropy/roots',
+    fc.constantFrom('ping', 'prove', 'ring', 'gossip', 'gossip/entries', 'partitions', 'partitions/merge', 'partitions/offer', 'anti-entropy/roots',
       'anti-entropy/nodes', 'anti-entropy/buckets', 'anti-entropy/objects', 'anti-entropy/merge', 'anti-entropy/partition', 'faults', 'zzz', ''),
     junkKey.map((k) => `replicas/${k}`),
     junkKey.map((k) => `writes/${k}`),

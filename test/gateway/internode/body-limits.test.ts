@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   BUCKETS_PATH, MERGE_PATH, NODES_PATH, OBJECTS_PATH, PARTITION_PATH, ROOTS_PATH
 } from '../../../gateway/src/anti-entropy/anti-entropy-protocol.js'
-import { HANDOVER_PATH, PARTITIONS_PATH } from '../../../gateway/src/handoff/partition-stream.js'
+import { encodeOffer, HANDOVER_KEYS, HANDOVER_PATH, OFFER_PATH, PARTITIONS_PATH } from '../../../gateway/src/handoff/partition-stream.js'
 import { InternodeBodyCaps, MAX_OBJECT_SIBLINGS } from '../../../gateway/src/internode/body-limits.js'
+import { MAX_KEY_BYTES } from '../../../gateway/src/http/key-segment.js'
 import { FAULTS_PATH } from '../../../gateway/src/internode/fault-injection.js'
 import { InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
 import {
@@ -44,7 +45,7 @@ describe('the caps', () => {
   test('calls without a body (every GET) are capped at 0; every endpoint that takes one has a cap', () => {
     for (const path of [PING_PATH, PROVE_PATH, keyPath(REPLICAS_PATH, 'k')]) expect(caps.capFor('GET', path).bytes).toBe(0)
     for (const [method, path] of [['PUT', keyPath(REPLICAS_PATH, 'k')], ['POST', keyPath(WRITES_PATH, 'k')], ['POST', GOSSIP_PATH],
-      ['POST', GOSSIP_ENTRIES_PATH], ['POST', PARTITIONS_PATH], ['POST', HANDOVER_PATH], ['POST', ROOTS_PATH], ['POST', NODES_PATH],
+      ['POST', GOSSIP_ENTRIES_PATH], ['POST', PARTITIONS_PATH], ['POST', HANDOVER_PATH], ['POST', OFFER_PATH], ['POST', ROOTS_PATH], ['POST', NODES_PATH],
       ['POST', BUCKETS_PATH], ['POST', OBJECTS_PATH], ['POST', PARTITION_PATH], ['POST', MERGE_PATH], ['PUT', FAULTS_PATH]] as const) {
       expect(caps.capFor(method, path).bytes, `${method} ${path}`).toBeGreaterThan(0)
     }
@@ -67,6 +68,12 @@ describe('the caps', () => {
     expect(bytes).toBeLessThanOrEqual(caps.capFor('PUT', keyPath(REPLICAS_PATH, 'k')).bytes)
     expect(bytes).toBeLessThanOrEqual(caps.capFor('POST', MERGE_PATH).bytes)
     expect(bytes).toBeLessThanOrEqual(caps.capFor('POST', HANDOVER_PATH).bytes)
+  })
+
+  test('an offer of a full hand-over batch of the longest keys fits the offer cap', () => {
+    const longest = 'k'.repeat(MAX_KEY_BYTES)
+    const offer = encodeOffer(Array.from({ length: HANDOVER_KEYS }, () => ({ key: longest, hash: Buffer.alloc(20, 0xff) })))
+    expect(offer.length).toBeLessThanOrEqual(caps.capFor('POST', OFFER_PATH).bytes)
   })
 })
 

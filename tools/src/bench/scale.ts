@@ -411,6 +411,7 @@ async function joinPhase (nodes: readonly NodeHandle[], fourth: NodeHandle): Pro
     bytesStreamed: received.bytesFetched!,
     keysHandedOverIn: received.handoverKeysReceived!,
     bytesHandedOverIn: received.handoverBytesReceived!,
+    keysOfferedHeld: received.offeredKeysHeld ?? 0,
     keysOverShare: Number((received.streamed! / Math.max(1, share.keys)).toFixed(3)),
     diskBytes: joinerDisk,
     rssBytes: readResidentBytes(fourth.pid) ?? 0,
@@ -421,7 +422,9 @@ async function joinPhase (nodes: readonly NodeHandle[], fourth: NodeHandle): Pro
       pagesServed: s.moved.pagesServed!,
       bytesServed: s.moved.bytesServed!,
       keysGivenUp: share.bySource.get(s.id)!.keys,
-      keysDropped: s.moved.dropped!
+      keysDropped: s.moved.dropped!,
+      keysOffered: s.moved.handoverKeysOffered ?? 0,
+      keysSent: s.moved.handoverKeysSent ?? 0
     }))
   }
 }
@@ -450,7 +453,7 @@ function printJoin (join: any): void {
   process.stdout.write(`\njoin of ${join.node}: ring settled with it ready after ${seconds(join.joinedMs)} s, old nodes swept after ${seconds(join.settledMs)} s; ` +
     `it gains ${join.partitionsGained} of ${join.partitions} partitions holding ${join.keysExpected} keys (its share)\n`)
   process.stdout.write(`  received by streaming: ${join.keysStreamed} keys = ${join.keysOverShare} x its share, ${join.pagesFetched} pages, ${mib(join.bytesStreamed)} MiB; ` +
-    `by the old nodes' hand-overs: ${join.keysHandedOverIn} keys, ${mib(join.bytesHandedOverIn)} MiB; data on disk then ${mib(join.diskBytes)} MiB, RSS ${mib(join.rssBytes)} MiB\n`)
+    `by the old nodes' hand-overs: ${join.keysHandedOverIn} keys, ${mib(join.bytesHandedOverIn)} MiB (${join.keysOfferedHeld} offered keys held already); data on disk then ${mib(join.diskBytes)} MiB, RSS ${mib(join.rssBytes)} MiB\n`)
   console.table(join.sources.map((s: any) => ({
     source: s.id,
     'partitions given up': s.partitionsGivenUp,
@@ -458,7 +461,9 @@ function printJoin (join: any): void {
     'pages served': s.pagesServed,
     'MiB served': mib(s.bytesServed),
     'keys given up': s.keysGivenUp,
-    'keys dropped (handed over)': s.keysDropped
+    'keys dropped (handed over)': s.keysDropped,
+    'keys offered (per replica)': s.keysOffered,
+    'objects sent': s.keysSent
   })))
 }
 
