@@ -9,24 +9,27 @@ const EXCLUDED = process.env.STRESS === '1' ? ['node_modules/**'] : ['test/stres
 const ROOT = fileURLToPath(new URL('.', import.meta.url))
 
 /**
- * Files that run longest on two cores (each tens of seconds: processes started and killed, whole
+ * Files that run longest on two cores (each from several to tens of seconds: processes started and killed, whole
  * suites), longest first. Without vitest's cache of past durations (a fresh clone, CI) files start
  * largest first, and these are small: started last, one of them would run alone at the end while
  * the other worker idles.
  */
 const LONGEST_FIRST = [
-  'test/engine/compliance.test.ts',
-  'test/gateway/anti-entropy/index-crash.test.ts',
   'test/tools/bench-scale.test.ts',
-  'test/engine/durability/power-loss.test.ts',
-  'test/tools/docs-commands.test.ts',
+  'test/gateway/anti-entropy/index-crash.test.ts',
+  'test/engine/compliance.test.ts',
   'test/tools/cluster.test.ts',
-  'test/tools/bench-smoke.test.ts',
-  'test/gateway/http/admin-auth.test.ts',
-  'test/tools/simulate/cluster-simulation.test.ts',
-  'test/gateway/node/start-command.test.ts',
+  'test/engine/durability/power-loss.test.ts',
+  'test/tools/sst.test.ts',
+  'test/tools/kv-client.test.ts',
+  'test/tools/scale-seed.test.ts',
+  'test/engine/durability/metamorphic.test.ts',
+  'test/tools/docs-commands.test.ts',
   'test/tools/db.test.ts',
-  'test/tools/sst.test.ts'
+  'test/tools/bench-smoke.test.ts',
+  'test/gateway/node/stopping.test.ts',
+  'test/engine/package.test.ts',
+  'test/engine/durability/process-crash.test.ts'
 ]
 
 /** vitest's order (groups, projects, its cache), except that LONGEST_FIRST files start first within their project. */

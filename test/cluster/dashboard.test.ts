@@ -7,6 +7,15 @@ import { getKey, putText } from './helpers/http.js'
 import { TestCluster } from './helpers/test-cluster.js'
 import { makeTempDir, removeDir } from '../support/temp-dir.js'
 
+// The browser's globals that the functions run in the page use (page.evaluate, waitForFunction). Declared
+// here, not with lib "dom": that lib would retype fetch and its bodies for every test.
+declare const document: {
+  body: { dataset: Record<string, string | undefined> }
+  documentElement: { scrollWidth: number }
+  querySelectorAll: (selector: string) => { length: number }
+}
+declare const window: { innerWidth: number }
+
 // The dashboard in a real browser: Debian's headless Chromium, driven by playwright-core, loads /ui of
 // a real 3-node cluster under a little traffic, shows the three members and a non-empty ring with no
 // page or script error, fits a phone's width, and takes a screenshot: into the test's temporary directory,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { keyPath, OBJECT_MEDIA_TYPE, REPLICAS_PATH } from '../../gateway/src/internode/internode-protocol.js'
 import { encodeObject } from '../../gateway/src/replica/object-codec.js'
 import { isDeleted, tombstoneVersion, type StoredObject, type StoredVersion } from '../../gateway/src/replica/stored-object.js'
-import type { Sibling } from '../../gateway/src/version/dvv.js'
+import type { ClockEntry, Sibling } from '../../gateway/src/version/dvv.js'
 import { sameVersions } from '../../gateway/src/version/dvv.js'
 import { eventually, getKey, putText, siblingValues } from './helpers/http.js'
 import { TestCluster, type ClusterNode } from './helpers/test-cluster.js'
@@ -30,7 +30,8 @@ function calls (before: Map<string, Family>, after: Map<string, Family>, endpoin
 
 /** `object` with one more version, under a dot of an actor no node has: what a replica that alone took a write holds. */
 function plus (object: StoredObject, actor: string, version: StoredVersion, supersede: boolean): StoredObject {
-  const clock = new Map([...object.clock, [actor, { counter: 1, timestamp: 0 }]].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+  const entry: [string, ClockEntry] = [actor, { counter: 1, timestamp: 0 }]
+  const clock = new Map([...object.clock, entry].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
   const added: Sibling<StoredVersion> = { dot: { actor, counter: 1 }, value: version }
   return { clock, siblings: supersede ? [added] : [...object.siblings, added] }
 }

@@ -126,7 +126,6 @@ test('/metrics after a known workload: requests, siblings, read repair, quorum f
   const on = (before: Map<string, Family>, after: Map<string, Family>) =>
     (name: string, labels: Record<string, string> = {}): number => sampleValue(after, name, labels) - sampleValue(before, name, labels)
   const d1 = on(before1, after1)
-  const d2 = on(before2, after2)
   expect(d1('levelring_http_requests_total', { operation: 'put', status: '204' })).toBe(5 + 2 + withNode3.length)
   expect(d1('levelring_http_requests_total', { operation: 'put', status: '503' })).toBe(1)
   expect(d1('levelring_http_requests_total', { operation: 'get', status: '200' })).toBe(5 + 1)

@@ -53,7 +53,7 @@ test('a directory of the previous layout is migrated at start, serves every key 
 
   // Served from its own store exactly as written: values, both siblings, tombstones.
   for (const [key, k] of held) expect(await heldValues(cluster, node1, key), key).toEqual(k.values)
-  for (const [key, k] of held.filter(([, k]) => k.deleted === true)) {
+  for (const [key] of held.filter(([, k]) => k.deleted === true)) {
     expect((await cluster.replicaRead(node1, key))?.siblings.every((s) => s.value.tombstone), `${key} is a tombstone`).toBe(true)
   }
   // Its hints reach node4.

@@ -1,37 +1,31 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { CliFailure, describeFailure } from './cli-kit/failure.js'
-import { registerCerts } from './commands/certs.js'
-import { CLUSTER_COMMANDS, registerCluster } from './commands/cluster.js'
-import { registerDb } from './commands/db.js'
-import { KV_COMMANDS, registerKv } from './commands/kv.js'
-import { BACKUP_COMMANDS, registerBackup } from './commands/backup.js'
-import { registerManifest } from './commands/manifest.js'
-import { registerSst } from './commands/sst.js'
-import { registerWal } from './commands/wal.js'
 
 /** Adds one subcommand (or group of subcommands) to the program. */
 type Register = (program: Command) => void
 
-/** A module of subcommands: the names it registers, and its register function or a loader for it. */
-type Subcommands = { names: readonly string[] } & ({ register: Register } | { load: () => Promise<Register> })
+/** A module of subcommands: the names it registers, and a loader for its register function. */
+interface Subcommands { readonly names: readonly string[], readonly load: () => Promise<Register> }
 
 /**
  * Every subcommand of `levelring`. Each module exports `register(program)`; add yours to this list
- * (one line) and keep the subcommand's code beside the component it drives. `start` is loaded on demand:
- * it pulls in the whole gateway (express, pino, ajv: ~150 ms of startup), which the tools never use.
+ * (one line) and keep the subcommand's code beside the component it drives. Every module is loaded on
+ * demand: a command loads only its own (`start` pulls in the whole gateway, the tools pull in the
+ * engine and an HTTP client), and tests start a node hundreds of times. The names must be the ones
+ * the module registers: buildProgram checks it whenever it loads them all.
  */
 const SUBCOMMANDS: readonly Subcommands[] = [
   { names: ['start'], load: async () => (await import('../../gateway/src/node/start-command.js')).registerStart },
   { names: ['config'], load: async () => (await import('./commands/config.js')).registerConfig },
-  { names: ['sst'], register: registerSst },
-  { names: ['wal'], register: registerWal },
-  { names: ['manifest'], register: registerManifest },
-  { names: ['db'], register: registerDb },
-  { names: CLUSTER_COMMANDS, register: registerCluster },
-  { names: ['certs'], register: registerCerts },
-  { names: KV_COMMANDS, register: registerKv },
-  { names: BACKUP_COMMANDS, register: registerBackup }
+  { names: ['sst'], load: async () => (await import('./commands/sst.js')).registerSst },
+  { names: ['wal'], load: async () => (await import('./commands/wal.js')).registerWal },
+  { names: ['manifest'], load: async () => (await import('./commands/manifest.js')).registerManifest },
+  { names: ['db'], load: async () => (await import('./commands/db.js')).registerDb },
+  { names: ['status', 'members', 'ring', 'placement', 'repair', 'join', 'leave', 'remove', 'replace'], load: async () => (await import('./commands/cluster.js')).registerCluster },
+  { names: ['certs'], load: async () => (await import('./commands/certs.js')).registerCerts },
+  { names: ['get', 'put', 'del'], load: async () => (await import('./commands/kv.js')).registerKv },
+  { names: ['backup', 'export', 'import'], load: async () => (await import('./commands/backup.js')).registerBackup }
 ]
 
 /**
@@ -47,9 +41,14 @@ export async function buildProgram (argv?: readonly string[]): Promise<Command> 
     .exitOverride()
   const named = argv?.slice(2).find((a) => !a.startsWith('-'))
   const only = SUBCOMMANDS.find((s) => named !== undefined && s.names.includes(named))
-  for (const s of only === undefined ? SUBCOMMANDS : [only]) {
-    const register = 'register' in s ? s.register : await s.load()
-    register(program)
+  const modules = only === undefined ? SUBCOMMANDS : [only]
+  const registers = await Promise.all(modules.map(async (s) => await s.load()))
+  for (const register of registers) register(program)
+  if (only === undefined) {
+    // A name missing here would leave its command to this slower path; a name too many, unknown.
+    const declared = SUBCOMMANDS.flatMap((s) => s.names).join(' ')
+    const registered = program.commands.map((c) => c.name()).join(' ')
+    if (declared !== registered) throw new Error(`levelring: the subcommand list (${declared}) differs from what the modules register (${registered})`)
   }
   return program
 }

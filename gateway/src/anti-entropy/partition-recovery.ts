@@ -224,7 +224,6 @@ export class PartitionRecovery {
 
   /** The internode endpoint peers probe (this node answers for others). */
   route (): InternodeExtension {
-    const { membership } = this.#options
     return {
       prefix: RECOVERY_PATH,
       handle: async (req: IncomingMessage, res: ServerResponse, path: string, body) => {

@@ -162,7 +162,7 @@ export class PutFsm {
   /** Send the stamped set to the other targets; done even when the deadline passed while stamping, so replicas converge. */
   #replicate (stamped: StampedWrite): void {
     this.#stamped = stamped
-    const { key, counts, targets } = this.#request
+    const { counts, targets } = this.#request
     const self = this.#context.access.selfId
     const me = targets.find((t) => t.node === self)
     // A primary's stored stamp is its acknowledgement (when it counts: lw counts only the coordinator's

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { AbstractPutOptions } from 'abstract-level'
 import { LsmLevel } from 'lsm-level'
 import { readLog, decodeBatch } from 'lsm-level/tools'
 import { tempRoot } from '../../support/temp-dir.js'
@@ -51,9 +52,9 @@ describe('write groups', () => {
   it('a write issued after a sync write, or before one, in the same tick lands in call order', async () => {
     const db = new LsmLevel<string, string>(join(root, 'order'))
     await db.open()
-    await Promise.all([db.put('k', 'first', { sync: true }), db.put('k', 'second')])
+    await Promise.all([db.put('k', 'first', { sync: true } as AbstractPutOptions<string, string>), db.put('k', 'second')])
     expect(await db.get('k')).toBe('second')
-    await Promise.all([db.put('j', 'first'), db.put('j', 'second', { sync: true }), db.del('j')])
+    await Promise.all([db.put('j', 'first'), db.put('j', 'second', { sync: true } as AbstractPutOptions<string, string>), db.del('j')])
     expect(await db.get('j')).toBeUndefined()
     await Promise.all([db.del('i'), db.put('i', 'last')])
     expect(await db.get('i')).toBe('last')

@@ -1,7 +1,6 @@
 // What close() leaves behind matters to whoever opens the directory next, a repair above all: it keeps every
 // table it finds, so an obsolete table still on disk would bring back data that compaction had deleted.
 import { describe, it, expect } from 'vitest'
-import * as nodeFs from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { liveTables, tables } from './fixtures/damage.js'

@@ -6,7 +6,7 @@ import * as nodeFs from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import {
-  auditReads, expectOpenFails, fileSize, flipByte, footerOf, liveTables, logs, manifest, newestLogWithData, records, tables
+  auditReads, expectOpenFails, fileSize, flipByte, footerOf, liveTables, logs, manifest, newestLogWithData, records
 } from './fixtures/damage.js'
 import { HEADER_SIZE } from '../../../engine/src/wal/log-format.js'
 import { LogWriter } from '../../../engine/src/wal/log-writer.js'

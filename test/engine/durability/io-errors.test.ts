@@ -1,5 +1,6 @@
 // I/O errors: ENOSPC and EIO injected by FaultInjectingFileSystem into every write path of the engine.
 import { describe, it, expect } from 'vitest'
+import type { AbstractPutOptions } from 'abstract-level'
 import { LsmLevel, MemoryFileSystem, FaultInjectingFileSystem } from 'lsm-level'
 import type { FaultRule } from '../../../engine/src/fs/fault.js'
 import { faultRuns } from './fixtures/io-errors.js'
@@ -68,7 +69,7 @@ describe('I/O errors on the write path, in flushes and in compactions', () => {
     const { fs, db, expected } = await seeded()
     const rule: FaultRule = { op: 'sync', path: /\.log$/, code: 'EIO' }
     fs.inject(rule)
-    const err = await rejection(db.put('failing', 'x', { sync: true }))
+    const err = await rejection(db.put('failing', 'x', { sync: true } as AbstractPutOptions<string, string>))
     expect(await db.get('failing')).toBeUndefined()
     await checkAfterFault(fs, db, expected, err, rule, /\/db\/\d+\.log/)
   })

@@ -1,5 +1,6 @@
 // Power loss while the previous commit log's fsync (deferred by the memtable switch) is still in flight.
 import { describe, it, expect } from 'vitest'
+import type { AbstractPutOptions } from 'abstract-level'
 import { LsmLevel, MemoryFileSystem } from 'lsm-level'
 import { DelayedSyncFileSystem } from '../fixtures/delayed-sync-fs.js'
 
@@ -21,7 +22,7 @@ async function crashAfterSwitch (keepOfOlderLog: (n: number) => number): Promise
   const fs = new SlowSyncFileSystem(mem)
   const db = new LsmLevel<string, string>('/db', { fs, writeBufferSize: 4096 })
   await db.open()
-  await db.put('s', 'synced', { sync: true })
+  await db.put('s', 'synced', { sync: true } as AbstractPutOptions<string, string>)
   fs.slow = true
   await db.put('a', 'x'.repeat(5000)) // unsynced, fills the memtable
   await db.put('b', 'after the switch') // unsynced, goes to the next log while the older one's fsync is in flight

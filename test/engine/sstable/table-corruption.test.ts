@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { decodeFooter, FOOTER_SIZE, BLOCK_TRAILER_SIZE, type Footer } from '../../../engine/src/sstable/format.js'
+import { decodeFooter, FOOTER_SIZE, type Footer } from '../../../engine/src/sstable/format.js'
 import { crc32c, maskCrc } from '../../../engine/src/crc.js'
 import { userKeyOf } from '../../../engine/src/keys.js'
 import { BlockCache } from '../../../engine/src/sstable/block-cache.js'

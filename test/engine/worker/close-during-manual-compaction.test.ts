@@ -2,7 +2,6 @@ import { it, expect } from 'vitest'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 // The built package, so flushes and compactions run on the background worker thread.
-// @ts-expect-error engine/dist has no type declarations for this relative import in the test project
 import { LsmLevel } from '../../../engine/dist/index.js'
 import { tempRoot } from '../../support/temp-dir.js'
 

@@ -48,7 +48,7 @@ async function open (): Promise<{ socket: Socket, received: () => string, closed
 }
 
 test('connections over the per-address limit are closed at once, unanswered; a freed slot serves again', async () => {
-  const held = []
+  const held: Array<Awaited<ReturnType<typeof open>>> = []
   for (let i = 0; i < LIMIT; i++) held.push(await open())
   // The held ones are served (a keep-alive request each).
   for (const h of held) h.socket.write(`GET /v1/health HTTP/1.1\r\nHost: ${address.host}\r\n\r\n`)

@@ -39,7 +39,7 @@ let guarded: TestNode
 
 interface Answer { status: number, headers: IncomingHttpHeaders, body: Buffer }
 
-interface Call { method: string, path: string, headers?: Record<string, string>, body?: Uint8Array }
+interface Call { method: string, path: string, headers?: Record<string, string | undefined>, body?: Uint8Array }
 
 /** One request on a fresh connection, the path sent exactly as given (no normalisation, unlike fetch). */
 async function send (node: TestNode, call: Call): Promise<Answer> {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import {
-  decodeAnswer, decodeRequest, encodeAnswerFrame, encodeRequestFrame, FRAME_MAC_BYTES, FrameReader, frameKeys, macKey, openFrame
+  decodeAnswer, decodeRequest, encodeAnswerFrame, encodeRequestFrame, FRAME_MAC_BYTES, FrameReader, frameKeys, macKey, openFrame, type ReceivedFrame
 } from '../../../gateway/src/internode/frame-codec.js'
 import { InternodeAuth } from '../../../gateway/src/internode/internode-auth.js'
 
@@ -63,7 +63,7 @@ describe('frame codec', () => {
     const stream = Buffer.concat(frames)
     for (const size of [1, 7, 4_096, stream.length]) {
       const reader = new FrameReader(1 << 20)
-      const out: Buffer[] = []
+      const out: ReceivedFrame[] = []
       for (let at = 0; at < stream.length; at += size) out.push(...reader.push(stream.subarray(at, at + size)))
       expect(out.map((f) => Buffer.from(f.bytes.subarray(64))), `chunks of ${size}`).toEqual(frames)
       expect(out.map((f) => f.id)).toEqual([1, 2, 3])

@@ -71,7 +71,7 @@ export async function loadEngine (name: EngineName): Promise<DatabaseFactory> {
     }
     case 'ceiling': {
       const { MapLevel } = await import('./map-level.js')
-      return location => new MapLevel(location)
+      return location => new MapLevel(location) as unknown as BenchDatabase
     }
   }
 }

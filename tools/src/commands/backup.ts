@@ -20,8 +20,6 @@ const EXPORT_FORMAT = 'levelring-export'
 /** The backup's last member, beside the engine's files: whose copy, taken when, of how many files (gateway/src/http/backup-routes.ts). */
 export const BACKUP_MANIFEST = 'BACKUP.json'
 
-export const BACKUP_COMMANDS = ['backup', 'export', 'import'] as const
-
 interface AdminFlags extends ClientFlags { adminTokenFile?: string }
 interface BackupFlags extends AdminFlags { out: string }
 interface ExportFlags extends AdminFlags { out?: string }

@@ -15,9 +15,6 @@ type ClusterFlags = ClientFlags
 /** The membership and repair actions take an operator credential as well. */
 interface AdminFlags extends ClusterFlags { adminTokenFile?: string }
 
-/** Every cluster command's names: `levelring <name> --node URL`. */
-export const CLUSTER_COMMANDS = ['status', 'members', 'ring', 'placement', 'repair', 'join', 'leave', 'remove', 'replace'] as const
-
 /** Adds --node, --token-file, --timeout and --json (cluster/client-flags.ts). */
 function clusterCommand (program: Command, name: string, description: string): Command {
   return clientCommand(program, name, description)

@@ -8,9 +8,6 @@ import { parseProblem, type NodeClient, type RawAnswer } from './cluster/node-cl
 /** Exit code of get and del when the key holds no value: scripts tell "absent" from "failed" (1) and "misused" (2). */
 export const EXIT_NOT_FOUND = 3
 
-/** The client commands' names: `levelring get|put|del KEY --node URL`. */
-export const KV_COMMANDS = ['get', 'put', 'del'] as const
-
 interface KvFlags extends ClientFlags { r?: string, w?: string, dw?: string, context?: string, blind?: boolean }
 interface PutFlags extends KvFlags { file?: string, contentType: string }
 
