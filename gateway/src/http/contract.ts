@@ -1,15 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseYaml } from '../encoding/yaml.js'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import * as ajvFormats from 'ajv-formats'
-import { parse } from 'yaml'
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module object.
 const addFormats = (ajvFormats as unknown as { default: (ajv: Ajv2020) => void }).default
 
 /** Where the document lives, relative to the repository (and package) root. */
 export const DOCUMENT_PATH = join('openapi', 'levelring.yaml')
+
+/** The document as JSON, written by the build beside the compiled code, keyed by the YAML's SHA-256. */
+const DOCUMENT_CACHE_PATH = join('dist', 'openapi', 'levelring.json')
 
 /** An OpenAPI object, loosely typed: the contract walks it by name. */
 type Node = Record<string, any>
@@ -76,7 +80,7 @@ export class ApiContract {
 
   /** Load openapi/levelring.yaml from the repository this module was built in. */
   static load (): ApiContract {
-    return new ApiContract(parse(readFileSync(findDocument(), 'utf8')) as Node)
+    return new ApiContract(readDocument(findDocument()))
   }
 
   /** The operation with this operationId; throws for an unknown one (a programming error). */
@@ -165,4 +169,35 @@ function findDocument (): string {
     if (parent === dir) throw new Error(`cannot find ${DOCUMENT_PATH} above ${fileURLToPath(import.meta.url)}`)
     dir = parent
   }
+}
+
+/**
+ * The parsed document. Parsing the YAML costs about a fifth of a node's start-up, so the build keeps a JSON
+ * copy; the copy is used only while its hash matches the YAML beside it, so an edited document is never stale.
+ */
+export function readDocument (yamlPath: string, cachePath = join(dirname(dirname(yamlPath)), DOCUMENT_CACHE_PATH)): Node {
+  const text = readFileSync(yamlPath, 'utf8')
+  try {
+    const cached = JSON.parse(readFileSync(cachePath, 'utf8')) as { sha256?: unknown, document?: unknown }
+    if (cached.sha256 === sha256(text) && typeof cached.document === 'object' && cached.document !== null) {
+      return cached.document as Node
+    }
+  } catch {
+    // No copy (a run from source, or before the first build): parse the YAML.
+  }
+  return parseYaml(text) as Node
+}
+
+/** Write the JSON copy of the document that start-up reads; run by `npm run build`. Returns its path. */
+export function writeDocumentCache (): string {
+  const yamlPath = findDocument()
+  const text = readFileSync(yamlPath, 'utf8')
+  const cachePath = join(dirname(dirname(yamlPath)), DOCUMENT_CACHE_PATH)
+  mkdirSync(dirname(cachePath), { recursive: true })
+  writeFileSync(cachePath, JSON.stringify({ sha256: sha256(text), document: parseYaml(text) }))
+  return cachePath
+}
+
+function sha256 (text: string): string {
+  return createHash('sha256').update(text).digest('hex')
 }

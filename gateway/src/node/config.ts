@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { Ajv } from 'ajv'
-import { parse } from 'yaml'
+import { parseYaml } from '../encoding/yaml.js'
 import { GatewayError } from '../error/gateway-error.js'
 import type { Member } from '../membership/member.js'
 import { assertZoneName, MAX_WEIGHT } from '../ring/ring.js'
@@ -299,7 +299,7 @@ function readConfigFile (path: string): Record<string, unknown> {
   }
   let parsed: unknown
   try {
-    parsed = parse(text)
+    parsed = parseYaml(text)
   } catch (err) {
     throw configError('--config', `${path} is not YAML or JSON: ${(err as Error).message.split('\n')[0]!}`)
   }

@@ -8,6 +8,7 @@ import { ContractClient, kvPath, type CheckedResponse } from '../helpers/contrac
 import { startTestNode, type TestNode } from '../helpers/test-node.js'
 import { DEFAULT_CONFIG } from '../../../gateway/src/node/config.js'
 import { storageKey } from '../../../gateway/src/replica/storage-keys.js'
+import { readDocument } from '../../../gateway/src/http/contract.js'
 
 const LIMIT = 4096
 const TOKEN = 'test-token-0123456789'
@@ -389,5 +390,44 @@ describe('a damaged stored object', () => {
     problemOf(res, 'internal', 500)
     expect(res.json.key).toBe('damaged')
     expect((await c.get(kvPath('greeting'))).status).toBe(200)
+  })
+})
+
+describe('the JSON copy of the document', () => {
+  test('is read only while its hash matches the YAML beside it', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { createHash } = await import('node:crypto')
+    const dir = await mkdtemp(join(tmpdir(), 'levelring-contract-'))
+    try {
+      const yamlPath = join(dir, 'doc.yaml')
+      const cachePath = join(dir, 'doc.json')
+      const yaml = 'openapi: 3.1.0\ninfo: { title: from-yaml, version: "1" }\n'
+      await writeFile(yamlPath, yaml)
+      const sha256 = createHash('sha256').update(yaml).digest('hex')
+      // No copy: the YAML is parsed.
+      expect(readDocument(yamlPath, cachePath).info.title).toBe('from-yaml')
+      // A copy whose hash matches is used as it is.
+      await writeFile(cachePath, JSON.stringify({ sha256, document: { info: { title: 'from-copy' } } }))
+      expect(readDocument(yamlPath, cachePath).info.title).toBe('from-copy')
+      // An edited YAML makes the copy stale: the YAML wins.
+      await writeFile(yamlPath, yaml.replace('from-yaml', 'edited'))
+      expect(readDocument(yamlPath, cachePath).info.title).toBe('edited')
+      // A damaged copy is ignored.
+      await writeFile(cachePath, '{ not json')
+      expect(readDocument(yamlPath, cachePath).info.title).toBe('edited')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('the build wrote a copy matching the repository document', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const { createHash } = await import('node:crypto')
+    const root = join(import.meta.dirname, '..', '..', '..')
+    const yaml = await readFile(join(root, 'openapi', 'levelring.yaml'), 'utf8')
+    const copy = JSON.parse(await readFile(join(root, 'dist', 'openapi', 'levelring.json'), 'utf8'))
+    expect(copy.sha256).toBe(createHash('sha256').update(yaml).digest('hex'))
+    expect(copy.document).toEqual(readDocument(join(root, 'openapi', 'levelring.yaml'), join(root, 'no-such-copy.json')))
   })
 })
