@@ -53,10 +53,6 @@ const SMALL_COPY = 32
 export function copyBytes (src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
   if (n <= SMALL_COPY) {
     for (let j = 0; j < n; j++) dst[d + j] = src[s + j]
-  } else if (s >= 0 && s + n <= src.length) {
-    // A plain view, not src.subarray(): a Buffer's subarray builds a Buffer through its species constructor,
-    // which costs about as much again as the copy of a 100-byte value (every entry of a flush or compaction).
-    dst.set(new Uint8Array(src.buffer, src.byteOffset + s, n), d)
   } else {
     dst.set(src.subarray(s, s + n), d)
   }
@@ -267,7 +263,13 @@ export class ByteWriter {
   range (data: Uint8Array, start: number, end: number): void {
     const n = end - start
     this.reserve(n)
-    copyBytes(data, start, this.#buf, this.#len, n)
+    if (n > SMALL_COPY && start >= 0 && end <= data.length) {
+      // A plain view, not data.subarray(): a Buffer's subarray builds a Buffer through its species constructor,
+      // which costs about as much again as copying a 100-byte value (every entry a table builder writes).
+      this.#buf.set(new Uint8Array(data.buffer, data.byteOffset + start, n), this.#len)
+    } else {
+      copyBytes(data, start, this.#buf, this.#len, n)
+    }
     this.#len += n
   }
 

@@ -129,8 +129,8 @@ describe('varints and fixed ints', () => {
   })
 })
 
-describe('copyBytes', () => {
-  it('copies exactly src[s, s + n) to dst[d], short and long, from views at any offset of a larger buffer', () => {
+describe('copyBytes and ByteWriter.range', () => {
+  it('copy exactly src[s, s + n), short and long, from views at any offset of a larger buffer', () => {
     const random = seededRandom(5)
     const backing = randomBytes(random, 8192)
     for (let t = 0; t < 300; t++) {
@@ -146,14 +146,21 @@ describe('copyBytes', () => {
       const want = Buffer.alloc(400, 0xee)
       src.copy(want, d, s, s + n)
       expect(dst.equals(want)).toBe(true)
+      const w = new ByteWriter(16)
+      w.byte(7)
+      w.range(src, s, s + n)
+      expect(w.view().equals(Buffer.concat([Buffer.from([7]), src.subarray(s, s + n)]))).toBe(true)
     }
   })
 
-  it('copies no more than src holds when asked past its end', () => {
+  it('copy no more than src holds when asked past its end', () => {
     const backing = Buffer.from('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ')
     const src = backing.subarray(0, 40)
     const dst = Buffer.alloc(64, 0x2e)
     copyBytes(src, 30, dst, 0, 40)
     expect(dst.toString('latin1', 0, 12)).toBe('456789ABCD..')
+    const w = new ByteWriter(16)
+    w.range(src, 30, 70)
+    expect(w.view().subarray(0, 10).toString('latin1')).toBe('456789ABCD')
   })
 })
