@@ -263,7 +263,13 @@ export class ByteWriter {
   range (data: Uint8Array, start: number, end: number): void {
     const n = end - start
     this.reserve(n)
-    copyBytes(data, start, this.#buf, this.#len, n)
+    if (n > SMALL_COPY && start >= 0 && end <= data.length) {
+      // A plain view, not data.subarray(): a Buffer's subarray builds a Buffer through its species constructor,
+      // which costs about as much again as copying a 100-byte value (every entry a table builder writes).
+      this.#buf.set(new Uint8Array(data.buffer, data.byteOffset + start, n), this.#len)
+    } else {
+      copyBytes(data, start, this.#buf, this.#len, n)
+    }
     this.#len += n
   }
 

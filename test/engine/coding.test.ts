@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import {
-  ByteReader, ByteWriter, decodeFixed32, decodeFixed64, decodeVarint32, decodeVarint64,
+  ByteReader, ByteWriter, copyBytes, decodeFixed32, decodeFixed64, decodeVarint32, decodeVarint64,
   encodeFixed32, encodeFixed64, encodeVarint32, encodeVarint64, varintLength
 } from '../../engine/src/coding.js'
 import { crc32c, maskCrc, NATIVE_CRC_FROM, unmaskCrc } from '../../engine/src/crc.js'
@@ -126,5 +126,41 @@ describe('varints and fixed ints', () => {
       expect(err.offset).toBe(100 + buf.length)
       expect(err.message).toContain('X.log')
     }
+  })
+})
+
+describe('copyBytes and ByteWriter.range', () => {
+  it('copy exactly src[s, s + n), short and long, from views at any offset of a larger buffer', () => {
+    const random = seededRandom(5)
+    const backing = randomBytes(random, 8192)
+    for (let t = 0; t < 300; t++) {
+      // A view in the middle of its backing memory (as pooled Buffers and arena slices are): bytes outside it
+      // must never be read, and dst outside [d, d + n) never written.
+      const from = Math.floor(random() * 1000)
+      const src = backing.subarray(from, from + 1 + Math.floor(random() * 4000))
+      const n = Math.floor(random() * Math.min(src.length, 300))
+      const s = Math.floor(random() * (src.length - n + 1))
+      const dst = Buffer.alloc(400, 0xee)
+      const d = Math.floor(random() * (dst.length - n + 1))
+      copyBytes(src, s, dst, d, n)
+      const want = Buffer.alloc(400, 0xee)
+      src.copy(want, d, s, s + n)
+      expect(dst.equals(want)).toBe(true)
+      const w = new ByteWriter(16)
+      w.byte(7)
+      w.range(src, s, s + n)
+      expect(w.view().equals(Buffer.concat([Buffer.from([7]), src.subarray(s, s + n)]))).toBe(true)
+    }
+  })
+
+  it('copy no more than src holds when asked past its end', () => {
+    const backing = Buffer.from('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ')
+    const src = backing.subarray(0, 40)
+    const dst = Buffer.alloc(64, 0x2e)
+    copyBytes(src, 30, dst, 0, 40)
+    expect(dst.toString('latin1', 0, 12)).toBe('456789ABCD..')
+    const w = new ByteWriter(16)
+    w.range(src, 30, 70)
+    expect(w.view().subarray(0, 10).toString('latin1')).toBe('456789ABCD')
   })
 })

@@ -6,7 +6,7 @@ import type { ValueSlice } from '../iterator/internal-iterator.js'
 export const MAX_HEIGHT = 12
 
 /** Int32 fields per node in Arena.meta. */
-export const STRIDE = 10
+export const STRIDE = 11
 export const F_KEY_OFF = 0
 export const F_KEY_LEN = 1
 export const F_VAL_OFF = 2
@@ -20,6 +20,12 @@ export const F_HASH = 7
 /** The 8 bytes of the key after the memtable's shared prefix (zeros past its end), as two big-endian words. */
 export const F_FP0 = 8
 export const F_FP1 = 9
+/**
+ * The next node at the bottom level: the same as the node's first link, kept beside its fields as well, so
+ * that a walk in key order (a flush, an iterator's next) reads one record per step instead of the node's
+ * record and then its link slot elsewhere.
+ */
+export const F_NEXT = 10
 
 /** Node 0 is the list head: no link ever points to it, so 0 also means "none". */
 export const NIL = 0

@@ -2,7 +2,7 @@ import { bigEndianWord, compareBytes, compareBytesFrom, prefixOfOrder, sharedPre
 import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { RangeTombstone } from '../range-tombstone.js'
 import {
-  Arena, ENTRY_OVERHEAD, F_FP0, F_FP1, F_HASH, F_KEY_LEN, F_KEY_OFF, F_KIND_HEIGHT, F_LINKS, F_PREV, F_VAL_LEN, F_VAL_OFF,
+  Arena, ENTRY_OVERHEAD, F_FP0, F_FP1, F_HASH, F_KEY_LEN, F_KEY_OFF, F_KIND_HEIGHT, F_LINKS, F_NEXT, F_PREV, F_VAL_LEN, F_VAL_OFF,
   MAX_HEIGHT, NIL, STRIDE, nodeInternalKey, nodeValue, sharedBytes, sharedFloat64, sharedInt32
 } from './arena.js'
 import type { ArenaPool } from './arena-pool.js'
@@ -300,6 +300,8 @@ export class Memtable {
     }
     meta[m + F_PREV] = before
     const after = links[base]
+    meta[m + F_NEXT] = after
+    meta[before * STRIDE + F_NEXT] = node
     if (after !== NIL) meta[after * STRIDE + F_PREV] = node
     else this.#tail = node
     const seq = a.seqs[node]
@@ -339,11 +341,10 @@ export class Memtable {
     }
     // Versions of a key are adjacent, newest first: step over those newer than the snapshot.
     const seqs = a.seqs
-    const links = a.links
     const kOff = meta[n * STRIDE + F_KEY_OFF]
     const kLen = meta[n * STRIDE + F_KEY_LEN]
     while (seqs[n] > snapshotSeq) {
-      n = links[meta[n * STRIDE + F_LINKS]]
+      n = meta[n * STRIDE + F_NEXT]
       if (n === NIL) return undefined
       const m = n * STRIDE
       if (compareBytes(data, meta[m + F_KEY_OFF], meta[m + F_KEY_OFF] + meta[m + F_KEY_LEN], data, kOff, kOff + kLen) !== 0) return undefined
@@ -370,7 +371,7 @@ export class Memtable {
   /** @internal */
   lastNode (): number { return this.#tail }
   /** @internal */
-  nextNode (n: number): number { return this.#a.links[this.#a.meta[n * STRIDE + F_LINKS]] }
+  nextNode (n: number): number { return this.#a.meta[n * STRIDE + F_NEXT] }
   /** @internal */
   prevNode (n: number): number { return this.#a.meta[n * STRIDE + F_PREV] }
   /** @internal First node at or after the internal key `target`, or NIL. */
@@ -390,7 +391,7 @@ export class Memtable {
    */
   run (): MemtableRun {
     const a = this.#a
-    return { data: a.data, meta: a.meta, seqs: a.seqs, links: a.links }
+    return { data: a.data, meta: a.meta, seqs: a.seqs }
   }
 
   /** @internal Node n's value into slice s. */
