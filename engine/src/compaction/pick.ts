@@ -38,7 +38,7 @@ export function pickCompaction (v: Version, o: EngineOptions, compactPointers: R
   } else {
     // Round robin through the key space: the first file after where the last compaction of this level ended.
     // Not the file of least overlap below (as idle passes pick): with keys spread evenly both rewrite about as
-    // much, and bench:engine's load wrote more with it.
+    // much (in bench:engine, no difference in write amplification beyond the scatter between runs).
     const files = v.levels[level]
     const pointer = compactPointers[level]
     let pick = files[0]
