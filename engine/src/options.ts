@@ -66,6 +66,12 @@ export interface EngineOptions {
   softPendingCompactionBytes: number
   /** The write rate, in commit-log bytes a second, that writers are held to once the debt passes its limit. */
   delayedWriteRate: number
+  /**
+   * Milliseconds without a write after which the background empties levels 0 and 1 into the level below, so
+   * that the versions they overwrote are dropped (compaction/idle.ts: only when those levels hold a tenth of
+   * the tables' bytes; a write, compactRange() or close() stops it); 0 turns it off.
+   */
+  idleCompactionDelayMs: number
   /** Verify the CRC of every block read from disk (reads that hit the block cache were verified once). */
   verifyChecksums: boolean
   /** What damage in the newest commit log is tolerated at open. */
@@ -119,6 +125,9 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   // overwrite's space above LevelDB's (level 0's tables are raw). An option for a disk-bound deployment.
   softPendingCompactionBytes: 0,
   delayedWriteRate: 16 * 1024 * 1024,
+  // A second of quiet: long enough that a pause between a writer's batches does not start (and abort) a pass,
+  // short enough that a database left alone after a burst soon takes the space it needs.
+  idleCompactionDelayMs: 1000,
   verifyChecksums: true,
   walRecoveryMode: 'tolerate-corrupted-tail',
   // A value must fit in one write group and one block read; 32 MiB is far past the sizes an LSM serves well.
@@ -190,6 +199,9 @@ export function resolveOptions (input: EngineOptionsInput | undefined): EngineOp
   }
   if (!Number.isSafeInteger(o.softPendingCompactionBytes) || o.softPendingCompactionBytes < 0) {
     throw invalidArgument(`option softPendingCompactionBytes must be a non-negative integer (0: off), got ${String(o.softPendingCompactionBytes)}`)
+  }
+  if (!Number.isSafeInteger(o.idleCompactionDelayMs) || o.idleCompactionDelayMs < 0) {
+    throw invalidArgument(`option idleCompactionDelayMs must be a non-negative integer (0: off), got ${String(o.idleCompactionDelayMs)}`)
   }
   if (!Number.isFinite(o.bloomBitsPerKey) || o.bloomBitsPerKey < 0 || o.bloomBitsPerKey > 64) {
     throw invalidArgument(`option bloomBitsPerKey must be between 0 and 64, got ${String(o.bloomBitsPerKey)}`)

@@ -12,12 +12,16 @@ import { maxGrandparentOverlapBytes, outputNumbersToReserve } from './limits.js'
 import { MIN_SUBCOMPACTION_FILES, subcompactionBoundaries } from './subcompaction.js'
 import type { BackgroundThread, RunningJob } from '../worker/background-thread.js'
 
+function never (): boolean { return false }
+
 /**
  * Carry out a compaction: a single input file that overlaps nothing below (and few grandparents) is moved
  * to level+1 instead of rewritten, when both levels have the same codec; otherwise the inputs are merged into level+1 (see job.ts), on the
  * background threads when there are any, a large compaction split by key range across them (subcompaction.ts).
+ * It stops early (JobAborted, its outputs deleted) at close, or once `stop` answers true: a job on the main
+ * thread asks it between slices; the caller aborts the jobs running on workers (s.runningJobs) itself.
  */
-export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove = true): Promise<void> {
+export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove = true, stop: () => boolean = never): Promise<void> {
   const [inputs0, inputs1] = c.inputs
   const outLevel = c.level + 1
   const v = s.versions.current
@@ -72,7 +76,7 @@ export async function runCompaction (s: DbState, c: Compaction, allowTrivialMove
   v.ref()
   try {
     const started = performance.now()
-    const results = await runJobs(s, jobs)
+    const results = await runJobs(s, jobs, stop)
     const outputs = results.flatMap((r) => r.outputs)
     let bytesWritten = 0
     for (const r of results) bytesWritten += r.bytesWritten
@@ -126,10 +130,12 @@ function subcompactionParts (inputBytes: number, threads: number, maxFileSize: n
  * The first part to fail stops the others and no further part starts; the failure (a real one before an
  * abort) is thrown once every running part has stopped.
  */
-async function runJobs (s: DbState, jobs: CompactionJob[]): Promise<CompactionResult[]> {
+async function runJobs (s: DbState, jobs: CompactionJob[], stop: () => boolean): Promise<CompactionResult[]> {
   if (s.compactionThreads.length === 0) {
     const results: CompactionResult[] = []
-    for (const job of jobs) results.push(await runCompactionJob(s.fs, job, mainThreadHooks(s, true, true)))
+    const closing = mainThreadHooks(s, true, true)
+    const hooks = { ...closing, shouldAbort: () => closing.shouldAbort() || stop() }
+    for (const job of jobs) results.push(await runCompactionJob(s.fs, job, hooks))
     return results
   }
   const results: Array<CompactionResult | undefined> = Array.from({ length: jobs.length }, () => undefined)
@@ -137,7 +143,7 @@ async function runJobs (s: DbState, jobs: CompactionJob[]): Promise<CompactionRe
   const running = new Set<RunningJob<CompactionResult>>()
   let next = 0
   const lane = async (thread: BackgroundThread): Promise<void> => {
-    while (next < jobs.length && failures.length === 0 && !s.closing) {
+    while (next < jobs.length && failures.length === 0 && !s.closing && !stop()) {
       const part = next++
       const r = thread.compact(jobs[part])
       running.add(r)
@@ -155,7 +161,7 @@ async function runJobs (s: DbState, jobs: CompactionJob[]): Promise<CompactionRe
   }
   await Promise.all(s.compactionThreads.slice(0, jobs.length).map(lane))
   if (failures.length > 0) throw failures.find((e) => !(e instanceof JobAborted)) ?? failures[0]
-  // close() began before every part ran: the parts left out make the whole compaction stop.
+  // close() (or stop) came before every part ran: the parts left out make the whole compaction stop.
   if (results.some((r) => r === undefined)) throw new JobAborted()
   return results as CompactionResult[]
 }

@@ -4,6 +4,8 @@ import { pickCompaction } from '../compaction/pick.js'
 import { JobAborted, tableLayout } from '../compaction/job.js'
 import { runCompaction } from '../compaction/run.js'
 import { runManualCompaction } from '../compaction/manual.js'
+import { idlePassDue, pickIdleCompaction } from '../compaction/idle.js'
+import type { Compaction } from '../compaction/pick.js'
 import { pickLevelForFlush, pickLevelForRange } from '../compaction/flush-placement.js'
 import { retirableTombstone, retireTombstone } from '../compaction/tombstone-retirement.js'
 import type { DbState } from './state.js'
@@ -12,13 +14,20 @@ import { userKeyOf } from '../keys.js'
 import { buildTable } from './table-output.js'
 import { deleteObsoleteFiles } from './obsolete-files.js'
 
+/** How often a running idle compaction looks for a write (or a manual compaction) that stops it. */
+const IDLE_STOP_POLL_MS = 5
+
 /**
  * The background work of one database: flushing frozen memtables, and the compaction loop (compactions,
- * tombstone retirement, manual compactions). What to do is the compaction/ folder's policy; this decides
- * when, and keeps at most one flush and one compaction running.
+ * tombstone retirement, manual compactions, idle passes). What to do is the compaction/ folder's policy; this
+ * decides when, and keeps at most one flush and one compaction running.
  */
 export class BackgroundWork {
   readonly #s: DbState
+  /** Armed while nothing runs and an idle pass is due: fires after idleCompactionDelayMs. */
+  #idleTimer: NodeJS.Timeout | null = null
+  /** The visible sequence when the timer was armed: another one when it fires means writes went on. */
+  #idleSeq = -1
 
   constructor (s: DbState) {
     this.#s = s
@@ -43,7 +52,39 @@ export class BackgroundWork {
       s.bgRunning = true
       setImmediate(() => { void this.#compactionLoop() })
     }
-    if (!s.bgRunning && !s.flushRunning) s.wakeIdle()
+    if (!s.bgRunning && !s.flushRunning) {
+      // Nothing runs, so no idle pass does: one that found nothing to do (or a write first) is over.
+      s.idlePass = false
+      this.#armIdleTimer()
+      s.wakeIdle()
+    }
+  }
+
+  /** Stops waiting for writes to pause (at close): no idle pass starts after this. */
+  cancelIdle (): void {
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
+    this.#s.idlePass = false
+  }
+
+  /** Start the wait for writes to pause, if an idle pass would have work (compaction/idle.ts). */
+  #armIdleTimer (): void {
+    const s = this.#s
+    const delay = s.options.idleCompactionDelayMs
+    if (delay === 0 || this.#idleTimer !== null || s.idlePass || s.closing) return
+    if (!idlePassDue(s.versions.current)) return
+    this.#idleSeq = s.visibleSeq
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null
+      if (s.closing) return
+      // Writes went on: wait a whole delay again from now.
+      if (s.visibleSeq !== this.#idleSeq) return this.#armIdleTimer()
+      // Background work runs: when it ends, schedule() arms the timer again.
+      if (s.bgRunning || s.flushRunning) return
+      s.idlePass = true
+      this.schedule()
+    }, delay)
+    this.#idleTimer.unref()
   }
 
   /** Resolves when no background work is running or pending. */
@@ -73,7 +114,37 @@ export class BackgroundWork {
     if (s.closing) return false
     return s.manualCompactions.length > 0 ||
       retirableTombstone(s) !== undefined ||
-      pickCompaction(s.versions.current, s.options, s.versions.compactPointers) !== null
+      pickCompaction(s.versions.current, s.options, s.versions.compactPointers) !== null ||
+      (s.idlePass && this.#nextIdleCompaction() !== null)
+  }
+
+  /** The next compaction of the idle pass under way, or null when it is done or a write came. */
+  #nextIdleCompaction (): Compaction | null {
+    const s = this.#s
+    if (s.visibleSeq !== this.#idleSeq) return null
+    return pickIdleCompaction(s.versions.current, s.versions.compactPointers, s.options.maxFileSize)
+  }
+
+  /**
+   * Run one compaction of the idle pass; a write or a queued manual compaction aborts it (its outputs are
+   * deleted, nothing recorded) and ends the pass. close() aborts it as any compaction.
+   */
+  async #runIdleCompaction (c: Compaction): Promise<void> {
+    const s = this.#s
+    const seq = this.#idleSeq
+    const stop = (): boolean => s.visibleSeq !== seq || s.manualCompactions.length > 0
+    // Jobs on the workers are stopped from here; one on the main thread asks stop() between slices.
+    const watch = setInterval(() => { if (stop()) for (const job of s.runningJobs) job.abort() }, IDLE_STOP_POLL_MS)
+    watch.unref()
+    try {
+      await runCompaction(s, c, true, stop)
+      s.stats.idleCompactions++
+    } catch (err) {
+      if (!(err instanceof JobAborted) || s.closing) throw err
+      s.idlePass = false
+    } finally {
+      clearInterval(watch)
+    }
   }
 
   async #flushLoop (): Promise<void> {
@@ -106,6 +177,14 @@ export class BackgroundWork {
         if (c !== null) {
           await runCompaction(s, c)
           continue
+        }
+        if (s.idlePass) {
+          const idle = this.#nextIdleCompaction()
+          if (idle !== null) {
+            await this.#runIdleCompaction(idle)
+            continue
+          }
+          s.idlePass = false
         }
         break
       }

@@ -233,6 +233,7 @@ export class Engine {
     const s = this.#s
     if (s.closed) return
     s.closing = true
+    this.#background.cancelIdle()
     s.wakeStalled()
     for (const job of s.runningJobs) job.abort()
     while (this.#writes.busy) await new Promise((resolve) => setTimeout(resolve, 1))

@@ -45,6 +45,7 @@ export function getProperty (s: DbState, name: string): unknown {
     case 'lsm.range-tombstones': return s.tombstones.length
     case 'lsm.background-error': return s.bgError?.message ?? null
     case 'lsm.compaction-stats': return { ...s.stats }
+    case 'lsm.idle-compaction': return s.idlePass
     case 'lsm.stats': return {
       levels,
       memtableBytes: s.memtableBytes(),
@@ -55,6 +56,7 @@ export function getProperty (s: DbState, name: string): unknown {
       snapshots: [...s.snapshots.values()].reduce((a, b) => a + b, 0),
       rangeTombstones: s.tombstones.length,
       backgroundError: s.bgError?.message ?? null,
+      idleCompaction: s.idlePass,
       ...s.stats
     }
     case 'lsm.compression': return [...s.options.compression]

@@ -44,6 +44,8 @@ export interface EngineStats {
   slowdowns: number
   /** Time write groups slept while held to the delayed write rate (compaction debt over its limit). */
   writeDelayMs: number
+  /** Compactions run by idle passes (compaction/idle.ts), also counted in compactions or trivialMoves. */
+  idleCompactions: number
 }
 
 /** Work that produced one level's tables (LevelDB's per-level compaction stats, in `leveldb.stats`). */
@@ -91,6 +93,8 @@ export class DbState {
   bgRunning = false
   /** The flush loop runs (beside the compaction loop: writers may be waiting for it). */
   flushRunning = false
+  /** An idle pass is under way (writes stopped for idleCompactionDelayMs); cleared when it ends or is stopped. */
+  idlePass = false
   /** A flush was asked for (flush(), or a range tombstone to retire soon): switch at the next group. */
   flushRequested = false
   readonly idleWaiters: Waiter[] = []
@@ -124,7 +128,8 @@ export class DbState {
     tombstonesRetired: 0,
     writeStallsMs: 0,
     slowdowns: 0,
-    writeDelayMs: 0
+    writeDelayMs: 0,
+    idleCompactions: 0
   }
 
   /** Per output level: flushes and compactions that wrote tables there. */
