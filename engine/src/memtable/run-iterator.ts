@@ -35,7 +35,7 @@ export class MemtableRunIterator implements InternalIterator {
   #at = 0
   #count = 0
   /** Where the touch pass's sum goes, so that its loads are not optimized away. */
-  #touched = 0
+  touched = 0
   /** The current entry's internal key, or null until key() builds it. */
   #key: Buffer | null = null
   /** The buffer key() builds into: the last key's, reused while lengths match. */
@@ -96,7 +96,7 @@ export class MemtableRunIterator implements InternalIterator {
       if (end - start > LINE) sum ^= data[start + LINE]
       if (end > start) sum ^= data[end - 1]
     }
-    this.#touched = sum
+    this.touched = sum
     this.#count = count
     this.#at = 0
     this.#set(count > 0 ? ahead[0] : NIL)
