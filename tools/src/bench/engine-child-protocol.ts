@@ -64,6 +64,12 @@ export interface ChildResult {
   writeAmp: number | null
   /** diskBytes / liveBytes (persistent engines, live entries left). */
   spaceAmp: number | null
+  /**
+   * The same after the database was reopened and left without writes for REST_SECONDS, for workloads that
+   * overwrote entries: the space the data takes at rest, once each engine's background compaction had the
+   * same time to catch up after the burst. Null where not measured.
+   */
+  spaceAmpAtRest: number | null
   /** Entries found or matched, where the workload can check correctness. */
   found?: number
   expectedFound?: number
@@ -100,6 +106,7 @@ export function blankResult (spec: ChildSpec): ChildResult {
     diskBytes: null,
     liveBytes: 0,
     writeAmp: null,
-    spaceAmp: null
+    spaceAmp: null,
+    spaceAmpAtRest: null
   }
 }

@@ -20,6 +20,9 @@ import { directoryBytes, ioDelta, readProcessIo } from './process-stats.js'
  */
 const WARMUP_ENTRIES = 20_000
 
+/** How long a database that overwrote entries is left open without writes before its size at rest is taken. */
+const REST_SECONDS = Number(process.env.LEVELRING_BENCH_REST_SECONDS ?? 15)
+
 const spec = JSON.parse(process.argv[2] ?? '{}') as ChildSpec
 const result = await measure(spec).catch((err: unknown) => failed(spec, err))
 process.stdout.write(RESULT_MARKER + JSON.stringify(result) + '\n', () => {
@@ -66,6 +69,10 @@ async function measure (spec: ChildSpec): Promise<ChildResult> {
   const userBytesWritten = workload === undefined ? keys.count * keys.entryBytes : workload.userBytesWritten(plan)
   const liveBytes = (workload === undefined ? keys.count : workload.liveEntriesAfter(plan)) * keys.entryBytes
   const diskBytes = persistent ? directoryBytes(spec.location) : null
+  const overwrote = workload !== undefined && userBytesWritten > liveBytes
+  const diskBytesAtRest = persistent && overwrote && liveBytes > 0 && REST_SECONDS > 0
+    ? await sizeAtRest(create(spec.location), spec.location)
+    : null
   return {
     ...blankResult(spec),
     ops,
@@ -83,8 +90,17 @@ async function measure (spec: ChildSpec): Promise<ChildResult> {
     liveBytes,
     writeAmp: persistent && io !== null && userBytesWritten > 0 ? io.writeBytes / userBytesWritten : null,
     spaceAmp: diskBytes !== null && liveBytes > 0 ? diskBytes / liveBytes : null,
+    spaceAmpAtRest: diskBytesAtRest === null ? null : diskBytesAtRest / liveBytes,
     ...outcome
   }
+}
+
+/** Reopens the database, leaves it without writes for REST_SECONDS (its background work runs), closes it, sizes it. */
+async function sizeAtRest (db: BenchDatabase, location: string): Promise<number | null> {
+  await db.open()
+  await new Promise(resolve => setTimeout(resolve, REST_SECONDS * 1000))
+  await db.close()
+  return directoryBytes(location)
 }
 
 /** Runs the workload (or the load) at warm-up size on a scratch database of the same engine. */

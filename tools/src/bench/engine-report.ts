@@ -41,6 +41,8 @@ export interface ReportRow {
   /** Medians over runs; null where not applicable (in-memory engine, nothing written, nothing live). */
   writeAmp: number | null
   spaceAmp: number | null
+  /** S-amp after REST_SECONDS without writes, for workloads that overwrote entries (engine-child.ts). */
+  spaceAmpAtRest: number | null
   /** Skips, failures and wrong answers, in words. */
   notes: string[]
 }
@@ -103,6 +105,7 @@ function rowOf (workload: string, engine: EngineName, runs: RunRecord[]): Report
     diskWriteBytes: median(ok.flatMap(r => r.diskBytes === null || r.diskWriteBytes === null ? [] : [r.diskWriteBytes])),
     writeAmp: median(ok.flatMap(r => r.writeAmp === null ? [] : [r.writeAmp])),
     spaceAmp: median(ok.flatMap(r => r.spaceAmp === null ? [] : [r.spaceAmp])),
+    spaceAmpAtRest: median(ok.flatMap(r => r.spaceAmpAtRest == null ? [] : [r.spaceAmpAtRest])),
     notes: [...notes]
   }
 }
@@ -121,10 +124,10 @@ export function median (values: number[]): number | null {
  * and their figure would only say whether a compaction they triggered was cut short by close().
  */
 export function formatTable (rows: ReportRow[], showRssRange: boolean): string {
-  const header = ['workload', 'engine', 'ops/s', `× ${BASELINE_ENGINE}`, 'peak RSS', 'disk written', 'W-amp', 'S-amp']
+  const header = ['workload', 'engine', 'ops/s', `× ${BASELINE_ENGINE}`, 'peak RSS', 'disk written', 'W-amp', 'S-amp', 'at rest']
   if (showRssRange) header.push('RSS start..end (peak)')
   header.push('notes')
-  const rightAligned = new Set([2, 3, 4, 5, 6, 7])
+  const rightAligned = new Set([2, 3, 4, 5, 6, 7, 8])
   const lines: string[][] = [header]
   let previous = ''
   for (const row of rows) {
@@ -136,7 +139,8 @@ export function formatTable (rows: ReportRow[], showRssRange: boolean): string {
       mebibytes(row.peakRssBytes),
       mebibytes(row.diskWriteBytes),
       row.writeAmp === null ? '-' : row.writeAmp.toFixed(2),
-      row.spaceAmp === null || row.userBytesWritten === 0 ? '-' : row.spaceAmp.toFixed(2)
+      row.spaceAmp === null || row.userBytesWritten === 0 ? '-' : row.spaceAmp.toFixed(2),
+      row.spaceAmpAtRest === null ? '-' : row.spaceAmpAtRest.toFixed(2)
     ]
     if (showRssRange) {
       cells.push(row.rssStartBytes === null
