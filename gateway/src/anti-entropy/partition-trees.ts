@@ -350,10 +350,17 @@ export class PartitionTrees {
   /**
    * Compute the tree of every partition not computed yet, one partition at a time, each by one scan
    * of its own index range: memory is one partition's bucket sums, and an exchange waits at most for
-   * the partition being scanned (never for the pass). Partitions an exchange computed are skipped.
+   * the partition being scanned (never for the pass), whose next partition waits for the trees
+   * exchanges are computing. Partitions an exchange computed are skipped.
    */
   async #computeEach (): Promise<void> {
     for (let p = 0; p < this.partitionCount; p++) {
+      // Exchanges first: the pass waits while trees an exchange asked for are being computed.
+      for (;;) {
+        const asked = [...this.#refreshing.values()]
+        if (asked.length === 0) break
+        await Promise.allSettled(asked)
+      }
       if (this.#state === 'closed') return
       if (this.#computed.has(p)) continue
       await this.local(p)
