@@ -661,7 +661,7 @@ export interface components {
         AntiEntropyView: {
             trees: {
                 /**
-                 * @description `building` while the key hash index of some partitions is built (an older data directory; those partitions are not compared until it is done) or the trees are computed at start; `ready` once every partition is indexed and its tree computed.
+                 * @description `building` while the key hash index of some partitions is built (an older data directory; those partitions are not compared until it is done) or the background pass computes the trees after a start (an exchange computes the tree it compares itself); `ready` once every partition is indexed and its tree computed.
                  * @enum {string}
                  */
                 state: "building" | "ready" | "failed" | "closed";
@@ -682,6 +682,8 @@ export interface components {
                 indexedPartitions?: number;
                 /** @description Partitions whose bucket tree is in memory. */
                 cachedPartitions?: number;
+                /** @description Of those, partitions whose tree has been computed (after a start, exchanges and a background pass compute them one partition at a time). */
+                computedPartitions?: number;
             };
             /** @description Time between periodic rounds; 0 when periodic rounds are off. */
             intervalMs: number;

@@ -53,15 +53,14 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
   /**
    * The roots of `partitions`: a tree not in memory costs a scan of its partition's index, so after
    * ROOTS_LOAD_BUDGET_MS of such scans the rest answer not-ready (the caller's timeout is not ours
-   * to exceed); they are computed when asked again. Trees the start-up scan is still computing
-   * answer not-ready at once.
+   * to exceed); they are computed when asked again.
    */
   async function rootsOf (partitions: readonly number[]): Promise<RootAnswer[]> {
     const started = performance.now()
     const out: RootAnswer[] = []
     for (const p of partitions) {
       if (!Number.isSafeInteger(p) || p >= trees.partitionCount || !replicates(p)) out.push('not-replica')
-      else if (!trees.isReady(p) || trees.isWarming(p)) out.push('not-ready')
+      else if (!trees.isReady(p)) out.push('not-ready')
       else if (!trees.isCached(p) && performance.now() - started > ROOTS_LOAD_BUDGET_MS) out.push('not-ready')
       else out.push((await trees.local(p)).root())
     }

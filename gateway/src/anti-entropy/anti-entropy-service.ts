@@ -151,7 +151,8 @@ export class AntiEntropyService {
   /** Compare every partition this node replicates with every other replica now, exchanging all differing keys. */
   async repair (): Promise<RepairReport> {
     return this.#exclusive(async () => {
-      await this.#options.trees.whenReady()
+      // Every partition indexed is enough: a tree the background pass has not computed yet is computed for its exchange.
+      await this.#options.trees.whenIndexed()
       const started = performance.now()
       const { partitions } = this.#layout()
       const records = await this.#round(partitions, 'repair', Infinity)

@@ -12,10 +12,14 @@ import type { KeyHashIndex } from './key-hash-index.js'
 /** Bytes of bucket trees kept in memory at most (the least recently used partition's tree goes first). */
 export const TREE_CACHE_BYTES = 64 * 1024 * 1024
 
+/** Partitions whose key hash index one build step makes complete and marks built (one synced metadata write per step). */
+export const BUILD_GROUP_PARTITIONS = 64
+
 /**
  * building: the key hash index of some partitions is being built (exchanges of those are skipped),
- * or the trees are being computed at start; ready: every partition is indexed and, when they fit the
- * cache, every tree computed; failed: building the index failed (start() retries).
+ * or the background pass is still computing trees (an exchange computes the trees it needs itself);
+ * ready: every partition is indexed and, when they fit the cache, every tree computed; failed:
+ * building the index failed (start() retries).
  */
 export type TreesState = 'building' | 'ready' | 'failed' | 'closed'
 
@@ -50,6 +54,8 @@ export interface TreesStats {
   readonly indexedPartitions: number
   /** Partitions whose bucket tree is in memory. */
   readonly cachedPartitions: number
+  /** Of those, partitions whose tree has been computed (the others wait for their first scan). */
+  readonly computedPartitions: number
 }
 
 /**
@@ -79,7 +85,10 @@ export interface LocalPartition extends MerklePeer {
  * computed by one scan of its partition's index range when needed. At start the index is checked
  * (a stored mark per partition) and the missing partitions are built in the background, while the
  * node serves; until a partition's index is complete its exchanges are skipped, as initiator and
- * when asked (not-ready). Nothing proportional to the key count runs before the node serves.
+ * when asked (not-ready). Then, when every tree fits the cache, a background pass computes them one
+ * partition (one index range) at a time; an exchange never waits for that pass, only for the scan
+ * of the partition it compares. Nothing proportional to the key count runs before the node serves
+ * or before its first exchange.
  */
 export class PartitionTrees {
   readonly shape: MerkleShape
@@ -90,14 +99,17 @@ export class PartitionTrees {
   readonly #maxCached: number
   /** Per partition, the refresh in progress: refreshes of one tree never overlap. */
   readonly #refreshing = new Map<number, Promise<void>>()
-  /** Partitions whose tree the start-up scan (computeAll) is computing. */
-  readonly #warming = new Set<number>()
+  /** Partitions whose tree in the cache has been computed once (a new tree waits for its first scan). */
+  readonly #computed = new Set<number>()
   readonly #unsubscribe: () => void
   #built = new Set<number>()
   #state: TreesState = 'building'
   #run: Promise<void> | undefined
   #buildMs: number | undefined
   #readyWaiters: Array<() => void> = []
+  /** Set once every partition's index is complete (or the trees closed): what an exchange of any partition needs. */
+  #indexed = false
+  #indexedWaiters: Array<() => void> = []
 
   constructor (options: PartitionTreesOptions) {
     this.#options = options
@@ -133,6 +145,15 @@ export class PartitionTrees {
     await new Promise<void>((resolve) => this.#readyWaiters.push(resolve))
   }
 
+  /**
+   * Resolves once every partition's index is complete (or the trees are closed): every partition can
+   * then be compared, its tree computed on demand if the background pass has not reached it.
+   */
+  async whenIndexed (): Promise<void> {
+    if (this.#indexed || this.#state === 'closed') return
+    await new Promise<void>((resolve) => this.#indexedWaiters.push(resolve))
+  }
+
   /** The tree of partition p, its stale buckets recomputed first (p's index must be complete: isReady). */
   async local (p: number): Promise<LocalPartition> {
     const tree = this.#cached(p)
@@ -140,14 +161,9 @@ export class PartitionTrees {
     return this.#view(p, tree)
   }
 
-  /** Whether p's tree is in memory now (reading it costs no scan of the whole partition). */
+  /** Whether p's tree is in memory and computed (reading it costs no scan of the whole partition). */
   isCached (p: number): boolean {
-    return this.#cache.has(p) && !this.#warming.has(p)
-  }
-
-  /** Whether p's tree is being computed by the start-up scan of the whole index (reading it waits for that scan). */
-  isWarming (p: number): boolean {
-    return this.#warming.has(p)
+    return this.#computed.has(p)
   }
 
   stats (): TreesStats {
@@ -165,7 +181,8 @@ export class PartitionTrees {
       ...(this.#buildMs === undefined ? {} : { buildMs: this.#buildMs }),
       buckets: this.bucketCount,
       indexedPartitions: this.#built.size,
-      cachedPartitions: this.#cache.size
+      cachedPartitions: this.#cache.size,
+      computedPartitions: this.#computed.size
     }
   }
 
@@ -213,6 +230,7 @@ export class PartitionTrees {
     for (const old of this.#cache.keys()) {
       if (this.#cache.size <= this.#maxCached) break
       this.#cache.delete(old)
+      this.#computed.delete(old)
     }
     return tree
   }
@@ -226,7 +244,13 @@ export class PartitionTrees {
     if (tree.staleCount === 0) return
     const work = this.#recompute(p, tree)
     this.#refreshing.set(p, work)
-    try { await work } finally { this.#refreshing.delete(p) }
+    try {
+      await work
+      // Still this partition's tree (not evicted meanwhile): it now holds computed buckets.
+      if (this.#cache.get(p) === tree) this.#computed.add(p)
+    } finally {
+      this.#refreshing.delete(p)
+    }
   }
 
   /** Rescan the stale buckets of p: one range each, or the whole partition's range when many are stale. */
@@ -291,10 +315,14 @@ export class PartitionTrees {
       if (missing.length > 0) {
         const started = performance.now()
         logger.info({ partitions: missing.length }, 'anti-entropy: building the key hash index of partitions that have none')
-        // One call for every missing partition: the object space is read once (see scanPartitionObjects).
-        const done = await index.build(missing, q, objects, logger, () => this.#state === 'closed')
-        if (!done) return
-        for (const p of missing) this.#built.add(p)
+        // A few partitions per call, each one range: a partition is compared as soon as its group is
+        // built, and a build cut short (a crash, a stop) keeps the groups it marked built.
+        for (let at = 0; at < missing.length; at += BUILD_GROUP_PARTITIONS) {
+          const group = missing.slice(at, at + BUILD_GROUP_PARTITIONS)
+          const done = await index.build(group, q, objects, logger, () => this.#state === 'closed')
+          if (!done) return
+          for (const p of group) this.#built.add(p)
+        }
         this.#buildMs = Math.round(performance.now() - started)
         logger.info({ partitions: missing.length, ms: this.#buildMs }, 'anti-entropy: key hash index built')
       }
@@ -304,11 +332,13 @@ export class PartitionTrees {
       logger.error({ err }, 'anti-entropy: building the key hash index failed; the next round retries')
       return
     }
-    // Warm the cache so a peer's first roots call finds the trees computed; exchanges of indexed
-    // partitions (isReady) do not wait for it, and `ready` then means every tree is in memory.
+    this.#markIndexed()
+    // Warm the cache so a peer's roots call finds the trees computed; an exchange of a partition the
+    // pass has not reached computes that tree itself (one partition's scan), and `ready` then means
+    // every tree is in memory.
     if (this.#maxCached >= q) {
       try {
-        await this.#computeAll()
+        await this.#computeEach()
       } catch (err) {
         if (this.#state !== 'closed') logger.warn({ err }, 'anti-entropy: computing the partition trees failed; each is computed when needed')
       }
@@ -318,51 +348,35 @@ export class PartitionTrees {
   }
 
   /**
-   * Compute the tree of every partition not in memory by one scan of the whole index (one iterator,
-   * rather than one per partition): what warming the cache costs at start.
+   * Compute the tree of every partition not computed yet, one partition at a time, each by one scan
+   * of its own index range: memory is one partition's bucket sums, and an exchange waits at most for
+   * the partition being scanned (never for the pass), whose next partition waits for the trees
+   * exchanges are computing. Partitions an exchange computed are skipped.
    */
-  async #computeAll (): Promise<void> {
-    const q = this.partitionCount
-    const fresh = new Map<number, BucketTree>()
-    for (let p = 0; p < q; p++) {
-      if (this.#cache.has(p) || this.#refreshing.has(p)) continue
-      const tree = this.#cached(p)
-      tree.takeStale() // every bucket is computed below; a change landing meanwhile marks its bucket stale again
-      fresh.set(p, tree)
+  async #computeEach (): Promise<void> {
+    for (let p = 0; p < this.partitionCount; p++) {
+      // Exchanges first: the pass waits while trees an exchange asked for are being computed.
+      for (;;) {
+        const asked = [...this.#refreshing.values()]
+        if (asked.length === 0) break
+        await Promise.allSettled(asked)
+      }
+      if (this.#state === 'closed') return
+      if (this.#computed.has(p)) continue
+      await this.local(p)
     }
-    if (fresh.size === 0) return
-    const sums = new Map<number, BucketHash>()
-    const work = (async () => {
-      for await (const { key, valueHash, prefix } of this.#options.index.entries({ gte: '' })) {
-        if (this.#state === 'closed') return
-        const { partition, bucket } = this.#bucketOfPrefix(prefix)
-        if (!fresh.has(partition)) continue
-        const at = partition * this.bucketCount + bucket
-        let sum = sums.get(at)
-        if (sum === undefined) sums.set(at, sum = new BucketHash())
-        sum.add(Buffer.from(key, 'utf8'), valueHash)
-      }
-      const zero = Buffer.alloc(20)
-      for (const [p, tree] of fresh) {
-        for (let b = 0; b < this.bucketCount; b++) {
-          const sum = sums.get(p * this.bucketCount + b)
-          tree.setBucket(b, sum?.hash ?? zero, sum?.keys ?? 0)
-        }
-      }
-    })()
-    for (const p of fresh.keys()) { this.#refreshing.set(p, work); this.#warming.add(p) }
-    try {
-      await work
-    } finally {
-      for (const p of fresh.keys()) {
-        if (this.#refreshing.get(p) === work) this.#refreshing.delete(p)
-        this.#warming.delete(p)
-      }
-    }
+  }
+
+  #markIndexed (): void {
+    this.#indexed = true
+    const waiters = this.#indexedWaiters
+    this.#indexedWaiters = []
+    for (const resolve of waiters) resolve()
   }
 
   #setState (state: TreesState): void {
     this.#state = state
+    if (state === 'closed') this.#markIndexed()
     if (state === 'ready' || state === 'closed') {
       const waiters = this.#readyWaiters
       this.#readyWaiters = []

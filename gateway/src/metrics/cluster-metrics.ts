@@ -133,6 +133,11 @@ export function registerClusterMetrics (metrics: NodeMetrics, sources: ClusterMe
     help: 'Keys counted by the bucket hashes of the partition trees this node holds in memory, as of each bucket\'s last computation (partitions evicted from the tree cache are not counted)',
     * read () { yield [{}, sources.antiEntropy().trees.keys] }
   })
+  metrics.scrapedGauge({
+    name: 'levelring_anti_entropy_trees_computed',
+    help: 'Partitions whose Merkle tree is in memory and computed (after a start, the background pass and exchanges compute them one partition at a time)',
+    * read () { yield [{}, sources.antiEntropy().trees.computedPartitions] }
+  })
   metrics.scrapedTotal({
     name: 'levelring_partition_transfer_keys_total',
     help: 'Keys moved by partition transfers during joins and leaves (streamed: received here, handed_over: sent away)',

@@ -117,6 +117,56 @@ test('a directory without an index gets it built in the background while writes 
   await again.close()
 })
 
+test('after a start, a tree is computed when first read, by a scan of its own partition, without waiting for the background pass; each equals the full scan of the objects', async () => {
+  const q = 256
+  for (let first = 0; first < 8_000; first += 4_000) {
+    const ops = []
+    for (let i = first; i < first + 4_000; i++) ops.push({ type: 'put' as const, key: storageKey(`pre-${i}`), value: encodeObject(foreignObject(i, `v${i}`)) })
+    await storage.objects.batch(ops)
+  }
+  const indexing = trees(q)
+  indexing.start()
+  await indexing.whenReady()
+  await indexing.close()
+  const fromObjects = await bucketHashesFromObjects(storage.objects, q, indexing.bucketCount)
+
+  // A start: every partition is indexed (the stored mark), no tree is computed yet.
+  const t = trees(q)
+  expect(t.stats().computedPartitions).toBe(0)
+  t.start()
+  await t.whenIndexed()
+  expect(t.isReady(q - 1)).toBe(true)
+  // The last partition, which the background pass reaches last, is read first.
+  const last = await t.local(q - 1)
+  const computedThen = t.stats().computedPartitions
+  expect(computedThen, 'computed on demand while the pass had done only a few').toBeLessThan(q / 2)
+  expect(t.isCached(q - 1)).toBe(true)
+  const all = Array.from({ length: t.bucketCount }, (_, b) => b)
+  const lastBuckets = new Map(last.nodeHashes(t.shape.depth, all).map((h, b) => [b, h.toString('hex')] as const).filter(([, h]) => h !== '0'.repeat(40)))
+  expect(lastBuckets).toEqual(fromObjects.get(q - 1))
+  expect(t.state).toBe('building')
+
+  // A write while the pass runs lands in its bucket before the tree is read.
+  await store.write('pre-7', value('changed during the pass'), 'current', { sync: false })
+  await t.whenReady()
+  expect(t.stats()).toMatchObject({ state: 'ready', computedPartitions: q, cachedPartitions: q, keys: 8_000 })
+  await expectConsistent(t)
+
+  // Closed in the middle of a pass (a stop, or a crash: trees are only in memory), the next start computes them all again, the same.
+  const stopped = trees(q)
+  stopped.start()
+  await stopped.whenIndexed()
+  await stopped.local(0)
+  await stopped.close()
+  expect(stopped.stats().computedPartitions).toBeLessThan(q)
+  const next = trees(q)
+  next.start()
+  await next.whenReady()
+  expect(await treeBuckets(next)).toEqual(await treeBuckets(t))
+  await t.close()
+  await next.close()
+})
+
 test('a build removes index entries whose object went away while no index was kept, and objects that do not decode', async () => {
   await store.write('kept', value('fine'), NOTHING_SEEN, { sync: false })
   await store.write('gone', value('soon gone'), NOTHING_SEEN, { sync: false })

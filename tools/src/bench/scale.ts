@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes, randomFillSync } from 'node:crypto'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -26,7 +26,10 @@ import { assertFreeSpace, dropKeys, seedReplicas, type SeedReport } from './scal
 // `--seed` (the default with `--large`): all but the last `--rest-keys` keys (1%) are written offline into
 // the stopped nodes' directories (scale-seed.ts), the rest through the REST API; `--dir DIR`: where the
 // nodes' data go (the OS temp directory by default); `--skip-wiped`: leave out the wiped replica's repair
-// (at 10M keys it pulls 10 GiB through anti-entropy, hours on a small machine). With or without seeding, a phase with 100 keys
+// (at 10M keys it pulls 10 GiB through anti-entropy, hours on a small machine); `--seed-store DIR`: keep the
+// seeded, stopped directories in DIR (tables hard-linked) and, when DIR already holds a seed of the same keys
+// and value size, start from copies of it instead of seeding again (same ports and cluster secret, since the
+// nodes' metadata names them), so two builds can be compared on one seed. With or without seeding, a phase with 100 keys
 // missing on one replica measures what a repair of a small difference costs.
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -70,7 +73,8 @@ const { values: flags, positionals: nodeArgs } = parseArgs({
     seed: { type: 'boolean' },
     'skip-wiped': { type: 'boolean', default: false },
     'rest-keys': { type: 'string' },
-    dir: { type: 'string', default: tmpdir() }
+    dir: { type: 'string', default: tmpdir() },
+    'seed-store': { type: 'string' }
   }
 })
 const KEYS = positiveInteger('keys', flags.keys ?? (flags.large ? '10000000' : '1000000'))
@@ -85,6 +89,31 @@ const JOIN = !flags['no-join']!
 const SEEDED = (flags.seed ?? flags.large) === true
   ? Math.max(0, KEYS - positiveInteger('rest-keys', flags['rest-keys'] ?? String(Math.max(1, Math.ceil(KEYS / 100)))))
   : 0
+/** `--seed-store DIR`: where a seed is kept for later runs, or taken from. */
+const seedStore = flags['seed-store']
+
+/** What a kept seed records beside the nodes' directories. */
+interface StoredSeed { keys: number, valueBytes: number, ports: number[], report: SeedReport }
+
+/** The seed kept in `seedStore` for this run's keys and value size, if there is one. */
+function storedSeed (): StoredSeed | undefined {
+  if (seedStore === undefined || !existsSync(join(seedStore, 'seed.json'))) return undefined
+  const stored = JSON.parse(readFileSync(join(seedStore, 'seed.json'), 'utf8')) as StoredSeed
+  if (stored.keys !== SEEDED || stored.valueBytes !== VALUE_BYTES) {
+    throw new Error(`${seedStore} holds a seed of ${stored.keys} keys of ${stored.valueBytes} B, not ${SEEDED} of ${VALUE_BYTES} B: pass another --seed-store`)
+  }
+  return stored
+}
+
+/** Copy a stopped node's directory: tables are immutable, so they are hard-linked; the other files are copied. */
+function copyDirectory (from: string, to: string): void {
+  mkdirSync(to, { recursive: true })
+  for (const name of readdirSync(from)) {
+    if (name.endsWith('.sst')) linkSync(join(from, name), join(to, name))
+    else copyFileSync(join(from, name), join(to, name))
+  }
+}
+
 /** Keys the difference phase removes from one replica. */
 const DIFFERING_KEYS = 100
 
@@ -263,6 +292,13 @@ async function seedOffline (nodes: NodeHandle[]): Promise<SeedReport> {
   }
   const seeded = await seedReplicas({ dataDirs: nodes.map((n) => n.dataDir), keys: SEEDED, keyOf, valueOf, bar: progressWanted({}) })
   process.stderr.write(`seeded ${SEEDED} keys offline as ${seeded.actor} in ${seeded.writeSeconds.toFixed(0)} s, copied to ${nodes.length - 1} more nodes in ${seeded.copySeconds.toFixed(0)} s\n`)
+  if (seedStore !== undefined) {
+    for (const n of nodes) copyDirectory(n.dataDir, join(seedStore, n.id))
+    copyFileSync(join(dir, 'secret'), join(seedStore, 'secret'))
+    const stored: StoredSeed = { keys: SEEDED, valueBytes: VALUE_BYTES, ports: nodes.map((n) => n.port), report: seeded }
+    writeFileSync(join(seedStore, 'seed.json'), JSON.stringify(stored))
+    progressNote(`seed kept in ${seedStore}`)
+  }
   await Promise.all(nodes.map(launch))
   return seeded
 }
@@ -478,10 +514,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 try {
   if (heapDir !== undefined) mkdirSync(heapDir, { recursive: true })
+  const reused = storedSeed()
   const secretFile = join(dir, 'secret')
-  writeFileSync(secretFile, randomBytes(32).toString('base64url'))
+  if (reused === undefined) writeFileSync(secretFile, randomBytes(32).toString('base64url'))
+  else copyFileSync(join(seedStore!, 'secret'), secretFile)
   const ids = ['node1', 'node2', 'node3']
-  const ports = await freePorts(4)
+  // A kept seed's nodes listen where they were seeded: their metadata names those addresses.
+  const ports = reused === undefined ? await freePorts(4) : [...reused.ports, ...(await freePorts(4)).filter((p) => !reused.ports.includes(p))].slice(0, 4)
   /** A node of this run: the founding three name each other as --peers, a later one gets --seeds. */
   const handle = (id: string, port: number, membership: readonly string[]): NodeHandle => {
     const dataDir = join(dir, id)
@@ -499,12 +538,18 @@ try {
   for (const [i, id] of ids.entries()) {
     nodes.push(handle(id, ports[i]!, ['--peers', ids.flatMap((other, j) => (j === i ? [] : [`${other}=127.0.0.1:${ports[j]!}`])).join(',')]))
   }
+  if (reused !== undefined) {
+    if (seedStore !== undefined) mkdirSync(seedStore, { recursive: true })
+    for (const n of nodes) copyDirectory(join(seedStore!, n.id), n.dataDir)
+    progressNote(`nodes start on copies of the seed in ${seedStore!} (RSS empty is then their RSS on it)`)
+  }
   await Promise.all(nodes.map(launch))
   sampler = setInterval(() => sampleRss(nodes), SAMPLE_MS)
   const rssEmpty = rssOf(nodes)
   if (heapDir !== undefined) await heapSnapshot(nodes[0]!)
 
-  const seeded = SEEDED > 0 ? await seedOffline(nodes) : undefined
+  if (seedStore !== undefined) mkdirSync(seedStore, { recursive: true })
+  const seeded = SEEDED === 0 ? undefined : reused !== undefined ? reused.report : await seedOffline(nodes)
   const rssSeeded = seeded === undefined ? undefined : rssOf(nodes)
   if (rssSeeded !== undefined) progressNote(`nodes serving on the seeded keys; RSS ${rssSeeded.map(mib).join(' / ')} MiB`)
   const loaded = await load(nodes, SEEDED)
