@@ -99,7 +99,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'maxOpenFiles', kind: 'integer', arg: '<n>', default: 1000, schema: { type: 'integer', minimum: 16, maximum: 1_000_000 }, description: 'engine: tables kept open, each with a file handle and its index and bloom filter in memory' },
   // V8 grows its heap up to 4x what survived the last full collection; under a full-speed load that is
   // mostly the load's garbage, promoted from the young generation (docs/operations.md, Memory).
-  { name: 'heapGrowingPercent', kind: 'integer', arg: '<percent>', default: 30, schema: { type: 'integer', minimum: 0, maximum: 1000 }, description: 'V8: how far the heap may grow past what survived the last full collection before the next one, in percent; 0: V8\'s own (up to 300). Lower: less memory, more collections' },
+  { name: 'heapGrowingPercent', kind: 'integer', arg: '<percent>', default: 100, schema: { type: 'integer', minimum: 0, maximum: 1000 }, description: 'V8: how far the heap may grow past what survived the last full collection before the next one, in percent; 0: V8\'s own (up to 300). Lower: less memory, more collections' },
   { name: 'logLevel', kind: 'string', arg: '<level>', default: 'info', schema: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, description: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   { name: 'metrics', kind: 'boolean', arg: '<on|off>', default: true, schema: { type: 'boolean' }, description: 'GET /metrics and the counters behind it (on/off; off only to measure what they cost)' },
   { name: 'accessLog', kind: 'boolean', arg: '<on|off>', default: true, schema: { type: 'boolean' }, description: 'one info log line per client request (on/off), with its X-Request-Id' },

@@ -38,10 +38,10 @@ test('the settings a process lacks are named, whether passed as node arguments o
   expect(missingLaunchSettings([], { NODE_OPTIONS: LAUNCH_NODE_OPTIONS.join(' ') })).toEqual(Object.entries(LAUNCH_ENV).map(([n, v]) => `${n}=${v}`))
 })
 
-test('heapGrowingPercent: 30 by default, 0 for V8\'s own, refused out of 0..1000', () => {
-  expect(loadConfig({}, {}).heapGrowingPercent).toBe(30)
+test('heapGrowingPercent: 100 by default, 0 for V8\'s own, refused out of 0..1000', () => {
+  expect(loadConfig({}, {}).heapGrowingPercent).toBe(100)
   expect(loadConfig({}, { LEVELRING_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0)
-  expect(loadConfig({ heapGrowingPercent: '100' }, {}).heapGrowingPercent).toBe(100)
+  expect(loadConfig({ heapGrowingPercent: '30' }, {}).heapGrowingPercent).toBe(30)
   expect(() => loadConfig({ heapGrowingPercent: '-1' }, {})).toThrow(/heapGrowingPercent/)
   expect(() => loadConfig({}, { LEVELRING_HEAP_GROWING_PERCENT: '1001' })).toThrow(/heapGrowingPercent/)
 })
