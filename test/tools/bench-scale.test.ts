@@ -25,7 +25,7 @@ function run (args: readonly string[]): Promise<{ code: number | null, stdout: s
 }
 
 test('bench:scale loads three nodes, samples their memory, restarts one, repairs a wiped one, joins a fourth and prints a sane summary', async () => {
-  const { code, stdout, stderr } = await run(['--keys', String(KEYS), '--value-size', String(VALUE_BYTES), '--concurrency', '16'])
+  const { code, stdout, stderr } = await run(['--keys', String(KEYS), '--value-size', String(VALUE_BYTES), '--concurrency', '16', '--node-env', 'node2:MALLOC_ARENA_MAX='])
   expect(code, stderr.slice(-2000)).toBe(0)
   const summary = JSON.parse(stdout.trim().split('\n').at(-1)!)
   expect(summary).toMatchObject({ bench: 'scale', keys: KEYS, valueBytes: VALUE_BYTES, concurrency: 16 })
@@ -33,12 +33,26 @@ test('bench:scale loads three nodes, samples their memory, restarts one, repairs
   expect(results.load.failed).toBe(0)
   expect(results.load.keysPerSecond).toBeGreaterThan(0)
   expect(results.nodes.map((n: { id: string }) => n.id)).toEqual(['node1', 'node2', 'node3'])
+  expect(results.nodes.map((n: { env?: unknown }) => n.env)).toEqual([undefined, { MALLOC_ARENA_MAX: '' }, undefined])
   for (const n of results.nodes) {
     for (const field of ['rssEmptyBytes', 'rssHalfBytes', 'rssFullBytes', 'rssPeakLoadBytes', 'rssPeakBytes']) {
       expect(n[field], `${n.id} ${field}`).toBeGreaterThan(20 * MiB)
       expect(n[field], `${n.id} ${field}`).toBeLessThan(4096 * MiB)
     }
     expect(n.rssPeakBytes).toBeGreaterThanOrEqual(n.rssPeakLoadBytes)
+    // The breakdown's parts make up its RSS; the node's own figures beside them.
+    const b = n.memoryAtPeakSample
+    expect(b.fileBacked + b.mallocMainArena + b.mallocThreadArenas + b.otherAnonymous).toBe(b.rss)
+    expect(b.rss).toBeGreaterThan(20 * MiB)
+    expect(b.fileBacked).toBeGreaterThan(0)
+    expect(b.v8HeapUsed).toBeGreaterThan(0)
+    expect(b.v8HeapTotal).toBeGreaterThanOrEqual(b.v8HeapUsed)
+    expect(b.v8NewSpace).toBeGreaterThan(0)
+    expect(b.v8OldSpace).toBeGreaterThan(0)
+    expect(b.v8NewSpace + b.v8OldSpace).toBeLessThanOrEqual(b.v8HeapTotal)
+    expect(b.external).toBeGreaterThan(0)
+    expect(b.memtables).toBeGreaterThan(0)
+    expect(n.loadCpuSeconds).toBeGreaterThan(0)
     // Values are random bytes: the disk holds at least the values once (n=3: every node holds every key).
     expect(n.diskBytes).toBeGreaterThan(KEYS * VALUE_BYTES)
   }

@@ -14,6 +14,7 @@ import { afterAll, expect, test } from 'vitest'
 import { loadConfig } from '../../gateway/src/node/config.js'
 import { envName, SETTINGS } from '../../gateway/src/node/config-schema.js'
 import { CLOSE_MARGIN_MS } from '../../gateway/src/node/start-command.js'
+import { missingLaunchSettings } from '../../gateway/src/node/process-memory.js'
 import { freePorts, waitForExit, waitUntil } from '../support/process.js'
 import { tempRoot } from '../support/temp-dir.js'
 
@@ -149,6 +150,7 @@ test('what the image runs: its ENTRYPOINT and CMD with its ENV and env-only sett
     ...imageEnv, LEVELRING_LISTEN: `127.0.0.1:${port!}`, LEVELRING_DATA_DIR: data, LEVELRING_NODE_ID: 'image', LEVELRING_LOG_LEVEL: 'info'
   }
   checkEnv(env, 'image')
+  expect(missingLaunchSettings([], env), 'the image passes the memory settings a launcher must').toEqual([])
   const command = [...json('ENTRYPOINT'), ...json('CMD')].map((a) => a.replace('/opt/levelring/', ROOT))
   const child = spawn(command[0] === 'node' ? process.execPath : command[0]!, command.slice(1), { env: { PATH: process.env.PATH, ...env }, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
@@ -165,6 +167,7 @@ test('what the image runs: its ENTRYPOINT and CMD with its ENV and env-only sett
   child.kill('SIGTERM')
   expect(await waitForExit(child, 15_000)).toEqual({ code: 0, signal: null })
   expect(out).toMatch(/node stopped/)
+  expect(out).not.toMatch(/started without the memory settings/)
   expect(existsSync(join(data, 'LOCK')), 'the engine was closed (its LOCK removed)').toBe(false)
   expect(await healthcheck('/v1/health')).toBe(1)
 })

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CA_CERT_FILE, certFile, keyFile, makeCertificates } from './commands/certs/certificate-authority.js'
+import { withLaunchSettings } from '../../gateway/src/node/process-memory.js'
 
 // `npm start`: a local cluster of three levelring nodes, each its own process (`levelring start`)
 // on 127.0.0.1:7001-7003 with its data under ./data/node1..3, n=3 and the default quorums
@@ -76,6 +77,8 @@ for (const [i, id] of ids.entries()) {
     '--peers', peers, '--replicas', '3', '--cluster-secret-file', secretFile, ...tlsArgs(id)], {
     // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGTERM.
     detached: true,
+    // V8's and malloc's memory settings, which only a launcher can pass (node/process-memory.ts).
+    env: withLaunchSettings(process.env),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const log = createWriteStream(join(dataRoot, `${id}.log`), { flags: 'a' })

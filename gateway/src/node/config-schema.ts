@@ -90,13 +90,16 @@ export const SETTINGS: readonly Setting[] = [
   // Cassandra's max_hint_window: past it, anti-entropy is the cheaper way to catch the member up.
   { name: 'hintWindowMs', kind: 'integer', arg: '<ms>', default: 10_800_000, schema: ms(30 * 86_400_000), description: 'hints for a member down longer than this go to the key\'s other replicas instead of waiting for it' },
   { name: 'hintsPerMemberMax', kind: 'integer', arg: '<n>', default: 1_000_000, schema: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }, description: 'hints kept for one member at most; past it, its hints go to the key\'s other replicas' },
-  // The engine's memory is what a node's grows by beyond Node and the gateway (about 140 MiB): about
-  // 64 + 9 MiB here plus the open tables' indexes and filters, a budget that fits 300 MiB a node at 1M
-  // keys of 100 B (docs/operations.md, Memory). The block cache is half the engine's own default: a miss
+  // The engine's memory is what a node's grows by beyond Node and the gateway (about 140 MiB idle, and
+  // the room V8 and malloc take under load: heapGrowingPercent, node/process-memory.ts): about 64 + 9 MiB
+  // here plus the open tables' indexes and filters (docs/operations.md, Memory). The block cache is half the engine's own default: a miss
   // is a read() the page cache usually answers, cheap beside the HTTP request around it.
   { name: 'writeBufferSize', kind: 'integer', arg: '<bytes>', default: 4 * 1024 * 1024, schema: bytes(1024 * 1024 * 1024), description: 'engine: memtable bytes before a flush to a level-0 table (memory: the active and one frozen memtable, arenas of this + 256 KiB)' },
   { name: 'blockCacheSize', kind: 'integer', arg: '<bytes>', default: 64 * 1024 * 1024, schema: bytes(64 * 1024 * 1024 * 1024), flagAliases: ['cache-size'], description: 'engine: bytes of uncompressed data blocks kept in the block cache (taken as reads fill it)' },
   { name: 'maxOpenFiles', kind: 'integer', arg: '<n>', default: 1000, schema: { type: 'integer', minimum: 16, maximum: 1_000_000 }, description: 'engine: tables kept open, each with a file handle and its index and bloom filter in memory' },
+  // V8 grows its heap up to 4x what survived the last full collection; under a full-speed load that is
+  // mostly the load's garbage, promoted from the young generation (docs/operations.md, Memory).
+  { name: 'heapGrowingPercent', kind: 'integer', arg: '<percent>', default: 100, schema: { type: 'integer', minimum: 0, maximum: 1000 }, description: 'V8: how far the heap may grow past what survived the last full collection before the next one, in percent; 0: V8\'s own (up to 300). Lower: less memory, more collections' },
   { name: 'logLevel', kind: 'string', arg: '<level>', default: 'info', schema: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, description: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   { name: 'metrics', kind: 'boolean', arg: '<on|off>', default: true, schema: { type: 'boolean' }, description: 'GET /metrics and the counters behind it (on/off; off only to measure what they cost)' },
   { name: 'accessLog', kind: 'boolean', arg: '<on|off>', default: true, schema: { type: 'boolean' }, description: 'one info log line per client request (on/off), with its X-Request-Id' },

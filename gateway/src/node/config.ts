@@ -91,6 +91,8 @@ export interface NodeConfig {
   readonly writeBufferSize?: number
   readonly blockCacheSize?: number
   readonly maxOpenFiles?: number
+  /** V8's heap growth between full collections, in percent of what survived the last one; 0: V8's own (process-wide: `levelring start` applies it, node/process-memory.ts). */
+  readonly heapGrowingPercent: number
   /** Hints for a member down longer than this go to the key's other replicas instead of waiting for it. */
   readonly hintWindowMs: number
   /** Hints kept for one member at most; past it, its hints go to the key's other replicas. */

@@ -4,6 +4,7 @@ import { flagName, SETTINGS } from './config-schema.js'
 import { startNode, type RunningNode } from './start-node.js'
 import { createLogger } from './logger.js'
 import { ignoreClosedStdio, stdoutSink } from './log-sink.js'
+import { applyHeapGrowingPercent, missingLaunchSettings } from './process-memory.js'
 
 /** Register `levelring start`: run one node in the foreground until SIGTERM or SIGINT. */
 export function registerStart (program: Command): void {
@@ -20,7 +21,12 @@ export function registerStart (program: Command): void {
     .action(async (flags: StartFlags) => {
       ignoreClosedStdio()
       const config = loadConfig(flags)
+      applyHeapGrowingPercent(config.heapGrowingPercent)
       const node = await startNode(config, createLogger(config.nodeId, config.logLevel, stdoutSink()))
+      const missing = missingLaunchSettings()
+      if (missing.length > 0) {
+        node.logger.warn({ missing }, 'started without the memory settings a launcher passes (NODE_OPTIONS, MALLOC_ARENA_MAX): more resident memory under load (docs/operations.md, Memory)')
+      }
       stopOnSignals(node, config.shutdownGraceMs)
     })
 }

@@ -92,3 +92,63 @@ export function readCpuSeconds (pid: number): number | null {
     return null
   }
 }
+
+/** Where a process's resident memory lies, in bytes, from /proc/<pid>/smaps (every thread's, as RSS counts it). */
+export interface ResidentBreakdown {
+  /** VmRSS: the sum of the parts below. */
+  rss: number
+  /** Pages of mapped files: node's own code (most of it), shared libraries. */
+  fileBacked: number
+  /** glibc malloc's main arena (the [heap] mapping, grown by brk): the main thread's mallocs, and every thread's once arenas are capped. */
+  mallocMainArena: number
+  /** glibc malloc's per-thread arenas (each a 64 MiB-aligned reservation), for threads that found the main arena busy. */
+  mallocThreadArenas: number
+  /** How many per-thread arenas there are. */
+  threadArenas: number
+  /** The other anonymous mappings: the V8 heaps of every isolate, malloc's mmapped chunks (its large blocks), thread stacks. */
+  otherAnonymous: number
+}
+
+/** glibc's per-thread arena reservation on 64-bit (HEAP_MAX_SIZE): its arenas are mappings aligned to and summing to this. */
+const ARENA_RESERVATION = 64 * 1024 * 1024
+
+/** The resident memory of pid by kind of mapping, or null if the process is gone or /proc is missing. */
+export function readResidentBreakdown (pid: number): ResidentBreakdown | null {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8')
+  } catch {
+    return null
+  }
+  const maps: Array<{ start: number, end: number, perms: string, path: string, rss: number }> = []
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (head !== null) {
+      maps.push({ start: parseInt(head[1]!, 16), end: parseInt(head[2]!, 16), perms: head[3]!, path: head[4]!.trim(), rss: 0 })
+    } else if (line.startsWith('Rss:') && maps.length > 0) {
+      maps[maps.length - 1]!.rss = Number(line.split(/\s+/)[1]) * 1024
+    }
+  }
+  const out: ResidentBreakdown = { rss: 0, fileBacked: 0, mallocMainArena: 0, mallocThreadArenas: 0, threadArenas: 0, otherAnonymous: 0 }
+  for (let i = 0; i < maps.length; i++) {
+    const m = maps[i]!
+    out.rss += m.rss
+    if (m.path === '[heap]') { out.mallocMainArena += m.rss; continue }
+    if (m.path.startsWith('/')) { out.fileBacked += m.rss; continue }
+    if (m.path === '' && m.start % ARENA_RESERVATION === 0 && m.perms.startsWith('rw')) {
+      // An arena: its used part (rw) and the rest of the reservation (---p), adjacent, 64 MiB in all.
+      let end = i
+      let rss = 0
+      while (end < maps.length && maps[end]!.path === '' && maps[end]!.start === (end === i ? m.start : maps[end - 1]!.end) && maps[end]!.end - m.start <= ARENA_RESERVATION) rss += maps[end++]!.rss
+      if (end > i + 1 && maps[end - 1]!.end - m.start === ARENA_RESERVATION && maps[end - 1]!.perms.startsWith('---')) {
+        out.mallocThreadArenas += rss
+        out.threadArenas++
+        out.rss += rss - m.rss
+        i = end - 1
+        continue
+      }
+    }
+    out.otherAnonymous += m.rss
+  }
+  return out
+}

@@ -8,9 +8,10 @@ import { Pool, request } from 'undici'
 import { Progress, progressWanted } from '../cli-kit/progress.js'
 import { partitionOf } from '../../../gateway/src/ring/partition.js'
 import { Ring } from '../../../gateway/src/ring/ring.js'
-import { directoryBytes, readCpuSeconds, readResidentBytes } from './process-stats.js'
+import { directoryBytes, readCpuSeconds, readResidentBreakdown, readResidentBytes, type ResidentBreakdown } from './process-stats.js'
 import { freePorts, ServerProcesses } from './server-processes.js'
 import { assertFreeSpace, dropKeys, seedReplicas, type SeedReport } from './scale-seed.js'
+import { withLaunchSettings } from '../../../gateway/src/node/process-memory.js'
 
 // `npm run bench:scale`: what a node's memory and start-up cost as its key count grows. Three nodes
 // on loopback (n=3, so every node holds every key) are loaded with N keys through the REST API with
@@ -23,6 +24,9 @@ import { assertFreeSpace, dropKeys, seedReplicas, type SeedReport } from './scal
 // `--concurrency`, `--large` (10M keys of 1 KiB), `--no-join` (skip the join), `--bin` (another build's bin/levelring.js, for a
 // before/after on the same machine), `--heap-snapshots DIR` (node1's heap, empty and loaded, for
 // `node dist/tools/src/bench/heap-diff.js`: what grows with keys); arguments after `--` go to every node (`-- --block-cache-size 8388608`).
+// Every node starts with the memory settings the launchers pass (gateway/src/node/process-memory.ts) unless
+// `--no-launch-settings`; `--node-env ID:NAME=VALUE` changes one node's environment, to compare settings
+// side by side under one load (each node's memory broken down at its peak, and the CPU it spent on the load).
 // `--seed` (the default with `--large`): all but the last `--rest-keys` keys (1%) are written offline into
 // the stopped nodes' directories (scale-seed.ts), the rest through the REST API; `--dir DIR`: where the
 // nodes' data go (the OS temp directory by default); `--skip-wiped`: leave out the wiped replica's repair
@@ -36,6 +40,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..', '..')
 /** How often every node's RSS is read. */
 const SAMPLE_MS = 200
+/** How often, during the load, every node's memory is broken down (smaps and /metrics: heavier than reading RSS). */
+const BREAKDOWN_MS = 5_000
 /** How long a phase waiting on a node (serving, first round, a repair) may take before the run fails (an hour at 10M keys on a shared machine). */
 const PHASE_TIMEOUT_MS = (process.argv.includes('--large') ? 60 : 15) * 60_000
 /**
@@ -70,6 +76,8 @@ const { values: flags, positionals: nodeArgs } = parseArgs({
     bin: { type: 'string', default: join(root, 'bin', 'levelring.js') },
     'heap-snapshots': { type: 'string' },
     'no-join': { type: 'boolean', default: false },
+    'no-launch-settings': { type: 'boolean', default: false },
+    'node-env': { type: 'string', multiple: true, default: [] },
     seed: { type: 'boolean' },
     'skip-wiped': { type: 'boolean', default: false },
     'rest-keys': { type: 'string' },
@@ -85,6 +93,28 @@ const bin = flags.bin!
 const heapDir = flags['heap-snapshots']
 /** `--no-join`: skip the last phase (a fourth node joining the loaded cluster). */
 const JOIN = !flags['no-join']!
+/** The nodes' environment: with the memory settings every launcher passes (node/process-memory.ts) unless `--no-launch-settings`. */
+const NODE_ENV = flags['no-launch-settings'] === true ? process.env : withLaunchSettings(process.env)
+/**
+ * `--node-env ID:NAME=VALUE` (repeatable): one node's environment differs (an empty VALUE unsets NAME), so
+ * settings are compared side by side under the very same load (`--node-env node1:LEVELRING_HEAP_GROWING_PERCENT=0`).
+ */
+const NODE_ENV_CHANGES = new Map<string, Array<[string, string]>>()
+for (const change of flags['node-env']!) {
+  const match = /^([^:]+):([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(change)
+  if (match === null) throw new Error(`--node-env takes ID:NAME=VALUE (node1:MALLOC_ARENA_MAX=2), not ${change}`)
+  NODE_ENV_CHANGES.set(match[1]!, [...(NODE_ENV_CHANGES.get(match[1]!) ?? []), [match[2]!, match[3]!]])
+}
+
+/** The environment node `id` starts with. */
+function envOf (id: string): NodeJS.ProcessEnv {
+  const env = { ...NODE_ENV }
+  for (const [name, value] of NODE_ENV_CHANGES.get(id) ?? []) {
+    if (value === '') delete env[name]
+    else env[name] = value
+  }
+  return env
+}
 /** Keys written offline before the nodes serve (0 without seeding); the rest go through the REST API. */
 const SEEDED = (flags.seed ?? flags.large) === true
   ? Math.max(0, KEYS - positiveInteger('rest-keys', flags['rest-keys'] ?? String(Math.max(1, Math.ceil(KEYS / 100)))))
@@ -131,6 +161,23 @@ interface NodeHandle {
   address: string
   pid: number
   peakRss: number
+  /** The breakdown with the largest RSS of those taken during the load. */
+  peakBreakdown?: MemoryBreakdown
+}
+
+/**
+ * A node's resident memory by kind (smaps) beside what the node reports in /metrics: its main V8 heap
+ * (the engine's worker thread has its own isolate, which only `otherAnonymous` holds), the memory V8
+ * counts outside its heap (buffers), and the engine's memtables and block cache (bytes, in those buffers).
+ */
+interface MemoryBreakdown extends ResidentBreakdown {
+  v8HeapTotal: number
+  v8HeapUsed: number
+  v8NewSpace: number
+  v8OldSpace: number
+  external: number
+  memtables: number
+  blockCache: number
 }
 
 const dir = mkdtempSync(join(flags.dir!, 'levelring-bench-scale-'))
@@ -143,7 +190,7 @@ const keyOf = (i: number): string => `k${String(i).padStart(10, '0')}`
 /** Start (or restart) a node with its fixed arguments; the time from spawn to its listening line. */
 async function launch (node: NodeHandle): Promise<number> {
   const started = performance.now()
-  node.address = await servers.start(node.args)
+  node.address = await servers.start(node.args, envOf(node.id))
   node.pid = servers.pid(node.address)!
   return performance.now() - started
 }
@@ -176,6 +223,47 @@ async function counterSum (address: string, name: string, filter: (labels: strin
     total += Number(match[3])
   }
   return total
+}
+
+/** Every sample of GET /metrics, keyed by its name and labels as printed (`name{label="v"}`). */
+async function metricSamples (address: string): Promise<Map<string, number>> {
+  const res = await request(`http://${address}/metrics`)
+  const samples = new Map<string, number>()
+  for (const line of (await res.body.text()).split('\n')) {
+    const match = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line)
+    // Without the node label every series of a node carries: `nodejs_heap_space_size_total_bytes{space="new"}`.
+    if (match !== null) samples.set(match[1]!.replace(/node="[^"]*",?/, '').replace(',}', '}').replace('{}', ''), Number(match[2]))
+  }
+  return samples
+}
+
+/** `node`'s memory now, or undefined when it cannot be read (the process gone, /metrics not answering). */
+async function memoryBreakdown (node: NodeHandle): Promise<MemoryBreakdown | undefined> {
+  try {
+    const m = await metricSamples(node.address)
+    const resident = readResidentBreakdown(node.pid)
+    if (resident === null) return undefined
+    return {
+      ...resident,
+      v8HeapTotal: m.get('nodejs_heap_size_total_bytes') ?? 0,
+      v8HeapUsed: m.get('nodejs_heap_size_used_bytes') ?? 0,
+      v8NewSpace: m.get('nodejs_heap_space_size_total_bytes{space="new"}') ?? 0,
+      v8OldSpace: m.get('nodejs_heap_space_size_total_bytes{space="old"}') ?? 0,
+      external: m.get('nodejs_external_memory_bytes') ?? 0,
+      memtables: m.get('levelring_engine_memtable_bytes') ?? 0,
+      blockCache: m.get('levelring_engine_block_cache_bytes') ?? 0
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** Break every node's memory down, keeping per node the breakdown with the largest RSS. */
+async function sampleBreakdowns (nodes: readonly NodeHandle[]): Promise<void> {
+  for (const n of nodes) {
+    const b = await memoryBreakdown(n)
+    if (b !== undefined && b.rss > (n.peakBreakdown?.rss ?? 0)) n.peakBreakdown = b
+  }
 }
 
 /** Anti-entropy internode calls (roots, segments, keys...) a node has made so far. */
@@ -503,6 +591,32 @@ function printJoin (join: any): void {
   })))
 }
 
+/** Each node's memory at the largest RSS its breakdowns caught during the load. */
+function printBreakdowns (nodes: readonly NodeHandle[], loadCpu: readonly number[]): void {
+  const sampled = nodes.filter((n) => n.peakBreakdown !== undefined)
+  if (sampled.length === 0) return
+  process.stdout.write(`memory at each node's largest RSS of those broken down during the load (every ${BREAKDOWN_MS / 1000} s, and at its end; MiB): ` +
+    'other anonymous = both V8 heaps (main and engine worker), malloc\'s large mmapped blocks, thread stacks; malloc\'s arenas and V8\'s external hold the buffers\n')
+  console.table(sampled.map((n) => {
+    const b = n.peakBreakdown!
+    return {
+      node: n.id,
+      ...(NODE_ENV_CHANGES.size === 0 ? {} : { env: (NODE_ENV_CHANGES.get(n.id) ?? []).map(([k, v]) => `${k}=${v}`).join(' ') }),
+      'CPU in load s': loadCpu[nodes.indexOf(n)]!.toFixed(1),
+      RSS: mib(b.rss),
+      'file-backed (code)': mib(b.fileBacked),
+      'malloc main arena': mib(b.mallocMainArena),
+      'malloc thread arenas': `${mib(b.mallocThreadArenas)} (${b.threadArenas})`,
+      'other anonymous': mib(b.otherAnonymous),
+      'V8 main heap (used)': `${mib(b.v8HeapTotal)} (${mib(b.v8HeapUsed)})`,
+      'new / old space': `${mib(b.v8NewSpace)} / ${mib(b.v8OldSpace)}`,
+      external: mib(b.external),
+      memtables: mib(b.memtables),
+      'block cache': mib(b.blockCache)
+    }
+  }))
+}
+
 const nodes: NodeHandle[] = []
 let sampler: NodeJS.Timeout | undefined
 // A long run interrupted (Ctrl-C) takes its nodes and their data with it.
@@ -552,7 +666,15 @@ try {
   const seeded = SEEDED === 0 ? undefined : reused !== undefined ? reused.report : await seedOffline(nodes)
   const rssSeeded = seeded === undefined ? undefined : rssOf(nodes)
   if (rssSeeded !== undefined) progressNote(`nodes serving on the seeded keys; RSS ${rssSeeded.map(mib).join(' / ')} MiB`)
-  const loaded = await load(nodes, SEEDED)
+  // Breakdowns during the load and at its end only: the largest RSS they catch explains the load's peak.
+  let breaking: Promise<void> | undefined
+  const cpuBeforeLoad = nodes.map((n) => readCpuSeconds(n.pid) ?? 0)
+  const breakdowns = setInterval(() => { breaking ??= sampleBreakdowns(nodes).finally(() => { breaking = undefined }) }, BREAKDOWN_MS)
+  const loaded = await load(nodes, SEEDED).finally(() => clearInterval(breakdowns))
+  await breaking
+  await sampleBreakdowns(nodes)
+  // The CPU each node spent on the load (all its threads): what a setting compared with --node-env costs.
+  const loadCpu = nodes.map((n, i) => (readCpuSeconds(n.pid) ?? 0) - cpuBeforeLoad[i]!)
   progressNote(`loaded ${KEYS - SEEDED} keys through the API in ${loaded.seconds.toFixed(0)} s; peak RSS so far ${nodes.map((n) => mib(n.peakRss)).join(' / ')} MiB`)
   const rssFull = rssOf(nodes)
   const loadPeak = nodes.map((n) => n.peakRss)
@@ -616,7 +738,10 @@ try {
       rssFullBytes: rssFull[i]!,
       rssPeakLoadBytes: loadPeak[i]!,
       rssPeakBytes: n.peakRss,
-      diskBytes: diskBytes[i]!
+      diskBytes: diskBytes[i]!,
+      ...(NODE_ENV_CHANGES.has(n.id) ? { env: Object.fromEntries(NODE_ENV_CHANGES.get(n.id)!) } : {}),
+      loadCpuSeconds: Number(loadCpu[i]!.toFixed(1)),
+      ...(n.peakBreakdown === undefined ? {} : { memoryAtPeakSample: n.peakBreakdown })
     })),
     rssFullOverHalf: Number((Math.max(...rssFull) / Math.max(...loaded.rssHalf)).toFixed(2)),
     restart: { node: third.id, listenMs: Math.round(restarted.listenMs), servingMs: Math.round(restarted.servingMs), servingCpuMs: Math.round(restarted.servingCpuMs), firstRoundMs: Math.round(firstRoundMs), rssBytes: rssRestarted },
@@ -679,6 +804,7 @@ try {
     'disk MiB': mib(n.diskBytes)
   })))
   process.stdout.write(`RSS at N / RSS at N/2 (largest node): ${results.rssFullOverHalf}\n`)
+  printBreakdowns(nodes, loadCpu)
   process.stdout.write(`restart ${third.id}: listening ${seconds(restarted.listenMs)} s, serving reads ${seconds(restarted.servingMs)} s (${seconds(restarted.servingCpuMs)} s of CPU), ` +
     `first anti-entropy round ${seconds(firstRoundMs)} s, then RSS ${mib(rssRestarted)} MiB\n`)
   process.stdout.write(`repair finding nothing (${first.id}): ${seconds(quiet.durationMs)} s, ${quiet.requests} requests (${quietCalls} anti-entropy calls in metrics), ` +

@@ -18,10 +18,11 @@ export class ServerProcesses {
 
   /**
    * Start `node args...` and resolve with the address it announces: the first JSON line with an
-   * `address` that is either bare (the ceiling) or a levelring "listening" line. Rejects if it exits first.
+   * `address` that is either bare (the ceiling) or a levelring "listening" line, with `env` (this
+   * process's by default). Rejects if it exits first.
    */
-  start (args: readonly string[]): Promise<string> {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  start (args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env })
     this.#children.push(child)
     return new Promise((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
