@@ -8,6 +8,7 @@ import { CA_CERT_FILE, certFile, keyFile, makeCertificates } from '../commands/c
 import { fill, median, ms, PLAIN_HTTP, runLoad, VALUE_BYTES, type LoadFigures, type LoadRequest, type Transport } from './http-load.js'
 import { readCpuSeconds } from './process-stats.js'
 import { freePorts, ServerProcesses } from './server-processes.js'
+import { withLaunchSettings } from '../../../gateway/src/node/process-memory.js'
 
 // `npm run bench:cluster`: levelring's 3-node cluster beside a 3-member etcd cluster, one levelring
 // node alone and a bare node:http ceiling, in one run, with the same load generator, connections and
@@ -49,6 +50,8 @@ const withTls = process.env.LEVELRING_BENCH_TLS === '1'
 const withEtcd = !process.argv.includes('--no-etcd')
 const dir = mkdtempSync(join(tmpdir(), 'levelring-bench-cluster-'))
 const servers = new ServerProcesses()
+/** levelring nodes run with the memory settings every launcher passes (gateway/src/node/process-memory.ts). */
+const NODE_ENV = withLaunchSettings()
 
 type Workload = 'put-durable' | 'put' | 'get'
 const ALL_WORKLOADS: readonly Workload[] = ['put-durable', 'put', 'get']
@@ -124,7 +127,7 @@ async function startCeiling (): Promise<Target> {
 }
 
 async function startSingle (): Promise<Target> {
-  const address = await servers.start([bin, 'start', '--node-id', 'single', '--listen', '127.0.0.1:0', '--data', join(dir, 'single'), '--log-level', 'info', '--access-log', 'off'])
+  const address = await servers.start([bin, 'start', '--node-id', 'single', '--listen', '127.0.0.1:0', '--data', join(dir, 'single'), '--log-level', 'info', '--access-log', 'off'], NODE_ENV)
   return { name: 'levelring, one node (n=1)', kind: 'levelring', addresses: [address], transport: PLAIN_HTTP, put: '?w=1', putDurable: '?w=1&dw=1', get: '?r=1' }
 }
 
@@ -143,7 +146,7 @@ async function startCluster (name: string, levelring: string, subdir: string, tl
     // Access log lines would go down the pipe this process reads, a cost on every request: off for every
     // build alike, so an A/B compares the builds, not their logging (a baseline build must know --access-log).
     '--access-log', 'off',
-    ...(tls ? ['--tls-cert', join(tlsDir, certFile(id)), '--tls-key', join(tlsDir, keyFile(id)), '--tls-ca', join(tlsDir, CA_CERT_FILE)] : [])])))
+    ...(tls ? ['--tls-cert', join(tlsDir, certFile(id)), '--tls-key', join(tlsDir, keyFile(id)), '--tls-ca', join(tlsDir, CA_CERT_FILE)] : [])], NODE_ENV)))
   const transport: Transport = tls ? { scheme: 'https', ca: readFileSync(join(tlsDir, CA_CERT_FILE)) } : PLAIN_HTTP
   return { name, kind: 'levelring', addresses, transport, put: '?w=2', putDurable: '?w=2&dw=2', get: '?r=2' }
 }

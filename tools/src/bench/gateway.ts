@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fill, median as middle, ms, runLoad, VALUE_BYTES } from './http-load.js'
 import { ServerProcesses } from './server-processes.js'
+import { withLaunchSettings } from '../../../gateway/src/node/process-memory.js'
 import { readCpuSeconds } from './process-stats.js'
 import { metricsCostNs } from './metrics-cost.js'
 
@@ -110,7 +111,7 @@ function report (all: Phase[], cost: ReturnType<typeof metricsCostNs>): void {
 try {
   const body = Buffer.alloc(VALUE_BYTES, 'levelring ')
   const node = async (dir: string, ...flags: string[]): Promise<string> => await servers.start([join(root, 'bin', 'levelring.js'), 'start', '--node-id', 'bench',
-    '--listen', '127.0.0.1:0', '--data', join(dataDir, dir), '--log-level', 'info', '--access-log', 'off', ...flags])
+    '--listen', '127.0.0.1:0', '--data', join(dataDir, dir), '--log-level', 'info', '--access-log', 'off', ...flags], withLaunchSettings())
   const gateway = await node('metrics-on')
   const bare = await node('metrics-off', '--metrics', 'off')
   const ceiling = await servers.start([join(here, 'map-http-server.js')])
