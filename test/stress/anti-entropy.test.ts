@@ -112,7 +112,9 @@ test(`100 differing keys out of ${KEYS.toLocaleString('en')}: one repair finds t
       antiEntropyIntervalMs: 0, // the one repair below does all the work, so its bytes are all of it
       logLevel: 'info'
     }))
-    nodes.push(new ClusterNode(id, `127.0.0.1:${ports[i]!}`, join(root, id), file))
+    const node = new ClusterNode(id, `127.0.0.1:${ports[i]!}`, join(root, id), file)
+    node.startTimeoutMs = 120_000 // three nodes opening 1M keys each at once on a shared two-core machine
+    nodes.push(node)
   }
   await Promise.all(nodes.map(async (n) => n.start()))
   const target = nodes[2]!
