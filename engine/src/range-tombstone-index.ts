@@ -9,36 +9,42 @@ import type { RangeTombstone } from './range-tombstone.js'
  *   fragment i  = [bounds[i], bounds[i + 1])   (the last one open-ended when a tombstone is)
  *   seqs[i]     = ascending sequences of the tombstones over fragment i
  *
+ * Bounds and keys are latin1 strings: one character per byte, so they order as the bytes do, and a
+ * comparison is a JavaScript string comparison rather than a native Buffer.compare call per step.
+ *
  * A node that gives partitions up leaves hundreds of tombstones until the engine retires them; with
  * a linear check each read of a key written before them compared it with every one.
  */
 export class RangeTombstoneIndex {
-  readonly #bounds: Buffer[]
+  readonly #bounds: string[]
   readonly #seqs: number[][]
 
   /** Index `list` (any order, ranges may overlap). The list is not kept: later changes to it are not seen. */
   constructor (list: readonly RangeTombstone[]) {
-    const bounds: Buffer[] = []
+    const bounds: string[] = []
     for (const t of list) {
-      bounds.push(t.start)
-      if (t.end !== null) bounds.push(t.end)
+      bounds.push(t.start.toString('latin1'))
+      if (t.end !== null) bounds.push(t.end.toString('latin1'))
     }
-    bounds.sort(Buffer.compare)
-    const unique: Buffer[] = []
-    for (const b of bounds) if (unique.length === 0 || unique[unique.length - 1]!.compare(b) !== 0) unique.push(b)
+    bounds.sort()
+    const unique: string[] = []
+    for (const b of bounds) if (unique.length === 0 || unique[unique.length - 1] !== b) unique.push(b)
     this.#bounds = unique
     this.#seqs = unique.map(() => [])
     for (const t of list) {
-      const first = this.#fragmentAt(t.start)
-      const end = t.end === null ? unique.length : this.#fragmentAt(t.end)
+      const first = this.#fragmentAt(t.start.toString('latin1'))
+      const end = t.end === null ? unique.length : this.#fragmentAt(t.end.toString('latin1'))
       // An empty range (end <= start) covers no fragment.
       for (let i = first; i < end; i++) this.#seqs[i]!.push(t.seq)
     }
     for (const s of this.#seqs) if (s.length > 1) s.sort((a, b) => a - b)
   }
 
-  /** Whether a tombstone of the index hides an entry of userKey written at entrySeq, for a reader at snapshotSeq (anyTombstoneCovers' answer). */
-  covers (userKey: Buffer, entrySeq: number, snapshotSeq: number): boolean {
+  /**
+   * Whether a tombstone of the index hides an entry of the user key (as a latin1 string) written at
+   * entrySeq, for a reader at snapshotSeq: anyTombstoneCovers' answer.
+   */
+  covers (userKey: string, entrySeq: number, snapshotSeq: number): boolean {
     const i = this.#fragmentAt(userKey)
     if (i < 0) return false
     const seqs = this.#seqs[i]!
@@ -54,13 +60,13 @@ export class RangeTombstoneIndex {
   }
 
   /** The index of the fragment holding `key`: the last bound at or below it (-1 when below every bound). */
-  #fragmentAt (key: Buffer): number {
+  #fragmentAt (key: string): number {
     const bounds = this.#bounds
     let lo = 0
     let hi = bounds.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (bounds[mid]!.compare(key) <= 0) lo = mid + 1
+      if (bounds[mid]! <= key) lo = mid + 1
       else hi = mid
     }
     return lo - 1

@@ -9,7 +9,8 @@ import { tempRoot } from '../support/temp-dir.js'
 const root = tempRoot('lsm-range-tombstone-index')
 
 /** Keys of one or two bytes from a small alphabet: starts, ends and probes collide often. */
-const key = fc.uint8Array({ minLength: 1, maxLength: 2, max: 6 }).map((b) => Buffer.from(b))
+// Bytes 0-2 and 253-255: byte order must hold across the whole range (latin1 strings compare as bytes).
+const key = fc.uint8Array({ minLength: 1, maxLength: 2, max: 5 }).map((b) => Buffer.from(b.map((x) => x < 3 ? x : x + 250)))
 const tombstone = fc.record({ seq: fc.integer({ min: 1, max: 40 }), start: key, end: fc.option(key, { nil: null }) })
 
 describe('RangeTombstoneIndex', () => {
@@ -20,7 +21,7 @@ describe('RangeTombstoneIndex', () => {
       (list: RangeTombstone[], probes) => {
         const index = new RangeTombstoneIndex(list)
         for (const [userKey, entrySeq, snapshotSeq] of probes) {
-          expect(index.covers(userKey, entrySeq, snapshotSeq)).toBe(anyTombstoneCovers(list, userKey, entrySeq, snapshotSeq))
+          expect(index.covers(userKey.toString('latin1'), entrySeq, snapshotSeq)).toBe(anyTombstoneCovers(list, userKey, entrySeq, snapshotSeq))
         }
       }), { numRuns: 2_000 })
   })
@@ -32,12 +33,12 @@ describe('RangeTombstoneIndex', () => {
     expect(cache.of(list)).toBeUndefined()
     list.push(t(100, 'm', 'n'))
     const first = cache.of(list)!
-    expect(first.covers(Buffer.from('m1'), 5, 200)).toBe(true)
+    expect(first.covers('m1', 5, 200)).toBe(true)
     expect(cache.of(list)).toBe(first)
     list.push(t(101, 'x', 'y'))
-    expect(cache.of(list)!.covers(Buffer.from('x1'), 5, 200)).toBe(true)
+    expect(cache.of(list)!.covers('x1', 5, 200)).toBe(true)
     const retired = list.filter((x) => x.seq !== 100)
-    expect(cache.of(retired)!.covers(Buffer.from('m1'), 5, 200)).toBe(false)
+    expect(cache.of(retired)!.covers('m1', 5, 200)).toBe(false)
   })
 })
 

@@ -140,7 +140,7 @@ export class Engine {
     const tombstones = s.tombstones
     if (tombstones.length > 0) {
       const index = this.#tombstoneIndex.of(tombstones)
-      if (index === undefined ? anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq) : index.covers(userKey, seq, snapshotSeq)) return false
+      if (index === undefined ? anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq) : index.covers(ukey ?? userKey.toString('latin1'), seq, snapshotSeq)) return false
     }
     return true
   }

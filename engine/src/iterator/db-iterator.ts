@@ -146,9 +146,12 @@ export class DbIterator {
     }
   }
 
-  #covered (tombstones: readonly RangeTombstone[], userKey: Buffer, seq: number, snap: number): boolean {
+  /** Whether a range tombstone hides the entry of internal key k for a reader at snap. */
+  #covered (tombstones: readonly RangeTombstone[], k: Buffer, snap: number): boolean {
     const index = this.#source.tombstoneIndex
-    return index === undefined ? anyTombstoneCovers(tombstones, userKey, seq, snap) : index.covers(userKey, seq, snap)
+    return index === undefined
+      ? anyTombstoneCovers(tombstones, userKeyOf(k), seqOf(k), snap)
+      : index.covers(k.toString('latin1', 0, k.length - 8), seqOf(k), snap)
   }
 
   #nextVisible (): boolean {
@@ -166,7 +169,7 @@ export class DbIterator {
       if (hi !== null && pastUpper(k, hi)) return false
       this.#skip = k
       if (lo !== null && beforeLower(k, lo)) { it.next(); continue }
-      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && this.#covered(tombstones, userKeyOf(k), seqOf(k), snap))) {
+      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && this.#covered(tombstones, k, snap))) {
         it.next()
         continue
       }
@@ -209,7 +212,7 @@ export class DbIterator {
         it.prev()
       }
       if (beyond || foundKey === null || kindOf(foundKey) !== KIND_VALUE) continue
-      if (tombstones.length > 0 && this.#covered(tombstones, userKeyOf(foundKey), seqOf(foundKey), snap)) continue
+      if (tombstones.length > 0 && this.#covered(tombstones, foundKey, snap)) continue
       this.internalKey = foundKey
       this.valueData = foundData
       this.valueStart = foundStart
