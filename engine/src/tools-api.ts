@@ -21,7 +21,8 @@ export { parseFileName, tableFileName, logFileName } from './version/file-meta.j
 export type { FileMeta } from './version/file-meta.js'
 
 export { KIND_DELETE, KIND_VALUE, KIND_RANGE_DELETE, MAX_SEQUENCE, seqOf, kindOf, userKeyOf, lookupKey } from './keys.js'
-export { decodeTombstoneEnd } from './range-tombstone.js'
+export { decodeTombstoneEnd, anyTombstoneCovers } from './range-tombstone.js'
+export { RangeTombstoneIndex } from './range-tombstone-index.js'
 export type { RangeTombstone } from './range-tombstone.js'
 export { RealFileSystem } from './fs/real.js'
 export type { ReadableFile } from './fs/file-system.js'

@@ -84,8 +84,10 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
   const everyWriteOnItsReplicas = async (ring: Ring, step: string): Promise<number> => {
     const keys = [...acknowledged.keys()]
     let missing = 0
+    let sample: string[] = []
     await waitUntil(`${step}: every acknowledged write on its ${N} replicas`, async () => {
       missing = 0
+      sample = []
       let next = 0
       await Promise.all(Array.from({ length: 16 }, async () => {
         while (next < keys.length) {
@@ -93,12 +95,12 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
           for (const id of ring.preferenceList(ring.partitionOf(key), N)) {
             const res = await internode(running.get(id)!, id, keyPath(REPLICAS_PATH, key))
             const held = res.status === 200 ? liveSiblings(decodeObject(key, new Uint8Array(await res.arrayBuffer()))).map((s) => Buffer.from(s.value.value).toString()) : (await res.arrayBuffer(), [])
-            if (!held.includes(acknowledged.get(key)!)) missing++
+            if (!held.includes(acknowledged.get(key)!)) { missing++; if (sample.length < 10) sample.push(`${key} on ${id} (${res.status})`) }
           }
         }
       }))
       return missing === 0
-    }, 120_000, 2_000)
+    }, 120_000, 2_000).catch((err: Error) => { throw new Error(`${err.message}: ${missing} of ${keys.length * N} copies missing, e.g. ${sample.join(', ')}`) })
     return keys.length
   }
 

@@ -21,9 +21,10 @@ let cluster: TestCluster
 const extra: ClusterNode[] = []
 let joiner: ClusterNode | undefined
 
+// Start bounds of a loaded two-core machine (five nodes start at once), not of the behaviour under test.
 beforeAll(async () => {
-  cluster = await TestCluster.start({ size: 5, replicas: 3, defaults: { r: 2, w: 2 }, settings: { antiEntropyIntervalMs: 0 } })
-})
+  cluster = await TestCluster.start({ size: 5, replicas: 3, defaults: { r: 2, w: 2 }, settings: { antiEntropyIntervalMs: 0 }, startTimeoutMs: 60_000 })
+}, 120_000)
 afterAll(async () => {
   await joiner?.stop()
   await cluster?.close()
@@ -44,6 +45,7 @@ test('churn: kills, freezes, a join and a leave under a write load lose no ackno
     if (!joined && elapsed > CHURN_MS / 3) {
       const node = await joiningNode(cluster, 'node6', [cluster.node('node1')])
       joiner = node // stopped in afterAll even if its start fails
+      node.startTimeoutMs = 60_000
       await node.start()
       extra.push(node) // clients use it once it listens
       joined = true

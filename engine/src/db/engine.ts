@@ -9,6 +9,7 @@ import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator
 import type { FileMeta } from '../version/file-meta.js'
 import { KIND_VALUE, seqOf, kindOf } from '../keys.js'
 import { type RangeTombstone, anyTombstoneCovers } from '../range-tombstone.js'
+import { type RangeTombstoneIndex, TombstoneIndexCache } from '../range-tombstone-index.js'
 import { DbState } from './state.js'
 import { BackgroundWork } from './background.js'
 import { WriteQueue, type WriteOp } from './write-queue.js'
@@ -35,6 +36,8 @@ export class Engine {
   readonly #writes: WriteQueue
   /** The filter hashes of the key being read (reads are synchronous: one at a time). */
   readonly #probe = new BloomProbe()
+  /** Reads check the live range tombstones through it (range-tombstone-index.ts). */
+  readonly #tombstoneIndex = new TombstoneIndexCache()
 
   private constructor (dir: string, options: EngineOptions) {
     this.dir = dir
@@ -135,7 +138,10 @@ export class Engine {
     }
     if (kind !== KIND_VALUE) return false
     const tombstones = s.tombstones
-    if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq)) return false
+    if (tombstones.length > 0) {
+      const index = this.#tombstoneIndex.of(tombstones)
+      if (index === undefined ? anyTombstoneCovers(tombstones, userKey, seq, snapshotSeq) : index.covers(ukey ?? userKey.toString('latin1'), seq, snapshotSeq)) return false
+    }
     return true
   }
 
@@ -143,7 +149,7 @@ export class Engine {
    * A merged cursor over every source as of now, with the range tombstones a reader at snapshotSeq must
    * apply. The current version stays pinned (its files on disk) until release().
    */
-  newInternalIterator (snapshotSeq: number): { iterator: InternalIterator, tombstones: RangeTombstone[], release: () => void } {
+  newInternalIterator (snapshotSeq: number): { iterator: InternalIterator, tombstones: RangeTombstone[], tombstoneIndex?: RangeTombstoneIndex, release: () => void } {
     const s = this.#s
     const version = s.versions.current
     version.ref()
@@ -157,11 +163,14 @@ export class Engine {
       if (version.levels[level].length > 0) children.push(new LevelIterator(version.levels[level], s.tables))
     }
     const tombstones = s.tombstones.filter((t) => t.seq <= snapshotSeq)
+    // Built over every live tombstone; covers() skips those above the snapshot as the filter does.
+    const tombstoneIndex = tombstones.length === 0 ? undefined : this.#tombstoneIndex.of(s.tombstones)
     let released = false
     const iterator = new MergingIterator(children)
     return {
       iterator,
       tombstones,
+      ...(tombstoneIndex === undefined ? {} : { tombstoneIndex }),
       release: () => {
         if (released) return
         released = true

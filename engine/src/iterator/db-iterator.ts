@@ -1,6 +1,7 @@
 import { KIND_VALUE, KIND_SEEK, MAX_SEQUENCE, compareBytes, kindOf, makeInternalKey, seqOf, userKeyOf } from '../keys.js'
 import type { InternalIterator } from './internal-iterator.js'
 import { type RangeTombstone, anyTombstoneCovers } from '../range-tombstone.js'
+import type { RangeTombstoneIndex } from '../range-tombstone-index.js'
 
 /** One end of a key range. */
 export interface Bound { key: Buffer, inclusive: boolean }
@@ -9,6 +10,8 @@ export interface Bound { key: Buffer, inclusive: boolean }
 export interface IteratorSource {
   iterator: InternalIterator
   tombstones: RangeTombstone[]
+  /** The tombstones (and maybe later ones, which covers() skips by snapshot) indexed; checked instead of the list when present. */
+  tombstoneIndex?: RangeTombstoneIndex
   release: () => void
 }
 
@@ -143,6 +146,14 @@ export class DbIterator {
     }
   }
 
+  /** Whether a range tombstone hides the entry of internal key k for a reader at snap. */
+  #covered (tombstones: readonly RangeTombstone[], k: Buffer, snap: number): boolean {
+    const index = this.#source.tombstoneIndex
+    return index === undefined
+      ? anyTombstoneCovers(tombstones, userKeyOf(k), seqOf(k), snap)
+      : index.covers(k.toString('latin1', 0, k.length - 8), seqOf(k), snap)
+  }
+
   #nextVisible (): boolean {
     const it = this.#it
     const snap = this.#snap
@@ -158,7 +169,7 @@ export class DbIterator {
       if (hi !== null && pastUpper(k, hi)) return false
       this.#skip = k
       if (lo !== null && beforeLower(k, lo)) { it.next(); continue }
-      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKeyOf(k), seqOf(k), snap))) {
+      if (kindOf(k) !== KIND_VALUE || (tombstones.length > 0 && this.#covered(tombstones, k, snap))) {
         it.next()
         continue
       }
@@ -201,7 +212,7 @@ export class DbIterator {
         it.prev()
       }
       if (beyond || foundKey === null || kindOf(foundKey) !== KIND_VALUE) continue
-      if (tombstones.length > 0 && anyTombstoneCovers(tombstones, userKeyOf(foundKey), seqOf(foundKey), snap)) continue
+      if (tombstones.length > 0 && this.#covered(tombstones, foundKey, snap)) continue
       this.internalKey = foundKey
       this.valueData = foundData
       this.valueStart = foundStart

@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import type { ReplicaAccess } from '../coordination/replica-access.js'
 import type { Membership } from '../membership/membership.js'
 import type { ReplicaStore } from '../replica/replica-store.js'
+import type { ReplicaPlacement, ReplicaTarget } from '../ring/placement.js'
+import { replicates } from '../ring/ring-state.js'
 import type { Hint, HintStore } from './hint-store.js'
 
 /** How often the handoff looks for owners that are up again (ms). */
@@ -25,6 +27,8 @@ export interface HintedHandoffOptions {
   readonly membership: Membership
   readonly access: ReplicaAccess
   readonly store: ReplicaStore
+  /** Where a key's replicas are now: a hint whose owner no longer replicates the key goes there. */
+  readonly placement: ReplicaPlacement
   /** Replication factor n: hints for a member that left go to the key's current replicas. */
   readonly replicas: number
   readonly logger: Logger
@@ -51,8 +55,11 @@ interface OwnerState {
  * key's current replicas instead; so do the hints of a member down longer than the hint window, or
  * with more hints than the cap, but to the key's other replicas: the member catches up from them by
  * anti-entropy when it returns, and hints never pile up without bound. Hints a node keeps for
- * itself (it was taken for down) merge into its store. A hint that fails is retried in a later
- * round; it does not stop the owner's later hints.
+ * itself (it was taken for down) merge into its store. A hint whose owner (this node or another)
+ * replicates the key's partition in neither the current nor the pending ring (it lost the partition
+ * while it was down) goes to the key's replicas now instead, as a write does (see #redirect): the
+ * owner would hold it as a stray copy its sweep never visits again, and the replicas would hold one
+ * copy fewer. A hint that fails is retried in a later round; it does not stop the owner's later hints.
  */
 export class HintedHandoff {
   readonly #options: HintedHandoffOptions
@@ -190,7 +197,9 @@ export class HintedHandoff {
   async #deliver (hint: Hint): Promise<void> {
     const { access, hints, store, membership, replicas } = this.#options
     const destination = this.#destination(hint.owner)
-    if (destination === 'self') {
+    if ((destination === 'self' || destination === 'owner') && !this.#replicates(hint.owner, hint.key)) {
+      await this.#redirect(hint)
+    } else if (destination === 'self') {
       await store.merge(hint.key, hint.object, { sync: true })
     } else if (destination === 'replicas' || destination === 'others') {
       const ring = membership.ring()
@@ -207,6 +216,35 @@ export class HintedHandoff {
       await access.apply({ node: hint.owner, primary: true }, hint.key, hint.object, true, HANDOFF_TIMEOUT_MS)
     }
     if (await hints.removeIfUnchanged(hint.owner, hint.key, hint.object)) this.#delivered++
+  }
+
+  /** True when `node` replicates `key`'s partition in the current or the pending ring (or no ring is known yet). */
+  #replicates (node: string, key: string): boolean {
+    const { membership, replicas } = this.#options
+    const state = membership.ringState()
+    return state === undefined || replicates(state, replicas, node, state.current.ring.partitionOf(key))
+  }
+
+  /**
+   * Send a hint to where a write of its key goes now: the key's current targets (a fallback that
+   * keeps it as a hint for a replica down) and pending replicas, each fsynced. Rejects, so that the
+   * hint stays for a later round, when a push failed or a replica is down with no node to hold its
+   * hint: the hint is dropped only once every replica of the key (or a hint holder for it) has it.
+   */
+  async #redirect (hint: Hint): Promise<void> {
+    const { access, membership, placement, replicas } = this.#options
+    const where = placement.place(hint.key)
+    const targets: ReplicaTarget[] = [
+      ...where.targets,
+      ...(where.handoff ?? []).map((node) => ({ node, primary: false }))
+    ]
+    await Promise.all(targets.map(async (target) => {
+      await access.apply(target, hint.key, hint.object, true, HANDOFF_TIMEOUT_MS)
+    }))
+    const ring = membership.ring()
+    if (where.targets.length < ring.preferenceList(where.partition, replicas).length) {
+      throw new Error(`a replica of ${hint.key} is down with no node up to hold its hint; the hint for ${hint.owner} stays`)
+    }
   }
 
   /** A leaving node passes the hints of a down owner on to `keeper`, as hints for that owner (one pass over them). */

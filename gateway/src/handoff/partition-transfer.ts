@@ -133,6 +133,11 @@ export class PartitionTransfer {
   #keysOffered = 0
   #keysSent = 0
   #closed = false
+  #unsubscribe: (() => void) | undefined
+  /** Keys stored in given-up partitions since start: a sweep that ran while one landed does not count as clean. */
+  #strays = 0
+  /** Per partition of the ring state `digest`: 1 when this node replicates it in neither ring (its sweep's ranges). */
+  #givenUp: { digest: string, partitions: Uint8Array } | undefined
   #sweeping: Promise<SweepResult> | undefined
   /** Pages fetched here and served from here (the endpoints count into it too). */
   readonly streamCounters = new StreamCounters()
@@ -144,10 +149,12 @@ export class PartitionTransfer {
   start (): void {
     if (this.#timer !== undefined) return
     this.#timer = setInterval(() => { this.#work ??= this.tick().finally(() => { this.#work = undefined }) }, TRANSFER_CHECK_MS).unref()
+    this.#unsubscribe = this.#options.store.onStored((change) => { this.#onStored(change.key, change.object !== undefined) })
   }
 
   async stop (): Promise<void> {
     this.#closed = true
+    this.#unsubscribe?.()
     clearInterval(this.#timer)
     this.#timer = undefined
     await this.#work
@@ -173,6 +180,25 @@ export class PartitionTransfer {
     }
   }
 
+  /**
+   * A key stored in a partition this node gives up (a write or a hint sent by a peer whose ring was
+   * stale, a read repair) would stay a stray copy until the next ring change: the sweep of the
+   * current ring already ran. Sweep again, which hands it to its replicas and drops it here.
+   */
+  #onStored (key: string, stored: boolean): void {
+    if (!stored) return
+    const { membership, replicas } = this.#options
+    const state = membership.ringState()
+    if (state === undefined) return
+    if (this.#givenUp?.digest !== state.digest) {
+      const q = state.current.ring.partitionCount
+      const partitions = new Uint8Array(q)
+      for (let p = 0; p < q; p++) if (!replicates(state, replicas, membership.selfId, p)) partitions[p] = 1
+      this.#givenUp = { digest: state.digest, partitions }
+    }
+    if (this.#givenUp.partitions[state.current.ring.partitionOf(key)] === 1) { this.#strays++; this.#sweptRing = undefined }
+  }
+
   /** Check for work: stream if this node gains replicas, sweep if the current ring changed. */
   async tick (): Promise<void> {
     const { membership, synced, settleMs, logger } = this.#options
@@ -190,8 +216,9 @@ export class PartitionTransfer {
       }
       const current = state.current.ring.digest()
       if (this.#sweptRing !== current && now >= this.#nextSweepAt) {
+        const strays = this.#strays
         const { kept } = await this.sweep()
-        if (kept === 0) this.#sweptRing = current
+        if (kept === 0 && this.#strays === strays) this.#sweptRing = current
         else this.#nextSweepAt = Date.now() + 5 * settleMs
       }
     } catch (err) {

@@ -149,7 +149,7 @@ export class MembershipService {
       membership, seeds: config.seeds, answeredAt: (address) => this.gossiper.answeredAt(address), partitions: config.partitions, logger
     })
     this.handoff = new HintedHandoff({
-      hints, membership, access, store, replicas: config.replicas, logger, hintWindowMs: config.hintWindowMs, hintsPerMemberMax: config.hintsPerMemberMax
+      hints, membership, access, store, placement, replicas: config.replicas, logger, hintWindowMs: config.hintWindowMs, hintsPerMemberMax: config.hintsPerMemberMax
     })
     this.transfer = new PartitionTransfer({
       membership, store, storage, client, placement, access, replicas: config.replicas, settleMs, synced: () => this.gossiper.synced, logger

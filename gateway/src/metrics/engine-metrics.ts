@@ -7,6 +7,8 @@ export interface EngineStats {
   readonly blockCache: { readonly hits: number, readonly misses: number, readonly entries: number, readonly bytes: number, readonly hitRate: number }
   readonly pendingCompactionBytes: number
   readonly openTables: number
+  /** Range tombstones not yet retired (a node's dropped partition ranges, until compaction applies them). */
+  readonly rangeTombstones: number
   readonly flushes: number
   readonly compactions: number
   readonly trivialMoves: number
@@ -60,6 +62,7 @@ export function registerEngineMetrics (metrics: NodeMetrics, sources: EngineMetr
   gauge('levelring_engine_block_cache_hit_ratio', 'Block cache hits over all block reads since the engine opened', (s) => s.blockCache.hitRate)
   gauge('levelring_engine_pending_compaction_bytes', 'Bytes compaction must rewrite to bring every level under its target', (s) => s.pendingCompactionBytes)
   gauge('levelring_engine_open_tables', 'SSTables open in the table cache', (s) => s.openTables)
+  gauge('levelring_engine_range_tombstones', 'Range tombstones not yet retired (dropped partition ranges until the engine applies them)', (s) => s.rangeTombstones)
   total('levelring_engine_flushes_total', 'Memtables flushed to level-0 tables', (s) => s.flushes)
   total('levelring_engine_compactions_total', 'Compactions run (trivial moves not included)', (s) => s.compactions)
   total('levelring_engine_trivial_moves_total', 'Tables moved down a level without rewriting', (s) => s.trivialMoves)
