@@ -91,11 +91,12 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'hintWindowMs', kind: 'integer', arg: '<ms>', default: 10_800_000, schema: ms(30 * 86_400_000), description: 'hints for a member down longer than this go to the key\'s other replicas instead of waiting for it' },
   { name: 'hintsPerMemberMax', kind: 'integer', arg: '<n>', default: 1_000_000, schema: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }, description: 'hints kept for one member at most; past it, its hints go to the key\'s other replicas' },
   // The engine's memory is what a node's grows by beyond Node and the gateway (about 140 MiB idle, and
-  // the room V8 and malloc take under load: heapGrowingPercent, node/process-memory.ts): about 64 + 9 MiB
-  // here plus the open tables' indexes and filters (docs/operations.md, Memory). The block cache is half the engine's own default: a miss
-  // is a read() the page cache usually answers, cheap beside the HTTP request around it.
+  // the room V8 and malloc take under load: heapGrowingPercent, node/process-memory.ts): about 32 + 9 MiB
+  // here plus the open tables' indexes and filters (docs/operations.md, Memory). The block cache is a quarter of the engine's own
+  // default, so that a node under load stays within 300 MiB: a miss is a read() the page cache usually answers, cheap beside the
+  // HTTP request around it.
   { name: 'writeBufferSize', kind: 'integer', arg: '<bytes>', default: 4 * 1024 * 1024, schema: bytes(1024 * 1024 * 1024), description: 'engine: memtable bytes before a flush to a level-0 table (memory: the active and one frozen memtable, arenas of this + 256 KiB)' },
-  { name: 'blockCacheSize', kind: 'integer', arg: '<bytes>', default: 64 * 1024 * 1024, schema: bytes(64 * 1024 * 1024 * 1024), flagAliases: ['cache-size'], description: 'engine: bytes of uncompressed data blocks kept in the block cache (taken as reads fill it)' },
+  { name: 'blockCacheSize', kind: 'integer', arg: '<bytes>', default: 32 * 1024 * 1024, schema: bytes(64 * 1024 * 1024 * 1024), flagAliases: ['cache-size'], description: 'engine: bytes of uncompressed data blocks kept in the block cache (taken as reads fill it)' },
   { name: 'maxOpenFiles', kind: 'integer', arg: '<n>', default: 1000, schema: { type: 'integer', minimum: 16, maximum: 1_000_000 }, description: 'engine: tables kept open, each with a file handle and its index and bloom filter in memory' },
   // V8 grows its heap up to 4x what survived the last full collection; under a full-speed load that is
   // mostly the load's garbage, promoted from the young generation (docs/operations.md, Memory).
