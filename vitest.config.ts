@@ -29,7 +29,14 @@ const LONGEST_FIRST = [
   'test/tools/bench-smoke.test.ts',
   'test/gateway/node/stopping.test.ts',
   'test/engine/package.test.ts',
-  'test/engine/durability/process-crash.test.ts'
+  'test/engine/durability/process-crash.test.ts',
+  'test/cluster/join-leave.test.ts',
+  'test/cluster/hints-and-leave.test.ts',
+  'test/cluster/partition-stream-resume.test.ts',
+  'test/cluster/node-failure.test.ts',
+  'test/cluster/zones.test.ts',
+  'test/cluster/remove-replace.test.ts',
+  'test/cluster/hint-lost-partition.test.ts'
 ]
 
 /** vitest's order (groups, projects, its cache), except that LONGEST_FIRST files start first within their project. */
@@ -72,9 +79,10 @@ export default defineConfig({
       },
       {
         // The multi-process cluster suites time failure detection and hinted handoff: they run after the
-        // rest, one file at a time, so that no CPU-bound suite starves their nodes into false suspicions.
+        // rest, so that no CPU-bound engine suite starves their nodes into false suspicions; two at a time,
+        // as their nodes mostly wait on timers and each other (their bounds allow a machine this loaded).
         extends: true,
-        test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], exclude: EXCLUDED, fileParallelism: false, sequence: { groupOrder: 1 } }
+        test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], exclude: EXCLUDED, sequence: { groupOrder: 1 } }
       }
     ]
   }
