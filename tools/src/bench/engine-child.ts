@@ -69,7 +69,8 @@ async function measure (spec: ChildSpec): Promise<ChildResult> {
   const userBytesWritten = workload === undefined ? keys.count * keys.entryBytes : workload.userBytesWritten(plan)
   const liveBytes = (workload === undefined ? keys.count : workload.liveEntriesAfter(plan)) * keys.entryBytes
   const diskBytes = persistent ? directoryBytes(spec.location) : null
-  const overwrote = workload !== undefined && userBytesWritten > liveBytes
+  // A workload that wrote over a loaded database replaced or deleted entries that may still take space.
+  const overwrote = workload?.start === 'loaded' && userBytesWritten > 0
   const diskBytesAtRest = persistent && overwrote && liveBytes > 0 && REST_SECONDS > 0
     ? await sizeAtRest(create(spec.location), spec.location)
     : null
