@@ -126,6 +126,11 @@ test('/metrics after a known workload: requests, siblings, read repair, quorum f
   const on = (before: Map<string, Family>, after: Map<string, Family>) =>
     (name: string, labels: Record<string, string> = {}): number => sampleValue(after, name, labels) - sampleValue(before, name, labels)
   const d1 = on(before1, after1)
+  // node2 coordinated nothing: it served replica calls and kept hints, none of which counts as a client request.
+  const d2 = on(before2, after2)
+  for (const operation of ['get', 'put', 'delete']) expect(d2('levelring_http_requests_total', { operation })).toBe(0)
+  expect(d2('levelring_read_repairs_total')).toBe(0)
+  expect(d2('levelring_quorum_failures_total')).toBe(0)
   expect(d1('levelring_http_requests_total', { operation: 'put', status: '204' })).toBe(5 + 2 + withNode3.length)
   expect(d1('levelring_http_requests_total', { operation: 'put', status: '503' })).toBe(1)
   expect(d1('levelring_http_requests_total', { operation: 'get', status: '200' })).toBe(5 + 1)

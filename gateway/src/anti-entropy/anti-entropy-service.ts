@@ -13,7 +13,7 @@ export const EXCHANGE_CALL_TIMEOUT_MS = 10_000
 /** Differing keys one periodic exchange of one partition handles; a repair handles them all. */
 export const PERIODIC_MAX_KEYS = 2_000
 
-/** Partitions per roots call: one call covers every partition two nodes share at the default Q. */
+/** Partitions per roots call: two calls cover every partition two nodes share at the default Q of 2,048. */
 export const ROOTS_BATCH = 1_024
 
 /** Differing partitions exchanged at once: enough to overlap round trips, few enough to keep the event loop free for requests. */
