@@ -79,9 +79,11 @@ interface Target {
   readonly put?: string
   readonly putDurable?: string
   readonly get?: string
+  /** The target's process ids where they are not the bench's own servers (etcd's members). */
+  readonly pids?: () => readonly number[]
 }
-/** `cpuUs`: CPU time all the target's processes used per request answered (µs); NaN where it cannot be read (etcd, no /proc). */
-interface Phase extends LoadFigures { readonly target: string, readonly workload: Workload, readonly cpuUs: number }
+/** `cpuUs`: CPU time all the target's processes used per request answered (µs); NaN where it cannot be read (no /proc). */
+interface Phase extends LoadFigures { readonly target: string, readonly workload: Workload, readonly cpuUs: number, readonly loaderCpuUs: number }
 
 let putSerial = 0
 
@@ -101,8 +103,8 @@ function requestsFor (target: Target, workload: Workload, valueBase64: string): 
 async function phase (target: Target, workload: Workload, body: Buffer, valueBase64: string, seconds = DURATION_S): Promise<Phase> {
   const cpu = (): number | null => {
     let total = 0
-    for (const address of target.addresses) {
-      const pid = servers.pid(address)
+    const pids = target.pids?.() ?? target.addresses.map((address) => servers.pid(address))
+    for (const pid of pids) {
       const seconds = pid === undefined ? null : readCpuSeconds(pid)
       if (seconds === null) return null
       total += seconds
@@ -110,16 +112,20 @@ async function phase (target: Target, workload: Workload, body: Buffer, valueBas
     return total
   }
   const before = cpu()
+  // The load generator shares the machine's cores with the target: its CPU per request says how much of them it takes.
+  const loaderBefore = process.cpuUsage()
   const from = process.hrtime.bigint() / 1000n
   const figures = await runLoad(target.addresses, requestsFor(target, workload, valueBase64), body, CONNECTIONS, seconds, target.transport)
   const to = process.hrtime.bigint() / 1000n
   const after = cpu()
+  const loader = process.cpuUsage(loaderBefore)
+  const loaderCpuUs = figures.requests === 0 ? NaN : (loader.user + loader.system) / figures.requests
   const cpuUs = before === null || after === null || figures.requests === 0 ? NaN : (after - before) * 1e6 / figures.requests
   if (profileDir !== undefined && target.kind === 'levelring' && target.addresses.length > 1) {
     // The phase's window on the monotonic clock V8 profiles are timed by: profile-summary --window takes it.
     process.stdout.write(`profiled: ${target.name}, ${workload}: --window ${from}-${to} --requests ${figures.requests} --cpu-us ${cpuUs.toFixed(0)}\n`)
   }
-  return { target: target.name, workload, ...figures, cpuUs }
+  return { target: target.name, workload, ...figures, cpuUs, loaderCpuUs }
 }
 
 async function startCeiling (): Promise<Target> {
@@ -151,7 +157,7 @@ async function startCluster (name: string, levelring: string, subdir: string, tl
   return { name, kind: 'levelring', addresses, transport, put: '?w=2', putDurable: '?w=2&dw=2', get: '?r=2' }
 }
 
-interface Row { target: string, rps: number, cpuUs: number, p50: number, p99: number, p999: number, rounds: number[], failed: number }
+interface Row { target: string, rps: number, cpuUs: number, loaderCpuUs: number, p50: number, p99: number, p999: number, rounds: number[], failed: number }
 
 function rows (targets: readonly Target[], all: readonly Phase[], workload: Workload): Row[] {
   return targets.flatMap((t) => {
@@ -161,6 +167,7 @@ function rows (targets: readonly Target[], all: readonly Phase[], workload: Work
       target: t.name,
       rps: median(runs.map((p) => p.rps)),
       cpuUs: median(runs.map((p) => p.cpuUs)),
+      loaderCpuUs: median(runs.map((p) => p.loaderCpuUs)),
       p50: median(runs.map((p) => p.p50)),
       p99: median(runs.map((p) => p.p99)),
       p999: median(runs.map((p) => p.p999)),
@@ -185,6 +192,7 @@ function report (targets: readonly Target[], all: readonly Phase[], version: str
       target: r.target,
       'req/s': r.rps.toFixed(0),
       'CPU µs/req': Number.isNaN(r.cpuUs) ? '–' : r.cpuUs.toFixed(0),
+      'load gen µs/req': r.loaderCpuUs.toFixed(0),
       'p50 ms': ms(r.p50),
       'p99 ms': ms(r.p99),
       'p99.9 ms': ms(r.p999),
@@ -192,7 +200,7 @@ function report (targets: readonly Target[], all: readonly Phase[], version: str
       'vs etcd': etcd === undefined ? '–' : (r.rps / etcd.rps).toFixed(2),
       errors: r.failed
     })))
-    summary[workload] = Object.fromEntries(table.map((r) => [r.target, { rps: Math.round(r.rps), ...(Number.isNaN(r.cpuUs) ? {} : { cpuUs: Math.round(r.cpuUs) }), p50: r.p50, p99: r.p99, p999: r.p999 }]))
+    summary[workload] = Object.fromEntries(table.map((r) => [r.target, { rps: Math.round(r.rps), ...(Number.isNaN(r.cpuUs) ? {} : { cpuUs: Math.round(r.cpuUs) }), loaderCpuUs: Math.round(r.loaderCpuUs), p50: r.p50, p99: r.p99, p999: r.p999 }]))
   }
   const ratios: Record<string, number> = {}
   for (const workload of ['put-durable', 'get'] as const) {
@@ -220,7 +228,8 @@ try {
   if (baselineBin !== undefined) targets.push(await startCluster('levelring, 3 nodes, baseline build', baselineBin, 'baseline'))
   if (etcdBinary !== undefined) {
     etcd = await EtcdCluster.start(etcdBinary, join(dir, 'etcd'))
-    targets.push({ name: ETCD, kind: 'etcd', addresses: etcd.addresses, transport: PLAIN_HTTP })
+    const members = etcd
+    targets.push({ name: ETCD, kind: 'etcd', addresses: etcd.addresses, transport: PLAIN_HTTP, pids: () => members.pids })
   }
   for (const target of targets) {
     if (target.kind === 'etcd') await etcdFill(target.addresses[0]!, 'hot-', READ_KEYS, body)

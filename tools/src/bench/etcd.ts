@@ -46,6 +46,11 @@ export class EtcdCluster {
   /** host:port of each member's client listener. */
   readonly addresses: string[] = []
 
+  /** The members' process ids, so a bench can read the CPU they spend. */
+  get pids (): number[] {
+    return this.#children.flatMap((c) => c.pid === undefined ? [] : [c.pid])
+  }
+
   static async start (etcd: string, dir: string): Promise<EtcdCluster> {
     const cluster = new EtcdCluster()
     const ports = await freePorts(6)
