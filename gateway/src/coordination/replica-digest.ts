@@ -38,3 +38,18 @@ export async function storedDigest (store: Pick<ReplicaStore, 'readEncoded'>, in
   if (held !== null) return Buffer.from(held.buffer, held.byteOffset, held.byteLength).toString('hex')
   return digestOfStored(await store.readEncoded(key))
 }
+
+/**
+ * This replica's stored set of `key` (the object codec's bytes, the caller's own) and its digest, as a
+ * coordinator's read of its own copy needs both: the digest from the key hash index where it vouches
+ * (KeyHashIndex.storedHashSync), else the bytes hashed. Both are read synchronously one after the
+ * other, so no write can land between them: the index entry is the hash of exactly these bytes.
+ */
+export function storedWithDigest (
+  store: Pick<ReplicaStore, 'readEncodedSync'>, index: Pick<KeyHashIndex, 'storedHashSync'> | undefined, key: string
+): { readonly stored: Uint8Array | undefined, readonly digest: ReplicaDigest } {
+  const stored = store.readEncodedSync(key)
+  if (stored === undefined) return { stored, digest: NO_DIGEST }
+  const held = index === undefined ? null : index.storedHashSync(key)
+  return { stored, digest: held === null ? digestOfStored(stored) : Buffer.from(held.buffer, held.byteOffset, held.byteLength).toString('hex') }
+}
