@@ -139,6 +139,18 @@ export class KeyHashIndex {
     return (await this.space.get(storageKeyOfPrefix(prefix, key))) ?? null
   }
 
+  /**
+   * storedHash read synchronously (the engine's getSync; the storage must be open): read right after
+   * a synchronous read of the object, with nothing in between, it is the hash of those very bytes.
+   */
+  storedHashSync (key: string): Uint8Array | null {
+    const built = this.#built
+    if (built === undefined) return null
+    const prefix = prefixNumber(key)
+    if (!built.partitions.has(Math.floor(prefix / (2 ** 32 / built.q)))) return null
+    return this.space.getSync(storageKeyOfPrefix(prefix, key)) ?? null
+  }
+
   async #storeBuilt (q: number, built: ReadonlySet<number>): Promise<void> {
     const bits = Buffer.alloc(Math.ceil(q / 8))
     for (const p of built) bits[p >> 3]! |= 1 << (p & 7)

@@ -6,7 +6,8 @@ import type { ForwardedWrite } from '../internode/internode-protocol.js'
 import type { StoredObject } from '../replica/stored-object.js'
 import { readAsFallback, type HintKeeper } from '../handoff/hint-store.js'
 import { decodeObject } from '../replica/object-codec.js'
-import { digestOf, digestOfStored, type ReplicaDigest } from './replica-digest.js'
+import { digestOf, digestOfStored, storedWithDigest, type ReplicaDigest } from './replica-digest.js'
+import type { KeyHashIndex } from '../anti-entropy/key-hash-index.js'
 
 /**
  * How the state machines reach one replica, this node or another, without caring which: the local
@@ -49,24 +50,29 @@ export class ClusterReplicaAccess implements ReplicaAccess {
   readonly #client: InternodeClient
   readonly #hints: HintKeeper | undefined
   readonly #rebuilding: (key: string) => boolean
+  readonly #index: Pick<KeyHashIndex, 'storedHashSync'> | undefined
 
   /**
    * `hints`: where this node keeps hints when it is a fallback (sloppy quorum); without it a hinted
    * write is refused. `rebuilding`: whether this node's own copy of a key may be missing acknowledged writes.
+   * `index`: the node's key hash index, which gives the digest of this node's own reads without hashing the set.
    */
-  constructor (selfId: string, store: ReplicaStore, client: InternodeClient, hints?: HintKeeper, rebuilding: (key: string) => boolean = () => false) {
+  constructor (selfId: string, store: ReplicaStore, client: InternodeClient, hints?: HintKeeper, rebuilding: (key: string) => boolean = () => false,
+    index?: Pick<KeyHashIndex, 'storedHashSync'>) {
     this.selfId = selfId
     this.#store = store
     this.#client = client
     this.#hints = hints
     this.#rebuilding = rebuilding
+    this.#index = index
   }
 
   async readAnswer (node: string, key: string, timeoutMs: number, includeHints = false): Promise<ReplicaRead> {
     if (node !== this.selfId) return this.#client.readReplicaAnswer(node, key, timeoutMs, includeHints)
     if (includeHints) return { object: await this.read(node, key, timeoutMs, includeHints), rebuilding: this.#rebuilding(key) }
-    const stored = await this.#store.readEncoded(key)
-    return { object: stored === undefined ? undefined : decodeObject(key, stored), digest: digestOfStored(stored), rebuilding: this.#rebuilding(key) }
+    const { stored, digest } = storedWithDigest(this.#store, this.#index, key)
+    // The bytes are this read's own (storedWithDigest): the values are views of them, not copies.
+    return { object: stored === undefined ? undefined : decodeObject(key, stored, false), digest, rebuilding: this.#rebuilding(key) }
   }
 
   async readDigest (node: string, key: string, timeoutMs: number, includeHints = false): Promise<DigestAnswer> {

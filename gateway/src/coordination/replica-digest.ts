@@ -31,10 +31,26 @@ export function digestOf (object: StoredObject | undefined): ReplicaDigest {
  * This replica's digest of `key` as a digest read answers it: the version hash the key hash index
  * holds for it where the index vouches (KeyHashIndex.storedHash: 20 bytes read, nothing hashed), else
  * the stored bytes read and hashed. Both are the hash of the same stored set, so which one answered
- * never changes what a digest stands for.
+ * never changes what a digest stands for. Synchronous (the engine's getSync; the store must be open):
+ * a digest read is a point read or two, which the promise layers of an awaited get would cost more than.
  */
-export async function storedDigest (store: Pick<ReplicaStore, 'readEncoded'>, index: Pick<KeyHashIndex, 'storedHash'> | undefined, key: string): Promise<ReplicaDigest> {
-  const held = index === undefined ? null : await index.storedHash(key)
+export function storedDigest (store: Pick<ReplicaStore, 'readEncodedSync'>, index: Pick<KeyHashIndex, 'storedHashSync'> | undefined, key: string): ReplicaDigest {
+  const held = index === undefined ? null : index.storedHashSync(key)
   if (held !== null) return Buffer.from(held.buffer, held.byteOffset, held.byteLength).toString('hex')
-  return digestOfStored(await store.readEncoded(key))
+  return digestOfStored(store.readEncodedSync(key))
+}
+
+/**
+ * This replica's stored set of `key` (the object codec's bytes, the caller's own) and its digest, as a
+ * coordinator's read of its own copy needs both: the digest from the key hash index where it vouches
+ * (KeyHashIndex.storedHashSync), else the bytes hashed. Both are read synchronously one after the
+ * other, so no write can land between them: the index entry is the hash of exactly these bytes.
+ */
+export function storedWithDigest (
+  store: Pick<ReplicaStore, 'readEncodedSync'>, index: Pick<KeyHashIndex, 'storedHashSync'> | undefined, key: string
+): { readonly stored: Uint8Array | undefined, readonly digest: ReplicaDigest } {
+  const stored = store.readEncodedSync(key)
+  if (stored === undefined) return { stored, digest: NO_DIGEST }
+  const held = index === undefined ? null : index.storedHashSync(key)
+  return { stored, digest: held === null ? digestOfStored(stored) : Buffer.from(held.buffer, held.byteOffset, held.byteLength).toString('hex') }
 }

@@ -60,6 +60,11 @@ export class ByteWriter {
     return this.bytes(Buffer.from(value, 'utf8'))
   }
 
+  /** How many bytes were written so far. */
+  get length (): number {
+    return this.#len
+  }
+
   /** The bytes written so far (a copy-free view of the internal buffer). */
   finish (): Buffer {
     return this.#buf.subarray(0, this.#len)

@@ -105,15 +105,20 @@ export function kvRoutes (options: KvRouteOptions): KvHandler {
     }
     if (live.length > 1) { sendObjectJson(res, 300, objectBody(key, object), { Vary: 'Accept' }); return }
     const only = live[0]!
-    // Headers go to writeHead in one object: node's fast path, no per-header setHeader validation.
-    const version = { Vary: 'Accept', ETag: etag(only.dot), 'Last-Modified': new Date(only.value.lastModified).toUTCString() }
-    if (wantsJson(req.headers.accept)) { sendObjectJson(res, 200, objectBody(key, object), version); return }
-    send(res, 200, {
-      ...version,
+    const lastModified = new Date(only.value.lastModified).toUTCString()
+    if (wantsJson(req.headers.accept)) { sendObjectJson(res, 200, objectBody(key, object), { Vary: 'Accept', ETag: etag(only.dot), 'Last-Modified': lastModified }); return }
+    const value = only.value.value
+    // Headers go to writeHead in one object built once: node's fast path, no per-header setHeader validation.
+    res.writeHead(200, {
+      Vary: 'Accept',
+      ETag: etag(only.dot),
+      'Last-Modified': lastModified,
       'X-Causal-Context': encodeContext(key, readContext(object), contextSecret),
       // The Content-Type exactly as written (express's res.type would append a charset).
-      'Content-Type': only.value.contentType
-    }, only.value.value)
+      'Content-Type': only.value.contentType,
+      'Content-Length': String(value.length)
+    })
+    res.end(value)
   }
 
   async function put (req: IncomingMessage, res: ServerResponse, key: string, query: Record<string, unknown>): Promise<void> {

@@ -135,7 +135,7 @@ export class FrameServer {
       // A digest read: the version hash of what a read of the key would answer (its key hash index entry, or the stored bytes hashed).
       const held = params.get('hints') === '1'
         ? digestOf(hints === undefined ? undefined : await readAsFallback(hints, key))
-        : await storedDigest(store, this.#options.index, key)
+        : storedDigest(store, this.#options.index, key)
       const behind = rebuilding?.(key) === true
       if (held === NO_DIGEST) return { status: behind ? REBUILDING_STATUS : 404, contentType: '', body: EMPTY }
       return { status: behind ? REBUILDING_STATUS : 200, contentType: DIGEST_MEDIA_TYPE, body: Buffer.from(held, 'hex') }

@@ -110,7 +110,7 @@ export function internodeRoutes (options: InternodeRouteOptions): InternodeHandl
   async function digest (res: ServerResponse, key: string, hints: boolean): Promise<void> {
     const held = hints
       ? digestOf(options.hints === undefined ? undefined : await readAsFallback(options.hints, key))
-      : await storedDigest(store, options.index, key)
+      : storedDigest(store, options.index, key)
     const rebuilding = options.rebuilding?.(key) === true
     if (held === NO_DIGEST) { res.writeHead(rebuilding ? REBUILDING_STATUS : 404, { 'Content-Length': '0' }).end(); return }
     const body = Buffer.from(held, 'hex')

@@ -16,11 +16,15 @@ export class FastHistogram {
     registerReadOnScrape(registry, name, help, 'histogram', () => this.#values(), () => { this.#series.clear() })
   }
 
-  /** Record `value` for label value `key` (from a small fixed set). */
-  observe (key: string, value: number): void {
+  /**
+   * Record `value` for the series `key` (from a small fixed set): the value of the label `labelName`,
+   * or, where the family has several labels, a string made of them by the caller, with `labels`
+   * making them the first time.
+   */
+  observe (key: string, value: number, labels?: () => Record<string, string>): void {
     let s = this.#series.get(key)
     if (s === undefined) {
-      s = { counts: new Float64Array(this.#buckets.length), sum: 0, count: 0, labels: this.labelName === undefined ? {} : { [this.labelName]: key } }
+      s = { counts: new Float64Array(this.#buckets.length), sum: 0, count: 0, labels: labels?.() ?? (this.labelName === undefined ? {} : { [this.labelName]: key }) }
       this.#series.set(key, s)
     }
     const buckets = this.#buckets

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry, type LabelValues } from 'prom-client'
 import { FastCounter, FastHistogram } from './fast-histogram.js'
 
 /** Latency buckets (seconds): a local read takes well under a millisecond, a slow quorum seconds. */
@@ -35,10 +35,8 @@ export class NodeMetrics {
   readonly #siblingRefusals: Counter
   readonly #siblingsPerRead: FastHistogram
   readonly #readRepairs: Counter
-  readonly #internodeCalls: Counter<'peer' | 'endpoint' | 'outcome'>
-  readonly #internodeSeconds: Histogram<'peer' | 'endpoint'>
-  readonly #internodeChildren = new Map<string, { calls: { inc: () => void }, seconds: { observe: (v: number) => void } }>()
-  readonly #internodeFailures = new Map<string, { inc: () => void }>()
+  readonly #internodeCalls: FastCounter
+  readonly #internodeSeconds: FastHistogram
 
   constructor (nodeId: string) {
     const registers = [this.registry]
@@ -53,8 +51,9 @@ export class NodeMetrics {
     this.#siblingRefusals = new Counter({ name: 'levelring_sibling_limit_refusals_total', help: 'Writes refused (409) because they would leave more siblings than the limit', registers })
     this.#siblingsPerRead = new FastHistogram(this.registry, 'levelring_read_siblings', 'Live siblings a client read answered (0: not found)', undefined, SIBLING_BUCKETS)
     this.#readRepairs = new Counter({ name: 'levelring_read_repairs_total', help: 'Replicas brought up to date by read repair after a read', registers })
-    this.#internodeCalls = new Counter({ name: 'levelring_internode_calls_total', help: 'Internode calls made, by peer, endpoint and outcome (ok, error: an answer that is an error, unreachable: no usable answer)', labelNames: ['peer', 'endpoint', 'outcome'], registers })
-    this.#internodeSeconds = new Histogram({ name: 'levelring_internode_call_duration_seconds', help: 'Internode call latency, by peer and endpoint', labelNames: ['peer', 'endpoint'], buckets: LATENCY_BUCKETS, registers })
+    // Two internode calls per read and per write: plain additions too (prom-client hashes the labels of every observation, even a child's).
+    this.#internodeCalls = new FastCounter(this.registry, 'levelring_internode_calls_total', 'Internode calls made, by peer, endpoint and outcome (ok, error: an answer that is an error, unreachable: no usable answer)')
+    this.#internodeSeconds = new FastHistogram(this.registry, 'levelring_internode_call_duration_seconds', 'Internode call latency, by peer and endpoint', undefined, LATENCY_BUCKETS)
   }
 
   /** The Content-Type of the exposition. */
@@ -90,21 +89,10 @@ export class NodeMetrics {
 
   /** One internode call to `peer` (a member id: bounded by the cluster's size). */
   internodeCall (peer: string, endpoint: string, seconds: number, outcome: 'ok' | 'error' | 'unreachable'): void {
+    // Endpoint names and outcomes hold no space, so "peer endpoint outcome" names one series whatever the id.
     const key = `${peer} ${endpoint}`
-    let children = this.#internodeChildren.get(key)
-    if (children === undefined) {
-      children = { calls: this.#internodeCalls.labels(peer, endpoint, 'ok'), seconds: this.#internodeSeconds.labels(peer, endpoint) }
-      this.#internodeChildren.set(key, children)
-    }
-    children.seconds.observe(seconds)
-    if (outcome === 'ok') { children.calls.inc(); return }
-    const failKey = `${key} ${outcome}`
-    let failures = this.#internodeFailures.get(failKey)
-    if (failures === undefined) {
-      failures = this.#internodeCalls.labels(peer, endpoint, outcome)
-      this.#internodeFailures.set(failKey, failures)
-    }
-    failures.inc()
+    this.#internodeSeconds.observe(key, seconds, () => ({ peer, endpoint }))
+    this.#internodeCalls.inc(`${key} ${outcome}`, () => ({ peer, endpoint, outcome }))
   }
 
   /** A counter whose total is kept by another part of the node and read at each scrape. */

@@ -105,7 +105,7 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     logger
   })
   const placement = new SloppyPlacement(membership, membership, config.replicas)
-  const access = new ClusterReplicaAccess(config.nodeId, store, client, hints, (key) => recovery.rebuildingKey(key))
+  const access = new ClusterReplicaAccess(config.nodeId, store, client, hints, (key) => recovery.rebuildingKey(key), KeyHashIndex.attach(options.storage))
   // The reaper asks every primary of the key and every other member (hints, stray copies), including those taken for down.
   const guard = new ReapGuard(placement, access,
     (key) => { const ring = membership.ring(); return ring.preferenceList(ring.partitionOf(key), config.replicas) },

@@ -223,6 +223,14 @@ export class NodeStorage {
   }
 
   /**
+   * getObject read synchronously (the engine's getSync; the storage must be open). The bytes are
+   * the caller's own (the engine copies a value out of its memtable or block), so views of them stay valid.
+   */
+  getObjectSync (key: string): Uint8Array | undefined {
+    return this.objects.getSync(storageKey(key))
+  }
+
+  /**
    * The stored objects of `walk`'s range as [user key, encoded object], in engine order (partition
    * by partition, by hash within one): a range walk reads only that range's bytes.
    */

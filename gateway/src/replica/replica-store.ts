@@ -220,6 +220,11 @@ export class ReplicaStore {
     return this.#storage.getObject(key)
   }
 
+  /** readEncoded, synchronously (the store must be open): the bytes are the caller's own. */
+  readEncodedSync (key: string): Uint8Array | undefined {
+    return this.#storage.getObjectSync(key)
+  }
+
   /**
    * Stamp a client write here: discard what `supersedes` names, add the value (or a tombstone when
    * `value` is null) under a fresh dot of this replica's actor, prune the clock, and store.

@@ -36,19 +36,26 @@ export type ContextSecrets = Uint8Array | readonly Uint8Array[]
 
 /** Encode `context` as the token of `key` (signed with the first secret); every unseen dot must be at or below the vector. */
 export function encodeContext (key: string, context: CausalContext, secrets: ContextSecrets): string {
-  const entries = [...context.vv].sort(([a], [b]) => compareActors(a, b))
-  const index = new Map(entries.map(([actor], i) => [actor, i]))
-  const w = new ByteWriter(16 + entries.length * 24)
+  const entries = [...context.vv]
+  if (entries.length > 1) entries.sort(([a], [b]) => compareActors(a, b))
+  // What the MAC covers (DOMAIN | varint keyLength | key | payload) is written once, the token's
+  // payload being its tail, so a read's token costs one buffer and one HMAC update.
+  const w = new ByteWriter(DOMAIN.length + 24 + key.length * 3 + entries.length * 24 + context.unseen.length * 16 + CONTEXT_MAC_BYTES)
+  w.raw(DOMAIN).string(key)
+  const start = w.length
   w.u8(CONTEXT_FORMAT).varint(entries.length)
   for (const [actor, counter] of entries) w.string(actor).varint(counter)
   w.varint(context.unseen.length)
-  for (const dot of context.unseen) {
-    const i = index.get(dot.actor)
-    if (i === undefined || context.vv.get(dot.actor)! < dot.counter) throw new RangeError(`unseen dot ${dot.actor}:${dot.counter} is above the vector`)
-    w.varint(i).varint(dot.counter)
+  if (context.unseen.length > 0) {
+    const index = new Map(entries.map(([actor], i) => [actor, i]))
+    for (const dot of context.unseen) {
+      const i = index.get(dot.actor)
+      if (i === undefined || context.vv.get(dot.actor)! < dot.counter) throw new RangeError(`unseen dot ${dot.actor}:${dot.counter} is above the vector`)
+      w.varint(i).varint(dot.counter)
+    }
   }
-  const payload = w.finish()
-  return Buffer.concat([payload, mac(key, payload, listOf(secrets)[0]!)]).toString('base64url')
+  const tag = createHmac('sha256', listOf(secrets)[0]!).update(w.finish()).digest()
+  return w.raw(tag.subarray(0, CONTEXT_MAC_BYTES)).finish().subarray(start).toString('base64url')
 }
 
 /**

@@ -2,7 +2,7 @@ import { pino } from 'pino'
 import { afterEach, beforeEach, expect, test } from 'vitest'
 import { KeyHashIndex } from '../../../gateway/src/anti-entropy/key-hash-index.js'
 import { PartitionTrees } from '../../../gateway/src/anti-entropy/partition-trees.js'
-import { digestOfStored, NO_DIGEST, storedDigest } from '../../../gateway/src/coordination/replica-digest.js'
+import { digestOfStored, NO_DIGEST, storedDigest, storedWithDigest } from '../../../gateway/src/coordination/replica-digest.js'
 import { DotCounter } from '../../../gateway/src/replica/dot-counter.js'
 import { NodeStorage } from '../../../gateway/src/replica/node-storage.js'
 import { encodeObject } from '../../../gateway/src/replica/object-codec.js'
@@ -130,4 +130,43 @@ test('a built mark of another partition count vouches for nothing, and a reopene
   expect(await index.builtPartitions(Q)).toHaveProperty('size', Q)
   expect(await index.storedHash('k')).not.toBeNull()
   expect(await storedDigest(store, index, 'k')).toBe(await fromObject('k'))
+})
+
+test('a coordinator\'s own read gets its set and the same digest a digest read answers, from the index where it vouches and from the bytes where not', async () => {
+  // Before any build: the index vouches for nothing, even holding an entry that disagrees.
+  await store.write('early', text('one'), NOTHING_SEEN, { sync: false })
+  await index.space.put(storageKey('early'), Buffer.alloc(20, 7))
+  let read = storedWithDigest(store, index, 'early')
+  expect(read.stored).toEqual(await store.readEncoded('early'))
+  expect(read.digest).toBe(await fromObject('early'))
+
+  await buildIndex()
+  await store.write('plain', text('one'), NOTHING_SEEN, { sync: false })
+  await store.write('siblings', text('ours'), NOTHING_SEEN, { sync: false })
+  await store.merge('siblings', foreign('peer@000000000002', 'theirs'), { sync: false })
+  await store.write('deleted', text('gone soon'), NOTHING_SEEN, { sync: false })
+  await store.write('deleted', null, 'current', { sync: false })
+  for (const key of ['early', 'plain', 'siblings', 'deleted']) {
+    expect(index.storedHashSync(key), `${key} is served from the index`).toEqual(await index.storedHash(key))
+    read = storedWithDigest(store, index, key)
+    expect(read.stored, key).toEqual(await store.readEncoded(key))
+    expect(read.digest, key).toBe(await fromObject(key))
+    expect(read.digest, key).toBe(await storedDigest(store, index, key))
+  }
+  expect(storedWithDigest(store, index, 'never-written')).toEqual({ stored: undefined, digest: NO_DIGEST })
+  expect(storedWithDigest(store, undefined, 'plain').digest).toBe(await fromObject('plain'))
+})
+
+test('the bytes of a synchronous read are the reader\'s own: overwrites and the memtable\'s flush leave them as they were', async () => {
+  await store.write('k', text('first value'), NOTHING_SEEN, { sync: false })
+  const { stored } = storedWithDigest(store, index, 'k')
+  const copy = Buffer.from(stored!)
+  // 8 MiB of writes: more than the default memtable holds, so the one the read was served from is flushed and dropped.
+  const big = { value: Buffer.alloc(64 * 1024, 'x'), contentType: 'application/octet-stream' }
+  for (let i = 0; i < 128; i++) {
+    await store.write('k', text(`value ${i}`.padEnd(11, '.')), 'current', { sync: false })
+    await store.write(`big-${i}`, big, NOTHING_SEEN, { sync: false })
+  }
+  expect(Buffer.from(stored!)).toEqual(copy)
+  expect(Buffer.from(storedWithDigest(store, index, 'k').stored!)).not.toEqual(copy)
 })
