@@ -24,6 +24,11 @@ export interface AntiEntropyRouteOptions {
   /** Largest request body (a merge batch). */
   readonly maxBodyBytes: number
   readonly logger: Logger
+  /**
+   * True while partition p here is to be pulled whole from a replica (this node lost its data): its
+   * root answers not-ready, so peers do not push it key by key meanwhile (partition-recovery.ts).
+   */
+  readonly restoring?: (p: number) => boolean
 }
 
 /** The anti-entropy endpoints (anti-entropy-protocol.ts), for paths under ANTI_ENTROPY_PREFIX; errors are thrown as GatewayErrors. */
@@ -60,7 +65,7 @@ export function antiEntropyRoutes (options: AntiEntropyRouteOptions): InternodeE
     const out: RootAnswer[] = []
     for (const p of partitions) {
       if (!Number.isSafeInteger(p) || p >= trees.partitionCount || !replicates(p)) out.push('not-replica')
-      else if (!trees.isReady(p)) out.push('not-ready')
+      else if (!trees.isReady(p) || options.restoring?.(p) === true) out.push('not-ready')
       else if (!trees.isCached(p) && performance.now() - started > ROOTS_LOAD_BUDGET_MS) out.push('not-ready')
       else out.push((await trees.local(p)).root())
     }

@@ -6,6 +6,9 @@ import type { RootAnswer } from './anti-entropy-protocol.js'
 import { exchangePartition, tombstoneOlderThan } from './partition-exchange.js'
 import type { TreesStats, PartitionTrees } from './partition-trees.js'
 import { noTraffic, RemoteReplica, type InternodePoster } from './remote-replica.js'
+import type { RangeRestorePlan } from './partition-recovery.js'
+import { restoreRange } from './range-restore.js'
+import { streamConcurrency } from '../handoff/partition-transfer.js'
 
 /** How long one anti-entropy call may take before the peer counts as unreachable for this round. */
 export const EXCHANGE_CALL_TIMEOUT_MS = 10_000
@@ -18,6 +21,15 @@ export const ROOTS_BATCH = 1_024
 
 /** Differing partitions exchanged at once: enough to overlap round trips, few enough to keep the event loop free for requests. */
 export const PARTITION_CONCURRENCY = 4
+
+/**
+ * Delay before a round that should not wait a whole interval: the first one after start (the node
+ * serves by then), and the next one while a rebuilding node still has partitions to bring current.
+ */
+export const PROMPT_ROUND_DELAY_MS = 250
+
+/** How long a repair waits for a node with an empty data directory to learn whether it lost its data. */
+export const RECOVERY_DECISION_WAIT_MS = 10_000
 
 /** Exchange records kept for /v1/cluster. */
 export const RECORDS_KEPT = 8
@@ -42,6 +54,8 @@ export interface AntiEntropyOptions {
   readonly priority?: () => readonly number[]
   /** Told each time partition p here was found equal to `peer`'s, or was brought up to it by a complete exchange. */
   readonly onInSync?: (p: number, peer: string) => void
+  /** A node that lost its data: partitions pulled whole from one replica before they are compared (partition-recovery.ts). */
+  readonly restore?: RangeRestorePlan
 }
 
 /** What one round did with one peer. */
@@ -126,6 +140,7 @@ export class AntiEntropyService {
   #cursor = 0
   #rounds = 0
   #timer: NodeJS.Timeout | undefined
+  #prompt: NodeJS.Timeout | undefined
   #tail: Promise<unknown> = Promise.resolve()
   #busy = false
   #closed = false
@@ -135,12 +150,29 @@ export class AntiEntropyService {
     this.#now = options.now ?? Date.now
   }
 
-  /** Start building the trees and, when an interval is set, the periodic rounds. */
+  /**
+   * Start building the trees and, when an interval is set, the periodic rounds: the first one
+   * promptly (a restarted node's partitions are compared within start-up plus one round, not one
+   * interval later), retried every PROMPT_ROUND_DELAY_MS until one compared partitions with a peer.
+   */
   start (): void {
     this.#options.trees.start()
     if (this.#options.intervalMs > 0 && this.#timer === undefined) {
       this.#timer = setInterval(() => { void this.#periodic() }, this.#options.intervalMs).unref()
+      const until = performance.now() + this.#options.intervalMs
+      const first = async (): Promise<void> => {
+        await this.#periodic()
+        const compared = this.#records.some((r) => r.partitionsCompared > 0)
+        if (!compared && !this.#closed && performance.now() + PROMPT_ROUND_DELAY_MS < until) this.#soon(first)
+      }
+      this.#soon(first)
     }
+  }
+
+  /** Run `round` after PROMPT_ROUND_DELAY_MS (one such timer at a time). */
+  #soon (round: () => Promise<void>): void {
+    if (this.#prompt !== undefined || this.#closed) return
+    this.#prompt = setTimeout(() => { this.#prompt = undefined; void round() }, PROMPT_ROUND_DELAY_MS).unref()
   }
 
   /** True when this node is one of the n replicas of partition p under the current ring. */
@@ -150,6 +182,8 @@ export class AntiEntropyService {
 
   /** Compare every partition this node replicates with every other replica now, exchanging all differing keys. */
   async repair (): Promise<RepairReport> {
+    // A node with an empty data directory first learns whether it lost its data (then it pulls partitions whole).
+    await this.#options.restore?.decided(RECOVERY_DECISION_WAIT_MS)
     return this.#exclusive(async () => {
       // Every partition indexed is enough: a tree the background pass has not computed yet is computed for its exchange.
       await this.#options.trees.whenIndexed()
@@ -193,6 +227,8 @@ export class AntiEntropyService {
     this.#closed = true
     clearInterval(this.#timer)
     this.#timer = undefined
+    clearTimeout(this.#prompt)
+    this.#prompt = undefined
     await this.#options.trees.close()
     await this.#tail
   }
@@ -200,6 +236,8 @@ export class AntiEntropyService {
   async #periodic (): Promise<void> {
     const { trees } = this.#options
     if (this.#busy || this.#closed) return
+    // An empty directory's node compares nothing until it knows whether it lost its data (then it pulls partitions whole).
+    if (this.#options.restore?.deciding === true) return
     if (trees.state === 'failed') { trees.start(); return }
     if (trees.state !== 'ready' && trees.state !== 'building') return
     await this.#exclusive(async () => {
@@ -209,7 +247,10 @@ export class AntiEntropyService {
       const urgent = (this.#options.priority?.() ?? []).filter((p) => this.replicates(p)).slice(0, count)
       const chosen = urgent.length > 0 ? urgent : Array.from({ length: count }, (_, i) => partitions[(this.#cursor + i) % partitions.length]!)
       if (urgent.length === 0) this.#cursor = (this.#cursor + count) % partitions.length
-      await this.#round(chosen, 'periodic', PERIODIC_MAX_KEYS)
+      const records = await this.#round(chosen, 'periodic', PERIODIC_MAX_KEYS)
+      // A rebuilding node that made progress goes on without waiting an interval: its partitions are not trusted until then.
+      const progressed = records.some((r) => r.keysPulled > 0 || r.partitionsCompared > 0)
+      if (urgent.length > 0 && progressed) this.#soon(async () => { await this.#periodic() })
     }).catch((err: unknown) => this.#options.logger.error({ err }, 'anti-entropy round failed'))
   }
 
@@ -229,19 +270,29 @@ export class AntiEntropyService {
     const layout = this.#layout()
     const startedAt = new Date(this.#now()).toISOString()
     const started = performance.now()
+    const stats = new Map<string, ReturnType<typeof newStats>>()
+    const statsOf = (peer: string): ReturnType<typeof newStats> => {
+      let s = stats.get(peer)
+      if (s === undefined) stats.set(peer, s = newStats(new RemoteReplica(client, peer, EXCHANGE_CALL_TIMEOUT_MS, noTraffic())))
+      return s
+    }
+    const reapable = (object: Parameters<typeof tombstoneOlderThan>[0]): boolean =>
+      tombstoneOlderThan(object, this.#now() - this.#options.tombstoneGraceMs)
+
+    // A node that lost its data pulls each partition whole from one replica first; the comparison below confirms it.
+    await this.#restoreRanges(partitions, layout, statsOf, reapable)
+    const restore = this.#options.restore
     const byPeer = new Map<string, number[]>()
     // A partition whose key hash index is still being built has no tree to compare yet: skipped, not wrong.
-    for (const p of partitions.filter((p) => trees.isReady(p))) {
+    // So is one still to be pulled whole.
+    for (const p of partitions.filter((p) => trees.isReady(p) && restore?.pending(p) !== true)) {
       for (const peer of layout.peers.get(p) ?? []) {
         let list = byPeer.get(peer)
         if (list === undefined) byPeer.set(peer, list = [])
         list.push(p)
       }
     }
-    const stats = new Map([...byPeer.keys()].map((peer) => [peer, {
-      remote: new RemoteReplica(client, peer, EXCHANGE_CALL_TIMEOUT_MS, noTraffic()),
-      compared: 0, differingPartitions: 0, differingKeys: 0, pulled: 0, pushed: 0, notReady: 0, error: undefined as string | undefined
-    }]))
+    for (const peer of byPeer.keys()) statsOf(peer)
 
     // Roots: one call per peer (per ROOTS_BATCH partitions), all peers at once.
     const theirRoots = new Map<number, Map<string, Buffer>>()
@@ -270,8 +321,6 @@ export class AntiEntropyService {
 
     // Exchanges: a few partitions at a time, each with its differing peers one after another.
     const differing = [...theirRoots.keys()]
-    const reapable = (object: Parameters<typeof tombstoneOlderThan>[0]): boolean =>
-      tombstoneOlderThan(object, this.#now() - this.#options.tombstoneGraceMs)
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < differing.length && !this.#closed) {
@@ -327,6 +376,33 @@ export class AntiEntropyService {
     return records
   }
 
+  /**
+   * Pull whole, from one of their other replicas, the partitions among `partitions` that the restore
+   * plan has pending (a node that lost its data), a few at a time; their keys and bytes count in the
+   * records of the peers they came from.
+   */
+  async #restoreRanges (partitions: readonly number[], layout: { peers: Map<number, string[]> }, statsOf: (peer: string) => ReturnType<typeof newStats>,
+    reapable: (object: Parameters<typeof tombstoneOlderThan>[0]) => boolean): Promise<void> {
+    const { restore, membership, store, trees, logger } = this.#options
+    if (restore === undefined || !restore.pulling) return
+    const pending = partitions.filter((p) => restore.pending(p))
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < pending.length && !this.#closed) {
+        const p = pending[next++]!
+        const peers = layout.peers.get(p) ?? []
+        // Up peers first, the start rotated by p so that one restore spreads its reads over the replicas.
+        const up = peers.filter((id) => membership.isUp(id))
+        const ordered = [...up.map((_, i) => up[(i + p) % up.length]!), ...peers.filter((id) => !up.includes(id))]
+        if (ordered.length === 0) continue
+        const result = await restoreRange(p, ordered.map((peer) => statsOf(peer).remote), { partitionCount: trees.partitionCount, plan: restore, store, reapable, logger })
+        for (const [peer, keys] of result.pulled) statsOf(peer).pulled += keys
+        if (result.damaged > 0) logger.error({ partition: p, keys: result.damaged }, 'a range restore skipped keys whose stored set here does not decode: delete them or restore them from a replica')
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(pending.length, streamConcurrency(trees.partitionCount)) }, worker))
+  }
+
   #remember (records: readonly ExchangeRecord[]): void {
     this.#rounds++
     for (const r of records) {
@@ -359,4 +435,11 @@ export class AntiEntropyService {
     }
     return this.#replicated
   }
+}
+
+/** What one round counts of one peer. */
+function newStats (remote: RemoteReplica): {
+  remote: RemoteReplica, compared: number, differingPartitions: number, differingKeys: number, pulled: number, pushed: number, notReady: number, error: string | undefined
+} {
+  return { remote, compared: 0, differingPartitions: 0, differingKeys: 0, pulled: 0, pushed: 0, notReady: 0, error: undefined }
 }

@@ -10,6 +10,19 @@ import type { Ring } from '../ring/ring.js'
 /** Metadata key of the recovery state; absent once every partition is current. */
 const RECOVERY_KEY = 'recovery'
 
+/**
+ * Metadata key prefix of the range restore's cursors: RESTORE_CURSOR_PREFIX + partition -> JSON
+ * RestoreCursor. Written (fsynced, after the page's merges) once per page pulled, so a restart
+ * resumes after the last key held; removed once every partition is current.
+ */
+export const RESTORE_CURSOR_PREFIX = 'restore-cursor/'
+
+/** How far a partition's range restore got: `after` the last key merged, or `done` once whole. */
+interface RestoreCursor {
+  readonly after?: string
+  readonly done?: true
+}
+
 /** Metadata key of the first generation this node heard of each other member (JSON id -> generation). */
 const HEARD_KEY = 'heard-generations'
 
@@ -41,6 +54,31 @@ interface Persisted {
   readonly state: 'probing' | 'rebuilding'
   /** Partitions already brought current. */
   readonly done: readonly number[]
+  /**
+   * The node lost its data directory: each rebuilding partition is first pulled whole, as one range,
+   * from one other replica (RangeRestorePlan), and only then compared by anti-entropy.
+   */
+  readonly byRange?: true
+}
+
+/**
+ * What anti-entropy needs of a restore by range: which partitions to pull whole before comparing
+ * them, and where each pull resumes. A partition pending here answers "not ready" to its peers'
+ * root comparisons, so they do not push it key by key meanwhile.
+ */
+export interface RangeRestorePlan {
+  /** True while partition p here is to be pulled whole from a replica before it is compared. */
+  pending (p: number): boolean
+  /** True when pending partitions may be pulled now. */
+  readonly pulling: boolean
+  /** True while the node does not know yet whether it lost its data (an empty directory, peers not asked yet). */
+  readonly deciding: boolean
+  /** Resolves once the node knows whether it lost its data (probing is over), or after `timeoutMs`. */
+  decided (timeoutMs: number): Promise<void>
+  /** Where partition p's pull resumes: after this key (undefined: from its first key). */
+  cursor (p: number): Promise<string | undefined>
+  /** Partition p's pull merged every key up to `after` (fsynced with them), or, with undefined, all of it. */
+  advance (p: number, after: string | undefined): Promise<void>
 }
 
 export interface PartitionRecoveryOptions {
@@ -73,10 +111,14 @@ export interface RecoveryView {
  * does not count its "not found" as proof of absence (see GetFsm). The state is stored in the
  * node's metadata (fsynced), so a restart in the middle of rebuilding goes on rebuilding.
  */
-export class PartitionRecovery {
+export class PartitionRecovery implements RangeRestorePlan {
   readonly #options: PartitionRecoveryOptions
   #state: RecoveryState
   readonly #done: Set<number>
+  #byRange: boolean
+  /** Partitions whose range restore finished (their cursor says done). */
+  readonly #pulled: Set<number>
+  readonly #decided: Array<() => void> = []
   /** Partition -> peers it was found in sync with since this process started. */
   readonly #synced = new Map<number, Set<string>>()
   /** Member -> the first generation (a real process's, above 0) this node heard gossip of; stored. */
@@ -85,11 +127,14 @@ export class PartitionRecovery {
   #timer: NodeJS.Timeout | undefined
   #probing: Promise<void> | undefined
 
-  private constructor (options: PartitionRecoveryOptions, state: RecoveryState, done: readonly number[], heard: Map<string, number>) {
+  private constructor (options: PartitionRecoveryOptions, state: RecoveryState, done: readonly number[], heard: Map<string, number>,
+    byRange = false, pulled: Iterable<number> = []) {
     this.#options = options
     this.#state = state
     this.#done = new Set(done)
     this.#heard = heard
+    this.#byRange = byRange
+    this.#pulled = new Set(pulled)
     options.membership.onChange(() => this.#noteGenerations())
   }
 
@@ -97,19 +142,20 @@ export class PartitionRecovery {
   static async open (options: PartitionRecoveryOptions): Promise<PartitionRecovery> {
     const heardJson = await options.meta.get(HEARD_KEY)
     const heard = new Map<string, number>(Object.entries(heardJson === undefined ? {} : JSON.parse(heardJson) as Record<string, number>))
+    const stored = await options.meta.get(RECOVERY_KEY)
+    const parsed = stored === undefined ? undefined : JSON.parse(stored) as Persisted
+    // A restore by range goes on where its cursors say: they and the keys they cover are in one engine, fsynced together.
+    const byRange = parsed?.byRange === true
+    const pulled = byRange ? await pulledPartitions(options.meta) : []
     if (options.behind !== undefined && !options.fresh) {
       // Even mid-rebuild: partitions already found current may have gone back with the directory.
-      const recovery = new PartitionRecovery(options, 'rebuilding', [], heard)
+      const recovery = new PartitionRecovery(options, 'rebuilding', [], heard, byRange, pulled)
       options.logger.warn({ reason: options.behind }, 'this data directory may be behind the writes it acknowledged: its partitions count as rebuilding ' +
         'until anti-entropy has compared each with every other replica')
       await recovery.#store()
       return recovery
     }
-    const stored = await options.meta.get(RECOVERY_KEY)
-    if (stored !== undefined) {
-      const parsed = JSON.parse(stored) as Persisted
-      return new PartitionRecovery(options, parsed.state, parsed.done, heard)
-    }
+    if (parsed !== undefined) return new PartitionRecovery(options, parsed.state, parsed.done, heard, byRange, pulled)
     const recovery = new PartitionRecovery(options, options.fresh ? 'probing' : 'current', [], heard)
     if (options.fresh) await recovery.#store()
     return recovery
@@ -129,6 +175,38 @@ export class PartitionRecovery {
   rebuilding (p: number): boolean {
     if (this.#state === 'probing') return true
     return this.#state === 'rebuilding' && !this.#done.has(p)
+  }
+
+  pending (p: number): boolean {
+    return this.#byRange && this.rebuilding(p) && !this.#pulled.has(p)
+  }
+
+  get pulling (): boolean {
+    return this.#state === 'rebuilding' && this.#byRange
+  }
+
+  get deciding (): boolean {
+    return this.#state === 'probing'
+  }
+
+  async decided (timeoutMs: number): Promise<void> {
+    if (this.#state !== 'probing') return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      this.#decided.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  async cursor (p: number): Promise<string | undefined> {
+    const stored = await this.#options.meta.get(RESTORE_CURSOR_PREFIX + String(p))
+    return stored === undefined ? undefined : (JSON.parse(stored) as RestoreCursor).after
+  }
+
+  async advance (p: number, after: string | undefined): Promise<void> {
+    const cursor: RestoreCursor = after === undefined ? { done: true } : { after }
+    // Fsynced: it makes the page's merges durable too (one commit log), so the cursor never runs ahead of them.
+    await this.#options.meta.put(RESTORE_CURSOR_PREFIX + String(p), JSON.stringify(cursor), durable(true))
+    if (after === undefined) this.#pulled.add(p)
   }
 
   /** The rebuilding partitions this node replicates: what anti-entropy should compare first. */
@@ -159,8 +237,16 @@ export class PartitionRecovery {
 
   #current (): void {
     this.#state = 'current'
+    this.#byRange = false
     this.#options.logger.info('every partition this node replicates is current again: its replies are authoritative')
     this.#save()
+    void this.#forgetCursors().catch((err: unknown) => this.#options.logger.error({ err }, 'could not remove the range restore\'s cursors'))
+  }
+
+  async #forgetCursors (): Promise<void> {
+    const { meta } = this.#options
+    for await (const key of meta.keys({ gte: RESTORE_CURSOR_PREFIX, lt: RESTORE_CURSOR_PREFIX + '\uffff' })) await meta.del(key)
+    this.#pulled.clear()
   }
 
   #save (): void {
@@ -209,8 +295,9 @@ export class PartitionRecovery {
     const answered = answers.filter((a) => a !== undefined).length
     if (knownBy.length > 0) {
       this.#state = 'rebuilding'
+      this.#byRange = true
       logger.warn({ knownBy }, 'this node id lived before but its data directory was empty: its partitions count as rebuilding ' +
-        'until anti-entropy has compared each with every other replica')
+        'until each is pulled whole from a replica and anti-entropy has compared it with every other replica')
     } else if (answered > 0 && answered * 2 >= others.length) {
       this.#state = 'current'
       logger.info({ answered }, 'no member knew this node id before: a new member, nothing to rebuild')
@@ -220,6 +307,7 @@ export class PartitionRecovery {
     clearInterval(this.#timer)
     this.#timer = undefined
     await this.#store()
+    for (const resolve of this.#decided.splice(0)) resolve()
   }
 
   /** The internode endpoint peers probe (this node answers for others). */
@@ -282,7 +370,16 @@ export class PartitionRecovery {
   async #store (): Promise<void> {
     const { meta } = this.#options
     if (this.#state === 'current') { await meta.del(RECOVERY_KEY, durable(true)); return }
-    const value: Persisted = { state: this.#state, done: [...this.#done].sort((a, b) => a - b) }
+    const value: Persisted = { state: this.#state, done: [...this.#done].sort((a, b) => a - b), ...(this.#byRange ? { byRange: true as const } : {}) }
     await meta.put(RECOVERY_KEY, JSON.stringify(value), durable(true))
   }
+}
+
+/** The partitions whose range restore cursor says done. */
+async function pulledPartitions (meta: TextSpace): Promise<number[]> {
+  const pulled: number[] = []
+  for await (const [key, value] of meta.iterator({ gte: RESTORE_CURSOR_PREFIX, lt: RESTORE_CURSOR_PREFIX + '\uffff' })) {
+    if ((JSON.parse(value) as RestoreCursor).done === true) pulled.push(Number.parseInt(key.slice(RESTORE_CURSOR_PREFIX.length), 10))
+  }
+  return pulled
 }

@@ -7,6 +7,7 @@ import {
   encodeMergeRequest, encodeNodesRequest, encodePartitionRequest, encodeRootsRequest, decodePartitionPage, MERGE_PATH, NODES_PATH,
   OBJECTS_PATH, PARTITION_PATH, ROOTS_PATH, type PartitionCursor, type RootAnswer
 } from './anti-entropy-protocol.js'
+import { decodePartitionPage as decodeRangePage, encodePartitionPageRequest, PAGE_MEDIA_TYPE, PARTITIONS_PATH, type PartitionPage } from '../handoff/partition-stream.js'
 
 /** The one internode call anti-entropy needs (InternodeClient.post): a binary POST answered 200 (a body) or 204 (none). */
 export interface InternodePoster {
@@ -69,15 +70,25 @@ export class RemoteReplica {
     return decodePartitionPage(await this.#post(PARTITION_PATH, encodePartitionRequest({ partition, from, maxKeys })))
   }
 
+  /**
+   * One page of the peer's stored sets of `partition` in engine order, after key `after` (from its
+   * first key when undefined): the join's partition streaming (handoff/partition-stream.ts), which
+   * walks the partition's range once.
+   */
+  async rangePage (partitionCount: number, partition: number, after: string | undefined): Promise<PartitionPage> {
+    const request = encodePartitionPageRequest({ partitionCount, partitions: [partition], ...(after === undefined ? {} : { after }) })
+    return decodeRangePage(await this.#post(PARTITIONS_PATH, request, PAGE_MEDIA_TYPE))
+  }
+
   /** Merge these sets into the peer's (resolves once it stored them, not fsynced). */
   async merge (objects: ReadonlyArray<{ readonly key: string, readonly object: StoredObject }>): Promise<void> {
     await this.#post(MERGE_PATH, encodeMergeRequest(objects))
   }
 
-  async #post (path: string, body: Buffer): Promise<Buffer> {
+  async #post (path: string, body: Buffer, mediaType = ANTI_ENTROPY_MEDIA_TYPE): Promise<Buffer> {
     this.traffic.requests++
     this.traffic.bytesSent += body.length
-    const answer = await this.#client.post(this.node, path, body, ANTI_ENTROPY_MEDIA_TYPE, this.#timeoutMs)
+    const answer = await this.#client.post(this.node, path, body, mediaType, this.#timeoutMs)
     this.traffic.bytesReceived += answer.length
     return answer
   }

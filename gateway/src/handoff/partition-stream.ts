@@ -164,10 +164,14 @@ export function decodePartitionPage (bytes: Uint8Array): PartitionPage {
   return { entries, next, incomplete: (flags & FLAG_INCOMPLETE) !== 0, bytes: bytes.length }
 }
 
+/** The body of a page request (POST PARTITIONS_PATH, sent as PAGE_MEDIA_TYPE). */
+export function encodePartitionPageRequest (request: PartitionPageRequest): Buffer {
+  return Buffer.from(JSON.stringify(request))
+}
+
 /** Ask `node` for one page. */
 export async function fetchPartitionPage (client: InternodeClient, node: string, request: PartitionPageRequest): Promise<PartitionPage> {
-  const body = Buffer.from(JSON.stringify(request))
-  const answer = await client.post(node, PARTITIONS_PATH, body, PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
+  const answer = await client.post(node, PARTITIONS_PATH, encodePartitionPageRequest(request), PAGE_MEDIA_TYPE, PAGE_TIMEOUT_MS)
   return decodePartitionPage(answer)
 }
 

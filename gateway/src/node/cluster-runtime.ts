@@ -137,7 +137,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     logger,
     ...(config.clockOffsetMs === 0 ? {} : { now: () => Date.now() + config.clockOffsetMs }),
     priority: () => recovery.priority(),
-    onInSync: (p, peer) => recovery.inSync(p, peer)
+    onInSync: (p, peer) => recovery.inSync(p, peer),
+    restore: recovery
   })
   const antiEntropyHandler = antiEntropyRoutes({
     trees,
@@ -145,7 +146,8 @@ export async function createClusterRuntime (options: ClusterRuntimeOptions): Pro
     store,
     replicates: (p) => antiEntropy.replicates(p),
     maxBodyBytes: Infinity, // each endpoint's cap is the internode router's (internode/body-limits.ts)
-    logger
+    logger,
+    restoring: (p) => recovery.pending(p)
   })
   warnAboutShape(config, membership, logger)
   return {
