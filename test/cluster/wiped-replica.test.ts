@@ -13,8 +13,8 @@ import { ROOTS_BATCH, type AntiEntropyView, type RepairReport } from '../../gate
 
 // A wiped replica. 20,000 keys are seeded on all three replicas (through the
 // internode merge endpoint: client writes would take a minute here). Delete one node's data
-// directory and restart it: Merkle repair alone (no client reads, periodic rounds off so the one
-// repair does all of it and its bytes can be counted) restores every key, and the bytes it exchanged are reported beside the data size. Then a
+// directory and restart it: one repair (each partition pulled by range, then compared; no client reads,
+// periodic rounds off so the one repair does all of it and its bytes can be counted) restores every key, and the bytes it exchanged are reported beside the data size. Then a
 // small difference (100 keys written while the node was down) costs traffic proportional to the
 // difference: a few per cent of the data here (20k keys), well under 1% at 1M keys (npm run stress).
 
@@ -45,7 +45,7 @@ async function load (from: number, to: number, nodes: typeof cluster.nodes, quer
   expect(failures).toEqual([])
 }
 
-test(`a wiped replica of ${KEYS} keys is restored by Merkle repair alone; then 100 differing keys cost traffic proportional to them`, { timeout: 300_000 }, async () => {
+test(`a wiped replica of ${KEYS} keys is restored by one repair alone (by range, then compared); then 100 differing keys cost traffic proportional to them`, { timeout: 300_000 }, async () => {
   const [a, b, wiped] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]]
   const keys = Array.from({ length: KEYS }, (_, i) => keyOf(i))
   await seed(cluster, cluster.nodes, keys.map((key, i) => ({ key, value: `${VALUE}${i}` })))
