@@ -383,11 +383,12 @@ export class PartitionTransfer {
       p = end - 1 // the loop's p++ moves on to partition `end`
     }
     this.#dropped += dropped
-    if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
     if (yielded) {
-      logger.info({ epoch: membership.ringState()?.epoch }, 'sweep paused: a pending ring gives this node partitions, which it streams first')
+      logger.info({ epoch: state.epoch, pendingEpoch: membership.ringState()?.epoch, dropped, kept, partitionsDropped: ranges },
+        'sweep paused: a pending ring gives this node partitions, which it streams first')
       return { dropped, kept, yielded }
     }
+    if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
     return { dropped, kept }
   }
 
