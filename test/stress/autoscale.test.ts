@@ -207,4 +207,5 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
     throw err
   }
   if (process.env.AUTOSCALE_LOG_DIR !== undefined) await dumpLogs()
-}, 1_800_000)
+  // An hour: a whole run took 12 minutes on two cores shared with one other cluster, 29 with several.
+}, 3_600_000)
