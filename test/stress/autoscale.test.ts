@@ -207,5 +207,5 @@ test('3 -> 5 -> 3 twice under a writer: every acknowledged write on its n replic
     throw err
   }
   if (process.env.AUTOSCALE_LOG_DIR !== undefined) await dumpLogs()
-  // An hour: a whole run took 12 minutes on two cores shared with one other cluster, 29 with several.
+  // An hour: a whole run takes from 5 to 30 minutes on two shared cores, by what else runs there.
 }, 3_600_000)
