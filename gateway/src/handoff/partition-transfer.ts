@@ -98,6 +98,8 @@ export interface SweepResult {
   readonly dropped: number
   /** Keys not dropped because a new replica did not take them (retried later). */
   readonly kept: number
+  /** The sweep stopped before its end to let a stream of a new pending ring go first (#streamWaiting); it goes on after it. */
+  readonly yielded?: true
 }
 
 /**
@@ -115,7 +117,9 @@ export interface SweepResult {
  *    not hold in that very version follow, see handOver), then the partition is dropped here as one range when
  *    nothing changed it meanwhile, else key by key, each if it did not change (#sweepPartitions). A
  *    key that could not be pushed (a replica refused it, or is down with no spare node to hold its
- *    hint) stays for the next sweep. Only those partitions' ranges are walked.
+ *    hint) stays for the next sweep. Only those partitions' ranges are walked. A sweep that finds a
+ *    new pending ring giving this node partitions stops between two runs and goes on after this
+ *    node's stream of them has begun: the cluster's next move waits for that stream, not for a sweep.
  */
 export class PartitionTransfer {
   readonly #options: PartitionTransferOptions
@@ -139,6 +143,8 @@ export class PartitionTransfer {
   /** Per partition of the ring state `digest`: 1 when this node replicates it in neither ring (its sweep's ranges). */
   #givenUp: { digest: string, partitions: Uint8Array } | undefined
   #sweeping: Promise<SweepResult> | undefined
+  /** The ring state (digest) this node last began streaming for: a sweep gives way to a pending ring only until its stream has begun. */
+  #streamBegun: string | undefined
   /** Pages fetched here and served from here (the endpoints count into it too). */
   readonly streamCounters = new StreamCounters()
 
@@ -217,7 +223,9 @@ export class PartitionTransfer {
       const current = state.current.ring.digest()
       if (this.#sweptRing !== current && now >= this.#nextSweepAt) {
         const strays = this.#strays
-        const { kept } = await this.sweep()
+        const { kept, yielded } = await this.sweep()
+        // A sweep that gave way to a stream goes on at the next tick, right after that stream.
+        if (yielded === true) return
         if (kept === 0 && this.#strays === strays) this.#sweptRing = current
         else this.#nextSweepAt = Date.now() + 5 * settleMs
       }
@@ -234,6 +242,7 @@ export class PartitionTransfer {
     const { membership, replicas, logger } = this.#options
     const transfers = transfersTo(state, replicas, membership.selfId)
     if (transfers.length === 0) return true
+    this.#streamBegun = state.digest
     const before = this.#streamed
     let whole = 0
     let next = 0
@@ -356,10 +365,15 @@ export class PartitionTransfer {
     let dropped = 0
     let kept = 0
     let ranges = 0
+    let yielded = false
     // Neighbouring partitions given up go together: one walk, one fence and one range drop (a range
     // tombstone per space, which reads check until compaction retires it) per run of them.
     for (let p = 0; p < q && !this.#closed; p++) {
       if (replicates(state, replicas, self, p)) continue
+      if (this.#streamWaiting()) {
+        yielded = true
+        break
+      }
       let end = p + 1
       while (end < q && end - p < RUN_PARTITIONS && !replicates(state, replicas, self, end)) end++
       const result = await this.#sweepPartitions(p, end, q)
@@ -369,8 +383,26 @@ export class PartitionTransfer {
       p = end - 1 // the loop's p++ moves on to partition `end`
     }
     this.#dropped += dropped
+    if (yielded) {
+      logger.info({ epoch: state.epoch, pendingEpoch: membership.ringState()?.epoch, dropped, kept, partitionsDropped: ranges },
+        'sweep paused: a pending ring gives this node partitions, which it streams first')
+      return { dropped, kept, yielded }
+    }
     if (dropped > 0 || kept > 0) logger.info({ epoch: state.epoch, dropped, kept, partitionsDropped: ranges }, 'handed over keys of partitions this node no longer replicates')
     return { dropped, kept }
+  }
+
+  /**
+   * True when the newest ring state has a pending ring that gives this node partitions it has not
+   * begun to stream: a sweep walks, pushes and drops run after run (minutes at a large Q on a busy
+   * node), and the whole cluster's move waits for this node's stream, so the sweep stops between two
+   * runs and goes on after it. Once the stream has begun (done or not), sweeps run to their end.
+   */
+  #streamWaiting (): boolean {
+    const { membership, replicas } = this.#options
+    const state = membership.ringState()
+    if (state?.pending === undefined || state.pending.done.has(membership.selfId) || state.digest === this.#streamBegun) return false
+    return transfersTo(state, replicas, membership.selfId).length > 0
   }
 
   /**
