@@ -40,12 +40,17 @@ const LOG_FLUSH_MS = 1_000
 /**
  * SIGTERM or SIGINT: stop accepting, finish in-flight requests (at most `graceMs`), close the engine,
  * exit 0. Whatever happens (a hung close, a log reader gone), a timer ends the process (exit 1)
- * `graceMs + CLOSE_MARGIN_MS` after the signal; a second signal ends it at once (exit 1).
+ * `graceMs + CLOSE_MARGIN_MS` after the signal; a second signal ends it at once (exit 1). A node that left
+ * the cluster stops itself the same way, and the first signal after that waits for its close.
  */
 export function stopOnSignals (node: RunningNode, graceMs: number): void {
   let signals = 0
-  const stop = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) { node.logger.warn({ signal }, 'second signal: exiting now'); process.exit(1) }
+  let stopping = false
+  const stop = (signal: NodeJS.Signals, fromOperator = true): void => {
+    if (fromOperator && ++signals > 1) { node.logger.warn({ signal }, 'second signal: exiting now'); process.exit(1) }
+    // The SIGTERM that follows `leave --wait` (a pod's preStop hook) finds the node closing itself: it lets that close finish.
+    if (stopping) { node.logger.info({ signal }, 'already stopping after leaving the cluster: finishing the clean close'); return }
+    stopping = true
     node.logger.info({ signal, graceMs }, 'stopping: finishing in-flight requests')
     setTimeout(() => {
       node.logger.error({ graceMs, marginMs: CLOSE_MARGIN_MS }, 'shutdown took too long: exiting without a clean close')
@@ -59,8 +64,8 @@ export function stopOnSignals (node: RunningNode, graceMs: number): void {
       process.exit(1)
     })
   }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  process.on('SIGTERM', (signal) => { stop(signal) })
+  process.on('SIGINT', (signal) => { stop(signal) })
   // A node that left the cluster (POST /v1/admin/leave) has handed everything over: it exits.
-  void node.left?.then(() => { node.logger.info('left the cluster: exiting'); stop('SIGTERM') })
+  void node.left?.then(() => { node.logger.info('left the cluster: exiting'); stop('SIGTERM', false) })
 }
