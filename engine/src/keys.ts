@@ -45,8 +45,12 @@ export function userKeyOf (ik: Buffer): Buffer {
 
 /** The sequence number of an internal key. */
 export function seqOf (ik: Uint8Array): number {
-  const t = ik.length - TRAILER_SIZE
-  return (readFixed32(ik, t) >>> 8) + readFixed32(ik, t + 4) * TWO_24
+  return seqAt(ik, ik.length - TRAILER_SIZE)
+}
+
+/** The sequence number in the trailer at b[t, t + 8) (an internal key held in a larger buffer). */
+export function seqAt (b: Uint8Array, t: number): number {
+  return (readFixed32(b, t) >>> 8) + readFixed32(b, t + 4) * TWO_24
 }
 
 /** The kind (KIND_*) of an internal key. */

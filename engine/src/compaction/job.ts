@@ -7,7 +7,8 @@ import type { InternalIterator } from '../iterator/internal-iterator.js'
 import { MergingIterator } from '../iterator/merging-iterator.js'
 import { TableCache, LevelIterator } from '../sstable/table-cache.js'
 import { type FileMeta, tableFileName } from '../version/file-meta.js'
-import { KIND_DELETE, KIND_SEEK, MAX_SEQUENCE, makeInternalKey, compareBytes, compareInternalKeys, compareUserKeys, kindOf, seqOf, userKeyOf } from '../keys.js'
+import { copyBytes } from '../coding.js'
+import { KIND_DELETE, KIND_SEEK, MAX_SEQUENCE, TRAILER_SIZE, makeInternalKey, compareBytes, compareInternalKeys, compareInternalKeySlices, seqAt } from '../keys.js'
 import { asIoError } from '../errors.js'
 import { maxGrandparentOverlapBytes } from './limits.js'
 import type { CompressionName } from '../sstable/compression.js'
@@ -95,8 +96,9 @@ export async function writeTable (fs: FileSystem, dir: string, number: number, s
     const builder = new TableBuilder(file, builderOptions(layout, path))
     let n = 0
     for (; source.valid(); source.next()) {
+      const k = source.keySlice()
       const v = source.valueSlice()
-      builder.add(source.key(), v.data, v.start, v.end)
+      builder.addEntry(k.data, k.start, k.end, v.data, v.start, v.end)
       if (++n % hooks.sliceEntries === 0) {
         if (hooks.yieldBetweenSlices) await yieldToEventLoop()
         if (hooks.shouldAbort()) throw new JobAborted()
@@ -121,17 +123,21 @@ function builderOptions (layout: TableLayout, path: string): ConstructorParamete
   return { blockSize: layout.blockSize, restartInterval: layout.blockRestartInterval, bitsPerKey: layout.bloomBitsPerKey, compression: layout.compression, fileName: path }
 }
 
-/** Whether no deeper file can hold userKey (so a deletion marker for it has nothing left to hide). */
-function isBaseLevelForKey (deeper: Array<Array<[Buffer, Buffer]>>, userKey: Buffer): boolean {
+/** Whether no deeper file can hold the user key userKey[0, len) (so a deletion marker for it has nothing left to hide). */
+function isBaseLevelForKey (deeper: Array<Array<[Buffer, Buffer]>>, userKey: Buffer, len: number): boolean {
   for (const ranges of deeper) {
     let lo = 0
     let hi = ranges.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareUserKeys(ranges[mid][1], userKey) < 0) lo = mid + 1
+      const largest = ranges[mid][1]
+      if (compareBytes(largest, 0, largest.length, userKey, 0, len) < 0) lo = mid + 1
       else hi = mid
     }
-    if (lo < ranges.length && compareUserKeys(ranges[lo][0], userKey) <= 0) return false
+    if (lo < ranges.length) {
+      const smallest = ranges[lo][0]
+      if (compareBytes(smallest, 0, smallest.length, userKey, 0, len) <= 0) return false
+    }
   }
   return true
 }
@@ -163,7 +169,10 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
   let file: WritableFile | null = null
   let builder: TableBuilder | null = null
   let outNumber = 0
-  let lastUserKey: Buffer | null = null
+  // The user key of the entries being merged, copied out of the input cursor (whose bytes the next step
+  // overwrites) into a buffer reused for every key.
+  let lastUserKey = Buffer.allocUnsafe(64)
+  let lastUserKeyLen = -1
   let lastSeqForKey = MAX_SEQUENCE
   let gpIndex = 0
   let gpOverlap = 0
@@ -197,27 +206,32 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
         if (hooks.yieldBetweenSlices) await yieldToEventLoop()
         if (hooks.shouldAbort()) throw new JobAborted()
       }
-      const key = input.key()
-      const ulen = key.length - 8
-      const seq = seqOf(key)
-      // Keys handed out by table iterators are stable buffers: keeping a reference is enough.
-      const newUserKey = lastUserKey === null || compareBytes(key, 0, ulen, lastUserKey, 0, lastUserKey.length - 8) !== 0
+      // The entry's key is kd[ks, ke), its trailer at kd[trailer]: read in place, never copied whole.
+      const k = input.keySlice()
+      const kd = k.data
+      const ks = k.start
+      const ke = k.end
+      const trailer = ke - TRAILER_SIZE
+      const seq = seqAt(kd, trailer)
+      const newUserKey = lastUserKeyLen < 0 || compareBytes(kd, ks, trailer, lastUserKey, 0, lastUserKeyLen) !== 0
       if (newUserKey) {
-        if (end !== null && compareBytes(key, 0, ulen, end, 0, end.length) >= 0) break
-        lastUserKey = key
+        if (end !== null && compareBytes(kd, ks, trailer, end, 0, end.length) >= 0) break
+        lastUserKeyLen = trailer - ks
+        if (lastUserKeyLen > lastUserKey.length) lastUserKey = Buffer.allocUnsafe(Math.max(lastUserKeyLen, 2 * lastUserKey.length))
+        copyBytes(kd, ks, lastUserKey, 0, lastUserKeyLen)
         lastSeqForKey = MAX_SEQUENCE
       }
       let drop = false
       if (lastSeqForKey <= job.smallestSnapshot) {
         drop = true // a newer entry of this key is visible to every reader
-      } else if (kindOf(key) === KIND_DELETE && seq <= job.smallestSnapshot && isBaseLevelForKey(job.deeper, userKeyOf(key))) {
+      } else if (kd[trailer] === KIND_DELETE && seq <= job.smallestSnapshot && isBaseLevelForKey(job.deeper, lastUserKey, lastUserKeyLen)) {
         drop = true // nothing deeper to hide, and no reader needs the marker itself
       }
       lastSeqForKey = seq
       if (drop) { dropped++; continue }
 
       if (builder !== null && newUserKey) {
-        while (gpIndex < job.grandparents.length && compareInternalKeys(key, job.grandparents[gpIndex].largest) > 0) {
+        while (gpIndex < job.grandparents.length && compareInternalKeySlices(kd, ks, ke, job.grandparents[gpIndex].largest, 0, job.grandparents[gpIndex].largest.length) > 0) {
           gpOverlap += job.grandparents[gpIndex].size
           gpIndex++
         }
@@ -234,7 +248,7 @@ export async function runCompactionJob (fs: FileSystem, job: CompactionJob, hook
         builder = new TableBuilder(file, builderOptions(job.layout, path))
       }
       const v = input.valueSlice()
-      builder.add(key, v.data, v.start, v.end)
+      builder.addEntry(kd, ks, ke, v.data, v.start, v.end)
     }
     if (builder !== null) await finishOutput()
   } catch (err) {

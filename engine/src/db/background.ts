@@ -228,7 +228,7 @@ export class BackgroundWork {
         throw err
       }
     } else {
-      meta = await buildTable(s, imm.iterator(), true, predicted)
+      meta = await buildTable(s, imm.flushIterator(), true, predicted)
     }
     // Logs older than the next frozen memtable's (or the current one's) are no longer needed.
     const edit: VersionEdit = { logNumber: s.imms[1]?.logNumber ?? s.logNumber }

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import ModuleError from 'module-error'
 import { Memtable } from '../memtable/memtable.js'
 import { readLog } from '../wal/log-reader.js'
-import { decodeBatch } from '../wal/batch.js'
+import { decodeBatch, type DecodedBatch } from '../wal/batch.js'
 import type { VersionEdit } from '../version/version-edit.js'
 import { logFileName, parseFileName } from '../version/file-meta.js'
 import { KIND_DELETE, KIND_VALUE, KIND_RANGE_DELETE } from '../keys.js'
@@ -89,6 +89,7 @@ const fs = s.fs
   logs.sort((a, b) => a - b)
   let mem = new Memtable()
   let maxSeq = s.versions.lastSequence
+  const slices: number[] = []
   // Writes are logged in sequence order without gaps, so the replay can tell where the surviving history
   // ends: at a torn tail, or where the next record's sequence does not follow. An older log can lose its
   // tail only to a power loss that hit before its fsync (started at the memtable switch) finished; writes in
@@ -125,20 +126,8 @@ const fs = s.fs
           ended = true
           break
         }
-        let seq = batch.seq
-        for (const op of batch.ops) {
-          if (op.kind === KIND_RANGE_DELETE) {
-            const end = decodeTombstoneEnd(op.value ?? Buffer.alloc(0))
-            if (end === undefined) throw corruption('malformed range delete', { file: path, offset: rec.offset })
-            const t = { seq, start: Buffer.from(op.key), end }
-            mem.addRangeTombstone(t)
-          } else if (op.kind === KIND_VALUE || op.kind === KIND_DELETE) {
-            mem.add(seq, op.kind, op.key, op.kind === KIND_VALUE ? op.value! : EMPTY)
-          } else {
-            throw corruption(`unknown entry kind ${op.kind as number}`, { file: path, offset: rec.offset })
-          }
-          seq++
-        }
+        applyRecord(mem, batch, rec.data, slices, path, rec.offset)
+        const seq = batch.seq + batch.ops.length
         nextSeq = seq
         if (seq - 1 > maxSeq) maxSeq = seq - 1
         if (mem.approximateBytes >= s.options.writeBufferSize) {
@@ -162,9 +151,38 @@ const fs = s.fs
   edit.lastSequence = maxSeq
 }
 
+/**
+ * Apply one log record (the batch decoded from `record`) to the memtable as the write path does: the record's
+ * bytes copied into the memtable's arena in one piece, its entries keyed and valued where they lie there,
+ * and linked in one addBatch() (sorted, each found from the one before) rather than one search each.
+ */
+function applyRecord (mem: Memtable, batch: DecodedBatch, record: Buffer, slices: number[], file: string, offset: number): void {
+  const ops = batch.ops
+  const at = mem.reserve(record.length)
+  record.copy(mem.data, at)
+  // Entry i's key and value are views into record: the same bytes lie at the same distance from `at`.
+  const shift = at - record.byteOffset
+  let seq = batch.seq
+  for (let i = 0; i < ops.length; i++, seq++) {
+    const op = ops[i]
+    if (op.kind === KIND_RANGE_DELETE) {
+      const end = decodeTombstoneEnd(op.value ?? EMPTY)
+      if (end === undefined) throw corruption('malformed range delete', { file, offset })
+      mem.addRangeTombstone({ seq, start: Buffer.from(op.key), end })
+    } else if (op.kind !== KIND_VALUE && op.kind !== KIND_DELETE) {
+      throw corruption(`unknown entry kind ${op.kind as number}`, { file, offset })
+    }
+    slices[4 * i] = op.key.byteOffset + shift
+    slices[4 * i + 1] = op.key.length
+    slices[4 * i + 2] = op.value === undefined ? 0 : op.value.byteOffset + shift
+    slices[4 * i + 3] = op.value === undefined ? 0 : op.value.length
+  }
+  mem.addBatch(batch.seq, ops, slices)
+}
+
 /** Write a recovered memtable to a level-0 table and record it in the edit (at open, before serving). */
 async function writeLevel0 (s: DbState, mem: Memtable, edit: VersionEdit): Promise<void> {
-  const meta = await buildTable(s, mem.iterator(), false)
+  const meta = await buildTable(s, mem.flushIterator(), false)
   if (meta !== null) (edit.newFiles ??= []).push({ level: 0, file: meta })
   if (mem.rangeTombstones.length > 0) {
     (edit.addedTombstones ??= []).push(...mem.rangeTombstones)

@@ -1,4 +1,4 @@
-import type { InternalIterator, ValueSlice } from './internal-iterator.js'
+import type { ByteSlice, InternalIterator, ValueSlice } from './internal-iterator.js'
 
 /** Passes through only the entries a predicate keeps (forward iteration only: used to rewrite tables). */
 export class FilteringIterator implements InternalIterator {
@@ -17,6 +17,7 @@ export class FilteringIterator implements InternalIterator {
   next (): void { this.#inner.next(); this.#skip() }
   prev (): void { throw new Error('FilteringIterator is forward-only') }
   key (): Buffer { return this.#inner.key() }
+  keySlice (): ByteSlice { return this.#inner.keySlice() }
   value (): Buffer { return this.#inner.value() }
   valueSlice (): ValueSlice { return this.#inner.valueSlice() }
   close (): void { this.#inner.close() }

@@ -17,6 +17,12 @@ export interface InternalIterator {
   prev(): void
   /** The current internal key; requires valid(); the caller must not mutate it. */
   key(): Buffer
+  /**
+   * The current internal key as data[start, end), without a copy or a view; requires valid(). The object is
+   * the iterator's own and its bytes last until the cursor moves: compare or copy them at once. For bulk
+   * consumers (merges, table building) that would otherwise make one buffer per entry.
+   */
+  keySlice(): ByteSlice
   /** The current value; requires valid(); may be a view into a cached block: the caller copies before handing it to users. */
   value(): Buffer
   /**
@@ -28,5 +34,16 @@ export interface InternalIterator {
   close(): void
 }
 
-/** Where a value lies: data[start, end). */
-export interface ValueSlice { data: Buffer, start: number, end: number }
+/** Where some bytes lie: data[start, end). */
+export interface ByteSlice { data: Buffer, start: number, end: number }
+
+/** s made to cover all of b (for iterators whose keys are whole buffers already); returns s. */
+export function wholeSlice (b: Buffer, s: ByteSlice): ByteSlice {
+  s.data = b
+  s.start = 0
+  s.end = b.length
+  return s
+}
+
+/** Where a value lies. */
+export type ValueSlice = ByteSlice

@@ -1,11 +1,12 @@
-import { compareInternalKeys } from '../keys.js'
-import type { InternalIterator, ValueSlice } from './internal-iterator.js'
+import { compareInternalKeys, compareInternalKeySlices } from '../keys.js'
+import type { ByteSlice, InternalIterator, ValueSlice } from './internal-iterator.js'
 
 /**
  * Merges sorted internal iterators into one sorted stream (LevelDB's MergingIterator). The valid children
  * sit in a binary heap ordered by their current key (smallest on top going forward, largest going
  * backward), so a step costs O(log children) comparisons. Changing direction re-positions every child
- * around the current key and rebuilds the heap.
+ * around the current key and rebuilds the heap. Children are compared through their key slices, so a step
+ * makes no key buffer (a compaction steps once per entry it rewrites).
  */
 export class MergingIterator implements InternalIterator {
   readonly #children: InternalIterator[]
@@ -72,6 +73,7 @@ export class MergingIterator implements InternalIterator {
   }
 
   key (): Buffer { return this.#heap[0].key() }
+  keySlice (): ByteSlice { return this.#heap[0].keySlice() }
   value (): Buffer { return this.#heap[0].value() }
   valueSlice (): ValueSlice { return this.#heap[0].valueSlice() }
 
@@ -82,7 +84,10 @@ export class MergingIterator implements InternalIterator {
 
   /** a before b in the current direction. */
   #before (a: InternalIterator, b: InternalIterator): boolean {
-    const r = compareInternalKeys(a.key(), b.key())
+    // Two children's own slice objects: both stay as they are while compared.
+    const x = a.keySlice()
+    const y = b.keySlice()
+    const r = compareInternalKeySlices(x.data, x.start, x.end, y.data, y.start, y.end)
     return this.#forward ? r < 0 : r > 0
   }
 

@@ -1,4 +1,4 @@
-import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import { type ByteSlice, type InternalIterator, type ValueSlice, wholeSlice } from '../iterator/internal-iterator.js'
 import { NIL } from './arena.js'
 import type { Memtable } from './memtable.js'
 
@@ -22,6 +22,10 @@ export class MemtableIterator implements InternalIterator {
     if (this.#key === null) this.#key = this.#table.internalKey(this.#node)
     return this.#key
   }
+
+  keySlice (): ByteSlice { return wholeSlice(this.key(), this.#keySlice) }
+
+  readonly #keySlice: ByteSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
 
   value (): Buffer {
     const s = this.#table.valueOf(this.#node, this.#slice)

@@ -8,7 +8,7 @@ import {
 import type { ArenaPool } from './arena-pool.js'
 import { equalsString, hashBytes, hashString } from './key-hash.js'
 import { MemtableIterator } from './memtable-iterator.js'
-import type { MemtableRun } from './run-iterator.js'
+import { MemtableRunIterator, type MemtableRun } from './run-iterator.js'
 
 /**
  * What an entry counts towards writeBufferSize on top of its key and value: about LevelDB's charge (its
@@ -383,6 +383,14 @@ export class Memtable {
   /** @internal The internal key of node n, into a new buffer. */
   internalKey (n: number): Buffer {
     return nodeInternalKey(this.#a, n)
+  }
+
+  /**
+   * A forward cursor for writing this frozen table out on this thread: the one a background flush uses
+   * (it reads ahead and makes no key buffer per entry), over run().
+   */
+  flushIterator (): InternalIterator {
+    return new MemtableRunIterator(this.run())
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import { type ByteSlice, type InternalIterator, type ValueSlice, wholeSlice } from '../iterator/internal-iterator.js'
 import { copyBytes } from '../coding.js'
 import { encodeTrailer, TRAILER_SIZE } from '../keys.js'
 import { F_KEY_LEN, F_KEY_OFF, F_KIND_HEIGHT, F_NEXT, F_VAL_LEN, F_VAL_OFF, NIL, STRIDE, nodeValue, type NodeSource } from './arena.js'
@@ -57,6 +57,10 @@ export class MemtableRunIterator implements InternalIterator {
   }
   prev (): void { throw new Error('MemtableRunIterator goes forward only') }
   key (): Buffer { return (this.#key ??= this.#buildKey()) }
+
+  keySlice (): ByteSlice { return wholeSlice(this.key(), this.#keySlice) }
+
+  readonly #keySlice: ByteSlice = { data: Buffer.alloc(0), start: 0, end: 0 }
   valueSlice (): ValueSlice { return nodeValue(this.#src, this.#node, this.#slice) }
 
   value (): Buffer {

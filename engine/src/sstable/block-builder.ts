@@ -49,7 +49,7 @@ export class BlockBuilder {
       const n = Math.min(this.#lastKeyLen, key.length)
       while (shared < n && last[shared] === key[shared]) shared++
     }
-    this.#append(key, shared, value, vstart, vend)
+    this.#append(key, 0, key.length, shared, value, vstart, vend)
     if (key.length > this.#lastKey.length) {
       this.#lastKey = Buffer.allocUnsafe(Math.max(key.length, this.#lastKey.length * 2))
       this.#lastKey.set(key, 0)
@@ -60,16 +60,16 @@ export class BlockBuilder {
   }
 
   /**
-   * add() for a caller that keeps the previous key itself and knows that key shares its first `shared` bytes
-   * with it (a table builder: it compares each key with the last anyway). A block is built with add() or
-   * with addShared(), not both.
+   * add() of the key key[kstart, kend), for a caller that keeps the previous key itself and knows that key
+   * shares its first `shared` bytes with it (a table builder: it compares each key with the last anyway).
+   * A block is built with add() or with addShared(), not both.
    */
-  addShared (key: Uint8Array, shared: number, value: Uint8Array, vstart: number, vend: number): void {
-    this.#append(key, this.#counter < this.restartInterval && this.#entries > 0 ? shared : 0, value, vstart, vend)
+  addShared (key: Uint8Array, kstart: number, kend: number, shared: number, value: Uint8Array, vstart: number, vend: number): void {
+    this.#append(key, kstart, kend, this.#counter < this.restartInterval && this.#entries > 0 ? shared : 0, value, vstart, vend)
   }
 
-  /** Encodes an entry sharing `shared` bytes with the previous key (0 at a restart point). */
-  #append (key: Uint8Array, shared: number, value: Uint8Array, vstart: number, vend: number): void {
+  /** Encodes an entry whose key key[kstart, kend) shares `shared` bytes with the previous key (0 at a restart point). */
+  #append (key: Uint8Array, kstart: number, kend: number, shared: number, value: Uint8Array, vstart: number, vend: number): void {
     if (this.#finished) throw new Error('BlockBuilder.add() after finish()')
     if (this.#counter >= this.restartInterval) {
       this.#restarts.push(this.#out.length)
@@ -77,9 +77,9 @@ export class BlockBuilder {
     }
     const out = this.#out
     out.varint32(shared)
-    out.varint32(key.length - shared)
+    out.varint32(kend - kstart - shared)
     out.varint32(vend - vstart)
-    out.range(key, shared, key.length)
+    out.range(key, kstart + shared, kend)
     out.range(value, vstart, vend)
     this.#counter++
     this.#entries++

@@ -7,7 +7,7 @@
 import { copyBytes, encodeFixed32, readFixed32 } from '../coding.js'
 import { corruption } from '../errors.js'
 import { bigEndianWord, compareBytes, compareInternalKeySlices, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import type { ByteSlice, InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { FileBlocks } from './block-cache.js'
 import type { ClockItem } from './clock-cache.js'
 import { appendSearchIndex } from './block-search-index.js'
@@ -494,6 +494,16 @@ export class BlockIterator implements InternalIterator {
     }
     return this.#keyOut
   }
+
+  keySlice (): ByteSlice {
+    const s = this.#keySlice
+    s.data = this.#kBuf
+    s.start = this.#kOff
+    s.end = this.#kOff + this.#keyLen
+    return s
+  }
+
+  readonly #keySlice: ByteSlice = { data: NO_RUN_KEYS, start: 0, end: 0 }
 
   valueSlice (): ValueSlice {
     const s = this.#slice

@@ -6,7 +6,7 @@
 import { ByteReader, ByteWriter } from '../coding.js'
 import { corruption } from '../errors.js'
 import { bigEndianWord48, compareBytes, compareInternalKeysFrom, compareInternalKeySlices, prefixOfOrder, sharedPrefixLength, TRAILER_SIZE } from '../keys.js'
-import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import { type ByteSlice, type InternalIterator, type ValueSlice, wholeSlice } from '../iterator/internal-iterator.js'
 import type { Block } from './block.js'
 import { BLOCK_TRAILER_SIZE } from './format.js'
 
@@ -185,6 +185,8 @@ export class IndexIterator implements InternalIterator {
   next (): void { this.#i++ }
   prev (): void { this.#i-- }
   key (): Buffer { return this.index.key(this.#i) }
+  keySlice (): ByteSlice { return wholeSlice(this.key(), this.#keySlice) }
+  readonly #keySlice: ByteSlice = { data: EMPTY, start: 0, end: 0 }
   value (): Buffer { return EMPTY }
   valueSlice (): ValueSlice { return { data: EMPTY, start: 0, end: 0 } }
   close (): void {}

@@ -8,7 +8,7 @@ import { crc32c, maskCrc } from '../crc.js'
 import { invalidArgument } from '../errors.js'
 import type { WritableFile } from '../fs/file-system.js'
 import {
-  compareInternalKeySlices, KIND_DELETE, KIND_RANGE_DELETE, seqOf, kindOf, sharedPrefixLength, shortestSeparator, shortSuccessor, TRAILER_SIZE
+  compareInternalKeySlices, KIND_DELETE, KIND_RANGE_DELETE, seqAt, sharedPrefixLength, shortestSeparator, shortSuccessor, TRAILER_SIZE
 } from '../keys.js'
 import { BlockBuilder } from './block-builder.js'
 import { BloomFilterBuilder } from './bloom.js'
@@ -49,18 +49,18 @@ const TYPE_BYTES = Array.from({ length: 256 }, (_, type) => Buffer.from([type]))
 const INDEX_RESTART_INTERVAL = 1
 
 /**
- * Whether the internal key ik comes after last[0, lastLen) in internal-key order, given the length of their
- * common prefix (which a table builder has already measured for the block's prefix compression).
+ * Whether the internal key key[start, end) comes after last[0, lastLen) in internal-key order, given the
+ * length of their common prefix (which a table builder has already measured for the block's prefix compression).
  */
-function follows (last: Buffer, lastLen: number, ik: Buffer, shared: number): boolean {
+function follows (last: Buffer, lastLen: number, key: Buffer, start: number, end: number, shared: number): boolean {
   const lastUser = lastLen - TRAILER_SIZE
-  const user = ik.length - TRAILER_SIZE
+  const user = end - start - TRAILER_SIZE
   // The user keys differ at a byte both have.
-  if (shared < lastUser && shared < user) return ik[shared] > last[shared]
+  if (shared < lastUser && shared < user) return key[start + shared] > last[shared]
   // One user key is a prefix of the other: the shorter comes first.
   if (lastUser !== user) return user > lastUser
   // One user key: the trailers decide (newer first).
-  return compareInternalKeySlices(last, 0, lastLen, ik, 0, ik.length) < 0
+  return compareInternalKeySlices(last, 0, lastLen, key, start, end) < 0
 }
 
 export class TableBuilder {
@@ -124,28 +124,39 @@ export class TableBuilder {
    * added before (internal-key order).
    */
   add (ik: Buffer, value: Uint8Array, vstart = 0, vend = value.length): void {
+    this.addEntry(ik, 0, ik.length, value, vstart, vend)
+  }
+
+  /**
+   * add() of the internal key key[kstart, kend), read where it lies: a compaction passes its input cursor's
+   * bytes, so that no buffer is made per entry. Nothing of key or value is kept after the call.
+   */
+  addEntry (key: Buffer, kstart: number, kend: number, value: Uint8Array, vstart: number, vend: number): void {
     if (this.#closed) throw new Error('TableBuilder.add() after finish() or abandon()')
-    if (ik.length < TRAILER_SIZE) throw invalidArgument(`internal key of ${ik.length} bytes is too short`, 'LEVEL_INVALID_KEY')
+    const klen = kend - kstart
+    if (klen < TRAILER_SIZE) throw invalidArgument(`internal key of ${klen} bytes is too short`, 'LEVEL_INVALID_KEY')
+    const trailer = kend - TRAILER_SIZE
     const p = this.#props
     let shared = 0
     if (p.entries > 0) {
       const last = this.#lastKey
       const lastLen = this.#lastKeyLen
-      shared = sharedPrefixLength(last, 0, ik, 0, Math.min(lastLen, ik.length))
-      if (!follows(last, lastLen, ik, shared)) {
+      shared = sharedPrefixLength(last, 0, key, kstart, Math.min(lastLen, klen))
+      if (!follows(last, lastLen, key, kstart, kend, shared)) {
         throw invalidArgument(`table keys out of order in ${this.#opts.fileName}: an added key is not greater than the previous one`, 'LEVEL_INVALID_KEY')
       }
       if (this.#pendingHandle !== null) {
-        this.#addIndexEntry(shortestSeparator(this.#lastKey.subarray(0, this.#lastKeyLen), ik), this.#pendingHandle)
+        // Once a block: the views cost nothing beside the block's write.
+        this.#addIndexEntry(shortestSeparator(last.subarray(0, lastLen), key.subarray(kstart, kend)), this.#pendingHandle)
         this.#pendingHandle = null
       }
     } else {
-      p.smallestKey = exactCopy(ik)
-      p.minSequence = p.maxSequence = seqOf(ik)
+      p.smallestKey = exactCopy(key.subarray(kstart, kend))
+      p.minSequence = p.maxSequence = seqAt(key, trailer)
     }
 
     if (this.#filter !== null) {
-      const h = this.#filter.hash(ik, 0, ik.length - TRAILER_SIZE)
+      const h = this.#filter.hash(key, kstart, trailer)
       // Versions of one user key are adjacent: hash each user key once (an equal hash adds the same bits anyway).
       if (h !== this.#lastHash) {
         this.#filter.addHash(h)
@@ -153,24 +164,24 @@ export class TableBuilder {
       }
     }
 
-    const seq = seqOf(ik)
+    const seq = seqAt(key, trailer)
     if (seq < p.minSequence) p.minSequence = seq
     if (seq > p.maxSequence) p.maxSequence = seq
-    const kind = kindOf(ik)
+    const kind = key[trailer]
     if (kind === KIND_DELETE) p.deletions++
     else if (kind === KIND_RANGE_DELETE) p.rangeDeletions++
     p.entries++
-    p.rawKeyBytes += ik.length
+    p.rawKeyBytes += klen
     p.rawValueBytes += vend - vstart
 
-    // The block's previous key is this.#lastKey (or none, in a new block): it shares `shared` bytes with ik.
-    this.#data.addShared(ik, shared, value, vstart, vend)
-    if (ik.length > this.#lastKey.length) {
-      this.#lastKey = Buffer.allocUnsafe(Math.max(ik.length, this.#lastKey.length * 2))
+    // The block's previous key is this.#lastKey (or none, in a new block): it shares `shared` bytes with this one.
+    this.#data.addShared(key, kstart, kend, shared, value, vstart, vend)
+    if (klen > this.#lastKey.length) {
+      this.#lastKey = Buffer.allocUnsafe(Math.max(klen, this.#lastKey.length * 2))
       shared = 0
     }
-    copyBytes(ik, shared, this.#lastKey, shared, ik.length - shared)
-    this.#lastKeyLen = ik.length
+    copyBytes(key, kstart + shared, this.#lastKey, shared, klen - shared)
+    this.#lastKeyLen = klen
 
     if (this.#data.currentSizeEstimate() >= this.#opts.blockSize) this.#flushDataBlock()
   }

@@ -4,7 +4,7 @@ import type { FileSystem, ReadableFile } from '../fs/file-system.js'
 import { Table, type TableGetResult } from './table.js'
 import type { BloomProbe } from './bloom.js'
 import type { BlockCache } from './block-cache.js'
-import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import type { ByteSlice, InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import { asIoError } from '../errors.js'
 import { type FileMeta, tableFileName } from '../version/file-meta.js'
 import { compareInternalKeys } from '../keys.js'
@@ -187,6 +187,7 @@ export class LevelIterator implements InternalIterator {
   }
 
   key (): Buffer { return this.#it!.key() }
+  keySlice (): ByteSlice { return this.#it!.keySlice() }
   value (): Buffer { return this.#it!.value() }
   valueSlice (): ValueSlice { return this.#it!.valueSlice() }
 

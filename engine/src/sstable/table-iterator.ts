@@ -1,4 +1,4 @@
-import type { InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
+import type { ByteSlice, InternalIterator, ValueSlice } from '../iterator/internal-iterator.js'
 import type { Block, BlockIterator } from './block.js'
 import type { IndexIterator } from './index-block.js'
 import { SpareBuffers } from '../spare-buffers.js'
@@ -92,6 +92,7 @@ export class TableIterator implements InternalIterator {
   }
 
   key (): Buffer { return this.#data!.key() }
+  keySlice (): ByteSlice { return this.#data!.keySlice() }
   value (): Buffer { return this.#data!.value() }
   valueSlice (): ValueSlice { return this.#data!.valueSlice() }
 
