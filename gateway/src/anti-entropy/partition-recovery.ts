@@ -73,7 +73,7 @@ export interface RangeRestorePlan {
   readonly pulling: boolean
   /** True while the node does not know yet whether it lost its data (an empty directory, peers not asked yet). */
   readonly deciding: boolean
-  /** Resolves once the node knows whether it lost its data (probing is over), or after `timeoutMs`. */
+  /** Resolves once the node knows whether it lost its data (probing is over), while no other member is up, or after `timeoutMs`. */
   decided (timeoutMs: number): Promise<void>
   /** Where partition p's pull resumes: after this key (undefined: from its first key). */
   cursor (p: number): Promise<string | undefined>
@@ -190,7 +190,8 @@ export class PartitionRecovery implements RangeRestorePlan {
   }
 
   async decided (timeoutMs: number): Promise<void> {
-    if (this.#state !== 'probing') return
+    // No other member is up: nothing can be learned (nor repaired from) until one is, so nobody waits.
+    if (this.#state !== 'probing' || this.#nobodyUp()) return
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs)
       this.#decided.push(() => { clearTimeout(timer); resolve() })
@@ -293,6 +294,7 @@ export class PartitionRecovery implements RangeRestorePlan {
     if (this.#state !== 'probing') return
     const knownBy = others.filter((_, i) => answers[i] === true)
     const answered = answers.filter((a) => a !== undefined).length
+    if (answered === 0 && this.#nobodyUp()) for (const resolve of this.#decided.splice(0)) resolve()
     if (knownBy.length > 0) {
       this.#state = 'rebuilding'
       this.#byRange = true
@@ -308,6 +310,11 @@ export class PartitionRecovery implements RangeRestorePlan {
     this.#timer = undefined
     await this.#store()
     for (const resolve of this.#decided.splice(0)) resolve()
+  }
+
+  #nobodyUp (): boolean {
+    const { membership } = this.#options
+    return membership.members().every((m) => m.id === membership.selfId || !membership.isUp(m.id))
   }
 
   /** The internode endpoint peers probe (this node answers for others). */
