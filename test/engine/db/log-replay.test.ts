@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { cpSync, readdirSync } from 'node:fs'
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { LsmLevel } from 'lsm-level'
 import { tempRoot } from '../../support/temp-dir.js'
@@ -40,6 +40,32 @@ async function contents (db: LsmLevel<string, string>): Promise<Array<[string, s
 
 let run = 0
 
+/** Every file's name and size: what a copy of the directory must not see change under it. */
+function listing (dir: string): string {
+  const names = readdirSync(dir).sort()
+  return names.map((n) => { try { return `${n}:${statSync(join(dir, n)).size}` } catch { return `${n}:gone` } }).join()
+}
+
+/**
+ * Copy an open database as a crash would leave it: a flush a clear() asked for may finish (writing a table,
+ * deleting the log it replaced) while the files are copied, and a copy that saw both states is no state the
+ * process was ever in. So the copy is taken again until the directory did not change while it was copied.
+ */
+async function copyAtRest (dir: string, image: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const before = listing(dir)
+    try {
+      cpSync(dir, image, { recursive: true })
+      if (listing(dir) === before) return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    rmSync(image, { recursive: true, force: true })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`${dir} kept changing while it was copied`)
+}
+
 describe('log replay at open', () => {
   it('reads as the history wrote, whether the replay stays in memory or goes to level-0 tables', async () => {
     await fc.assert(fc.asyncProperty(history, async (batches) => {
@@ -69,7 +95,7 @@ describe('log replay at open', () => {
       // Without a clear() (which asks for a flush, to retire its tombstone soon) nothing reached a table: every
       // write is in the log alone.
       if (!batches.flat().some((o) => o.type === 'clear')) expect(readdirSync(dir).some((n) => n.endsWith('.sst'))).toBe(false)
-      cpSync(dir, image, { recursive: true })
+      await copyAtRest(dir, image)
       await db.close()
       const expected = [...model.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))
 
