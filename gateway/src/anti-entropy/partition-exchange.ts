@@ -75,10 +75,7 @@ export async function exchangePartition (partition: number, local: LocalPartitio
     for (const [j, key] of keys.entries()) {
       const object = theirs[j]
       if (object === undefined) { toPush.push(key); continue } // gone there since the comparison (reaped)
-      const ours = await skippingDamaged(async () => {
-        if (options.reapable(object) && (await store.read(key)) === undefined) return undefined
-        return await store.merge(key, object, { sync: false })
-      })
+      const ours = await mergePulled(store, key, object, options.reapable)
       if (ours === 'damaged') { damaged++; continue }
       if (ours === undefined) continue
       pulled++
@@ -111,6 +108,19 @@ export async function exchangePartition (partition: number, local: LocalPartitio
 }
 
 /** Run a store call for one key; a stored set that does not decode (LEVELRING_CORRUPT_OBJECT) is 'damaged', not a failed exchange. */
+/**
+ * Merge a set pulled from another replica into what is stored here: what is held after the merge;
+ * undefined for a tombstone the reaper may remove that finds nothing here (merging it would bring a
+ * reaped delete back as a fresh tombstone); 'damaged' when the stored set here does not decode.
+ */
+export async function mergePulled (store: ReplicaStore, key: string, object: StoredObject,
+  reapable: (object: StoredObject) => boolean): Promise<StoredObject | undefined | 'damaged'> {
+  return await skippingDamaged(async () => {
+    if (reapable(object) && (await store.read(key)) === undefined) return undefined
+    return await store.merge(key, object, { sync: false })
+  })
+}
+
 async function skippingDamaged<T> (call: () => Promise<T>): Promise<T | 'damaged'> {
   try {
     return await call()
@@ -135,10 +145,7 @@ async function takeWholePartition (partition: number, peer: RemoteReplica, store
     const page: Awaited<ReturnType<RemoteReplica['partitionPage']>> = await peer.partitionPage(partition, from, Math.min(PAGE_KEYS, options.maxKeys - pulled))
     for (const { key, object } of page.objects) {
       seen++
-      const ours = await skippingDamaged(async () => {
-        if (options.reapable(object) && (await store.read(key)) === undefined) return undefined
-        return await store.merge(key, object, { sync: false })
-      })
+      const ours = await mergePulled(store, key, object, options.reapable)
       if (ours !== undefined && ours !== 'damaged') pulled++
     }
     from = page.next

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { ReplicaStore } from '../replica/replica-store.js'
 import type { StoredObject } from '../replica/stored-object.js'
-import { hasCode } from '../error/gateway-error.js'
+import { mergePulled } from './partition-exchange.js'
 import type { RangeRestorePlan } from './partition-recovery.js'
 import type { RemoteReplica } from './remote-replica.js'
 
@@ -55,14 +55,9 @@ export async function restoreRange (p: number, sources: readonly RemoteReplica[]
         let merged = 0
         for (let k = 0; k < page.entries.length; k += MERGE_CONCURRENCY) {
           await Promise.all(page.entries.slice(k, k + MERGE_CONCURRENCY).map(async ({ key, object }) => {
-            try {
-              if (reapable(object) && (await store.read(key)) === undefined) return
-              await store.merge(key, object, { sync: false })
-              merged++
-            } catch (err) {
-              if (!hasCode(err, 'LEVELRING_CORRUPT_OBJECT')) throw err
-              damaged++
-            }
+            const held = await mergePulled(store, key, object, reapable)
+            if (held === 'damaged') damaged++
+            else if (held !== undefined) merged++
           }))
         }
         pulled.set(source.node, (pulled.get(source.node) ?? 0) + merged)
