@@ -21,13 +21,14 @@ test('a hung replica: 503 at the deadline with needed/answered, r=2/w=2 unaffect
   expect((await putText(a.url, 'before', 'v', 'w=3')).status).toBe(204)
   hung.pause()
   try {
-    const read = await getKey(a.url, 'before', 'r=3&timeout_ms=300')
+    // A deadline long enough for the two live replicas on a loaded machine; the hung one never answers.
+    const read = await getKey(a.url, 'before', 'r=3&timeout_ms=1500')
     expect(read.status).toBe(503)
     const problem = await read.json() as { detail: string }
     expect(problem).toMatchObject({ parameter: 'r', needed: 3, answered: 2, replicas: 3 })
-    expect(problem.detail).toMatch(/timeout_ms=300/)
+    expect(problem.detail).toMatch(/timeout_ms=1500/)
 
-    const write = await putText(b.url, 'late-write', 'arrives late', 'w=3&timeout_ms=300')
+    const write = await putText(b.url, 'late-write', 'arrives late', 'w=3&timeout_ms=1500')
     expect(write.status).toBe(503)
     expect(await write.json()).toMatchObject({ parameter: 'w', needed: 3, answered: 2 })
 

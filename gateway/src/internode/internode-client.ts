@@ -101,6 +101,13 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOST
   'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE'])
 
+/**
+ * Failures that mean nothing listens at the address (the process is gone, or the host): the failure
+ * detector takes the member down at once. A call that timed out, even one never sent because its
+ * connection was still opening, is not one of them: a hung or slow member is the phi detector's to judge.
+ */
+const NOTHING_LISTENING = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND'])
+
 const EMPTY = Buffer.alloc(0)
 
 /** `object`'s encoding: `bytes` (encodeObject(object) already at hand) as a Buffer view, or encoded now. */
@@ -321,7 +328,7 @@ export class InternodeClient {
       const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === FRAME_TIMEOUT
         ? `no answer within ${timeoutMs} ms`
         : `${code !== '' ? code + ': ' : ''}${(err as Error).message}`
-      const before = this.#options.reachability.failed(node, reason, notApplied)
+      const before = this.#options.reachability.failed(node, reason, NOTHING_LISTENING.has(code))
       // A peer that was up and stops answering is news; one not reached yet (still starting) is not.
       if (before === 'up') this.#options.logger.warn({ peer: node, address: member.address, reason }, 'peer unreachable')
       else if (before === 'unknown') this.#options.logger.info({ peer: node, address: member.address, reason }, 'peer not reachable yet')
