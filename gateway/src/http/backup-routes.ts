@@ -59,6 +59,8 @@ export function backupRoute (dump: NodeDump | undefined) {
         const entry = tar.entry({ name, size: (await stat(path)).size, mode: 0o600 })
         await pipeline(createReadStream(path), entry)
       }
+      // Every file is read: the checkpoint goes before the last member, so a reader that has the whole stream finds it gone.
+      await rm(dir, { recursive: true, force: true })
       const manifest = { format: BACKUP_FORMAT, version: BACKUP_VERSION, node: dump.nodeId, createdAt, files: names.length, tables: made.tables, bytes: made.bytes }
       tar.entry({ name: BACKUP_MANIFEST, mode: 0o600 }, `${JSON.stringify(manifest, null, 2)}\n`)
       tar.finalize()
