@@ -100,8 +100,8 @@ describe('compaction job on random inputs', () => {
       const maxSeq = entries.length
       const smallestSnapshot = Math.floor(t.snapshotFraction * maxSeq)
       const deeper = [t.deeper.map(([a, b]) => (compareUserKeys(a, b) <= 0 ? [a, b] : [b, a]) as [Buffer, Buffer]).sort((x, y) => compareUserKeys(x[0], y[0]))]
-      // Deeper levels hold non-overlapping files: keep ranges that start after the previous one ends.
-      deeper[0] = deeper[0].filter((r, i, rs) => i === 0 || compareUserKeys(r[0], rs[i - 1][1]) > 0)
+      // Deeper levels hold non-overlapping files: keep ranges that start after the last one kept ends.
+      deeper[0] = deeper[0].reduce<Array<[Buffer, Buffer]>>((kept, r) => kept.length === 0 || compareUserKeys(r[0], kept[kept.length - 1][1]) > 0 ? [...kept, r] : kept, [])
       const bounds = [...new Map(t.splits.map((k) => [k.toString(), k])).values()].sort(compareUserKeys)
       const outputs: FileMeta[] = []
       let dropped = 0
