@@ -116,8 +116,11 @@ export const DEFAULTS: Omit<EngineOptions, 'fs'> = {
   maxOpenFiles: 1000,
   maxFileSize: 2 * 1024 * 1024,
   level0CompactionTrigger: 4,
-  level0SlowdownTrigger: 8,
-  level0StopTrigger: 12,
+  // RocksDB's, not LevelDB's 8 and 12: while writers outrun compaction, level 0 gathers more tables and each
+  // compaction into level 1 merges them all in one rewrite of level 1, so fewer bytes are rewritten (in the
+  // 1M random load, 71 MB compacted instead of 150 MB, and no 1 ms write delays).
+  level0SlowdownTrigger: 20,
+  level0StopTrigger: 36,
   maxBytesForLevelBase: 10 * 1024 * 1024,
   levelMultiplier: 10,
   // Off: holding writers back bounds the overwritten versions waiting in levels 0 and 1, but in bench:engine
