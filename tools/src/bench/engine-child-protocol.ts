@@ -66,8 +66,8 @@ export interface ChildResult {
   spaceAmp: number | null
   /**
    * The same after the database was reopened and left without writes for REST_SECONDS, for workloads that
-   * overwrote entries: the space the data takes at rest, once each engine's background compaction had the
-   * same time to catch up after the burst. Null where not measured.
+   * wrote: the space the data takes at rest, once each engine's background compaction had the same time to
+   * catch up after the burst. Null where not measured.
    */
   spaceAmpAtRest: number | null
   /** Entries found or matched, where the workload can check correctness. */

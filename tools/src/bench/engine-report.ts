@@ -41,7 +41,7 @@ export interface ReportRow {
   /** Medians over runs; null where not applicable (in-memory engine, nothing written, nothing live). */
   writeAmp: number | null
   spaceAmp: number | null
-  /** S-amp after REST_SECONDS without writes, for workloads that overwrote entries (engine-child.ts). */
+  /** S-amp after REST_SECONDS without writes, for workloads that wrote (engine-child.ts). */
   spaceAmpAtRest: number | null
   /** Skips, failures and wrong answers, in words. */
   notes: string[]

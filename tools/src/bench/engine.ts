@@ -151,7 +151,7 @@ disk written: bytes the child wrote to disk during the workload and close (/proc
 W-amp: disk written / key+value bytes the workload wrote.  S-amp: bytes of the database files after close / live key+value bytes
 (shown for writing workloads; files of a compaction that close() cut short count, as they occupy the disk until the next open).
 at rest: S-amp again after the database was reopened and left without writes for ${process.env.LEVELRING_BENCH_REST_SECONDS ?? 15} s (LEVELRING_BENCH_REST_SECONDS),
-for workloads that wrote over the loaded database: the space the data takes once each engine's background compaction caught up with the burst.\n`)
+for workloads that wrote: the space the data takes once each engine's background compaction caught up with the burst.\n`)
 
   writeOutput(options.json, JSON.stringify(report, null, 2) + '\n')
   writeOutput(options.svg, renderChart(rows, `bench:engine — ${title}`))
