@@ -64,7 +64,13 @@ const fs = s.fs
     s.openLog(s.logNumber)
     await s.syncDir()
     edit.logNumber = s.logNumber
-    await s.versions.logAndApply(edit)
+    try {
+      await s.versions.logAndApply(edit)
+    } finally {
+      // The tables the logs were written to are in a version now (or the open failed): no longer pending, or
+      // they would be kept on disk for the database's life once compaction replaced them.
+      for (const { file } of edit.newFiles ?? []) s.pendingOutputs.delete(file.number)
+    }
     s.visibleSeq = s.versions.lastSequence
     deleteObsoleteFiles(s)
     background.schedule()
