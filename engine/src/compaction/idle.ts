@@ -32,15 +32,19 @@ function bottomLevel (v: Version): number {
   return -1
 }
 
-/** Bytes in the levels an idle pass empties: level 0, and level 1 unless it is the bottom. */
+/**
+ * Bytes in the levels an idle pass empties: level 0 (into level 1 when nothing lies deeper: level-0 tables are
+ * stored raw by default, so a database held in level 0 alone would stay uncompressed at rest), and level 1
+ * unless it is the bottom.
+ */
 function idleBytes (v: Version, bottom: number): number {
-  return (bottom > 0 ? v.levelBytes(0) : 0) + (bottom > 1 ? v.levelBytes(1) : 0)
+  return v.levelBytes(0) + (bottom > 1 ? v.levelBytes(1) : 0)
 }
 
 /** Whether levels 0 and 1 hold enough of the database for writes stopping to start an idle pass. */
 export function idlePassDue (v: Version): boolean {
   const bottom = bottomLevel(v)
-  if (bottom <= 0) return false
+  if (bottom < 0) return false
   const upper = idleBytes(v, bottom)
   return upper > 0 && upper >= IDLE_MIN_SHARE * totalBytes(v)
 }
@@ -52,7 +56,7 @@ export function idlePassDue (v: Version): boolean {
  */
 export function pickIdleCompaction (v: Version, compactPointers: ReadonlyArray<Buffer | null>, maxFileSize: number): Compaction | null {
   const bottom = bottomLevel(v)
-  if (bottom > 0 && v.levels[0].length > 0) return expand(v, 0, level0Inputs(v, null, null), maxFileSize)
+  if (bottom >= 0 && v.levels[0].length > 0) return expand(v, 0, level0Inputs(v, null, null), maxFileSize)
   if (bottom > 1 && v.levels[1].length > 0) return expand(v, 1, [leastOverlappingFile(v, 1, compactPointers[1])], maxFileSize)
   return null
 }

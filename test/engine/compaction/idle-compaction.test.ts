@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { existsSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 // The built package, so that compactions run on the background worker thread (absent from the sources).
@@ -67,9 +68,15 @@ describe('which compactions an idle pass runs', () => {
     expect(IDLE_MIN_SHARE).toBe(1 / 20)
   })
 
-  it('leaves the bottom level alone: level 1 as the deepest level is not due, and neither is level 0 alone', () => {
+  it('leaves the bottom level alone: level 1 as the deepest level is not due; level 0 alone is merged into level 1', () => {
     expect(idlePassDue(version({ 1: [file('a', 'z', 1000)] }))).toBe(false)
-    expect(idlePassDue(version({ 0: [file('a', 'z', 1000)] }))).toBe(false)
+    expect(idlePassDue(version({}))).toBe(false)
+    // Level 0 alone (raw by default) goes into level 1, compressed, and nothing more.
+    const alone = version({ 0: [file('a', 'm', 600), file('c', 'z', 400)] })
+    expect(idlePassDue(alone)).toBe(true)
+    const push = pickIdleCompaction(alone, noPointers, 2 * 1024 * 1024)
+    expect(push?.level).toBe(0)
+    expect(push?.inputs[0].length).toBe(2)
     // Level 0 over a bottom level 1 is merged into it.
     const v = version({ 0: [file('a', 'z', 500)], 1: [file('a', 'z', 1000)] })
     expect(idlePassDue(v)).toBe(true)
@@ -107,6 +114,28 @@ describe('which compactions an idle pass runs', () => {
 })
 
 describe('compaction once writes stop', () => {
+  it('a database held in level 0 alone (its commit log written to a table at open) goes into level 1, compressed, and the table it replaces leaves the disk while the database stays open', async () => {
+    const dir = join(root, 'level0-alone')
+    let db: Db = new LsmLevel(dir, { idleCompactionDelayMs: 50 })
+    await db.open()
+    const text = (i: number): string => `value ${i} of a text that repeats itself as real values do `.repeat(2)
+    for (let i = 0; i < 5000; i++) await db.put(keyOf(i), text(i))
+    await db.close()
+    db = new LsmLevel(dir, { idleCompactionDelayMs: 50 })
+    await db.open()
+    try {
+      expect(levels(db).map((l) => l.files)).toEqual([1, 0, 0, 0, 0, 0, 0])
+      const raw = tableBytes(db)
+      const replaced = readdirSync(dir).filter((n) => n.endsWith('.sst'))
+      await waitUntil('level 0 pushed into level 1', () => filesAt(db, 0) === 0 && filesAt(db, 1) > 0 && !passRunning(db), 30_000, 10)
+      expect(tableBytes(db)).toBeLessThan(raw * 0.8) // level 1 is LZ4; level 0 is stored raw
+      await waitUntil('the replaced table deleted', () => replaced.every((n) => !existsSync(join(dir, n))), 10_000, 10)
+      for (let i = 0; i < 5000; i += 97) expect(await db.get(keyOf(i))).toBe(text(i))
+    } finally {
+      await db.close()
+    }
+  })
+
   it('empties levels 0 and 1 into level 2 and drops the versions they overwrote', async () => {
     const db: Db = new LsmLevel(join(root, 'drops'), IDLE_OPTIONS)
     await db.open()
