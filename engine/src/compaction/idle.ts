@@ -56,7 +56,7 @@ export function idlePassDue (v: Version): boolean {
  */
 export function pickIdleCompaction (v: Version, compactPointers: ReadonlyArray<Buffer | null>, maxFileSize: number): Compaction | null {
   const bottom = bottomLevel(v)
-  if (bottom >= 0 && v.levels[0].length > 0) return expand(v, 0, level0Inputs(v, null, null), maxFileSize)
+  if (v.levels[0].length > 0) return expand(v, 0, level0Inputs(v, null, null), maxFileSize)
   if (bottom > 1 && v.levels[1].length > 0) return expand(v, 1, [leastOverlappingFile(v, 1, compactPointers[1])], maxFileSize)
   return null
 }

@@ -107,7 +107,6 @@ export async function exchangePartition (partition: number, local: LocalPartitio
   return { differing: all.length, pulled, pushed: outgoing.length, truncated, damaged }
 }
 
-/** Run a store call for one key; a stored set that does not decode (LEVELRING_CORRUPT_OBJECT) is 'damaged', not a failed exchange. */
 /**
  * Merge a set pulled from another replica into what is stored here: what is held after the merge;
  * undefined for a tombstone the reaper may remove that finds nothing here (merging it would bring a
@@ -121,6 +120,7 @@ export async function mergePulled (store: ReplicaStore, key: string, object: Sto
   })
 }
 
+/** Run a store call for one key; a stored set that does not decode (LEVELRING_CORRUPT_OBJECT) is 'damaged', not a failed exchange. */
 async function skippingDamaged<T> (call: () => Promise<T>): Promise<T | 'damaged'> {
   try {
     return await call()
